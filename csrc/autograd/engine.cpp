@@ -1,0 +1,203 @@
+// Note [Engine]
+// backward()/grad() run in three iterative passes over the graph reachable from the
+// outputs' grad_fns (no recursion anywhere, so a chain of a million nodes is fine):
+//   1. discover: depth-first with an explicit stack, counting for every node the edges
+//      that point at it from reachable nodes (its dependencies);
+//   2. order: Kahn's algorithm on those counts gives a topological order in which a node
+//      comes after every node that sends it a gradient;
+//   3. execute in that order: each node's input buffer holds the sum of the gradients sent
+//      to it (Note [Gradient accumulation order]: summed in execution order, which is
+//      deterministic), apply() maps them to its inputs' gradients, and, unless
+//      retain_graph, its saved values are released.
+// grad() marks the nodes that lead to a requested input and runs only those; it reads
+// the gradient arriving at each input's edge and never runs AccumulateGrad.
+// The engine runs with grad mode = create_graph, so a recorded backward is differentiable.
+#include "autograd/engine.h"
+
+#include <unordered_map>
+#include <vector>
+
+#include "autograd/function.h"
+#include "autograd/grad_mode.h"
+#include "autograd/node.h"
+#include "autograd/ops.h"
+
+namespace gradcore::autograd {
+namespace {
+
+struct NodeState {
+  int dependencies = 0;
+  bool needed = true;
+  tensor_list buffer;  // one slot per node output
+};
+
+TensorPtr accumulate(const TensorPtr& a, const TensorPtr& b) {
+  if (!a) return b;
+  if (!b) return a;
+  if (!grad_enabled() && a.use_count() == 1 && a->storage.use_count() == 1 && !a->needs_grad()) {
+    ops::add_inplace(a, b, 1.0);  // nobody else sees `a`: sum in place
+    return a;
+  }
+  return ops::add(a, b);
+}
+
+struct GraphTask {
+  std::unordered_map<Node*, NodeState> state;
+  std::vector<Node*> order;
+
+  void discover(const std::vector<Edge>& roots) {
+    std::vector<Node*> stack;
+    for (const Edge& e : roots) {
+      if (!e.valid()) continue;
+      if (state.emplace(e.fn.get(), NodeState{}).second) stack.push_back(e.fn.get());
+    }
+    while (!stack.empty()) {
+      Node* n = stack.back();
+      stack.pop_back();
+      for (const Edge& e : n->next_edges) {
+        if (!e.valid()) continue;
+        auto [it, inserted] = state.try_emplace(e.fn.get());
+        it->second.dependencies++;
+        if (inserted) stack.push_back(e.fn.get());
+      }
+    }
+  }
+
+  void topological_order(const std::vector<Edge>& roots) {
+    std::unordered_map<Node*, int> deps;
+    deps.reserve(state.size());
+    for (auto& [n, s] : state) deps[n] = s.dependencies;
+    std::vector<Node*> ready;
+    for (const Edge& e : roots)
+      if (e.valid() && deps[e.fn.get()] == 0) {
+        deps[e.fn.get()] = -1;  // queued once even if several roots share it
+        ready.push_back(e.fn.get());
+      }
+    order.reserve(state.size());
+    while (!ready.empty()) {
+      Node* n = ready.back();
+      ready.pop_back();
+      order.push_back(n);
+      for (const Edge& e : n->next_edges)
+        if (e.valid() && --deps[e.fn.get()] == 0) ready.push_back(e.fn.get());
+    }
+  }
+};
+
+Edge root_edge(const TensorPtr& t, size_t i) {
+  GC_CHECK(t, TypeError, "backward: output ", i, " is None");
+  GC_CHECK(t->needs_grad(), RuntimeError, "element ", i,
+           " of tensors does not require grad and does not have a grad_fn");
+  return gradient_edge(t);
+}
+
+TensorPtr root_grad(const TensorPtr& out, const TensorPtr& g) {
+  if (!g) {
+    GC_CHECK(out->numel == 1, RuntimeError, "grad can be implicitly created only for scalar outputs (got shape ",
+             shape_str(out->shape), "); pass gradient=");
+    return ops::full(out->shape, 1.0, out->dtype);
+  }
+  GC_CHECK(g->shape == out->shape, ValueError, "backward: gradient shape ", shape_str(g->shape),
+           " does not match output shape ", shape_str(out->shape));
+  GC_CHECK(g->dtype == out->dtype, TypeError, "backward: gradient dtype ", dtype_name(g->dtype),
+           " does not match output dtype ", dtype_name(out->dtype));
+  return g;
+}
+
+// Runs the graph. With `capture` non-empty (grad()), returns the gradients arriving at
+// those edges and runs no AccumulateGrad; otherwise leaves accumulate.
+tensor_list run(const tensor_list& outputs, const tensor_list& grad_outputs, bool retain_graph, bool create_graph,
+                const std::vector<Edge>* capture) {
+  GC_CHECK(grad_outputs.empty() || grad_outputs.size() == outputs.size(), ValueError, "got ", grad_outputs.size(),
+           " gradients for ", outputs.size(), " outputs");
+  GradModeGuard mode(create_graph);
+  std::vector<Edge> roots;
+  for (size_t i = 0; i < outputs.size(); ++i) roots.push_back(root_edge(outputs[i], i));
+
+  GraphTask task;
+  task.discover(roots);
+  task.topological_order(roots);
+
+  for (size_t i = 0; i < outputs.size(); ++i) {
+    TensorPtr g = root_grad(outputs[i], grad_outputs.empty() ? nullptr : grad_outputs[i]);
+    NodeState& s = task.state[roots[i].fn.get()];
+    s.buffer.resize(roots[i].fn->num_outputs());
+    s.buffer[roots[i].input_nr] = accumulate(s.buffer[roots[i].input_nr], g);
+  }
+
+  // grad(): which nodes are captured, and which lead to a captured node.
+  std::unordered_map<Node*, std::vector<std::pair<size_t, uint32_t>>> captured;  // node -> (result idx, slot)
+  tensor_list results;
+  if (capture) {
+    results.resize(capture->size());
+    for (size_t i = 0; i < capture->size(); ++i)
+      if ((*capture)[i].valid()) captured[(*capture)[i].fn.get()].push_back({i, (*capture)[i].input_nr});
+    for (auto it = task.order.rbegin(); it != task.order.rend(); ++it) {
+      Node* n = *it;
+      bool needed = false;
+      if (!n->is_accumulator()) {
+        for (const Edge& e : n->next_edges) {
+          if (!e.valid()) continue;
+          if (captured.count(e.fn.get()) || task.state[e.fn.get()].needed) { needed = true; break; }
+        }
+      }
+      task.state[n].needed = needed;
+    }
+  }
+
+  for (Node* n : task.order) {
+    NodeState& s = task.state[n];
+    tensor_list grads = std::move(s.buffer);
+    if (capture) {
+      auto c = captured.find(n);
+      if (c != captured.end())
+        for (auto [idx, slot] : c->second)
+          if (slot < grads.size()) results[idx] = grads[slot];
+      if (!s.needed) continue;
+    }
+    bool any = false;
+    for (auto& g : grads) any |= g != nullptr;
+    if (!any) continue;
+    if (n->released) throw_released(n);
+    tensor_list in_grads = n->apply(std::move(grads));
+    if (!retain_graph && !n->is_accumulator()) {
+      n->release_saved();
+      n->released = true;
+    }
+    for (size_t i = 0; i < n->next_edges.size() && i < in_grads.size(); ++i) {
+      const Edge& e = n->next_edges[i];
+      if (!e.valid() || !in_grads[i]) continue;
+      NodeState& ns = task.state[e.fn.get()];
+      if (ns.buffer.empty()) ns.buffer.resize(e.fn->num_outputs());
+      ns.buffer[e.input_nr] = accumulate(ns.buffer[e.input_nr], std::move(in_grads[i]));
+    }
+  }
+  return results;
+}
+
+}  // namespace
+
+void backward(const tensor_list& outputs, const tensor_list& grad_outputs, bool retain_graph, bool create_graph) {
+  run(outputs, grad_outputs, retain_graph, create_graph, nullptr);
+}
+
+tensor_list grad(const tensor_list& outputs, const tensor_list& inputs, const tensor_list& grad_outputs,
+                 bool retain_graph, bool create_graph, bool allow_unused) {
+  std::vector<Edge> capture;
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    const TensorPtr& t = inputs[i];
+    GC_CHECK(t, TypeError, "grad: input ", i, " is None");
+    GC_CHECK(t->needs_grad(), RuntimeError, "grad: input ", i, " does not require grad");
+    // A leaf that no graph has used yet has no accumulator: its gradient is unused.
+    capture.push_back(t->grad_fn ? Edge{t->grad_fn, t->output_nr} : Edge{t->grad_accumulator.lock(), 0});
+  }
+  tensor_list res = run(outputs, grad_outputs, retain_graph, create_graph, &capture);
+  for (size_t i = 0; i < res.size(); ++i) {
+    GC_CHECK(res[i] || allow_unused, RuntimeError, "grad: input ", i,
+             " was not used in the graph of the outputs (pass allow_unused=True to get None)");
+    if (res[i] && !create_graph) res[i] = ops::detach(res[i]);
+  }
+  return res;
+}
+
+}  // namespace gradcore::autograd

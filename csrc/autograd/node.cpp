@@ -1,0 +1,97 @@
+#include "autograd/node.h"
+
+#include <atomic>
+#include <mutex>
+
+#include "autograd/function.h"
+#include "autograd/grad_mode.h"
+#include "autograd/ops.h"
+
+namespace gradcore {
+
+namespace {
+std::atomic<uint64_t> g_sequence_nr{0};
+std::mutex g_accumulate_mu;
+}  // namespace
+
+Node::Node() : sequence_nr(g_sequence_nr.fetch_add(1, std::memory_order_relaxed)) {}
+
+Node::~Node() {
+  // See Note [Deferred node release] (core/tensor.h).
+  for (auto& e : next_edges) release_node(std::move(e.fn));
+}
+
+namespace autograd {
+
+SavedTensor::SavedTensor(const TensorPtr& t, bool is_output) {
+  if (!t) return;
+  was_defined_ = true;
+  is_output_ = is_output;
+  version_ = t->storage->version;
+  requires_grad_ = t->needs_grad();
+  output_nr_ = t->output_nr;
+  data_ = is_output ? alias(*t) : t;  // Note [Saved outputs]
+}
+
+void throw_released(const Node* n) {
+  throw RuntimeError(detail::concat(
+      "Trying to backward through the graph a second time (", n->name(),
+      "), or to use its saved tensors after they were freed. Saved intermediate values are freed "
+      "by backward() and gc.grad(); pass retain_graph=True to backward twice."));
+}
+
+TensorPtr SavedTensor::unpack(const Node* owner) const {
+  if (!was_defined_) return nullptr;
+  if (!data_) throw_released(owner);
+  GC_CHECK(data_->storage->version == version_, RuntimeError, "one of the tensors saved by ", owner->name(),
+           " for the gradient computation has been modified by an in-place operation");
+  if (!is_output_) return data_;
+  // Rebuild the output's link to its own node (needed when the backward is recorded).
+  TensorPtr t = alias(*data_);
+  if (requires_grad_) {
+    t->grad_fn = const_cast<Node*>(owner)->shared_from_this();
+    t->output_nr = output_nr_;
+    t->requires_grad = true;
+  }
+  return t;
+}
+
+tensor_list AccumulateGrad::apply(tensor_list&& grads) {
+  TensorPtr g = std::move(grads[0]);
+  if (!g) return {};
+  GC_CHECK(g->shape == variable->shape, RuntimeError, "AccumulateGrad: gradient of shape ", shape_str(g->shape),
+           " for a leaf of shape ", shape_str(variable->shape));
+  std::lock_guard<std::mutex> lock(g_accumulate_mu);
+  if (grad_enabled()) {
+    // create_graph: keep the gradient's own history, accumulate out of place.
+    variable->grad = variable->grad ? ops::add(variable->grad, g) : g;
+  } else if (!variable->grad) {
+    // Steal the buffer when nobody else can see it; otherwise copy.
+    bool exclusive = g.use_count() == 1 && g->storage.use_count() == 1 && !g->needs_grad();
+    variable->grad = exclusive ? g : ops::contiguous_copy(ops::detach(g));
+  } else if (variable->grad->needs_grad()) {
+    variable->grad = ops::add(ops::detach(variable->grad), g);
+  } else {
+    ops::add_inplace(variable->grad, g, 1.0);
+  }
+  return {};
+}
+
+std::shared_ptr<Node> grad_accumulator(const TensorPtr& t) {
+  if (!t->requires_grad || t->grad_fn) return nullptr;
+  std::lock_guard<std::mutex> lock(g_accumulate_mu);
+  std::shared_ptr<Node> acc = t->grad_accumulator.lock();
+  if (!acc) {
+    acc = std::make_shared<AccumulateGrad>(t);
+    t->grad_accumulator = acc;
+  }
+  return acc;
+}
+
+Edge gradient_edge(const TensorPtr& t) {
+  if (t->grad_fn) return Edge{t->grad_fn, t->output_nr};
+  return Edge{grad_accumulator(t), 0};
+}
+
+}  // namespace autograd
+}  // namespace gradcore

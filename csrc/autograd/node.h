@@ -1,0 +1,89 @@
+// node.h — the recorded graph: Node, Edge, SavedTensor, AccumulateGrad.
+//
+// A Node is the backward of one op application. Its `next_edges` point at the Nodes that
+// produced its inputs (or at a leaf's AccumulateGrad); edge i receives the gradient w.r.t.
+// input i. apply() maps the gradients w.r.t. the node's outputs to gradients w.r.t. its
+// inputs (a null entry means "no gradient"); it is written with the same op functions as
+// forward code, so with grad mode on (create_graph=True) the backward is itself recorded.
+//
+//   struct ExpBackward final : Node {           // see csrc/autograd/ops/unary.cpp
+//     SavedTensor result_;
+//     tensor_list apply(tensor_list&& g) override { return {mul(g[0], result_.unpack(this))}; }
+//   };
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/tensor.h"
+
+namespace gradcore::autograd {
+
+struct Edge {
+  std::shared_ptr<Node> fn;
+  uint32_t input_nr = 0;  // which output of `fn` this edge feeds
+  bool valid() const { return fn != nullptr; }
+};
+
+}  // namespace gradcore::autograd
+
+namespace gradcore {
+
+struct Node : std::enable_shared_from_this<Node> {
+  std::vector<autograd::Edge> next_edges;
+  uint64_t sequence_nr;
+  bool released = false;  // saved values freed by a backward without retain_graph
+
+  Node();
+  virtual ~Node();
+  Node(const Node&) = delete;
+  Node& operator=(const Node&) = delete;
+
+  virtual const char* name() const = 0;
+  virtual tensor_list apply(tensor_list&& grads) = 0;
+  virtual void release_saved() {}
+  virtual uint32_t num_outputs() const { return 1; }
+  virtual bool is_accumulator() const { return false; }
+  // Saved tensors, for graph pictures (name, tensor); empty once released.
+  virtual std::vector<std::pair<std::string, TensorPtr>> saved_tensors() const { return {}; }
+};
+
+namespace autograd {
+
+// Note [Saved outputs]: a node that saves its own output (exp, tanh, sigmoid, relu,
+// softmax) must not hold a strong reference from the output Tensor back to itself, or the
+// pair would never be freed. It stores an alias without grad_fn and rebuilds the link on
+// unpack(). Saved inputs are held as they are. The storage version is checked on unpack:
+// an in-place write to a saved tensor raises instead of giving a wrong gradient.
+class SavedTensor {
+ public:
+  SavedTensor() = default;
+  SavedTensor(const TensorPtr& t, bool is_output);
+  TensorPtr unpack(const Node* owner) const;
+  void reset() { data_.reset(); }
+  bool defined() const { return data_ != nullptr || was_defined_; }
+  const TensorPtr& raw() const { return data_; }
+ private:
+  TensorPtr data_;
+  bool is_output_ = false;
+  bool was_defined_ = false;
+  bool requires_grad_ = false;
+  uint32_t output_nr_ = 0;
+  uint64_t version_ = 0;
+};
+
+// Accumulates into leaf.grad. Never released; shared by every graph that uses the leaf.
+struct AccumulateGrad final : Node {
+  TensorPtr variable;
+  explicit AccumulateGrad(TensorPtr v) : variable(std::move(v)) {}
+  const char* name() const override { return "AccumulateGrad"; }
+  tensor_list apply(tensor_list&& grads) override;
+  bool is_accumulator() const override { return true; }
+};
+
+// Raised by nodes whose saved values were freed. See engine.cpp.
+[[noreturn]] void throw_released(const Node* n);
+
+}  // namespace autograd
+}  // namespace gradcore

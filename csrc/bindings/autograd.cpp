@@ -1,0 +1,120 @@
+// autograd.cpp — binds grad mode, the engine (backward, grad), Node and the Tensor's
+// autograd properties.
+#include "autograd/engine.h"
+#include "autograd/function.h"
+#include "autograd/grad_mode.h"
+#include "autograd/node.h"
+#include "autograd/ops.h"
+#include "bindings/common.h"
+
+namespace gradcore::bindings {
+namespace {
+
+tensor_list to_list(py::handle obj, const char* what, bool allow_none) {
+  tensor_list out;
+  if (obj.is_none()) return out;
+  if (py::isinstance<Tensor>(obj)) { out.push_back(obj.cast<TensorPtr>()); return out; }
+  GC_CHECK(py::isinstance<py::sequence>(obj), TypeError, what, " must be a Tensor or a sequence of Tensors");
+  for (auto item : obj) {
+    if (item.is_none() && allow_none) { out.push_back(nullptr); continue; }
+    GC_CHECK(py::isinstance<Tensor>(item), TypeError, what, " must contain only Tensors, got ",
+             std::string(py::str(py::type::of(item).attr("__name__"))));
+    out.push_back(item.cast<TensorPtr>());
+  }
+  return out;
+}
+
+}  // namespace
+
+void bind_autograd(py::module_& m, TensorClass& cls) {
+  m.def("is_grad_enabled", &autograd::grad_enabled, "Whether operations are recorded on this thread.");
+  m.def("set_grad_enabled", &autograd::set_grad_enabled, py::arg("mode"));
+
+  py::class_<Node, std::shared_ptr<Node>>(m, "Node", "A recorded backward function (a tensor's grad_fn).")
+      .def("name", [](const Node& n) { return std::string(n.name()); })
+      .def_property_readonly("next_functions", [](const Node& n) {
+        py::tuple t(n.next_edges.size());
+        for (size_t i = 0; i < n.next_edges.size(); ++i) {
+          const auto& e = n.next_edges[i];
+          t[i] = py::make_tuple(e.fn ? py::cast(e.fn) : py::none(), e.input_nr);
+        }
+        return t;
+      })
+      .def_property_readonly("saved_tensors", [](const Node& n) {
+        py::dict d;
+        for (auto& [k, v] : n.saved_tensors())
+          if (v) d[py::str(k)] = v;
+        return d;
+      })
+      .def_property_readonly("variable", [](const Node& n) -> py::object {
+        if (auto* acc = dynamic_cast<const autograd::AccumulateGrad*>(&n)) return py::cast(acc->variable);
+        return py::none();
+      })
+      .def("__repr__", [](const Node& n) { return std::string("<") + n.name() + ">"; });
+
+  cls.def_property("requires_grad", [](const Tensor& t) { return t.needs_grad(); },
+      [](Tensor& t, bool v) {
+        if (!t.is_leaf()) {
+          GC_CHECK(v, RuntimeError, "you can only change requires_grad of leaf tensors; use .detach() to get a "
+                                    "tensor outside the graph");
+          return;
+        }
+        t.requires_grad = v;
+      });
+  cls.def("requires_grad_", [](const TensorPtr& t, bool v) {
+    GC_CHECK(t->is_leaf() || v, RuntimeError, "you can only change requires_grad of leaf tensors");
+    if (t->is_leaf()) t->requires_grad = v;
+    return t;
+  }, py::arg("requires_grad") = true);
+  cls.def_property("grad", [](const Tensor& t) { return t.grad; },
+      [](Tensor& t, py::object g) {
+        if (g.is_none()) { t.grad = nullptr; return; }
+        GC_CHECK(py::isinstance<Tensor>(g), TypeError, "grad must be a Tensor or None");
+        TensorPtr gt = g.cast<TensorPtr>();
+        GC_CHECK(gt->shape == t.shape, ValueError, "grad of shape ", shape_str(gt->shape), " for a tensor of shape ",
+                 shape_str(t.shape));
+        GC_CHECK(gt->dtype == t.dtype, TypeError, "grad dtype ", dtype_name(gt->dtype), " for a tensor of dtype ",
+                 dtype_name(t.dtype));
+        t.grad = gt;
+      }, "The accumulated gradient (leaves), or None.");
+  cls.def_property_readonly("is_leaf", [](const Tensor& t) { return t.is_leaf(); });
+  cls.def_property_readonly("grad_fn", [](const Tensor& t) { return t.grad_fn; });
+  cls.def_property_readonly("data", [](const TensorPtr& t) { return ops::detach(t); },
+                            "A tensor sharing this storage, outside the graph.");
+  cls.def("backward", [](const TensorPtr& t, py::object gradient, py::object retain_graph, bool create_graph) {
+        TensorPtr g = gradient.is_none() ? nullptr : as_operand(gradient, *t);
+        bool retain = retain_graph.is_none() ? create_graph : retain_graph.cast<bool>();
+        py::gil_scoped_release nogil;
+        autograd::backward({t}, {g}, retain, create_graph);
+      }, py::arg("gradient") = py::none(), py::arg("retain_graph") = py::none(), py::arg("create_graph") = false,
+      "Accumulate the gradient of this tensor into the .grad of every leaf it depends on.");
+
+  m.def("backward", [](py::object tensors, py::object grad_tensors, py::object retain_graph, bool create_graph) {
+        tensor_list outs = to_list(tensors, "tensors", false);
+        tensor_list grads = to_list(grad_tensors, "grad_tensors", true);
+        bool retain = retain_graph.is_none() ? create_graph : retain_graph.cast<bool>();
+        py::gil_scoped_release nogil;
+        autograd::backward(outs, grads, retain, create_graph);
+      }, py::arg("tensors"), py::arg("grad_tensors") = py::none(), py::arg("retain_graph") = py::none(),
+      py::arg("create_graph") = false);
+
+  m.def("grad", [](py::object outputs, py::object inputs, py::object grad_outputs, py::object retain_graph,
+                   bool create_graph, bool allow_unused) -> py::object {
+        tensor_list outs = to_list(outputs, "outputs", false);
+        tensor_list ins = to_list(inputs, "inputs", false);
+        tensor_list gos = to_list(grad_outputs, "grad_outputs", true);
+        bool retain = retain_graph.is_none() ? create_graph : retain_graph.cast<bool>();
+        tensor_list res;
+        {
+          py::gil_scoped_release nogil;
+          res = autograd::grad(outs, ins, gos, retain, create_graph, allow_unused);
+        }
+        py::tuple t(res.size());
+        for (size_t i = 0; i < res.size(); ++i) t[i] = res[i] ? py::cast(res[i]) : py::none();
+        return t;
+      }, py::arg("outputs"), py::arg("inputs"), py::arg("grad_outputs") = py::none(),
+      py::arg("retain_graph") = py::none(), py::arg("create_graph") = false, py::arg("allow_unused") = false,
+      "Gradients of outputs w.r.t. inputs, as a tuple, without touching any .grad.");
+}
+
+}  // namespace gradcore::bindings

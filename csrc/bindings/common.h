@@ -1,0 +1,39 @@
+// common.h — conversions shared by the binding files (the only headers that see pybind11).
+#pragma once
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <optional>
+
+#include "core/tensor.h"
+
+namespace py = pybind11;
+
+namespace gradcore::bindings {
+
+using TensorClass = py::class_<Tensor, TensorPtr>;
+
+// None -> fallback; gc.float32/gc.float64, NumPy dtypes and their names ("float32").
+DType parse_dtype(py::handle obj, DType fallback);
+bool is_dtype_none(py::handle obj);
+// Copying conversion of anything array-like (nested lists, scalars, any ndarray).
+TensorPtr tensor_from_data(py::handle data, std::optional<DType> dtype);
+// Zero-copy wrap of a C-contiguous float32/float64 ndarray.
+TensorPtr tensor_from_numpy(py::array arr);
+// A NumPy view of t's storage that keeps t alive.
+py::array tensor_to_numpy(const TensorPtr& t, py::handle owner);
+// None -> {} (all dims); int -> {d}; sequence of ints -> dims.
+std::vector<int64_t> parse_dims(py::handle dim);
+// Labels for cross_entropy: integer ndarray / list / whole-valued Tensor.
+std::vector<int64_t> parse_labels(py::handle labels);
+// Operand of a binary op: a Tensor, or array-like converted to `like`'s dtype.
+TensorPtr as_operand(py::handle obj, const Tensor& like);
+Shape parse_shape(py::args args);  // f(2, 3) or f((2, 3)) or f([2, 3])
+
+void bind_tensor(py::module_& m, TensorClass& cls);
+void bind_ops(py::module_& m, TensorClass& cls);
+void bind_autograd(py::module_& m, TensorClass& cls);
+void bind_backend(py::module_& m);
+
+}  // namespace gradcore::bindings

@@ -1,0 +1,22 @@
+// dispatch.h — picks the kernel table once, honouring GRADCORE_ISA.
+//
+//   const KernelTable& k = cpu::kernels();
+//   k.f32.unary[UNARY_EXP](x, y, n);
+//
+// GRADCORE_ISA=generic|avx2|avx512 can only lower the level the CPU supports; an unknown
+// or unsupported value falls back to the best supported level at or below it, and
+// backend_info() reports what was chosen. set_isa() switches at run time (tests).
+#pragma once
+#include <string>
+#include <vector>
+
+#include "kernels/kernels.h"
+
+namespace gradcore::cpu {
+
+const KernelTable& kernels();
+std::vector<std::string> supported_isas();   // best last, e.g. {"generic", "avx2", "avx512"}
+std::string current_isa();
+void set_isa(const std::string& isa);        // ValueError for an unknown or unsupported level
+
+}  // namespace gradcore::cpu

@@ -1,0 +1,185 @@
+#include "cpu/parallel.h"
+
+#include <pthread.h>
+#include <sched.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdlib>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace gradcore::cpu {
+namespace {
+
+thread_local bool tl_in_pool_task = false;
+
+int default_num_threads() {
+  if (const char* s = std::getenv("GRADCORE_NUM_THREADS")) {
+    int n = std::atoi(s);
+    if (n >= 1) return n;
+  }
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof(set), &set) == 0) {
+    int n = CPU_COUNT(&set);
+    if (n >= 1) return n;
+  }
+  unsigned n = std::thread::hardware_concurrency();
+  return n ? static_cast<int>(n) : 1;
+}
+
+// Note [Pool protocol]: a job is published by bumping `generation_` under `mu_`.
+// Workers spin on `generation_` for a while, then sleep on `cv_`. Each participant
+// claims task indices from `next_` until they run out, then bumps `finished_`. The
+// submitter waits until all workers that joined the job have left it.
+class Pool {
+ public:
+  explicit Pool(int nthreads) : nthreads_(nthreads) {
+    for (int i = 1; i < nthreads_; ++i) workers_.emplace_back([this] { worker_loop(); });
+  }
+  ~Pool() {
+    {
+      std::lock_guard<std::mutex> g(mu_);
+      stop_ = true;
+      generation_.fetch_add(1);
+    }
+    cv_.notify_all();
+    for (auto& t : workers_) t.join();
+  }
+  int size() const { return nthreads_; }
+
+  // Returns false when the pool is busy (another thread is submitting).
+  bool run(int64_t ntasks, TaskRef fn) {
+    std::unique_lock<std::mutex> submit(submit_mu_, std::try_to_lock);
+    if (!submit.owns_lock()) return false;
+    {
+      std::lock_guard<std::mutex> g(mu_);
+      job_ = &fn;
+      ntasks_ = ntasks;
+      next_.store(0);
+      active_.store(static_cast<int>(workers_.size()));
+      generation_.fetch_add(1);
+    }
+    cv_.notify_all();
+    work(fn);
+    // Wait for workers: they decrement active_ when they are done with this job.
+    int spins = 0;
+    while (active_.load(std::memory_order_acquire) != 0) {
+      if (++spins > 1000) std::this_thread::yield();
+    }
+    job_ = nullptr;
+    return true;
+  }
+
+ private:
+  void work(TaskRef& fn) {
+    bool prev = tl_in_pool_task;
+    tl_in_pool_task = true;
+    for (;;) {
+      int64_t i = next_.fetch_add(1, std::memory_order_relaxed);
+      if (i >= ntasks_) break;
+      fn(i);
+    }
+    tl_in_pool_task = prev;
+  }
+
+  void worker_loop() {
+    tl_in_pool_task = true;
+    uint64_t seen = generation_.load();
+    for (;;) {
+      // Spin a little before sleeping: back-to-back small jobs are the common case.
+      bool got = false;
+      for (int s = 0; s < 20000; ++s) {
+        if (generation_.load(std::memory_order_acquire) != seen) { got = true; break; }
+#if defined(__x86_64__) || defined(__i386__)
+        __builtin_ia32_pause();
+#endif
+      }
+      std::unique_lock<std::mutex> lk(mu_);
+      if (!got) cv_.wait(lk, [&] { return generation_.load() != seen; });
+      seen = generation_.load();
+      if (stop_) return;
+      TaskRef* job = job_;
+      lk.unlock();
+      if (job) {
+        for (;;) {
+          int64_t i = next_.fetch_add(1, std::memory_order_relaxed);
+          if (i >= ntasks_) break;
+          (*job)(i);
+        }
+      }
+      active_.fetch_sub(1, std::memory_order_release);
+    }
+  }
+
+  int nthreads_;
+  std::vector<std::thread> workers_;
+  std::mutex submit_mu_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::atomic<uint64_t> generation_{0};
+  std::atomic<int64_t> next_{0};
+  std::atomic<int> active_{0};
+  int64_t ntasks_ = 0;
+  TaskRef* job_ = nullptr;
+  bool stop_ = false;
+};
+
+std::mutex g_pool_mu;
+std::shared_ptr<Pool> g_pool;
+int g_num_threads = 0;
+pid_t g_pool_pid = 0;
+
+void after_fork_child() {
+  // The worker threads do not exist in the child: forget the pool (leak it, its
+  // mutexes may be held) and build a fresh one on first use.
+  new (&g_pool_mu) std::mutex();
+  new std::shared_ptr<Pool>(std::move(g_pool));  // leaked: its threads are gone
+  g_pool.reset();
+  g_pool_pid = 0;
+}
+
+std::shared_ptr<Pool> pool() {
+  std::lock_guard<std::mutex> g(g_pool_mu);
+  static bool atfork = (pthread_atfork(nullptr, nullptr, after_fork_child), true);
+  (void)atfork;
+  if (g_num_threads == 0) g_num_threads = default_num_threads();
+  if (!g_pool || g_pool_pid != getpid()) {
+    if (g_pool) new std::shared_ptr<Pool>(std::move(g_pool));  // from another process
+    g_pool = std::make_shared<Pool>(g_num_threads);
+    g_pool_pid = getpid();
+  }
+  return g_pool;
+}
+
+}  // namespace
+
+int get_num_threads() {
+  std::lock_guard<std::mutex> g(g_pool_mu);
+  if (g_num_threads == 0) g_num_threads = default_num_threads();
+  return g_num_threads;
+}
+
+void set_num_threads(int n) {
+  if (n < 1) n = 1;
+  std::shared_ptr<Pool> old;
+  {
+    std::lock_guard<std::mutex> g(g_pool_mu);
+    if (n == g_num_threads && g_pool) return;
+    g_num_threads = n;
+    old = std::move(g_pool);
+  }
+  // `old` is destroyed here (joins its workers) unless a running job still holds it.
+}
+
+void parallel_for_impl(int64_t ntasks, TaskRef fn) {
+  if (!tl_in_pool_task && get_num_threads() > 1) {
+    if (pool()->run(ntasks, fn)) return;
+  }
+  for (int64_t i = 0; i < ntasks; ++i) fn(i);
+}
+
+}  // namespace gradcore::cpu

@@ -1,0 +1,58 @@
+// parallel.h — gradcore's persistent thread pool.
+//
+// One pool per process, created on first use with GRADCORE_NUM_THREADS threads (default:
+// the CPUs this process may run on). The calling thread takes part in the work, so a
+// pool of n threads has n - 1 workers. Workers spin briefly after a job, then sleep.
+//
+//   cpu::parallel_for(ntasks, [&](int64_t task) { ... });  // every task runs exactly once
+//
+// Tasks are handed out dynamically; code that needs thread-count-independent results
+// (reductions) makes its task boundaries independent of the thread count and combines
+// the per-task results in task order. Called from inside a task, or while another Python
+// thread holds the pool, parallel_for simply runs the tasks inline on the caller.
+// After fork() the child builds a fresh pool on first use.
+#pragma once
+#include <cstdint>
+#include <utility>
+
+namespace gradcore::cpu {
+
+int get_num_threads();
+void set_num_threads(int n);   // n >= 1; rebuilds the pool
+
+// Non-owning callable reference (no allocation per call).
+class TaskRef {
+ public:
+  template <class F>
+  TaskRef(F& f) : obj_(&f), call_([](void* o, int64_t i) { (*static_cast<F*>(o))(i); }) {}
+  void operator()(int64_t i) const { call_(obj_, i); }
+ private:
+  void* obj_;
+  void (*call_)(void*, int64_t);
+};
+
+void parallel_for_impl(int64_t ntasks, TaskRef fn);
+
+template <class F>
+inline void parallel_for(int64_t ntasks, F&& fn) {
+  if (ntasks <= 0) return;
+  if (ntasks == 1) { fn(int64_t(0)); return; }
+  parallel_for_impl(ntasks, TaskRef(fn));
+}
+
+// Split [0, n) into at most get_num_threads() contiguous ranges of >= grain elements
+// and run fn(begin, end) on each. Only for work whose result does not depend on the split.
+template <class F>
+inline void parallel_range(int64_t n, int64_t grain, F&& fn) {
+  int64_t nt = get_num_threads();
+  int64_t chunks = grain > 0 ? (n + grain - 1) / grain : 1;
+  if (chunks > nt) chunks = nt;
+  if (chunks <= 1) { if (n > 0) fn(int64_t(0), n); return; }
+  int64_t per = (n + chunks - 1) / chunks;
+  parallel_for(chunks, [&](int64_t c) {
+    int64_t b = c * per, e = b + per < n ? b + per : n;
+    if (b < e) fn(b, e);
+  });
+}
+
+}  // namespace gradcore::cpu

@@ -1,0 +1,172 @@
+// elementwise.cpp — broadcasting iteration and threading around the table's contiguous loops.
+#include <cstring>
+
+#include "cpu/dispatch.h"
+#include "cpu/parallel.h"
+#include "kernels/kernel_api.h"
+#include "kernels/table.h"
+
+namespace gradcore::kernels {
+namespace {
+
+
+// Elementwise work below this many elements runs on the calling thread.
+constexpr int64_t kParallelGrain = 1 << 15;
+
+}  // namespace
+
+template <class T>
+void unary(UnaryOp op, const T* x, T* y, int64_t n) {
+  auto f = table<T>().unary[op];
+  cpu::parallel_range(n, kParallelGrain, [&](int64_t b, int64_t e) { f(x + b, y + b, e - b); });
+}
+
+template <class T>
+void pow_scalar(const T* x, T p, T* y, int64_t n) {
+  auto f = table<T>().pow_scalar;
+  cpu::parallel_range(n, kParallelGrain, [&](int64_t b, int64_t e) { f(x + b, p, y + b, e - b); });
+}
+
+template <class T>
+void axpby(T alpha, const T* x, T beta, T* y, int64_t n) {
+  auto f = table<T>().axpby;
+  cpu::parallel_range(n, kParallelGrain, [&](int64_t b, int64_t e) { f(alpha, x + b, beta, y + b, e - b); });
+}
+
+template <class T>
+void activation_backward(ActBackward act, const T* g, const T* y, T* out, int64_t n) {
+  const auto& k = table<T>();
+  auto f = act == ACT_RELU ? k.relu_backward : act == ACT_SIGMOID ? k.sigmoid_backward : k.tanh_backward;
+  cpu::parallel_range(n, kParallelGrain, [&](int64_t b, int64_t e) { f(g + b, y + b, out + b, e - b); });
+}
+
+template <class T>
+void fill(T* y, T value, int64_t n) {
+  cpu::parallel_range(n, kParallelGrain * 4, [&](int64_t b, int64_t e) {
+    if (value == T(0)) std::memset(y + b, 0, sizeof(T) * (e - b));
+    else for (int64_t i = b; i < e; ++i) y[i] = value;
+  });
+}
+
+template <class T>
+void copy(const T* x, T* y, int64_t n) {
+  if (x == y) return;
+  cpu::parallel_range(n, kParallelGrain * 4, [&](int64_t b, int64_t e) { std::memcpy(y + b, x + b, sizeof(T) * (e - b)); });
+}
+
+template <class T, class U>
+void cast(const T* x, U* y, int64_t n) {
+  cpu::parallel_range(n, kParallelGrain, [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) y[i] = static_cast<U>(x[i]);
+  });
+}
+
+template <class T>
+void binary_scalar(BinaryOp op, const T* a, T s, T* out, int64_t n, bool scalar_first) {
+  auto f = table<T>().binary[op][scalar_first ? BMODE_SV : BMODE_VS];
+  cpu::parallel_range(n, kParallelGrain, [&](int64_t b, int64_t e) {
+    if (scalar_first) f(&s, a + b, out + b, e - b);
+    else f(a + b, &s, out + b, e - b);
+  });
+}
+
+template <class T>
+void binary(BinaryOp op, int ndim, const int64_t* shape_in, const T* a, const int64_t* sa_in, const T* b,
+            const int64_t* sb_in, T* out) {
+  // Drop size-1 dims and merge neighbours that are contiguous for both operands, so the
+  // common cases (same shape, row + vector, scalar) become one or two dims.
+  int64_t shape[kMaxDims], sa[kMaxDims], sb[kMaxDims];
+  int nd = 0;
+  int64_t n = 1;
+  for (int d = 0; d < ndim; ++d) {
+    n *= shape_in[d];
+    if (shape_in[d] == 1) continue;
+    if (nd > 0 && sa[nd - 1] == sa_in[d] * shape_in[d] && sb[nd - 1] == sb_in[d] * shape_in[d]) {
+      shape[nd - 1] *= shape_in[d];
+      sa[nd - 1] = sa_in[d];
+      sb[nd - 1] = sb_in[d];
+    } else {
+      shape[nd] = shape_in[d];
+      sa[nd] = sa_in[d];
+      sb[nd] = sb_in[d];
+      ++nd;
+    }
+  }
+  if (n == 0) return;
+  const auto& k = table<T>();
+  if (nd == 0) { k.binary[op][BMODE_VV](a, b, out, 1); return; }
+  const int64_t inner = shape[nd - 1];
+  const int64_t isa_ = sa[nd - 1], isb = sb[nd - 1];
+  auto f = isa_ == 1 && isb == 1 ? k.binary[op][BMODE_VV]
+           : isa_ == 1           ? k.binary[op][BMODE_VS]
+                                 : k.binary[op][BMODE_SV];
+  const int64_t rows = n / inner;
+  auto run_rows = [&](int64_t r0, int64_t r1) {
+    // Decompose r0 into an index over the outer dims, then walk it like an odometer.
+    int64_t idx[kMaxDims] = {0};
+    int64_t rem = r0, offa = 0, offb = 0;
+    for (int d = nd - 2; d >= 0; --d) {
+      idx[d] = rem % shape[d];
+      rem /= shape[d];
+      offa += idx[d] * sa[d];
+      offb += idx[d] * sb[d];
+    }
+    for (int64_t r = r0; r < r1; ++r) {
+      f(a + offa, b + offb, out + r * inner, inner);
+      for (int d = nd - 2; d >= 0; --d) {
+        offa += sa[d];
+        offb += sb[d];
+        if (++idx[d] < shape[d]) break;
+        offa -= sa[d] * shape[d];
+        offb -= sb[d] * shape[d];
+        idx[d] = 0;
+      }
+    }
+  };
+  if (rows == 1) {
+    cpu::parallel_range(inner, kParallelGrain, [&](int64_t b0, int64_t e0) {
+      f(a + (isa_ ? b0 : 0), b + (isb ? b0 : 0), out + b0, e0 - b0);
+    });
+  } else {
+    int64_t grain = kParallelGrain / inner + 1;
+    cpu::parallel_range(rows, grain, run_rows);
+  }
+}
+
+template <class T>
+void strided_copy(int ndim, const int64_t* yshape, const T* x, const int64_t* xstrides, T* y) {
+  int64_t n = 1;
+  for (int d = 0; d < ndim; ++d) n *= yshape[d];
+  if (n == 0) return;
+  if (ndim == 0) { y[0] = x[0]; return; }
+  const int64_t inner = yshape[ndim - 1], istride = xstrides[ndim - 1];
+  const int64_t rows = n / inner;
+  cpu::parallel_range(rows, kParallelGrain / inner + 1, [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      int64_t rem = r, off = 0;
+      for (int d = ndim - 2; d >= 0; --d) { off += (rem % yshape[d]) * xstrides[d]; rem /= yshape[d]; }
+      T* dst = y + r * inner;
+      const T* src = x + off;
+      if (istride == 1) for (int64_t i = 0; i < inner; ++i) dst[i] = src[i];
+      else for (int64_t i = 0; i < inner; ++i) dst[i] = src[i * istride];
+    }
+  });
+}
+
+#define GC_INSTANTIATE(T)                                                                              \
+  template void unary<T>(UnaryOp, const T*, T*, int64_t);                                              \
+  template void pow_scalar<T>(const T*, T, T*, int64_t);                                               \
+  template void axpby<T>(T, const T*, T, T*, int64_t);                                                 \
+  template void activation_backward<T>(ActBackward, const T*, const T*, T*, int64_t);                  \
+  template void fill<T>(T*, T, int64_t);                                                               \
+  template void copy<T>(const T*, T*, int64_t);                                                        \
+  template void binary_scalar<T>(BinaryOp, const T*, T, T*, int64_t, bool);                            \
+  template void binary<T>(BinaryOp, int, const int64_t*, const T*, const int64_t*, const T*, const int64_t*, T*); \
+  template void strided_copy<T>(int, const int64_t*, const T*, const int64_t*, T*);
+GC_INSTANTIATE(float)
+GC_INSTANTIATE(double)
+#undef GC_INSTANTIATE
+template void cast<float, double>(const float*, double*, int64_t);
+template void cast<double, float>(const double*, float*, int64_t);
+
+}  // namespace gradcore::kernels

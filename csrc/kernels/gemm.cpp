@@ -1,0 +1,203 @@
+// gemm.cpp — BLIS-structured GEMM driver over the dispatch table's micro-kernel.
+//
+//   for jc in N step NC:                 (5th loop)
+//     for pc in K step KC:               (4th loop; never split across threads)
+//       pack B[pc:pc+kc, jc:jc+nc] -> Bp as NR-column micro-panels   (threads share Bp)
+//       parallel over ic in M step MC:   (3rd loop, one task per block)
+//         pack A[ic:ic+mc, pc:pc+kc] -> Ap as MR-row micro-panels    (per-thread buffer)
+//         for jr in nc step NR:          (2nd loop)
+//           for ir in mc step MR:        (1st loop)
+//             ukr(kc, Ap[ir], Bp[jr], C[ic+ir, jc+jr], ldc, alpha, pc == 0 ? beta : 1)
+//
+// Micro-panel layouts (BLIS KernelsHowTo):
+//   Ap: panel r holds rows [r*MR, r*MR+MR) as  p0:[a0 a1 .. a(MR-1)] p1:[...] ... (kc steps)
+//   Bp: panel s holds cols [s*NR, s*NR+NR) as  p0:[b0 b1 .. b(NR-1)] p1:[...] ... (kc steps)
+// Edges are zero-padded, and edge tiles of C go through a small MR x NR scratch tile.
+// Every C element is accumulated by one thread in one k order: results are bitwise
+// identical for any thread count.
+#include <cstring>
+
+#include "cpu/allocator.h"
+#include "cpu/dispatch.h"
+#include "cpu/parallel.h"
+#include "kernels/kernel_api.h"
+#include "kernels/table.h"
+
+namespace gradcore::kernels {
+namespace {
+
+
+// Per-thread packing buffer for A, grown on demand and kept (no allocation per call).
+struct Workspace {
+  void* p = nullptr;
+  size_t n = 0;
+  ~Workspace() { cpu::free(p, n); }
+  void* get(size_t bytes) {
+    if (bytes > n) {
+      cpu::free(p, n);
+      p = nullptr;
+      n = 0;
+      p = cpu::alloc(bytes);
+      n = bytes;
+    }
+    return p;
+  }
+};
+thread_local Workspace tl_pack_a;
+thread_local Workspace tl_pack_b;
+
+template <class T>
+inline T at_a(bool ta, const T* A, int64_t lda, int64_t i, int64_t p) { return ta ? A[p * lda + i] : A[i * lda + p]; }
+
+template <class T>
+void pack_a(bool ta, const T* A, int64_t lda, int64_t i0, int64_t mc, int64_t p0, int64_t kc, int mr, T* Ap) {
+  for (int64_t r = 0; r < mc; r += mr) {
+    int64_t rows = mc - r < mr ? mc - r : mr;
+    T* dst = Ap + r * kc;
+    if (!ta) {
+      for (int64_t p = 0; p < kc; ++p) {
+        for (int64_t i = 0; i < rows; ++i) dst[p * mr + i] = A[(i0 + r + i) * lda + p0 + p];
+        for (int64_t i = rows; i < mr; ++i) dst[p * mr + i] = T(0);
+      }
+    } else {
+      for (int64_t p = 0; p < kc; ++p) {
+        const T* src = A + (p0 + p) * lda + i0 + r;
+        for (int64_t i = 0; i < rows; ++i) dst[p * mr + i] = src[i];
+        for (int64_t i = rows; i < mr; ++i) dst[p * mr + i] = T(0);
+      }
+    }
+  }
+}
+
+template <class T>
+void pack_b_panel(bool tb, const T* B, int64_t ldb, int64_t p0, int64_t kc, int64_t j0, int64_t cols, int nr, T* dst) {
+  if (!tb) {
+    for (int64_t p = 0; p < kc; ++p) {
+      const T* src = B + (p0 + p) * ldb + j0;
+      for (int64_t j = 0; j < cols; ++j) dst[p * nr + j] = src[j];
+      for (int64_t j = cols; j < nr; ++j) dst[p * nr + j] = T(0);
+    }
+  } else {
+    for (int64_t p = 0; p < kc; ++p) {
+      for (int64_t j = 0; j < cols; ++j) dst[p * nr + j] = B[(j0 + j) * ldb + p0 + p];
+      for (int64_t j = cols; j < nr; ++j) dst[p * nr + j] = T(0);
+    }
+  }
+}
+
+// C = beta * C over an M x N block (beta == 0 writes zeros without reading C).
+template <class T>
+void scale_c(int64_t M, int64_t N, T beta, T* C, int64_t ldc) {
+  for (int64_t i = 0; i < M; ++i) {
+    T* c = C + i * ldc;
+    if (beta == T(0)) std::memset(c, 0, sizeof(T) * N);
+    else if (beta != T(1)) for (int64_t j = 0; j < N; ++j) c[j] *= beta;
+  }
+}
+
+// Unpacked path for small products: row-major loops, threaded over rows of C.
+template <class T>
+void gemm_small(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha, const T* A, int64_t lda,
+                const T* B, int64_t ldb, T beta, T* C, int64_t ldc) {
+  const auto& k = table<T>();
+  auto row = [&](int64_t i) {
+    T* c = C + i * ldc;
+    if (!tb) {
+      scale_c<T>(1, N, beta, c, ldc);
+      for (int64_t p = 0; p < K; ++p) {
+        T a = alpha * at_a(ta, A, lda, i, p);
+        k.axpby(a, B + p * ldb, T(1), c, N);
+      }
+    } else if (!ta) {
+      for (int64_t j = 0; j < N; ++j) {
+        T d = alpha * k.dot(A + i * lda, B + j * ldb, K);
+        c[j] = beta == T(0) ? d : d + beta * c[j];
+      }
+    } else {
+      for (int64_t j = 0; j < N; ++j) {
+        T s = T(0);
+        for (int64_t p = 0; p < K; ++p) s += A[p * lda + i] * B[j * ldb + p];
+        c[j] = beta == T(0) ? alpha * s : alpha * s + beta * c[j];
+      }
+    }
+  };
+  if (M * N * K >= (1 << 15) && M > 1) {
+    cpu::parallel_range(M, 1, [&](int64_t b, int64_t e) { for (int64_t i = b; i < e; ++i) row(i); });
+  } else {
+    for (int64_t i = 0; i < M; ++i) row(i);
+  }
+}
+
+}  // namespace
+
+template <class T>
+void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha, const T* A, int64_t lda, const T* B,
+          int64_t ldb, T beta, T* C, int64_t ldc) {
+  if (M <= 0 || N <= 0) return;
+  if (K <= 0 || alpha == T(0)) { scale_c(M, N, beta, C, ldc); return; }
+  if (M * N * K <= 32 * 32 * 32) {
+    gemm_small(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    return;
+  }
+  const TypedKernels<T>& k = table<T>();
+  const int mr = k.gemm_mr, nr = k.gemm_nr;
+  const int64_t KC = k.gemm_kc, NC = k.gemm_nc;
+  int64_t MC = k.gemm_mc;
+  // Give every thread at least one MC block when M is small.
+  int64_t nthreads = cpu::get_num_threads();
+  if (nthreads > 1) {
+    int64_t per = (M + nthreads - 1) / nthreads;
+    per = (per + mr - 1) / mr * mr;
+    if (per < MC) MC = per;
+  }
+  for (int64_t jc = 0; jc < N; jc += NC) {
+    const int64_t nc = N - jc < NC ? N - jc : NC;
+    const int64_t npanels = (nc + nr - 1) / nr;
+    for (int64_t pc = 0; pc < K; pc += KC) {
+      const int64_t kc = K - pc < KC ? K - pc : KC;
+      T* Bp = static_cast<T*>(tl_pack_b.get(sizeof(T) * npanels * nr * kc));
+      cpu::parallel_range(npanels, 8, [&](int64_t b, int64_t e) {
+        for (int64_t s = b; s < e; ++s) {
+          int64_t j0 = jc + s * nr, cols = nc - s * nr < nr ? nc - s * nr : nr;
+          pack_b_panel(tb, B, ldb, pc, kc, j0, cols, nr, Bp + s * nr * kc);
+        }
+      });
+      const T beta_eff = pc == 0 ? beta : T(1);
+      const int64_t nblocks = (M + MC - 1) / MC;
+      cpu::parallel_for(nblocks, [&](int64_t blk) {
+        const int64_t ic = blk * MC;
+        const int64_t mc = M - ic < MC ? M - ic : MC;
+        const int64_t mpanels = (mc + mr - 1) / mr;
+        T* Ap = static_cast<T*>(tl_pack_a.get(sizeof(T) * mpanels * mr * kc));
+        pack_a(ta, A, lda, ic, mc, pc, kc, mr, Ap);
+        alignas(64) T tile[16 * 64];  // >= mr * nr for every table entry
+        for (int64_t s = 0; s < npanels; ++s) {
+          const int64_t j0 = s * nr;
+          const int64_t cols = nc - j0 < nr ? nc - j0 : nr;
+          const T* bpanel = Bp + s * nr * kc;
+          for (int64_t r = 0; r < mpanels; ++r) {
+            const int64_t i0 = r * mr;
+            const int64_t rows = mc - i0 < mr ? mc - i0 : mr;
+            T* c = C + (ic + i0) * ldc + jc + j0;
+            const T* apanel = Ap + r * mr * kc;
+            if (rows == mr && cols == nr) {
+              k.gemm_ukr(kc, apanel, bpanel, c, ldc, alpha, beta_eff);
+            } else {
+              k.gemm_ukr(kc, apanel, bpanel, tile, nr, alpha, T(0));
+              for (int64_t i = 0; i < rows; ++i)
+                for (int64_t j = 0; j < cols; ++j)
+                  c[i * ldc + j] = beta_eff == T(0) ? tile[i * nr + j] : tile[i * nr + j] + beta_eff * c[i * ldc + j];
+            }
+          }
+        }
+      });
+    }
+  }
+}
+
+template void gemm<float>(bool, bool, int64_t, int64_t, int64_t, float, const float*, int64_t, const float*,
+                          int64_t, float, float*, int64_t);
+template void gemm<double>(bool, bool, int64_t, int64_t, int64_t, double, const double*, int64_t, const double*,
+                           int64_t, double, double*, int64_t);
+
+}  // namespace gradcore::kernels

@@ -1,0 +1,88 @@
+// kernel_api.h — the kernel layer's entry points used by autograd ops.
+//
+// Each function works on raw, contiguous, row-major buffers; it picks the ISA variant from
+// cpu::kernels() and splits work over the thread pool where that pays. Results never
+// depend on the number of threads (fixed chunking, fixed combination order).
+// All templates are instantiated for float and double in the .cpp files.
+#pragma once
+#include <cstdint>
+
+#include "kernels/kernels.h"
+
+namespace gradcore::kernels {
+
+// C = alpha * op(A) @ op(B) + beta * C, row-major; op(A) is M x K, op(B) is K x N.
+//   transA: A is stored K x M (lda >= M), else M x K (lda >= K); likewise transB.
+// When beta == 0, C is not read. Never splits K across threads.
+template <class T>
+void gemm(bool transA, bool transB, int64_t M, int64_t N, int64_t K, T alpha, const T* A, int64_t lda,
+          const T* B, int64_t ldb, T beta, T* C, int64_t ldc);
+
+constexpr int kMaxDims = 16;
+
+// out[idx] = op(a[idx . sa], b[idx . sb]) over `shape` (ndim dims, element strides; a
+// stride of 0 broadcasts). out is contiguous with that shape.
+template <class T>
+void binary(BinaryOp op, int ndim, const int64_t* shape, const T* a, const int64_t* sa, const T* b,
+            const int64_t* sb, T* out);
+template <class T>
+void binary_scalar(BinaryOp op, const T* a, T s, T* out, int64_t n, bool scalar_first);
+template <class T>
+void unary(UnaryOp op, const T* x, T* y, int64_t n);
+template <class T>
+void pow_scalar(const T* x, T p, T* y, int64_t n);
+template <class T>
+void axpby(T alpha, const T* x, T beta, T* y, int64_t n);
+enum ActBackward { ACT_RELU, ACT_SIGMOID, ACT_TANH };
+template <class T>
+void activation_backward(ActBackward act, const T* g, const T* y, T* out, int64_t n);
+template <class T>
+void fill(T* y, T value, int64_t n);
+template <class T>
+void copy(const T* x, T* y, int64_t n);
+// Gather into contiguous y of shape `yshape`: y[idx] = x[idx . xstrides] (element
+// strides; 0 broadcasts). Permute and expand (broadcast_to) are both this.
+template <class T>
+void strided_copy(int ndim, const int64_t* yshape, const T* x, const int64_t* xstrides, T* y);
+template <class T, class U>
+void cast(const T* x, U* y, int64_t n);
+
+// Reductions over the middle axis of an (outer, n, inner) view.
+template <class T>
+void sum_axis(const T* x, T* y, int64_t outer, int64_t n, int64_t inner);
+template <class T>
+void max_axis(const T* x, T* y, int64_t outer, int64_t n, int64_t inner);
+template <class T>
+T sum_all(const T* x, int64_t n);
+template <class T>
+T max_all(const T* x, int64_t n);
+template <class T>
+T dot(const T* x, const T* y, int64_t n);
+
+// Softmax family over the middle axis of (outer, n, inner).
+template <class T>
+void softmax(const T* x, T* y, int64_t outer, int64_t n, int64_t inner, bool log);
+// dx = y * (g - sum(g*y))  (softmax)   |   dx = g - exp(y) * sum(g)  (log_softmax, y = log-probs)
+template <class T>
+void softmax_backward(const T* g, const T* y, T* dx, int64_t outer, int64_t n, int64_t inner, bool log);
+
+// Fused softmax + cross-entropy over logits [N, C] with integer labels (already range
+// checked). Writes per-row losses (N) and the softmax probabilities (N x C) for backward.
+// Target distribution: (1 - smoothing) * onehot + smoothing / C.
+template <class T>
+void cross_entropy_forward(const T* logits, const int64_t* labels, int64_t N, int64_t C, T smoothing,
+                           T* row_loss, T* probs);
+// dlogits[i, c] = scale_i * (probs[i, c] - target[i, c]), scale_i = row_scale[i * rs_step].
+template <class T>
+void cross_entropy_backward(const T* probs, const int64_t* labels, int64_t N, int64_t C, T smoothing,
+                            const T* row_scale, int64_t rs_step, T* dlogits);
+
+// Counter-based RNG (Philox4x32-10): element i of a draw depends only on (seed, offset, i).
+// `offset` counts 128-bit Philox blocks; a draw of n values uses rng_blocks(n) blocks.
+int64_t rng_blocks(int64_t n);
+template <class T>
+void rng_uniform(T* y, int64_t n, uint64_t seed, uint64_t offset, T low, T high);
+template <class T>
+void rng_normal(T* y, int64_t n, uint64_t seed, uint64_t offset, T mean, T std);
+
+}  // namespace gradcore::kernels

@@ -1,0 +1,72 @@
+// kernels.h — THE kernel dispatch table, and the entry points of the pure kernels.
+//
+// Kernels are numerics on raw pointers and sizes. They know nothing of Tensor, Node or
+// Python, and they never allocate tensors (GEMM packs into per-thread workspace from the
+// caching allocator). ISA-specific code lives in separate translation units
+// (generic/, avx2/, avx512/) that fill a KernelTable:
+//
+//   init_generic(t);                 // every entry, portable C++ (fallback + test oracle)
+//   if (has_avx2)   init_avx2(t);    // overwrites what it accelerates
+//   if (has_avx512) init_avx512(t);
+//
+// cpu::kernels() (cpu/dispatch.h) returns the table chosen once at import.
+// This header must stay free of inline bodies that an ISA unit could emit (the ODR trap,
+// PACKAGING.md): only PODs, enums and declarations.
+#pragma once
+#include <cstdint>
+
+namespace gradcore {
+
+enum UnaryOp : int {
+  UNARY_NEG = 0, UNARY_EXP, UNARY_LOG, UNARY_SQRT, UNARY_ABS, UNARY_TANH, UNARY_SIGMOID,
+  UNARY_RELU,
+  UNARY_SIGN,  // -1, 0, +1 (NaN stays NaN); not differentiable, used by abs' backward
+  UNARY_STEP,  // 1 where x > 0 else 0; relu's mask
+  UNARY_COUNT
+};
+enum BinaryOp : int {
+  BINARY_ADD = 0, BINARY_SUB, BINARY_MUL, BINARY_DIV,
+  BINARY_EQ,   // 1 where a == b else 0 (max's backward mask)
+  BINARY_COUNT
+};
+// Operand layouts of a contiguous binary loop: both vectors, vector-scalar, scalar-vector.
+enum BinaryMode : int { BMODE_VV = 0, BMODE_VS, BMODE_SV, BMODE_COUNT };
+
+template <class T>
+struct TypedKernels {
+  // GEMM micro-kernel (BLIS contract, row-major C):
+  //   C[0:mr, 0:nr] (row stride ldc) = alpha * sum_p a[p*mr + i] * b[p*nr + j] + beta * C
+  // `a` is an MR-row micro-panel (k columns of mr values), `b` an NR-column micro-panel
+  // (k rows of nr values); both are packed by gemm.cpp with zero-padded edges. When beta
+  // is 0, C is not read (NaN in C does not leak).
+  void (*gemm_ukr)(int64_t k, const T* a, const T* b, T* c, int64_t ldc, T alpha, T beta);
+  int gemm_mr, gemm_nr;   // register tile
+  int gemm_mc, gemm_kc, gemm_nc;  // cache blocks (multiples of mr / nr)
+
+  void (*unary[UNARY_COUNT])(const T* x, T* y, int64_t n);
+  void (*binary[BINARY_COUNT][BMODE_COUNT])(const T* a, const T* b, T* y, int64_t n);
+  void (*pow_scalar)(const T* x, T p, T* y, int64_t n);
+  void (*axpby)(T alpha, const T* x, T beta, T* y, int64_t n);   // y = alpha*x + beta*y
+  // grad_in = grad_out * (y > 0) (relu), grad_out * y * (1 - y) (sigmoid), grad_out * (1 - y^2) (tanh)
+  void (*relu_backward)(const T* g, const T* y, T* out, int64_t n);
+  void (*sigmoid_backward)(const T* g, const T* y, T* out, int64_t n);
+  void (*tanh_backward)(const T* g, const T* y, T* out, int64_t n);
+  T (*sum)(const T* x, int64_t n);                 // fixed-order pairwise sum
+  T (*max)(const T* x, int64_t n);
+  T (*dot)(const T* x, const T* y, int64_t n);
+  // Rows of length n: y = softmax(x) / log_softmax(x), numerically stable (max subtracted).
+  void (*softmax_row)(const T* x, T* y, int64_t n);
+  void (*log_softmax_row)(const T* x, T* y, int64_t n);
+};
+
+struct KernelTable {
+  const char* isa;  // "generic", "avx2", "avx512"
+  TypedKernels<float> f32;
+  TypedKernels<double> f64;
+};
+
+void init_generic(KernelTable& t);
+void init_avx2(KernelTable& t);
+void init_avx512(KernelTable& t);
+
+}  // namespace gradcore

@@ -1,0 +1,124 @@
+// reduce.cpp — sum / max over an axis or over everything, with fixed-order combination.
+//
+// Note [Deterministic reductions]: a full reduction is cut into chunks of kChunk elements
+// whatever the thread count; each chunk is reduced by the table's fixed-order loop and the
+// chunk results are combined in chunk order. Axis reductions give each output element to
+// exactly one thread. Results therefore never depend on GRADCORE_NUM_THREADS.
+#include <vector>
+
+#include "cpu/parallel.h"
+#include "kernels/kernel_api.h"
+#include "kernels/table.h"
+
+namespace gradcore::kernels {
+namespace {
+constexpr int64_t kChunk = 1 << 16;
+}
+
+template <class T>
+T sum_all(const T* x, int64_t n) {
+  const auto& k = table<T>();
+  if (n <= kChunk) return n > 0 ? k.sum(x, n) : T(0);
+  const int64_t nchunks = (n + kChunk - 1) / kChunk;
+  std::vector<double> part(nchunks);
+  cpu::parallel_for(nchunks, [&](int64_t c) {
+    int64_t b = c * kChunk, e = b + kChunk < n ? b + kChunk : n;
+    part[c] = static_cast<double>(k.sum(x + b, e - b));
+  });
+  double total = 0;
+  for (double v : part) total += v;
+  return static_cast<T>(total);
+}
+
+template <class T>
+T dot(const T* x, const T* y, int64_t n) {
+  const auto& k = table<T>();
+  if (n <= kChunk) return n > 0 ? k.dot(x, y, n) : T(0);
+  const int64_t nchunks = (n + kChunk - 1) / kChunk;
+  std::vector<double> part(nchunks);
+  cpu::parallel_for(nchunks, [&](int64_t c) {
+    int64_t b = c * kChunk, e = b + kChunk < n ? b + kChunk : n;
+    part[c] = static_cast<double>(k.dot(x + b, y + b, e - b));
+  });
+  double total = 0;
+  for (double v : part) total += v;
+  return static_cast<T>(total);
+}
+
+template <class T>
+T max_all(const T* x, int64_t n) {
+  const auto& k = table<T>();
+  if (n <= kChunk) return k.max(x, n);
+  const int64_t nchunks = (n + kChunk - 1) / kChunk;
+  std::vector<T> part(nchunks);
+  cpu::parallel_for(nchunks, [&](int64_t c) {
+    int64_t b = c * kChunk, e = b + kChunk < n ? b + kChunk : n;
+    part[c] = k.max(x + b, e - b);
+  });
+  return k.max(part.data(), nchunks);
+}
+
+template <class T>
+void sum_axis(const T* x, T* y, int64_t outer, int64_t n, int64_t inner) {
+  const auto& k = table<T>();
+  if (inner == 1) {
+    cpu::parallel_range(outer, (1 << 15) / (n + 1) + 1, [&](int64_t b, int64_t e) {
+      for (int64_t o = b; o < e; ++o) y[o] = n > 0 ? k.sum(x + o * n, n) : T(0);
+    });
+    return;
+  }
+  // Sum whole rows of `inner` values in order: y[o, :] = x[o, 0, :] + x[o, 1, :] + ...
+  cpu::parallel_range(outer * inner, (1 << 15) / (n + 1) + 64, [&](int64_t b, int64_t e) {
+    // Work on [b, e) flattened (o, j) positions, row segment by row segment.
+    for (int64_t pos = b; pos < e;) {
+      int64_t o = pos / inner, j = pos % inner;
+      int64_t len = inner - j < e - pos ? inner - j : e - pos;
+      T* dst = y + o * inner + j;
+      const T* src = x + o * n * inner + j;
+      if (n == 0) { for (int64_t t = 0; t < len; ++t) dst[t] = T(0); }
+      else {
+        k.axpby(T(1), src, T(0), dst, len);
+        for (int64_t r = 1; r < n; ++r) k.binary[BINARY_ADD][BMODE_VV](dst, src + r * inner, dst, len);
+      }
+      pos += len;
+    }
+  });
+}
+
+template <class T>
+void max_axis(const T* x, T* y, int64_t outer, int64_t n, int64_t inner) {
+  const auto& k = table<T>();
+  if (inner == 1) {
+    cpu::parallel_range(outer, (1 << 15) / (n + 1) + 1, [&](int64_t b, int64_t e) {
+      for (int64_t o = b; o < e; ++o) y[o] = k.max(x + o * n, n);
+    });
+    return;
+  }
+  cpu::parallel_range(outer, 1, [&](int64_t b, int64_t e) {
+    for (int64_t o = b; o < e; ++o) {
+      T* dst = y + o * inner;
+      const T* src = x + o * n * inner;
+      for (int64_t j = 0; j < inner; ++j) dst[j] = src[j];
+      for (int64_t r = 1; r < n; ++r) {
+        const T* row = src + r * inner;
+        for (int64_t j = 0; j < inner; ++j) {
+          T v = row[j];
+          // NaN propagates: once dst is NaN it stays NaN; a NaN in v replaces dst.
+          dst[j] = (v > dst[j] || v != v) && dst[j] == dst[j] ? v : dst[j];
+        }
+      }
+    }
+  });
+}
+
+#define GC_INSTANTIATE(T)                                           \
+  template T sum_all<T>(const T*, int64_t);                         \
+  template T dot<T>(const T*, const T*, int64_t);                   \
+  template T max_all<T>(const T*, int64_t);                         \
+  template void sum_axis<T>(const T*, T*, int64_t, int64_t, int64_t); \
+  template void max_axis<T>(const T*, T*, int64_t, int64_t, int64_t);
+GC_INSTANTIATE(float)
+GC_INSTANTIATE(double)
+#undef GC_INSTANTIATE
+
+}  // namespace gradcore::kernels
