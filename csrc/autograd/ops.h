@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/tensor.h"
+#include "kernels/kernel_api.h"
 
 namespace gradcore::ops {
 
@@ -36,10 +37,17 @@ TensorPtr tanh(const TensorPtr& x);
 TensorPtr sigmoid(const TensorPtr& x);
 TensorPtr relu(const TensorPtr& x);
 TensorPtr sign(const TensorPtr& x);                           // no gradient
+TensorPtr erf(const TensorPtr& x);
+TensorPtr softplus(const TensorPtr& x);                       // log(1 + exp(x)), stable
+TensorPtr gelu(const TensorPtr& x, bool tanh_approximation);
+TensorPtr leaky_relu(const TensorPtr& x, double negative_slope);
+// Zeroes each element with probability p (counter-based RNG), scales the rest by 1/(1-p).
+TensorPtr dropout(const TensorPtr& x, double p);
 // Fused backward ops (ops of their own, differentiable through a composed formula).
 TensorPtr relu_backward(const TensorPtr& grad, const TensorPtr& result);
 TensorPtr sigmoid_backward(const TensorPtr& grad, const TensorPtr& result);
 TensorPtr tanh_backward(const TensorPtr& grad, const TensorPtr& result);
+TensorPtr gelu_backward(const TensorPtr& grad, const TensorPtr& input, bool tanh_approximation);
 
 // ---- reduce.cpp ----
 // dims empty = all dims. Negative dims count from the end; out of range -> IndexError.
@@ -93,5 +101,16 @@ void fill_(const TensorPtr& dst, double value);
 void uniform_(const TensorPtr& dst, double low, double high);
 void normal_(const TensorPtr& dst, double mean, double std);
 void add_inplace(const TensorPtr& dst, const TensorPtr& src, double alpha);  // dst += alpha * src
+
+// ---- optim.cpp: fused optimizer updates and gradient clipping (no autograd) ----
+// One call updates every parameter that has a .grad. `states` holds up to three lists of
+// state tensors (same length as params; null entries unused), `steps` is a float64 tensor
+// with one step counter per parameter, incremented here for the parameters updated.
+void optim_step(const std::string& kind, const kernels::OptimHyper& h, const tensor_list& params,
+                const std::vector<tensor_list>& states, const TensorPtr& steps);
+// The norm of all .grad tensors together (one pass); 0-dim float64 tensor.
+TensorPtr grad_norm(const tensor_list& params, double norm_type);
+void scale_grads(const tensor_list& params, double factor);
+void clamp_grads(const tensor_list& params, double clip_value);
 
 }  // namespace gradcore::ops

@@ -79,8 +79,17 @@ void bind_autograd(py::module_& m, TensorClass& cls) {
       }, "The accumulated gradient (leaves), or None.");
   cls.def_property_readonly("is_leaf", [](const Tensor& t) { return t.is_leaf(); });
   cls.def_property_readonly("grad_fn", [](const Tensor& t) { return t.grad_fn; });
-  cls.def_property_readonly("data", [](const TensorPtr& t) { return ops::detach(t); },
-                            "A tensor sharing this storage, outside the graph.");
+  cls.def_property("data", [](const TensorPtr& t) { return ops::detach(t); },
+      [](Tensor& t, const TensorPtr& src) {
+        // Like PyTorch's `.data =`: this tensor now uses src's storage, shape and dtype.
+        GC_CHECK(src, TypeError, "data must be a Tensor");
+        t.storage = src->storage;
+        t.offset = src->offset;
+        t.shape = src->shape;
+        t.numel = src->numel;
+        t.dtype = src->dtype;
+        t.grad = nullptr;
+      }, "A tensor sharing this storage, outside the graph. Assigning swaps the storage (no graph).");
   cls.def("backward", [](const TensorPtr& t, py::object gradient, py::object retain_graph, bool create_graph) {
         TensorPtr g = gradient.is_none() ? nullptr : as_operand(gradient, *t);
         bool retain = retain_graph.is_none() ? create_graph : retain_graph.cast<bool>();

@@ -35,5 +35,6 @@ void bind_tensor(py::module_& m, TensorClass& cls);
 void bind_ops(py::module_& m, TensorClass& cls);
 void bind_autograd(py::module_& m, TensorClass& cls);
 void bind_backend(py::module_& m);
+void bind_optim(py::module_& m);
 
 }  // namespace gradcore::bindings

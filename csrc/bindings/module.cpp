@@ -23,4 +23,5 @@ PYBIND11_MODULE(_core, m) {
   bindings::bind_ops(m, cls);
   bindings::bind_autograd(m, cls);
   bindings::bind_backend(m);
+  bindings::bind_optim(m);
 }

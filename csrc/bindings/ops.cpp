@@ -131,6 +131,17 @@ void bind_ops(py::module_& m, TensorClass& cls) {
     cls.def(u.name, u.f, GilRelease());
   }
   cls.def("__abs__", &ops::abs, GilRelease());
+  m.def("erf", &ops::erf, py::arg("input"), GilRelease());
+  m.def("softplus", &ops::softplus, py::arg("input"), GilRelease());
+  m.def("gelu", [](const TensorPtr& x, const std::string& approximate) {
+        GC_CHECK(approximate == "none" || approximate == "tanh", ValueError,
+                 "gelu: approximate must be 'none' or 'tanh', got '", approximate, "'");
+        py::gil_scoped_release nogil;
+        return ops::gelu(x, approximate == "tanh");
+      }, py::arg("input"), py::arg("approximate") = "none");
+  m.def("leaky_relu", &ops::leaky_relu, py::arg("input"), py::arg("negative_slope") = 0.01, GilRelease());
+  m.def("dropout", &ops::dropout, py::arg("input"), py::arg("p") = 0.5, GilRelease(),
+        "Zero each element with probability p and scale the rest by 1/(1-p) (training mode).");
 
   // ---- reductions ----
   using Reduce = TensorPtr (*)(const TensorPtr&, const std::vector<int64_t>&, bool);

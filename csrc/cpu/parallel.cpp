@@ -38,7 +38,9 @@ int default_num_threads() {
 class Pool {
  public:
   explicit Pool(int nthreads) : nthreads_(nthreads) {
-    for (int i = 1; i < nthreads_; ++i) workers_.emplace_back([this] { worker_loop(); });
+    // Workers start from generation 0 (not from whatever they read when they first run:
+    // a job may be published before a new thread gets scheduled).
+    for (int i = 1; i < nthreads_; ++i) workers_.emplace_back([this] { worker_loop(0); });
   }
   ~Pool() {
     {
@@ -86,9 +88,8 @@ class Pool {
     tl_in_pool_task = prev;
   }
 
-  void worker_loop() {
+  void worker_loop(uint64_t seen) {
     tl_in_pool_task = true;
-    uint64_t seen = generation_.load();
     for (;;) {
       // Spin a little before sleeping: back-to-back small jobs are the common case.
       bool got = false;

@@ -36,8 +36,24 @@ void axpby(T alpha, const T* x, T beta, T* y, int64_t n) {
 template <class T>
 void activation_backward(ActBackward act, const T* g, const T* y, T* out, int64_t n) {
   const auto& k = table<T>();
-  auto f = act == ACT_RELU ? k.relu_backward : act == ACT_SIGMOID ? k.sigmoid_backward : k.tanh_backward;
+  auto f = act == ACT_RELU      ? k.relu_backward
+           : act == ACT_SIGMOID ? k.sigmoid_backward
+           : act == ACT_TANH    ? k.tanh_backward
+           : act == ACT_GELU    ? k.gelu_backward
+                                : k.gelu_tanh_backward;
   cpu::parallel_range(n, kParallelGrain, [&](int64_t b, int64_t e) { f(g + b, y + b, out + b, e - b); });
+}
+
+template <class T>
+void leaky_relu(const T* x, T slope, T* y, int64_t n) {
+  auto f = table<T>().leaky_relu;
+  cpu::parallel_range(n, kParallelGrain, [&](int64_t b, int64_t e) { f(x + b, slope, y + b, e - b); });
+}
+
+template <class T>
+void leaky_relu_backward(const T* g, const T* x, T slope, T* out, int64_t n) {
+  auto f = table<T>().leaky_relu_backward;
+  cpu::parallel_range(n, kParallelGrain, [&](int64_t b, int64_t e) { f(g + b, x + b, slope, out + b, e - b); });
 }
 
 template <class T>
@@ -159,6 +175,8 @@ void strided_copy(int ndim, const int64_t* yshape, const T* x, const int64_t* xs
   template void axpby<T>(T, const T*, T, T*, int64_t);                                                 \
   template void activation_backward<T>(ActBackward, const T*, const T*, T*, int64_t);                  \
   template void fill<T>(T*, T, int64_t);                                                               \
+  template void leaky_relu<T>(const T*, T, T*, int64_t);                                               \
+  template void leaky_relu_backward<T>(const T*, const T*, T, T*, int64_t);                            \
   template void copy<T>(const T*, T*, int64_t);                                                        \
   template void binary_scalar<T>(BinaryOp, const T*, T, T*, int64_t, bool);                            \
   template void binary<T>(BinaryOp, int, const int64_t*, const T*, const int64_t*, const T*, const int64_t*, T*); \

@@ -33,9 +33,14 @@ template <class T>
 void pow_scalar(const T* x, T p, T* y, int64_t n);
 template <class T>
 void axpby(T alpha, const T* x, T beta, T* y, int64_t n);
-enum ActBackward { ACT_RELU, ACT_SIGMOID, ACT_TANH };
+// RELU/SIGMOID/TANH take the forward output y; GELU/GELU_TANH take the input x.
+enum ActBackward { ACT_RELU, ACT_SIGMOID, ACT_TANH, ACT_GELU, ACT_GELU_TANH };
 template <class T>
 void activation_backward(ActBackward act, const T* g, const T* y, T* out, int64_t n);
+template <class T>
+void leaky_relu(const T* x, T slope, T* y, int64_t n);
+template <class T>
+void leaky_relu_backward(const T* g, const T* x, T slope, T* out, int64_t n);
 template <class T>
 void fill(T* y, T value, int64_t n);
 template <class T>
@@ -77,6 +82,24 @@ template <class T>
 void cross_entropy_backward(const T* probs, const int64_t* labels, int64_t N, int64_t C, T smoothing,
                             const T* row_scale, int64_t rs_step, T* dlogits);
 
+// ---- optimizer updates (optim.cpp): one call updates every tensor of a group ----
+// Update rules follow PyTorch's torch.optim to the letter (see python/gradcore/optim.py).
+enum OptimKind { OPT_SGD, OPT_ADAM, OPT_RMSPROP, OPT_ADAGRAD };
+struct OptimHyper {
+  double lr = 0, momentum = 0, dampening = 0, weight_decay = 0;
+  double beta1 = 0.9, beta2 = 0.999, eps = 1e-8, alpha = 0.99, lr_decay = 0;
+  bool nesterov = false, amsgrad = false, decoupled = false, centered = false, maximize = false;
+};
+// Tensor i has sizes[i] elements at params[i] / grads[i]; state0..2[i] are its state
+// buffers (null when unused): SGD {momentum}; Adam {exp_avg, exp_avg_sq, max_exp_avg_sq};
+// RMSprop {square_avg, momentum_buffer, grad_avg}; Adagrad {sum}. steps[i] is the step
+// number after this update (1 on the first). Work is split in fixed chunks over threads.
+template <class T>
+void optim_step(OptimKind kind, const OptimHyper& h, int64_t count, T* const* params, const T* const* grads,
+                T* const* state0, T* const* state1, T* const* state2, const int64_t* sizes, const int64_t* steps);
+// Sum over tensors of sum(|g|^p) (p = 2: squares), fixed order; p = inf: max |g|.
+template <class T>
+double grad_norm_pow(int64_t count, const T* const* grads, const int64_t* sizes, double p);
 // Counter-based RNG (Philox4x32-10): element i of a draw depends only on (seed, offset, i).
 // `offset` counts 128-bit Philox blocks; a draw of n values uses rng_blocks(n) blocks.
 int64_t rng_blocks(int64_t n);

@@ -22,6 +22,10 @@ enum UnaryOp : int {
   UNARY_RELU,
   UNARY_SIGN,  // -1, 0, +1 (NaN stays NaN); not differentiable, used by abs' backward
   UNARY_STEP,  // 1 where x > 0 else 0; relu's mask
+  UNARY_ERF,
+  UNARY_GELU,       // x * Phi(x), exact (erf)
+  UNARY_GELU_TANH,  // tanh approximation
+  UNARY_SOFTPLUS,   // log(1 + exp(x)), stable for any x
   UNARY_COUNT
 };
 enum BinaryOp : int {
@@ -51,6 +55,11 @@ struct TypedKernels {
   void (*relu_backward)(const T* g, const T* y, T* out, int64_t n);
   void (*sigmoid_backward)(const T* g, const T* y, T* out, int64_t n);
   void (*tanh_backward)(const T* g, const T* y, T* out, int64_t n);
+  // From the input x: gelu'(x) (exact / tanh form), leaky_relu'(x) = x > 0 ? 1 : slope.
+  void (*gelu_backward)(const T* g, const T* x, T* out, int64_t n);
+  void (*gelu_tanh_backward)(const T* g, const T* x, T* out, int64_t n);
+  void (*leaky_relu)(const T* x, T slope, T* y, int64_t n);
+  void (*leaky_relu_backward)(const T* g, const T* x, T slope, T* out, int64_t n);
   T (*sum)(const T* x, int64_t n);                 // fixed-order pairwise sum
   T (*max)(const T* x, int64_t n);
   T (*dot)(const T* x, const T* y, int64_t n);

@@ -54,6 +54,14 @@ struct SqrtF { static constexpr const char* name = "SqrtBackward"; static conste
 // NOTE: abs'(0) = 0 (sign(0)), as in PyTorch.
 struct AbsF { static constexpr const char* name = "AbsBackward"; static constexpr bool saves_output = false;
   static TensorPtr grad(const TensorPtr& g, const TensorPtr& x) { return mul(g, sign(x)); } };
+// d erf / dx = 2/sqrt(pi) exp(-x^2)
+struct ErfF { static constexpr const char* name = "ErfBackward"; static constexpr bool saves_output = false;
+  static TensorPtr grad(const TensorPtr& g, const TensorPtr& x) {
+    return mul(g, mul_scalar(exp(neg(mul(x, x))), 1.1283791670955126));
+  } };
+// softplus' = sigmoid
+struct SoftplusF { static constexpr const char* name = "SoftplusBackward"; static constexpr bool saves_output = false;
+  static TensorPtr grad(const TensorPtr& g, const TensorPtr& x) { return mul(g, sigmoid(x)); } };
 struct TanhF { static constexpr const char* name = "TanhBackward"; static constexpr bool saves_output = true;
   static TensorPtr grad(const TensorPtr& g, const TensorPtr& y) { return tanh_backward(g, y); } };
 struct SigmoidF { static constexpr const char* name = "SigmoidBackward"; static constexpr bool saves_output = true;
@@ -71,6 +79,7 @@ TensorPtr act_backward(kernels::ActBackward act, const TensorPtr& g, const Tenso
       case kernels::ACT_RELU: return mul(g, unary_forward(UNARY_STEP, detach(y)));
       case kernels::ACT_SIGMOID: return mul(g, mul(y, rsub_scalar(y, 1.0)));
       case kernels::ACT_TANH: return mul(g, rsub_scalar(mul(y, y), 1.0));
+      default: break;
     }
   }
   TensorPtr out = empty(g->shape, g->dtype);
@@ -81,6 +90,38 @@ TensorPtr act_backward(kernels::ActBackward act, const TensorPtr& g, const Tenso
   });
   return out;
 }
+
+struct GeluBackward final : Node {
+  SavedTensor x_;
+  bool tanh_approx = false;
+  const char* name() const override { return "GeluBackward"; }
+  tensor_list apply(tensor_list&& g) override { return {gelu_backward(g[0], x_.unpack(this), tanh_approx)}; }
+  void release_saved() override { x_.reset(); }
+  std::vector<std::pair<std::string, TensorPtr>> saved_tensors() const override { return {{"self", x_.raw()}}; }
+};
+
+struct LeakyReluBackward final : Node {
+  SavedTensor x_;
+  double slope = 0.01;
+  const char* name() const override { return "LeakyReluBackward"; }
+  tensor_list apply(tensor_list&& g) override {
+    TensorPtr x = x_.unpack(this);
+    const TensorPtr& gy = g[0];
+    if (needs_record({gy.get()})) {  // create_graph: g * (x > 0 ? 1 : slope), the mask a constant
+      TensorPtr step = unary_forward(UNARY_STEP, detach(x));
+      return {mul(gy, add_scalar(mul_scalar(step, 1.0 - slope), slope))};
+    }
+    TensorPtr out = empty(x->shape, x->dtype);
+    dispatch(x->dtype, [&](auto t) {
+      using T = decltype(t);
+      kernels::leaky_relu_backward<T>(gy->data<T>(), x->data<T>(), static_cast<T>(slope), out->data<T>(), x->numel);
+      return 0;
+    });
+    return {out};
+  }
+  void release_saved() override { x_.reset(); }
+  std::vector<std::pair<std::string, TensorPtr>> saved_tensors() const override { return {{"self", x_.raw()}}; }
+};
 
 struct NegBackward final : Node {
   const char* name() const override { return "NegBackward"; }
@@ -102,6 +143,76 @@ TensorPtr tanh(const TensorPtr& x) { return unary_op<TanhF>(UNARY_TANH, x); }
 TensorPtr sigmoid(const TensorPtr& x) { return unary_op<SigmoidF>(UNARY_SIGMOID, x); }
 TensorPtr relu(const TensorPtr& x) { return unary_op<ReluF>(UNARY_RELU, x); }
 TensorPtr sign(const TensorPtr& x) { return unary_forward(UNARY_SIGN, x); }
+
+TensorPtr erf(const TensorPtr& x) { return unary_op<ErfF>(UNARY_ERF, x); }
+TensorPtr softplus(const TensorPtr& x) { return unary_op<SoftplusF>(UNARY_SOFTPLUS, x); }
+
+TensorPtr gelu(const TensorPtr& x, bool tanh_approximation) {
+  TensorPtr y = unary_forward(tanh_approximation ? UNARY_GELU_TANH : UNARY_GELU, x);
+  if (needs_record({x.get()})) {
+    auto n = make_node<GeluBackward>({x});
+    n->x_ = SavedTensor(x, false);
+    n->tanh_approx = tanh_approximation;
+    set_history(y, n);
+  }
+  return y;
+}
+
+TensorPtr gelu_backward(const TensorPtr& g, const TensorPtr& x, bool tanh_approximation) {
+  GC_CHECK(g->shape == x->shape, ValueError, "gelu backward: ", shape_str(g->shape), " vs ", shape_str(x->shape));
+  if (needs_record({g.get(), x.get()})) {
+    if (tanh_approximation) {
+      // 0.5 (1 + t) + 0.5 x (1 - t^2) u',  u = c (x + 0.044715 x^3), t = tanh(u)
+      const double c = 0.7978845608028654;
+      TensorPtr x2 = mul(x, x);
+      TensorPtr t = tanh(mul_scalar(add(x, mul_scalar(mul(x2, x), 0.044715)), c));
+      TensorPtr du = mul_scalar(add_scalar(mul_scalar(x2, 3 * 0.044715), 1.0), c);
+      TensorPtr d = add(mul_scalar(add_scalar(t, 1.0), 0.5), mul(mul_scalar(x, 0.5), mul(rsub_scalar(mul(t, t), 1.0), du)));
+      return mul(g, d);
+    }
+    // Phi(x) + x phi(x)
+    TensorPtr cdf = mul_scalar(add_scalar(erf(mul_scalar(x, 0.7071067811865476)), 1.0), 0.5);
+    TensorPtr pdf = mul_scalar(exp(mul_scalar(mul(x, x), -0.5)), 0.3989422804014327);
+    return mul(g, add(cdf, mul(x, pdf)));
+  }
+  TensorPtr out = empty(g->shape, g->dtype);
+  dispatch(g->dtype, [&](auto t) {
+    using T = decltype(t);
+    kernels::activation_backward<T>(tanh_approximation ? kernels::ACT_GELU_TANH : kernels::ACT_GELU, g->data<T>(),
+                                    x->data<T>(), out->data<T>(), g->numel);
+    return 0;
+  });
+  return out;
+}
+
+TensorPtr leaky_relu(const TensorPtr& x, double slope) {
+  TensorPtr y = empty(x->shape, x->dtype);
+  dispatch(x->dtype, [&](auto t) {
+    using T = decltype(t);
+    kernels::leaky_relu<T>(x->data<T>(), static_cast<T>(slope), y->data<T>(), x->numel);
+    return 0;
+  });
+  if (needs_record({x.get()})) {
+    auto n = make_node<LeakyReluBackward>({x});
+    n->x_ = SavedTensor(x, false);
+    n->slope = slope;
+    set_history(y, n);
+  }
+  return y;
+}
+
+TensorPtr dropout(const TensorPtr& x, double p) {
+  GC_CHECK(p >= 0.0 && p <= 1.0, ValueError, "dropout: p must be in [0, 1], got ", p);
+  if (p == 0.0) return x;
+  TensorPtr mask;
+  {
+    autograd::GradModeGuard no_grad(false);
+    // mask = (u >= p) / (1 - p), u ~ U[0, 1): a constant the gradient is multiplied by.
+    TensorPtr u = rand(x->shape, x->dtype, 0.0, 1.0);
+    mask = p >= 1.0 ? zeros(x->shape, x->dtype) : mul_scalar(unary_forward(UNARY_STEP, add_scalar(u, -p)), 1.0 / (1.0 - p));
+  }
+  return mul(x, mask);
+}
 
 TensorPtr relu_backward(const TensorPtr& g, const TensorPtr& y) { return act_backward(kernels::ACT_RELU, g, y); }
 TensorPtr sigmoid_backward(const TensorPtr& g, const TensorPtr& y) { return act_backward(kernels::ACT_SIGMOID, g, y); }

@@ -1,0 +1,34 @@
+// optim.cpp — binds the fused optimizer step and gradient clipping.
+#include "autograd/ops.h"
+#include "bindings/common.h"
+
+namespace gradcore::bindings {
+
+void bind_optim(py::module_& m) {
+  m.def("optim_step", [](const std::string& kind, const tensor_list& params, const std::vector<tensor_list>& states,
+                         const TensorPtr& steps, double lr, double momentum, double dampening, double weight_decay,
+                         double beta1, double beta2, double eps, double alpha, double lr_decay, bool nesterov,
+                         bool amsgrad, bool decoupled, bool centered, bool maximize) {
+        kernels::OptimHyper h;
+        h.lr = lr; h.momentum = momentum; h.dampening = dampening; h.weight_decay = weight_decay;
+        h.beta1 = beta1; h.beta2 = beta2; h.eps = eps; h.alpha = alpha; h.lr_decay = lr_decay;
+        h.nesterov = nesterov; h.amsgrad = amsgrad; h.decoupled = decoupled; h.centered = centered;
+        h.maximize = maximize;
+        py::gil_scoped_release nogil;
+        ops::optim_step(kind, h, params, states, steps);
+      },
+      py::arg("kind"), py::arg("params"), py::arg("states"), py::arg("steps"), py::kw_only(), py::arg("lr"),
+      py::arg("momentum") = 0.0, py::arg("dampening") = 0.0, py::arg("weight_decay") = 0.0, py::arg("beta1") = 0.9,
+      py::arg("beta2") = 0.999, py::arg("eps") = 1e-8, py::arg("alpha") = 0.99, py::arg("lr_decay") = 0.0,
+      py::arg("nesterov") = false, py::arg("amsgrad") = false, py::arg("decoupled") = false,
+      py::arg("centered") = false, py::arg("maximize") = false,
+      "One fused update of every parameter with a .grad (kind: sgd, adam, rmsprop, adagrad).");
+  m.def("grad_norm", &ops::grad_norm, py::arg("params"), py::arg("norm_type") = 2.0,
+        py::call_guard<py::gil_scoped_release>(), "Norm of all the parameters' .grad together (one pass).");
+  m.def("scale_grads", &ops::scale_grads, py::arg("params"), py::arg("factor"),
+        py::call_guard<py::gil_scoped_release>());
+  m.def("clamp_grads", &ops::clamp_grads, py::arg("params"), py::arg("clip_value"),
+        py::call_guard<py::gil_scoped_release>());
+}
+
+}  // namespace gradcore::bindings

@@ -1,0 +1,129 @@
+"""Data: a minimal DataLoader over NumPy arrays, and an IDX reader (MNIST / Fashion-MNIST).
+
+The DataLoader copies only the batch it hands out: each array is indexed with the batch's
+indices (NumPy fancy indexing, one copy), float arrays become gradcore tensors without a
+further copy, and integer arrays (labels) stay NumPy arrays, which the losses accept.
+"""
+from __future__ import annotations
+
+import gzip
+import os
+from typing import Any, Iterator, List, Optional, Sequence, Tuple, Union
+
+import numpy as np
+
+from gradcore import _core
+from gradcore._core import Tensor
+
+__all__ = ["DataLoader", "read_idx", "load_fashion_mnist", "FASHION_MNIST_DIR"]
+
+FASHION_MNIST_DIR = "/usr/share/datasets/fashion-mnist"
+
+
+class DataLoader:
+    """Iterate over mini-batches of one or more NumPy arrays sharing their first dimension.
+
+    >>> loader = DataLoader(X, y, batch_size=128, shuffle=True, seed=0)
+    >>> for xb, yb in loader: ...
+
+    ``shuffle`` draws a new permutation every epoch from a NumPy generator seeded with
+    ``seed`` (when ``seed`` is None it is drawn once from gradcore's RNG, so
+    ``gc.manual_seed`` makes it reproducible). ``drop_last`` drops a final short batch.
+    Float arrays are yielded as float32/float64 tensors (other float widths and integer
+    feature arrays are converted to float32 only if ``as_float`` lists their position);
+    integer arrays are yielded as NumPy int64 arrays (class labels).
+    """
+
+    def __init__(self, *arrays: Any, batch_size: int = 1, shuffle: bool = False, drop_last: bool = False,
+                 seed: Optional[int] = None) -> None:
+        if not arrays:
+            raise ValueError("DataLoader needs at least one array")
+        self.arrays = [np.asarray(a) if not isinstance(a, Tensor) else a.numpy() for a in arrays]
+        n = len(self.arrays[0]) if self.arrays[0].ndim else 0
+        for i, a in enumerate(self.arrays):
+            if a.ndim == 0 or len(a) != n:
+                raise ValueError(f"DataLoader: array {i} has shape {a.shape}, expected first dimension {n}")
+        if not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+        self.n, self.batch_size, self.shuffle, self.drop_last = n, batch_size, shuffle, drop_last
+        if seed is None:
+            seed = int(_core.rand(1, dtype=_core.float64).item() * 2**52)
+        self._rng = np.random.default_rng(seed)
+
+    def __len__(self) -> int:
+        if self.drop_last:
+            return self.n // self.batch_size
+        return (self.n + self.batch_size - 1) // self.batch_size
+
+    def _convert(self, a: np.ndarray) -> Any:
+        if a.dtype == np.float32 or a.dtype == np.float64:
+            return _core.from_numpy(np.ascontiguousarray(a))
+        if a.dtype.kind == "f":
+            return _core.from_numpy(np.ascontiguousarray(a, dtype=np.float32))
+        if a.dtype.kind in "iub":
+            return a.astype(np.int64, copy=False)
+        return a
+
+    def __iter__(self) -> Iterator[Tuple[Any, ...]]:
+        order = self._rng.permutation(self.n) if self.shuffle else None
+        for b in range(len(self)):
+            lo, hi = b * self.batch_size, min((b + 1) * self.batch_size, self.n)
+            if order is None:
+                batch = [self._convert(a[lo:hi]) for a in self.arrays]
+            else:
+                idx = order[lo:hi]
+                batch = [self._convert(a[idx]) for a in self.arrays]
+            yield tuple(batch)
+
+
+def read_idx(path: Union[str, "os.PathLike[str]"]) -> np.ndarray:
+    """Read an IDX file (the MNIST format), gzip-compressed or raw.
+
+    Header: two zero bytes, a type code (0x08 uint8, 0x09 int8, 0x0B int16, 0x0C int32,
+    0x0D float32, 0x0E float64), the number of dims, then each dim as a big-endian uint32.
+    Raises ``ValueError`` for a malformed or truncated file.
+    """
+    path = os.fspath(path)
+    opener = gzip.open if path.endswith(".gz") else open
+    with opener(path, "rb") as f:
+        data = f.read()
+    if len(data) < 4 or data[0] != 0 or data[1] != 0:
+        raise ValueError(f"{path}: not an IDX file (bad magic)")
+    types = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
+    code, ndim = data[2], data[3]
+    if code not in types:
+        raise ValueError(f"{path}: unknown IDX element type 0x{code:02x}")
+    header = 4 + 4 * ndim
+    if len(data) < header:
+        raise ValueError(f"{path}: truncated IDX header")
+    shape = tuple(int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
+    dt = np.dtype(types[code])
+    count = int(np.prod(shape, dtype=np.int64)) if shape else 1
+    if len(data) - header != count * dt.itemsize:
+        raise ValueError(f"{path}: expected {count * dt.itemsize} bytes of data for shape {shape}, "
+                         f"found {len(data) - header}")
+    return np.frombuffer(data, dtype=dt, offset=header).reshape(shape).astype(dt.newbyteorder("="))
+
+
+def _find(root: str, stem: str) -> str:
+    for name in (stem, stem + ".gz"):
+        p = os.path.join(root, name)
+        if os.path.exists(p):
+            return p
+    raise FileNotFoundError(
+        f"Fashion-MNIST file {stem}[.gz] not found in {root}. Install the Debian package "
+        f"'dataset-fashion-mnist' (apt-get install dataset-fashion-mnist), or download the four IDX files "
+        f"(train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte) "
+        f"into a folder and pass it as root."
+    )
+
+
+def load_fashion_mnist(root: str = FASHION_MNIST_DIR) -> Tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(train images, train labels, test images, test labels); images are float32 in [0, 1],
+    flattened to 784 features; labels are int64."""
+    xs = []
+    for split in ("train", "t10k"):
+        imgs = read_idx(_find(root, f"{split}-images-idx3-ubyte"))
+        labels = read_idx(_find(root, f"{split}-labels-idx1-ubyte"))
+        xs += [imgs.reshape(len(imgs), -1).astype(np.float32) / 255.0, labels.astype(np.int64)]
+    return xs[0], xs[1], xs[2], xs[3]

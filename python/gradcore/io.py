@@ -1,0 +1,134 @@
+"""Checkpoints in the safetensors format: no pickle, atomic writes.
+
+``save`` takes a (possibly nested) dict whose leaves are tensors, NumPy arrays or plain
+JSON values (numbers, strings, lists, None) — a model's ``state_dict()`` or an optimizer's.
+Tensors go into the safetensors body under their dotted path; everything else (and the
+nesting) is recorded as JSON in the header's metadata. The file is written to a temporary
+file in the same folder and renamed over the target, so a crash never leaves a half-written
+checkpoint. ``load`` validates the file (the safetensors library parses the header and
+checks every offset) and raises ``ValueError`` for a truncated, corrupted or hostile file.
+A flat state dict of float tensors is a plain safetensors file that
+``safetensors.torch.load_file`` reads directly.
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from typing import Any, Dict, Union
+
+import numpy as np
+
+from gradcore import _core
+from gradcore._core import Tensor
+
+__all__ = ["save", "load"]
+
+PathLike = Union[str, "os.PathLike[str]"]
+_LAYOUT_KEY = "gradcore.layout"
+
+
+def _flatten(obj: Any, prefix: str, arrays: Dict[str, np.ndarray]) -> Any:
+    """Move tensors into `arrays` (keyed by dotted path); return the JSON skeleton."""
+    if isinstance(obj, Tensor):
+        arrays[prefix] = np.ascontiguousarray(obj.detach().numpy())
+        return {"__tensor__": prefix}
+    if isinstance(obj, np.ndarray):
+        arrays[prefix] = np.ascontiguousarray(obj)
+        return {"__tensor__": prefix}
+    if isinstance(obj, dict):
+        out = {}
+        for k, v in obj.items():
+            if not isinstance(k, (str, int)):
+                raise TypeError(f"save: dict keys must be str or int, got {type(k).__name__}")
+            key = f"{prefix}.{k}" if prefix else str(k)
+            out[str(k)] = _flatten(v, key, arrays)
+        return {"__dict__": out, "__intkeys__": [str(k) for k in obj if isinstance(k, int)]}
+    if isinstance(obj, (list, tuple)):
+        return {"__list__": [_flatten(v, f"{prefix}.{i}" if prefix else str(i), arrays) for i, v in enumerate(obj)],
+                "__tuple__": isinstance(obj, tuple)}
+    if obj is None or isinstance(obj, (bool, int, float, str)):
+        return obj
+    if isinstance(obj, np.generic):
+        return obj.item()
+    raise TypeError(f"save: cannot store a {type(obj).__name__} (tensors, arrays, numbers, strings, lists, dicts)")
+
+
+def _unflatten(layout: Any, tensors: Dict[str, Tensor]) -> Any:
+    if isinstance(layout, dict):
+        if "__tensor__" in layout:
+            return tensors[layout["__tensor__"]]
+        if "__dict__" in layout:
+            ints = set(layout.get("__intkeys__", []))
+            return {(int(k) if k in ints else k): _unflatten(v, tensors) for k, v in layout["__dict__"].items()}
+        if "__list__" in layout:
+            items = [_unflatten(v, tensors) for v in layout["__list__"]]
+            return tuple(items) if layout.get("__tuple__") else items
+        raise ValueError("load: unrecognised layout entry in the checkpoint metadata")
+    return layout
+
+
+def _is_flat_tensor_dict(obj: Any) -> bool:
+    return isinstance(obj, dict) and all(isinstance(k, str) and isinstance(v, (Tensor, np.ndarray))
+                                         for k, v in obj.items())
+
+
+def save(obj: Any, path: PathLike) -> None:
+    """Write ``obj`` (a state dict) to ``path`` in the safetensors format, atomically."""
+    from safetensors.numpy import save_file
+
+    path = os.fspath(path)
+    arrays: Dict[str, np.ndarray] = {}
+    metadata: Dict[str, str] = {}
+    if _is_flat_tensor_dict(obj):
+        for k, v in obj.items():
+            arrays[k] = np.ascontiguousarray(v.detach().numpy() if isinstance(v, Tensor) else v)
+    else:
+        metadata[_LAYOUT_KEY] = json.dumps(_flatten(obj, "", arrays))
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".safetensors", dir=folder)
+    os.close(fd)
+    try:
+        save_file(arrays, tmp, metadata=metadata or None)
+        with open(tmp, "rb+") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def load(path: PathLike) -> Any:
+    """Read a checkpoint written by :func:`save` (or any safetensors file of float tensors).
+
+    Raises ``FileNotFoundError`` for a missing file and ``ValueError`` for a file that is
+    not a valid safetensors file (truncated, corrupted, hostile header). Float16/bfloat16
+    and integer tensors are converted to float32 (gradcore holds float32/float64 only).
+    """
+    from safetensors import safe_open
+
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise FileNotFoundError(path)
+    try:
+        with safe_open(path, framework="numpy") as f:
+            metadata = f.metadata() or {}
+            arrays = {k: f.get_tensor(k) for k in f.keys()}
+    except Exception as e:  # safetensors raises its own error types for every malformed file
+        raise ValueError(f"load: {path} is not a valid safetensors file ({e})") from e
+    tensors: Dict[str, Tensor] = {}
+    for k, a in arrays.items():
+        if a.dtype in (np.float32, np.float64):
+            tensors[k] = _core.from_numpy(np.ascontiguousarray(a))
+        elif a.dtype.kind in "fiub":
+            tensors[k] = _core.tensor(a.astype(np.float32))
+        else:
+            raise ValueError(f"load: tensor {k!r} has unsupported dtype {a.dtype}")
+    if _LAYOUT_KEY in metadata:
+        try:
+            layout = json.loads(metadata[_LAYOUT_KEY])
+            return _unflatten(layout, tensors)
+        except (KeyError, TypeError, json.JSONDecodeError) as e:
+            raise ValueError(f"load: {path} has a corrupted gradcore layout ({e})") from e
+    return tensors

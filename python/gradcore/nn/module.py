@@ -1,0 +1,245 @@
+"""``Module`` and ``Parameter``: the model container, found by walking attributes."""
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Any, Dict, Iterator, List, Mapping, NamedTuple, Optional, Tuple, Union
+
+import numpy as np
+
+from gradcore import _core
+from gradcore._core import Tensor
+from gradcore.autograd import no_grad
+
+
+class Parameter(Tensor):
+    """A tensor that is a model parameter: ``Module.parameters()`` finds it.
+
+    ``Parameter(t)`` shares ``t``'s storage; ``requires_grad`` defaults to True.
+    """
+
+    def __init__(self, data: Optional[Any] = None, requires_grad: bool = True) -> None:
+        if data is None:
+            data = _core.zeros(0)
+        super().__init__(data)
+        self.requires_grad = requires_grad
+
+    def __repr__(self) -> str:
+        return "Parameter containing:\n" + super().__repr__()
+
+    def __deepcopy__(self, memo: Dict[int, Any]) -> "Parameter":
+        return Parameter(self.detach().clone(), requires_grad=self.requires_grad)
+
+
+class StateDictError(RuntimeError, KeyError, ValueError):
+    """A state dict that does not fit the module (missing, unexpected or mis-shaped keys).
+
+    It is a ``RuntimeError`` (as in PyTorch), and also a ``KeyError`` and a ``ValueError``.
+    """
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else ""
+
+
+class IncompatibleKeys(NamedTuple):
+    missing_keys: List[str]
+    unexpected_keys: List[str]
+
+
+class Module:
+    """Base class of every layer and model.
+
+    Parameters, buffers and sub-modules are plain attributes; ``parameters()`` and
+    ``state_dict()`` find them by walking the attributes in assignment order, so the keys
+    are the attribute paths (``"0.weight"`` in a ``Sequential``), exactly as in PyTorch.
+    """
+
+    training: bool
+
+    def __init__(self) -> None:
+        object.__setattr__(self, "training", True)
+        object.__setattr__(self, "_buffers", OrderedDict())
+
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError(f"{type(self).__name__} has no forward()")
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.forward(*args, **kwargs)
+
+    # ---- registration ---------------------------------------------------------------
+    def register_buffer(self, name: str, tensor: Optional[Tensor]) -> None:
+        """A tensor that is part of the state dict but not a parameter."""
+        if "_buffers" not in self.__dict__:
+            raise AttributeError("call Module.__init__() before register_buffer()")
+        self._buffers[name] = tensor
+
+    def register_parameter(self, name: str, param: Optional[Parameter]) -> None:
+        setattr(self, name, param)
+
+    def add_module(self, name: str, module: Optional["Module"]) -> None:
+        setattr(self, name, module)
+
+    def __getattr__(self, name: str) -> Any:
+        buffers = self.__dict__.get("_buffers")
+        if buffers is not None and name in buffers:
+            return buffers[name]
+        raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        buffers = self.__dict__.get("_buffers")
+        if buffers is not None and name in buffers:
+            buffers[name] = value
+            return
+        object.__setattr__(self, name, value)
+
+    # ---- traversal ------------------------------------------------------------------
+    def named_children(self) -> Iterator[Tuple[str, "Module"]]:
+        for name, value in self.__dict__.items():
+            if isinstance(value, Module):
+                yield name, value
+
+    def children(self) -> Iterator["Module"]:
+        for _, m in self.named_children():
+            yield m
+
+    def named_modules(self, prefix: str = "") -> Iterator[Tuple[str, "Module"]]:
+        seen = set()
+        stack: List[Tuple[str, Module]] = [(prefix, self)]
+        while stack:
+            name, m = stack.pop(0)
+            if id(m) in seen:
+                continue
+            seen.add(id(m))
+            yield name, m
+            stack[0:0] = [((name + "." if name else "") + n, c) for n, c in m.named_children()]
+
+    def modules(self) -> Iterator["Module"]:
+        for _, m in self.named_modules():
+            yield m
+
+    def named_parameters(self, prefix: str = "", recurse: bool = True) -> Iterator[Tuple[str, Parameter]]:
+        seen = set()
+        mods = self.named_modules(prefix) if recurse else iter([(prefix, self)])
+        for mname, m in mods:
+            for name, value in m.__dict__.items():
+                if isinstance(value, Parameter) and id(value) not in seen:
+                    seen.add(id(value))
+                    yield (mname + "." if mname else "") + name, value
+
+    def parameters(self, recurse: bool = True) -> Iterator[Parameter]:
+        for _, p in self.named_parameters(recurse=recurse):
+            yield p
+
+    def named_buffers(self, prefix: str = "") -> Iterator[Tuple[str, Tensor]]:
+        for mname, m in self.named_modules(prefix):
+            for name, b in m._buffers.items():
+                if b is not None:
+                    yield (mname + "." if mname else "") + name, b
+
+    def buffers(self) -> Iterator[Tensor]:
+        for _, b in self.named_buffers():
+            yield b
+
+    # ---- modes ----------------------------------------------------------------------
+    def train(self, mode: bool = True) -> "Module":
+        """Set training mode (Dropout active) on this module and every sub-module."""
+        for m in self.modules():
+            object.__setattr__(m, "training", bool(mode))
+        return self
+
+    def eval(self) -> "Module":
+        """Evaluation mode: ``train(False)``."""
+        return self.train(False)
+
+    def requires_grad_(self, requires_grad: bool = True) -> "Module":
+        for p in self.parameters():
+            p.requires_grad = requires_grad
+        return self
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        for p in self.parameters():
+            if set_to_none or p.grad is None:
+                p.grad = None
+            else:
+                p.grad.zero_()
+
+    def to(self, dtype: Any) -> "Module":
+        """Convert every parameter and buffer to ``dtype`` in place (same Parameter objects)."""
+        with no_grad():
+            for p in self.parameters():
+                p.data = p.to(dtype)
+            for m in self.modules():
+                for k, b in list(m._buffers.items()):
+                    if b is not None:
+                        m._buffers[k] = b.to(dtype)
+        return self
+
+    def float(self) -> "Module":
+        return self.to(_core.float32)
+
+    def double(self) -> "Module":
+        return self.to(_core.float64)
+
+    # ---- state ----------------------------------------------------------------------
+    def state_dict(self) -> "OrderedDict[str, Tensor]":
+        """Parameters and buffers by dotted name, as tensors sharing their storage."""
+        sd: "OrderedDict[str, Tensor]" = OrderedDict()
+        for name, p in self.named_parameters():
+            sd[name] = p.detach()
+        for name, b in self.named_buffers():
+            sd[name] = b.detach()
+        return sd
+
+    def load_state_dict(self, state_dict: Mapping[str, Any], strict: bool = True) -> IncompatibleKeys:
+        """Copy values into this module's parameters and buffers.
+
+        With ``strict`` (default) every key must match: missing keys, unexpected keys and
+        shape mismatches raise :class:`StateDictError` (a RuntimeError, KeyError and
+        ValueError) listing all of them. Values may be tensors or NumPy arrays; they are
+        copied (and converted to the parameter's dtype).
+        """
+        if not isinstance(state_dict, Mapping):
+            raise TypeError(f"load_state_dict expects a mapping, got {type(state_dict).__name__}")
+        own: Dict[str, Tensor] = dict(self.named_parameters())
+        own.update(dict(self.named_buffers()))
+        missing = [k for k in own if k not in state_dict]
+        unexpected = [k for k in state_dict if k not in own]
+        mismatched = []
+        values: Dict[str, Tensor] = {}
+        for k, target in own.items():
+            if k not in state_dict:
+                continue
+            v = state_dict[k]
+            if not isinstance(v, Tensor):
+                if not isinstance(v, np.ndarray):
+                    raise TypeError(f"state_dict['{k}'] is a {type(v).__name__}, expected a Tensor or ndarray")
+                v = _core.tensor(v, dtype=target.dtype)
+            if tuple(v.shape) != tuple(target.shape):
+                mismatched.append(f"size mismatch for {k}: copying a value of shape {tuple(v.shape)}, "
+                                  f"the parameter has shape {tuple(target.shape)}")
+            values[k] = v
+        errors = []
+        if strict and missing:
+            errors.append("Missing key(s): " + ", ".join(repr(k) for k in missing))
+        if strict and unexpected:
+            errors.append("Unexpected key(s): " + ", ".join(repr(k) for k in unexpected))
+        errors.extend(mismatched)
+        if errors:
+            raise StateDictError(f"Error(s) in loading state_dict for {type(self).__name__}:\n\t" + "\n\t".join(errors))
+        with no_grad():
+            for k, v in values.items():
+                own[k].copy_(v.to(own[k].dtype) if v.dtype != own[k].dtype else v)
+        return IncompatibleKeys(missing, unexpected)
+
+    # ---- repr -----------------------------------------------------------------------
+    def extra_repr(self) -> str:
+        return ""
+
+    def __repr__(self) -> str:
+        lines = []
+        for name, child in self.named_children():
+            sub = repr(child).replace("\n", "\n  ")
+            lines.append(f"  ({name}): {sub}")
+        head = f"{type(self).__name__}({self.extra_repr()}"
+        if not lines:
+            return head + ")"
+        return head + "\n" + "\n".join(lines) + "\n)"
