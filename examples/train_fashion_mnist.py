@@ -19,7 +19,7 @@ def main() -> None:
     ap.add_argument("--root", default=FASHION_MNIST_DIR, help="folder with the four IDX files (.gz or raw)")
     ap.add_argument("--epochs", type=int, default=5)
     ap.add_argument("--batch-size", type=int, default=128)
-    ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
 
@@ -30,6 +30,7 @@ def main() -> None:
     gc.manual_seed(args.seed)
     model = nn.Sequential(nn.Linear(784, 512), nn.ReLU(), nn.Linear(512, 256), nn.ReLU(), nn.Linear(256, 10))
     opt = gc.optim.Adam(model.parameters(), lr=args.lr)
+    sched = gc.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=args.epochs)  # settles the last epoch
     loss_fn = nn.CrossEntropyLoss()
     train_loader = DataLoader(x_train, y_train, batch_size=args.batch_size, shuffle=True, seed=args.seed)
     test_loader = DataLoader(x_test, y_test, batch_size=1000)
@@ -46,6 +47,7 @@ def main() -> None:
             opt.step()
             total += loss.item() * len(yb)
         dt = time.perf_counter() - t0
+        sched.step()
         res = evaluate(model, loss_fn, test_loader)
         print(f"epoch {epoch}  train loss {total / len(x_train):.4f}  test acc {res['accuracy'] * 100:.2f} %  "
               f"epoch time {dt:.2f} s")
