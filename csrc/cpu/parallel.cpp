@@ -31,10 +31,14 @@ int default_num_threads() {
   return n ? static_cast<int>(n) : 1;
 }
 
-// Note [Pool protocol]: a job is published by bumping `generation_` under `mu_`.
-// Workers spin on `generation_` for a while, then sleep on `cv_`. Each participant
-// claims task indices from `next_` until they run out, then bumps `finished_`. The
-// submitter waits until all workers that joined the job have left it.
+// Note [Pool protocol]: a job is published by writing it and then `state_` =
+// (generation << 33 | OPEN | active = 0), and bumping `generation_` (under `mu_`, so
+// sleeping workers are woken through `cv_`). A worker that notices the new generation
+// (spinning briefly, then sleeping) JOINS the job by a CAS that increments `active` while
+// the job is still OPEN and of its generation, claims task indices from `next_`, and
+// leaves by decrementing `active`. The submitter works on the tasks itself, then CLOSES
+// the job (clears OPEN) and waits only for the workers that joined. A worker that is
+// asleep or descheduled never delays a job (which matters on an oversubscribed machine).
 class Pool {
  public:
   explicit Pool(int nthreads) : nthreads_(nthreads) {
@@ -57,26 +61,33 @@ class Pool {
   bool run(int64_t ntasks, TaskRef fn) {
     std::unique_lock<std::mutex> submit(submit_mu_, std::try_to_lock);
     if (!submit.owns_lock()) return false;
+    job_ = &fn;
+    ntasks_ = ntasks;
+    next_.store(0, std::memory_order_relaxed);
+    uint64_t gen;
     {
       std::lock_guard<std::mutex> g(mu_);
-      job_ = &fn;
-      ntasks_ = ntasks;
-      next_.store(0);
-      active_.store(static_cast<int>(workers_.size()));
-      generation_.fetch_add(1);
+      gen = (generation_.load() + 1) & kGenMask;
+      state_.store((gen << kGenShift) | kOpen, std::memory_order_release);
+      generation_.store(gen, std::memory_order_release);
     }
     cv_.notify_all();
     work(fn);
-    // Wait for workers: they decrement active_ when they are done with this job.
+    state_.fetch_and(~kOpen, std::memory_order_acq_rel);  // close: nobody joins any more
     int spins = 0;
-    while (active_.load(std::memory_order_acquire) != 0) {
-      if (++spins > 1000) std::this_thread::yield();
+    while ((state_.load(std::memory_order_acquire) & kActiveMask) != 0) {
+      if (++spins > 256) std::this_thread::yield();
     }
     job_ = nullptr;
     return true;
   }
 
  private:
+  static constexpr uint64_t kActiveMask = 0xffffffffull;
+  static constexpr uint64_t kOpen = 1ull << 32;
+  static constexpr int kGenShift = 33;
+  static constexpr uint64_t kGenMask = (1ull << 31) - 1;
+
   void work(TaskRef& fn) {
     bool prev = tl_in_pool_task;
     tl_in_pool_task = true;
@@ -88,31 +99,43 @@ class Pool {
     tl_in_pool_task = prev;
   }
 
+  bool try_join(uint64_t gen) {
+    uint64_t s = state_.load(std::memory_order_acquire);
+    for (;;) {
+      if ((s >> kGenShift) != gen || !(s & kOpen)) return false;
+      if (state_.compare_exchange_weak(s, s + 1, std::memory_order_acq_rel)) return true;
+    }
+  }
+
   void worker_loop(uint64_t seen) {
     tl_in_pool_task = true;
     for (;;) {
       // Spin a little before sleeping: back-to-back small jobs are the common case.
       bool got = false;
-      for (int s = 0; s < 20000; ++s) {
+      for (int s = 0; s < 4000; ++s) {
         if (generation_.load(std::memory_order_acquire) != seen) { got = true; break; }
 #if defined(__x86_64__) || defined(__i386__)
         __builtin_ia32_pause();
 #endif
       }
-      std::unique_lock<std::mutex> lk(mu_);
-      if (!got) cv_.wait(lk, [&] { return generation_.load() != seen; });
-      seen = generation_.load();
-      if (stop_) return;
-      TaskRef* job = job_;
-      lk.unlock();
-      if (job) {
-        for (;;) {
-          int64_t i = next_.fetch_add(1, std::memory_order_relaxed);
-          if (i >= ntasks_) break;
-          (*job)(i);
-        }
+      if (!got) {
+        std::unique_lock<std::mutex> lk(mu_);
+        cv_.wait(lk, [&] { return generation_.load() != seen; });
       }
-      active_.fetch_sub(1, std::memory_order_release);
+      {
+        std::lock_guard<std::mutex> lk(mu_);
+        seen = generation_.load();
+        if (stop_) return;
+      }
+      if (!try_join(seen)) continue;
+      TaskRef* job = job_;
+      const int64_t n = ntasks_;
+      for (;;) {
+        int64_t i = next_.fetch_add(1, std::memory_order_relaxed);
+        if (i >= n) break;
+        (*job)(i);
+      }
+      state_.fetch_sub(1, std::memory_order_release);
     }
   }
 
@@ -122,8 +145,8 @@ class Pool {
   std::mutex mu_;
   std::condition_variable cv_;
   std::atomic<uint64_t> generation_{0};
+  std::atomic<uint64_t> state_{0};
   std::atomic<int64_t> next_{0};
-  std::atomic<int> active_{0};
   int64_t ntasks_ = 0;
   TaskRef* job_ = nullptr;
   bool stop_ = false;
