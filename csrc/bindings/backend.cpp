@@ -20,6 +20,7 @@ void bind_backend(py::module_& m) {
     d["isa"] = std::string(k.isa);
     d["supported_isas"] = cpu::supported_isas();
     d["num_threads"] = cpu::get_num_threads();
+    d["threads"] = cpu::get_num_threads();  // alias
     d["compiler"] = GRADCORE_COMPILER;
     d["build_type"] = GRADCORE_BUILD_TYPE;
     py::dict gemm;

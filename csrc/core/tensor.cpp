@@ -38,14 +38,32 @@ Tensor::~Tensor() {
   if (grad_fn) release_node(std::move(grad_fn));
 }
 
+namespace {
+// std::bad_alloc with a message (Python sees MemoryError with this text).
+struct AllocError : std::bad_alloc {
+  std::string msg;
+  explicit AllocError(std::string m) : msg(std::move(m)) {}
+  const char* what() const noexcept override { return msg.c_str(); }
+};
+}  // namespace
+
 TensorPtr empty(const Shape& shape, DType dtype) {
   auto t = std::make_shared<Tensor>();
-  t->numel = shape_numel(shape);
+  try {
+    t->numel = shape_numel(shape);
+  } catch (const std::bad_alloc&) {
+    throw AllocError("cannot allocate a tensor of shape " + shape_str(shape) + ": the size overflows");
+  }
   t->shape = shape;
   t->dtype = dtype;
   auto st = std::make_shared<Storage>();
   st->nbytes = t->nbytes();
-  st->data = cpu::alloc(st->nbytes);
+  try {
+    st->data = cpu::alloc(st->nbytes);
+  } catch (const std::bad_alloc&) {
+    throw AllocError("cannot allocate " + std::to_string(st->nbytes) + " bytes for a tensor of shape " +
+                     shape_str(shape));
+  }
   t->storage = std::move(st);
   return t;
 }

@@ -1,19 +1,127 @@
 // AVX-512 kernels (compiled with -mavx512f/bw/dq/vl). Everything sits in an anonymous
 // namespace so nothing here can be merged into baseline code (PACKAGING.md).
+#include <immintrin.h>
+
 #include "kernels/kernels.h"
 
 namespace gradcore {
 namespace avx512 {
 namespace {
 #include "kernels/kernels_impl.inc"
+
+// sgemm micro-kernel, 6 x 64: 24 zmm accumulators (6 rows x 4 vectors of 16 floats), so
+// two FMA pipes always have independent work (>= 12 chains are needed to hide latency).
+// Per k step: 4 vector loads of the B panel row, 6 broadcasts from the A panel, 24 FMAs.
+void sgemm_ukr_6x64(int64_t k, const float* __restrict a, const float* __restrict b, float* __restrict c,
+                    int64_t ldc, float alpha, float beta) {
+  __m512 c00 = _mm512_setzero_ps(), c01 = c00, c02 = c00, c03 = c00;
+  __m512 c10 = c00, c11 = c00, c12 = c00, c13 = c00;
+  __m512 c20 = c00, c21 = c00, c22 = c00, c23 = c00;
+  __m512 c30 = c00, c31 = c00, c32 = c00, c33 = c00;
+  __m512 c40 = c00, c41 = c00, c42 = c00, c43 = c00;
+  __m512 c50 = c00, c51 = c00, c52 = c00, c53 = c00;
+  for (int64_t p = 0; p < k; ++p) {
+    const __m512 b0 = _mm512_load_ps(b), b1 = _mm512_load_ps(b + 16);
+    const __m512 b2 = _mm512_load_ps(b + 32), b3 = _mm512_load_ps(b + 48);
+    _mm_prefetch(reinterpret_cast<const char*>(b + 64 * 8), _MM_HINT_T0);
+    __m512 ai;
+#define GC_ROW(i)                                   \
+    ai = _mm512_set1_ps(a[i]);                      \
+    c##i##0 = _mm512_fmadd_ps(ai, b0, c##i##0);     \
+    c##i##1 = _mm512_fmadd_ps(ai, b1, c##i##1);     \
+    c##i##2 = _mm512_fmadd_ps(ai, b2, c##i##2);     \
+    c##i##3 = _mm512_fmadd_ps(ai, b3, c##i##3);
+    GC_ROW(0) GC_ROW(1) GC_ROW(2) GC_ROW(3) GC_ROW(4) GC_ROW(5)
+#undef GC_ROW
+    a += 6;
+    b += 64;
+  }
+  const __m512 va = _mm512_set1_ps(alpha);
+  if (beta == 0.0f) {
+#define GC_STORE(i)                                                      \
+    _mm512_storeu_ps(c + i * ldc, _mm512_mul_ps(va, c##i##0));           \
+    _mm512_storeu_ps(c + i * ldc + 16, _mm512_mul_ps(va, c##i##1));      \
+    _mm512_storeu_ps(c + i * ldc + 32, _mm512_mul_ps(va, c##i##2));      \
+    _mm512_storeu_ps(c + i * ldc + 48, _mm512_mul_ps(va, c##i##3));
+    GC_STORE(0) GC_STORE(1) GC_STORE(2) GC_STORE(3) GC_STORE(4) GC_STORE(5)
+#undef GC_STORE
+  } else {
+    const __m512 vb = _mm512_set1_ps(beta);
+#define GC_UPDATE(i, j)                                                                        \
+    _mm512_storeu_ps(c + i * ldc + 16 * j,                                                     \
+                     _mm512_fmadd_ps(vb, _mm512_loadu_ps(c + i * ldc + 16 * j), _mm512_mul_ps(va, c##i##j)));
+#define GC_UPDATE_ROW(i) GC_UPDATE(i, 0) GC_UPDATE(i, 1) GC_UPDATE(i, 2) GC_UPDATE(i, 3)
+    GC_UPDATE_ROW(0) GC_UPDATE_ROW(1) GC_UPDATE_ROW(2) GC_UPDATE_ROW(3) GC_UPDATE_ROW(4) GC_UPDATE_ROW(5)
+#undef GC_UPDATE_ROW
+#undef GC_UPDATE
+  }
+}
+
+// dgemm micro-kernel, 6 x 32: 24 zmm accumulators of 8 doubles.
+void dgemm_ukr_6x32(int64_t k, const double* __restrict a, const double* __restrict b, double* __restrict c,
+                    int64_t ldc, double alpha, double beta) {
+  __m512d c00 = _mm512_setzero_pd(), c01 = c00, c02 = c00, c03 = c00;
+  __m512d c10 = c00, c11 = c00, c12 = c00, c13 = c00;
+  __m512d c20 = c00, c21 = c00, c22 = c00, c23 = c00;
+  __m512d c30 = c00, c31 = c00, c32 = c00, c33 = c00;
+  __m512d c40 = c00, c41 = c00, c42 = c00, c43 = c00;
+  __m512d c50 = c00, c51 = c00, c52 = c00, c53 = c00;
+  for (int64_t p = 0; p < k; ++p) {
+    const __m512d b0 = _mm512_load_pd(b), b1 = _mm512_load_pd(b + 8);
+    const __m512d b2 = _mm512_load_pd(b + 16), b3 = _mm512_load_pd(b + 24);
+    __m512d ai;
+#define GC_ROW(i)                                   \
+    ai = _mm512_set1_pd(a[i]);                      \
+    c##i##0 = _mm512_fmadd_pd(ai, b0, c##i##0);     \
+    c##i##1 = _mm512_fmadd_pd(ai, b1, c##i##1);     \
+    c##i##2 = _mm512_fmadd_pd(ai, b2, c##i##2);     \
+    c##i##3 = _mm512_fmadd_pd(ai, b3, c##i##3);
+    GC_ROW(0) GC_ROW(1) GC_ROW(2) GC_ROW(3) GC_ROW(4) GC_ROW(5)
+#undef GC_ROW
+    a += 6;
+    b += 32;
+  }
+  const __m512d va = _mm512_set1_pd(alpha);
+  if (beta == 0.0) {
+#define GC_STORE(i)                                                      \
+    _mm512_storeu_pd(c + i * ldc, _mm512_mul_pd(va, c##i##0));           \
+    _mm512_storeu_pd(c + i * ldc + 8, _mm512_mul_pd(va, c##i##1));       \
+    _mm512_storeu_pd(c + i * ldc + 16, _mm512_mul_pd(va, c##i##2));      \
+    _mm512_storeu_pd(c + i * ldc + 24, _mm512_mul_pd(va, c##i##3));
+    GC_STORE(0) GC_STORE(1) GC_STORE(2) GC_STORE(3) GC_STORE(4) GC_STORE(5)
+#undef GC_STORE
+  } else {
+    const __m512d vb = _mm512_set1_pd(beta);
+#define GC_UPDATE(i, j)                                                                       \
+    _mm512_storeu_pd(c + i * ldc + 8 * j,                                                     \
+                     _mm512_fmadd_pd(vb, _mm512_loadu_pd(c + i * ldc + 8 * j), _mm512_mul_pd(va, c##i##j)));
+#define GC_UPDATE_ROW(i) GC_UPDATE(i, 0) GC_UPDATE(i, 1) GC_UPDATE(i, 2) GC_UPDATE(i, 3)
+    GC_UPDATE_ROW(0) GC_UPDATE_ROW(1) GC_UPDATE_ROW(2) GC_UPDATE_ROW(3) GC_UPDATE_ROW(4) GC_UPDATE_ROW(5)
+#undef GC_UPDATE_ROW
+#undef GC_UPDATE
+  }
+}
+
 }  // namespace
 }  // namespace avx512
 
 void init_avx512(KernelTable& t) {
   t.isa = "avx512";
-  // 6x32 float / 6x16 double: 12 zmm accumulators.
   avx512::fill_portable<float, 6, 32>(t.f32, 144, 256, 4096);
   avx512::fill_portable<double, 6, 16>(t.f64, 72, 256, 4096);
+  // Hand-written register-tiled micro-kernels (24 zmm accumulators).
+  t.f32.gemm_ukr = avx512::sgemm_ukr_6x64;
+  t.f32.gemm_mr = 6;
+  t.f32.gemm_nr = 64;
+  t.f32.gemm_mc = 96;
+  t.f32.gemm_kc = 384;
+  t.f32.gemm_nc = 4096;
+  t.f64.gemm_ukr = avx512::dgemm_ukr_6x32;
+  t.f64.gemm_mr = 6;
+  t.f64.gemm_nr = 32;
+  t.f64.gemm_mc = 96;
+  t.f64.gemm_kc = 256;
+  t.f64.gemm_nc = 4096;
 }
 
 }  // namespace gradcore

@@ -1,0 +1,555 @@
+"""The reverse-mode engine and the runtime around it.
+
+Graph structure (fan-out, diamonds, accumulation, retain_graph, a 10^6-node chain),
+grad mode (nesting, decorators, thread-locality), gc.grad, explicit upstream gradients,
+Python threads running independent graphs, thread-count independence of results,
+zero-copy NumPy interop, and RNG reproducibility. Expected values are hand-derived.
+"""
+from __future__ import annotations
+
+import gc as pygc
+import threading
+import time
+from typing import Any, Dict, List, Tuple
+
+import numpy as np
+import pytest
+
+import gradcore as gc
+import gradcore.nn.functional as F
+
+
+def f64(data: Any, requires_grad: bool = False) -> gc.Tensor:
+    return gc.tensor(data, dtype=gc.float64, requires_grad=requires_grad)
+
+
+# ----------------------------------------------------------------------------------------
+# graph structure
+# ----------------------------------------------------------------------------------------
+
+def test_diamond_sums_both_paths() -> None:
+    # a = exp(x); d = (2a) * (3a) = 6 exp(2x); dd/dx = 12 exp(2x)
+    x = f64([0.3, -0.7], requires_grad=True)
+    a = x.exp()
+    d = (a * 2) * (a * 3)
+    d.backward(f64([1.0, 1.0]))
+    np.testing.assert_allclose(x.grad.numpy(), 12 * np.exp(2 * np.array([0.3, -0.7])), rtol=1e-14)
+
+
+def test_fan_out_of_a_leaf_into_many_ops() -> None:
+    # y = x + x + x*x + x/2 -> dy/dx = 2 + 2x + 0.5
+    x = f64([1.0, -2.0, 4.0], requires_grad=True)
+    y = (x + x + x * x + x / 2).sum()
+    y.backward()
+    np.testing.assert_allclose(x.grad.numpy(), 2.5 + 2 * np.array([1.0, -2.0, 4.0]), rtol=1e-15)
+
+
+def test_fan_out_of_an_intermediate_node() -> None:
+    # h = x*x is used by three consumers: y = h + 2h + h*h -> dy/dx = (3 + 2h) * 2x
+    x = f64([1.5], requires_grad=True)
+    h = x * x
+    y = (h + 2 * h + h * h).sum()
+    y.backward()
+    assert x.grad.item() == pytest.approx((3 + 2 * 2.25) * 3.0, rel=1e-15)
+
+
+def test_leaf_grad_accumulates_across_backward_calls() -> None:
+    x = f64([1.0, 2.0], requires_grad=True)
+    (x * 3).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [3.0, 3.0])
+    (x * x).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [5.0, 7.0])  # 3 + 2x
+
+
+def test_grad_is_none_until_backward_and_only_on_leaves_that_require_grad() -> None:
+    x = f64([1.0, 2.0], requires_grad=True)
+    c = f64([5.0, 6.0])
+    assert x.grad is None
+    y = (x * c).sum()
+    y.backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [5.0, 6.0])
+    assert c.grad is None
+
+
+def test_retain_graph_allows_a_second_backward() -> None:
+    x = f64([1.0, 2.0], requires_grad=True)
+    y = (x * x).sum()
+    y.backward(retain_graph=True)
+    y.backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [4.0, 8.0])
+    with pytest.raises(RuntimeError, match="retain_graph=True"):
+        y.backward()  # the second call did not retain
+
+
+@pytest.mark.parametrize("build", [
+    lambda x: (x * x).sum(),           # saves tensors
+    lambda x: (x + 1).sum(),           # saves nothing but shapes
+    lambda x: (-x).sum(),
+    lambda x: x.reshape(-1).sum(),
+], ids=["mul", "add_scalar", "neg", "reshape"])
+def test_second_backward_through_freed_graph_raises(build: Any) -> None:
+    x = f64([1.0, 2.0], requires_grad=True)
+    y = build(x)
+    y.backward()
+    first = x.grad.numpy().copy()
+    with pytest.raises(RuntimeError, match="second time"):
+        y.backward()
+    np.testing.assert_array_equal(x.grad.numpy(), first)  # the failed call accumulated nothing
+
+
+def test_backward_through_partly_freed_graph_raises() -> None:
+    x = f64([1.0, 2.0], requires_grad=True)
+    z = x * x
+    z.sum().backward()
+    with pytest.raises(RuntimeError, match="second time"):
+        (z * 2).sum().backward()
+
+
+def test_million_node_chain_backpropagates_iteratively() -> None:
+    # y = x * c^N with c = 1 + 1e-6 and N = 10^6: dy/dx = c^N ~= e.
+    # A recursive engine (or recursive node destructor) would overflow the C stack here.
+    n, c = 10 ** 6, 1.000001
+    x = f64(1.0, requires_grad=True)
+    y = x
+    for _ in range(n):
+        y = y * c
+    y.backward()
+    assert x.grad.item() == pytest.approx(c ** n, rel=1e-9)
+    assert y.item() == pytest.approx(c ** n, rel=1e-9)
+    del y  # tearing the chain down must not recurse either
+
+
+def test_million_node_chain_torn_down_without_backward() -> None:
+    x = gc.tensor(0.0, requires_grad=True)
+    y = x
+    for _ in range(10 ** 6):
+        y = y + 1.0
+    assert y.item() == 10 ** 6
+    del y
+    pygc.collect()
+    assert (x + 1).item() == 1.0  # the process is alive and working
+
+
+def test_backward_with_explicit_gradient() -> None:
+    x = f64([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]], requires_grad=True)
+    y = x * 3
+    g = np.array([[1.0, -1.0, 0.5], [2.0, 0.0, -3.0]])
+    y.backward(f64(g))
+    np.testing.assert_array_equal(x.grad.numpy(), 3 * g)
+
+
+def test_backward_non_scalar_without_gradient_raises() -> None:
+    x = f64([1.0, 2.0], requires_grad=True)
+    with pytest.raises(RuntimeError, match="scalar"):
+        (x * 2).backward()
+
+
+def test_backward_gradient_shape_mismatch_raises() -> None:
+    x = f64([1.0, 2.0], requires_grad=True)
+    with pytest.raises(ValueError, match=r"\(3,\).*\(2,\)"):
+        (x * 2).backward(f64([1.0, 2.0, 3.0]))
+
+
+def test_grad_fn_and_leaf_metadata() -> None:
+    x = f64([1.0, 2.0], requires_grad=True)
+    w = f64([3.0, 4.0], requires_grad=True)
+    assert x.is_leaf and x.grad_fn is None
+    p = x * w
+    s = p.sum()
+    assert not p.is_leaf and p.requires_grad
+    assert p.grad_fn.name() == "MulBackward"
+    assert s.grad_fn.name() == "SumBackward"
+    nf = s.grad_fn.next_functions
+    assert len(nf) == 1 and nf[0][0].name() == "MulBackward"
+    assert len(p.grad_fn.next_functions) == 2
+    d = p.detach()
+    assert d.is_leaf and not d.requires_grad and d.grad_fn is None
+    np.testing.assert_array_equal(d.numpy(), [3.0, 8.0])
+    # a leaf's requires_grad can be switched on and off
+    c = f64([1.0])
+    c.requires_grad = True
+    assert (c * 2).requires_grad
+    c.requires_grad = False
+    assert not (c * 2).requires_grad
+    # ops on tensors that do not require grad build no graph
+    k = f64([1.0]) * 2
+    assert k.is_leaf and not k.requires_grad and k.grad_fn is None
+
+
+def test_detach_shares_storage_and_cuts_the_graph() -> None:
+    x = f64([1.0, 2.0], requires_grad=True)
+    d = x.detach()
+    d.numpy()[0] = 10.0
+    assert x.tolist() == [10.0, 2.0]
+    y = (x * d).sum()
+    y.backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [10.0, 2.0])  # only the non-detached path
+
+
+# ----------------------------------------------------------------------------------------
+# gc.grad
+# ----------------------------------------------------------------------------------------
+
+def test_grad_returns_tuple_and_does_not_touch_dot_grad() -> None:
+    x = f64([1.0, -2.0], requires_grad=True)
+    w = f64([3.0, 0.5], requires_grad=True)
+    y = (x * x * w).sum()
+    res = gc.grad(y, [x, w])
+    assert isinstance(res, tuple) and len(res) == 2
+    np.testing.assert_array_equal(res[0].numpy(), [6.0, -2.0])   # 2xw
+    np.testing.assert_array_equal(res[1].numpy(), [1.0, 4.0])    # x^2
+    assert x.grad is None and w.grad is None
+
+
+def test_grad_single_tensor_input() -> None:
+    x = f64([2.0], requires_grad=True)
+    (g,) = gc.grad((x ** 3).sum(), x)
+    assert g.item() == 12.0
+
+
+def test_grad_unused_input() -> None:
+    x = f64([1.0], requires_grad=True)
+    unused = f64([1.0], requires_grad=True)
+    with pytest.raises(RuntimeError, match="allow_unused"):
+        gc.grad((x * 2).sum(), [x, unused])
+    gx, gu = gc.grad((x * 2).sum(), [x, unused], allow_unused=True)
+    assert gx.item() == 2.0 and gu is None
+
+
+def test_grad_with_grad_outputs() -> None:
+    x = f64([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+    y = x * x
+    g = np.array([[1.0, 0.0], [-1.0, 0.5]])
+    (gx,) = gc.grad(y, x, grad_outputs=f64(g))
+    np.testing.assert_array_equal(gx.numpy(), 2 * x.numpy() * g)
+    assert x.grad is None
+
+
+def test_grad_frees_graph_unless_retained() -> None:
+    x = f64([1.0, 2.0], requires_grad=True)
+    y = (x * x).sum()
+    (g1,) = gc.grad(y, x, retain_graph=True)
+    (g2,) = gc.grad(y, x)
+    np.testing.assert_array_equal(g1.numpy(), g2.numpy())
+    with pytest.raises(RuntimeError, match="second time"):
+        gc.grad(y, x)
+
+
+def test_grad_create_graph_gives_second_derivative() -> None:
+    # y = sum(x^3): dy/dx = 3x^2, d/dx sum(3x^2) = 6x
+    x = f64([1.0, -2.0, 0.5], requires_grad=True)
+    (g,) = gc.grad((x ** 3).sum(), x, create_graph=True)
+    assert g.requires_grad
+    np.testing.assert_allclose(g.numpy(), 3 * x.numpy() ** 2, rtol=1e-15)
+    (gg,) = gc.grad(g.sum(), x)
+    np.testing.assert_allclose(gg.numpy(), 6 * x.numpy(), rtol=1e-15)
+
+
+def test_grad_of_several_outputs_sums_them() -> None:
+    x = f64([1.0, 2.0], requires_grad=True)
+    y1 = (x * 2).sum()
+    y2 = (x * x).sum()
+    (g,) = gc.grad([y1, y2], [x])
+    np.testing.assert_array_equal(g.numpy(), 2 + 2 * x.numpy())
+
+
+# ----------------------------------------------------------------------------------------
+# grad mode
+# ----------------------------------------------------------------------------------------
+
+def test_no_grad_and_enable_grad_nest() -> None:
+    x = f64([1.0], requires_grad=True)
+    assert gc.is_grad_enabled()
+    with gc.no_grad():
+        assert not gc.is_grad_enabled()
+        y = x * 2
+        assert not y.requires_grad and y.grad_fn is None
+        with gc.enable_grad():
+            assert gc.is_grad_enabled()
+            z = x * 2
+            assert z.requires_grad and z.grad_fn is not None
+            with gc.no_grad():
+                assert not (x * 2).requires_grad
+            assert (x * 2).requires_grad
+        assert not (x * 2).requires_grad
+    assert gc.is_grad_enabled()
+    assert (x * 2).requires_grad
+
+
+def test_grad_mode_restored_after_exception() -> None:
+    with pytest.raises(KeyError):
+        with gc.no_grad():
+            raise KeyError("boom")
+    assert gc.is_grad_enabled()
+
+
+def test_no_grad_and_enable_grad_as_decorators() -> None:
+    x = f64([1.0], requires_grad=True)
+
+    @gc.no_grad()
+    def frozen(t: gc.Tensor) -> gc.Tensor:
+        return t * 2
+
+    @gc.enable_grad()
+    def tracked(t: gc.Tensor) -> gc.Tensor:
+        return t * 2
+
+    assert frozen.__name__ == "frozen"
+    assert not frozen(x).requires_grad
+    assert gc.is_grad_enabled()
+    with gc.no_grad():
+        assert tracked(x).requires_grad
+        assert not gc.is_grad_enabled()
+
+
+def test_grad_mode_is_thread_local() -> None:
+    x = f64([1.0], requires_grad=True)
+    results: Dict[str, Any] = {}
+    inside = threading.Event()
+    checked = threading.Event()
+
+    def worker() -> None:
+        with gc.no_grad():
+            inside.set()
+            checked.wait(10)
+            results["worker_enabled"] = gc.is_grad_enabled()
+            results["worker_rg"] = (x * 2).requires_grad
+
+    t = threading.Thread(target=worker)
+    t.start()
+    assert inside.wait(10)
+    # The worker sits inside no_grad right now; this thread must be unaffected.
+    results["main_enabled"] = gc.is_grad_enabled()
+    results["main_rg"] = (x * 2).requires_grad
+    checked.set()
+    t.join(10)
+    assert results == {"worker_enabled": False, "worker_rg": False, "main_enabled": True, "main_rg": True}
+
+    # And a thread started inside no_grad begins with grad mode on (its own default).
+    seen: List[bool] = []
+    with gc.no_grad():
+        t = threading.Thread(target=lambda: seen.append(gc.is_grad_enabled()))
+        t.start()
+        t.join(10)
+    assert seen == [True]
+
+
+# ----------------------------------------------------------------------------------------
+# Python threads, thread counts
+# ----------------------------------------------------------------------------------------
+
+def _train(seed: int, steps: int = 8) -> Tuple[np.ndarray, np.ndarray, float]:
+    """A small independent regression model trained by plain gradient descent."""
+    rng = np.random.default_rng(seed)
+    X = gc.tensor(rng.standard_normal((96, 48)))
+    Y = gc.tensor(rng.standard_normal((96, 4)))
+    labels = rng.integers(0, 4, 96)
+    W = gc.tensor(rng.standard_normal((48, 4)) * 0.1, requires_grad=True)
+    b = gc.tensor(np.zeros(4), requires_grad=True)
+    loss_val = 0.0
+    for _ in range(steps):
+        out = (X @ W + b).tanh()
+        loss = F.mse_loss(out, Y) + F.cross_entropy(out, labels)
+        gW, gb = gc.grad(loss, [W, b])
+        loss_val = loss.item()
+        with gc.no_grad():
+            W = (W - 0.5 * gW).detach()
+            b = (b - 0.5 * gb).detach()
+        W.requires_grad = True
+        b.requires_grad = True
+    return W.numpy().copy(), b.numpy().copy(), loss_val
+
+
+def test_independent_graphs_on_python_threads_match_sequential() -> None:
+    seeds = [11, 22, 33, 44]
+    sequential = [_train(s) for s in seeds]
+    results: List[Any] = [None] * len(seeds)
+    errors: List[BaseException] = []
+    barrier = threading.Barrier(len(seeds))
+
+    def worker(i: int) -> None:
+        try:
+            barrier.wait(10)
+            for _ in range(3):  # repeat to give the threads time to overlap
+                results[i] = _train(seeds[i])
+        except BaseException as e:  # pragma: no cover - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(len(seeds))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not errors, errors
+    for seq, par in zip(sequential, results):
+        np.testing.assert_array_equal(par[0], seq[0])
+        np.testing.assert_array_equal(par[1], seq[1])
+        assert par[2] == seq[2]
+    # sanity: the four models are really different and training did something
+    assert not np.array_equal(sequential[0][0], sequential[1][0])
+
+
+def test_kernels_release_the_gil() -> None:
+    # While one thread sits in a long matmul, a pure-Python loop on this thread keeps running.
+    # If the kernel held the GIL, this thread would be frozen for the whole call.
+    rng = np.random.default_rng(0)
+    a = gc.tensor(rng.standard_normal((1200, 1200)), dtype=gc.float64)
+    started, done = threading.Event(), threading.Event()
+    kernel_time: List[float] = []
+
+    def worker() -> None:
+        started.set()
+        t0 = time.perf_counter()
+        for _ in range(3):
+            a @ a
+        kernel_time.append(time.perf_counter() - t0)
+        done.set()
+
+    t0 = time.perf_counter()
+    n = 0
+    while time.perf_counter() - t0 < 0.05:  # calibrate this thread's loop rate alone
+        n += 1
+    rate = n / (time.perf_counter() - t0)
+
+    t = threading.Thread(target=worker)
+    t.start()
+    started.wait(10)
+    count = 0
+    while not done.is_set():
+        count += 1
+    t.join(60)
+    # With the GIL released we get a sizeable fraction of a core; with it held, ~5 ms per call.
+    assert count > 0.05 * rate * kernel_time[0], (count, rate, kernel_time)
+
+
+def _thread_sensitive_results() -> Dict[str, np.ndarray]:
+    rng = np.random.default_rng(3)
+    out: Dict[str, np.ndarray] = {}
+    for dt, name in ((gc.float32, "f32"), (gc.float64, "f64")):
+        a = gc.tensor(rng.standard_normal((301, 257)), dtype=dt, requires_grad=True)
+        b = gc.tensor(rng.standard_normal((257, 299)), dtype=dt, requires_grad=True)
+        big = gc.tensor(rng.standard_normal(1_000_003), dtype=dt)
+        m = gc.tensor(rng.standard_normal((300, 1001)), dtype=dt)
+        c = a @ b
+        out[f"matmul_{name}"] = c.numpy().copy()
+        out[f"sum_{name}"] = big.sum().numpy().copy()
+        out[f"mean_{name}"] = big.mean().numpy().copy()
+        out[f"sum_dim0_{name}"] = m.sum(dim=0).numpy().copy()
+        out[f"sum_dim1_{name}"] = m.sum(dim=1).numpy().copy()
+        out[f"max_dim1_{name}"] = m.max(dim=1).numpy().copy()
+        out[f"softmax_{name}"] = gc.softmax(m, 1).numpy().copy()
+        out[f"log_softmax_d0_{name}"] = gc.log_softmax(m, 0).numpy().copy()
+        out[f"ce_{name}"] = F.cross_entropy(m, np.arange(300) % 1001).numpy().copy()
+        (c * c).sum().backward()
+        out[f"matmul_grad_a_{name}"] = a.grad.numpy().copy()
+        out[f"matmul_grad_b_{name}"] = b.grad.numpy().copy()
+    return out
+
+
+def test_results_bitwise_identical_for_1_and_2_threads(restore_threads: int) -> None:
+    gc.set_num_threads(1)
+    assert gc.get_num_threads() == 1
+    one = _thread_sensitive_results()
+    gc.set_num_threads(2)
+    assert gc.get_num_threads() == 2
+    two = _thread_sensitive_results()
+    for k in one:
+        np.testing.assert_array_equal(one[k], two[k], err_msg=k)
+    # and the values are right, not just consistent
+    rng = np.random.default_rng(3)
+    a = rng.standard_normal((301, 257))
+    b = rng.standard_normal((257, 299))
+    np.testing.assert_allclose(two["matmul_f32"], a.astype(np.float32).astype(np.float64) @
+                               b.astype(np.float32).astype(np.float64), rtol=1e-4, atol=1e-3)
+
+
+# ----------------------------------------------------------------------------------------
+# NumPy interop
+# ----------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("np_dtype,dtype", [(np.float32, gc.float32), (np.float64, gc.float64)])
+def test_from_numpy_is_zero_copy(np_dtype: Any, dtype: Any) -> None:
+    a = np.arange(6, dtype=np_dtype).reshape(2, 3)
+    t = gc.from_numpy(a)
+    assert t.dtype == dtype and t.shape == (2, 3)
+    a[0, 1] = 42.0
+    assert t.tolist()[0][1] == 42.0
+    t.numpy()[1, 2] = -7.0
+    assert a[1, 2] == -7.0
+    assert np.shares_memory(t.numpy(), a)
+
+
+def test_from_numpy_keeps_the_array_alive() -> None:
+    t = gc.from_numpy(np.arange(1000, dtype=np.float64))
+    pygc.collect()
+    junk = [np.full(1000, 9.0) for _ in range(50)]
+    assert t.tolist() == list(range(1000))
+    del junk
+
+
+def test_numpy_is_zero_copy_view() -> None:
+    t = gc.tensor([[1.0, 2.0], [3.0, 4.0]])
+    v1, v2 = t.numpy(), t.numpy()
+    assert np.shares_memory(v1, v2)
+    assert v1.dtype == np.float32 and v1.shape == (2, 2)
+    v1[0, 0] = 100.0
+    assert t.tolist() == [[100.0, 2.0], [3.0, 4.0]]
+    assert v2[0, 0] == 100.0
+
+
+def test_numpy_view_keeps_storage_alive_after_tensor_is_deleted() -> None:
+    t = gc.tensor(np.arange(4096, dtype=np.float64), dtype=gc.float64)
+    v = t.numpy()
+    del t
+    pygc.collect()
+    # Churn the caching allocator with same-sized blocks: a released block would be reused
+    # and overwritten here.
+    junk = [gc.full((4096,), 7.0, dtype=gc.float64) for _ in range(20)]
+    junk2 = [gc.ones(4096, dtype=gc.float64) * 3.0 for _ in range(20)]
+    np.testing.assert_array_equal(v, np.arange(4096, dtype=np.float64))
+    del junk, junk2
+
+
+def test_grad_numpy_view_survives_the_tensor() -> None:
+    x = gc.tensor([1.0, 2.0], requires_grad=True)
+    (x * 5).sum().backward()
+    g = x.grad.numpy()
+    del x
+    pygc.collect()
+    junk = [gc.zeros(2) + 1 for _ in range(20)]
+    np.testing.assert_array_equal(g, [5.0, 5.0])
+    del junk
+
+
+# ----------------------------------------------------------------------------------------
+# RNG
+# ----------------------------------------------------------------------------------------
+
+def test_manual_seed_reproducible() -> None:
+    gc.manual_seed(1234)
+    a1, r1 = gc.randn(3, 5).numpy().copy(), gc.rand(7).numpy().copy()
+    gc.manual_seed(1234)
+    a2, r2 = gc.randn(3, 5).numpy().copy(), gc.rand(7).numpy().copy()
+    np.testing.assert_array_equal(a1, a2)
+    np.testing.assert_array_equal(r1, r2)
+    gc.manual_seed(1235)
+    assert not np.array_equal(gc.randn(3, 5).numpy(), a1)
+    # successive draws differ
+    gc.manual_seed(1234)
+    assert not np.array_equal(gc.randn(3, 5).numpy(), gc.randn(3, 5).numpy())
+
+
+def test_rng_distribution_and_thread_independence(restore_threads: int) -> None:
+    draws = {}
+    for n in (1, 2):
+        gc.set_num_threads(n)
+        gc.manual_seed(99)
+        draws[n] = (gc.randn(200_003).numpy().copy(), gc.rand(200_003).numpy().copy())
+    np.testing.assert_array_equal(draws[1][0], draws[2][0])
+    np.testing.assert_array_equal(draws[1][1], draws[2][1])
+    z, u = draws[1]
+    assert abs(z.mean()) < 0.01 and abs(z.std() - 1.0) < 0.01
+    assert u.min() >= 0.0 and u.max() < 1.0
+    assert abs(u.mean() - 0.5) < 0.01 and abs(u.var() - 1 / 12) < 0.005
+    # float32 uniforms carry ~24 random bits: ~n^2 / 2^25 ~= 1200 birthday collisions are expected.
+    assert len(np.unique(u)) > 200_003 - 3000
