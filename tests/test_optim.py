@@ -1,0 +1,640 @@
+"""Optimizers, LR schedulers and gradient clipping, with torch.optim as the oracle.
+
+Every optimizer/option combination is run for several steps from the same initial
+parameters with the same (random, varying-magnitude) gradients in gradcore and in PyTorch;
+parameters must agree after every step. A few hand-computed single steps run without torch.
+"""
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+import pytest
+
+import gradcore as gc
+import gradcore.nn as nn
+import gradcore.optim as optim
+from gradcore.optim import lr_scheduler
+
+SHAPES = [(5, 4), (4,), (3, 2, 2)]
+NP_DTYPE = {gc.float32: np.float32, gc.float64: np.float64}
+
+# (gradcore class name, kwargs) -- torch.optim has a class of the same name and the same kwargs.
+CONFIGS = [
+    ("SGD", dict(lr=0.1)),
+    ("SGD", dict(lr=0.05, momentum=0.9)),
+    ("SGD", dict(lr=0.05, momentum=0.9, dampening=0.5)),
+    ("SGD", dict(lr=0.05, momentum=0.9, nesterov=True)),
+    ("SGD", dict(lr=0.1, weight_decay=0.1)),
+    ("SGD", dict(lr=0.05, momentum=0.8, weight_decay=0.05, nesterov=True)),
+    ("SGD", dict(lr=0.05, momentum=0.7, dampening=0.3, weight_decay=0.02)),
+    ("SGD", dict(lr=0.05, momentum=0.9, maximize=True)),
+    ("Adam", dict(lr=0.01)),
+    ("Adam", dict(lr=0.02, betas=(0.8, 0.95), eps=1e-6)),
+    ("Adam", dict(lr=0.01, weight_decay=0.1)),
+    ("Adam", dict(lr=0.01, amsgrad=True)),
+    ("Adam", dict(lr=0.01, weight_decay=0.05, amsgrad=True, betas=(0.5, 0.9))),
+    ("Adam", dict(lr=0.01, weight_decay=0.05, maximize=True)),
+    ("AdamW", dict(lr=0.01)),
+    ("AdamW", dict(lr=0.02, weight_decay=0.3)),
+    ("AdamW", dict(lr=0.01, weight_decay=0.1, amsgrad=True)),
+    ("AdamW", dict(lr=0.01, betas=(0.7, 0.9), eps=1e-4, weight_decay=0.0)),
+    ("RMSprop", dict(lr=0.01)),
+    ("RMSprop", dict(lr=0.01, alpha=0.9, eps=1e-6)),
+    ("RMSprop", dict(lr=0.01, centered=True)),
+    ("RMSprop", dict(lr=0.01, momentum=0.9)),
+    ("RMSprop", dict(lr=0.005, momentum=0.5, centered=True, weight_decay=0.1)),
+    ("RMSprop", dict(lr=0.01, weight_decay=0.2, maximize=True)),
+    ("Adagrad", dict(lr=0.1)),
+    ("Adagrad", dict(lr=0.1, lr_decay=0.1)),
+    ("Adagrad", dict(lr=0.1, weight_decay=0.1)),
+    ("Adagrad", dict(lr=0.1, initial_accumulator_value=0.5, eps=1e-3)),
+    ("Adagrad", dict(lr=0.2, lr_decay=0.05, weight_decay=0.02, initial_accumulator_value=0.1, maximize=True)),
+]
+
+
+def _ids(cfg):
+    name, kw = cfg
+    return name + "-" + "-".join(f"{k}={v}" for k, v in kw.items())
+
+
+def _grads(rng, steps, shapes=SHAPES):
+    """Gradients for each step; magnitudes vary a lot so amsgrad's max matters, and some are 0."""
+    out = []
+    for _ in range(steps):
+        scale = 10.0 ** rng.uniform(-2, 1)
+        gs = []
+        for s in shapes:
+            g = rng.standard_normal(s) * scale
+            g.reshape(-1)[:: 7] = 0.0
+            gs.append(g)
+        out.append(gs)
+    return out
+
+
+def _pair(torch, rng, dtype, shapes=SHAPES):
+    init = [rng.standard_normal(s) for s in shapes]
+    npdt = NP_DTYPE[dtype]
+    gparams = [nn.Parameter(gc.tensor(a.astype(npdt))) for a in init]
+    tparams = [torch.nn.Parameter(torch.tensor(a.astype(npdt))) for a in init]
+    return gparams, tparams
+
+
+def _set_grads(torch, gparams, tparams, grads, dtype):
+    npdt = NP_DTYPE[dtype]
+    for gp, tp, g in zip(gparams, tparams, grads):
+        if g is None:
+            gp.grad = None
+            tp.grad = None
+        else:
+            gp.grad = gc.tensor(g.astype(npdt))
+            tp.grad = torch.tensor(g.astype(npdt))
+
+
+def _assert_params_close(gparams, tparams, rtol, atol, msg=""):
+    for i, (gp, tp) in enumerate(zip(gparams, tparams)):
+        np.testing.assert_allclose(gp.detach().numpy(), tp.detach().numpy(), rtol=rtol, atol=atol,
+                                   err_msg=f"{msg} param {i}")
+
+
+# --------------------------------------------------------------------------------------
+# Parity with torch.optim
+# --------------------------------------------------------------------------------------
+@pytest.mark.parametrize("cfg", CONFIGS, ids=_ids)
+def test_trajectory_matches_torch_float64(cfg):
+    torch = pytest.importorskip("torch")
+    name, kw = cfg
+    rng = np.random.default_rng(1)
+    gparams, tparams = _pair(torch, rng, gc.float64)
+    gopt = getattr(optim, name)(gparams, **kw)
+    topt = getattr(torch.optim, name)(tparams, **kw)
+    for step, grads in enumerate(_grads(rng, 25)):
+        _set_grads(torch, gparams, tparams, grads, gc.float64)
+        gopt.step()
+        topt.step()
+        _assert_params_close(gparams, tparams, rtol=1e-10, atol=1e-12, msg=f"step {step}")
+    # the parameters actually moved
+    assert not np.allclose(gparams[0].detach().numpy(), _pair(torch, np.random.default_rng(1), gc.float64)[0][0]
+                           .detach().numpy())
+
+
+@pytest.mark.parametrize("cfg", CONFIGS, ids=_ids)
+def test_trajectory_matches_torch_float32(cfg):
+    torch = pytest.importorskip("torch")
+    name, kw = cfg
+    rng = np.random.default_rng(2)
+    gparams, tparams = _pair(torch, rng, gc.float32)
+    gopt = getattr(optim, name)(gparams, **kw)
+    topt = getattr(torch.optim, name)(tparams, **kw)
+    for step, grads in enumerate(_grads(rng, 25)):
+        _set_grads(torch, gparams, tparams, grads, gc.float32)
+        gopt.step()
+        topt.step()
+        assert gparams[0].dtype == gc.float32
+        _assert_params_close(gparams, tparams, rtol=1e-4, atol=1e-5, msg=f"step {step}")
+
+
+@pytest.mark.parametrize("name,kw", [
+    ("SGD", dict(lr=0.05, momentum=0.9, nesterov=True, weight_decay=0.01)),
+    ("Adam", dict(lr=0.01, amsgrad=True, weight_decay=0.01)),
+    ("AdamW", dict(lr=0.01, weight_decay=0.1)),
+    ("RMSprop", dict(lr=0.01, momentum=0.5, centered=True)),
+    ("Adagrad", dict(lr=0.1, lr_decay=0.1)),
+])
+def test_params_without_grad_are_skipped_like_torch(name, kw):
+    """A parameter whose grad is None on some steps keeps its value and its step count."""
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(3)
+    gparams, tparams = _pair(torch, rng, gc.float64)
+    gopt = getattr(optim, name)(gparams, **kw)
+    topt = getattr(torch.optim, name)(tparams, **kw)
+    for step, grads in enumerate(_grads(rng, 12)):
+        if step % 3 != 2:
+            grads[1] = None          # param 1 only gets a gradient every third step
+        if step < 4:
+            grads[2] = None          # param 2 starts late
+        before = gparams[1].detach().numpy().copy()
+        _set_grads(torch, gparams, tparams, grads, gc.float64)
+        gopt.step()
+        topt.step()
+        if grads[1] is None:
+            np.testing.assert_array_equal(gparams[1].detach().numpy(), before)
+        _assert_params_close(gparams, tparams, rtol=1e-10, atol=1e-12, msg=f"step {step}")
+
+
+@pytest.mark.parametrize("name,extra", [
+    ("SGD", dict(momentum=0.9)),
+    ("Adam", dict()),
+    ("RMSprop", dict(momentum=0.3)),
+    ("Adagrad", dict()),
+])
+def test_param_groups_match_torch(name, extra):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(4)
+    gparams, tparams = _pair(torch, rng, gc.float64)
+    ggroups = [{"params": gparams[:2]}, {"params": gparams[2:], "lr": 0.003, "weight_decay": 0.1}]
+    tgroups = [{"params": tparams[:2]}, {"params": tparams[2:], "lr": 0.003, "weight_decay": 0.1}]
+    gopt = getattr(optim, name)(ggroups, lr=0.02, **extra)
+    topt = getattr(torch.optim, name)(tgroups, lr=0.02, **extra)
+    assert len(gopt.param_groups) == 2
+    assert gopt.param_groups[1]["lr"] == 0.003 and gopt.param_groups[0]["lr"] == 0.02
+    for step, grads in enumerate(_grads(rng, 8)):
+        _set_grads(torch, gparams, tparams, grads, gc.float64)
+        gopt.step()
+        topt.step()
+        _assert_params_close(gparams, tparams, rtol=1e-10, atol=1e-12, msg=f"step {step}")
+
+
+def test_add_param_group_and_lr_change_midway_match_torch():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(5)
+    gparams, tparams = _pair(torch, rng, gc.float64)
+    gopt = optim.Adam(gparams[:1], lr=0.01)
+    topt = torch.optim.Adam(tparams[:1], lr=0.01)
+    for step, grads in enumerate(_grads(rng, 10)):
+        if step == 3:
+            gopt.add_param_group({"params": gparams[1:], "lr": 0.05})
+            topt.add_param_group({"params": tparams[1:], "lr": 0.05})
+        if step == 6:
+            for g in gopt.param_groups + topt.param_groups:
+                g["lr"] *= 0.5
+        if step < 3:
+            grads = [grads[0], None, None]
+        _set_grads(torch, gparams, tparams, grads, gc.float64)
+        gopt.step()
+        topt.step()
+        _assert_params_close(gparams, tparams, rtol=1e-10, atol=1e-12, msg=f"step {step}")
+
+
+ROUND_TRIP = [
+    ("SGD", dict(lr=0.05, momentum=0.9, nesterov=True, weight_decay=0.01)),
+    ("Adam", dict(lr=0.01, amsgrad=True, weight_decay=0.01)),
+    ("AdamW", dict(lr=0.01, weight_decay=0.1)),
+    ("RMSprop", dict(lr=0.01, momentum=0.5, centered=True)),
+    ("Adagrad", dict(lr=0.1, lr_decay=0.1, initial_accumulator_value=0.2)),
+]
+
+
+@pytest.mark.parametrize("name,kw", ROUND_TRIP)
+def test_state_dict_round_trip_continues_identically(name, kw):
+    """Steps 1-5, state_dict -> a fresh optimizer on copied params -> steps 6-12 equal torch."""
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(6)
+    gparams, tparams = _pair(torch, rng, gc.float64)
+    gopt = getattr(optim, name)(gparams, **kw)
+    topt = getattr(torch.optim, name)(tparams, **kw)
+    grads = _grads(rng, 12)
+    for g in grads[:5]:
+        _set_grads(torch, gparams, tparams, g, gc.float64)
+        gopt.step()
+        topt.step()
+    sd = gopt.state_dict()
+    # PyTorch's layout: parameter indices, per-parameter state with torch's buffer names
+    tsd = topt.state_dict()
+    assert sorted(sd["state"].keys()) == sorted(tsd["state"].keys()) == [0, 1, 2]
+    assert [g["params"] for g in sd["param_groups"]] == [g["params"] for g in tsd["param_groups"]]
+    for i in sd["state"]:
+        assert set(sd["state"][i]) - {"step"} == set(tsd["state"][i]) - {"step"}
+        for k, v in tsd["state"][i].items():
+            if k == "step":
+                assert float(sd["state"][i]["step"]) == float(v) == 5.0
+            else:
+                np.testing.assert_allclose(sd["state"][i][k].numpy(), v.numpy(), rtol=1e-10, atol=1e-14)
+    for k, v in tsd["param_groups"][0].items():
+        if k in sd["param_groups"][0] and k != "params":
+            assert sd["param_groups"][0][k] == v, k
+
+    # the state dict is a snapshot: further steps of the original do not change it
+    snapshot = {i: {k: (v.numpy().copy() if hasattr(v, "numpy") else v) for k, v in st.items()}
+                for i, st in sd["state"].items()}
+    copies = [nn.Parameter(p.detach().clone()) for p in gparams]
+    for g in grads[5:7]:
+        _set_grads(torch, gparams, tparams, g, gc.float64)
+        gopt.step()
+        topt.step()
+    for i, st in sd["state"].items():
+        for k, v in st.items():
+            if hasattr(v, "numpy"):
+                np.testing.assert_array_equal(v.numpy(), snapshot[i][k])
+            else:
+                assert v == snapshot[i][k]
+
+    # a fresh optimizer (different default hyper-parameters) resumes from the snapshot
+    fresh = getattr(optim, name)(copies, lr=123.0)
+    fresh.load_state_dict(sd)
+    assert fresh.param_groups[0]["lr"] == kw["lr"]
+    for g in grads[5:7]:
+        for p, gg in zip(copies, g):
+            p.grad = gc.tensor(gg)
+        fresh.step()
+    _assert_params_close(copies, tparams, rtol=1e-10, atol=1e-12, msg="after resume")
+    for g in grads[7:]:
+        _set_grads(torch, gparams, tparams, g, gc.float64)
+        for p, gg in zip(copies, g):
+            p.grad = gc.tensor(gg)
+        gopt.step()
+        fresh.step()
+        topt.step()
+        _assert_params_close(copies, tparams, rtol=1e-10, atol=1e-12, msg="resumed")
+        _assert_params_close(gparams, tparams, rtol=1e-10, atol=1e-12, msg="original")
+
+
+@pytest.mark.parametrize("name,kw", ROUND_TRIP)
+def test_torch_state_dict_loads_into_gradcore(name, kw):
+    """A torch optimizer's state dict (tensors converted) resumes in gradcore, and the reverse."""
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(7)
+    gparams, tparams = _pair(torch, rng, gc.float64)
+    topt = getattr(torch.optim, name)(tparams, **kw)
+    grads = _grads(rng, 10)
+    for g in grads[:4]:
+        _set_grads(torch, gparams, tparams, g, gc.float64)
+        topt.step()
+    for gp, tp in zip(gparams, tparams):
+        gp.data = gc.tensor(tp.detach().numpy().copy())
+    tsd = topt.state_dict()
+    converted = {
+        "state": {i: {k: (float(v.item()) if k == "step" else gc.tensor(v.numpy().copy())) for k, v in st.items()}
+                  for i, st in tsd["state"].items()},
+        "param_groups": [{k: v for k, v in g.items() if k not in ("foreach", "capturable", "differentiable",
+                                                                     "fused", "decoupled_weight_decay")}
+                         for g in tsd["param_groups"]],
+    }
+    gopt = getattr(optim, name)(gparams, **kw)
+    gopt.load_state_dict(converted)
+    for g in grads[4:]:
+        _set_grads(torch, gparams, tparams, g, gc.float64)
+        gopt.step()
+        topt.step()
+        _assert_params_close(gparams, tparams, rtol=1e-10, atol=1e-12, msg="gradcore resumed from torch")
+
+    # reverse: gradcore state dict -> torch optimizer
+    rng2 = np.random.default_rng(8)
+    gparams2, tparams2 = _pair(torch, rng2, gc.float64)
+    gopt2 = getattr(optim, name)(gparams2, **kw)
+    grads2 = _grads(rng2, 8)
+    for g in grads2[:4]:
+        _set_grads(torch, gparams2, tparams2, g, gc.float64)
+        gopt2.step()
+    with torch.no_grad():
+        for gp, tp in zip(gparams2, tparams2):
+            tp.copy_(torch.tensor(gp.detach().numpy()))
+    gsd = gopt2.state_dict()
+    topt2 = getattr(torch.optim, name)(tparams2, **kw)
+    tsd_template = topt2.state_dict()
+    tstate = {}
+    for i, st in gsd["state"].items():
+        entry = {}
+        for k, v in st.items():
+            if k == "step":
+                if name != "SGD":
+                    entry[k] = torch.tensor(float(v))
+            else:
+                entry[k] = torch.tensor(v.numpy().copy())
+        tstate[i] = entry
+    groups = [dict(tg, **{k: v for k, v in gg.items() if k in tg}) for tg, gg in
+              zip(tsd_template["param_groups"], gsd["param_groups"])]
+    topt2.load_state_dict({"state": tstate, "param_groups": groups})
+    for g in grads2[4:]:
+        _set_grads(torch, gparams2, tparams2, g, gc.float64)
+        gopt2.step()
+        topt2.step()
+        _assert_params_close(gparams2, tparams2, rtol=1e-10, atol=1e-12, msg="torch resumed from gradcore")
+
+
+def test_state_dict_survives_gc_save_load(tmp_path):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(9)
+    gparams, tparams = _pair(torch, rng, gc.float64)
+    kw = dict(lr=0.01, amsgrad=True, weight_decay=0.01, betas=(0.8, 0.99))
+    gopt = optim.Adam(gparams, **kw)
+    topt = torch.optim.Adam(tparams, **kw)
+    grads = _grads(rng, 10)
+    for g in grads[:5]:
+        _set_grads(torch, gparams, tparams, g, gc.float64)
+        gopt.step()
+        topt.step()
+    gc.save(gopt.state_dict(), tmp_path / "opt.safetensors")
+    loaded = gc.load(tmp_path / "opt.safetensors")
+    assert loaded["param_groups"][0]["betas"] == (0.8, 0.99)
+    assert sorted(loaded["state"]) == [0, 1, 2]
+    copies = [nn.Parameter(p.detach().clone()) for p in gparams]
+    fresh = optim.Adam(copies, lr=1.0)
+    fresh.load_state_dict(loaded)
+    for g in grads[5:]:
+        _set_grads(torch, copies, tparams, g, gc.float64)
+        fresh.step()
+        topt.step()
+        _assert_params_close(copies, tparams, rtol=1e-10, atol=1e-12)
+
+
+def test_zero_grad_and_closure():
+    p = nn.Parameter(gc.tensor([1.0, 2.0], dtype=gc.float64))
+    opt = optim.SGD([p], lr=0.5)
+    p.grad = gc.tensor([1.0, 1.0], dtype=gc.float64)
+    opt.zero_grad(set_to_none=False)
+    assert p.grad is not None
+    np.testing.assert_array_equal(p.grad.numpy(), [0.0, 0.0])
+    opt.zero_grad()
+    assert p.grad is None
+
+    def closure():
+        opt.zero_grad()
+        loss = (p * p).sum()
+        loss.backward()
+        return loss
+
+    loss = opt.step(closure)
+    assert loss.item() == pytest.approx(5.0)
+    np.testing.assert_allclose(p.detach().numpy(), [0.0, 0.0])   # p - 0.5 * 2p
+
+
+def test_step_is_one_core_call_per_group(monkeypatch):
+    from gradcore import _core
+
+    calls = []
+    real = _core.optim_step
+
+    def spy(*args, **kwargs):
+        calls.append(args)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(_core, "optim_step", spy)
+    params = [nn.Parameter(gc.ones(3, 2)) for _ in range(5)]
+    for p in params:
+        p.grad = gc.ones(3, 2)
+    opt = optim.Adam([{"params": params[:3]}, {"params": params[3:], "lr": 0.1}])
+    opt.step()
+    assert len(calls) == 2
+    assert [len(c[1]) for c in calls] == [3, 2]
+
+
+def test_invalid_hyperparameters_raise():
+    p = [nn.Parameter(gc.ones(2))]
+    with pytest.raises(ValueError):
+        optim.SGD(p, lr=-1.0)
+    with pytest.raises(ValueError):
+        optim.SGD(p, lr=0.1, nesterov=True)         # nesterov needs momentum
+    with pytest.raises(ValueError):
+        optim.Adam(p, betas=(1.0, 0.999))
+    with pytest.raises(ValueError):
+        optim.Adam(p, eps=-1.0)
+    with pytest.raises(ValueError):
+        optim.RMSprop(p, alpha=-0.1)
+    with pytest.raises(ValueError):
+        optim.Adagrad(p, lr_decay=-0.1)
+    with pytest.raises(ValueError):
+        optim.SGD([], lr=0.1)
+    with pytest.raises(ValueError):
+        optim.SGD([{"params": p}, {"params": p}], lr=0.1)  # a parameter in two groups
+
+
+# --------------------------------------------------------------------------------------
+# Hand-computed single steps (no torch)
+# --------------------------------------------------------------------------------------
+def _one_step(opt_cls, p0, g, **kw):
+    p = nn.Parameter(gc.tensor(np.array(p0, dtype=np.float64)))
+    opt = opt_cls([p], **kw)
+    p.grad = gc.tensor(np.array(g, dtype=np.float64))
+    opt.step()
+    return p.detach().numpy(), opt, p
+
+
+def test_sgd_single_step_by_hand():
+    p, _, _ = _one_step(optim.SGD, [1.0, -2.0], [0.5, 0.25], lr=0.1, weight_decay=0.1)
+    # d = g + wd p = [0.6, 0.05]
+    np.testing.assert_allclose(p, [1.0 - 0.06, -2.0 - 0.005], rtol=1e-14)
+    # momentum: two steps, buf1 = d1; buf2 = 0.9 buf1 + (1 - 0.5) d2
+    pp = nn.Parameter(gc.tensor([0.0], dtype=gc.float64))
+    opt = optim.SGD([pp], lr=1.0, momentum=0.9, dampening=0.5)
+    pp.grad = gc.tensor([1.0], dtype=gc.float64)
+    opt.step()
+    assert pp.item() == pytest.approx(-1.0)
+    pp.grad = gc.tensor([2.0], dtype=gc.float64)
+    opt.step()
+    assert pp.item() == pytest.approx(-1.0 - (0.9 * 1.0 + 0.5 * 2.0))
+    # nesterov: p -= lr * (g + m * buf), buf = g on the first step
+    p, _, _ = _one_step(optim.SGD, [0.0], [1.0], lr=1.0, momentum=0.9, nesterov=True)
+    np.testing.assert_allclose(p, [-1.9])
+
+
+def test_adam_single_step_by_hand():
+    # first step: m_hat = g, v_hat = g^2 -> p -= lr * g / (|g| + eps)
+    p, _, _ = _one_step(optim.Adam, [1.0, 1.0], [0.5, -4.0], lr=0.1, eps=1e-8)
+    np.testing.assert_allclose(p, [1.0 - 0.1 * 0.5 / (0.5 + 1e-8), 1.0 + 0.1 * 4.0 / (4.0 + 1e-8)], rtol=1e-13)
+    # L2 weight decay enters the gradient: g' = 0.5 + 0.5 * 1 = 1 -> same sign step of lr
+    p, _, _ = _one_step(optim.Adam, [1.0], [0.5], lr=0.1, weight_decay=0.5, eps=0.0)
+    np.testing.assert_allclose(p, [0.9], rtol=1e-13)
+    # AdamW: p *= 1 - lr*wd, then the Adam step on the raw gradient
+    p, _, _ = _one_step(optim.AdamW, [1.0], [0.5], lr=0.1, weight_decay=0.5, eps=0.0)
+    np.testing.assert_allclose(p, [1.0 * (1 - 0.05) - 0.1], rtol=1e-13)
+    # second step by hand
+    pp = nn.Parameter(gc.tensor([0.0], dtype=gc.float64))
+    opt = optim.Adam([pp], lr=0.1, betas=(0.9, 0.99), eps=1e-8)
+    for g in (1.0, 3.0):
+        pp.grad = gc.tensor([g], dtype=gc.float64)
+        opt.step()
+    m = 0.9 * (0.1 * 1.0) + 0.1 * 3.0
+    v = 0.99 * (0.01 * 1.0) + 0.01 * 9.0
+    m_hat, v_hat = m / (1 - 0.9 ** 2), v / (1 - 0.99 ** 2)
+    expected = -0.1 * 1.0 / (1.0 + 1e-8) - 0.1 * m_hat / (math.sqrt(v_hat) + 1e-8)
+    assert pp.item() == pytest.approx(expected, rel=1e-12)
+
+
+def test_rmsprop_and_adagrad_single_step_by_hand():
+    p, _, _ = _one_step(optim.RMSprop, [1.0], [2.0], lr=0.01, alpha=0.9, eps=1e-8)
+    # s = 0.1 * 4 = 0.4; p -= lr * g / (sqrt(s) + eps)
+    np.testing.assert_allclose(p, [1.0 - 0.01 * 2.0 / (math.sqrt(0.4) + 1e-8)], rtol=1e-13)
+    p, _, _ = _one_step(optim.RMSprop, [1.0], [2.0], lr=0.01, alpha=0.9, eps=1e-8, centered=True)
+    # a = 0.2; avg = sqrt(0.4 - 0.04) + eps
+    np.testing.assert_allclose(p, [1.0 - 0.01 * 2.0 / (math.sqrt(0.36) + 1e-8)], rtol=1e-13)
+    p, _, _ = _one_step(optim.Adagrad, [1.0], [2.0], lr=0.1, initial_accumulator_value=5.0, eps=0.0)
+    # sum = 5 + 4 = 9; p -= 0.1 * 2 / 3
+    np.testing.assert_allclose(p, [1.0 - 0.2 / 3.0], rtol=1e-13)
+    # lr_decay: clr = lr / (1 + (t - 1) * lr_decay) at step t = 2
+    pp = nn.Parameter(gc.tensor([0.0], dtype=gc.float64))
+    opt = optim.Adagrad([pp], lr=1.0, lr_decay=1.0, eps=0.0)
+    for _ in range(2):
+        pp.grad = gc.tensor([1.0], dtype=gc.float64)
+        opt.step()
+    assert pp.item() == pytest.approx(-1.0 - 0.5 / math.sqrt(2.0), rel=1e-13)
+
+
+# --------------------------------------------------------------------------------------
+# LR schedulers vs torch
+# --------------------------------------------------------------------------------------
+def _sched_pair(torch, make_g, make_t, epochs=30):
+    gp = [nn.Parameter(gc.ones(2))]
+    tp = [torch.nn.Parameter(torch.ones(2))]
+    gopt = optim.SGD([{"params": gp}, {"params": [nn.Parameter(gc.ones(1))], "lr": 0.5}], lr=0.1)
+    topt = torch.optim.SGD([{"params": tp}, {"params": [torch.nn.Parameter(torch.ones(1))], "lr": 0.5}], lr=0.1)
+    gs, ts = make_g(gopt), make_t(topt)
+    glrs, tlrs = [gs.get_last_lr()], [ts.get_last_lr()]
+    for _ in range(epochs):
+        gopt.step()
+        topt.step()
+        gs.step()
+        ts.step()
+        glrs.append(gs.get_last_lr())
+        tlrs.append(ts.get_last_lr())
+        assert [g["lr"] for g in gopt.param_groups] == glrs[-1]
+    return np.array(glrs), np.array(tlrs)
+
+
+def test_step_lr_matches_torch():
+    torch = pytest.importorskip("torch")
+    g, t = _sched_pair(torch, lambda o: lr_scheduler.StepLR(o, step_size=4, gamma=0.5),
+                       lambda o: torch.optim.lr_scheduler.StepLR(o, step_size=4, gamma=0.5))
+    np.testing.assert_allclose(g, t, rtol=1e-12)
+    assert g[-1, 0] < g[0, 0]
+
+
+def test_cosine_annealing_lr_matches_torch():
+    torch = pytest.importorskip("torch")
+    g, t = _sched_pair(torch, lambda o: lr_scheduler.CosineAnnealingLR(o, T_max=10, eta_min=0.001),
+                       lambda o: torch.optim.lr_scheduler.CosineAnnealingLR(o, T_max=10, eta_min=0.001), epochs=10)
+    np.testing.assert_allclose(g, t, rtol=1e-9, atol=1e-12)
+    assert g[10, 0] == pytest.approx(0.001)
+
+
+def test_lambda_lr_matches_torch():
+    torch = pytest.importorskip("torch")
+    fns = [lambda e: 0.9 ** e, lambda e: 1.0 / (1 + e)]
+    g, t = _sched_pair(torch, lambda o: lr_scheduler.LambdaLR(o, fns),
+                       lambda o: torch.optim.lr_scheduler.LambdaLR(o, fns))
+    np.testing.assert_allclose(g, t, rtol=1e-12)
+    g1, t1 = _sched_pair(torch, lambda o: lr_scheduler.LambdaLR(o, lambda e: 0.5 ** (e // 3)),
+                         lambda o: torch.optim.lr_scheduler.LambdaLR(o, lambda e: 0.5 ** (e // 3)))
+    np.testing.assert_allclose(g1, t1, rtol=1e-12)
+
+
+def test_scheduler_drives_the_optimizer_like_torch():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(10)
+    gparams, tparams = _pair(torch, rng, gc.float64)
+    gopt = optim.SGD(gparams, lr=0.1, momentum=0.9)
+    topt = torch.optim.SGD(tparams, lr=0.1, momentum=0.9)
+    gs = lr_scheduler.StepLR(gopt, step_size=2, gamma=0.3)
+    ts = torch.optim.lr_scheduler.StepLR(topt, step_size=2, gamma=0.3)
+    for grads in _grads(rng, 8):
+        _set_grads(torch, gparams, tparams, grads, gc.float64)
+        gopt.step()
+        topt.step()
+        gs.step()
+        ts.step()
+    _assert_params_close(gparams, tparams, rtol=1e-10, atol=1e-12)
+
+
+# --------------------------------------------------------------------------------------
+# Gradient clipping
+# --------------------------------------------------------------------------------------
+def _clip_pair(torch, rng, dtype=np.float64, scale=1.0):
+    shapes = [(7, 3), (3,), (2, 2, 5)]
+    gp, tp = [], []
+    for s in shapes:
+        a = rng.standard_normal(s).astype(dtype)
+        g = (rng.standard_normal(s) * scale).astype(dtype)
+        p = nn.Parameter(gc.tensor(a))
+        p.grad = gc.tensor(g)
+        q = torch.nn.Parameter(torch.tensor(a))
+        q.grad = torch.tensor(g)
+        gp.append(p)
+        tp.append(q)
+    return gp, tp
+
+
+@pytest.mark.parametrize("norm_type", [2.0, 1.0, math.inf, 3.0])
+@pytest.mark.parametrize("max_norm", [0.5, 1e6])
+def test_clip_grad_norm_matches_torch(norm_type, max_norm):
+    torch = pytest.importorskip("torch")
+    gp, tp = _clip_pair(torch, np.random.default_rng(11))
+    gnorm = nn.utils.clip_grad_norm_(gp, max_norm, norm_type=norm_type)
+    tnorm = torch.nn.utils.clip_grad_norm_(tp, max_norm, norm_type=norm_type)
+    assert float(gnorm.item()) == pytest.approx(float(tnorm.item()), rel=1e-12)
+    for p, q in zip(gp, tp):
+        np.testing.assert_allclose(p.grad.numpy(), q.grad.numpy(), rtol=1e-12, atol=1e-15)
+    total = float(gnorm.item())
+    if max_norm < total:
+        after = nn.utils.clip_grad_norm_(gp, 1e9, norm_type=norm_type).item()
+        assert after == pytest.approx(max_norm, rel=1e-5)
+
+
+def test_clip_grad_norm_float32_single_tensor_and_missing_grads():
+    torch = pytest.importorskip("torch")
+    gp, tp = _clip_pair(torch, np.random.default_rng(12), dtype=np.float32, scale=5.0)
+    gp[1].grad = None
+    tp[1].grad = None
+    gnorm = nn.utils.clip_grad_norm_(gp, 1.0)
+    tnorm = torch.nn.utils.clip_grad_norm_(tp, 1.0)
+    assert float(gnorm.item()) == pytest.approx(float(tnorm.item()), rel=1e-5)
+    assert gp[1].grad is None
+    for p, q in zip([gp[0], gp[2]], [tp[0], tp[2]]):
+        np.testing.assert_allclose(p.grad.numpy(), q.grad.numpy(), rtol=1e-5, atol=1e-7)
+    # a single tensor instead of an iterable
+    single = nn.Parameter(gc.tensor([3.0, 4.0]))
+    single.grad = gc.tensor([3.0, 4.0])
+    n = nn.utils.clip_grad_norm_(single, 1.0)
+    assert n.item() == pytest.approx(5.0)
+    np.testing.assert_allclose(single.grad.numpy(), [0.6, 0.8], rtol=1e-5)
+
+
+def test_clip_grad_norm_nonfinite():
+    p = nn.Parameter(gc.tensor([1.0, 2.0]))
+    p.grad = gc.tensor([float("nan"), 1.0])
+    with pytest.raises(RuntimeError):
+        nn.utils.clip_grad_norm_([p], 1.0, error_if_nonfinite=True)
+    q = nn.Parameter(gc.tensor([1.0, 2.0]))
+    q.grad = gc.tensor([float("inf"), 1.0])
+    assert math.isinf(nn.utils.clip_grad_norm_([q], 1.0, norm_type=math.inf).item())
+
+
+def test_clip_grad_value_matches_torch():
+    torch = pytest.importorskip("torch")
+    gp, tp = _clip_pair(torch, np.random.default_rng(13), scale=2.0)
+    nn.utils.clip_grad_value_(gp, 0.7)
+    torch.nn.utils.clip_grad_value_(tp, 0.7)
+    for p, q in zip(gp, tp):
+        np.testing.assert_array_equal(p.grad.numpy(), q.grad.numpy())
+        assert np.abs(p.grad.numpy()).max() <= 0.7
+    assert any((np.abs(p.grad.numpy()) == 0.7).any() for p in gp)
