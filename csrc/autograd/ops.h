@@ -106,7 +106,7 @@ void add_inplace(const TensorPtr& dst, const TensorPtr& src, double alpha);  // 
 // One call updates every parameter that has a .grad. `states` holds up to three lists of
 // state tensors (same length as params; null entries unused), `steps` is a float64 tensor
 // with one step counter per parameter, incremented here for the parameters updated.
-void optim_step(const std::string& kind, const kernels::OptimHyper& h, const tensor_list& params,
+void optim_step(const std::string& kind, const OptimHyper& h, const tensor_list& params,
                 const std::vector<tensor_list>& states, const TensorPtr& steps);
 // The norm of all .grad tensors together (one pass); 0-dim float64 tensor.
 TensorPtr grad_norm(const tensor_list& params, double norm_type);

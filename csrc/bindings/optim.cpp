@@ -9,7 +9,7 @@ void bind_optim(py::module_& m) {
                          const TensorPtr& steps, double lr, double momentum, double dampening, double weight_decay,
                          double beta1, double beta2, double eps, double alpha, double lr_decay, bool nesterov,
                          bool amsgrad, bool decoupled, bool centered, bool maximize) {
-        kernels::OptimHyper h;
+        OptimHyper h;
         h.lr = lr; h.momentum = momentum; h.dampening = dampening; h.weight_decay = weight_decay;
         h.beta1 = beta1; h.beta2 = beta2; h.eps = eps; h.alpha = alpha; h.lr_decay = lr_decay;
         h.nesterov = nesterov; h.amsgrad = amsgrad; h.decoupled = decoupled; h.centered = centered;

@@ -95,37 +95,39 @@ void scale_c(int64_t M, int64_t N, T beta, T* C, int64_t ldc) {
   }
 }
 
-// Unpacked path for small products: row-major loops, threaded over rows of C.
+// Unpacked path for small products and for very few rows of C (batch-1 GEMV, where
+// packing B would cost as much as the product): row-major loops over (row, column block)
+// tasks. Column blocks keep the k order of every C element fixed, so the result does not
+// depend on the thread count.
 template <class T>
 void gemm_small(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha, const T* A, int64_t lda,
                 const T* B, int64_t ldb, T beta, T* C, int64_t ldc) {
   const auto& k = table<T>();
-  auto row = [&](int64_t i) {
-    T* c = C + i * ldc;
+  constexpr int64_t kColBlock = 256;
+  const int64_t nblk = (N + kColBlock - 1) / kColBlock;
+  auto task = [&](int64_t t) {
+    const int64_t i = t / nblk, j0 = (t % nblk) * kColBlock;
+    const int64_t nj = N - j0 < kColBlock ? N - j0 : kColBlock;
+    T* c = C + i * ldc + j0;
     if (!tb) {
-      scale_c<T>(1, N, beta, c, ldc);
-      for (int64_t p = 0; p < K; ++p) {
-        T a = alpha * at_a(ta, A, lda, i, p);
-        k.axpby(a, B + p * ldb, T(1), c, N);
-      }
+      scale_c<T>(1, nj, beta, c, ldc);
+      for (int64_t p = 0; p < K; ++p) k.axpby(alpha * at_a(ta, A, lda, i, p), B + p * ldb + j0, T(1), c, nj);
     } else if (!ta) {
-      for (int64_t j = 0; j < N; ++j) {
-        T d = alpha * k.dot(A + i * lda, B + j * ldb, K);
+      for (int64_t j = 0; j < nj; ++j) {
+        T d = alpha * k.dot(A + i * lda, B + (j0 + j) * ldb, K);
         c[j] = beta == T(0) ? d : d + beta * c[j];
       }
     } else {
-      for (int64_t j = 0; j < N; ++j) {
-        T s = T(0);
-        for (int64_t p = 0; p < K; ++p) s += A[p * lda + i] * B[j * ldb + p];
-        c[j] = beta == T(0) ? alpha * s : alpha * s + beta * c[j];
+      for (int64_t j = 0; j < nj; ++j) {
+        T acc = T(0);
+        for (int64_t p = 0; p < K; ++p) acc += A[p * lda + i] * B[(j0 + j) * ldb + p];
+        c[j] = beta == T(0) ? alpha * acc : alpha * acc + beta * c[j];
       }
     }
   };
-  if (M * N * K >= (1 << 15) && M > 1) {
-    cpu::parallel_range(M, 1, [&](int64_t b, int64_t e) { for (int64_t i = b; i < e; ++i) row(i); });
-  } else {
-    for (int64_t i = 0; i < M; ++i) row(i);
-  }
+  const int64_t ntasks = M * nblk;
+  if (M * N * K >= (1 << 16)) cpu::parallel_for(ntasks, task);
+  else for (int64_t t = 0; t < ntasks; ++t) task(t);
 }
 
 }  // namespace
@@ -135,7 +137,7 @@ void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha, const T* A
           int64_t ldb, T beta, T* C, int64_t ldc) {
   if (M <= 0 || N <= 0) return;
   if (K <= 0 || alpha == T(0)) { scale_c(M, N, beta, C, ldc); return; }
-  if (M * N * K <= 32 * 32 * 32) {
+  if (M * N * K <= 32 * 32 * 32 || M <= 4) {
     gemm_small(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
     return;
   }

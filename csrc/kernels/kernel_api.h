@@ -84,12 +84,7 @@ void cross_entropy_backward(const T* probs, const int64_t* labels, int64_t N, in
 
 // ---- optimizer updates (optim.cpp): one call updates every tensor of a group ----
 // Update rules follow PyTorch's torch.optim to the letter (see python/gradcore/optim.py).
-enum OptimKind { OPT_SGD, OPT_ADAM, OPT_RMSPROP, OPT_ADAGRAD };
-struct OptimHyper {
-  double lr = 0, momentum = 0, dampening = 0, weight_decay = 0;
-  double beta1 = 0.9, beta2 = 0.999, eps = 1e-8, alpha = 0.99, lr_decay = 0;
-  bool nesterov = false, amsgrad = false, decoupled = false, centered = false, maximize = false;
-};
+enum OptimKind { OPT_SGD, OPT_ADAM, OPT_RMSPROP, OPT_ADAGRAD };  // OptimHyper: kernels.h
 // Tensor i has sizes[i] elements at params[i] / grads[i]; state0..2[i] are its state
 // buffers (null when unused): SGD {momentum}; Adam {exp_avg, exp_avg_sq, max_exp_avg_sq};
 // RMSprop {square_avg, momentum_buffer, grad_avg}; Adagrad {sum}. steps[i] is the step

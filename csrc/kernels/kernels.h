@@ -36,6 +36,13 @@ enum BinaryOp : int {
 // Operand layouts of a contiguous binary loop: both vectors, vector-scalar, scalar-vector.
 enum BinaryMode : int { BMODE_VV = 0, BMODE_VS, BMODE_SV, BMODE_COUNT };
 
+// Optimizer hyper-parameters (a POD shared by every ISA unit).
+struct OptimHyper {
+  double lr = 0, momentum = 0, dampening = 0, weight_decay = 0;
+  double beta1 = 0.9, beta2 = 0.999, eps = 1e-8, alpha = 0.99, lr_decay = 0;
+  bool nesterov = false, amsgrad = false, decoupled = false, centered = false, maximize = false;
+};
+
 template <class T>
 struct TypedKernels {
   // GEMM micro-kernel (BLIS contract, row-major C):
@@ -60,6 +67,11 @@ struct TypedKernels {
   void (*gelu_tanh_backward)(const T* g, const T* x, T* out, int64_t n);
   void (*leaky_relu)(const T* x, T slope, T* y, int64_t n);
   void (*leaky_relu_backward)(const T* g, const T* x, T slope, T* out, int64_t n);
+  // Optimizer updates of n contiguous elements (PyTorch's formulas; see optim.cpp).
+  void (*sgd_update)(const OptimHyper* h, T* p, const T* g, T* buf, int64_t n, int first_step);
+  void (*adam_update)(const OptimHyper* h, T* p, const T* g, T* m, T* v, T* vmax, int64_t n, int64_t step);
+  void (*rmsprop_update)(const OptimHyper* h, T* p, const T* g, T* sq, T* buf, T* gavg, int64_t n);
+  void (*adagrad_update)(const OptimHyper* h, T* p, const T* g, T* sum, int64_t n, int64_t step);
   T (*sum)(const T* x, int64_t n);                 // fixed-order pairwise sum
   T (*max)(const T* x, int64_t n);
   T (*dot)(const T* x, const T* y, int64_t n);

@@ -32,7 +32,7 @@ tensor_list with_grads(const tensor_list& params, const char* what) {
 
 }  // namespace
 
-void optim_step(const std::string& kind_name, const kernels::OptimHyper& h, const tensor_list& params,
+void optim_step(const std::string& kind_name, const OptimHyper& h, const tensor_list& params,
                 const std::vector<tensor_list>& states, const TensorPtr& steps) {
   const kernels::OptimKind kind = parse_kind(kind_name);
   const size_t n = params.size();

@@ -1,0 +1,399 @@
+"""``gradcore-bench``: gradcore against its peers, side by side in one run, as ratios.
+
+    gradcore-bench gemm|mlp-step|tiny-step|op-overhead|elementwise|all
+                   [--threads N] [--batch B ...] [--repeat R] [--json PATH]
+
+Each workload is timed for gradcore and for every available peer (NumPy always; PyTorch
+and micrograd when installed) on the same data and thread count, interleaved; the table
+shows the median time (min-max) and the ratio peer / gradcore (> 1: gradcore is faster).
+Run it under ``env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE`` so NumPy uses its best
+kernel; the header says which BLAS kernel each peer used.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+import numpy as np
+
+import gradcore as gc
+
+Timer = Callable[[], None]
+
+
+def _progress(msg: str) -> None:
+    if sys.stderr.isatty():
+        sys.stderr.write("\r\033[K" + msg)
+        sys.stderr.flush()
+    else:
+        sys.stderr.write(msg + "\n")
+
+
+def _measure(fns: Dict[str, Timer], repeat: int, min_time: float = 0.2) -> Dict[str, List[float]]:
+    """Interleaved samples: each round times every contender once (>= min_time each)."""
+    for f in fns.values():  # warm-up
+        f()
+    loops: Dict[str, int] = {}
+    for name, f in fns.items():
+        n, t0 = 0, time.perf_counter()
+        while time.perf_counter() - t0 < min_time / 4 or n == 0:
+            f()
+            n += 1
+        per = (time.perf_counter() - t0) / n
+        loops[name] = max(1, int(min_time / max(per, 1e-9)))
+    samples: Dict[str, List[float]] = {k: [] for k in fns}
+    for _ in range(repeat):
+        for name, f in fns.items():
+            n = loops[name]
+            t0 = time.perf_counter()
+            for _ in range(n):
+                f()
+            samples[name].append((time.perf_counter() - t0) / n)
+    return samples
+
+
+def _torch() -> Any:
+    try:
+        import torch
+
+        return torch
+    except ImportError:
+        return None
+
+
+def _micrograd() -> Any:
+    try:
+        import micrograd.engine  # noqa: F401
+        import micrograd.nn
+
+        return micrograd
+    except ImportError:
+        return None
+
+
+def _row(workload: str, case: str, samples: Dict[str, List[float]], unit: str = "ms",
+         flops: Optional[float] = None) -> Dict[str, Any]:
+    scale = 1e3 if unit == "ms" else 1e6
+    med = {k: statistics.median(v) for k, v in samples.items()}
+    row: Dict[str, Any] = {"workload": workload, "case": case, "unit": unit, "results": {}}
+    for k, v in samples.items():
+        r = {"median": med[k] * scale, "min": min(v) * scale, "max": max(v) * scale}
+        if k != "gradcore" and "gradcore" in med:
+            r["ratio"] = med[k] / med["gradcore"]
+        if flops:
+            r["gflops"] = flops / med[k] / 1e9
+        row["results"][k] = r
+    return row
+
+
+# ---- workloads ----------------------------------------------------------------------
+GEMM_SHAPES = [(64, 64, 64), (128, 128, 128), (256, 256, 256), (512, 512, 512), (1024, 1024, 1024),
+               (2048, 2048, 2048), (128, 784, 512), (128, 512, 256), (128, 256, 10), (512, 784, 512)]
+
+
+def bench_gemm(args: argparse.Namespace) -> List[Dict[str, Any]]:
+    torch = _torch()
+    rows = []
+    rng = np.random.default_rng(0)
+    shapes = [(M, K, N, False, False) for M, K, N in GEMM_SHAPES]
+    shapes += [(784, 128, 512, True, False), (128, 512, 784, False, True)]  # dW = X^T dY, dX = dY W^T
+    for M, K, N, ta, tb in shapes:
+        if M * N * K > 2048 ** 3 // 2 and args.quick:
+            continue
+        _progress(f"gemm {M}x{K}x{N}")
+        A = rng.standard_normal((K, M) if ta else (M, K)).astype(np.float32)
+        B = rng.standard_normal((N, K) if tb else (K, N)).astype(np.float32)
+        ga, gb = gc.from_numpy(A), gc.from_numpy(B)
+        An, Bn = (A.T if ta else A), (B.T if tb else B)
+        fns: Dict[str, Timer] = {"gradcore": lambda: gc.mm(ga, gb, trans_a=ta, trans_b=tb),
+                                 "numpy": lambda: np.matmul(An, Bn)}
+        if torch is not None:
+            tA, tB = torch.from_numpy(A), torch.from_numpy(B)
+            tAo, tBo = (tA.T if ta else tA), (tB.T if tb else tB)
+            fns["torch"] = lambda: torch.mm(tAo, tBo)
+        name = f"({M},{K},{N})" + (" A^T" if ta else "") + (" B^T" if tb else "")
+        rows.append(_row("gemm", name, _measure(fns, args.repeat), "ms", 2.0 * M * N * K))
+    return rows
+
+
+def _mlp_numpy(batch: int, rng: np.random.Generator) -> Timer:
+    """A from-scratch NumPy MLP 784-512-256-10 with explicit backward and Adam."""
+    sizes = [784, 512, 256, 10]
+    Ws = [rng.standard_normal((i, o)).astype(np.float32) * np.float32(1 / np.sqrt(i)) for i, o in zip(sizes, sizes[1:])]
+    bs = [np.zeros(o, np.float32) for o in sizes[1:]]
+    params = Ws + bs
+    m = [np.zeros_like(p) for p in params]
+    v = [np.zeros_like(p) for p in params]
+    X = rng.standard_normal((batch, 784)).astype(np.float32)
+    y = rng.integers(0, 10, batch)
+    t = [0]
+
+    def step() -> None:
+        hs = [X]
+        for i, (W, b) in enumerate(zip(Ws, bs)):
+            z = hs[-1] @ W + b
+            hs.append(np.maximum(z, 0) if i < 2 else z)
+        z = hs[-1]
+        p = np.exp(z - z.max(1, keepdims=True))
+        p /= p.sum(1, keepdims=True)
+        p[np.arange(batch), y] -= 1
+        d = p / batch
+        grads_W, grads_b = [None] * 3, [None] * 3
+        for i in (2, 1, 0):
+            grads_W[i] = hs[i].T @ d
+            grads_b[i] = d.sum(0)
+            if i:
+                d = (d @ Ws[i].T) * (hs[i] > 0)
+        t[0] += 1
+        bc1, bc2 = 1 - 0.9 ** t[0], 1 - 0.999 ** t[0]
+        for k, g in enumerate(grads_W + grads_b):
+            m[k] *= 0.9
+            m[k] += 0.1 * g
+            v[k] *= 0.999
+            v[k] += 0.001 * g * g
+            params[k] -= (1e-3 / bc1) * m[k] / (np.sqrt(v[k] / bc2) + 1e-8)
+
+    return step
+
+
+def bench_mlp_step(args: argparse.Namespace) -> List[Dict[str, Any]]:
+    torch = _torch()
+    rows = []
+    for batch in args.batch or [1, 16, 128, 512]:
+        _progress(f"mlp-step batch {batch}")
+        rng = np.random.default_rng(0)
+        X = rng.standard_normal((batch, 784)).astype(np.float32)
+        y = rng.integers(0, 10, batch)
+        gc.manual_seed(0)
+        model = gc.nn.Sequential(gc.nn.Linear(784, 512), gc.nn.ReLU(), gc.nn.Linear(512, 256), gc.nn.ReLU(),
+                                 gc.nn.Linear(256, 10))
+        opt = gc.optim.Adam(model.parameters(), lr=1e-3)
+        gx = gc.from_numpy(X)
+
+        def gc_step() -> None:
+            opt.zero_grad()
+            loss = gc.nn.functional.cross_entropy(model(gx), y)
+            loss.backward()
+            opt.step()
+
+        fns: Dict[str, Timer] = {"gradcore": gc_step, "numpy": _mlp_numpy(batch, rng)}
+        if torch is not None:
+            tx, ty = torch.from_numpy(X), torch.from_numpy(y)
+            for name, fused in (("torch", False), ("torch-fused", True)):
+                tm = torch.nn.Sequential(torch.nn.Linear(784, 512), torch.nn.ReLU(), torch.nn.Linear(512, 256),
+                                         torch.nn.ReLU(), torch.nn.Linear(256, 10))
+                topt = torch.optim.Adam(tm.parameters(), lr=1e-3, fused=fused)
+
+                def t_step(tm: Any = tm, topt: Any = topt) -> None:
+                    topt.zero_grad()
+                    torch.nn.functional.cross_entropy(tm(tx), ty).backward()
+                    topt.step()
+
+                fns[name] = t_step
+        flops = 6.0 * batch * (784 * 512 + 512 * 256 + 256 * 10)
+        rows.append(_row("mlp-step", f"batch {batch}", _measure(fns, args.repeat), "ms", flops))
+    return rows
+
+
+def bench_tiny_step(args: argparse.Namespace) -> List[Dict[str, Any]]:
+    torch, mg = _torch(), _micrograd()
+    rows = []
+    for batch in args.batch or [1, 32]:
+        _progress(f"tiny-step batch {batch}")
+        rng = np.random.default_rng(0)
+        X = rng.standard_normal((batch, 2)).astype(np.float32)
+        Y = rng.standard_normal((batch, 1)).astype(np.float32)
+        model = gc.nn.Sequential(gc.nn.Linear(2, 16), gc.nn.Tanh(), gc.nn.Linear(16, 16), gc.nn.Tanh(),
+                                 gc.nn.Linear(16, 1))
+        opt = gc.optim.SGD(model.parameters(), lr=1e-2)
+        gx, gy = gc.from_numpy(X), gc.from_numpy(Y)
+
+        def gc_step() -> None:
+            opt.zero_grad()
+            gc.nn.functional.mse_loss(model(gx), gy).backward()
+            opt.step()
+
+        fns: Dict[str, Timer] = {"gradcore": gc_step}
+        if torch is not None:
+            tm = torch.nn.Sequential(torch.nn.Linear(2, 16), torch.nn.Tanh(), torch.nn.Linear(16, 16),
+                                     torch.nn.Tanh(), torch.nn.Linear(16, 1))
+            topt = torch.optim.SGD(tm.parameters(), lr=1e-2)
+            tx, ty = torch.from_numpy(X), torch.from_numpy(Y)
+
+            def t_step() -> None:
+                topt.zero_grad()
+                torch.nn.functional.mse_loss(tm(tx), ty).backward()
+                topt.step()
+
+            fns["torch"] = t_step
+        if mg is not None:
+            from micrograd.nn import MLP
+
+            net = MLP(2, [16, 16, 1])
+            xs = [[float(v) for v in row] for row in X]
+            ys = [float(v) for v in Y[:, 0]]
+
+            def mg_step() -> None:
+                net.zero_grad()
+                loss = sum((net(x) - t) ** 2 for x, t in zip(xs, ys)) * (1.0 / len(xs))
+                loss.backward()
+                for p in net.parameters():
+                    p.data -= 1e-2 * p.grad
+
+            fns["micrograd"] = mg_step
+        rows.append(_row("tiny-step", f"batch {batch}", _measure(fns, args.repeat), "ms"))
+    return rows
+
+
+def bench_op_overhead(args: argparse.Namespace) -> List[Dict[str, Any]]:
+    torch = _torch()
+    rows = []
+    _progress("op-overhead")
+    a, b = gc.ones(1), gc.ones(1)
+    ag, bg = gc.ones(1, requires_grad=True), gc.ones(1, requires_grad=True)
+    na, nb = np.ones(1, np.float32), np.ones(1, np.float32)
+    fns: Dict[str, Timer] = {"gradcore": lambda: a + b, "numpy": lambda: na + nb}
+    fns_g: Dict[str, Timer] = {"gradcore": lambda: ag + bg}
+    w, x = gc.ones(1, requires_grad=True), gc.ones(1)
+
+    def gc_graph() -> None:
+        ((x * w + w).tanh() * w).sum().backward()
+
+    fns_graph: Dict[str, Timer] = {"gradcore": gc_graph}
+    if torch is not None:
+        ta, tb = torch.ones(1), torch.ones(1)
+        tag, tbg = torch.ones(1, requires_grad=True), torch.ones(1, requires_grad=True)
+        fns["torch"] = lambda: ta + tb
+        fns_g["torch"] = lambda: tag + tbg
+        tw, tx = torch.ones(1, requires_grad=True), torch.ones(1)
+        fns_graph["torch"] = lambda: ((tx * tw + tw).tanh() * tw).sum().backward()
+    rows.append(_row("op-overhead", "a + b", _measure(fns, args.repeat), "us"))
+    rows.append(_row("op-overhead", "a + b (requires_grad)", _measure(fns_g, args.repeat), "us"))
+    rows.append(_row("op-overhead", "4-op graph fwd+bwd", _measure(fns_graph, args.repeat), "us"))
+    return rows
+
+
+def bench_elementwise(args: argparse.Namespace) -> List[Dict[str, Any]]:
+    torch = _torch()
+    rows = []
+    n = 16 * 1024 * 1024
+    rng = np.random.default_rng(0)
+    xa = rng.standard_normal(n).astype(np.float32)
+    xb = rng.standard_normal(n).astype(np.float32)
+    ga, gb = gc.from_numpy(xa), gc.from_numpy(xb)
+    for name, gfn, nfn, tfn, nbytes in (
+        ("relu", lambda: ga.relu(), lambda: np.maximum(xa, 0), "relu", 8),
+        ("add", lambda: ga + gb, lambda: xa + xb, "add", 12),
+        ("exp", lambda: ga.exp(), lambda: np.exp(xa), "exp", 8),
+    ):
+        _progress(f"elementwise {name}")
+        fns: Dict[str, Timer] = {"gradcore": gfn, "numpy": nfn}
+        if torch is not None:
+            ta, tb = torch.from_numpy(xa), torch.from_numpy(xb)
+            fns["torch"] = {"relu": lambda: torch.relu(ta), "add": lambda: ta + tb, "exp": lambda: torch.exp(ta)}[tfn]
+        row = _row("elementwise", f"{name} 16Mi", _measure(fns, args.repeat), "ms")
+        for k, r in row["results"].items():
+            r["GB/s"] = nbytes * n / (r["median"] / 1e3) / 1e9
+        rows.append(row)
+    return rows
+
+
+WORKLOADS = {"gemm": bench_gemm, "mlp-step": bench_mlp_step, "tiny-step": bench_tiny_step,
+             "op-overhead": bench_op_overhead, "elementwise": bench_elementwise}
+
+
+def machine_info() -> Dict[str, Any]:
+    info: Dict[str, Any] = {"python": platform.python_version(), "machine": platform.machine(),
+                            "cpus": os.cpu_count(), "gradcore": gc.__version__, "backend": gc.backend_info(),
+                            "numpy": np.__version__,
+                            "OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE")}
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    info["cpu"] = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    try:
+        from threadpoolctl import threadpool_info
+
+        info["blas"] = [{k: p.get(k) for k in ("internal_api", "version", "architecture", "num_threads",
+                                                 "filepath")} for p in threadpool_info()]
+    except ImportError:
+        info["blas"] = "threadpoolctl not installed"
+    torch = _torch()
+    info["torch"] = torch.__version__ if torch is not None else None
+    info["micrograd"] = _micrograd() is not None
+    return info
+
+
+def render(rows: List[Dict[str, Any]], info: Dict[str, Any]) -> str:
+    out = [f"gradcore {info['gradcore']} | ISA {info['backend']['isa']} | threads {info['backend']['num_threads']}"
+           f" | {info.get('cpu', info['machine'])}"]
+    if isinstance(info.get("blas"), list):
+        for b in info["blas"]:
+            out.append(f"peer BLAS: {b.get('internal_api')} {b.get('version')} kernel={b.get('architecture')} "
+                       f"threads={b.get('num_threads')}")
+    out.append(f"peers: numpy {info['numpy']}, torch {info['torch'] or 'not installed'}, "
+               f"micrograd {'yes' if info['micrograd'] else 'not installed'}")
+    out.append("")
+    out.append(f"{'workload':<12} {'case':<26} {'peer':<12} {'median':>10} {'min-max':>19} {'ratio':>7} {'GFLOP/s':>8}")
+    for row in rows:
+        for peer, r in row["results"].items():
+            ratio = f"{r['ratio']:.2f}x" if "ratio" in r else ""
+            gf = f"{r['gflops']:.1f}" if "gflops" in r else (f"{r['GB/s']:.1f}GB/s" if "GB/s" in r else "")
+            out.append(f"{row['workload']:<12} {row['case']:<26} {peer:<12} {r['median']:>8.3f}{row['unit']:<2} "
+                       f"{r['min']:>8.3f}-{r['max']:<8.3f}  {ratio:>7} {gf:>8}")
+    out.append("ratio = peer time / gradcore time (> 1: gradcore is faster)")
+    return "\n".join(out)
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    ap = argparse.ArgumentParser(prog="gradcore-bench", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("workload", choices=list(WORKLOADS) + ["all"])
+    ap.add_argument("--threads", type=int, default=None, help="threads for gradcore and every peer")
+    ap.add_argument("--batch", type=int, nargs="*", default=None, help="batch sizes (mlp-step, tiny-step)")
+    ap.add_argument("--repeat", type=int, default=5, help="samples per contender (median reported)")
+    ap.add_argument("--json", metavar="PATH", help="also write the results as JSON")
+    ap.add_argument("--quick", action="store_true", help="skip the largest GEMM")
+    args = ap.parse_args(argv)
+    if args.repeat < 1:
+        ap.error("--repeat must be >= 1")
+    if args.threads is not None:
+        if args.threads < 1:
+            ap.error("--threads must be >= 1")
+        gc.set_num_threads(args.threads)
+        torch = _torch()
+        if torch is not None:
+            torch.set_num_threads(args.threads)
+        try:
+            from threadpoolctl import threadpool_limits
+
+            threadpool_limits(args.threads)
+        except ImportError:
+            pass
+    names = list(WORKLOADS) if args.workload == "all" else [args.workload]
+    rows: List[Dict[str, Any]] = []
+    for name in names:
+        rows += WORKLOADS[name](args)
+    _progress("done")
+    if sys.stderr.isatty():
+        sys.stderr.write("\n")
+    info = machine_info()
+    print(render(rows, info))
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"machine": info, "rows": rows, "time": time.strftime("%Y-%m-%dT%H:%M:%S")}, f, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
