@@ -74,8 +74,10 @@ int64_t normalize_dim(int64_t dim, int64_t ndim);
 TensorPtr mm(const TensorPtr& a, const TensorPtr& b, bool trans_a, bool trans_b);
 // NumPy-style matmul for 1-D and 2-D operands, and N-D @ 2-D (leading dims flattened).
 TensorPtr matmul(const TensorPtr& a, const TensorPtr& b);
-// x @ w^T + b, with w of shape (out, in) as in PyTorch; b may be null.
-TensorPtr linear(const TensorPtr& x, const TensorPtr& w, const TensorPtr& b);
+// act(x @ w^T + b), with w of shape (out, in) as in PyTorch; b may be null; act is -1
+// (none) or UNARY_RELU / UNARY_SIGMOID / UNARY_TANH / UNARY_GELU / UNARY_GELU_TANH, fused
+// into the GEMM epilogue (and its derivative into one backward pass with db).
+TensorPtr linear(const TensorPtr& x, const TensorPtr& w, const TensorPtr& b, int act = -1);
 
 // ---- loss.cpp ----
 enum class Reduction { None, Mean, Sum };

@@ -233,9 +233,21 @@ void bind_ops(py::module_& m, TensorClass& cls) {
         py::gil_scoped_release nogil;
         return ops::mse_loss(a, b, r);
       }, py::arg("input"), py::arg("target"), py::arg("reduction") = "mean");
-  m.def("linear", [](const TensorPtr& x, const TensorPtr& w, const TensorPtr& b) { return ops::linear(x, w, b); },
-        py::arg("input"), py::arg("weight"), py::arg("bias") = nullptr, GilRelease(),
-        "input @ weight.T + bias, with weight of shape (out_features, in_features); one GEMM, bias fused.");
+  m.def("linear", [](const TensorPtr& x, const TensorPtr& w, const TensorPtr& b, const std::string& activation) {
+        int act = activation == "none"        ? -1
+                  : activation == "relu"      ? UNARY_RELU
+                  : activation == "sigmoid"   ? UNARY_SIGMOID
+                  : activation == "tanh"      ? UNARY_TANH
+                  : activation == "gelu"      ? UNARY_GELU
+                  : activation == "gelu_tanh" ? UNARY_GELU_TANH
+                                              : -2;
+        GC_CHECK(act != -2, ValueError, "linear: activation must be none, relu, sigmoid, tanh, gelu or gelu_tanh, got '",
+                 activation, "'");
+        py::gil_scoped_release nogil;
+        return ops::linear(x, w, b, act);
+      }, py::arg("input"), py::arg("weight"), py::arg("bias") = nullptr, py::arg("activation") = "none",
+      "activation(input @ weight.T + bias), weight of shape (out_features, in_features): one GEMM with the bias "
+      "and activation fused into its epilogue.");
 
   // ---- in-place (no graph) ----
   cls.def("zero_", [](const TensorPtr& t) { ops::fill_(t, 0.0); return t; });

@@ -95,13 +95,25 @@ void scale_c(int64_t M, int64_t N, T beta, T* C, int64_t ldc) {
   }
 }
 
+// Bias + activation on a rows x cols block of C whose first column is column j0 of C.
+template <class T>
+void apply_epilogue(const GemmEpilogue<T>* ep, T* c, int64_t ldc, int64_t rows, int64_t cols, int64_t j0) {
+  if (!ep) return;
+  const auto& k = table<T>();
+  for (int64_t i = 0; i < rows; ++i) {
+    T* row = c + i * ldc;
+    if (ep->bias) k.binary[BINARY_ADD][BMODE_VV](row, ep->bias + j0, row, cols);
+    if (ep->act >= 0) k.unary[ep->act](row, row, cols);
+  }
+}
+
 // Unpacked path for small products and for very few rows of C (batch-1 GEMV, where
 // packing B would cost as much as the product): row-major loops over (row, column block)
 // tasks. Column blocks keep the k order of every C element fixed, so the result does not
 // depend on the thread count.
 template <class T>
 void gemm_small(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha, const T* A, int64_t lda,
-                const T* B, int64_t ldb, T beta, T* C, int64_t ldc) {
+                const T* B, int64_t ldb, T beta, T* C, int64_t ldc, const GemmEpilogue<T>* ep) {
   const auto& k = table<T>();
   constexpr int64_t kColBlock = 256;
   const int64_t nblk = (N + kColBlock - 1) / kColBlock;
@@ -124,6 +136,7 @@ void gemm_small(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha, cons
         c[j] = beta == T(0) ? alpha * acc : alpha * acc + beta * c[j];
       }
     }
+    apply_epilogue(ep, c, ldc, 1, nj, j0);
   };
   const int64_t ntasks = M * nblk;
   if (M * N * K >= (1 << 16)) cpu::parallel_for(ntasks, task);
@@ -134,11 +147,15 @@ void gemm_small(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha, cons
 
 template <class T>
 void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha, const T* A, int64_t lda, const T* B,
-          int64_t ldb, T beta, T* C, int64_t ldc) {
+          int64_t ldb, T beta, T* C, int64_t ldc, const GemmEpilogue<T>* ep) {
   if (M <= 0 || N <= 0) return;
-  if (K <= 0 || alpha == T(0)) { scale_c(M, N, beta, C, ldc); return; }
+  if (K <= 0 || alpha == T(0)) {
+    scale_c(M, N, beta, C, ldc);
+    apply_epilogue(ep, C, ldc, M, N, 0);
+    return;
+  }
   if (M * N * K <= 32 * 32 * 32 || M <= 4) {
-    gemm_small(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    gemm_small(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, ep);
     return;
   }
   const TypedKernels<T>& k = table<T>();
@@ -165,6 +182,7 @@ void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha, const T* A
         }
       });
       const T beta_eff = pc == 0 ? beta : T(1);
+      const GemmEpilogue<T>* tile_ep = pc + kc == K ? ep : nullptr;  // after the last K block
       const int64_t nblocks = (M + MC - 1) / MC;
       cpu::parallel_for(nblocks, [&](int64_t blk) {
         const int64_t ic = blk * MC;
@@ -190,6 +208,7 @@ void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha, const T* A
                 for (int64_t j = 0; j < cols; ++j)
                   c[i * ldc + j] = beta_eff == T(0) ? tile[i * nr + j] : tile[i * nr + j] + beta_eff * c[i * ldc + j];
             }
+            apply_epilogue(tile_ep, c, ldc, rows, cols, jc + j0);
           }
         }
       });
@@ -197,9 +216,40 @@ void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha, const T* A
   }
 }
 
+template <class T>
+void linear_act_backward(int act, const T* g, const T* saved, T* gpre, T* db, int64_t rows, int64_t cols) {
+  const auto& k = table<T>();
+  // Column blocks: each thread owns whole columns of db and sums them in row order.
+  constexpr int64_t kBlock = 64;
+  const int64_t nblk = (cols + kBlock - 1) / kBlock;
+  auto grad_fn = act == UNARY_RELU ? k.relu_backward
+                 : act == UNARY_SIGMOID ? k.sigmoid_backward
+                 : act == UNARY_TANH ? k.tanh_backward
+                 : act == UNARY_GELU ? k.gelu_backward
+                 : act == UNARY_GELU_TANH ? k.gelu_tanh_backward
+                                          : nullptr;
+  auto task = [&](int64_t b) {
+    const int64_t j0 = b * kBlock, n = cols - j0 < kBlock ? cols - j0 : kBlock;
+    for (int64_t i = 0; i < rows; ++i) {
+      const int64_t off = i * cols + j0;
+      if (grad_fn) grad_fn(g + off, saved + off, gpre + off, n);
+      else if (gpre != g) for (int64_t j = 0; j < n; ++j) gpre[off + j] = g[off + j];
+      if (db) {
+        if (i == 0) for (int64_t j = 0; j < n; ++j) db[j0 + j] = gpre[off + j];
+        else k.binary[BINARY_ADD][BMODE_VV](db + j0, gpre + off, db + j0, n);
+      }
+    }
+    if (db && rows == 0) for (int64_t j = 0; j < n; ++j) db[j0 + j] = T(0);
+  };
+  if (rows * cols >= (1 << 14)) cpu::parallel_for(nblk, task);
+  else for (int64_t b = 0; b < nblk; ++b) task(b);
+}
+
 template void gemm<float>(bool, bool, int64_t, int64_t, int64_t, float, const float*, int64_t, const float*,
-                          int64_t, float, float*, int64_t);
+                          int64_t, float, float*, int64_t, const GemmEpilogue<float>*);
 template void gemm<double>(bool, bool, int64_t, int64_t, int64_t, double, const double*, int64_t, const double*,
-                           int64_t, double, double*, int64_t);
+                           int64_t, double, double*, int64_t, const GemmEpilogue<double>*);
+template void linear_act_backward<float>(int, const float*, const float*, float*, float*, int64_t, int64_t);
+template void linear_act_backward<double>(int, const double*, const double*, double*, double*, int64_t, int64_t);
 
 }  // namespace gradcore::kernels

@@ -14,9 +14,24 @@ namespace gradcore::kernels {
 // C = alpha * op(A) @ op(B) + beta * C, row-major; op(A) is M x K, op(B) is K x N.
 //   transA: A is stored K x M (lda >= M), else M x K (lda >= K); likewise transB.
 // When beta == 0, C is not read. Never splits K across threads.
+// An epilogue, when given, is applied to each tile of C right after its last K block,
+// while the tile is in cache: C[i, j] = act(C[i, j] + bias[j]) (bias may be null;
+// act is a UnaryOp or -1 for none). This is Linear's fused bias + activation.
+template <class T>
+struct GemmEpilogue {
+  const T* bias = nullptr;
+  int act = -1;
+};
 template <class T>
 void gemm(bool transA, bool transB, int64_t M, int64_t N, int64_t K, T alpha, const T* A, int64_t lda,
-          const T* B, int64_t ldb, T beta, T* C, int64_t ldc);
+          const T* B, int64_t ldb, T beta, T* C, int64_t ldc, const GemmEpilogue<T>* epilogue = nullptr);
+
+// Linear's fused backward pass over the (rows, cols) output gradient g:
+//   gpre = g * act'(saved)   (saved: the output y for relu/sigmoid/tanh, the
+//                            pre-activation z for gelu; act -1 means gpre = g)
+//   db[j] = sum_i gpre[i, j] (in row order; db may be null)
+template <class T>
+void linear_act_backward(int act, const T* g, const T* saved, T* gpre, T* db, int64_t rows, int64_t cols);
 
 constexpr int kMaxDims = 16;
 

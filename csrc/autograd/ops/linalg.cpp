@@ -39,20 +39,52 @@ struct MmBackward final : Node {
   std::vector<std::pair<std::string, TensorPtr>> saved_tensors() const override { return {{"self", a_.raw()}, {"mat2", b_.raw()}}; }
 };
 
+// Linear (+ fused activation). Forward: one GEMM whose epilogue adds the bias and applies
+// the activation per C tile. Backward: one pass computes gpre = g * act'(.) and
+// db = sum_rows(gpre) together, then two GEMMs with transpose flags.
 struct LinearBackward final : Node {
-  SavedTensor x_, w_;  // x as 2-D (rows, in)
+  SavedTensor x_, w_, act_saved_;  // x as 2-D (rows, in); act_saved_: y (relu/sigmoid/tanh) or z (gelu)
+  int act = -1;
   const char* name() const override { return "LinearBackward"; }
   tensor_list apply(tensor_list&& g) override {
     tensor_list r(3);
     TensorPtr x = x_.unpack(this), w = w_.unpack(this);
-    const TensorPtr& gy = g[0];                                  // [rows, out]
-    if (wants(*this, 0)) r[0] = mm(gy, w, false, false);         // [rows, in]  = [rows, out] x [out, in]
-    if (wants(*this, 1)) r[1] = mm(gy, x, true, false);          // [out, in]   = [rows, out]^T x [rows, in]
-    if (wants(*this, 2)) r[2] = sum(gy, {0}, false);             // [out]
+    const TensorPtr& gy = g[0];  // [rows, out]
+    TensorPtr gpre, db;
+    if (needs_record({gy.get(), x.get(), w.get()})) {
+      // create_graph: the same formula from differentiable ops.
+      TensorPtr sv = act >= 0 ? act_saved_.unpack(this) : nullptr;
+      switch (act) {
+        case UNARY_RELU: gpre = relu_backward(gy, sv); break;
+        case UNARY_SIGMOID: gpre = sigmoid_backward(gy, sv); break;
+        case UNARY_TANH: gpre = tanh_backward(gy, sv); break;
+        case UNARY_GELU: gpre = gelu_backward(gy, sv, false); break;
+        case UNARY_GELU_TANH: gpre = gelu_backward(gy, sv, true); break;
+        default: gpre = gy; break;
+      }
+      if (wants(*this, 2)) db = sum(gpre, {0}, false);
+    } else {
+      TensorPtr sv = act >= 0 ? act_saved_.unpack(this) : nullptr;
+      gpre = act >= 0 ? empty(gy->shape, gy->dtype) : gy;
+      if (wants(*this, 2)) db = empty({gy->shape[1]}, gy->dtype);
+      if (act >= 0 || db) {
+        dispatch(gy->dtype, [&](auto z) {
+          using T = decltype(z);
+          kernels::linear_act_backward<T>(act, gy->data<T>(), sv ? sv->data<T>() : nullptr, gpre->data<T>(),
+                                          db ? db->data<T>() : nullptr, gy->shape[0], gy->shape[1]);
+          return 0;
+        });
+      }
+    }
+    if (wants(*this, 0)) r[0] = mm(gpre, w, false, false);   // [rows, in]  = [rows, out] x [out, in]
+    if (wants(*this, 1)) r[1] = mm(gpre, x, true, false);    // [out, in]   = [rows, out]^T x [rows, in]
+    r[2] = db;                                               // [out]
     return r;
   }
-  void release_saved() override { x_.reset(); w_.reset(); }
-  std::vector<std::pair<std::string, TensorPtr>> saved_tensors() const override { return {{"input", x_.raw()}, {"weight", w_.raw()}}; }
+  void release_saved() override { x_.reset(); w_.reset(); act_saved_.reset(); }
+  std::vector<std::pair<std::string, TensorPtr>> saved_tensors() const override {
+    return {{"input", x_.raw()}, {"weight", w_.raw()}, {"activation", act_saved_.raw()}};
+  }
 };
 
 }  // namespace
@@ -101,7 +133,9 @@ TensorPtr matmul(const TensorPtr& a, const TensorPtr& b) {
   return reshape(c, out_shape);
 }
 
-TensorPtr linear(const TensorPtr& x, const TensorPtr& w, const TensorPtr& b) {
+TensorPtr linear(const TensorPtr& x, const TensorPtr& w, const TensorPtr& b, int act) {
+  GC_CHECK(act == -1 || act == UNARY_RELU || act == UNARY_SIGMOID || act == UNARY_TANH || act == UNARY_GELU ||
+               act == UNARY_GELU_TANH, ValueError, "linear: unsupported fused activation ", act);
   GC_CHECK(w->ndim() == 2, ValueError, "linear: weight must be 2-D (out_features, in_features), got ",
            shape_str(w->shape));
   GC_CHECK(x->ndim() >= 1, ValueError, "linear: input must have at least one dimension");
@@ -118,21 +152,35 @@ TensorPtr linear(const TensorPtr& x, const TensorPtr& w, const TensorPtr& b) {
   // x as 2-D (rows, in); the reshape is recorded, so x's gradient comes back in x's shape.
   TensorPtr x2 = x->ndim() == 2 ? x : reshape(x, {shape_numel(out_shape), in});
   out_shape.push_back(out);
+  const bool is_gelu = act == UNARY_GELU || act == UNARY_GELU_TANH;
+  // GELU's backward needs the pre-activation z, so z is kept and GELU applied after.
   TensorPtr y = empty({x2->shape[0], out}, x->dtype);
-  if (b) {  // bias in every row, then C += X W^T
+  dispatch(x->dtype, [&](auto z) {
+    using T = decltype(z);
+    kernels::GemmEpilogue<T> ep;
+    ep.bias = b ? b->data<T>() : nullptr;
+    ep.act = is_gelu ? -1 : act;
+    kernels::gemm<T>(false, true, y->shape[0], out, in, T(1), x2->data<T>(), in, w->data<T>(), in, T(0),
+                     y->data<T>(), out, (ep.bias || ep.act >= 0) ? &ep : nullptr);
+    return 0;
+  });
+  TensorPtr z_pre;
+  if (is_gelu) {
+    z_pre = y;
+    y = empty(z_pre->shape, z_pre->dtype);
     dispatch(x->dtype, [&](auto z) {
       using T = decltype(z);
-      int64_t shape[2] = {y->shape[0], out}, sb[2] = {0, 1}, sz[2] = {0, 0};
-      T zero = T(0);
-      kernels::binary<T>(BINARY_ADD, 2, shape, b->data<T>(), sb, &zero, sz, y->data<T>());
+      kernels::unary<T>(static_cast<UnaryOp>(act), z_pre->data<T>(), y->data<T>(), y->numel);
       return 0;
     });
   }
-  gemm_into(*x2, *w, false, true, *y, b != nullptr);
   if (needs_record({x.get(), w.get(), b.get()})) {
     auto n = make_node<LinearBackward>({x2, w, b});
-    n->x_ = SavedTensor(x2, false);
+    n->act = act;
+    if (w->needs_grad()) n->x_ = SavedTensor(x2, false);
     n->w_ = SavedTensor(w, false);
+    if (is_gelu) n->act_saved_ = SavedTensor(z_pre, false);
+    else if (act >= 0) n->act_saved_ = SavedTensor(y, true);
     set_history(y, n);
   }
   if (out_shape == y->shape) return y;

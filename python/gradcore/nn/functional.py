@@ -40,9 +40,15 @@ def log_softmax(input: Tensor, dim: int = -1) -> Tensor:
     return _core.log_softmax(input, dim)
 
 
-def linear(input: Tensor, weight: Tensor, bias: Optional[Tensor] = None) -> Tensor:
-    """``input @ weight.T + bias`` with ``weight`` of shape (out_features, in_features)."""
-    return _core.linear(input, weight, bias)
+def linear(input: Tensor, weight: Tensor, bias: Optional[Tensor] = None, *, activation: str = "none") -> Tensor:
+    """``activation(input @ weight.T + bias)`` with ``weight`` of shape (out_features, in_features).
+
+    One GEMM; the bias and the activation ("none", "relu", "sigmoid", "tanh", "gelu",
+    "gelu_tanh") are applied in its epilogue, and the backward folds the activation's
+    derivative and the bias gradient into one pass. ``nn.Sequential`` uses this for
+    ``Linear`` followed by ``ReLU``/``Sigmoid``/``Tanh``/``GELU`` automatically.
+    """
+    return _core.linear(input, weight, bias, activation)
 
 
 def cross_entropy(input: Tensor, target: Any, reduction: str = "mean", label_smoothing: float = 0.0) -> Tensor:

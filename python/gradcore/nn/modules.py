@@ -39,7 +39,11 @@ class Linear(Module):
 
 
 class Sequential(Module):
-    """Modules applied in order; children are named "0", "1", ... as in PyTorch."""
+    """Modules applied in order; children are named "0", "1", ... as in PyTorch.
+
+    A ``Linear`` directly followed by ``ReLU``, ``Sigmoid``, ``Tanh`` or ``GELU`` runs as one
+    fused op (GEMM + bias + activation; see ``F.linear``) with the same result.
+    """
 
     def __init__(self, *modules: Module) -> None:
         super().__init__()
@@ -49,8 +53,17 @@ class Sequential(Module):
             setattr(self, str(i), m)
 
     def forward(self, x: Any) -> Any:
-        for m in self.children():
-            x = m(x)
+        mods = list(self.children())
+        i = 0
+        while i < len(mods):
+            m = mods[i]
+            act = _fusable_activation(mods[i + 1]) if i + 1 < len(mods) and type(m) is Linear else None
+            if act is not None:
+                x = F.linear(x, m.weight, m.bias, activation=act)
+                i += 2
+            else:
+                x = m(x)
+                i += 1
         return x
 
     def __getitem__(self, idx: int) -> Module:
@@ -66,6 +79,20 @@ class Sequential(Module):
     def append(self, module: Module) -> "Sequential":
         setattr(self, str(len(self)), module)
         return self
+
+
+def _fusable_activation(m: Module) -> Optional[str]:
+    """The fused-epilogue name of an activation module that Sequential can fold into Linear."""
+    t = type(m)
+    if t is ReLU:
+        return "relu"
+    if t is Sigmoid:
+        return "sigmoid"
+    if t is Tanh:
+        return "tanh"
+    if t is GELU:
+        return "gelu" if m.approximate == "none" else "gelu_tanh"
+    return None
 
 
 class ReLU(Module):
