@@ -7,6 +7,7 @@
 namespace gradcore {
 namespace avx2 {
 namespace {
+#define GC_FAST_MATH 1  // vectorised float32 exp/log/tanh (kernels_impl.inc)
 #include "kernels/kernels_impl.inc"
 
 // sgemm micro-kernel, 6 x 16 (BLIS haswell shape): 12 ymm accumulators, 2 B loads and
