@@ -8,7 +8,9 @@ zero-copy NumPy interop, and RNG reproducibility. Expected values are hand-deriv
 from __future__ import annotations
 
 import gc as pygc
+import os
 import threading
+import warnings
 import time
 from typing import Any, Dict, List, Tuple
 
@@ -463,9 +465,96 @@ def test_results_bitwise_identical_for_1_and_2_threads(restore_threads: int) -> 
                                b.astype(np.float32).astype(np.float64), rtol=1e-4, atol=1e-3)
 
 
+def test_set_num_threads_while_other_threads_compute(restore_threads: int) -> None:
+    # Rebuilding the pool must not break (or deadlock) jobs running on other Python threads.
+    rng = np.random.default_rng(4)
+    a = gc.tensor(rng.standard_normal((200, 200)))
+    big = gc.tensor(rng.standard_normal(500_000))
+    mm_ref, sum_ref = (a @ a).numpy().copy(), big.sum().item()
+    stop = threading.Event()
+    errors: List[str] = []
+
+    def worker() -> None:
+        try:
+            while not stop.is_set():
+                if not np.array_equal((a @ a).numpy(), mm_ref):
+                    errors.append("matmul changed")
+                if big.sum().item() != sum_ref:
+                    errors.append("sum changed")
+        except BaseException as e:  # pragma: no cover - reported below
+            errors.append(repr(e))
+
+    threads = [threading.Thread(target=worker) for _ in range(3)]
+    for t in threads:
+        t.start()
+    try:
+        for i in range(60):
+            gc.set_num_threads(1 + i % 3)
+            time.sleep(0.002)
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(30)
+    assert not any(t.is_alive() for t in threads), "a worker thread hung"
+    assert not errors, errors[:5]
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_pool_works_in_a_forked_child() -> None:
+    # After fork the pool's worker threads do not exist in the child; it must build a new one
+    # instead of waiting forever for the dead ones (DataLoader workers fork).
+    rng = np.random.default_rng(6)
+    a = gc.tensor(rng.standard_normal((256, 256)))
+    ref = (a @ a).numpy().copy()
+    big = gc.ones(1_000_000)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # py>=3.12: fork of a threaded process
+        pid = os.fork()
+    if pid == 0:  # pragma: no cover - child
+        code = 1
+        try:
+            ok = np.array_equal((a @ a).numpy(), ref) and big.sum().item() == 1_000_000.0
+            code = 0 if ok else 2
+        finally:
+            os._exit(code)
+    deadline = time.time() + 60
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            break
+        if time.time() > deadline:
+            os.kill(pid, 9)
+            os.waitpid(pid, 0)
+            pytest.fail("forked child hung in the thread pool")
+        time.sleep(0.01)
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, status
+
+
 # ----------------------------------------------------------------------------------------
 # NumPy interop
 # ----------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("np_dtype", [np.float32, np.float64])
+def test_from_numpy_of_unaligned_memory_under_every_isa(np_dtype: Any, isa: str) -> None:
+    # from_numpy shares numpy's buffer, which need not be 64-byte aligned (unlike gradcore's
+    # own storage): SIMD kernels must not assume alignment.
+    itemsize = np.dtype(np_dtype).itemsize
+    buf = np.zeros(64 * 64 + 64, dtype=np_dtype)
+    offset = next(i for i in range(1, 64) if (buf[i:].ctypes.data % 64) != 0)
+    a = buf[offset:offset + 64 * 64]
+    assert a.flags.c_contiguous and a.ctypes.data % 64 != 0 and a.ctypes.data % itemsize == 0
+    a[:] = np.linspace(-2.0, 2.0, a.size)
+    t = gc.from_numpy(a)
+    assert np.shares_memory(t.numpy(), a)
+    A = a.astype(np.float64)
+    rtol = 1e-5 if np_dtype == np.float32 else 1e-12
+    np.testing.assert_allclose((t * 2 + t).exp().numpy(), np.exp(3 * A), rtol=rtol)
+    np.testing.assert_allclose(t.sum().item(), A.sum(), rtol=rtol, atol=1e-4)
+    m = t.reshape(64, 64)
+    np.testing.assert_allclose((m @ m).numpy(), A.reshape(64, 64) @ A.reshape(64, 64), rtol=rtol, atol=1e-4)
+    np.testing.assert_allclose(gc.softmax(m, 1).numpy().sum(axis=1), np.ones(64), rtol=rtol)
+    np.testing.assert_allclose(m.max(dim=0).numpy(), A.reshape(64, 64).max(axis=0), rtol=rtol)
+
 
 @pytest.mark.parametrize("np_dtype,dtype", [(np.float32, gc.float32), (np.float64, gc.float64)])
 def test_from_numpy_is_zero_copy(np_dtype: Any, dtype: Any) -> None:

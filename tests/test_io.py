@@ -73,14 +73,25 @@ def test_state_dict_round_trip(tmp_path):
 
 def test_float64_and_numpy_values_round_trip(tmp_path):
     sd = {"a": gc.tensor(np.arange(6.0).reshape(2, 3)), "b": np.linspace(0, 1, 5).astype(np.float32),
-          "scalar": gc.tensor(3.5, dtype=gc.float64)}
+          "empty": gc.zeros(0, 3)}
     gc.save(sd, tmp_path / "x.safetensors")
     out = gc.load(tmp_path / "x.safetensors")
     assert out["a"].dtype == gc.float64 and tuple(out["a"].shape) == (2, 3)
     np.testing.assert_array_equal(out["a"].numpy(), np.arange(6.0).reshape(2, 3))
     assert out["b"].dtype == gc.float32
     np.testing.assert_array_equal(out["b"].numpy(), sd["b"])
+    assert tuple(out["empty"].shape) == (0, 3)
+
+
+def test_zero_dim_tensors_keep_their_shape(tmp_path):
+    """0-dim tensors (scalars, e.g. a step count) round trip as 0-dim, in gradcore and through torch."""
+    gc.save({"scalar": gc.tensor(3.5, dtype=gc.float64), "w": gc.ones(2)}, tmp_path / "s.safetensors")
+    out = gc.load(tmp_path / "s.safetensors")
     assert tuple(out["scalar"].shape) == () and out["scalar"].item() == 3.5
+    from safetensors.numpy import load_file, save_file
+    assert load_file(str(tmp_path / "s.safetensors"))["scalar"].shape == ()
+    save_file({"s": np.array(2.0, np.float32)}, str(tmp_path / "np.safetensors"))
+    assert tuple(gc.load(tmp_path / "np.safetensors")["s"].shape) == ()
 
 
 def test_nested_state_round_trip(tmp_path):
@@ -232,6 +243,16 @@ def test_failed_save_keeps_old_checkpoint_and_leaves_no_temp_file(tmp_path, monk
     assert path.read_bytes() == old_bytes
     monkeypatch.undo()
     np.testing.assert_array_equal(gc.load(path)["w"].numpy(), [1.0, 2.0, 3.0])
+
+
+def test_saved_file_has_normal_permissions(tmp_path):
+    """The atomic temp-file dance must not change the checkpoint's mode (mkstemp makes files 0600)."""
+    plain = tmp_path / "plain.bin"
+    plain.write_bytes(b"x")
+    expected = os.stat(plain).st_mode & 0o777
+    path = tmp_path / "m.safetensors"
+    gc.save({"w": gc.ones(2)}, path)
+    assert os.stat(path).st_mode & 0o777 == expected
 
 
 def test_failed_rename_keeps_old_checkpoint(tmp_path, monkeypatch):

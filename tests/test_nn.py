@@ -296,6 +296,47 @@ def test_mlp_forward_backward_matches_torch(dtype, rtol):
         np.testing.assert_allclose(p.grad.numpy(), q.grad.numpy(), rtol=rtol, atol=rtol * 1e-2, err_msg=n)
 
 
+FUSABLE = ["ReLU", "Sigmoid", "Tanh", "GELU", "GELUtanh"]
+
+
+def _act_pair(torch, name):
+    if name == "GELUtanh":
+        return nn.GELU(approximate="tanh"), torch.nn.GELU(approximate="tanh")
+    return getattr(nn, name)(), getattr(torch.nn, name)()
+
+
+@pytest.mark.parametrize("act", FUSABLE)
+@pytest.mark.parametrize("bias", [True, False])
+@pytest.mark.parametrize("rows", [1, 3, 70])
+@pytest.mark.parametrize("dtype,rtol", [(gc.float64, 1e-11), (gc.float32, 1e-4)])
+def test_sequential_linear_activation_matches_torch(act, bias, rows, dtype, rtol):
+    """Sequential(Linear, act, Linear): forward, input and weight gradients equal torch's."""
+    torch = pytest.importorskip("torch")
+    ga, ta = _act_pair(torch, act)
+    g = nn.Sequential(nn.Linear(37, 45, bias=bias), ga, nn.Linear(45, 5))
+    t = torch.nn.Sequential(torch.nn.Linear(37, 45, bias=bias), ta, torch.nn.Linear(45, 5))
+    if dtype == gc.float64:
+        g.double()
+        t.double()
+    _copy_weights_to_torch(torch, g, t)
+    rng = np.random.default_rng(rows)
+    x = (rng.standard_normal((rows, 37)) * 2).astype(NP[dtype])
+    up = rng.standard_normal((rows, 5)).astype(NP[dtype])
+    gx, tx = gc.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    gy, ty = g(gx), t(tx)
+    np.testing.assert_allclose(gy.detach().numpy(), ty.detach().numpy(), rtol=rtol, atol=rtol * 1e-1)
+    # the same as running the modules one by one
+    step = gx.detach()
+    for m in g:
+        step = m(step)
+    np.testing.assert_allclose(gy.detach().numpy(), step.numpy(), rtol=rtol, atol=rtol * 1e-2)
+    (gy * gc.tensor(up)).sum().backward()
+    (ty * torch.tensor(up)).sum().backward()
+    np.testing.assert_allclose(gx.grad.numpy(), tx.grad.numpy(), rtol=rtol, atol=rtol * 1e-1)
+    for (n, p), q in zip(g.named_parameters(), t.parameters()):
+        np.testing.assert_allclose(p.grad.numpy(), q.grad.numpy(), rtol=rtol, atol=rtol * 1e-1, err_msg=n)
+
+
 def test_mlp_adam_training_matches_torch():
     """Same weights, same batches, Adam: parameters agree after every step (float64)."""
     torch = pytest.importorskip("torch")

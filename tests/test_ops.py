@@ -132,6 +132,9 @@ OPS = [
     Op("div_bcast_col", lambda a, b: a / b, np.divide, ((3, 4), (3, 1)), ("any", "away0")),
     Op("div_bcast_num", lambda a, b: a / b, np.divide, ((1, 4), (3, 4)), ("any", "away0")),
     Op("add_bcast_wide", lambda a, b: a + b, np.add, ((3, 1), (1, 37))),
+    Op("sub_bcast_vec", lambda a, b: a - b, np.subtract, (S, (37,))),
+    Op("mul_bcast_col_wide", lambda a, b: a * b, np.multiply, ((5, 1), S)),
+    Op("div_bcast_0d_wide", lambda a, b: a / b, np.divide, (S, ()), ("any", "away0")),
     # ---- scalars, incl. reflected forms -------------------------------------------------
     Op("add_scalar", lambda x: x + 2.5, lambda x: x + 2.5, (S,)),
     Op("radd_scalar", lambda x: 2.5 + x, lambda x: 2.5 + x, (S,)),
@@ -181,6 +184,9 @@ OPS = [
     Op("sum_d02", lambda x: x.sum(dim=(0, 2)), lambda x: x.sum(axis=(0, 2)), (M3,)),
     Op("sum_d02_keep", lambda x: x.sum(dim=(0, 2), keepdim=True), lambda x: x.sum(axis=(0, 2), keepdims=True), (M3,)),
     Op("sum_d1_wide", lambda x: x.sum(dim=1), lambda x: x.sum(axis=1), (S,)),
+    Op("sum_d0_wide", lambda x: x.sum(dim=0), lambda x: x.sum(axis=0), (S,)),
+    Op("sum_all_keep", lambda x: x.sum(keepdim=True), lambda x: x.sum(keepdims=True), (M3,),
+       torch_fn=lambda x: x.sum(dim=(0, 1, 2), keepdim=True)),
     Op("gc.sum", lambda x: gc.sum(x, dim=1), lambda x: x.sum(axis=1), (M3,), torch_fn=lambda x: torch.sum(x, dim=1)),
     Op("mean_all", lambda x: x.mean(), np.mean, (M3,)),
     Op("mean_d0", lambda x: x.mean(dim=0), lambda x: x.mean(axis=0), (M3,)),
@@ -189,6 +195,9 @@ OPS = [
     Op("mean_d12", lambda x: x.mean(dim=(1, 2)), lambda x: x.mean(axis=(1, 2)), (M3,)),
     Op("mean_d02_keep", lambda x: x.mean(dim=(0, 2), keepdim=True), lambda x: x.mean(axis=(0, 2), keepdims=True),
        (M3,)),
+    Op("mean_d0_wide", lambda x: x.mean(dim=0), lambda x: x.mean(axis=0), (S,)),
+    Op("mean_all_keep", lambda x: x.mean(keepdim=True), lambda x: x.mean(keepdims=True), (M3,),
+       torch_fn=lambda x: x.mean(dim=(0, 1, 2), keepdim=True)),
     Op("gc.mean", lambda x: gc.mean(x, dim=0, keepdim=True), lambda x: x.mean(axis=0, keepdims=True), (M3,),
        torch_fn=lambda x: torch.mean(x, dim=0, keepdim=True)),
     Op("max_all", lambda x: x.max(), np.max, (M3,), "distinct", torch_fn=lambda x: torch.amax(x)),
@@ -203,6 +212,10 @@ OPS = [
        torch_fn=lambda x: torch.amax(x, dim=(0, 2))),
     Op("max_d02_keep", lambda x: x.max(dim=(0, 2), keepdim=True), lambda x: x.max(axis=(0, 2), keepdims=True),
        (M3,), "distinct", torch_fn=lambda x: torch.amax(x, dim=(0, 2), keepdim=True)),
+    Op("max_d0_wide", lambda x: x.max(dim=0), lambda x: x.max(axis=0), (S,), "distinct",
+       torch_fn=lambda x: torch.amax(x, dim=0)),
+    Op("max_all_keep", lambda x: x.max(keepdim=True), lambda x: x.max(keepdims=True), (M3,), "distinct",
+       torch_fn=lambda x: torch.amax(x, dim=(0, 1, 2), keepdim=True)),
     Op("gc.max", lambda x: gc.max(x, dim=1), lambda x: x.max(axis=1), (S,), "distinct",
        torch_fn=lambda x: torch.amax(x, dim=1)),
     # ---- shape ----------------------------------------------------------------------------
@@ -444,3 +457,146 @@ def test_softmax_rows_sum_to_one_for_large_inputs(isa: str) -> None:
     np.testing.assert_allclose(p.sum(axis=1), [1.0, 1.0], rtol=1e-6)
     np.testing.assert_allclose(p[1], [1 / 3] * 3, rtol=1e-6)
     np.testing.assert_allclose(p[0], np_softmax(np.array([1000.0, 999.0, -1000.0]), 0), rtol=1e-6)
+
+
+# ----------------------------------------------------------------------------------------
+# Accuracy of the elementwise math kernels over their whole range, per ISA
+# ----------------------------------------------------------------------------------------
+
+SWEEPS = {
+    # name: (inputs, float64 reference)
+    "exp": (np.concatenate([np.linspace(-87.0, 88.0, 50001), np.linspace(-1e-3, 1e-3, 1001)]), np.exp),
+    "log": (np.concatenate([np.geomspace(1e-37, 1e37, 50001), np.linspace(0.5, 2.0, 5001)]), np.log),
+    "sqrt": (np.geomspace(1e-37, 1e37, 50001), np.sqrt),
+    "tanh": (np.concatenate([np.linspace(-20.0, 20.0, 50001), np.geomspace(1e-30, 1e-2, 1001),
+                             -np.geomspace(1e-30, 1e-2, 1001)]), np.tanh),
+    "sigmoid": (np.concatenate([np.linspace(-80.0, 80.0, 50001), np.linspace(-1e-3, 1e-3, 1001)]), np_sigmoid),
+}
+
+
+@pytest.mark.parametrize("dtype", [gc.float32, gc.float64], ids=["f32", "f64"])
+@pytest.mark.parametrize("name", sorted(SWEEPS))
+def test_unary_accuracy_sweep(name: str, dtype: Any, isa: str) -> None:
+    # A few ulp everywhere (2 ulp of float32 is <= 2.4e-7 relative): SIMD polynomial
+    # approximations must hold up over the whole range, not just near 0.
+    np_dtype = np.float32 if dtype == gc.float32 else np.float64
+    rtol = 3e-7 if dtype == gc.float32 else 1e-15
+    x, ref_fn = SWEEPS[name]
+    xs = x.astype(np_dtype)
+    got = getattr(gc.tensor(xs, dtype=dtype), name)().numpy().astype(np.float64)
+    ref = ref_fn(xs.astype(np.float64))
+    np.testing.assert_allclose(got, ref, rtol=rtol, atol=0, err_msg=f"{name} {isa}")
+
+
+@pytest.mark.parametrize("dtype", [gc.float32, gc.float64], ids=["f32", "f64"])
+def test_exp_denormal_results_within_one_ulp(dtype: Any, isa: str) -> None:
+    np_dtype, int_dtype = (np.float32, np.int32) if dtype == gc.float32 else (np.float64, np.int64)
+    lo, hi = (-103.9, -87.4) if dtype == gc.float32 else (-744.0, -708.5)
+    x = np.linspace(lo, hi, 20001).astype(np_dtype)
+    ref = np.exp(x.astype(np.longdouble)).astype(np_dtype)
+    got = gc.tensor(x, dtype=dtype).exp().numpy()
+    ulps = np.abs(got.view(int_dtype).astype(np.int64) - ref.view(int_dtype).astype(np.int64))
+    assert ulps.max() <= 1, f"exp off by {ulps.max()} ulp at x={x[ulps.argmax()]!r} ({isa})"
+
+
+INF, NAN = float("inf"), float("nan")
+# Inputs whose results are exact in both dtypes (IEEE / C99 Annex F values, or saturation
+# far beyond the last representable step), so every ISA must agree bit for bit.
+SPECIAL = {
+    "exp": [(INF, INF), (-INF, 0.0), (0.0, 1.0), (1000.0, INF), (-1000.0, 0.0), (NAN, NAN)],
+    "log": [(INF, INF), (0.0, -INF), (-1.0, NAN), (1.0, 0.0), (NAN, NAN)],
+    "sqrt": [(INF, INF), (0.0, 0.0), (-1.0, NAN), (4.0, 2.0), (NAN, NAN)],
+    "tanh": [(INF, 1.0), (-INF, -1.0), (0.0, 0.0), (20.0, 1.0), (-20.0, -1.0), (100.0, 1.0), (NAN, NAN)],
+    "sigmoid": [(INF, 1.0), (-INF, 0.0), (0.0, 0.5), (800.0, 1.0), (-800.0, 0.0), (NAN, NAN)],
+    "relu": [(INF, INF), (-INF, 0.0), (0.0, 0.0), (-3.0, 0.0), (3.0, 3.0)],
+    "abs": [(INF, INF), (-INF, INF), (-0.0, 0.0), (-3.0, 3.0), (NAN, NAN)],
+}
+
+
+@pytest.mark.parametrize("dtype", [gc.float32, gc.float64], ids=["f32", "f64"])
+@pytest.mark.parametrize("name", sorted(SPECIAL))
+def test_unary_special_values(name: str, dtype: Any, isa: str) -> None:
+    pairs = SPECIAL[name]
+    # Repeat the pattern so every value lands both in SIMD bodies and in the scalar tail.
+    x = np.array([p[0] for p in pairs] * 11)
+    expected = np.array([p[1] for p in pairs] * 11)
+    got = getattr(gc.tensor(x, dtype=dtype), name)().numpy()
+    np.testing.assert_array_equal(got, expected, err_msg=f"{name} {isa}")
+
+
+# ----------------------------------------------------------------------------------------
+# Reductions: accuracy beyond float32's integer range; label forms for cross_entropy
+# ----------------------------------------------------------------------------------------
+
+def test_float32_sum_does_not_stall_at_2_pow_24(isa: str) -> None:
+    # A single float32 running sum stops growing at 2^24 (x + 1 == x there); chunked /
+    # pairwise summation keeps this exact. 2^24 + 1000 is exactly representable.
+    n = 2 ** 24 + 1000
+    ones = gc.ones(n)
+    assert ones.sum().item() == float(n)
+    assert ones.mean().item() == 1.0
+    assert ones.reshape(1, n).sum(dim=1).item() == float(n)
+    assert ones.reshape(n, 1).sum(dim=0).item() == float(n)
+
+
+_CE_X = np.random.default_rng(11).standard_normal((4, 5))
+_CE_LABELS = [3, 0, 4, 1]
+
+
+@pytest.mark.parametrize("labels", [
+    _CE_LABELS,
+    tuple(_CE_LABELS),
+    np.array(_CE_LABELS, dtype=np.int64),
+    np.array(_CE_LABELS, dtype=np.int32),
+    np.array(_CE_LABELS, dtype=np.int16),
+    np.array(_CE_LABELS, dtype=np.uint8),
+    np.array([3, 9, 0, 9, 4, 9, 1, 9], dtype=np.int64)[::2],   # non-contiguous view
+    np.array(_CE_LABELS[::-1], dtype=np.int32)[::-1],          # negative stride
+    np.array([[3, 0], [4, 1]]).T.copy().T.reshape(-1),          # F-ordered round trip
+], ids=["list", "tuple", "int64", "int32", "int16", "uint8", "strided", "reversed", "fortran"])
+def test_cross_entropy_label_forms(labels: Any) -> None:
+    x = gc.tensor(_CE_X, dtype=gc.float64)
+    got = F.cross_entropy(x, labels, reduction="none").numpy()
+    np.testing.assert_allclose(got, np_cross_entropy(_CE_X, _CE_LABELS, "none"), rtol=1e-13)
+
+
+# ----------------------------------------------------------------------------------------
+# IEEE arithmetic: + - * / are correctly rounded, so they must equal NumPy bit for bit
+# ----------------------------------------------------------------------------------------
+
+ARITH = {
+    "add": (lambda a, b: a + b), "sub": (lambda a, b: a - b),
+    "mul": (lambda a, b: a * b), "div": (lambda a, b: a / b),
+}
+
+
+@pytest.mark.parametrize("dtype", [gc.float32, gc.float64], ids=["f32", "f64"])
+@pytest.mark.parametrize("op", sorted(ARITH))
+def test_arithmetic_bitwise_equal_to_numpy(op: str, dtype: Any, isa: str) -> None:
+    # A Python scalar takes the tensor's dtype (as in NumPy 2 / PyTorch), then one IEEE
+    # operation rounds once. Anything else (e.g. x * (1/s) for x / s) is off by an ulp.
+    np_dtype = np.float32 if dtype == gc.float32 else np.float64
+    rng = np.random.default_rng(8)
+    a = rng.standard_normal(4099).astype(np_dtype)
+    b = rng.standard_normal(4099).astype(np_dtype)
+    f = ARITH[op]
+    ta, tb = gc.tensor(a, dtype=dtype), gc.tensor(b, dtype=dtype)
+    np.testing.assert_array_equal(f(ta, tb).numpy(), f(a, b), err_msg=f"tensor {op} tensor")
+    np.testing.assert_array_equal(f(ta, tb[:1].reshape(())).numpy(), f(a, b[:1].reshape(())),
+                                  err_msg=f"tensor {op} 0-d tensor")
+    for s in (0.1, 3.0, -7.3, 1e-3):
+        np.testing.assert_array_equal(f(ta, s).numpy(), f(a, np_dtype(s)), err_msg=f"tensor {op} {s}")
+        np.testing.assert_array_equal(f(s, ta).numpy(), f(np_dtype(s), a), err_msg=f"{s} {op} tensor")
+
+
+@pytest.mark.parametrize("dtype", [gc.float32, gc.float64], ids=["f32", "f64"])
+def test_division_by_tiny_and_huge_scalars(dtype: Any) -> None:
+    # Quotients that are perfectly representable must not overflow or underflow on the way.
+    np_dtype = np.float32 if dtype == gc.float32 else np.float64
+    tiny = 1e-39 if dtype == gc.float32 else 1e-310   # subnormal: 1 / tiny overflows
+    x = np.array([1e-30, -2e-31], dtype=np_dtype)
+    with np.errstate(all="raise"):
+        expected = x / np_dtype(tiny)                # ~1e9 (f32) / ~1e280 (f64): finite
+        expected_r = np_dtype(1e-30) / np.array([tiny, -tiny], dtype=np_dtype)
+    np.testing.assert_array_equal((gc.tensor(x, dtype=dtype) / tiny).numpy(), expected)
+    np.testing.assert_array_equal((1e-30 / gc.tensor([tiny, -tiny], dtype=dtype)).numpy(), expected_r)

@@ -55,10 +55,13 @@ void pack_a(bool ta, const T* A, int64_t lda, int64_t i0, int64_t mc, int64_t p0
     int64_t rows = mc - r < mr ? mc - r : mr;
     T* dst = Ap + r * kc;
     if (!ta) {
-      for (int64_t p = 0; p < kc; ++p) {
-        for (int64_t i = 0; i < rows; ++i) dst[p * mr + i] = A[(i0 + r + i) * lda + p0 + p];
-        for (int64_t i = rows; i < mr; ++i) dst[p * mr + i] = T(0);
+      for (int64_t i = 0; i < rows; ++i) {
+        const T* src = A + (i0 + r + i) * lda + p0;
+        for (int64_t p = 0; p < kc; ++p) dst[p * mr + i] = src[p];
       }
+      if (rows < mr)
+        for (int64_t p = 0; p < kc; ++p)
+          for (int64_t i = rows; i < mr; ++i) dst[p * mr + i] = T(0);
     } else {
       for (int64_t p = 0; p < kc; ++p) {
         const T* src = A + (p0 + p) * lda + i0 + r;
@@ -78,10 +81,14 @@ void pack_b_panel(bool tb, const T* B, int64_t ldb, int64_t p0, int64_t kc, int6
       for (int64_t j = cols; j < nr; ++j) dst[p * nr + j] = T(0);
     }
   } else {
-    for (int64_t p = 0; p < kc; ++p) {
-      for (int64_t j = 0; j < cols; ++j) dst[p * nr + j] = B[(j0 + j) * ldb + p0 + p];
-      for (int64_t j = cols; j < nr; ++j) dst[p * nr + j] = T(0);
+    // B^T: read each stored row of B contiguously, scatter it down one panel column.
+    for (int64_t j = 0; j < cols; ++j) {
+      const T* src = B + (j0 + j) * ldb + p0;
+      for (int64_t p = 0; p < kc; ++p) dst[p * nr + j] = src[p];
     }
+    if (cols < nr)
+      for (int64_t p = 0; p < kc; ++p)
+        for (int64_t j = cols; j < nr; ++j) dst[p * nr + j] = T(0);
   }
 }
 
@@ -159,7 +166,10 @@ void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha, const T* A
     return;
   }
   const TypedKernels<T>& k = table<T>();
-  const int mr = k.gemm_mr, nr = k.gemm_nr;
+  // Skinny products use the narrow tile when the table has one.
+  const bool narrow = k.gemm_ukr_narrow && N <= k.gemm_nr_narrow;
+  auto ukr = narrow ? k.gemm_ukr_narrow : k.gemm_ukr;
+  const int mr = narrow ? k.gemm_mr_narrow : k.gemm_mr, nr = narrow ? k.gemm_nr_narrow : k.gemm_nr;
   const int64_t KC = k.gemm_kc, NC = k.gemm_nc;
   int64_t MC = k.gemm_mc;
   // Give every thread at least one MC block when M is small.
@@ -169,6 +179,7 @@ void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha, const T* A
     per = (per + mr - 1) / mr * mr;
     if (per < MC) MC = per;
   }
+  if (MC % mr) MC = (MC + mr - 1) / mr * mr;
   for (int64_t jc = 0; jc < N; jc += NC) {
     const int64_t nc = N - jc < NC ? N - jc : NC;
     const int64_t npanels = (nc + nr - 1) / nr;
@@ -201,9 +212,9 @@ void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha, const T* A
             T* c = C + (ic + i0) * ldc + jc + j0;
             const T* apanel = Ap + r * mr * kc;
             if (rows == mr && cols == nr) {
-              k.gemm_ukr(kc, apanel, bpanel, c, ldc, alpha, beta_eff);
+              ukr(kc, apanel, bpanel, c, ldc, alpha, beta_eff);
             } else {
-              k.gemm_ukr(kc, apanel, bpanel, tile, nr, alpha, T(0));
+              ukr(kc, apanel, bpanel, tile, nr, alpha, T(0));
               for (int64_t i = 0; i < rows; ++i)
                 for (int64_t j = 0; j < cols; ++j)
                   c[i * ldc + j] = beta_eff == T(0) ? tile[i * nr + j] : tile[i * nr + j] + beta_eff * c[i * ldc + j];

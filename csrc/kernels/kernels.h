@@ -53,6 +53,10 @@ struct TypedKernels {
   void (*gemm_ukr)(int64_t k, const T* a, const T* b, T* c, int64_t ldc, T alpha, T beta);
   int gemm_mr, gemm_nr;   // register tile
   int gemm_mc, gemm_kc, gemm_nc;  // cache blocks (multiples of mr / nr)
+  // Optional narrow tile for skinny products (N <= gemm_nr_narrow, e.g. a 10-class layer):
+  // more rows, fewer columns, so little of the tile is padding. Null when absent.
+  void (*gemm_ukr_narrow)(int64_t k, const T* a, const T* b, T* c, int64_t ldc, T alpha, T beta);
+  int gemm_mr_narrow, gemm_nr_narrow;
 
   void (*unary[UNARY_COUNT])(const T* x, T* y, int64_t n);
   void (*binary[BINARY_COUNT][BMODE_COUNT])(const T* a, const T* b, T* y, int64_t n);

@@ -103,6 +103,39 @@ void dgemm_ukr_6x32(int64_t k, const double* __restrict a, const double* __restr
   }
 }
 
+// Narrow sgemm micro-kernel, 12 x 16, for skinny products (N <= 16): 12 zmm accumulators
+// (one per row), 1 B load and 12 broadcasts per k step.
+void sgemm_ukr_12x16(int64_t k, const float* __restrict a, const float* __restrict b, float* __restrict c,
+                     int64_t ldc, float alpha, float beta) {
+  __m512 c0 = _mm512_setzero_ps(), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0;
+  __m512 c6 = c0, c7 = c0, c8 = c0, c9 = c0, c10 = c0, c11 = c0;
+  for (int64_t p = 0; p < k; ++p) {
+    const __m512 bv = _mm512_load_ps(b);
+    c0 = _mm512_fmadd_ps(_mm512_set1_ps(a[0]), bv, c0);
+    c1 = _mm512_fmadd_ps(_mm512_set1_ps(a[1]), bv, c1);
+    c2 = _mm512_fmadd_ps(_mm512_set1_ps(a[2]), bv, c2);
+    c3 = _mm512_fmadd_ps(_mm512_set1_ps(a[3]), bv, c3);
+    c4 = _mm512_fmadd_ps(_mm512_set1_ps(a[4]), bv, c4);
+    c5 = _mm512_fmadd_ps(_mm512_set1_ps(a[5]), bv, c5);
+    c6 = _mm512_fmadd_ps(_mm512_set1_ps(a[6]), bv, c6);
+    c7 = _mm512_fmadd_ps(_mm512_set1_ps(a[7]), bv, c7);
+    c8 = _mm512_fmadd_ps(_mm512_set1_ps(a[8]), bv, c8);
+    c9 = _mm512_fmadd_ps(_mm512_set1_ps(a[9]), bv, c9);
+    c10 = _mm512_fmadd_ps(_mm512_set1_ps(a[10]), bv, c10);
+    c11 = _mm512_fmadd_ps(_mm512_set1_ps(a[11]), bv, c11);
+    a += 12;
+    b += 16;
+  }
+  const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
+  const bool zero_beta = beta == 0.0f;
+  __m512 acc[12] = {c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11};
+  for (int i = 0; i < 12; ++i) {
+    __m512 r = _mm512_mul_ps(va, acc[i]);
+    if (!zero_beta) r = _mm512_fmadd_ps(vb, _mm512_loadu_ps(c + i * ldc), r);
+    _mm512_storeu_ps(c + i * ldc, r);
+  }
+}
+
 }  // namespace
 }  // namespace avx512
 
@@ -117,6 +150,9 @@ void init_avx512(KernelTable& t) {
   t.f32.gemm_mc = 96;
   t.f32.gemm_kc = 384;
   t.f32.gemm_nc = 4096;
+  t.f32.gemm_ukr_narrow = avx512::sgemm_ukr_12x16;
+  t.f32.gemm_mr_narrow = 12;
+  t.f32.gemm_nr_narrow = 16;
   t.f64.gemm_ukr = avx512::dgemm_ukr_6x32;
   t.f64.gemm_mr = 6;
   t.f64.gemm_nr = 32;
