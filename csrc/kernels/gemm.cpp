@@ -124,22 +124,27 @@ void gemm_small(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha, cons
   const auto& k = table<T>();
   constexpr int64_t kColBlock = 256;
   const int64_t nblk = (N + kColBlock - 1) / kColBlock;
+  // Rows of long vectors (batch-1 GEMV) use the table's SIMD axpy/dot; tiny products use
+  // inline loops (a call per 2-element dot would cost more than the arithmetic).
+  const bool simd_rows = N * K >= 4096;
   auto task = [&](int64_t t) {
     const int64_t i = t / nblk, j0 = (t % nblk) * kColBlock;
     const int64_t nj = N - j0 < kColBlock ? N - j0 : kColBlock;
     T* c = C + i * ldc + j0;
     if (!tb) {
       scale_c<T>(1, nj, beta, c, ldc);
-      for (int64_t p = 0; p < K; ++p) k.axpby(alpha * at_a(ta, A, lda, i, p), B + p * ldb + j0, T(1), c, nj);
-    } else if (!ta) {
-      for (int64_t j = 0; j < nj; ++j) {
-        T d = alpha * k.dot(A + i * lda, B + (j0 + j) * ldb, K);
-        c[j] = beta == T(0) ? d : d + beta * c[j];
+      for (int64_t p = 0; p < K; ++p) {
+        const T a = alpha * at_a(ta, A, lda, i, p);
+        const T* b = B + p * ldb + j0;
+        if (simd_rows) k.axpby(a, b, T(1), c, nj);
+        else for (int64_t j = 0; j < nj; ++j) c[j] += a * b[j];
       }
     } else {
       for (int64_t j = 0; j < nj; ++j) {
+        const T* b = B + (j0 + j) * ldb;
         T acc = T(0);
-        for (int64_t p = 0; p < K; ++p) acc += A[p * lda + i] * B[(j0 + j) * ldb + p];
+        if (!ta && simd_rows) acc = k.dot(A + i * lda, b, K);
+        else for (int64_t p = 0; p < K; ++p) acc += at_a(ta, A, lda, i, p) * b[p];
         c[j] = beta == T(0) ? alpha * acc : alpha * acc + beta * c[j];
       }
     }
