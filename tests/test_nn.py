@@ -425,6 +425,16 @@ def test_functional_activations_match_torch(fname):
     np.testing.assert_allclose(gx.grad.numpy(), tx.grad.numpy(), rtol=1e-11, atol=1e-13)
 
 
+@pytest.mark.parametrize("approximate", ["none", "tanh"])
+def test_gelu_float32_vanishes_for_very_negative_inputs(approximate):
+    """GELU(x) -> 0 for x -> -inf (PyTorch gives -0.0); no error that grows with |x|."""
+    torch = pytest.importorskip("torch")
+    x = np.array([-8.0, -10.0, -30.0, -100.0, -1000.0, -1e4], np.float32)
+    y = F.gelu(gc.tensor(x), approximate).numpy()
+    ty = torch.nn.functional.gelu(torch.tensor(x), approximate=approximate).numpy()
+    np.testing.assert_allclose(y, ty, rtol=0, atol=1e-7)
+
+
 def test_gelu_rejects_unknown_approximation():
     with pytest.raises(ValueError):
         nn.GELU(approximate="sigmoid")

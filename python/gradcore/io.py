@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
+import uuid
 from typing import Any, Dict, Union
 
 import numpy as np
@@ -28,14 +28,27 @@ PathLike = Union[str, "os.PathLike[str]"]
 _LAYOUT_KEY = "gradcore.layout"
 
 
+def _c_array(x: Any) -> np.ndarray:
+    """A C-contiguous array of the same shape (0-dim stays 0-dim, unlike ascontiguousarray)."""
+    a = x.detach().numpy() if isinstance(x, Tensor) else np.asarray(x)
+    return a if a.flags.c_contiguous else a.copy(order="C")
+
+
+def _unique(name: str, arrays: Dict[str, np.ndarray]) -> str:
+    if name not in arrays:
+        return name
+    i = 1
+    while f"{name}#{i}" in arrays:
+        i += 1
+    return f"{name}#{i}"
+
+
 def _flatten(obj: Any, prefix: str, arrays: Dict[str, np.ndarray]) -> Any:
-    """Move tensors into `arrays` (keyed by dotted path); return the JSON skeleton."""
-    if isinstance(obj, Tensor):
-        arrays[prefix] = np.ascontiguousarray(obj.detach().numpy())
-        return {"__tensor__": prefix}
-    if isinstance(obj, np.ndarray):
-        arrays[prefix] = np.ascontiguousarray(obj)
-        return {"__tensor__": prefix}
+    """Move tensors into `arrays` (keyed by dotted path, made unique); return the JSON skeleton."""
+    if isinstance(obj, (Tensor, np.ndarray)):
+        name = _unique(prefix, arrays)
+        arrays[name] = _c_array(obj)
+        return {"__tensor__": name}
     if isinstance(obj, dict):
         out = {}
         for k, v in obj.items():
@@ -82,14 +95,18 @@ def save(obj: Any, path: PathLike) -> None:
     metadata: Dict[str, str] = {}
     if _is_flat_tensor_dict(obj):
         for k, v in obj.items():
-            arrays[k] = np.ascontiguousarray(v.detach().numpy() if isinstance(v, Tensor) else v)
+            arrays[k] = _c_array(v)
     else:
         metadata[_LAYOUT_KEY] = json.dumps(_flatten(obj, "", arrays))
     folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".safetensors", dir=folder)
-    os.close(fd)
+    # The temporary file is created like any new file (mode 0666 & ~umask), in the target's
+    # folder so that os.replace is an atomic rename.
+    tmp = os.path.join(folder, f".{os.path.basename(path)}.{uuid.uuid4().hex}.tmp")
+    os.close(os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
     try:
+        mode = os.stat(tmp).st_mode & 0o777
         save_file(arrays, tmp, metadata=metadata or None)
+        os.chmod(tmp, mode)  # the writer may have recreated the file with its own mode
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -112,15 +129,27 @@ def load(path: PathLike) -> Any:
     if not os.path.exists(path):
         raise FileNotFoundError(path)
     try:
+        # safe_open parses and checks the header (sizes, offsets, dtypes) before any read.
         with safe_open(path, framework="numpy") as f:
             metadata = f.metadata() or {}
-            arrays = {k: f.get_tensor(k) for k in f.keys()}
+            keys = list(f.keys())
+            arrays = {}
+            for k in keys:
+                try:
+                    arrays[k] = f.get_tensor(k)
+                except TypeError:  # bfloat16 has no NumPy dtype
+                    arrays[k] = None
+        if any(a is None for a in arrays.values()):
+            arrays.update(_read_bfloat16(path, [k for k, a in arrays.items() if a is None]))
+    except ValueError:
+        raise
     except Exception as e:  # safetensors raises its own error types for every malformed file
         raise ValueError(f"load: {path} is not a valid safetensors file ({e})") from e
     tensors: Dict[str, Tensor] = {}
     for k, a in arrays.items():
+        a = np.asarray(a)
         if a.dtype in (np.float32, np.float64):
-            tensors[k] = _core.from_numpy(np.ascontiguousarray(a))
+            tensors[k] = _core.from_numpy(a if a.flags.c_contiguous else a.copy(order="C"))
         elif a.dtype.kind in "fiub":
             tensors[k] = _core.tensor(a.astype(np.float32))
         else:
@@ -129,6 +158,24 @@ def load(path: PathLike) -> Any:
         try:
             layout = json.loads(metadata[_LAYOUT_KEY])
             return _unflatten(layout, tensors)
-        except (KeyError, TypeError, json.JSONDecodeError) as e:
-            raise ValueError(f"load: {path} has a corrupted gradcore layout ({e})") from e
+        except Exception as e:  # any malformed layout (wrong types, absurd nesting) is a bad file
+            raise ValueError(f"load: {path} has a corrupted gradcore layout ({type(e).__name__}: {e})") from e
     return tensors
+
+
+def _read_bfloat16(path: str, keys: Any) -> Dict[str, np.ndarray]:
+    """bfloat16 tensors as float32: the upper half of a float32's bits. Called only after
+    safe_open has validated the header, so the offsets below are known to be in range."""
+    with open(path, "rb") as f:
+        n = int.from_bytes(f.read(8), "little")
+        header = json.loads(f.read(n))
+        out = {}
+        for k in keys:
+            entry = header[k]
+            if entry["dtype"] != "BF16":
+                raise ValueError(f"load: tensor {k!r} has unsupported dtype {entry['dtype']}")
+            begin, end = entry["data_offsets"]
+            f.seek(8 + n + begin)
+            raw = np.frombuffer(f.read(end - begin), dtype="<u2")
+            out[k] = (raw.astype(np.uint32) << 16).view(np.float32).reshape(entry["shape"])
+    return out

@@ -119,15 +119,17 @@ def plot_history(history: Dict[str, List[float]], path: str) -> bool:
         import matplotlib.pyplot as plt
     except ImportError:
         return False
-    keys = [k for k in ("loss", "val_loss", "accuracy", "val_accuracy") if k in history]
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
-    for k in keys:
-        ax = axes[0] if "loss" in k else axes[1]
-        ax.plot(range(1, len(history[k]) + 1), history[k], marker="o", label=k)
-    for ax, title in zip(axes, ("loss", "accuracy")):
+    loss_keys = [k for k in ("loss", "val_loss") if history.get(k)]
+    acc_keys = [k for k in ("accuracy", "val_accuracy") if history.get(k)]
+    panels = [("loss", loss_keys)] + ([("accuracy", acc_keys)] if acc_keys else [])
+    fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 4), squeeze=False)
+    for ax, (title, keys) in zip(axes[0], panels):
+        for k in keys:
+            ax.plot(range(1, len(history[k]) + 1), history[k], marker="o", label=k)
         ax.set_xlabel("epoch")
         ax.set_title(title)
-        ax.legend()
+        if keys:
+            ax.legend()
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)

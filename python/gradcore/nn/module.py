@@ -180,13 +180,31 @@ class Module:
         return self.to(_core.float64)
 
     # ---- state ----------------------------------------------------------------------
+    def _state_items(self, prefix: str = "") -> Iterator[Tuple[str, Tensor]]:
+        """(key, tensor) for every parameter and buffer, module by module, WITHOUT removing
+        shared ones: a module used twice appears under both names, as in PyTorch."""
+        stack: List[Tuple[str, Module]] = [(prefix, self)]
+        while stack:
+            pre, m = stack.pop(0)
+            children = []
+            for name, value in m.__dict__.items():
+                if isinstance(value, Parameter):
+                    yield pre + name, value
+                elif isinstance(value, Module):
+                    children.append((pre + name + ".", value))
+            for name, b in m._buffers.items():
+                if b is not None:
+                    yield pre + name, b
+            stack[0:0] = children
+
     def state_dict(self) -> "OrderedDict[str, Tensor]":
-        """Parameters and buffers by dotted name, as tensors sharing their storage."""
+        """Parameters and buffers by dotted name, as tensors sharing their storage.
+
+        Keys are exactly PyTorch's (a module reused in two places appears under both names).
+        """
         sd: "OrderedDict[str, Tensor]" = OrderedDict()
-        for name, p in self.named_parameters():
-            sd[name] = p.detach()
-        for name, b in self.named_buffers():
-            sd[name] = b.detach()
+        for name, t in self._state_items():
+            sd[name] = t.detach()
         return sd
 
     def load_state_dict(self, state_dict: Mapping[str, Any], strict: bool = True) -> IncompatibleKeys:
@@ -199,8 +217,7 @@ class Module:
         """
         if not isinstance(state_dict, Mapping):
             raise TypeError(f"load_state_dict expects a mapping, got {type(state_dict).__name__}")
-        own: Dict[str, Tensor] = dict(self.named_parameters())
-        own.update(dict(self.named_buffers()))
+        own: Dict[str, Tensor] = dict(self._state_items())
         missing = [k for k in own if k not in state_dict]
         unexpected = [k for k in state_dict if k not in own]
         mismatched = []

@@ -104,7 +104,10 @@ class Optimizer:
         steps_np = steps.numpy()
         for j, p in enumerate(params):
             st = self.state.setdefault(p, {})
-            steps_np[j] = float(st.get("step", 0.0))
+            # A state loaded without a step count (PyTorch's SGD keeps none) but with buffers
+            # is not a first step: the buffers must be used, not re-initialised.
+            has_buffers = any(st.get(name) is not None for name in self.state_names)
+            steps_np[j] = float(st.get("step", 1.0 if has_buffers else 0.0))
             for k, name in enumerate(self.state_names):
                 buf = st.get(name)
                 if used[k] and buf is None:
