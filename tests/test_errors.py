@@ -280,11 +280,20 @@ def test_set_isa_unknown_level_is_value_error(level: str) -> None:
 
 
 def test_set_isa_unsupported_level_is_value_error() -> None:
-    unsupported = [lv for lv in ("generic", "avx2", "avx512") if lv not in gc.backend_info()["supported_isas"]]
-    if not unsupported:
-        pytest.skip("this machine supports every ISA level")
-    with pytest.raises(ValueError):
-        gc._core._set_isa(unsupported[0])
+    supported = gc.backend_info()["supported_isas"]
+    unsupported = [lv for lv in ("generic", "avx2", "avx512") if lv not in supported]
+    before = gc.backend_info()["isa"]
+    if unsupported:
+        with pytest.raises(ValueError):
+            gc._core._set_isa(unsupported[0])
+    else:  # every level exists here: each can be selected, and an unknown one cannot
+        for level in supported:
+            gc._core._set_isa(level)
+            assert gc.backend_info()["isa"] == level
+        with pytest.raises(ValueError):
+            gc._core._set_isa("avx1024")
+    gc._core._set_isa(before)
+    assert gc.backend_info()["isa"] == before
 
 
 def test_set_num_threads_below_one_is_value_error() -> None:

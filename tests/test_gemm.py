@@ -11,7 +11,7 @@ exact in both dtypes, so the result must equal NumPy's bit for bit.
 """
 from __future__ import annotations
 
-from typing import Any, Dict, List, Tuple
+from typing import Dict, List, Tuple
 
 import numpy as np
 import pytest

@@ -149,3 +149,88 @@ def test_gradcheck_wrong_gradient_within_tolerance_is_accepted() -> None:
     # A wrong gradient that is smaller than atol is (by contract) not detected.
     x = gc.tensor([1e-7], dtype=gc.float64, requires_grad=True)
     assert gc.gradcheck(lambda t: t.detach() * t, [x]) is True
+
+
+# ----------------------------------------------------------------------------------------
+# Second order: create_graph=True must record the backward itself, so that differentiating a
+# gradient gives the true second derivative. Oracle: float64 central differences of the
+# (first-order) gradient. Checked quantity: d/dx [ sum_i v_i * (J^T u)_i ] for random u, v
+# (a Hessian-vector product for scalar outputs).
+# ----------------------------------------------------------------------------------------
+
+SECOND_ORDER_OPS: list = [
+    ("mul", lambda a, b: a * b, ((2, 3), (2, 3)), "any"),
+    ("div", lambda a, b: a / b, ((2, 3), (2, 3)), "away0"),
+    ("pow_3", lambda x: x ** 3, ((2, 3),), "any"),
+    ("pow_frac", lambda x: x ** 1.7, ((2, 3),), "pos"),
+    ("rpow", lambda x: 3 ** x, ((2, 3),), "any"),
+    ("rdiv_scalar", lambda x: 3 / x, ((2, 3),), "away0"),
+    ("exp", lambda x: x.exp(), ((2, 3),), "any"),
+    ("log", lambda x: x.log(), ((2, 3),), "pos"),
+    ("sqrt", lambda x: x.sqrt(), ((2, 3),), "pos"),
+    ("tanh", lambda x: x.tanh(), ((2, 3),), "any"),
+    ("sigmoid", lambda x: x.sigmoid(), ((2, 3),), "any"),
+    ("relu", lambda x: x.relu() * x, ((2, 3),), "away0"),   # relu(x) * x = x^2 on x > 0
+    ("abs", lambda x: x.abs() * x, ((2, 3),), "away0"),     # |x| * x: second derivative 2 sign(x)
+    ("max_dim", lambda x: x.max(dim=1) ** 2, ((2, 3),), "distinct"),
+    ("mean_sq", lambda x: (x * x).mean(dim=0), ((2, 3),), "any"),
+    ("matmul", lambda a, b: (a @ b) ** 2, ((2, 3), (3, 2)), "any"),
+    ("linear", lambda x, w, b: F.linear(x, w, b) ** 2, ((3, 4), (2, 4), (2,)), "any"),
+    ("softmax", lambda x: gc.softmax(x, 1), ((2, 3),), "any"),
+    ("log_softmax", lambda x: gc.log_softmax(x, 0), ((2, 3),), "any"),
+    ("cross_entropy", lambda x: F.cross_entropy(x, LABELS[:2]), ((2, 4),), "any"),
+    ("mse", lambda a, b: F.mse_loss(a, b), ((2, 3), (2, 3)), "any"),
+]
+
+
+def _first_order_projection(fn: Callable[..., Any], inputs: list, u: np.ndarray, vs: list,
+                            create_graph: bool) -> gc.Tensor:
+    out = fn(*inputs)
+    grads = gc.grad(out, inputs, grad_outputs=gc.tensor(u, dtype=gc.float64), create_graph=create_graph,
+                    allow_unused=True)
+    total = gc.tensor(0.0, dtype=gc.float64)
+    for g, v in zip(grads, vs):
+        if g is not None:
+            total = total + (g * gc.tensor(v, dtype=gc.float64)).sum()
+    return total
+
+
+@pytest.mark.parametrize("name,fn,shapes,domain", SECOND_ORDER_OPS, ids=[r[0] for r in SECOND_ORDER_OPS])
+def test_second_derivative_matches_finite_differences(name: str, fn: Callable[..., Any], shapes: Shapes,
+                                                      domain: str, rng: np.random.Generator) -> None:
+    inputs = [gc.tensor(make_input(s, domain, rng), dtype=gc.float64, requires_grad=True) for s in shapes]
+    out_shape = fn(*inputs).shape
+    u = np.asarray(rng.standard_normal(out_shape))
+    vs = [np.asarray(rng.standard_normal(s)) for s in shapes]
+
+    h = _first_order_projection(fn, inputs, u, vs, create_graph=True)
+    if h.requires_grad:
+        analytic = [g.numpy() if g is not None else np.zeros(x.shape)
+                    for g, x in zip(gc.grad(h, inputs, allow_unused=True), inputs)]
+    else:  # the recorded backward does not depend on the inputs at all
+        analytic = [np.zeros(x.shape) for x in inputs]
+
+    eps = 1e-6
+    for k, x in enumerate(inputs):
+        flat = x.numpy().reshape(-1)
+        numeric = np.zeros(flat.size)
+        for c in range(flat.size):
+            orig = flat[c]
+            flat[c] = orig + eps
+            hp = _first_order_projection(fn, inputs, u, vs, create_graph=False).item()
+            flat[c] = orig - eps
+            hm = _first_order_projection(fn, inputs, u, vs, create_graph=False).item()
+            flat[c] = orig
+            numeric[c] = (hp - hm) / (2 * eps)
+        np.testing.assert_allclose(analytic[k].reshape(-1), numeric, rtol=1e-5, atol=1e-6,
+                                   err_msg=f"{name}: second derivative w.r.t. input {k}")
+
+
+def test_create_graph_simple_exp() -> None:
+    # d/dx exp(x) = exp(x), and differentiating that again gives exp(x) once more.
+    x = gc.tensor(1.0, dtype=gc.float64, requires_grad=True)
+    (g,) = gc.grad(x.exp(), x, create_graph=True)
+    assert g.item() == pytest.approx(np.e, rel=1e-15)
+    assert g.requires_grad
+    (gg,) = gc.grad(g, x)
+    assert gg.item() == pytest.approx(np.e, rel=1e-15)

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 import gradcore as gc
-from conftest import SUPPORTED_ISAS
+
+SUPPORTED_ISAS = list(gc.backend_info()["supported_isas"])
 
 
 # ---- gc.tensor -----------------------------------------------------------------------------

@@ -28,7 +28,9 @@ SavedTensor::SavedTensor(const TensorPtr& t, bool is_output) {
   was_defined_ = true;
   is_output_ = is_output;
   version_ = t->storage->version;
-  requires_grad_ = t->needs_grad();
+  // An output is saved before set_history links it to the node that saves it, and it
+  // will require grad through that node.
+  requires_grad_ = is_output || t->needs_grad();
   output_nr_ = t->output_nr;
   data_ = is_output ? alias(*t) : t;  // Note [Saved outputs]
 }

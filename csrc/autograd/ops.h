@@ -23,6 +23,7 @@ TensorPtr add_scalar(const TensorPtr& a, double s);         // a + s
 TensorPtr mul_scalar(const TensorPtr& a, double s);         // a * s
 TensorPtr rsub_scalar(const TensorPtr& a, double s);        // s - a
 TensorPtr rdiv_scalar(const TensorPtr& a, double s);        // s / a
+TensorPtr div_scalar(const TensorPtr& a, double s);         // a / s (a true division)
 TensorPtr pow_scalar(const TensorPtr& a, double p);         // a ** p
 TensorPtr eq(const TensorPtr& a, const TensorPtr& b);       // 1.0 where equal (no gradient)
 Shape broadcast_shapes(const Shape& a, const Shape& b, const char* op);

@@ -48,7 +48,7 @@ TensorPtr scalar_op(Bin k, const TensorPtr& a, double s, bool reflected) {
     case Bin::Add: return ops::add_scalar(a, s);
     case Bin::Sub: return reflected ? ops::rsub_scalar(a, s) : ops::add_scalar(a, -s);
     case Bin::Mul: return ops::mul_scalar(a, s);
-    case Bin::Div: return reflected ? ops::rdiv_scalar(a, s) : ops::mul_scalar(a, 1.0 / s);
+    case Bin::Div: return reflected ? ops::rdiv_scalar(a, s) : ops::div_scalar(a, s);
     case Bin::Pow:
       if (!reflected) return ops::pow_scalar(a, s);
       // s ** a = exp(a * ln s)

@@ -48,6 +48,8 @@ TensorPtr tensor_from_numpy(py::array arr) {
            "from_numpy: the array is not C-contiguous, so memory cannot be shared; use gc.tensor() to copy");
   GC_CHECK(arr.dtype().attr("byteorder").cast<std::string>() != ">", TypeError,
            "from_numpy: big-endian arrays are not supported");
+  GC_CHECK(arr.writeable(), ValueError,
+           "from_numpy: the array is read-only, and a tensor sharing it could write to it; use gc.tensor() to copy");
   Shape shape(arr.shape(), arr.shape() + arr.ndim());
   PyObject* owner = arr.ptr();
   Py_INCREF(owner);

@@ -58,7 +58,9 @@ class DataLoader:
 
     def _convert(self, a: np.ndarray) -> Any:
         if a.dtype == np.float32 or a.dtype == np.float64:
-            return _core.from_numpy(np.ascontiguousarray(a))
+            if not a.flags.c_contiguous or not a.flags.writeable:
+                a = a.copy(order="C")  # from_numpy shares only writable C-contiguous memory
+            return _core.from_numpy(a)
         if a.dtype.kind == "f":
             return _core.from_numpy(np.ascontiguousarray(a, dtype=np.float32))
         if a.dtype.kind in "iub":

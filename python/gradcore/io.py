@@ -149,7 +149,8 @@ def load(path: PathLike) -> Any:
     for k, a in arrays.items():
         a = np.asarray(a)
         if a.dtype in (np.float32, np.float64):
-            tensors[k] = _core.from_numpy(a if a.flags.c_contiguous else a.copy(order="C"))
+            ok = a.flags.c_contiguous and a.flags.writeable
+            tensors[k] = _core.from_numpy(a if ok else a.copy(order="C"))
         elif a.dtype.kind in "fiub":
             tensors[k] = _core.tensor(a.astype(np.float32))
         else:

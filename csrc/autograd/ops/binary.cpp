@@ -138,6 +138,25 @@ struct PowBackward final : Node {
   std::vector<std::pair<std::string, TensorPtr>> saved_tensors() const override { return {{"self", x_.raw()}}; }
 };
 
+// x / s: the gradient is g / s (a true division, as the forward).
+struct DivScalarBackward final : Node {
+  double s = 1.0;
+  const char* name() const override { return "DivBackward"; }
+  tensor_list apply(tensor_list&& g) override { return {div_scalar(g[0], s)}; }
+};
+
+// s / x: the gradient is -g * (s / x) / x.
+struct RdivBackward final : Node {
+  SavedTensor x_, y_;
+  const char* name() const override { return "RdivBackward"; }
+  tensor_list apply(tensor_list&& g) override {
+    TensorPtr x = x_.unpack(this), y = y_.unpack(this);
+    return {neg(div(mul(g[0], y), x))};
+  }
+  void release_saved() override { x_.reset(); y_.reset(); }
+  std::vector<std::pair<std::string, TensorPtr>> saved_tensors() const override { return {{"self", x_.raw()}, {"result", y_.raw()}}; }
+};
+
 TensorPtr record_scale(const TensorPtr& out, const TensorPtr& a, double factor, const char* name) {
   if (needs_record({a.get()})) {
     auto n = make_node<ScaleBackward>({a});
@@ -202,9 +221,25 @@ TensorPtr mul_scalar(const TensorPtr& a, double s) {
 TensorPtr rsub_scalar(const TensorPtr& a, double s) {
   return record_scale(scalar_forward(BINARY_SUB, a, s, true), a, -1.0, "RsubBackward");
 }
+TensorPtr div_scalar(const TensorPtr& a, double s) {
+  TensorPtr out = scalar_forward(BINARY_DIV, a, s, false);  // one IEEE division, as NumPy
+  if (needs_record({a.get()})) {
+    auto n = make_node<DivScalarBackward>({a});
+    n->s = s;
+    set_history(out, n);
+  }
+  return out;
+}
+
 TensorPtr rdiv_scalar(const TensorPtr& a, double s) {
-  // s / a = s * a^-1, so its gradient comes from PowBackward.
-  return mul_scalar(pow_scalar(a, -1.0), s);
+  TensorPtr out = scalar_forward(BINARY_DIV, a, s, true);
+  if (needs_record({a.get()})) {
+    auto n = make_node<RdivBackward>({a});
+    n->x_ = SavedTensor(a, false);
+    n->y_ = SavedTensor(out, true);
+    set_history(out, n);
+  }
+  return out;
 }
 
 TensorPtr pow_scalar(const TensorPtr& a, double p) {
