@@ -122,6 +122,8 @@ std::vector<int64_t> parse_labels(py::handle labels) {
              "cross_entropy: float labels must hold whole class indices");
   } else {
     a = np().attr("asarray")(labels);
+    // An empty list parses as float64 in NumPy; it is a valid (empty) label list.
+    if (a.size() == 0 && a.ndim() == 1) a = np().attr("asarray")(labels, py::arg("dtype") = "int64");
     std::string kind = py::str(a.dtype().attr("kind"));
     GC_CHECK(kind == "i" || kind == "u", TypeError, "cross_entropy: labels must be integers, got dtype ",
              std::string(py::str(a.dtype())));

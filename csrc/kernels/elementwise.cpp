@@ -12,13 +12,40 @@ namespace {
 
 // Elementwise work below this many elements runs on the calling thread.
 constexpr int64_t kParallelGrain = 1 << 15;
+// Outputs larger than this are written with non-temporal stores, through an L1-sized
+// staging buffer (they would not stay in cache anyway).
+constexpr int64_t kStreamBytes = 8 << 20;
+constexpr int64_t kStage = 2048;
+
+// out[b:e] = f(b, e, dst) where f computes elements [b, e) into dst; staged + streamed
+// for large outputs.
+template <class T, class F>
+void write_elementwise(T* out, int64_t n, F&& f) {
+  const auto& k = table<T>();
+  if (n * static_cast<int64_t>(sizeof(T)) < kStreamBytes) {
+    cpu::parallel_range(n, kParallelGrain, [&](int64_t b, int64_t e) { f(b, e, out + b); });
+    return;
+  }
+  cpu::parallel_range(n, kParallelGrain, [&](int64_t b, int64_t e) {
+    alignas(64) T stage[kStage];
+    for (int64_t c = b; c < e; c += kStage) {
+      const int64_t len = e - c < kStage ? e - c : kStage;
+      f(c, c + len, stage);
+      k.stream_copy(stage, out + c, len);
+    }
+  });
+}
 
 }  // namespace
 
 template <class T>
 void unary(UnaryOp op, const T* x, T* y, int64_t n) {
   auto f = table<T>().unary[op];
-  cpu::parallel_range(n, kParallelGrain, [&](int64_t b, int64_t e) { f(x + b, y + b, e - b); });
+  if (x == y) {  // in place: no staging
+    cpu::parallel_range(n, kParallelGrain, [&](int64_t b, int64_t e) { f(x + b, y + b, e - b); });
+    return;
+  }
+  write_elementwise(y, n, [&](int64_t b, int64_t e, T* dst) { f(x + b, dst, e - b); });
 }
 
 template <class T>
@@ -140,8 +167,14 @@ void binary(BinaryOp op, int ndim, const int64_t* shape_in, const T* a, const in
     }
   };
   if (rows == 1) {
-    cpu::parallel_range(inner, kParallelGrain, [&](int64_t b0, int64_t e0) {
-      f(a + (isa_ ? b0 : 0), b + (isb ? b0 : 0), out + b0, e0 - b0);
+    if (out == a || out == b) {  // in place: no staging
+      cpu::parallel_range(inner, kParallelGrain, [&](int64_t b0, int64_t e0) {
+        f(a + (isa_ ? b0 : 0), b + (isb ? b0 : 0), out + b0, e0 - b0);
+      });
+      return;
+    }
+    write_elementwise(out, inner, [&](int64_t b0, int64_t e0, T* dst) {
+      f(a + (isa_ ? b0 : 0), b + (isb ? b0 : 0), dst, e0 - b0);
     });
   } else {
     int64_t grain = kParallelGrain / inner + 1;

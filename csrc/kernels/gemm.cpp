@@ -155,6 +155,41 @@ void gemm_small(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha, cons
   else for (int64_t t = 0; t < ntasks; ++t) task(t);
 }
 
+// Skinny products (N <= the narrow tile width, A not transposed): B is packed once into a
+// K x NR panel (zero-padded), and the narrow kernel reads A's rows in place, MR rows per
+// call, all of K at once. Row groups are split across threads; each C element is still
+// summed by one thread in one k order.
+template <class T>
+void gemm_narrow_rows(bool tb, int64_t M, int64_t N, int64_t K, T alpha, const T* A, int64_t lda, const T* B,
+                      int64_t ldb, T beta, T* C, int64_t ldc, const GemmEpilogue<T>* ep) {
+  const auto& k = table<T>();
+  const int mr = k.gemm_mr_narrow, nr = k.gemm_nr_narrow;
+  T* Bp = static_cast<T*>(tl_pack_b.get(sizeof(T) * nr * K));
+  pack_b_panel(tb, B, ldb, 0, K, 0, N, nr, Bp);
+  const int64_t groups = (M + mr - 1) / mr;
+  auto run = [&](int64_t g) {
+    const int64_t i0 = g * mr, rows = M - i0 < mr ? M - i0 : mr;
+    const T* a = A + i0 * lda;
+    int64_t a_ld = lda;
+    if (rows < mr) {  // last partial group: copy its rows into a zero-padded block
+      T* pad = static_cast<T*>(tl_pack_a.get(sizeof(T) * mr * K));
+      for (int64_t i = 0; i < mr; ++i)
+        for (int64_t p = 0; p < K; ++p) pad[i * K + p] = i < rows ? a[i * lda + p] : T(0);
+      a = pad;
+      a_ld = K;
+    }
+    alignas(64) T tile[16 * 64];
+    k.gemm_ukr_narrow_rows(K, a, a_ld, Bp, tile, nr, alpha, T(0));
+    T* c = C + i0 * ldc;
+    for (int64_t i = 0; i < rows; ++i)
+      for (int64_t j = 0; j < N; ++j)
+        c[i * ldc + j] = beta == T(0) ? tile[i * nr + j] : tile[i * nr + j] + beta * c[i * ldc + j];
+    apply_epilogue(ep, c, ldc, rows, N, 0);
+  };
+  if (M * K * nr >= (1 << 17)) cpu::parallel_for(groups, run);
+  else for (int64_t g = 0; g < groups; ++g) run(g);
+}
+
 }  // namespace
 
 template <class T>
@@ -171,6 +206,10 @@ void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha, const T* A
     return;
   }
   const TypedKernels<T>& k = table<T>();
+  if (k.gemm_ukr_narrow_rows && !ta && N <= k.gemm_nr_narrow) {
+    gemm_narrow_rows(tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, ep);
+    return;
+  }
   // Skinny products use the narrow tile when the table has one.
   const bool narrow = k.gemm_ukr_narrow && N <= k.gemm_nr_narrow;
   auto ukr = narrow ? k.gemm_ukr_narrow : k.gemm_ukr;

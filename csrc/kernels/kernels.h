@@ -57,6 +57,9 @@ struct TypedKernels {
   // more rows, fewer columns, so little of the tile is padding. Null when absent.
   void (*gemm_ukr_narrow)(int64_t k, const T* a, const T* b, T* c, int64_t ldc, T alpha, T beta);
   int gemm_mr_narrow, gemm_nr_narrow;
+  // The same narrow tile reading A straight from row-major memory (row stride lda), for
+  // skinny products where packing A would cost as much as the arithmetic. Null when absent.
+  void (*gemm_ukr_narrow_rows)(int64_t k, const T* a, int64_t lda, const T* b, T* c, int64_t ldc, T alpha, T beta);
 
   void (*unary[UNARY_COUNT])(const T* x, T* y, int64_t n);
   void (*binary[BINARY_COUNT][BMODE_COUNT])(const T* a, const T* b, T* y, int64_t n);
@@ -76,6 +79,9 @@ struct TypedKernels {
   void (*adam_update)(const OptimHyper* h, T* p, const T* g, T* m, T* v, T* vmax, int64_t n, int64_t step);
   void (*rmsprop_update)(const OptimHyper* h, T* p, const T* g, T* sq, T* buf, T* gavg, int64_t n);
   void (*adagrad_update)(const OptimHyper* h, T* p, const T* g, T* sum, int64_t n, int64_t step);
+  // y[0:n] = x[0:n] with non-temporal stores where the ISA has them (large outputs that
+  // will not be read back soon: saves the read-for-ownership of every cache line).
+  void (*stream_copy)(const T* x, T* y, int64_t n);
   T (*sum)(const T* x, int64_t n);                 // fixed-order pairwise sum
   T (*max)(const T* x, int64_t n);
   T (*dot)(const T* x, const T* y, int64_t n);

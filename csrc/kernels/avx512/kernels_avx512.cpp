@@ -136,6 +136,41 @@ void sgemm_ukr_12x16(int64_t k, const float* __restrict a, const float* __restri
   }
 }
 
+// 12 x 16 narrow tile with A read in place: row i of the tile is a + i * lda.
+void sgemm_ukr_12x16_rows(int64_t k, const float* __restrict a, int64_t lda, const float* __restrict b,
+                          float* __restrict c, int64_t ldc, float alpha, float beta) {
+  __m512 acc[12];
+  for (int i = 0; i < 12; ++i) acc[i] = _mm512_setzero_ps();
+  const float* r0 = a;
+  for (int64_t p = 0; p < k; ++p) {
+    const __m512 bv = _mm512_load_ps(b + p * 16);
+#pragma GCC unroll 12
+    for (int i = 0; i < 12; ++i) acc[i] = _mm512_fmadd_ps(_mm512_set1_ps(r0[i * lda + p]), bv, acc[i]);
+  }
+  const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
+  const bool zero_beta = beta == 0.0f;
+  for (int i = 0; i < 12; ++i) {
+    __m512 r = _mm512_mul_ps(va, acc[i]);
+    if (!zero_beta) r = _mm512_fmadd_ps(vb, _mm512_loadu_ps(c + i * ldc), r);
+    _mm512_storeu_ps(c + i * ldc, r);
+  }
+}
+
+// Non-temporal copy: 64-byte aligned destinations stream past the cache.
+template <class T>
+void stream_copy_avx512(const T* __restrict x, T* __restrict y, int64_t n) {
+  const int64_t nb = n * static_cast<int64_t>(sizeof(T));
+  int64_t i = 0;
+  if ((reinterpret_cast<uintptr_t>(y) & 63) == 0) {
+    const char* src = reinterpret_cast<const char*>(x);
+    char* dst = reinterpret_cast<char*>(y);
+    for (; i + 64 <= nb; i += 64)
+      _mm512_stream_si512(reinterpret_cast<__m512i*>(dst + i), _mm512_loadu_si512(src + i));
+    _mm_sfence();
+  }
+  for (int64_t e = i / static_cast<int64_t>(sizeof(T)); e < n; ++e) y[e] = x[e];
+}
+
 }  // namespace
 }  // namespace avx512
 
@@ -153,6 +188,9 @@ void init_avx512(KernelTable& t) {
   t.f32.gemm_ukr_narrow = avx512::sgemm_ukr_12x16;
   t.f32.gemm_mr_narrow = 12;
   t.f32.gemm_nr_narrow = 16;
+  t.f32.gemm_ukr_narrow_rows = avx512::sgemm_ukr_12x16_rows;
+  t.f32.stream_copy = avx512::stream_copy_avx512<float>;
+  t.f64.stream_copy = avx512::stream_copy_avx512<double>;
   t.f64.gemm_ukr = avx512::dgemm_ukr_6x32;
   t.f64.gemm_mr = 6;
   t.f64.gemm_nr = 32;
