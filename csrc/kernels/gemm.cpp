@@ -81,10 +81,16 @@ void pack_b_panel(bool tb, const T* B, int64_t ldb, int64_t p0, int64_t kc, int6
       for (int64_t j = cols; j < nr; ++j) dst[p * nr + j] = T(0);
     }
   } else {
-    // B^T: read each stored row of B contiguously, scatter it down one panel column.
-    for (int64_t j = 0; j < cols; ++j) {
-      const T* src = B + (j0 + j) * ldb + p0;
-      for (int64_t p = 0; p < kc; ++p) dst[p * nr + j] = src[p];
+    // B^T: a blocked transpose. For 16 values of p at a time, read a cache line of each
+    // stored row of B and write it down the panel column; the 16 x nr destination rows
+    // stay in L1 while they are filled.
+    for (int64_t pb = 0; pb < kc; pb += 16) {
+      const int64_t pe = kc - pb < 16 ? kc - pb : 16;
+      for (int64_t j = 0; j < cols; ++j) {
+        const T* src = B + (j0 + j) * ldb + p0 + pb;
+        T* d = dst + pb * nr + j;
+        for (int64_t p = 0; p < pe; ++p) d[p * nr] = src[p];
+      }
     }
     if (cols < nr)
       for (int64_t p = 0; p < kc; ++p)
@@ -214,16 +220,18 @@ void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha, const T* A
   const bool narrow = k.gemm_ukr_narrow && N <= k.gemm_nr_narrow;
   auto ukr = narrow ? k.gemm_ukr_narrow : k.gemm_ukr;
   const int mr = narrow ? k.gemm_mr_narrow : k.gemm_mr, nr = narrow ? k.gemm_nr_narrow : k.gemm_nr;
-  const int64_t KC = k.gemm_kc, NC = k.gemm_nc;
-  int64_t MC = k.gemm_mc;
-  // Give every thread at least one MC block when M is small.
-  int64_t nthreads = cpu::get_num_threads();
-  if (nthreads > 1) {
-    int64_t per = (M + nthreads - 1) / nthreads;
-    per = (per + mr - 1) / mr * mr;
-    if (per < MC) MC = per;
-  }
-  if (MC % mr) MC = (MC + mr - 1) / mr * mr;
+  // Split K into equal blocks of at most gemm_kc (K = 512 with KC 384 would otherwise
+  // leave a short second pass that pays the C-tile traffic for little work).
+  const int64_t kpasses = (K + k.gemm_kc - 1) / k.gemm_kc;
+  const int64_t KC = (K + kpasses - 1) / kpasses, NC = k.gemm_nc;
+  // M blocks: at most gemm_mc rows, equal sizes (multiples of mr), and a multiple of the
+  // thread count when M is small, so no thread idles behind a short last block.
+  const int64_t nthreads = cpu::get_num_threads();
+  int64_t mblocks = (M + k.gemm_mc - 1) / k.gemm_mc;
+  if (mblocks < nthreads) mblocks = nthreads;
+  else if (nthreads > 1 && mblocks % nthreads) mblocks += nthreads - mblocks % nthreads;
+  int64_t MC = (M + mblocks - 1) / mblocks;
+  MC = (MC + mr - 1) / mr * mr;
   for (int64_t jc = 0; jc < N; jc += NC) {
     const int64_t nc = N - jc < NC ? N - jc : NC;
     const int64_t npanels = (nc + nr - 1) / nr;

@@ -183,7 +183,7 @@ void init_avx512(KernelTable& t) {
   t.f32.gemm_mr = 6;
   t.f32.gemm_nr = 64;
   t.f32.gemm_mc = 96;
-  t.f32.gemm_kc = 384;
+  t.f32.gemm_kc = 1024;
   t.f32.gemm_nc = 4096;
   t.f32.gemm_ukr_narrow = avx512::sgemm_ukr_12x16;
   t.f32.gemm_mr_narrow = 12;
