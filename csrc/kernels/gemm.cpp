@@ -228,8 +228,7 @@ void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha, const T* A
   // thread count when M is small, so no thread idles behind a short last block.
   const int64_t nthreads = cpu::get_num_threads();
   int64_t mblocks = (M + k.gemm_mc - 1) / k.gemm_mc;
-  if (mblocks < nthreads) mblocks = nthreads;
-  else if (nthreads > 1 && mblocks % nthreads) mblocks += nthreads - mblocks % nthreads;
+  if (nthreads > 1 && mblocks > 1 && mblocks % nthreads) mblocks += nthreads - mblocks % nthreads;
   int64_t MC = (M + mblocks - 1) / mblocks;
   MC = (MC + mr - 1) / mr * mr;
   for (int64_t jc = 0; jc < N; jc += NC) {
@@ -238,7 +237,7 @@ void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha, const T* A
     for (int64_t pc = 0; pc < K; pc += KC) {
       const int64_t kc = K - pc < KC ? K - pc : KC;
       T* Bp = static_cast<T*>(tl_pack_b.get(sizeof(T) * npanels * nr * kc));
-      cpu::parallel_range(npanels, 8, [&](int64_t b, int64_t e) {
+      cpu::parallel_range(npanels, 1, [&](int64_t b, int64_t e) {
         for (int64_t s = b; s < e; ++s) {
           int64_t j0 = jc + s * nr, cols = nc - s * nr < nr ? nc - s * nr : nr;
           pack_b_panel(tb, B, ldb, pc, kc, j0, cols, nr, Bp + s * nr * kc);
@@ -247,14 +246,21 @@ void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha, const T* A
       const T beta_eff = pc == 0 ? beta : T(1);
       const GemmEpilogue<T>* tile_ep = pc + kc == K ? ep : nullptr;  // after the last K block
       const int64_t nblocks = (M + MC - 1) / MC;
-      cpu::parallel_for(nblocks, [&](int64_t blk) {
+      // Few M blocks (small batches): also split the B panels (the jr loop) into groups,
+      // so every thread has work; each task packs its own copy of its (small) A block.
+      int64_t ngroups = nthreads > 1 && nblocks < 2 * nthreads ? (2 * nthreads + nblocks - 1) / nblocks : 1;
+      if (ngroups > npanels) ngroups = npanels;
+      const int64_t per_group = (npanels + ngroups - 1) / ngroups;
+      cpu::parallel_for(nblocks * ngroups, [&](int64_t task) {
+        const int64_t blk = task / ngroups, grp = task % ngroups;
+        const int64_t s0 = grp * per_group, s1 = s0 + per_group < npanels ? s0 + per_group : npanels;
         const int64_t ic = blk * MC;
         const int64_t mc = M - ic < MC ? M - ic : MC;
         const int64_t mpanels = (mc + mr - 1) / mr;
         T* Ap = static_cast<T*>(tl_pack_a.get(sizeof(T) * mpanels * mr * kc));
         pack_a(ta, A, lda, ic, mc, pc, kc, mr, Ap);
         alignas(64) T tile[16 * 64];  // >= mr * nr for every table entry
-        for (int64_t s = 0; s < npanels; ++s) {
+        for (int64_t s = s0; s < s1; ++s) {
           const int64_t j0 = s * nr;
           const int64_t cols = nc - j0 < nr ? nc - j0 : nr;
           const T* bpanel = Bp + s * nr * kc;
