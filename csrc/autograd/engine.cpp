@@ -21,6 +21,7 @@
 #include "autograd/grad_mode.h"
 #include "autograd/node.h"
 #include "autograd/ops.h"
+#include "kernels/kernel_api.h"
 
 namespace gradcore::autograd {
 namespace {
@@ -83,6 +84,20 @@ struct GraphTask {
     }
   }
 };
+
+// Anomaly mode: a gradient with NaN/Inf names the op that produced it and where it was created.
+void check_finite(const Node& n, const tensor_list& grads) {
+  for (size_t i = 0; i < grads.size(); ++i) {
+    const TensorPtr& g = grads[i];
+    if (!g || g->numel == 0) continue;
+    bool finite = g->dtype == DType::Float32 ? kernels::all_finite<float>(g->data<float>(), g->numel)
+                                             : kernels::all_finite<double>(g->data<double>(), g->numel);
+    GC_CHECK(finite, RuntimeError, "Function '", n.name(), "' returned nan/inf values in its ", i,
+             "th output (the gradient for its input ", i, ")",
+             n.creation_site.empty() ? std::string(". Enable gc.autograd.detect_anomaly() before the forward pass to see where the op was created.")
+                                     : ". The op was created at " + n.creation_site);
+  }
+}
 
 Edge root_edge(const TensorPtr& t, size_t i) {
   GC_CHECK(t, TypeError, "backward: output ", i, " is None");
@@ -160,6 +175,7 @@ tensor_list run(const tensor_list& outputs, const tensor_list& grad_outputs, boo
     if (!any) continue;
     if (n->released) throw_released(n);
     tensor_list in_grads = n->apply(std::move(grads));
+    if (anomaly_enabled()) check_finite(*n, in_grads);
     if (!retain_graph && !n->is_accumulator()) {
       n->release_saved();
       n->released = true;

@@ -34,6 +34,7 @@ struct Node : std::enable_shared_from_this<Node> {
   std::vector<autograd::Edge> next_edges;
   uint64_t sequence_nr;
   bool released = false;  // saved values freed by a backward without retain_graph
+  std::string creation_site;  // filled in anomaly mode only (see grad_mode.h)
 
   Node();
   virtual ~Node();

@@ -29,6 +29,31 @@ tensor_list to_list(py::handle obj, const char* what, bool allow_none) {
 void bind_autograd(py::module_& m, TensorClass& cls) {
   m.def("is_grad_enabled", &autograd::grad_enabled, "Whether operations are recorded on this thread.");
   m.def("set_grad_enabled", &autograd::set_grad_enabled, py::arg("mode"));
+  m.def("is_anomaly_enabled", &autograd::anomaly_enabled);
+  m.def("set_anomaly_enabled", &autograd::set_anomaly_enabled, py::arg("mode"),
+        "Anomaly mode: record where each op is created and check every gradient for NaN/Inf.");
+  // The creation site is the innermost Python frame outside the gradcore package
+  // (file:line in function), found by walking frames: cheap enough to leave on.
+  autograd::set_creation_site_hook([]() -> std::string {
+    py::gil_scoped_acquire gil;
+    try {
+      // Leaked on purpose: a static py::object would be released after the interpreter.
+      static py::object& getframe = *new py::object(py::module_::import("sys").attr("_getframe"));
+      static std::string pkg_dir = py::str(py::module_::import("os.path").attr("dirname")(
+          py::module_::import("gradcore").attr("__file__")));
+      py::object f = getframe(0);
+      while (!f.is_none()) {
+        py::object code = f.attr("f_code");
+        std::string file = py::str(code.attr("co_filename"));
+        if (file.rfind(pkg_dir, 0) != 0)  // outside the gradcore package
+          return file + ":" + std::string(py::str(f.attr("f_lineno"))) + " in " +
+                 std::string(py::str(code.attr("co_name")));
+        f = f.attr("f_back");
+      }
+    } catch (py::error_already_set&) {
+    }
+    return std::string();
+  });
 
   py::class_<Node, std::shared_ptr<Node>>(m, "Node", "A recorded backward function (a tensor's grad_fn).")
       .def("name", [](const Node& n) { return std::string(n.name()); })

@@ -11,6 +11,14 @@
 #define GRADCORE_BUILD_TYPE "unknown"
 #endif
 
+// threadpoolctl finds libraries by these exported C symbols (see gradcore/_threadpool.py).
+extern "C" __attribute__((visibility("default"))) int gradcore_threadpool_get_num_threads() {
+  return gradcore::cpu::get_num_threads();
+}
+extern "C" __attribute__((visibility("default"))) void gradcore_threadpool_set_num_threads(int n) {
+  gradcore::cpu::set_num_threads(n < 1 ? 1 : n);
+}
+
 namespace gradcore::bindings {
 
 void bind_backend(py::module_& m) {

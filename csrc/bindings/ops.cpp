@@ -18,7 +18,7 @@ bool scalar_of(py::handle o, double& out) {
     if (out == -1.0 && PyErr_Occurred()) throw py::error_already_set();
     return true;
   }
-  static py::object generic = py::module_::import("numpy").attr("generic");
+  static py::object& generic = *new py::object(py::module_::import("numpy").attr("generic"));  // leaked
   if (py::isinstance(o, generic)) {
     std::string kind = py::str(o.attr("dtype").attr("kind"));
     if (kind == "f" || kind == "i" || kind == "u" || kind == "b") {

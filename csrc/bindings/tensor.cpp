@@ -11,7 +11,7 @@ namespace gradcore::bindings {
 
 namespace {
 py::module_ np() {
-  static py::module_ m = py::module_::import("numpy");
+  static py::module_& m = *new py::module_(py::module_::import("numpy"));  // leaked: outlives the interpreter
   return m;
 }
 

@@ -78,6 +78,8 @@ template <class T>
 T max_all(const T* x, int64_t n);
 template <class T>
 T dot(const T* x, const T* y, int64_t n);
+template <class T>
+bool all_finite(const T* x, int64_t n);  // no NaN and no +-inf
 
 // Softmax family over the middle axis of (outer, n, inner).
 template <class T>

@@ -46,6 +46,20 @@ T dot(const T* x, const T* y, int64_t n) {
 }
 
 template <class T>
+bool all_finite(const T* x, int64_t n) {
+  // x - x is 0 for finite x and NaN for NaN or inf; a sum of those is NaN iff any is.
+  const auto& k = table<T>();
+  for (int64_t b = 0; b < n; b += kChunk) {
+    const int64_t m = n - b < kChunk ? n - b : kChunk;
+    T acc = T(0);
+    for (int64_t i = 0; i < m; ++i) acc += x[b + i] - x[b + i];
+    if (acc != acc) return false;
+  }
+  (void)k;
+  return true;
+}
+
+template <class T>
 T max_all(const T* x, int64_t n) {
   const auto& k = table<T>();
   if (n <= kChunk) return k.max(x, n);
@@ -115,6 +129,7 @@ void max_axis(const T* x, T* y, int64_t outer, int64_t n, int64_t inner) {
   template T sum_all<T>(const T*, int64_t);                         \
   template T dot<T>(const T*, const T*, int64_t);                   \
   template T max_all<T>(const T*, int64_t);                         \
+  template bool all_finite<T>(const T*, int64_t);                   \
   template void sum_axis<T>(const T*, T*, int64_t, int64_t, int64_t); \
   template void max_axis<T>(const T*, T*, int64_t, int64_t, int64_t);
 GC_INSTANTIATE(float)

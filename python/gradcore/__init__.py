@@ -24,6 +24,10 @@ from gradcore.io import load, save
 
 __version__ = "0.1.0"
 
+from gradcore import _threadpool
+
+_threadpool.register()
+
 __all__ = [
     "Tensor", "dtype", "float32", "float64",
     "tensor", "from_numpy", "zeros", "ones", "full", "zeros_like", "ones_like", "randn", "rand", "arange",

@@ -108,6 +108,39 @@ def backward(
     _core.backward(tensors, grad_tensors, retain_graph, create_graph)
 
 
+class detect_anomaly:
+    """Context manager that turns on anomaly detection for the backward passes inside it.
+
+    While active, every op records where it was created (the Python file:line that called
+    it, captured at op creation, in this mode only) and the engine checks every gradient
+    it computes: the first one with a NaN or an infinity raises ``RuntimeError`` naming
+    the op and its creation site. Run the forward pass inside the block too.
+
+    >>> with gc.autograd.detect_anomaly():
+    ...     loss = model(x).log().sum()
+    ...     loss.backward()          # RuntimeError: Function 'LogBackward' returned nan/inf ...
+    """
+
+    def __init__(self, check_nan: bool = True) -> None:
+        self.check_nan = check_nan
+
+    def __enter__(self) -> None:
+        self._prev = _core.is_anomaly_enabled()
+        _core.set_anomaly_enabled(self.check_nan)
+
+    def __exit__(self, *exc: object) -> None:
+        _core.set_anomaly_enabled(self._prev)
+
+
+def set_detect_anomaly(mode: bool) -> None:
+    """Turn anomaly detection on or off globally (see :class:`detect_anomaly`)."""
+    _core.set_anomaly_enabled(bool(mode))
+
+
+def is_anomaly_enabled() -> bool:
+    return bool(_core.is_anomaly_enabled())
+
+
 class GradcheckError(RuntimeError):
     """Raised by :func:`gradcheck` when analytical and numerical gradients disagree."""
 
