@@ -16,7 +16,7 @@ extern "C" __attribute__((visibility("default"))) int gradcore_threadpool_get_nu
   return gradcore::cpu::get_num_threads();
 }
 extern "C" __attribute__((visibility("default"))) void gradcore_threadpool_set_num_threads(int n) {
-  gradcore::cpu::set_num_threads(n < 1 ? 1 : n);
+  gradcore::cpu::set_num_threads(n < 1 ? 1 : (n > gradcore::cpu::kMaxThreads ? gradcore::cpu::kMaxThreads : n));
 }
 
 namespace gradcore::bindings {
@@ -39,8 +39,10 @@ void bind_backend(py::module_& m) {
     d["gemm_blocking"] = gemm;
     return d;
   }, "Chosen ISA, supported ISAs, threads, compiler, build type and GEMM blocking.");
-  m.def("set_num_threads", [](int n) {
+  m.def("set_num_threads", [](int64_t n) {
     if (n < 1) throw ValueError("set_num_threads: n must be >= 1, got " + std::to_string(n));
+    if (n > cpu::kMaxThreads)
+      throw ValueError("set_num_threads: n must be <= " + std::to_string(cpu::kMaxThreads) + ", got " + std::to_string(n));
     cpu::set_num_threads(n);
   }, py::arg("n"), "Set the size of gradcore's thread pool (the calling thread counts as one).");
   m.def("get_num_threads", &cpu::get_num_threads);

@@ -20,7 +20,7 @@ thread_local bool tl_in_pool_task = false;
 int default_num_threads() {
   if (const char* s = std::getenv("GRADCORE_NUM_THREADS")) {
     int n = std::atoi(s);
-    if (n >= 1) return n;
+    if (n >= 1) return n < kMaxThreads ? n : kMaxThreads;
   }
   cpu_set_t set;
   if (sched_getaffinity(0, sizeof(set), &set) == 0) {
@@ -189,6 +189,7 @@ int get_num_threads() {
 
 void set_num_threads(int n) {
   if (n < 1) n = 1;
+  if (n > kMaxThreads) n = kMaxThreads;
   std::shared_ptr<Pool> old;
   {
     std::lock_guard<std::mutex> g(g_pool_mu);

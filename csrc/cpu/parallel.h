@@ -17,8 +17,10 @@
 
 namespace gradcore::cpu {
 
+constexpr int kMaxThreads = 512;  // a pool larger than this is a mistake, not a configuration
+
 int get_num_threads();
-void set_num_threads(int n);   // n >= 1; rebuilds the pool
+void set_num_threads(int n);   // clamped to [1, kMaxThreads]; rebuilds the pool
 
 // Non-owning callable reference (no allocation per call).
 class TaskRef {
