@@ -95,7 +95,7 @@ def grad(
     An input the outputs do not depend on raises ``RuntimeError`` unless ``allow_unused``
     (then its entry is ``None``).
     """
-    return _core.grad(outputs, inputs, grad_outputs, retain_graph, create_graph, allow_unused)  # type: ignore[no-any-return]
+    return _core.grad(outputs, inputs, grad_outputs, retain_graph, create_graph, allow_unused)
 
 
 def backward(
@@ -138,6 +138,7 @@ def set_detect_anomaly(mode: bool) -> None:
 
 
 def is_anomaly_enabled() -> bool:
+    """Whether anomaly detection is on (see :class:`detect_anomaly`)."""
     return bool(_core.is_anomaly_enabled())
 
 

@@ -24,7 +24,7 @@ import numpy as np
 
 import gradcore as gc
 
-Timer = Callable[[], None]
+Timer = Callable[[], object]  # a timed call; its result is discarded
 
 
 def _progress(msg: str) -> None:
@@ -98,6 +98,7 @@ GEMM_SHAPES = [(64, 64, 64), (128, 128, 128), (256, 256, 256), (512, 512, 512), 
 
 
 def bench_gemm(args: argparse.Namespace) -> List[Dict[str, Any]]:
+    """float32 GEMM at MLP-typical and square shapes (and the two backward layouts), with GFLOP/s."""
     torch = _torch()
     rows = []
     rng = np.random.default_rng(0)
@@ -144,7 +145,8 @@ def _mlp_numpy(batch: int, rng: np.random.Generator) -> Timer:
         p /= p.sum(1, keepdims=True)
         p[np.arange(batch), y] -= 1
         d = p / batch
-        grads_W, grads_b = [None] * 3, [None] * 3
+        grads_W: List[Any] = [None] * 3
+        grads_b: List[Any] = [None] * 3
         for i in (2, 1, 0):
             grads_W[i] = hs[i].T @ d
             grads_b[i] = d.sum(0)
@@ -163,6 +165,7 @@ def _mlp_numpy(batch: int, rng: np.random.Generator) -> Timer:
 
 
 def bench_mlp_step(args: argparse.Namespace) -> List[Dict[str, Any]]:
+    """One Adam training step of a 784-512-256-10 MLP per batch size."""
     torch = _torch()
     rows = []
     for batch in args.batch or [1, 16, 128, 512]:
@@ -202,6 +205,7 @@ def bench_mlp_step(args: argparse.Namespace) -> List[Dict[str, Any]]:
 
 
 def bench_tiny_step(args: argparse.Namespace) -> List[Dict[str, Any]]:
+    """One SGD step of a tiny 2-16-16-1 MLP (per-op overhead dominates; micrograd joins when installed)."""
     torch, mg = _torch(), _micrograd()
     rows = []
     for batch in args.batch or [1, 32]:
@@ -252,6 +256,7 @@ def bench_tiny_step(args: argparse.Namespace) -> List[Dict[str, Any]]:
 
 
 def bench_op_overhead(args: argparse.Namespace) -> List[Dict[str, Any]]:
+    """Fixed cost of one op on 1-element tensors, with and without autograd, and a tiny graph."""
     torch = _torch()
     rows = []
     _progress("op-overhead")
@@ -280,6 +285,7 @@ def bench_op_overhead(args: argparse.Namespace) -> List[Dict[str, Any]]:
 
 
 def bench_elementwise(args: argparse.Namespace) -> List[Dict[str, Any]]:
+    """relu, add and exp over 16 Mi float32 elements, with effective memory bandwidth."""
     torch = _torch()
     rows = []
     n = 16 * 1024 * 1024
@@ -309,6 +315,7 @@ WORKLOADS = {"gemm": bench_gemm, "mlp-step": bench_mlp_step, "tiny-step": bench_
 
 
 def machine_info() -> Dict[str, Any]:
+    """Python, CPU, gradcore backend, peer versions and BLAS kernels, for the report header."""
     info: Dict[str, Any] = {"python": platform.python_version(), "machine": platform.machine(),
                             "cpus": os.cpu_count(), "gradcore": gc.__version__, "backend": gc.backend_info(),
                             "numpy": np.__version__,
@@ -335,6 +342,7 @@ def machine_info() -> Dict[str, Any]:
 
 
 def render(rows: List[Dict[str, Any]], info: Dict[str, Any]) -> str:
+    """The results as a plain-text table with a header describing the machine."""
     out = [f"gradcore {info['gradcore']} | ISA {info['backend']['isa']} | threads {info['backend']['num_threads']}"
            f" | {info.get('cpu', info['machine'])}"]
     if isinstance(info.get("blas"), list):
@@ -356,6 +364,7 @@ def render(rows: List[Dict[str, Any]], info: Dict[str, Any]) -> str:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
+    """The ``gradcore-bench`` command line (see the module docstring); returns the exit code."""
     ap = argparse.ArgumentParser(prog="gradcore-bench", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("workload", choices=list(WORKLOADS) + ["all"])

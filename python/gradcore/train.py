@@ -63,10 +63,10 @@ def fit(model: Any, loss_fn: Callable[..., Tensor], optimizer: Any, loader: Any,
     """
     if progress is None:
         progress = sys.stdout.isatty()
-    tqdm = None
+    tqdm: Optional[Callable[..., Any]] = None
     if progress:
         try:
-            from tqdm import tqdm
+            from tqdm import tqdm  # type: ignore[no-redef]  # rebinds the None fallback above
         except ImportError:
             tqdm = None
     history: Dict[str, List[float]] = {"loss": [], "accuracy": [], "epoch_time": []}

@@ -126,7 +126,7 @@ def binary_cross_entropy_with_logits(
                          f"{tuple(target.shape)} must have the same shape")
     sp = _core.softplus(-input)
     if pos_weight is None:
-        loss = (1.0 - target) * input + sp
+        loss: Tensor = (1.0 - target) * input + sp
     else:
         if not isinstance(pos_weight, Tensor):
             pos_weight = _core.tensor(pos_weight, dtype=input.dtype)

@@ -41,6 +41,8 @@ class StateDictError(RuntimeError, KeyError, ValueError):
 
 
 class IncompatibleKeys(NamedTuple):
+    """What :meth:`Module.load_state_dict` returns: the keys it did not match (as in PyTorch)."""
+
     missing_keys: List[str]
     unexpected_keys: List[str]
 
@@ -60,6 +62,7 @@ class Module:
         object.__setattr__(self, "_buffers", OrderedDict())
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
+        """The computation; subclasses override it and call the module itself (``m(x)``)."""
         raise NotImplementedError(f"{type(self).__name__} has no forward()")
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
@@ -73,9 +76,11 @@ class Module:
         self._buffers[name] = tensor
 
     def register_parameter(self, name: str, param: Optional[Parameter]) -> None:
+        """Same as ``setattr(self, name, param)`` (PyTorch compatibility)."""
         setattr(self, name, param)
 
     def add_module(self, name: str, module: Optional["Module"]) -> None:
+        """Same as ``setattr(self, name, module)`` (PyTorch compatibility)."""
         setattr(self, name, module)
 
     def __getattr__(self, name: str) -> Any:
@@ -93,15 +98,18 @@ class Module:
 
     # ---- traversal ------------------------------------------------------------------
     def named_children(self) -> Iterator[Tuple[str, "Module"]]:
+        """(attribute name, module) for each direct sub-module, in assignment order."""
         for name, value in self.__dict__.items():
             if isinstance(value, Module):
                 yield name, value
 
     def children(self) -> Iterator["Module"]:
+        """The direct sub-modules, in assignment order."""
         for _, m in self.named_children():
             yield m
 
     def named_modules(self, prefix: str = "") -> Iterator[Tuple[str, "Module"]]:
+        """(dotted name, module) for this module and every sub-module, each once, depth first."""
         seen = set()
         stack: List[Tuple[str, Module]] = [(prefix, self)]
         while stack:
@@ -113,10 +121,12 @@ class Module:
             stack[0:0] = [((name + "." if name else "") + n, c) for n, c in m.named_children()]
 
     def modules(self) -> Iterator["Module"]:
+        """This module and every sub-module, each once, depth first."""
         for _, m in self.named_modules():
             yield m
 
     def named_parameters(self, prefix: str = "", recurse: bool = True) -> Iterator[Tuple[str, Parameter]]:
+        """(dotted name, parameter) for each parameter, shared ones once; only this module's without ``recurse``."""
         seen = set()
         mods = self.named_modules(prefix) if recurse else iter([(prefix, self)])
         for mname, m in mods:
@@ -126,16 +136,19 @@ class Module:
                     yield (mname + "." if mname else "") + name, value
 
     def parameters(self, recurse: bool = True) -> Iterator[Parameter]:
+        """Every parameter (shared ones once), e.g. for an optimizer."""
         for _, p in self.named_parameters(recurse=recurse):
             yield p
 
     def named_buffers(self, prefix: str = "") -> Iterator[Tuple[str, Tensor]]:
+        """(dotted name, tensor) for each registered buffer that is not None."""
         for mname, m in self.named_modules(prefix):
             for name, b in m._buffers.items():
                 if b is not None:
                     yield (mname + "." if mname else "") + name, b
 
     def buffers(self) -> Iterator[Tensor]:
+        """Every registered buffer that is not None."""
         for _, b in self.named_buffers():
             yield b
 
@@ -151,11 +164,13 @@ class Module:
         return self.train(False)
 
     def requires_grad_(self, requires_grad: bool = True) -> "Module":
+        """Set ``requires_grad`` on every parameter (freeze with False); returns self."""
         for p in self.parameters():
             p.requires_grad = requires_grad
         return self
 
     def zero_grad(self, set_to_none: bool = True) -> None:
+        """Reset every parameter's gradient (to None by default, else to zeros in place)."""
         for p in self.parameters():
             if set_to_none or p.grad is None:
                 p.grad = None
@@ -174,9 +189,11 @@ class Module:
         return self
 
     def float(self) -> "Module":
+        """Convert parameters and buffers to float32 (``to(gc.float32)``)."""
         return self.to(_core.float32)
 
     def double(self) -> "Module":
+        """Convert parameters and buffers to float64 (``to(gc.float64)``)."""
         return self.to(_core.float64)
 
     # ---- state ----------------------------------------------------------------------
@@ -249,6 +266,7 @@ class Module:
 
     # ---- repr -----------------------------------------------------------------------
     def extra_repr(self) -> str:
+        """The text inside this module's ``repr`` parentheses; subclasses override it."""
         return ""
 
     def __repr__(self) -> str:

@@ -26,15 +26,18 @@ class Linear(Module):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
+        """Re-draw weight and bias with the default init (see the class docstring)."""
         init.kaiming_uniform_(self.weight, a=math.sqrt(5))
         if self.bias is not None:
             bound = 1.0 / math.sqrt(self.in_features) if self.in_features > 0 else 0.0
             init.uniform_(self.bias, -bound, bound)
 
     def forward(self, x: Tensor) -> Tensor:
+        """``x @ weight.T + bias`` for ``x`` of shape (N, in_features)."""
         return F.linear(x, self.weight, self.bias)
 
     def extra_repr(self) -> str:
+        """``in_features=..., out_features=..., bias=...``."""
         return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
 
 
@@ -53,6 +56,7 @@ class Sequential(Module):
             setattr(self, str(i), m)
 
     def forward(self, x: Any) -> Any:
+        """Apply the children in order (fusing Linear + activation pairs)."""
         mods = list(self.children())
         i = 0
         while i < len(mods):
@@ -77,6 +81,7 @@ class Sequential(Module):
         return self.children()
 
     def append(self, module: Module) -> "Sequential":
+        """Add ``module`` at the end (named by its index); returns self."""
         setattr(self, str(len(self)), module)
         return self
 
@@ -96,33 +101,48 @@ def _fusable_activation(m: Module) -> Optional[str]:
 
 
 class ReLU(Module):
+    """max(x, 0) elementwise."""
+
     def forward(self, x: Tensor) -> Tensor:
+        """``F.relu(x)``."""
         return F.relu(x)
 
 
 class Sigmoid(Module):
+    """1 / (1 + exp(-x)) elementwise."""
+
     def forward(self, x: Tensor) -> Tensor:
+        """``F.sigmoid(x)``."""
         return F.sigmoid(x)
 
 
 class Tanh(Module):
+    """Hyperbolic tangent elementwise."""
+
     def forward(self, x: Tensor) -> Tensor:
+        """``F.tanh(x)``."""
         return F.tanh(x)
 
 
 class LeakyReLU(Module):
+    """x if x > 0 else negative_slope * x."""
+
     def __init__(self, negative_slope: float = 0.01) -> None:
         super().__init__()
         self.negative_slope = negative_slope
 
     def forward(self, x: Tensor) -> Tensor:
+        """``F.leaky_relu(x, negative_slope)``."""
         return F.leaky_relu(x, self.negative_slope)
 
     def extra_repr(self) -> str:
+        """``negative_slope=...``."""
         return f"negative_slope={self.negative_slope}"
 
 
 class GELU(Module):
+    """x * Phi(x); ``approximate="tanh"`` selects the tanh approximation."""
+
     def __init__(self, approximate: str = "none") -> None:
         super().__init__()
         if approximate not in ("none", "tanh"):
@@ -130,21 +150,27 @@ class GELU(Module):
         self.approximate = approximate
 
     def forward(self, x: Tensor) -> Tensor:
+        """``F.gelu(x, approximate)``."""
         return F.gelu(x, self.approximate)
 
     def extra_repr(self) -> str:
+        """``approximate=...``."""
         return f"approximate={self.approximate!r}"
 
 
 class Softmax(Module):
+    """Softmax along ``dim`` (default: the last)."""
+
     def __init__(self, dim: int = -1) -> None:
         super().__init__()
         self.dim = dim
 
     def forward(self, x: Tensor) -> Tensor:
+        """``F.softmax(x, dim)``."""
         return F.softmax(x, self.dim)
 
     def extra_repr(self) -> str:
+        """``dim=...``."""
         return f"dim={self.dim}"
 
 
@@ -158,29 +184,38 @@ class Dropout(Module):
         self.p = p
 
     def forward(self, x: Tensor) -> Tensor:
+        """``F.dropout(x, p, training)``."""
         return F.dropout(x, self.p, self.training)
 
     def extra_repr(self) -> str:
+        """``p=...``."""
         return f"p={self.p}"
 
 
 class Flatten(Module):
+    """Merge dims ``start_dim..end_dim`` into one (default: all but the batch dim)."""
+
     def __init__(self, start_dim: int = 1, end_dim: int = -1) -> None:
         super().__init__()
         self.start_dim, self.end_dim = start_dim, end_dim
 
     def forward(self, x: Tensor) -> Tensor:
+        """``F.flatten(x, start_dim, end_dim)``."""
         return F.flatten(x, self.start_dim, self.end_dim)
 
     def extra_repr(self) -> str:
+        """``start_dim=..., end_dim=...``."""
         return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
 
 
 class Identity(Module):
+    """Returns its input unchanged (any constructor arguments are ignored)."""
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__()
 
     def forward(self, x: Any) -> Any:
+        """``x`` itself."""
         return x
 
 
@@ -192,22 +227,29 @@ class CrossEntropyLoss(Module):
         self.reduction, self.label_smoothing = reduction, label_smoothing
 
     def forward(self, input: Tensor, target: Any) -> Tensor:
+        """``F.cross_entropy(input, target, reduction, label_smoothing)``."""
         return F.cross_entropy(input, target, self.reduction, self.label_smoothing)
 
 
 class MSELoss(Module):
+    """Mean squared error between an input and a target of the same shape."""
+
     def __init__(self, reduction: str = "mean") -> None:
         super().__init__()
         self.reduction = reduction
 
     def forward(self, input: Tensor, target: Any) -> Tensor:
+        """``F.mse_loss(input, target, reduction)``."""
         return F.mse_loss(input, target, self.reduction)
 
 
 class BCEWithLogitsLoss(Module):
+    """Sigmoid + binary cross-entropy in one stable formula (see ``F.binary_cross_entropy_with_logits``)."""
+
     def __init__(self, reduction: str = "mean", pos_weight: Optional[Tensor] = None) -> None:
         super().__init__()
         self.reduction, self.pos_weight = reduction, pos_weight
 
     def forward(self, input: Tensor, target: Any) -> Tensor:
+        """``F.binary_cross_entropy_with_logits(input, target, reduction, pos_weight)``."""
         return F.binary_cross_entropy_with_logits(input, target, self.reduction, self.pos_weight)

@@ -44,7 +44,7 @@ class Optimizer:
         if isinstance(params, Tensor):
             raise TypeError("params argument given to the optimizer should be an iterable of Tensors or dicts, "
                             "but got a Tensor")
-        groups = list(params)
+        groups: List[Any] = list(params)  # Tensors, or param-group dicts
         if not groups:
             raise ValueError("optimizer got an empty parameter list")
         if not isinstance(groups[0], dict):
@@ -53,6 +53,7 @@ class Optimizer:
             self.add_param_group(g)
 
     def add_param_group(self, param_group: Dict[str, Any]) -> None:
+        """Add a group (``{"params": [...], **hyper-parameters}``); missing settings come from the defaults."""
         if not isinstance(param_group, dict):
             raise TypeError(f"param group must be a dict, got {type(param_group).__name__}")
         params = param_group["params"]

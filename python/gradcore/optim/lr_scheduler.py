@@ -25,6 +25,7 @@ class LRScheduler:
         self.step()
 
     def get_lr(self) -> List[float]:
+        """The learning rate of each group at ``last_epoch``; subclasses define it."""
         raise NotImplementedError
 
     def get_last_lr(self) -> List[float]:
@@ -32,6 +33,7 @@ class LRScheduler:
         return list(self._last_lr)
 
     def step(self) -> None:
+        """Advance one epoch and write the new learning rates into the optimizer's groups."""
         self.last_epoch += 1
         lrs = self.get_lr()
         for g, lr in zip(self.optimizer.param_groups, lrs):
@@ -39,9 +41,11 @@ class LRScheduler:
         self._last_lr = lrs
 
     def state_dict(self) -> Dict[str, Any]:
+        """The scheduler's state (everything but the optimizer and the lambdas)."""
         return {k: v for k, v in self.__dict__.items() if k not in ("optimizer", "lr_lambdas")}
 
     def load_state_dict(self, state_dict: Dict[str, Any]) -> None:
+        """Restore a state saved by :meth:`state_dict`."""
         self.__dict__.update(state_dict)
 
 
@@ -55,6 +59,7 @@ class StepLR(LRScheduler):
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> List[float]:
+        """base_lr * gamma ** (epoch // step_size) per group."""
         return [base * self.gamma ** (self.last_epoch // self.step_size) for base in self.base_lrs]
 
 
@@ -68,6 +73,7 @@ class CosineAnnealingLR(LRScheduler):
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> List[float]:
+        """eta_min + (base_lr - eta_min) * (1 + cos(pi * epoch / T_max)) / 2 per group."""
         c = (1 + math.cos(math.pi * self.last_epoch / self.T_max)) / 2
         return [self.eta_min + (base - self.eta_min) * c for base in self.base_lrs]
 
@@ -87,4 +93,5 @@ class LambdaLR(LRScheduler):
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> List[float]:
+        """base_lr * lr_lambda(epoch) per group."""
         return [base * f(self.last_epoch) for base, f in zip(self.base_lrs, self.lr_lambdas)]
