@@ -12,7 +12,10 @@ namespace {
 
 tensor_list to_list(py::handle obj, const char* what, bool allow_none) {
   tensor_list out;
-  if (obj.is_none()) return out;
+  if (obj.is_none()) {
+    GC_CHECK(allow_none, TypeError, what, " must be a Tensor or a sequence of Tensors, got None");
+    return out;
+  }
   if (py::isinstance<Tensor>(obj)) { out.push_back(obj.cast<TensorPtr>()); return out; }
   GC_CHECK(py::isinstance<py::sequence>(obj), TypeError, what, " must be a Tensor or a sequence of Tensors");
   for (auto item : obj) {

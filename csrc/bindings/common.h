@@ -10,6 +10,22 @@
 
 namespace py = pybind11;
 
+// A Tensor argument never accepts None: pybind11's shared_ptr holder caster would turn
+// None into a null pointer, and every op would then dereference it. With this caster a
+// None argument fails overload resolution (TypeError). The few arguments that may be
+// None (linear's bias, optimizer state slots) take py::object and convert explicitly.
+namespace pybind11::detail {
+template <>
+class type_caster<std::shared_ptr<gradcore::Tensor>>
+    : public copyable_holder_caster<gradcore::Tensor, std::shared_ptr<gradcore::Tensor>> {
+ public:
+  bool load(handle src, bool convert) {
+    if (src.is_none()) return false;
+    return copyable_holder_caster<gradcore::Tensor, std::shared_ptr<gradcore::Tensor>>::load(src, convert);
+  }
+};
+}  // namespace pybind11::detail
+
 namespace gradcore::bindings {
 
 using TensorClass = py::class_<Tensor, TensorPtr>;
@@ -30,6 +46,8 @@ std::vector<int64_t> parse_labels(py::handle labels);
 // Operand of a binary op: a Tensor, or array-like converted to `like`'s dtype.
 TensorPtr as_operand(py::handle obj, const Tensor& like);
 Shape parse_shape(py::args args);  // f(2, 3) or f((2, 3)) or f([2, 3])
+// None -> null; a Tensor -> it; anything else -> TypeError naming `what`.
+TensorPtr optional_tensor(py::handle obj, const char* what);
 
 void bind_tensor(py::module_& m, TensorClass& cls);
 void bind_ops(py::module_& m, TensorClass& cls);

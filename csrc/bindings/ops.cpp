@@ -233,7 +233,8 @@ void bind_ops(py::module_& m, TensorClass& cls) {
         py::gil_scoped_release nogil;
         return ops::mse_loss(a, b, r);
       }, py::arg("input"), py::arg("target"), py::arg("reduction") = "mean");
-  m.def("linear", [](const TensorPtr& x, const TensorPtr& w, const TensorPtr& b, const std::string& activation) {
+  m.def("linear", [](const TensorPtr& x, const TensorPtr& w, py::object bias, const std::string& activation) {
+        TensorPtr b = optional_tensor(bias, "linear: bias");
         int act = activation == "none"        ? -1
                   : activation == "relu"      ? UNARY_RELU
                   : activation == "sigmoid"   ? UNARY_SIGMOID
@@ -245,7 +246,7 @@ void bind_ops(py::module_& m, TensorClass& cls) {
                  activation, "'");
         py::gil_scoped_release nogil;
         return ops::linear(x, w, b, act);
-      }, py::arg("input"), py::arg("weight"), py::arg("bias") = nullptr, py::arg("activation") = "none",
+      }, py::arg("input"), py::arg("weight"), py::arg("bias") = py::none(), py::arg("activation") = "none",
       "activation(input @ weight.T + bias), weight of shape (out_features, in_features): one GEMM with the bias "
       "and activation fused into its epilogue.");
 

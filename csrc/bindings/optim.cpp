@@ -5,10 +5,17 @@
 namespace gradcore::bindings {
 
 void bind_optim(py::module_& m) {
-  m.def("optim_step", [](const std::string& kind, const tensor_list& params, const std::vector<tensor_list>& states,
+  m.def("optim_step", [](const std::string& kind, const tensor_list& params, const py::list& state_lists,
                          const TensorPtr& steps, double lr, double momentum, double dampening, double weight_decay,
                          double beta1, double beta2, double eps, double alpha, double lr_decay, bool nesterov,
                          bool amsgrad, bool decoupled, bool centered, bool maximize) {
+        // State slots may be None (buffers an option does not use).
+        std::vector<tensor_list> states;
+        for (py::handle lst : state_lists) {
+          tensor_list one;
+          for (py::handle t : lst) one.push_back(optional_tensor(t, "optim_step: state"));
+          states.push_back(std::move(one));
+        }
         OptimHyper h;
         h.lr = lr; h.momentum = momentum; h.dampening = dampening; h.weight_decay = weight_decay;
         h.beta1 = beta1; h.beta2 = beta2; h.eps = eps; h.alpha = alpha; h.lr_decay = lr_decay;

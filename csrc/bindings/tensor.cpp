@@ -118,8 +118,9 @@ std::vector<int64_t> parse_labels(py::handle labels) {
     TensorPtr t = labels.cast<TensorPtr>();
     a = tensor_to_numpy(t, labels);
     py::array whole = np().attr("round")(a);
-    GC_CHECK(np().attr("array_equal")(a, whole).cast<bool>(), ValueError,
-             "cross_entropy: float labels must hold whole class indices");
+    GC_CHECK(np().attr("all")(np().attr("isfinite")(a)).cast<bool>() &&
+                 np().attr("array_equal")(a, whole).cast<bool>(),
+             ValueError, "cross_entropy: float labels must hold whole, finite class indices");
   } else {
     a = np().attr("asarray")(labels);
     // An empty list parses as float64 in NumPy; it is a valid (empty) label list.
@@ -132,6 +133,13 @@ std::vector<int64_t> parse_labels(py::handle labels) {
            std::string(py::str(a.attr("shape"))));
   py::array_t<int64_t, py::array::c_style | py::array::forcecast> l(a);
   return std::vector<int64_t>(l.data(), l.data() + l.size());
+}
+
+TensorPtr optional_tensor(py::handle obj, const char* what) {
+  if (obj.is_none()) return nullptr;
+  GC_CHECK(py::isinstance<Tensor>(obj), TypeError, what, " must be a Tensor or None, got ",
+           std::string(py::str(py::type::of(obj).attr("__name__"))));
+  return obj.cast<TensorPtr>();
 }
 
 TensorPtr as_operand(py::handle obj, const Tensor& like) {

@@ -44,7 +44,15 @@ class Pool {
   explicit Pool(int nthreads) : nthreads_(nthreads) {
     // Workers start from generation 0 (not from whatever they read when they first run:
     // a job may be published before a new thread gets scheduled).
-    for (int i = 1; i < nthreads_; ++i) workers_.emplace_back([this] { worker_loop(0); });
+    // If the system refuses a thread (limits), run with the workers we got.
+    for (int i = 1; i < nthreads_; ++i) {
+      try {
+        workers_.emplace_back([this] { worker_loop(0); });
+      } catch (const std::exception&) {
+        break;
+      }
+    }
+    nthreads_ = static_cast<int>(workers_.size()) + 1;
   }
   ~Pool() {
     {

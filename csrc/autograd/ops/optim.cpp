@@ -42,6 +42,17 @@ void optim_step(const std::string& kind_name, const OptimHyper& h, const tensor_
   GC_CHECK(steps && steps->dtype == DType::Float64 && steps->numel == static_cast<int64_t>(n), ValueError,
            "optim_step: steps must be a float64 tensor with one entry per parameter");
   double* step_data = steps->data<double>();
+  // The buffers each update reads and writes must be there (see kernels.h for the slots).
+  const bool need[3] = {
+      kind != kernels::OPT_SGD || h.momentum != 0.0,
+      kind == kernels::OPT_ADAM || (kind == kernels::OPT_RMSPROP && h.momentum > 0.0),
+      (kind == kernels::OPT_ADAM && h.amsgrad) || (kind == kernels::OPT_RMSPROP && h.centered)};
+  for (size_t k = 0; k < 3; ++k) {
+    if (!need[k]) continue;
+    GC_CHECK(k < states.size(), ValueError, "optim_step: ", kind_name, " with these options needs state list ", k);
+    for (size_t i = 0; i < n; ++i)
+      GC_CHECK(states[k][i], ValueError, "optim_step: ", kind_name, " needs state buffer ", k, " for parameter ", i);
+  }
   if (n == 0) return;
   const DType dt = params[0]->dtype;
   std::vector<int64_t> sizes, step_now;

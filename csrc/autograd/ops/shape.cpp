@@ -239,6 +239,8 @@ TensorPtr arange(double start, double stop, double step, DType dtype) {
   GC_CHECK(std::isfinite(start) && std::isfinite(stop) && std::isfinite(step), ValueError,
            "arange: start, stop and step must be finite");
   double n = std::ceil((stop - start) / step);
+  GC_CHECK(n <= 9.0e15, ValueError, "arange: ", n, " elements from ", start, " to ", stop, " step ", step,
+           " is more than any memory holds");
   int64_t count = n > 0 ? static_cast<int64_t>(n) : 0;
   TensorPtr t = empty({count}, dtype);
   dispatch(dtype, [&](auto z) {
