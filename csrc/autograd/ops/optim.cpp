@@ -71,8 +71,10 @@ void optim_step(const std::string& kind_name, const OptimHyper& h, const tensor_
     for (size_t k = 0; k < 3; ++k) {
       const TensorPtr* s = k < states.size() && states[k][i] ? &states[k][i] : nullptr;
       if (s) {
-        GC_CHECK((*s)->shape == p->shape && (*s)->dtype == dt, ValueError, "optim_step: state buffer ",
-                 shape_str((*s)->shape), " does not match parameter ", shape_str(p->shape));
+        GC_CHECK((*s)->shape == p->shape, ValueError, "optim_step: state buffer ", shape_str((*s)->shape),
+                 " does not match parameter ", shape_str(p->shape));
+        GC_CHECK((*s)->dtype == dt, TypeError, "optim_step: state buffer of dtype ", dtype_name((*s)->dtype),
+                 " for a parameter of dtype ", dtype_name(dt));
         (*s)->storage->version++;
       }
       s_ptr[k].push_back(s ? (*s)->data_ptr() : nullptr);
