@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdlib>
 #include <memory>
@@ -128,7 +129,8 @@ class Pool {
       }
       if (!got) {
         std::unique_lock<std::mutex> lk(mu_);
-        cv_.wait(lk, [&] { return generation_.load() != seen; });
+        // wait_for (not wait): keeps the wheel's libstdc++ requirement at GLIBCXX_3.4.29.
+        while (generation_.load() == seen) cv_.wait_for(lk, std::chrono::hours(24));
       }
       {
         std::lock_guard<std::mutex> lk(mu_);
