@@ -108,14 +108,18 @@ void bind_ops(py::module_& m, TensorClass& cls) {
   cls.def("__neg__", &ops::neg, GilRelease());
   cls.def("__pos__", [](const TensorPtr& t) { return t; });
 
-  struct FnName { const char* name; Bin k; };
-  for (FnName f : {FnName{"add", Bin::Add}, FnName{"sub", Bin::Sub}, FnName{"mul", Bin::Mul}, FnName{"div", Bin::Div},
-                   FnName{"pow", Bin::Pow}, FnName{"matmul", Bin::MatMul}}) {
+  struct FnName { const char* name; Bin k; const char* doc; };
+  for (FnName f : {FnName{"add", Bin::Add, "input + other, broadcasting (NumPy rules); scalars allowed on either side."},
+                   FnName{"sub", Bin::Sub, "input - other, broadcasting; scalars allowed on either side."},
+                   FnName{"mul", Bin::Mul, "input * other, broadcasting; scalars allowed on either side."},
+                   FnName{"div", Bin::Div, "input / other, broadcasting; one IEEE division per element."},
+                   FnName{"pow", Bin::Pow, "input ** other with a scalar exponent (or a positive scalar base)."},
+                   FnName{"matmul", Bin::MatMul, "Matrix product: 1-D and 2-D operands, and N-D @ 2-D."}}) {
     Bin k = f.k;
     const char* name = f.name;
     m.def(name, [k, name](py::handle a, py::handle b) { return binary_fn(k, a, b, name); }, py::arg("input"),
-          py::arg("other"));
-    cls.def(name, [k, name](py::handle a, py::handle b) { return binary_fn(k, a, b, name); }, py::arg("other"));
+          py::arg("other"), f.doc);
+    cls.def(name, [k, name](py::handle a, py::handle b) { return binary_fn(k, a, b, name); }, py::arg("other"), f.doc);
   }
   m.def("mm", [](const TensorPtr& a, const TensorPtr& b, bool ta, bool tb) { return ops::mm(a, b, ta, tb); },
         py::arg("input"), py::arg("mat2"), py::kw_only(), py::arg("trans_a") = false, py::arg("trans_b") = false,
@@ -123,38 +127,46 @@ void bind_ops(py::module_& m, TensorClass& cls) {
 
   // ---- unary ----
   using Unary = TensorPtr (*)(const TensorPtr&);
-  struct UName { const char* name; Unary f; };
-  for (UName u : {UName{"neg", &ops::neg}, UName{"exp", &ops::exp}, UName{"log", &ops::log}, UName{"sqrt", &ops::sqrt},
-                  UName{"abs", &ops::abs}, UName{"tanh", &ops::tanh}, UName{"sigmoid", &ops::sigmoid},
-                  UName{"relu", &ops::relu}}) {
-    m.def(u.name, u.f, py::arg("input"), GilRelease());
-    cls.def(u.name, u.f, GilRelease());
+  struct UName { const char* name; Unary f; const char* doc; };
+  for (UName u : {UName{"neg", &ops::neg, "-x elementwise."}, UName{"exp", &ops::exp, "e**x elementwise."},
+                  UName{"log", &ops::log, "Natural logarithm elementwise."},
+                  UName{"sqrt", &ops::sqrt, "Square root elementwise."},
+                  UName{"abs", &ops::abs, "|x| elementwise (gradient 0 at 0)."},
+                  UName{"tanh", &ops::tanh, "Hyperbolic tangent elementwise."},
+                  UName{"sigmoid", &ops::sigmoid, "1 / (1 + exp(-x)), stable for any x."},
+                  UName{"relu", &ops::relu, "max(x, 0) elementwise."}}) {
+    m.def(u.name, u.f, py::arg("input"), GilRelease(), u.doc);
+    cls.def(u.name, u.f, GilRelease(), u.doc);
   }
   cls.def("__abs__", &ops::abs, GilRelease());
-  m.def("erf", &ops::erf, py::arg("input"), GilRelease());
-  m.def("softplus", &ops::softplus, py::arg("input"), GilRelease());
+  m.def("erf", &ops::erf, py::arg("input"), GilRelease(), "The error function elementwise.");
+  m.def("softplus", &ops::softplus, py::arg("input"), GilRelease(), "log(1 + exp(x)), stable for any x.");
   m.def("gelu", [](const TensorPtr& x, const std::string& approximate) {
         GC_CHECK(approximate == "none" || approximate == "tanh", ValueError,
                  "gelu: approximate must be 'none' or 'tanh', got '", approximate, "'");
         py::gil_scoped_release nogil;
         return ops::gelu(x, approximate == "tanh");
-      }, py::arg("input"), py::arg("approximate") = "none");
-  m.def("leaky_relu", &ops::leaky_relu, py::arg("input"), py::arg("negative_slope") = 0.01, GilRelease());
+      }, py::arg("input"), py::arg("approximate") = "none", "x * Phi(x) (exact, erf) or its tanh approximation.");
+  m.def("leaky_relu", &ops::leaky_relu, py::arg("input"), py::arg("negative_slope") = 0.01, GilRelease(),
+        "x if x > 0 else negative_slope * x.");
   m.def("dropout", &ops::dropout, py::arg("input"), py::arg("p") = 0.5, GilRelease(),
         "Zero each element with probability p and scale the rest by 1/(1-p) (training mode).");
 
   // ---- reductions ----
   using Reduce = TensorPtr (*)(const TensorPtr&, const std::vector<int64_t>&, bool);
-  struct RName { const char* name; Reduce f; };
-  for (RName r : {RName{"sum", &ops::sum}, RName{"mean", &ops::mean}, RName{"max", &ops::max}}) {
+  struct RName { const char* name; Reduce f; const char* doc; };
+  for (RName r : {RName{"sum", &ops::sum, "Sum over all elements, or over dim (int or tuple); keepdim keeps them as size 1."},
+                  RName{"mean", &ops::mean, "Mean over all elements or over dim (int or tuple), keepdim as in sum."},
+                  RName{"max", &ops::max, "Maximum values over all elements or over dim (NumPy's amax: values only); "
+                                          "the gradient is shared evenly between ties."}}) {
     Reduce f = r.f;
     auto fn = [f](const TensorPtr& x, py::object dim, bool keepdim) {
       std::vector<int64_t> dims = parse_dims(dim);
       py::gil_scoped_release nogil;
       return f(x, dims, keepdim);
     };
-    m.def(r.name, fn, py::arg("input"), py::arg("dim") = py::none(), py::arg("keepdim") = false);
-    cls.def(r.name, fn, py::arg("dim") = py::none(), py::arg("keepdim") = false);
+    m.def(r.name, fn, py::arg("input"), py::arg("dim") = py::none(), py::arg("keepdim") = false, r.doc);
+    cls.def(r.name, fn, py::arg("dim") = py::none(), py::arg("keepdim") = false, r.doc);
   }
 
   // ---- shape ----
