@@ -31,8 +31,8 @@ tensor_list to_list(py::handle obj, const char* what, bool allow_none) {
 
 void bind_autograd(py::module_& m, TensorClass& cls) {
   m.def("is_grad_enabled", &autograd::grad_enabled, "Whether operations are recorded on this thread.");
-  m.def("set_grad_enabled", &autograd::set_grad_enabled, py::arg("mode"));
-  m.def("is_anomaly_enabled", &autograd::anomaly_enabled);
+  m.def("set_grad_enabled", &autograd::set_grad_enabled, py::arg("mode"), "Turn op recording on or off for this thread.");
+  m.def("is_anomaly_enabled", &autograd::anomaly_enabled, "Whether anomaly mode is on (see set_anomaly_enabled).");
   m.def("set_anomaly_enabled", &autograd::set_anomaly_enabled, py::arg("mode"),
         "Anomaly mode: record where each op is created and check every gradient for NaN/Inf.");
   // The creation site is the innermost Python frame outside the gradcore package
@@ -59,7 +59,7 @@ void bind_autograd(py::module_& m, TensorClass& cls) {
   });
 
   py::class_<Node, std::shared_ptr<Node>>(m, "Node", "A recorded backward function (a tensor's grad_fn).")
-      .def("name", [](const Node& n) { return std::string(n.name()); })
+      .def("name", [](const Node& n) { return std::string(n.name()); }, "The backward function's name, e.g. 'MulBackward'.")
       .def_property_readonly("next_functions", [](const Node& n) {
         py::tuple t(n.next_edges.size());
         for (size_t i = 0; i < n.next_edges.size(); ++i) {
@@ -67,17 +67,17 @@ void bind_autograd(py::module_& m, TensorClass& cls) {
           t[i] = py::make_tuple(e.fn ? py::cast(e.fn) : py::none(), e.input_nr);
         }
         return t;
-      })
+      }, "(node or None, output index) for each input of the op, as in PyTorch.")
       .def_property_readonly("saved_tensors", [](const Node& n) {
         py::dict d;
         for (auto& [k, v] : n.saved_tensors())
           if (v) d[py::str(k)] = v;
         return d;
-      })
+      }, "The tensors this node saved for backward, by name (empty once freed).")
       .def_property_readonly("variable", [](const Node& n) -> py::object {
         if (auto* acc = dynamic_cast<const autograd::AccumulateGrad*>(&n)) return py::cast(acc->variable);
         return py::none();
-      })
+      }, "For an AccumulateGrad node: the leaf tensor it accumulates into.")
       .def("__repr__", [](const Node& n) { return std::string("<") + n.name() + ">"; });
 
   cls.def_property("requires_grad", [](const Tensor& t) { return t.needs_grad(); },
@@ -88,12 +88,12 @@ void bind_autograd(py::module_& m, TensorClass& cls) {
           return;
         }
         t.requires_grad = v;
-      });
+      }, "Whether operations on this tensor are recorded; settable on leaves.");
   cls.def("requires_grad_", [](const TensorPtr& t, bool v) {
     GC_CHECK(t->is_leaf() || v, RuntimeError, "you can only change requires_grad of leaf tensors");
     if (t->is_leaf()) t->requires_grad = v;
     return t;
-  }, py::arg("requires_grad") = true);
+  }, py::arg("requires_grad") = true, "Set requires_grad on a leaf in place; returns the tensor.");
   cls.def_property("grad", [](const Tensor& t) { return t.grad; },
       [](Tensor& t, py::object g) {
         if (g.is_none()) { t.grad = nullptr; return; }
@@ -105,8 +105,10 @@ void bind_autograd(py::module_& m, TensorClass& cls) {
                  dtype_name(t.dtype));
         t.grad = gt;
       }, "The accumulated gradient (leaves), or None.");
-  cls.def_property_readonly("is_leaf", [](const Tensor& t) { return t.is_leaf(); });
-  cls.def_property_readonly("grad_fn", [](const Tensor& t) { return t.grad_fn; });
+  cls.def_property_readonly("is_leaf", [](const Tensor& t) { return t.is_leaf(); },
+                            "True for tensors not produced by a recorded op.");
+  cls.def_property_readonly("grad_fn", [](const Tensor& t) { return t.grad_fn; },
+                            "The Node that produced this tensor, or None for leaves.");
   cls.def_property("data", [](const TensorPtr& t) { return ops::detach(t); },
       [](Tensor& t, const TensorPtr& src) {
         // Like PyTorch's `.data =`: this tensor now uses src's storage, shape and dtype.
@@ -133,7 +135,8 @@ void bind_autograd(py::module_& m, TensorClass& cls) {
         py::gil_scoped_release nogil;
         autograd::backward(outs, grads, retain, create_graph);
       }, py::arg("tensors"), py::arg("grad_tensors") = py::none(), py::arg("retain_graph") = py::none(),
-      py::arg("create_graph") = false);
+      py::arg("create_graph") = false,
+      "Accumulate the gradients of tensors (with grad_tensors for non-scalars) into the leaves' .grad.");
 
   m.def("grad", [](py::object outputs, py::object inputs, py::object grad_outputs, py::object retain_graph,
                    bool create_graph, bool allow_unused) -> py::object {

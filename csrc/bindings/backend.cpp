@@ -45,7 +45,7 @@ void bind_backend(py::module_& m) {
       throw ValueError("set_num_threads: n must be <= " + std::to_string(cpu::kMaxThreads) + ", got " + std::to_string(n));
     cpu::set_num_threads(n);
   }, py::arg("n"), "Set the size of gradcore's thread pool (the calling thread counts as one).");
-  m.def("get_num_threads", &cpu::get_num_threads);
+  m.def("get_num_threads", &cpu::get_num_threads, "The size of gradcore's thread pool.");
   m.def("_set_isa", &cpu::set_isa, py::arg("isa"), "Switch the kernel table (tests); can only lower the level.");
   m.def("_allocator_stats", []() {
     auto s = cpu::allocator_stats();

@@ -175,13 +175,13 @@ void bind_ops(py::module_& m, TensorClass& cls) {
     py::gil_scoped_release nogil;
     return ops::reshape(x, s);
   };
-  cls.def("reshape", reshape);
-  cls.def("view", reshape);
+  cls.def("reshape", reshape, "A view with a new shape (one dim may be -1); data is shared.");
+  cls.def("view", reshape, "Same as reshape (tensors are always contiguous).");
   m.def("reshape", [](const TensorPtr& x, py::object shape) {
         Shape s = parse_shape(py::make_tuple(shape));
         py::gil_scoped_release nogil;
         return ops::reshape(x, s);
-      }, py::arg("input"), py::arg("shape"));
+      }, py::arg("input"), py::arg("shape"), "A view with a new shape (one dim may be -1); data is shared.");
   cls.def("flatten", [](const TensorPtr& x, int64_t start_dim) {
         int64_t nd = x->ndim();
         if (nd == 0) return ops::reshape(x, {1});
@@ -189,10 +189,12 @@ void bind_ops(py::module_& m, TensorClass& cls) {
         Shape shape(x->shape.begin(), x->shape.begin() + s);
         shape.push_back(-1);
         return ops::reshape(x, shape);
-      }, py::arg("start_dim") = 0, GilRelease());
+      }, py::arg("start_dim") = 0, GilRelease(), "Merge dims from start_dim to the end into one (a view).");
   auto transpose = [](const TensorPtr& x, int64_t d0, int64_t d1) { return ops::transpose(x, d0, d1); };
-  m.def("transpose", transpose, py::arg("input"), py::arg("dim0") = 0, py::arg("dim1") = 1, GilRelease());
-  cls.def("transpose", transpose, py::arg("dim0") = 0, py::arg("dim1") = 1, GilRelease());
+  m.def("transpose", transpose, py::arg("input"), py::arg("dim0") = 0, py::arg("dim1") = 1, GilRelease(),
+        "A copy with dims dim0 and dim1 swapped.");
+  cls.def("transpose", transpose, py::arg("dim0") = 0, py::arg("dim1") = 1, GilRelease(),
+          "A copy with dims dim0 and dim1 swapped.");
   cls.def_property_readonly("T", [](const TensorPtr& x) {
     std::vector<int64_t> dims(x->ndim());
     for (int64_t i = 0; i < x->ndim(); ++i) dims[i] = x->ndim() - 1 - i;
@@ -203,33 +205,35 @@ void bind_ops(py::module_& m, TensorClass& cls) {
     Shape d = parse_shape(dims);
     py::gil_scoped_release nogil;
     return ops::permute(x, d);
-  });
+  }, "A copy with its dims reordered: result.shape[i] = shape[dims[i]].");
   m.def("permute", [](const TensorPtr& x, py::object dims) {
     Shape d = parse_shape(py::make_tuple(dims));
     py::gil_scoped_release nogil;
     return ops::permute(x, d);
-  }, py::arg("input"), py::arg("dims"));
+  }, py::arg("input"), py::arg("dims"), "A copy with its dims reordered: result.shape[i] = input.shape[dims[i]].");
   cls.def("expand", [](const TensorPtr& x, py::args shape) {
     Shape s = parse_shape(shape);
     py::gil_scoped_release nogil;
     return ops::expand(x, s);
-  });
+  }, "A copy broadcast to the given shape (NumPy rules); its gradient sums back.");
   cls.def("detach", &ops::detach, "A new tensor sharing this storage, outside the graph.");
-  m.def("detach", &ops::detach, py::arg("input"));
-  cls.def("clone", &ops::contiguous_copy, GilRelease());
+  m.def("detach", &ops::detach, py::arg("input"), "A new tensor sharing the storage, outside the graph.");
+  cls.def("clone", &ops::contiguous_copy, GilRelease(), "A copy that stays in the graph.");
   cls.def("to", [](const TensorPtr& x, py::object dtype) {
     DType d = parse_dtype(dtype, x->dtype);
     py::gil_scoped_release nogil;
     return ops::to_dtype(x, d);
-  }, py::arg("dtype"));
-  cls.def("float", [](const TensorPtr& x) { return ops::to_dtype(x, DType::Float32); }, GilRelease());
-  cls.def("double", [](const TensorPtr& x) { return ops::to_dtype(x, DType::Float64); }, GilRelease());
+  }, py::arg("dtype"), "This tensor in another dtype (itself when the dtype matches); differentiable.");
+  cls.def("float", [](const TensorPtr& x) { return ops::to_dtype(x, DType::Float32); }, GilRelease(), "to(float32)");
+  cls.def("double", [](const TensorPtr& x) { return ops::to_dtype(x, DType::Float64); }, GilRelease(), "to(float64)");
 
   // ---- softmax / losses ----
-  m.def("softmax", &ops::softmax, py::arg("input"), py::arg("dim") = -1, GilRelease());
-  m.def("log_softmax", &ops::log_softmax, py::arg("input"), py::arg("dim") = -1, GilRelease());
-  cls.def("softmax", &ops::softmax, py::arg("dim") = -1, GilRelease());
-  cls.def("log_softmax", &ops::log_softmax, py::arg("dim") = -1, GilRelease());
+  const char* softmax_doc = "exp(x) / sum(exp(x)) along dim, max-subtracted (stable for any magnitude).";
+  const char* log_softmax_doc = "x - logsumexp(x) along dim, numerically stable.";
+  m.def("softmax", &ops::softmax, py::arg("input"), py::arg("dim") = -1, GilRelease(), softmax_doc);
+  m.def("log_softmax", &ops::log_softmax, py::arg("input"), py::arg("dim") = -1, GilRelease(), log_softmax_doc);
+  cls.def("softmax", &ops::softmax, py::arg("dim") = -1, GilRelease(), softmax_doc);
+  cls.def("log_softmax", &ops::log_softmax, py::arg("dim") = -1, GilRelease(), log_softmax_doc);
   m.def("cross_entropy", [](py::handle input, py::handle target, const std::string& reduction, double label_smoothing) {
         TensorPtr logits = require_tensor(input, "cross_entropy");
         std::vector<int64_t> labels = parse_labels(target);
@@ -244,7 +248,8 @@ void bind_ops(py::module_& m, TensorClass& cls) {
         ops::Reduction r = ops::parse_reduction(reduction);
         py::gil_scoped_release nogil;
         return ops::mse_loss(a, b, r);
-      }, py::arg("input"), py::arg("target"), py::arg("reduction") = "mean");
+      }, py::arg("input"), py::arg("target"), py::arg("reduction") = "mean",
+      "Mean squared error (reduction 'mean', 'sum' or 'none'); shapes must match.");
   m.def("linear", [](const TensorPtr& x, const TensorPtr& w, py::object bias, const std::string& activation) {
         TensorPtr b = optional_tensor(bias, "linear: bias");
         int act = activation == "none"        ? -1
@@ -263,14 +268,15 @@ void bind_ops(py::module_& m, TensorClass& cls) {
       "and activation fused into its epilogue.");
 
   // ---- in-place (no graph) ----
-  cls.def("zero_", [](const TensorPtr& t) { ops::fill_(t, 0.0); return t; });
-  cls.def("fill_", [](const TensorPtr& t, double v) { ops::fill_(t, v); return t; }, py::arg("value"));
+  cls.def("zero_", [](const TensorPtr& t) { ops::fill_(t, 0.0); return t; }, "Fill with zeros in place (no graph).");
+  cls.def("fill_", [](const TensorPtr& t, double v) { ops::fill_(t, v); return t; }, py::arg("value"),
+          "Fill with value in place (no graph; refused on tensors that require grad unless in no_grad).");
   cls.def("copy_", [](const TensorPtr& t, py::handle src) { ops::copy_(t, as_operand(src, *t)); return t; },
-          py::arg("src"));
+          py::arg("src"), "Copy src (same shape; converted to this dtype) into this tensor in place.");
   cls.def("uniform_", [](const TensorPtr& t, double a, double b) { ops::uniform_(t, a, b); return t; },
-          py::arg("a") = 0.0, py::arg("b") = 1.0);
+          py::arg("a") = 0.0, py::arg("b") = 1.0, "Fill with U(a, b) from gradcore's seeded RNG, in place.");
   cls.def("normal_", [](const TensorPtr& t, double mean, double std) { ops::normal_(t, mean, std); return t; },
-          py::arg("mean") = 0.0, py::arg("std") = 1.0);
+          py::arg("mean") = 0.0, py::arg("std") = 1.0, "Fill with N(mean, std^2) from gradcore's seeded RNG, in place.");
   cls.def("add_", [](const TensorPtr& t, py::handle other, double alpha) {
         double s;
         if (scalar_of(other, s)) {
@@ -280,13 +286,13 @@ void bind_ops(py::module_& m, TensorClass& cls) {
           ops::add_inplace(t, as_operand(other, *t), alpha);
         }
         return t;
-      }, py::arg("other"), py::kw_only(), py::arg("alpha") = 1.0);
+      }, py::arg("other"), py::kw_only(), py::arg("alpha") = 1.0, "self += alpha * other, in place (no graph).");
   cls.def("mul_", [](const TensorPtr& t, double s) {
         TensorPtr zero = ops::zeros(t->shape, t->dtype);
         ops::add_inplace(zero, t, s);
         ops::copy_(t, zero);
         return t;
-      }, py::arg("other"));
+      }, py::arg("other"), "self *= other (a scalar), in place (no graph).");
 }
 
 }  // namespace gradcore::bindings

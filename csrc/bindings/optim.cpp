@@ -33,9 +33,9 @@ void bind_optim(py::module_& m) {
   m.def("grad_norm", &ops::grad_norm, py::arg("params"), py::arg("norm_type") = 2.0,
         py::call_guard<py::gil_scoped_release>(), "Norm of all the parameters' .grad together (one pass).");
   m.def("scale_grads", &ops::scale_grads, py::arg("params"), py::arg("factor"),
-        py::call_guard<py::gil_scoped_release>());
+        py::call_guard<py::gil_scoped_release>(), "Multiply every parameter's .grad by factor, in place.");
   m.def("clamp_grads", &ops::clamp_grads, py::arg("params"), py::arg("clip_value"),
-        py::call_guard<py::gil_scoped_release>());
+        py::call_guard<py::gil_scoped_release>(), "Clamp every parameter's .grad into [-clip_value, clip_value].");
 }
 
 }  // namespace gradcore::bindings

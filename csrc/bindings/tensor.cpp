@@ -234,15 +234,15 @@ void bind_tensor(py::module_& m, TensorClass& cls) {
   cls.attr("__array_priority__") = 1000;
   cls.attr("__array_ufunc__") = py::none();
 
-  cls.def_property_readonly("shape", [](const Tensor& t) { return shape_tuple(t.shape); });
+  cls.def_property_readonly("shape", [](const Tensor& t) { return shape_tuple(t.shape); }, "The shape, a tuple of ints.");
   cls.def("size", [](const Tensor& t, py::object dim) -> py::object {
         if (dim.is_none()) return shape_tuple(t.shape);
         return py::int_(t.shape[ops::normalize_dim(dim.cast<int64_t>(), t.ndim())]);
-      }, py::arg("dim") = py::none());
-  cls.def_property_readonly("dtype", [](const Tensor& t) { return t.dtype; });
-  cls.def_property_readonly("ndim", [](const Tensor& t) { return t.ndim(); });
-  cls.def("dim", [](const Tensor& t) { return t.ndim(); });
-  cls.def("numel", [](const Tensor& t) { return t.numel; });
+      }, py::arg("dim") = py::none(), "The shape (a tuple), or the size of one dim.");
+  cls.def_property_readonly("dtype", [](const Tensor& t) { return t.dtype; }, "gradcore.float32 or gradcore.float64.");
+  cls.def_property_readonly("ndim", [](const Tensor& t) { return t.ndim(); }, "The number of dimensions.");
+  cls.def("dim", [](const Tensor& t) { return t.ndim(); }, "The number of dimensions.");
+  cls.def("numel", [](const Tensor& t) { return t.numel; }, "The number of elements.");
   cls.def("__len__", [](const Tensor& t) {
     GC_CHECK(t.ndim() > 0, TypeError, "len() of a 0-d tensor");
     return t.shape[0];
@@ -255,14 +255,15 @@ void bind_tensor(py::module_& m, TensorClass& cls) {
         if (!copy.is_none() && copy.cast<bool>()) return a.attr("copy")();
         return a;
       }, py::arg("dtype") = py::none(), py::arg("copy") = py::none());
-  cls.def("item", [](const Tensor& t) { return item(t); });
+  cls.def("item", [](const Tensor& t) { return item(t); }, "The value of a one-element tensor as a Python float.");
   cls.def("__float__", [](const Tensor& t) { return item(t); });
   cls.def("__int__", [](const Tensor& t) { return static_cast<int64_t>(item(t)); });
   cls.def("__bool__", [](const Tensor& t) {
     GC_CHECK(t.numel == 1, ValueError, "the truth value of a tensor with more than one element is ambiguous");
     return item(t) != 0.0;
   });
-  cls.def("tolist", [](py::object self) { return tensor_to_numpy(self.cast<TensorPtr>(), self).attr("tolist")(); });
+  cls.def("tolist", [](py::object self) { return tensor_to_numpy(self.cast<TensorPtr>(), self).attr("tolist")(); },
+          "The data as (nested) Python lists of floats.");
   cls.def("__repr__", [](py::object self) { return tensor_repr(self.cast<TensorPtr>(), self); });
   cls.def("__getitem__", [](const TensorPtr& t, py::handle key) { return getitem(t, key); });
   cls.def("__copy__", [](const TensorPtr& t) { return ops::contiguous_copy(ops::detach(t)); });
@@ -300,13 +301,14 @@ void bind_tensor(py::module_& m, TensorClass& cls) {
         t->requires_grad = requires_grad;
         return t;
       }, py::arg("shape"), py::arg("fill_value"), py::kw_only(), py::arg("dtype") = py::none(),
-      py::arg("requires_grad") = false);
+      py::arg("requires_grad") = false, "A tensor of the given shape filled with fill_value.");
   auto like = [&m](const char* name, double value) {
     m.def(name, [value](const TensorPtr& t, py::object dtype, bool requires_grad) {
           TensorPtr out = ops::full(t->shape, value, parse_dtype(dtype, t->dtype));
           out->requires_grad = requires_grad;
           return out;
-        }, py::arg("input"), py::kw_only(), py::arg("dtype") = py::none(), py::arg("requires_grad") = false);
+        }, py::arg("input"), py::kw_only(), py::arg("dtype") = py::none(), py::arg("requires_grad") = false,
+        "A tensor of input's shape (and dtype unless given) filled with a constant.");
   };
   like("zeros_like", 0.0);
   like("ones_like", 1.0);
@@ -329,10 +331,11 @@ void bind_tensor(py::module_& m, TensorClass& cls) {
         t->requires_grad = requires_grad;
         return t;
       }, py::arg("start"), py::arg("end") = py::none(), py::arg("step") = 1.0, py::kw_only(),
-      py::arg("dtype") = py::none(), py::arg("requires_grad") = false);
+      py::arg("dtype") = py::none(), py::arg("requires_grad") = false,
+      "Values from start (inclusive) to end (exclusive) by step; arange(n) counts from 0.");
   m.def("manual_seed", [](int64_t seed) { manual_seed(static_cast<uint64_t>(seed)); }, py::arg("seed"),
         "Seed gradcore's random number generator (randn, rand, init, dropout).");
-  m.def("initial_seed", []() { return initial_seed(); });
+  m.def("initial_seed", []() { return initial_seed(); }, "The seed of gradcore's RNG (set by manual_seed).");
 }
 
 }  // namespace gradcore::bindings
