@@ -104,6 +104,7 @@ void fill_(const TensorPtr& dst, double value);
 void uniform_(const TensorPtr& dst, double low, double high);
 void normal_(const TensorPtr& dst, double mean, double std);
 void add_inplace(const TensorPtr& dst, const TensorPtr& src, double alpha);  // dst += alpha * src
+void scalar_inplace(const TensorPtr& dst, BinaryOp op, double s);           // dst = dst (op) s
 
 // ---- optim.cpp: fused optimizer updates and gradient clipping (no autograd) ----
 // One call updates every parameter that has a .grad. `states` holds up to three lists of

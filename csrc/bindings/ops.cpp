@@ -280,17 +280,14 @@ void bind_ops(py::module_& m, TensorClass& cls) {
   cls.def("add_", [](const TensorPtr& t, py::handle other, double alpha) {
         double s;
         if (scalar_of(other, s)) {
-          TensorPtr one = ops::full(t->shape, s, t->dtype);
-          ops::add_inplace(t, one, alpha);
+          ops::scalar_inplace(t, BINARY_ADD, alpha * s);
         } else {
           ops::add_inplace(t, as_operand(other, *t), alpha);
         }
         return t;
       }, py::arg("other"), py::kw_only(), py::arg("alpha") = 1.0, "self += alpha * other, in place (no graph).");
   cls.def("mul_", [](const TensorPtr& t, double s) {
-        TensorPtr zero = ops::zeros(t->shape, t->dtype);
-        ops::add_inplace(zero, t, s);
-        ops::copy_(t, zero);
+        ops::scalar_inplace(t, BINARY_MUL, s);
         return t;
       }, py::arg("other"), "self *= other (a scalar), in place (no graph).");
 }

@@ -57,6 +57,17 @@ struct CloneBackward final : Node {
   tensor_list apply(tensor_list&& g) override { return {g[0]}; }
 };
 
+// A new contiguous tensor of `shape` read from x through element `strides` (permute, expand).
+TensorPtr gather(const Tensor& x, const Shape& shape, const std::vector<int64_t>& strides) {
+  TensorPtr y = empty(shape, x.dtype);
+  dispatch(x.dtype, [&](auto t) {
+    using T = decltype(t);
+    kernels::strided_copy<T>(static_cast<int>(shape.size()), shape.data(), x.data<T>(), strides.data(), y->data<T>());
+    return 0;
+  });
+  return y;
+}
+
 void check_inplace(const TensorPtr& t, const char* op) {
   GC_CHECK(!(autograd::grad_enabled() && t->needs_grad()), RuntimeError, op,
            ": in-place write to a tensor that requires grad; wrap it in gc.no_grad()");
@@ -110,12 +121,7 @@ TensorPtr permute(const TensorPtr& x, const std::vector<int64_t>& dims) {
   int64_t st = 1;
   for (int64_t d = nd - 1; d >= 0; --d) { xstride[d] = st; st *= x->shape[d]; }
   for (int64_t i = 0; i < nd; ++i) { shape[i] = x->shape[perm[i]]; strides[i] = xstride[perm[i]]; }
-  TensorPtr y = empty(shape, x->dtype);
-  dispatch(x->dtype, [&](auto t) {
-    using T = decltype(t);
-    kernels::strided_copy<T>(static_cast<int>(nd), shape.data(), x->data<T>(), strides.data(), y->data<T>());
-    return 0;
-  });
+  TensorPtr y = gather(*x, shape, strides);
   if (needs_record({x.get()})) {
     auto n = make_node<PermuteBackward>({x});
     n->inverse = inverse;
@@ -149,12 +155,7 @@ TensorPtr expand(const TensorPtr& x, const Shape& shape) {
     strides[d] = xd == 1 ? 0 : st;
     st *= xd;
   }
-  TensorPtr y = empty(shape, x->dtype);
-  dispatch(x->dtype, [&](auto t) {
-    using T = decltype(t);
-    kernels::strided_copy<T>(static_cast<int>(nd), shape.data(), x->data<T>(), strides.data(), y->data<T>());
-    return 0;
-  });
+  TensorPtr y = gather(*x, shape, strides);
   if (needs_record({x.get()})) {
     auto n = make_node<ExpandBackward>({x});
     n->in_shape = x->shape;
@@ -299,6 +300,15 @@ void normal_(const TensorPtr& dst, double mean, double std) {
   dispatch(dst->dtype, [&](auto z) {
     using T = decltype(z);
     kernels::rng_normal<T>(dst->data<T>(), dst->numel, seed, off, static_cast<T>(mean), static_cast<T>(std));
+    return 0;
+  });
+}
+
+void scalar_inplace(const TensorPtr& dst, BinaryOp op, double s) {
+  check_inplace(dst, "in-place scalar op");
+  dispatch(dst->dtype, [&](auto z) {
+    using T = decltype(z);
+    kernels::binary_scalar<T>(op, dst->data<T>(), static_cast<T>(s), dst->data<T>(), dst->numel, false);
     return 0;
   });
 }
