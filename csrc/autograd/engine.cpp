@@ -99,6 +99,31 @@ void check_finite(const Node& n, const tensor_list& grads) {
   }
 }
 
+// Tensor hooks: a non-leaf's hooks sit on its grad_fn (by output slot), a leaf's on the
+// tensor (run where its AccumulateGrad would receive the gradient). A hook may return a
+// replacement, which must keep the shape and dtype. retain_grad() hooks run last and only
+// in backward(). The list is copied first: a hook may remove itself.
+void run_pre_hooks(Node* n, tensor_list& grads, bool capturing) {
+  const HookList* list = n->is_accumulator() ? static_cast<AccumulateGrad*>(n)->variable->hooks.get()
+                                             : n->pre_hooks.get();
+  if (!list || list->empty()) return;
+  HookList hooks = *list;
+  for (int pass = 0; pass < 2; ++pass) {
+    for (const HookEntry& h : hooks) {
+      if (h.retain != (pass == 1) || h.slot >= grads.size() || !grads[h.slot]) continue;
+      if (h.retain && capturing) continue;
+      TensorPtr r = h.fn(grads[h.slot]);
+      if (!r) continue;
+      const TensorPtr& g = grads[h.slot];
+      GC_CHECK(r->shape == g->shape, ValueError, "hook returned a gradient of shape ", shape_str(r->shape),
+               " for a gradient of shape ", shape_str(g->shape), " (in ", n->name(), ")");
+      GC_CHECK(r->dtype == g->dtype, TypeError, "hook returned a gradient of dtype ", dtype_name(r->dtype),
+               " for a gradient of dtype ", dtype_name(g->dtype), " (in ", n->name(), ")");
+      grads[h.slot] = std::move(r);
+    }
+  }
+}
+
 Edge root_edge(const TensorPtr& t, size_t i) {
   GC_CHECK(t, TypeError, "backward: output ", i, " is None");
   GC_CHECK(t->needs_grad(), RuntimeError, "element ", i,
@@ -165,10 +190,14 @@ tensor_list run(const tensor_list& outputs, const tensor_list& grad_outputs, boo
     tensor_list grads = std::move(s.buffer);
     if (capture) {
       auto c = captured.find(n);
+      if (c == captured.end() && !s.needed) continue;
+      run_pre_hooks(n, grads, true);
       if (c != captured.end())
         for (auto [idx, slot] : c->second)
           if (slot < grads.size()) results[idx] = grads[slot];
       if (!s.needed) continue;
+    } else {
+      run_pre_hooks(n, grads, false);
     }
     bool any = false;
     for (auto& g : grads) any |= g != nullptr;

@@ -42,6 +42,7 @@ std::shared_ptr<N> make_node(std::initializer_list<TensorPtr> inputs, Args&&... 
 
 inline void set_history(const TensorPtr& out, std::shared_ptr<Node> node, uint32_t output_nr = 0) {
   if (anomaly_enabled() && node->creation_site.empty()) node->creation_site = creation_site();
+  if (output_nr == 0) node->set_output_meta(*out);
   out->grad_fn = std::move(node);
   out->output_nr = output_nr;
   out->requires_grad = true;

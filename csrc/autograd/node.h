@@ -35,6 +35,13 @@ struct Node : std::enable_shared_from_this<Node> {
   uint64_t sequence_nr;
   bool released = false;  // saved values freed by a backward without retain_graph
   std::string creation_site;  // filled in anomaly mode only (see grad_mode.h)
+  std::unique_ptr<HookList> pre_hooks;  // Tensor.register_hook on this node's outputs
+  // Shape and dtype of output 0, recorded by set_history for graph pictures (gc.viz);
+  // out_ndim < 0 when unknown or more than kMaxMetaDims dims.
+  static constexpr int kMaxMetaDims = 6;
+  int8_t out_ndim = -1;
+  DType out_dtype = DType::Float32;
+  int64_t out_dims[kMaxMetaDims] = {};
 
   Node();
   virtual ~Node();
@@ -48,6 +55,12 @@ struct Node : std::enable_shared_from_this<Node> {
   virtual bool is_accumulator() const { return false; }
   // Saved tensors, for graph pictures (name, tensor); empty once released.
   virtual std::vector<std::pair<std::string, TensorPtr>> saved_tensors() const { return {}; }
+
+  void set_output_meta(const Tensor& t) {
+    out_dtype = t.dtype;
+    out_ndim = t.shape.size() <= kMaxMetaDims ? static_cast<int8_t>(t.shape.size()) : -1;
+    for (int i = 0; i < out_ndim; ++i) out_dims[i] = t.shape[i];
+  }
 };
 
 namespace autograd {

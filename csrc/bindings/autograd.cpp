@@ -78,6 +78,16 @@ void bind_autograd(py::module_& m, TensorClass& cls) {
         if (auto* acc = dynamic_cast<const autograd::AccumulateGrad*>(&n)) return py::cast(acc->variable);
         return py::none();
       }, "For an AccumulateGrad node: the leaf tensor it accumulates into.")
+      .def_property_readonly("output_shape", [](const Node& n) -> py::object {
+        if (n.out_ndim < 0) return py::none();
+        py::tuple t(n.out_ndim);
+        for (int i = 0; i < n.out_ndim; ++i) t[i] = n.out_dims[i];
+        return t;
+      }, "Shape of the op's (first) output, as recorded in the forward pass (None if unknown).")
+      .def_property_readonly("output_dtype", [](const Node& n) -> py::object {
+        if (n.out_ndim < 0) return py::none();
+        return py::str(dtype_name(n.out_dtype));
+      }, "dtype name of the op's (first) output ('float32'/'float64'), None if unknown.")
       .def("__repr__", [](const Node& n) { return std::string("<") + n.name() + ">"; });
 
   cls.def_property("requires_grad", [](const Tensor& t) { return t.needs_grad(); },

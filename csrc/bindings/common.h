@@ -52,6 +52,7 @@ TensorPtr optional_tensor(py::handle obj, const char* what);
 void bind_tensor(py::module_& m, TensorClass& cls);
 void bind_ops(py::module_& m, TensorClass& cls);
 void bind_autograd(py::module_& m, TensorClass& cls);
+void bind_function(py::module_& m, TensorClass& cls);
 void bind_backend(py::module_& m);
 void bind_optim(py::module_& m);
 

@@ -22,6 +22,7 @@ PYBIND11_MODULE(_core, m) {
   bindings::bind_tensor(m, cls);
   bindings::bind_ops(m, cls);
   bindings::bind_autograd(m, cls);
+  bindings::bind_function(m, cls);
   bindings::bind_backend(m);
   bindings::bind_optim(m);
 }

@@ -1,5 +1,6 @@
 #include "core/tensor.h"
 
+#include <atomic>
 #include <mutex>
 #include <new>
 #include <sstream>
@@ -32,6 +33,11 @@ int64_t shape_numel(const Shape& s) {
 Storage::~Storage() {
   if (release) release(ctx);
   else cpu::free(data, nbytes);
+}
+
+uint64_t next_hook_id() {
+  static std::atomic<uint64_t> id{0};
+  return ++id;
 }
 
 Tensor::~Tensor() {

@@ -13,6 +13,7 @@
 // link to the leaf's accumulator. See Note [Deferred node release] in tensor.cpp.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -47,6 +48,19 @@ struct Tensor;
 using TensorPtr = std::shared_ptr<Tensor>;
 using tensor_list = std::vector<TensorPtr>;
 
+// Gradient hooks (Tensor.register_hook). A hook sees the gradient arriving for output
+// `slot` of a node (or for a leaf) before it is used; a non-null return replaces it.
+// `retain` marks the retain_grad() hook, which runs after the others and only in backward().
+using GradHook = std::function<TensorPtr(const TensorPtr&)>;
+struct HookEntry {
+  uint64_t id;
+  uint32_t slot;
+  GradHook fn;
+  bool retain = false;
+};
+using HookList = std::vector<HookEntry>;
+uint64_t next_hook_id();
+
 struct Tensor {
   std::shared_ptr<Storage> storage;
   int64_t offset = 0;  // in elements
@@ -61,6 +75,12 @@ struct Tensor {
   uint32_t output_nr = 0;
   std::weak_ptr<Node> grad_accumulator;  // leaves: their AccumulateGrad, while a graph holds it
   bool retains_grad = false;
+  std::shared_ptr<HookList> hooks;       // leaves: hooks run on the gradient before accumulation
+
+  // --- forward-mode AD (csrc/autograd/forward_ad.h) ---
+  // The tangent of a dual tensor; it counts only while fw_level is the active dual level.
+  TensorPtr fw_grad;
+  uint64_t fw_level = 0;
 
   ~Tensor();
 

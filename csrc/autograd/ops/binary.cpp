@@ -69,6 +69,27 @@ TensorPtr scalar_forward(BinaryOp op, const TensorPtr& a, double s, bool scalar_
   return out;
 }
 
+// ta + tb or ta - tb where either tangent may be missing.
+TensorPtr combine(const TensorPtr& ta, const TensorPtr& tb, bool subtract) {
+  if (!tb) return ta;
+  if (!ta) return subtract ? neg(tb) : tb;
+  return subtract ? sub(ta, tb) : add(ta, tb);
+}
+
+TensorPtr scale(const TensorPtr& g, double factor) {
+  if (factor == 1.0) return g;
+  if (factor == -1.0) return neg(g);
+  return mul_scalar(g, factor);
+}
+
+// d(x^p) = p x^(p-1) dx: PowBackward's formula and pow's forward rule.
+TensorPtr pow_grad(const TensorPtr& g, const TensorPtr& x, double p) {
+  if (p == 0.0) return mul_scalar(g, 0.0);
+  if (p == 1.0) return g;
+  if (p == 2.0) return mul(g, mul_scalar(x, 2.0));
+  return mul(g, mul_scalar(pow_scalar(x, p - 1.0), p));
+}
+
 struct AddBackward final : Node {
   Shape a_shape, b_shape;
   double b_sign = 1.0;  // -1 for sub
@@ -116,24 +137,14 @@ struct ScaleBackward final : Node {
   double factor = 1.0;
   const char* name_ = "AddBackward";
   const char* name() const override { return name_; }
-  tensor_list apply(tensor_list&& g) override {
-    if (factor == 1.0) return {g[0]};
-    if (factor == -1.0) return {neg(g[0])};
-    return {mul_scalar(g[0], factor)};
-  }
+  tensor_list apply(tensor_list&& g) override { return {scale(g[0], factor)}; }
 };
 
 struct PowBackward final : Node {
   SavedTensor x_;
   double p = 1.0;
   const char* name() const override { return "PowBackward"; }
-  tensor_list apply(tensor_list&& g) override {
-    TensorPtr x = x_.unpack(this);
-    if (p == 0.0) return {mul_scalar(g[0], 0.0)};
-    if (p == 1.0) return {g[0]};
-    if (p == 2.0) return {mul(g[0], mul_scalar(x, 2.0))};
-    return {mul(g[0], mul_scalar(pow_scalar(x, p - 1.0), p))};
-  }
+  tensor_list apply(tensor_list&& g) override { return {pow_grad(g[0], x_.unpack(this), p)}; }
   void release_saved() override { x_.reset(); }
   std::vector<std::pair<std::string, TensorPtr>> saved_tensors() const override { return {{"self", x_.raw()}}; }
 };
@@ -158,6 +169,7 @@ struct RdivBackward final : Node {
 };
 
 TensorPtr record_scale(const TensorPtr& out, const TensorPtr& a, double factor, const char* name) {
+  forward_rule(out, {a.get()}, [&] { return scale(tangent(a), factor); });
   if (needs_record({a.get()})) {
     auto n = make_node<ScaleBackward>({a});
     n->factor = factor;
@@ -169,6 +181,7 @@ TensorPtr record_scale(const TensorPtr& out, const TensorPtr& a, double factor, 
 
 TensorPtr add_sub(const TensorPtr& a, const TensorPtr& b, bool is_sub) {
   TensorPtr out = binary_forward(is_sub ? BINARY_SUB : BINARY_ADD, a, b, is_sub ? "sub" : "add");
+  forward_rule(out, {a.get(), b.get()}, [&] { return combine(tangent(a), tangent(b), is_sub); });
   if (needs_record({a.get(), b.get()})) {
     auto n = make_node<AddBackward>({a, b});
     n->a_shape = a->shape;
@@ -186,6 +199,10 @@ TensorPtr sub(const TensorPtr& a, const TensorPtr& b) { return add_sub(a, b, tru
 
 TensorPtr mul(const TensorPtr& a, const TensorPtr& b) {
   TensorPtr out = binary_forward(BINARY_MUL, a, b, "mul");
+  forward_rule(out, {a.get(), b.get()}, [&] {  // d(ab) = da b + a db
+    TensorPtr ta = tangent(a), tb = tangent(b);
+    return combine(ta ? mul(ta, b) : nullptr, tb ? mul(a, tb) : nullptr, false);
+  });
   if (needs_record({a.get(), b.get()})) {
     auto n = make_node<MulBackward>({a, b});
     // Each operand is needed only for the other's gradient, but both give the shapes.
@@ -198,6 +215,10 @@ TensorPtr mul(const TensorPtr& a, const TensorPtr& b) {
 
 TensorPtr div(const TensorPtr& a, const TensorPtr& b) {
   TensorPtr out = binary_forward(BINARY_DIV, a, b, "div");
+  forward_rule(out, {a.get(), b.get()}, [&] {  // d(a/b) = (da - (a/b) db) / b
+    TensorPtr ta = tangent(a), tb = tangent(b);
+    return div(combine(ta, tb ? mul(out, tb) : nullptr, true), b);
+  });
   if (needs_record({a.get(), b.get()})) {
     auto n = make_node<DivBackward>({a, b});
     n->a_ = SavedTensor(a, false);
@@ -223,6 +244,7 @@ TensorPtr rsub_scalar(const TensorPtr& a, double s) {
 }
 TensorPtr div_scalar(const TensorPtr& a, double s) {
   TensorPtr out = scalar_forward(BINARY_DIV, a, s, false);  // one IEEE division, as NumPy
+  forward_rule(out, {a.get()}, [&] { return div_scalar(tangent(a), s); });
   if (needs_record({a.get()})) {
     auto n = make_node<DivScalarBackward>({a});
     n->s = s;
@@ -233,6 +255,7 @@ TensorPtr div_scalar(const TensorPtr& a, double s) {
 
 TensorPtr rdiv_scalar(const TensorPtr& a, double s) {
   TensorPtr out = scalar_forward(BINARY_DIV, a, s, true);
+  forward_rule(out, {a.get()}, [&] { return neg(div(mul(tangent(a), out), a)); });  // d(s/a) = -da (s/a) / a
   if (needs_record({a.get()})) {
     auto n = make_node<RdivBackward>({a});
     n->x_ = SavedTensor(a, false);
@@ -249,6 +272,7 @@ TensorPtr pow_scalar(const TensorPtr& a, double p) {
     kernels::pow_scalar<T>(a->data<T>(), static_cast<T>(p), out->data<T>(), a->numel);
     return 0;
   });
+  forward_rule(out, {a.get()}, [&] { return pow_grad(tangent(a), a, p); });
   if (needs_record({a.get()})) {
     auto n = make_node<PowBackward>({a});
     n->x_ = SavedTensor(a, false);

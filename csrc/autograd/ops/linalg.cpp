@@ -99,6 +99,11 @@ TensorPtr mm(const TensorPtr& a, const TensorPtr& b, bool ta, bool tb) {
            ": inner dimensions differ (", K, " != ", Kb, ")");
   TensorPtr c = empty({M, N}, a->dtype);
   gemm_into(*a, *b, ta, tb, *c, false);
+  forward_rule(c, {a.get(), b.get()}, [&] {  // d(op(A) op(B)) = op(dA) op(B) + op(A) op(dB)
+    TensorPtr da = tangent(a), db = tangent(b);
+    TensorPtr l = da ? mm(da, b, ta, tb) : nullptr, r = db ? mm(a, db, ta, tb) : nullptr;
+    return l && r ? add(l, r) : (l ? l : r);
+  });
   if (needs_record({a.get(), b.get()})) {
     auto n = make_node<MmBackward>({a, b});
     n->ta = ta;
@@ -174,6 +179,21 @@ TensorPtr linear(const TensorPtr& x, const TensorPtr& w, const TensorPtr& b, int
       return 0;
     });
   }
+  forward_rule(y, {x2.get(), w.get(), b.get()}, [&] {
+    // dz = dx w^T + x dw^T + db, then through the activation as LinearBackward does.
+    TensorPtr tx = tangent(x2), tw = tangent(w), tb = tangent(b);
+    TensorPtr dz = tx ? mm(tx, w, false, true) : nullptr;
+    if (tw) dz = dz ? add(dz, mm(x2, tw, false, true)) : mm(x2, tw, false, true);
+    if (tb) dz = dz ? add(dz, tb) : expand(tb, y->shape);
+    switch (act) {
+      case UNARY_RELU: return relu_backward(dz, y);
+      case UNARY_SIGMOID: return sigmoid_backward(dz, y);
+      case UNARY_TANH: return tanh_backward(dz, y);
+      case UNARY_GELU: return gelu_backward(dz, z_pre, false);
+      case UNARY_GELU_TANH: return gelu_backward(dz, z_pre, true);
+      default: return dz;
+    }
+  });
   if (needs_record({x.get(), w.get(), b.get()})) {
     auto n = make_node<LinearBackward>({x2, w, b});
     n->act = act;

@@ -53,6 +53,11 @@ TensorPtr softmax_impl(const TensorPtr& x, int64_t dim_in, bool log) {
       return 0;
     });
   }
+  forward_rule(y, {x.get()}, [&] {
+    TensorPtr tx = tangent(x);
+    if (log) return sub(tx, sum(mul(exp(y), tx), {dim}, true));  // d log_softmax = dx - <softmax, dx>
+    return mul(y, sub(tx, sum(mul(tx, y), {dim}, true)));         // d softmax = y (dx - <y, dx>)
+  });
   if (needs_record({x.get()})) {
     auto node = make_node<SoftmaxBackward>({x});
     node->y_ = SavedTensor(y, true);
@@ -61,6 +66,19 @@ TensorPtr softmax_impl(const TensorPtr& x, int64_t dim_in, bool log) {
     set_history(y, node);
   }
   return y;
+}
+
+// The smoothed one-hot targets: (1 - s) at the label plus s / C everywhere.
+TensorPtr ce_targets(const std::vector<int64_t>& labels, int64_t N, int64_t C, double smoothing, DType dtype) {
+  TensorPtr target = zeros({N, C}, dtype);
+  dispatch(dtype, [&](auto z) {
+    using T = decltype(z);
+    T* t = target->data<T>();
+    for (int64_t i = 0; i < N * C; ++i) t[i] = static_cast<T>(smoothing / C);
+    for (int64_t i = 0; i < N; ++i) t[i * C + labels[i]] += static_cast<T>(1.0 - smoothing);
+    return 0;
+  });
+  return target;
 }
 
 struct CrossEntropyBackward final : Node {
@@ -75,14 +93,7 @@ struct CrossEntropyBackward final : Node {
     const TensorPtr& gy = g[0];
     if (needs_record({gy.get(), logits_.raw().get()})) {
       // create_graph: d loss_i / d logits_i = softmax(logits_i) - target_i, scaled.
-      TensorPtr target = zeros({N, C}, probs->dtype);
-      dispatch(probs->dtype, [&](auto z) {
-        using T = decltype(z);
-        T* t = target->data<T>();
-        for (int64_t i = 0; i < N * C; ++i) t[i] = static_cast<T>(smoothing / C);
-        for (int64_t i = 0; i < N; ++i) t[i * C + labels[i]] += static_cast<T>(1.0 - smoothing);
-        return 0;
-      });
+      TensorPtr target = ce_targets(labels, N, C, smoothing, probs->dtype);
       TensorPtr d = sub(softmax(logits_.unpack(this), 1), target);
       if (reduction == Reduction::None) return {mul(d, reshape(gy, {N, 1}))};
       TensorPtr scaled = mul(d, gy);
@@ -144,6 +155,13 @@ TensorPtr cross_entropy(const TensorPtr& logits, const std::vector<int64_t>& lab
     else if (reduction == Reduction::Sum) out = sum(row_loss, {}, false);
     else out = mean(row_loss, {}, false);
   }
+  forward_rule(out, {logits.get()}, [&] {  // d loss_i = <softmax_i - target_i, dlogits_i>
+    TensorPtr row = sum(mul(sub(probs, ce_targets(labels, N, C, label_smoothing, logits->dtype)), tangent(logits)),
+                        {1}, false);
+    if (reduction == Reduction::None) return row;
+    TensorPtr total = sum(row, {}, false);
+    return reduction == Reduction::Mean ? mul_scalar(total, 1.0 / static_cast<double>(N)) : total;
+  });
   if (needs_record({logits.get()})) {
     auto n = make_node<CrossEntropyBackward>({logits});
     n->logits_ = SavedTensor(logits, false);

@@ -113,6 +113,7 @@ TensorPtr sum(const TensorPtr& x, const std::vector<int64_t>& dims_in, bool keep
   if (x->ndim() == 0) {
     if (!dims_in.empty()) for (int64_t d : dims_in) normalize_dim(d, 0);
     TensorPtr y = contiguous_copy(detach(x));
+    forward_rule(y, {x.get()}, [&] { return contiguous_copy(tangent(x)); });
     if (needs_record({x.get()})) {
       auto n = make_node<SumBackward>({x});
       n->in_shape = x->shape;
@@ -125,6 +126,7 @@ TensorPtr sum(const TensorPtr& x, const std::vector<int64_t>& dims_in, bool keep
   TensorPtr kd = reduce_forward(RKind::Sum, x, dims);
   TensorPtr y = alias(*kd);
   y->shape = reduced_shape(x->shape, dims, keepdim);
+  forward_rule(y, {x.get()}, [&] { return sum(tangent(x), dims, keepdim); });
   if (needs_record({x.get()})) {
     auto n = make_node<SumBackward>({x});
     n->in_shape = x->shape;
@@ -153,6 +155,10 @@ TensorPtr max(const TensorPtr& x, const std::vector<int64_t>& dims_in, bool keep
   TensorPtr kd = reduce_forward(RKind::Max, x, dims);
   TensorPtr y = alias(*kd);
   y->shape = reduced_shape(x->shape, dims, keepdim);
+  forward_rule(y, {x.get()}, [&] {  // the tangent averaged over the tied maxima
+    TensorPtr mask = eq(x, kd);
+    return div(sum(mul(tangent(x), mask), dims, keepdim), sum(mask, dims, keepdim));
+  });
   if (needs_record({x.get()})) {
     auto n = make_node<MaxBackward>({x});
     n->x_ = SavedTensor(x, false);

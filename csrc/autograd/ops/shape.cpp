@@ -71,6 +71,7 @@ TensorPtr gather(const Tensor& x, const Shape& shape, const std::vector<int64_t>
 void check_inplace(const TensorPtr& t, const char* op) {
   GC_CHECK(!(autograd::grad_enabled() && t->needs_grad()), RuntimeError, op,
            ": in-place write to a tensor that requires grad; wrap it in gc.no_grad()");
+  GC_CHECK(!tangent(t), RuntimeError, op, ": in-place write to a dual tensor (forward-mode AD) is not supported");
   t->storage->version++;
 }
 
@@ -98,6 +99,7 @@ TensorPtr reshape(const TensorPtr& x, const Shape& shape_in) {
            " elements) to ", shape_str(shape_in));
   TensorPtr y = alias(*x);
   y->shape = shape;
+  forward_rule(y, {x.get()}, [&] { return reshape(tangent(x), shape); });
   if (needs_record({x.get()})) {
     auto n = make_node<ReshapeBackward>({x});
     n->in_shape = x->shape;
@@ -122,6 +124,7 @@ TensorPtr permute(const TensorPtr& x, const std::vector<int64_t>& dims) {
   for (int64_t d = nd - 1; d >= 0; --d) { xstride[d] = st; st *= x->shape[d]; }
   for (int64_t i = 0; i < nd; ++i) { shape[i] = x->shape[perm[i]]; strides[i] = xstride[perm[i]]; }
   TensorPtr y = gather(*x, shape, strides);
+  forward_rule(y, {x.get()}, [&] { return permute(tangent(x), perm); });
   if (needs_record({x.get()})) {
     auto n = make_node<PermuteBackward>({x});
     n->inverse = inverse;
@@ -156,6 +159,7 @@ TensorPtr expand(const TensorPtr& x, const Shape& shape) {
     st *= xd;
   }
   TensorPtr y = gather(*x, shape, strides);
+  forward_rule(y, {x.get()}, [&] { return expand(tangent(x), shape); });
   if (needs_record({x.get()})) {
     auto n = make_node<ExpandBackward>({x});
     n->in_shape = x->shape;
@@ -173,6 +177,7 @@ TensorPtr contiguous_copy(const TensorPtr& x) {
     kernels::copy<T>(x->data<T>(), y->data<T>(), x->numel);
     return 0;
   });
+  forward_rule(y, {x.get()}, [&] { return contiguous_copy(tangent(x)); });
   if (needs_record({x.get()})) set_history(y, make_node<CloneBackward>({x}));
   return y;
 }
@@ -188,6 +193,7 @@ TensorPtr slice0(const TensorPtr& x, int64_t start, int64_t stop) {
   y->offset = x->offset + start * row;
   y->shape[0] = stop - start;
   y->numel = (stop - start) * row;
+  forward_rule(y, {x.get()}, [&] { return slice0(tangent(x), start, stop); });
   if (needs_record({x.get()})) {
     auto n = make_node<SliceBackward>({x});
     n->in_shape = x->shape;
@@ -202,6 +208,7 @@ TensorPtr to_dtype(const TensorPtr& x, DType dtype) {
   TensorPtr y = empty(x->shape, dtype);
   if (dtype == DType::Float64) kernels::cast<float, double>(x->data<float>(), y->data<double>(), x->numel);
   else kernels::cast<double, float>(x->data<double>(), y->data<float>(), x->numel);
+  forward_rule(y, {x.get()}, [&] { return to_dtype(tangent(x), dtype); });
   if (needs_record({x.get()})) {
     auto n = make_node<ToDtypeBackward>({x});
     n->in_dtype = x->dtype;

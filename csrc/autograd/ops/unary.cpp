@@ -36,6 +36,8 @@ struct UnaryBackward final : Node {
 template <class Formula>
 TensorPtr unary_op(UnaryOp op, const TensorPtr& x) {
   TensorPtr y = unary_forward(op, x);
+  // Elementwise, so the forward rule is the backward formula applied to the tangent.
+  forward_rule(y, {x.get()}, [&] { return Formula::grad(tangent(x), Formula::saves_output ? y : x); });
   if (needs_record({x.get()})) {
     auto n = make_node<UnaryBackward<Formula>>({x});
     n->saved_is_output_ = Formula::saves_output;
@@ -74,7 +76,7 @@ struct ReluF { static constexpr const char* name = "ReluBackward"; static conste
 TensorPtr act_backward(kernels::ActBackward act, const TensorPtr& g, const TensorPtr& y) {
   GC_CHECK(g->shape == y->shape, ValueError, "activation backward: ", shape_str(g->shape), " vs ",
            shape_str(y->shape));
-  if (needs_record({g.get(), y.get()})) {
+  if (needs_composed({g.get(), y.get()})) {
     switch (act) {
       case kernels::ACT_RELU: return mul(g, unary_forward(UNARY_STEP, detach(y)));
       case kernels::ACT_SIGMOID: return mul(g, mul(y, rsub_scalar(y, 1.0)));
@@ -100,25 +102,27 @@ struct GeluBackward final : Node {
   std::vector<std::pair<std::string, TensorPtr>> saved_tensors() const override { return {{"self", x_.raw()}}; }
 };
 
+// g * (x > 0 ? 1 : slope): one kernel pass, or (recording / tangents) composed with the
+// mask a constant. Also leaky_relu's forward rule (elementwise: jvp = backward of tangent).
+TensorPtr leaky_relu_grad(const TensorPtr& gy, const TensorPtr& x, double slope) {
+  if (needs_composed({gy.get()})) {
+    TensorPtr step = unary_forward(UNARY_STEP, detach(x));
+    return mul(gy, add_scalar(mul_scalar(step, 1.0 - slope), slope));
+  }
+  TensorPtr out = empty(x->shape, x->dtype);
+  dispatch(x->dtype, [&](auto t) {
+    using T = decltype(t);
+    kernels::leaky_relu_backward<T>(gy->data<T>(), x->data<T>(), static_cast<T>(slope), out->data<T>(), x->numel);
+    return 0;
+  });
+  return out;
+}
+
 struct LeakyReluBackward final : Node {
   SavedTensor x_;
   double slope = 0.01;
   const char* name() const override { return "LeakyReluBackward"; }
-  tensor_list apply(tensor_list&& g) override {
-    TensorPtr x = x_.unpack(this);
-    const TensorPtr& gy = g[0];
-    if (needs_record({gy.get()})) {  // create_graph: g * (x > 0 ? 1 : slope), the mask a constant
-      TensorPtr step = unary_forward(UNARY_STEP, detach(x));
-      return {mul(gy, add_scalar(mul_scalar(step, 1.0 - slope), slope))};
-    }
-    TensorPtr out = empty(x->shape, x->dtype);
-    dispatch(x->dtype, [&](auto t) {
-      using T = decltype(t);
-      kernels::leaky_relu_backward<T>(gy->data<T>(), x->data<T>(), static_cast<T>(slope), out->data<T>(), x->numel);
-      return 0;
-    });
-    return {out};
-  }
+  tensor_list apply(tensor_list&& g) override { return {leaky_relu_grad(g[0], x_.unpack(this), slope)}; }
   void release_saved() override { x_.reset(); }
   std::vector<std::pair<std::string, TensorPtr>> saved_tensors() const override { return {{"self", x_.raw()}}; }
 };
@@ -132,6 +136,7 @@ struct NegBackward final : Node {
 
 TensorPtr neg(const TensorPtr& x) {
   TensorPtr y = unary_forward(UNARY_NEG, x);
+  forward_rule(y, {x.get()}, [&] { return neg(tangent(x)); });
   if (needs_record({x.get()})) set_history(y, make_node<NegBackward>({x}));
   return y;
 }
@@ -149,6 +154,7 @@ TensorPtr softplus(const TensorPtr& x) { return unary_op<SoftplusF>(UNARY_SOFTPL
 
 TensorPtr gelu(const TensorPtr& x, bool tanh_approximation) {
   TensorPtr y = unary_forward(tanh_approximation ? UNARY_GELU_TANH : UNARY_GELU, x);
+  forward_rule(y, {x.get()}, [&] { return gelu_backward(tangent(x), x, tanh_approximation); });
   if (needs_record({x.get()})) {
     auto n = make_node<GeluBackward>({x});
     n->x_ = SavedTensor(x, false);
@@ -160,7 +166,7 @@ TensorPtr gelu(const TensorPtr& x, bool tanh_approximation) {
 
 TensorPtr gelu_backward(const TensorPtr& g, const TensorPtr& x, bool tanh_approximation) {
   GC_CHECK(g->shape == x->shape, ValueError, "gelu backward: ", shape_str(g->shape), " vs ", shape_str(x->shape));
-  if (needs_record({g.get(), x.get()})) {
+  if (needs_composed({g.get(), x.get()})) {
     if (tanh_approximation) {
       // 0.5 (1 + t) + 0.5 x (1 - t^2) u',  u = c (x + 0.044715 x^3), t = tanh(u)
       const double c = 0.7978845608028654;
@@ -192,6 +198,7 @@ TensorPtr leaky_relu(const TensorPtr& x, double slope) {
     kernels::leaky_relu<T>(x->data<T>(), static_cast<T>(slope), y->data<T>(), x->numel);
     return 0;
   });
+  forward_rule(y, {x.get()}, [&] { return leaky_relu_grad(tangent(x), x, slope); });
   if (needs_record({x.get()})) {
     auto n = make_node<LeakyReluBackward>({x});
     n->x_ = SavedTensor(x, false);
