@@ -17,6 +17,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "autograd/forward_ad.h"
 #include "autograd/function.h"
 #include "autograd/grad_mode.h"
 #include "autograd/node.h"
@@ -35,7 +36,8 @@ struct NodeState {
 TensorPtr accumulate(const TensorPtr& a, const TensorPtr& b) {
   if (!a) return b;
   if (!b) return a;
-  if (!grad_enabled() && a.use_count() == 1 && a->storage.use_count() == 1 && !a->needs_grad()) {
+  if (!grad_enabled() && a.use_count() == 1 && a->storage.use_count() == 1 && !a->needs_grad() &&
+      !fw::tangent(a) && !fw::tangent(b)) {
     ops::add_inplace(a, b, 1.0);  // nobody else sees `a`: sum in place
     return a;
   }

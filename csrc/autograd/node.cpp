@@ -33,6 +33,10 @@ SavedTensor::SavedTensor(const TensorPtr& t, bool is_output) {
   requires_grad_ = is_output || t->needs_grad();
   output_nr_ = t->output_nr;
   data_ = is_output ? alias(*t) : t;  // Note [Saved outputs]
+  if (is_output) {  // keep a forward-mode tangent (forward-over-reverse differentiates the backward)
+    data_->fw_grad = t->fw_grad;
+    data_->fw_level = t->fw_level;
+  }
 }
 
 void throw_released(const Node* n) {
@@ -50,6 +54,8 @@ TensorPtr SavedTensor::unpack(const Node* owner) const {
   if (!is_output_) return data_;
   // Rebuild the output's link to its own node (needed when the backward is recorded).
   TensorPtr t = alias(*data_);
+  t->fw_grad = data_->fw_grad;
+  t->fw_level = data_->fw_level;
   if (requires_grad_) {
     t->grad_fn = const_cast<Node*>(owner)->shared_from_this();
     t->output_nr = output_nr_;

@@ -67,6 +67,8 @@ TensorPtr expand(const TensorPtr& x, const Shape& shape);    // broadcast_to (co
 TensorPtr detach(const TensorPtr& x);
 TensorPtr contiguous_copy(const TensorPtr& x);               // clone
 TensorPtr slice0(const TensorPtr& x, int64_t start, int64_t stop);  // x[start:stop], a view
+// slice0's backward: g placed at rows [start, ...) of zeros(in_shape) (differentiable).
+TensorPtr slice0_backward(const TensorPtr& g, const Shape& in_shape, int64_t start);
 TensorPtr to_dtype(const TensorPtr& x, DType dtype);
 int64_t normalize_dim(int64_t dim, int64_t ndim);
 

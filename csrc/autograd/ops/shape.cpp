@@ -33,17 +33,14 @@ struct SliceBackward final : Node {
   Shape in_shape;
   int64_t start = 0;
   const char* name() const override { return "SliceBackward"; }
-  tensor_list apply(tensor_list&& g) override {
-    // Scatter into zeros (not recorded again: slicing's second derivative is zero).
-    TensorPtr out = zeros(in_shape, g[0]->dtype);
-    int64_t row = in_shape.empty() ? 1 : out->numel / (in_shape[0] ? in_shape[0] : 1);
-    TensorPtr dst = alias(*out);
-    dst->offset = start * row;
-    dst->numel = g[0]->numel;
-    dst->shape = g[0]->shape;
-    copy_(dst, detach(g[0]));
-    return {out};
-  }
+  tensor_list apply(tensor_list&& g) override { return {slice0_backward(g[0], in_shape, start)}; }
+};
+
+// slice0_backward's own backward: slice the gradient again.
+struct SliceScatterBackward final : Node {
+  int64_t start = 0, stop = 0;
+  const char* name() const override { return "SliceScatterBackward"; }
+  tensor_list apply(tensor_list&& g) override { return {slice0(g[0], start, stop)}; }
 };
 
 struct ToDtypeBackward final : Node {
@@ -201,6 +198,26 @@ TensorPtr slice0(const TensorPtr& x, int64_t start, int64_t stop) {
     set_history(y, n);
   }
   return y;
+}
+
+TensorPtr slice0_backward(const TensorPtr& g, const Shape& in_shape, int64_t start) {
+  // Scatter g into zeros of in_shape at rows [start, start + g.shape[0]). Linear in g, so
+  // the forward rule is the same scatter of the tangent, and the backward slices.
+  TensorPtr out = zeros(in_shape, g->dtype);
+  int64_t row = in_shape.empty() || in_shape[0] == 0 ? 0 : out->numel / in_shape[0];
+  TensorPtr dst = alias(*out);
+  dst->offset = start * row;
+  dst->numel = g->numel;
+  dst->shape = g->shape;
+  copy_(dst, detach(g));
+  forward_rule(out, {g.get()}, [&] { return slice0_backward(tangent(g), in_shape, start); });
+  if (needs_record({g.get()})) {
+    auto n = make_node<SliceScatterBackward>({g});
+    n->start = start;
+    n->stop = start + (g->shape.empty() ? 0 : g->shape[0]);
+    set_history(out, n);
+  }
+  return out;
 }
 
 TensorPtr to_dtype(const TensorPtr& x, DType dtype) {

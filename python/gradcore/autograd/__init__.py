@@ -7,7 +7,7 @@ and ``gradcheck``.
 from __future__ import annotations
 
 import functools
-from typing import Any, Callable, Optional, Sequence, Tuple, TypeVar, Union
+from typing import Any, Callable, List, Optional, Sequence, Tuple, TypeVar, Union
 
 import numpy as np
 
@@ -160,35 +160,10 @@ def _flat_outputs(fn: Callable[..., Any], inputs: Sequence[Any]) -> Tuple[Tensor
     return outs
 
 
-def gradcheck(
-    fn: Callable[..., Any],
-    inputs: Union[Tensor, Sequence[Any]],
-    eps: float = 1e-6,
-    atol: float = 1e-5,
-    rtol: float = 1e-3,
-) -> bool:
-    """Check the engine's gradients of ``fn`` against float64 central differences.
-
-    ``inputs`` is a tensor or a sequence of arguments; tensors with ``requires_grad`` are
-    checked (float32 ones are promoted to float64 copies). For every output element the
-    engine's gradient row is compared with ``(f(x + eps) - f(x - eps)) / (2 eps)`` and an
-    entry passes when ``|analytical - numerical| <= atol + rtol * |numerical|``.
-
-    Returns ``True``, or raises :class:`GradcheckError` naming the worst element.
-    Avoid inputs at kinks (relu at 0, ties in max): there the derivative is undefined.
-    """
-    args = list(_as_tuple(inputs))
-    for i, a in enumerate(args):
-        if isinstance(a, Tensor) and a.dtype != _core.float64:
-            args[i] = _core.tensor(a, dtype=_core.float64, requires_grad=a.requires_grad)
-    diff = [i for i, a in enumerate(args) if isinstance(a, Tensor) and a.requires_grad]
-    if not diff:
-        raise ValueError("gradcheck: no input tensor has requires_grad=True")
-    diff_inputs = [args[i] for i in diff]
-
-    outputs = _flat_outputs(fn, args)
-    # Analytical Jacobians, one backward pass per output element.
-    analytic = []  # per output: list over diff inputs of (out_numel, in_numel) arrays
+def _jacobians_reverse(fn: Callable[..., Any], args: List[Any], diff_inputs: List[Tensor],
+                       outputs: Tuple[Tensor, ...]) -> List[List[np.ndarray]]:
+    """Per output, per differentiable input: the (out_numel, in_numel) Jacobian, one backward per row."""
+    analytic = []
     for o in outputs:
         rows = [np.zeros((o.numel(), x.numel())) for x in diff_inputs]
         if o.requires_grad:
@@ -201,6 +176,92 @@ def gradcheck(
                     if g is not None:
                         rows[k][r, :] = np.asarray(g.numpy(), dtype=np.float64).reshape(-1)
         analytic.append(rows)
+    return analytic
+
+
+def _jacobians_forward(fn: Callable[..., Any], args: List[Any], diff: List[int],
+                       outputs: Tuple[Tensor, ...]) -> List[List[np.ndarray]]:
+    """The same Jacobians by forward mode: one dual-tensor forward pass per input element."""
+    from gradcore.autograd import forward_ad
+
+    cols = [[np.zeros((o.numel(), args[i].numel())) for i in diff] for o in outputs]
+    with forward_ad.dual_level():
+        for k, i in enumerate(diff):
+            x = args[i]
+            for c in range(x.numel()):
+                seed = np.zeros(x.numel())
+                seed[c] = 1.0
+                dual_args = list(args)
+                dual_args[i] = forward_ad.make_dual(x, _core.tensor(seed.reshape(x.shape), dtype=x.dtype))
+                outs = _flat_outputs(fn, dual_args)
+                for oi, o in enumerate(outs):
+                    t = forward_ad.unpack_dual(o).tangent
+                    if t is not None:
+                        cols[oi][k][:, c] = np.asarray(t.numpy(), dtype=np.float64).reshape(-1)
+    return cols
+
+
+def _compare(analytic: List[List[np.ndarray]], numeric: List[List[np.ndarray]], diff: List[int], atol: float,
+             rtol: float, mode: str) -> None:
+    worst = None  # (excess, output, input, row, col, analytical, numerical)
+    for oi in range(len(analytic)):
+        for k in range(len(diff)):
+            ana, num = analytic[oi][k], numeric[oi][k]
+            if ana.size == 0:
+                continue
+            excess = np.abs(ana - num) - (atol + rtol * np.abs(num))
+            excess = np.where(np.isnan(excess), np.inf, excess)
+            idx = np.unravel_index(int(np.argmax(excess)), excess.shape)
+            if excess[idx] > 0 and (worst is None or excess[idx] > worst[0]):
+                worst = (excess[idx], oi, diff[k], int(idx[0]), int(idx[1]), ana[idx], num[idx])
+    if worst is not None:
+        _, oi, ii, r, c, a_val, n_val = worst
+        raise GradcheckError(
+            f"gradcheck failed ({mode} mode): d(output {oi})[{r}] / d(input {ii})[{c}]: analytical {a_val!r} vs "
+            f"numerical {n_val!r} (|diff| {abs(a_val - n_val):.3g} > atol={atol} + rtol={rtol} * |numerical|)"
+        )
+
+
+def _promote(inputs: Union[Tensor, Sequence[Any]]) -> List[Any]:
+    args = list(_as_tuple(inputs))
+    for i, a in enumerate(args):
+        if isinstance(a, Tensor) and a.dtype != _core.float64:
+            args[i] = _core.tensor(a, dtype=_core.float64, requires_grad=a.requires_grad)
+    return args
+
+
+def gradcheck(
+    fn: Callable[..., Any],
+    inputs: Union[Tensor, Sequence[Any]],
+    eps: float = 1e-6,
+    atol: float = 1e-5,
+    rtol: float = 1e-3,
+    check_forward_ad: Optional[bool] = None,
+) -> bool:
+    """Check the engine's gradients of ``fn`` against float64 central differences, in both modes.
+
+    ``inputs`` is a tensor or a sequence of arguments; tensors with ``requires_grad`` are
+    checked (float32 ones are promoted to float64 copies). Reverse mode: for every output
+    element the engine's gradient row (one backward pass) is compared with
+    ``(f(x + eps) - f(x - eps)) / (2 eps)``. Forward mode: every Jacobian column from one
+    dual-tensor forward pass (:mod:`gradcore.autograd.forward_ad`) is compared the same way.
+    An entry passes when ``|analytical - numerical| <= atol + rtol * |numerical|``.
+
+    ``check_forward_ad``: ``None`` (default) checks forward mode wherever it is available
+    (skipped only for a custom Function without a ``jvp``); ``True`` requires it (such a
+    Function raises ``NotImplementedError``); ``False`` checks reverse mode only.
+
+    Returns ``True``, or raises :class:`GradcheckError` naming the mode and the worst element.
+    Avoid inputs at kinks (relu at 0, ties in max): there the derivative is undefined.
+    """
+    args = _promote(inputs)
+    diff = [i for i, a in enumerate(args) if isinstance(a, Tensor) and a.requires_grad]
+    if not diff:
+        raise ValueError("gradcheck: no input tensor has requires_grad=True")
+    diff_inputs = [args[i] for i in diff]
+
+    outputs = _flat_outputs(fn, args)
+    analytic = _jacobians_reverse(fn, args, diff_inputs, outputs)
 
     # Numerical Jacobians by central differences, perturbing the inputs' storage in place.
     numeric = [[np.zeros_like(rows[k]) for k in range(len(diff_inputs))] for rows in analytic]
@@ -217,21 +278,62 @@ def gradcheck(
                 for oi in range(len(outputs)):
                     numeric[oi][k][:, c] = (plus[oi] - minus[oi]) / (2.0 * eps)
 
-    worst = None  # (excess, output, input, row, col, analytical, numerical)
-    for oi in range(len(outputs)):
-        for k in range(len(diff_inputs)):
-            ana, num = analytic[oi][k], numeric[oi][k]
-            if ana.size == 0:
-                continue
-            excess = np.abs(ana - num) - (atol + rtol * np.abs(num))
-            excess = np.where(np.isnan(excess), np.inf, excess)
-            idx = np.unravel_index(int(np.argmax(excess)), excess.shape)
-            if excess[idx] > 0 and (worst is None or excess[idx] > worst[0]):
-                worst = (excess[idx], oi, diff[k], int(idx[0]), int(idx[1]), ana[idx], num[idx])
-    if worst is not None:
-        _, oi, ii, r, c, a_val, n_val = worst
-        raise GradcheckError(
-            f"gradcheck failed: d(output {oi})[{r}] / d(input {ii})[{c}]: analytical {a_val!r} vs numerical "
-            f"{n_val!r} (|diff| {abs(a_val - n_val):.3g} > atol={atol} + rtol={rtol} * |numerical|)"
-        )
+    _compare(analytic, numeric, diff, atol, rtol, "reverse")
+    if check_forward_ad is not False:
+        try:
+            forward = _jacobians_forward(fn, args, diff, outputs)
+        except NotImplementedError:
+            if check_forward_ad:
+                raise
+            return True
+        _compare(forward, numeric, diff, atol, rtol, "forward")
     return True
+
+
+def gradgradcheck(
+    fn: Callable[..., Any],
+    inputs: Union[Tensor, Sequence[Any]],
+    grad_outputs: Optional[TensorOrTensors] = None,
+    eps: float = 1e-6,
+    atol: float = 1e-5,
+    rtol: float = 1e-3,
+    check_forward_ad: Optional[bool] = None,
+) -> bool:
+    """Check second derivatives: :func:`gradcheck` of the first derivative.
+
+    The first derivative ``(x, v) -> v^T J(x)`` is computed with ``gc.grad(...,
+    create_graph=True)``; its analytical derivatives (a double backward, and forward mode
+    over the recorded backward) are compared with central differences of the first
+    derivative, w.r.t. both the inputs and ``grad_outputs`` (random float64 values from a
+    fixed seed when not given).
+    """
+    args = _promote(inputs)
+    diff = [i for i, a in enumerate(args) if isinstance(a, Tensor) and a.requires_grad]
+    if not diff:
+        raise ValueError("gradgradcheck: no input tensor has requires_grad=True")
+    outputs = [o for o in _flat_outputs(fn, args) if o.requires_grad]
+    if grad_outputs is None:
+        rng = np.random.default_rng(0)
+        gos = [_core.tensor(rng.standard_normal(tuple(o.shape)), dtype=_core.float64, requires_grad=True)
+               for o in outputs]
+    else:
+        gos = _promote(grad_outputs)
+        if len(gos) != len(outputs):
+            raise ValueError(f"gradgradcheck: {len(gos)} grad_outputs for {len(outputs)} differentiable outputs")
+    n_args = len(args)
+
+    def first_derivative(*all_args: Any) -> Tuple[Tensor, ...]:
+        a, g = list(all_args[:n_args]), list(all_args[n_args:])
+        dins = [a[i] for i in diff]
+        with enable_grad():  # gradcheck evaluates the finite differences under no_grad
+            outs = [o for o in _flat_outputs(fn, a) if o.requires_grad]
+            if not outs:
+                return tuple(_core.zeros_like(x) for x in dins)
+            grads = _core.grad(outs, dins, g, True, True, True)
+        return tuple(gi if gi is not None else _core.zeros_like(x) for gi, x in zip(grads, dins))
+
+    return gradcheck(first_derivative, args + list(gos), eps, atol, rtol, check_forward_ad)
+
+
+from gradcore.autograd import forward_ad, functional  # noqa: E402  (they import this module)
+from gradcore.autograd.function import Function, FunctionCtx, GradientShapeError, once_differentiable  # noqa: E402
