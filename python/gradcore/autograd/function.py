@@ -34,7 +34,7 @@ Rules (checked, each with a clear exception):
 """
 from __future__ import annotations
 
-from typing import Any, List, Optional, Tuple
+from typing import Any, List, Optional, Set, Tuple
 
 from gradcore import _core
 from gradcore._core import Tensor
@@ -209,14 +209,14 @@ def _run_backward(ctx: FunctionCtx, saved: Tuple[Optional[Tensor], ...],
     return out
 
 
-def _run_jvp(cls: Any, ctx: FunctionCtx, args: Tuple[Any, ...], outs: List[Tensor], non_diff: set,
+def _run_jvp(cls: Any, ctx: FunctionCtx, args: Tuple[Any, ...], outs: List[Tensor], non_diff: Set[int],
              saved: Tuple[Optional[Tensor], ...]) -> None:
     from gradcore.autograd import forward_ad
 
     if cls.jvp is None:
         raise NotImplementedError(f"{cls.__name__}: an input carries a forward-mode tangent; define a static "
                                   f"jvp(ctx, *tangents) to use this Function with forward-mode AD")
-    tangents = []
+    tangents: List[Optional[Tensor]] = []
     for a in args:
         if isinstance(a, Tensor):
             t = forward_ad._tangent(a)
