@@ -99,17 +99,17 @@ def _grads(outputs: Sequence[Tensor], inputs: Sequence[Tensor], grad_outputs: Se
                            True))
 
 
-def vjp(func: Callable[..., Any], primals: Tensors, cotangents: Optional[Tensors] = None,
+def vjp(f: Callable[..., Any], primals: Tensors, cotangents: Optional[Tensors] = None,
         create_graph: bool = False) -> Tuple[Any, Any]:
-    """Vector-Jacobian product ``v^T J`` of ``func`` at ``primals``, by one reverse pass.
+    """Vector-Jacobian product ``v^T J`` of ``f`` at ``primals``, by one reverse pass.
 
-    Returns ``(func(*primals), vjp)``; ``vjp`` has the primals' structure. ``cotangents``
+    Returns ``(f(*primals), vjp)``; ``vjp`` has the primals' structure. ``cotangents``
     has the outputs' structure (may be omitted for a single-element output).
     """
     inputs, in_tuple = _tuple(primals, "primals", "vjp")
     xs = _prepare_inputs(inputs, create_graph)
     with _core_grad(True):
-        outs, out_tuple = _call(func, xs, "vjp")
+        outs, out_tuple = _call(f, xs, "vjp")
     if cotangents is None:
         vs = _default_vectors(outs, "cotangents", "vjp")
     else:
@@ -121,12 +121,12 @@ def vjp(func: Callable[..., Any], primals: Tensors, cotangents: Optional[Tensors
     return _untuple(outs_r, out_tuple), _untuple(res, in_tuple)
 
 
-def jvp(func: Callable[..., Any], primals: Tensors, tangents: Optional[Tensors] = None,
+def jvp(f: Callable[..., Any], primals: Tensors, tangents: Optional[Tensors] = None,
         create_graph: bool = False) -> Tuple[Any, Any]:
-    """Jacobian-vector product ``J v`` of ``func`` at ``primals``, by one forward-mode pass.
+    """Jacobian-vector product ``J v`` of ``f`` at ``primals``, by one forward-mode pass.
 
     Each primal becomes a dual tensor carrying its tangent; every op propagates tangents
-    with its forward-mode rule. Returns ``(func(*primals), jvp)``; ``jvp`` has the outputs'
+    with its forward-mode rule. Returns ``(f(*primals), jvp)``; ``jvp`` has the outputs'
     structure. ``tangents`` has the primals' structure (may be omitted when every primal
     has a single element).
     """
@@ -139,7 +139,7 @@ def jvp(func: Callable[..., Any], primals: Tensors, tangents: Optional[Tensors] 
     with forward_ad.dual_level():
         duals = tuple(forward_ad.make_dual(x if create_graph else x.detach(), t) for x, t in zip(inputs, ts))
         with _core_grad(create_graph or _core.is_grad_enabled()):
-            outs, out_tuple = _call(func, duals, "jvp")
+            outs, out_tuple = _call(f, duals, "jvp")
         prims, tans = [], []
         for o in outs:
             p, t = forward_ad.unpack_dual(o)
@@ -160,17 +160,18 @@ def _check_mode(mode: str) -> str:
     return mode
 
 
-def jacobian(func: Callable[..., Any], inputs: Tensors, create_graph: bool = False, mode: str = "rev") -> Any:
-    """The Jacobian of ``func`` at ``inputs``, shaped ``output.shape + input.shape``.
+def jacobian(f: Callable[..., Any], x: Tensors, create_graph: bool = False, mode: str = "rev") -> Any:
+    """The Jacobian of ``f`` at ``x``, shaped ``output.shape + input.shape``.
 
     ``mode="rev"``: one reverse pass per output element (best when outputs are few);
     ``mode="fwd"``: one forward-mode pass per input element (best when inputs are few).
     For several inputs/outputs the result is nested like ``torch.autograd.functional.jacobian``:
-    ``J[i][j]`` is d output i / d input j (one level dropped where func takes or returns a
+    ``J[i][j]`` is d output i / d input j (one level dropped where f takes or returns a
     single Tensor).
     """
     _check_mode(mode)
-    ins, in_tuple = _tuple(inputs, "inputs", "jacobian")
+    func = f
+    ins, in_tuple = _tuple(x, "x", "jacobian")
     # J[i][j] as (out_i.numel, in_j.numel) blocks, reshaped at the end.
     if mode == "rev":
         xs = _prepare_inputs(ins, create_graph)
@@ -181,18 +182,18 @@ def jacobian(func: Callable[..., Any], inputs: Tensors, create_graph: bool = Fal
             rows: List[List[Tensor]] = [[] for _ in xs]
             for r in range(o.numel()):
                 g = _grads([o], xs, [_one_hot(o, r)], create_graph, True)
-                for j, x in enumerate(xs):
-                    rows[j].append(_finish(g[j], x, create_graph).reshape(-1))
+                for j, xj in enumerate(xs):
+                    rows[j].append(_finish(g[j], xj, create_graph).reshape(-1))
             blocks.append(rows)
         jac = [[_stack_rows(blocks[i][j], outs[i], xs[j]) for j in range(len(xs))] for i in range(len(outs))]
     else:
         outs_ref: Optional[Tuple[Tensor, ...]] = None
         cols: List[List[List[Tensor]]] = []  # [input j][output i] -> list of columns
         out_tuple = False
-        for j, x in enumerate(ins):
+        for j, xj in enumerate(ins):
             per_out: Optional[List[List[Tensor]]] = None
-            for c in range(x.numel()):
-                ts = tuple(_one_hot(x, c) if k == j else _core.zeros_like(x2) for k, x2 in enumerate(ins))
+            for c in range(xj.numel()):
+                ts = tuple(_one_hot(xj, c) if k == j else _core.zeros_like(x2) for k, x2 in enumerate(ins))
                 o, t = jvp(func, ins, ts, create_graph)
                 o_t, out_tuple = (o, True) if isinstance(o, tuple) else ((o,), False)
                 t_t = t if isinstance(t, tuple) else (t,)
@@ -243,23 +244,23 @@ def _stack(ts: List[Tensor]) -> Tensor:
     return out
 
 
-def hessian(func: Callable[..., Any], inputs: Tensors, create_graph: bool = False) -> Any:
+def hessian(f: Callable[..., Any], x: Tensors, create_graph: bool = False) -> Any:
     """The Hessian of a scalar function, shaped ``input.shape + input.shape``.
 
     Computed by double backward: the gradient is recorded (create_graph) and each of its
-    elements differentiated again. ``func`` must return a single one-element Tensor
+    elements differentiated again. ``f`` must return a single one-element Tensor
     (``RuntimeError`` otherwise). Several inputs give ``H[i][j]`` blocks.
     """
-    ins, in_tuple = _tuple(inputs, "inputs", "hessian")
+    ins, in_tuple = _tuple(x, "x", "hessian")
 
     def grad_fn(*xs: Tensor) -> Any:
-        out = func(*xs)
+        out = f(*xs)
         if not isinstance(out, Tensor) or out.numel() != 1:
             raise RuntimeError("hessian: the function must return a single Tensor with one element")
         if not out.requires_grad:
             return tuple(_core.zeros_like(x) for x in xs)
         g = _core.grad([out], list(xs), None, True, True, True)
-        return tuple(gi if gi is not None else _core.zeros_like(x) for gi, x in zip(g, xs))
+        return tuple(gi if gi is not None else _core.zeros_like(xi) for gi, xi in zip(g, xs))
 
     jac = jacobian(grad_fn, tuple(ins), create_graph=create_graph, mode="rev")
     # jac[i][j] = d grad_i / d x_j
@@ -268,26 +269,26 @@ def hessian(func: Callable[..., Any], inputs: Tensors, create_graph: bool = Fals
     return jac[0][0]
 
 
-def hvp(func: Callable[..., Any], inputs: Tensors, v: Optional[Tensors] = None,
+def hvp(f: Callable[..., Any], x: Tensors, v: Optional[Tensors] = None,
         create_graph: bool = False) -> Tuple[Any, Any]:
     """Hessian-vector product ``H v`` of a scalar function, by double backward.
 
-    Returns ``(func(*inputs), H v)``; ``v`` has the inputs' structure (may be omitted
+    Returns ``(f(*x), H v)``; ``v`` has ``x``' structure (may be omitted
     when every input has one element).
     """
-    ins, in_tuple = _tuple(inputs, "inputs", "hvp")
+    ins, in_tuple = _tuple(x, "x", "hvp")
     if v is None:
         vs = _default_vectors(ins, "v", "hvp")
     else:
         vs, _ = _tuple(v, "v", "hvp")
-        _check_like(vs, ins, "v", "inputs", "hvp")
+        _check_like(vs, ins, "v", "x", "hvp")
     xs = _prepare_inputs(ins, create_graph)
     with _core_grad(True):
-        out = func(*xs)
+        out = f(*xs)
         if not isinstance(out, Tensor) or out.numel() != 1:
             raise RuntimeError("hvp: the function must return a single Tensor with one element")
         if not out.requires_grad:
-            res = [_core.zeros_like(x) for x in xs]
+            res = [_core.zeros_like(xi) for xi in xs]
             return (out if create_graph else out.detach()), _untuple(res, in_tuple)
         g = _core.grad([out], list(xs), None, True, True, True)
         pairs = [(gi, vi) for gi, vi in zip(g, vs) if gi is not None and gi.requires_grad]
@@ -295,14 +296,14 @@ def hvp(func: Callable[..., Any], inputs: Tensors, v: Optional[Tensors] = None,
             hv = _core.grad([p for p, _ in pairs], list(xs), [q for _, q in pairs], create_graph, create_graph, True)
         else:
             hv = tuple(None for _ in xs)
-    res = [_finish(h, x, create_graph) for h, x in zip(hv, xs)]
+    res = [_finish(h, xi, create_graph) for h, xi in zip(hv, xs)]
     return (out if create_graph else out.detach()), _untuple(res, in_tuple)
 
 
-def vhp(func: Callable[..., Any], inputs: Tensors, v: Optional[Tensors] = None,
+def vhp(f: Callable[..., Any], x: Tensors, v: Optional[Tensors] = None,
         create_graph: bool = False) -> Tuple[Any, Any]:
     """``v^T H`` (equal to ``H v``: the Hessian is symmetric). Same conventions as :func:`hvp`."""
-    return hvp(func, inputs, v, create_graph)
+    return hvp(f, x, v, create_graph)
 
 
 class _core_grad:
