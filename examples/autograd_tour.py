@@ -77,3 +77,8 @@ print("\n6. gradcheck: the engine against float64 central differences")
 x = gc.randn(3, 4, dtype=f64, requires_grad=True)
 print("  softmax(x)          ", gc.gradcheck(lambda t: gc.softmax(t, dim=1), x))
 print("  tanh(x) @ x.T       ", gc.gradcheck(lambda t: t.tanh() @ t.T, x))
+
+print("\n7. Example 1's recorded graph as Graphviz DOT text, after backward (gc.viz.to_dot;")
+print("   to_dot(total, path='receipt.svg') renders it when Graphviz's dot is installed)")
+print(gc.viz.to_dot(total, params={"apple price": apple, "apples": n_apple, "orange price": orange,
+                                   "oranges": n_orange, "tax": tax}))

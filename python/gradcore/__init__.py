@@ -20,6 +20,7 @@ from gradcore.autograd import (
     no_grad, enable_grad, set_grad_enabled, grad, backward, gradcheck, GradcheckError,
 )
 from gradcore import autograd, data, nn, optim, train
+from gradcore import viz
 from gradcore.io import load, save
 
 __version__ = "0.1.0"
@@ -37,4 +38,5 @@ __all__ = [
     "backend_info", "set_num_threads", "get_num_threads", "is_grad_enabled",
     "no_grad", "enable_grad", "set_grad_enabled", "grad", "backward", "gradcheck", "GradcheckError",
     "autograd", "data", "nn", "optim", "train", "save", "load",
+    "viz",
 ]
