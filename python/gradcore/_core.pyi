@@ -305,6 +305,9 @@ class Node:
     def output_shape(self) -> tuple[int, ...] | None:
         ...
     @property
+    def released(self) -> bool:
+        ...
+    @property
     def variable(self) -> Tensor | None:
         ...
 class RemovableHandle:

@@ -33,18 +33,6 @@ __all__ = ["to_dot"]
 RENDER_FORMATS = ("svg", "png", "pdf")
 TEXT_SUFFIXES = (".dot", ".gv")
 
-# Backward nodes that save at least one tensor whenever they are recorded; if one of them
-# shows no saved tensors, a backward without retain_graph has freed them. Mul/Div save
-# their operands when both are tensors (two inputs) and nothing for a Python scalar.
-# (Node has no public "released" flag; one is used if a later version exposes it.)
-_ALWAYS_SAVE = frozenset({
-    "ExpBackward", "LogBackward", "SqrtBackward", "TanhBackward", "SigmoidBackward",
-    "ReluBackward", "AbsBackward", "PowBackward", "RdivBackward", "MaxBackward", "MmBackward",
-    "LinearBackward", "SoftmaxBackward", "LogSoftmaxBackward", "CrossEntropyBackward",
-    "GeluBackward", "LeakyReluBackward",
-})
-_SAVE_IF_BINARY = frozenset({"MulBackward", "DivBackward"})
-
 _Params = Union[Mapping[str, Tensor], Iterable[tuple[str, Tensor]]]
 
 _STYLE = {
@@ -79,21 +67,10 @@ def _grad_line(t: Tensor) -> str | None:
 
 
 def _node_shape(node: Node) -> str | None:
-    shape: object = getattr(node, "output_shape", None)
-    dtype: object = getattr(node, "output_dtype", None)
-    if not isinstance(shape, tuple):
+    shape = node.output_shape
+    if shape is None:
         return None
-    text = str(tuple(int(d) for d in shape))
-    return f"{text} {dtype}" if dtype is not None else text
-
-
-def _was_freed(node: Node, name: str, saved: Mapping[str, Tensor]) -> bool:
-    released: object = getattr(node, "released", None)
-    if isinstance(released, bool):
-        return released
-    if saved:
-        return False
-    return name in _ALWAYS_SAVE or (name in _SAVE_IF_BINARY and len(node.next_functions) == 2)
+    return f"{tuple(int(d) for d in shape)} {node.output_dtype}"
 
 
 def _named(params: _Params | None) -> tuple[dict[int, str], list[Tensor]]:
@@ -227,7 +204,7 @@ def to_dot(
         if shape is not None:
             rows.append(shape)
         saved = node.saved_tensors
-        if _was_freed(node, name, saved):
+        if node.released:
             freed = True
             rows.append("(saved values freed)")
         lines.append(f"  {nid} [label={_quote(chr(10).join(rows))}, {_STYLE['op']}];")
