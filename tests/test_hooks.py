@@ -1,0 +1,488 @@
+"""Tensor hooks: ``Tensor.register_hook``, ``RemovableHandle.remove`` and ``retain_grad``.
+
+What a hook sees is checked against gradients derived by hand (written out in NumPy next to
+each test); a replaced gradient must flow on to everything upstream exactly as the chain
+rule with the replacement says. One hooked graph is compared with PyTorch when it is
+installed.
+"""
+from __future__ import annotations
+
+import gc
+import weakref
+from typing import Any, List
+
+import numpy as np
+import pytest
+
+import gradcore as gcore
+
+f64 = gcore.float64
+
+
+def leaf(v: Any, dtype: Any = f64) -> gcore.Tensor:
+    return gcore.tensor(v, dtype=dtype, requires_grad=True)
+
+
+def _np(t: gcore.Tensor) -> np.ndarray:
+    return np.asarray(t.numpy(), dtype=np.float64)
+
+
+def recorder(store: List[np.ndarray], ret: Any = None):
+    def hook(g: gcore.Tensor) -> Any:
+        store.append(_np(g).copy())
+        return ret(g) if ret is not None else None
+
+    return hook
+
+
+# ---- what a hook sees -----------------------------------------------------------------
+
+def test_leaf_hook_sees_the_gradient() -> None:
+    xv = np.array([1.0, -2.0, 3.0])
+    x = leaf(xv)
+    seen: List[np.ndarray] = []
+    x.register_hook(recorder(seen))
+    (x * x * x).sum().backward()
+    assert len(seen) == 1
+    np.testing.assert_allclose(seen[0], 3 * xv ** 2)
+    np.testing.assert_allclose(_np(x.grad), 3 * xv ** 2)
+
+
+def test_non_leaf_hook_sees_the_gradient(rng: np.random.Generator) -> None:
+    # L = sum(tanh(x W)^2): the hook on h = x W sees dL/dh = 2 tanh(h) (1 - tanh(h)^2).
+    xv, Wv = rng.standard_normal((3, 4)), rng.standard_normal((4, 2))
+    x, W = leaf(xv), leaf(Wv)
+    h = x @ W
+    seen: List[np.ndarray] = []
+    h.register_hook(recorder(seen))
+    (h.tanh() ** 2).sum().backward()
+    th = np.tanh(xv @ Wv)
+    dh = 2 * th * (1 - th ** 2)
+    assert len(seen) == 1
+    np.testing.assert_allclose(seen[0], dh, rtol=1e-10, atol=1e-14)
+    np.testing.assert_allclose(_np(W.grad), xv.T @ dh, rtol=1e-10, atol=1e-14)
+    assert h.grad is None  # a hook alone does not retain the non-leaf's gradient
+
+
+def test_hook_on_tensor_used_twice_fires_once_with_the_sum() -> None:
+    # f = a*b + a*3 with a = x*2: df/da = b + 3 arrives on two paths; the hook sees the sum once.
+    x, b = leaf([1.0, 2.0]), leaf([5.0, 7.0])
+    a = x * 2.0
+    seen_a: List[np.ndarray] = []
+    seen_x: List[np.ndarray] = []
+    a.register_hook(recorder(seen_a))
+    x.register_hook(recorder(seen_x))
+    (a * b + a * 3.0 + x).sum().backward()
+    assert len(seen_a) == 1 and len(seen_x) == 1
+    np.testing.assert_array_equal(seen_a[0], [8.0, 10.0])
+    np.testing.assert_array_equal(seen_x[0], [17.0, 21.0])  # 2 (b + 3) + 1
+
+
+def test_leaf_hook_sees_each_backward_separately() -> None:
+    x = leaf([1.0, 2.0])
+    seen: List[np.ndarray] = []
+    x.register_hook(recorder(seen))
+    (x * 2.0).sum().backward()
+    (x * 5.0).sum().backward()
+    np.testing.assert_array_equal(seen[0], [2.0, 2.0])
+    np.testing.assert_array_equal(seen[1], [5.0, 5.0])  # not the accumulated 7
+    np.testing.assert_array_equal(_np(x.grad), [7.0, 7.0])
+
+
+def test_hook_on_one_output_of_a_multi_output_node() -> None:
+    class Split(gcore.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x * 2.0, x * 3.0
+
+        @staticmethod
+        def backward(ctx, g2, g3):
+            return g2 * 2.0 + g3 * 3.0
+
+    x = leaf([1.0])
+    a, b = Split.apply(x)
+    seen_a: List[np.ndarray] = []
+    seen_b: List[np.ndarray] = []
+    a.register_hook(recorder(seen_a))
+    b.register_hook(recorder(seen_b, lambda g: g * 10.0))
+    (a * 5.0 + b * 7.0).sum().backward()
+    np.testing.assert_array_equal(seen_a, [[5.0]])
+    np.testing.assert_array_equal(seen_b, [[7.0]])
+    np.testing.assert_array_equal(_np(x.grad), [5.0 * 2 + 70.0 * 3])
+
+
+# ---- replacing the gradient ---------------------------------------------------------------
+
+def test_replacement_on_leaf_lands_in_grad() -> None:
+    x = leaf([1.0, 2.0])
+    x.register_hook(lambda g: g * 0.0 + 42.0)
+    (x * 3.0).sum().backward()
+    np.testing.assert_array_equal(_np(x.grad), [42.0, 42.0])
+
+
+def test_replacement_on_non_leaf_propagates_downstream(rng: np.random.Generator) -> None:
+    # h = x W; L = sum(h^2). Replacing dL/dh by its clip to [-1, 1] changes dL/dW to x^T clip(2h).
+    xv, Wv = rng.standard_normal((4, 3)) * 2, rng.standard_normal((3, 2))
+    x, W = leaf(xv), leaf(Wv)
+    h = x @ W
+    clip = lambda g: gcore.tensor(np.clip(g.numpy(), -1.0, 1.0), dtype=g.dtype)  # noqa: E731
+    h.register_hook(clip)
+    (h * h).sum().backward()
+    dh = np.clip(2 * (xv @ Wv), -1, 1)
+    np.testing.assert_allclose(_np(W.grad), xv.T @ dh, rtol=1e-12)
+    np.testing.assert_allclose(_np(x.grad), dh @ Wv.T, rtol=1e-12)
+
+
+def test_hooks_run_in_registration_order_and_chain() -> None:
+    x = leaf([1.0, 2.0])
+    y = x * 1.0
+    order: List[Any] = []
+    y.register_hook(lambda g: order.append(("a", _np(g).tolist())) or g + 1.0)
+    y.register_hook(lambda g: order.append(("b", _np(g).tolist())) or g * 10.0)
+    y.register_hook(lambda g: order.append(("c", _np(g).tolist())))  # returns None: keeps it
+    y.sum().backward()
+    # each hook gets what the previous one returned
+    assert order == [("a", [1.0, 1.0]), ("b", [2.0, 2.0]), ("c", [20.0, 20.0])]
+    np.testing.assert_array_equal(_np(x.grad), [20.0, 20.0])
+
+
+def test_hook_returning_none_keeps_the_gradient() -> None:
+    x = leaf([3.0])
+    x.register_hook(lambda g: None)
+    (x * x).sum().backward()
+    assert x.grad.item() == 6.0
+
+
+def test_hook_returning_a_new_tensor_does_not_modify_in_place() -> None:
+    # The gradient object given to the hook is not changed by a replacement.
+    x = leaf([1.0, 2.0])
+    y = x * 4.0
+    kept: List[gcore.Tensor] = []
+    y.register_hook(lambda g: kept.append(g) or g * 2.0)
+    y.sum().backward()
+    np.testing.assert_array_equal(_np(kept[0]), [1.0, 1.0])
+    np.testing.assert_array_equal(_np(x.grad), [8.0, 8.0])
+
+
+# ---- removing hooks -----------------------------------------------------------------------
+
+def test_remove_is_effective_and_idempotent() -> None:
+    x = leaf([1.0])
+    y = x * 2.0
+    calls: List[str] = []
+    h1 = y.register_hook(lambda g: calls.append("h1") or g * 3.0)
+    y.register_hook(lambda g: calls.append("h2"))
+    h1.remove()
+    h1.remove()  # idempotent
+    y.sum().backward(retain_graph=True)
+    assert calls == ["h2"]
+    assert x.grad.item() == 2.0  # the removed tripling did not apply
+    hx = x.register_hook(lambda g: g * 0.0)
+    hx.remove()
+    hx.remove()
+    y.sum().backward()
+    assert x.grad.item() == 4.0
+
+
+def test_remove_inside_a_hook() -> None:
+    x = leaf([1.0])
+    calls: List[int] = []
+    handle = None
+
+    def once(g: gcore.Tensor) -> gcore.Tensor:
+        calls.append(1)
+        handle.remove()
+        return g * 100.0
+
+    handle = x.register_hook(once)
+    (x * 1.0).sum().backward()
+    (x * 1.0).sum().backward()
+    assert len(calls) == 1
+    assert x.grad.item() == 101.0
+
+
+def test_remove_after_the_tensor_died() -> None:
+    x = leaf([1.0])
+    y = x * 2.0
+    handle = y.register_hook(lambda g: g)
+    ref = weakref.ref(y)
+    del y
+    gc.collect()
+    assert ref() is None
+    handle.remove()  # nothing to remove from any more: no error
+    handle.remove()
+
+
+def test_hook_closure_is_freed_with_the_tensor() -> None:
+    class Big:
+        pass
+
+    def make_hook():
+        big = Big()
+
+        def hook(g: gcore.Tensor) -> None:
+            assert big is not None
+
+        return hook, weakref.ref(big)
+
+    x = leaf([1.0])
+    hook, big_ref = make_hook()
+    y = x * 2.0
+    y.register_hook(hook)
+    del hook
+    assert big_ref() is not None
+    del y
+    assert big_ref() is None
+    hook2, big_ref2 = make_hook()
+    z = leaf([1.0])
+    z.register_hook(hook2)
+    del hook2, z
+    assert big_ref2() is None
+
+
+# ---- gc.grad -------------------------------------------------------------------------------
+
+def test_hooks_fire_in_grad() -> None:
+    x = leaf([1.0, 2.0])
+    y = x * x
+    seen_y: List[np.ndarray] = []
+    seen_x: List[np.ndarray] = []
+    y.register_hook(recorder(seen_y, lambda g: g * 3.0))
+    x.register_hook(recorder(seen_x))
+    (gx,) = gcore.grad((y * 2.0).sum(), x)
+    np.testing.assert_array_equal(seen_y[0], [2.0, 2.0])
+    np.testing.assert_array_equal(seen_x[0], [12.0, 24.0])  # 2 * 3 * 2x
+    np.testing.assert_array_equal(_np(gx), [12.0, 24.0])
+    assert x.grad is None  # gc.grad touches no .grad
+
+
+def test_hook_on_the_tensor_grad_is_asked_for() -> None:
+    # gc.grad w.r.t. a non-leaf returns the gradient after that tensor's hooks.
+    x = leaf([1.0, 2.0])
+    y = x * 3.0
+    y.register_hook(lambda g: g + 100.0)
+    gy, gx = gcore.grad((y * y).sum(), [y, x])
+    np.testing.assert_array_equal(_np(gy), [106.0, 112.0])
+    np.testing.assert_array_equal(_np(gx), [318.0, 336.0])
+    x2 = leaf([1.0, 2.0])
+    x2.register_hook(lambda g: g * -1.0)
+    (g2,) = gcore.grad((x2 * x2).sum(), x2)
+    np.testing.assert_array_equal(_np(g2), [-2.0, -4.0])
+
+
+def test_hook_with_create_graph_is_differentiable() -> None:
+    # y = x^2, L = sum(y), hook on y: g -> g * y (recorded, since create_graph=True).
+    # First pass: dL/dx = hook(1) * 2x = 2x * y = 2x^3.
+    # Second pass differentiates gx = 2x * y(x); the gradient reaching y is again a
+    # gradient w.r.t. y, so the hook fires once more (as in PyTorch):
+    #   d gx/dx = 2y + hook(2x) * 2x = 2x^2 + 2x * y * 2x = 2x^2 + 4x^4.
+    xv = np.array([1.0, 2.0])
+    x = leaf(xv)
+    y = x * x
+    calls: List[int] = []
+    y.register_hook(lambda g: calls.append(1) or g * y)
+    (gx,) = gcore.grad(y.sum(), x, create_graph=True)
+    np.testing.assert_allclose(_np(gx), 2 * xv ** 3)
+    assert gx.requires_grad and len(calls) == 1
+    (ggx,) = gcore.grad(gx.sum(), x)
+    assert len(calls) == 2
+    np.testing.assert_allclose(_np(ggx), 2 * xv ** 2 + 4 * xv ** 4)  # [6, 72]
+
+
+def test_hooks_off_the_needed_path_do_not_fire_in_grad() -> None:
+    # gc.grad runs only the part of the graph between the outputs and the asked-for inputs.
+    x, w = leaf([1.0, 2.0]), leaf([3.0, 4.0])
+    calls: List[str] = []
+    x.register_hook(lambda g: calls.append("x"))
+    h = x * 2.0
+    h.register_hook(lambda g: calls.append("h"))
+    out = (h * w).sum()
+    (gw,) = gcore.grad(out, w, retain_graph=True)
+    np.testing.assert_array_equal(_np(gw), [2.0, 4.0])
+    assert calls == []
+    (gh,) = gcore.grad(out, h, retain_graph=True)
+    np.testing.assert_array_equal(_np(gh), [3.0, 4.0])
+    assert calls == ["h"]  # x lies beyond h: not reached
+    out.backward()
+    assert calls == ["h", "h", "x"]
+
+
+def test_hook_on_the_backward_root_sees_the_seed() -> None:
+    x = leaf([1.0, 2.0])
+    y = x * 3.0
+    seen: List[np.ndarray] = []
+    y.register_hook(recorder(seen, lambda g: g * 2.0))
+    y.retain_grad()
+    y.backward(gcore.tensor([1.0, 10.0], dtype=f64))
+    np.testing.assert_array_equal(seen[0], [1.0, 10.0])
+    np.testing.assert_array_equal(_np(y.grad), [2.0, 20.0])
+    np.testing.assert_array_equal(_np(x.grad), [6.0, 60.0])
+
+
+# ---- retain_grad ---------------------------------------------------------------------------
+
+def test_retain_grad_on_non_leaves(rng: np.random.Generator) -> None:
+    xv, Wv = rng.standard_normal((3, 4)), rng.standard_normal((4, 2))
+    x, W = leaf(xv), leaf(Wv)
+    h = x @ W
+    a = h.sigmoid()
+    assert not h.retains_grad
+    h.retain_grad()
+    a.retain_grad()
+    assert h.retains_grad and a.retains_grad
+    (a * a).sum().backward(retain_graph=True)
+    s = 1 / (1 + np.exp(-(xv @ Wv)))
+    np.testing.assert_allclose(_np(a.grad), 2 * s, rtol=1e-12)
+    np.testing.assert_allclose(_np(h.grad), 2 * s * s * (1 - s), rtol=1e-12)
+    # a second backward accumulates, like a leaf's .grad
+    (a.sum()).backward()
+    np.testing.assert_allclose(_np(a.grad), 2 * s + 1, rtol=1e-12)
+
+
+def test_retain_grad_is_harmless_on_leaf_and_twice() -> None:
+    x = leaf([1.0])
+    x.retain_grad()
+    assert not x.retains_grad  # leaves keep their .grad anyway
+    y = x * 2.0
+    y.retain_grad()
+    y.retain_grad()
+    (y * 3.0).sum().backward()
+    assert y.grad.item() == 3.0  # not 6: retained once
+    assert x.grad.item() == 6.0
+
+
+def test_retain_grad_sees_hook_modified_gradient() -> None:
+    # Registered before or after the hook, .grad holds the hook's result (as in PyTorch,
+    # retain_grad's hook runs after the others).
+    for retain_first in (True, False):
+        x = leaf([1.0, 2.0])
+        y = x * 2.0
+        if retain_first:
+            y.retain_grad()
+        y.register_hook(lambda g: g * 5.0)
+        if not retain_first:
+            y.retain_grad()
+        y.sum().backward()
+        np.testing.assert_array_equal(_np(y.grad), [5.0, 5.0])
+        np.testing.assert_array_equal(_np(x.grad), [10.0, 10.0])
+
+
+def test_retain_grad_not_filled_by_grad() -> None:
+    x = leaf([1.0])
+    y = x * 2.0
+    y.retain_grad()
+    gcore.grad((y * 3.0).sum(), x)
+    assert y.grad is None
+
+
+def test_retained_grad_is_recorded_only_with_create_graph() -> None:
+    x = leaf([1.0])
+    y = x * 2.0
+    y.retain_grad()
+    (y * y).sum().backward()
+    assert y.grad.item() == 4.0 and not y.grad.requires_grad
+    x2 = leaf([1.0, 2.0])
+    y2 = x2 * x2
+    y2.retain_grad()
+    (y2 * y2).sum().backward(create_graph=True)  # y2.grad = 2 y2 = 2 x^2, recorded
+    np.testing.assert_array_equal(_np(y2.grad), [2.0, 8.0])
+    assert y2.grad.requires_grad
+    (g,) = gcore.grad(y2.grad.sum(), x2)
+    np.testing.assert_array_equal(_np(g), [4.0, 8.0])  # d/dx 2x^2 = 4x
+
+
+# ---- errors -------------------------------------------------------------------------------
+
+def test_register_hook_on_tensor_without_grad() -> None:
+    with pytest.raises(RuntimeError, match="doesn't require gradient"):
+        gcore.tensor([1.0]).register_hook(lambda g: g)
+    with gcore.no_grad():
+        y = leaf([1.0]) * 2.0
+    with pytest.raises(RuntimeError):
+        y.register_hook(lambda g: g)
+    with pytest.raises(RuntimeError):
+        gcore.tensor([1.0]).retain_grad()
+
+
+def test_hook_returning_wrong_shape() -> None:
+    x = leaf([1.0, 2.0])
+    y = x * 2.0
+    y.register_hook(lambda g: gcore.zeros(3, dtype=f64))
+    with pytest.raises(ValueError, match="shape"):
+        y.sum().backward()
+    assert x.grad is None
+    x2 = leaf([1.0, 2.0])
+    x2.register_hook(lambda g: gcore.zeros(2, 1, dtype=f64))
+    with pytest.raises(ValueError, match="shape"):
+        (x2 * 2.0).sum().backward()
+    assert x2.grad is None
+
+
+def test_hook_returning_wrong_dtype() -> None:
+    x = leaf([1.0, 2.0])
+    y = x * 2.0
+    y.register_hook(lambda g: g.float())
+    with pytest.raises(TypeError, match="dtype"):
+        y.sum().backward()
+    x2 = leaf([1.0, 2.0])
+    x2.register_hook(lambda g: g.float())
+    with pytest.raises(TypeError, match="dtype"):
+        gcore.grad((x2 * 2.0).sum(), x2)
+
+
+@pytest.mark.parametrize("value", [1.0, np.ones(2), [1.0, 1.0], "grad"])
+def test_hook_returning_non_tensor(value: Any) -> None:
+    x = leaf([1.0, 2.0])
+    y = x * 2.0
+    y.register_hook(lambda g: value)
+    with pytest.raises(TypeError, match="must return a Tensor or None"):
+        y.sum().backward()
+
+
+def test_exception_in_hook_propagates() -> None:
+    class HookError(Exception):
+        pass
+
+    def bad(g: gcore.Tensor) -> None:
+        raise HookError("from hook")
+
+    x = leaf([1.0])
+    y = x * 2.0
+    h = y.register_hook(bad)
+    with pytest.raises(HookError, match="from hook"):
+        y.sum().backward(retain_graph=True)
+    h.remove()
+    y.sum().backward()
+    assert x.grad.item() == 2.0
+    x.register_hook(bad)
+    with pytest.raises(HookError):
+        gcore.grad((x * 1.0).sum(), x)
+
+
+# ---- PyTorch ------------------------------------------------------------------------------
+
+def test_hooked_graph_matches_torch(rng: np.random.Generator) -> None:
+    torch = pytest.importorskip("torch")
+    xv, W1v, W2v = rng.standard_normal((5, 4)), rng.standard_normal((4, 6)), rng.standard_normal((6, 3))
+
+    def run(lib: Any, tensor: Any, to_np: Any) -> dict:
+        x, W1, W2 = (tensor(v) for v in (xv, W1v, W2v))
+        h = x @ W1
+        a = h.tanh()
+        out = a @ W2
+        seen = {}
+        h.register_hook(lambda g: seen.__setitem__("h", to_np(g).copy()) or g * 0.5)
+        a.register_hook(lambda g: seen.__setitem__("a", to_np(g).copy()) or g + 1.0)
+        W1.register_hook(lambda g: seen.__setitem__("W1", to_np(g).copy()) or g * -2.0)
+        a.retain_grad()
+        h.retain_grad()
+        (out * out).sum().backward()
+        return dict(seen, W1_grad=to_np(W1.grad), W2_grad=to_np(W2.grad), x_grad=to_np(x.grad),
+                    a_grad=to_np(a.grad), h_grad=to_np(h.grad))
+
+    ours = run(gcore, lambda v: gcore.tensor(v, dtype=f64, requires_grad=True), _np)
+    theirs = run(torch, lambda v: torch.tensor(v, dtype=torch.float64, requires_grad=True),
+                 lambda t: t.detach().numpy())
+    assert set(ours) == set(theirs)
+    for k in ours:
+        np.testing.assert_allclose(ours[k], theirs[k], rtol=1e-12, atol=1e-12, err_msg=k)
