@@ -1,0 +1,284 @@
+"""The differentiable op table shared by ``test_higher_order.py`` and ``test_forward_ad.py``.
+
+``OPS`` maps a name to an :class:`OpCase`: a function of gradcore tensors and a builder of
+its inputs (float64, random from a fixed NumPy seed, so failures reproduce). Every row of
+``csrc/autograd/ops.h`` that has a derivative is reached from here, by its Python spelling:
+
+* binary broadcasting ops (add sub mul div) and their scalar forms, ``x ** p``, ``p ** x``;
+* unary ops (neg exp log sqrt abs tanh sigmoid relu erf softplus gelu leaky_relu dropout);
+  the fused backward ops (relu/sigmoid/tanh/gelu backward) and ``sum_to`` /
+  ``slice0_backward`` are what the *backward* of these ops records, so second derivatives
+  (gradgradcheck) and forward-over-reverse of the rows here exercise them;
+* reductions (sum mean max: all dims, one dim, several dims, keepdim);
+* shape ops (reshape/view/flatten, permute, transpose, .T, expand, clone, to(dtype),
+  slicing), ``detach`` separately (it has no derivative by design);
+* linear algebra (mm with transpose flags, matmul 1-D/2-D/N-D, F.linear with and without
+  bias and with each fused activation);
+* softmax, log_softmax, cross_entropy (none/sum/mean, label smoothing), mse_loss,
+  binary_cross_entropy_with_logits.
+
+Kinks are avoided on purpose (the derivative is undefined there): relu/abs/leaky_relu
+inputs satisfy |x| >= 0.2, max inputs are distinct (gaps >= 0.05), log/sqrt/fractional
+powers get positive inputs, divisors stay away from 0, fused-relu linear pre-activations
+are kept away from 0.
+
+Blind spots: behaviour at kinks and ties (hand-derived tests in test_ops.py cover those),
+zero-sized tensors, float32 (checked separately with looser tolerances), dropout with other
+masks than the one seeded here, and tangents of tangents (forward over forward), which the
+library does not compute by design.
+"""
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass, field
+from typing import Any, Callable, Dict, List, Sequence, Tuple
+
+import numpy as np
+
+import gradcore as gc
+import gradcore.nn.functional as F
+
+Shape = Tuple[int, ...]
+
+
+def leaf(a: Any) -> gc.Tensor:
+    """A float64 leaf that requires grad."""
+    return gc.tensor(np.asarray(a, dtype=np.float64), dtype=gc.float64, requires_grad=True)
+
+
+def _any(rng: np.random.Generator, shape: Shape) -> np.ndarray:
+    return rng.uniform(-1.5, 1.5, shape)
+
+
+def _pos(rng: np.random.Generator, shape: Shape) -> np.ndarray:
+    return rng.uniform(0.5, 2.0, shape)
+
+
+def _away0(rng: np.random.Generator, shape: Shape) -> np.ndarray:
+    return rng.uniform(0.2, 1.5, shape) * rng.choice([-1.0, 1.0], shape)
+
+
+def _distinct(rng: np.random.Generator, shape: Shape) -> np.ndarray:
+    n = int(np.prod(shape))
+    return (rng.permutation(n) * 0.1 - 0.05 * n + rng.uniform(-0.02, 0.02, n)).reshape(shape)
+
+
+DOMAINS: Dict[str, Callable[[np.random.Generator, Shape], np.ndarray]] = {
+    "any": _any, "pos": _pos, "away0": _away0, "distinct": _distinct,
+}
+
+
+@dataclass
+class OpCase:
+    """``fn(*make())`` is the op under test; ``tol`` are gradcheck keyword arguments."""
+
+    fn: Callable[..., Any]
+    make: Callable[[], List[Any]]
+    tol: Dict[str, float] = field(default_factory=dict)
+    lowp: bool = False  # fn rounds through float32: compare analytic results with rtol ~1e-6
+
+
+def _seed(name: str) -> int:
+    return zlib.crc32(name.encode())
+
+
+def inputs(name: str, shapes: Sequence[Shape], domains: Sequence[str]) -> Callable[[], List[Any]]:
+    def make() -> List[Any]:
+        rng = np.random.default_rng(_seed(name))
+        return [leaf(DOMAINS[d](rng, s)) for s, d in zip(shapes, domains)]
+    return make
+
+
+OPS: Dict[str, OpCase] = {}
+
+
+def op(name: str, fn: Callable[..., Any], shapes: Sequence[Shape], domains: Any = "any",
+       make: Any = None, lowp: bool = False, **tol: float) -> None:
+    assert name not in OPS, name
+    if isinstance(domains, str):
+        domains = [domains] * len(shapes)
+    OPS[name] = OpCase(fn, make if make is not None else inputs(name, shapes, domains), dict(tol), lowp)
+
+
+LABELS = np.array([2, 0, 3], dtype=np.int64)
+
+
+def _dropout(x: gc.Tensor) -> gc.Tensor:
+    gc.manual_seed(1234)  # the same mask on every call (finite differences call fn many times)
+    return F.dropout(x, 0.4)
+
+
+def _linear_relu_inputs() -> List[Any]:
+    # pre-activations x @ w.T + b kept away from the relu kink at 0
+    rng = np.random.default_rng(_seed("linear_relu"))
+    x = rng.uniform(-1.0, 1.0, (3, 4))
+    w = rng.uniform(-1.0, 1.0, (2, 4))
+    pre = x @ w.T
+    b = np.zeros(pre.shape[1])
+    # shift each column (by as little as possible) so every pre-activation has |.| >= 0.2
+    shifts = sorted(np.linspace(-1.0, 1.0, 201), key=abs)
+    for j in range(pre.shape[1]):
+        b[j] = next(s for s in shifts if np.abs(pre[:, j] + s).min() >= 0.2)
+    assert np.abs(pre + b).min() >= 0.2
+    assert (pre + b > 0).sum() >= 2 and (pre + b < 0).sum() >= 2  # both sides of the kink are exercised
+    return [leaf(x), leaf(w), leaf(b)]
+
+
+def _mse_inputs() -> List[Any]:
+    rng = np.random.default_rng(_seed("mse"))
+    return [leaf(_any(rng, (2, 3))), leaf(_any(rng, (2, 3)))]
+
+
+# ---- binary, broadcasting ----
+op("add", lambda a, b: a + b, [(2, 3), (2, 3)])
+op("sub", lambda a, b: a - b, [(2, 3), (2, 3)])
+op("mul", lambda a, b: a * b, [(2, 3), (2, 3)])
+op("div", lambda a, b: a / b, [(2, 3), (2, 3)], ["any", "away0"])
+op("add_bcast", lambda a, b: gc.add(a, b), [(2, 3), (3,)])
+op("sub_bcast", lambda a, b: gc.sub(a, b), [(2, 1), (1, 3)])
+op("mul_bcast", lambda a, b: gc.mul(a, b), [(2, 1, 3), (4, 1)])
+op("div_bcast", lambda a, b: gc.div(a, b), [(3,), (2, 3)], ["any", "away0"])
+op("mul_0d", lambda a, b: a * b, [(), (2, 3)])
+op("mul_self", lambda a: a * a, [(2, 3)])  # both edges from one tensor
+# ---- scalar forms ----
+op("add_scalar", lambda x: x + 2, [(2, 3)])
+op("radd_scalar", lambda x: 1.5 + x, [(2, 3)])
+op("sub_scalar", lambda x: x - 2, [(2, 3)])
+op("rsub_scalar", lambda x: 2 - x, [(2, 3)])
+op("mul_scalar", lambda x: x * 3, [(2, 3)])
+op("rmul_scalar", lambda x: -0.5 * x, [(2, 3)])
+op("div_scalar", lambda x: x / 2, [(2, 3)])
+op("rdiv_scalar", lambda x: 2 / x, [(2, 3)], "away0")
+op("pow_2", lambda x: x ** 2, [(2, 3)])
+op("pow_3", lambda x: x ** 3, [(2, 3)])
+op("pow_frac", lambda x: x ** 1.7, [(2, 3)], "pos")
+op("pow_neg", lambda x: x ** -1.5, [(2, 3)], "pos")
+op("pow_half", lambda x: gc.pow(x, 0.5), [(2, 3)], "pos")
+op("pow_0", lambda x: x ** 0, [(2, 3)])
+op("pow_1", lambda x: x ** 1, [(2, 3)])
+op("rpow", lambda x: 3 ** x, [(2, 3)])
+# ---- unary ----
+op("neg", lambda x: -x, [(2, 3)])
+op("neg_fn", lambda x: gc.neg(x), [(2, 3)])
+op("exp", lambda x: x.exp(), [(2, 3)])
+op("log", lambda x: x.log(), [(2, 3)], "pos")
+op("sqrt", lambda x: gc.sqrt(x), [(2, 3)], "pos")
+op("abs", lambda x: abs(x), [(2, 3)], "away0")
+op("tanh", lambda x: x.tanh(), [(2, 3)])
+op("sigmoid", lambda x: gc.sigmoid(x), [(2, 3)])
+op("relu", lambda x: x.relu(), [(2, 3)], "away0")
+op("erf", lambda x: gc._core.erf(x), [(2, 3)])
+op("softplus", lambda x: F.softplus(x), [(2, 3)])
+op("gelu", lambda x: F.gelu(x), [(2, 3)])
+op("gelu_tanh", lambda x: F.gelu(x, approximate="tanh"), [(2, 3)])
+op("leaky_relu", lambda x: F.leaky_relu(x, 0.1), [(2, 3)], "away0")
+op("dropout", _dropout, [(4, 5)])
+# ---- reductions ----
+op("sum_all", lambda x: x.sum(), [(2, 3, 2)])
+op("sum_dim", lambda x: x.sum(dim=1), [(2, 3, 2)])
+op("sum_negdim_keep", lambda x: gc.sum(x, -1, keepdim=True), [(2, 3, 2)])
+op("sum_dims_keep", lambda x: x.sum(dim=(0, 2), keepdim=True), [(2, 3, 2)])
+op("mean_all", lambda x: x.mean(), [(2, 3, 2)])
+op("mean_dim", lambda x: x.mean(dim=-1), [(2, 3, 2)])
+op("mean_dims_keep", lambda x: gc.mean(x, (0, 1), keepdim=True), [(2, 3, 2)])
+op("max_all", lambda x: x.max(), [(2, 3, 2)], "distinct")
+op("max_dim", lambda x: x.max(dim=1), [(2, 3, 2)], "distinct")
+op("max_dim_keep", lambda x: gc.max(x, 0, keepdim=True), [(2, 3, 2)], "distinct")
+op("max_dims", lambda x: x.max(dim=(0, 2)), [(2, 3, 2)], "distinct")
+# ---- shape ----
+op("reshape", lambda x: x.reshape(3, -1), [(2, 3, 2)])
+op("reshape_fn", lambda x: gc.reshape(x, (4, 3)), [(2, 3, 2)])
+op("view", lambda x: x.view(12), [(2, 3, 2)])
+op("flatten", lambda x: F.flatten(x, 1), [(2, 3, 2)])
+op("permute", lambda x: x.permute(1, 2, 0), [(2, 3, 2)])
+op("permute_fn", lambda x: gc.permute(x, (2, 0, 1)), [(2, 3, 2)])
+op("transpose", lambda x: x.transpose(0, 1), [(2, 3)])
+op("transpose_3d", lambda x: gc.transpose(x, 0, 2), [(2, 3, 2)])
+op("T", lambda x: x.T, [(2, 3)])
+op("expand", lambda x: x.expand(2, 3, 4), [(3, 1)])
+op("expand_0d", lambda x: x.expand(2, 3), [()])
+op("clone", lambda x: x.clone(), [(2, 3)])
+op("to_float64", lambda x: x.to(gc.float64) * 1.0, [(2, 3)])
+# float32 round trip: precision 1e-7, so difference with a wide eps (the map is linear)
+op("to_float32_and_back", lambda x: x.to(gc.float32).double(), [(2, 3)], lowp=True, eps=1e-2, atol=1e-4)
+op("slice", lambda x: x[1:3], [(4, 3)])
+op("slice_neg", lambda x: x[-2:], [(4, 3)])
+op("index_int", lambda x: x[1], [(4, 3)])
+op("slice_then_mul", lambda x: x[1:3] * x[0:2], [(4, 3)])
+# ---- linear algebra ----
+op("mm", lambda a, b: gc.mm(a, b), [(2, 3), (3, 4)])
+op("mm_trans_a", lambda a, b: gc.mm(a, b, trans_a=True), [(3, 2), (3, 4)])
+op("mm_trans_b", lambda a, b: gc.mm(a, b, trans_b=True), [(2, 3), (4, 3)])
+op("mm_trans_ab", lambda a, b: gc.mm(a, b, trans_a=True, trans_b=True), [(3, 2), (4, 3)])
+op("matmul_2d", lambda a, b: a @ b, [(2, 3), (3, 4)])
+op("matmul_1d_1d", lambda a, b: a @ b, [(3,), (3,)])
+op("matmul_1d_2d", lambda a, b: a @ b, [(3,), (3, 4)])
+op("matmul_2d_1d", lambda a, b: gc.matmul(a, b), [(2, 3), (3,)])
+op("matmul_nd_2d", lambda a, b: gc.matmul(a, b), [(2, 2, 3), (3, 2)])
+op("linear", lambda x, w, b: F.linear(x, w, b), [(3, 4), (2, 4), (2,)])
+op("linear_nobias", lambda x, w: F.linear(x, w), [(3, 4), (2, 4)])
+op("linear_relu", lambda x, w, b: F.linear(x, w, b, activation="relu"), [], make=_linear_relu_inputs)
+op("linear_sigmoid", lambda x, w, b: F.linear(x, w, b, activation="sigmoid"), [(3, 4), (2, 4), (2,)])
+op("linear_tanh", lambda x, w, b: F.linear(x, w, b, activation="tanh"), [(3, 4), (2, 4), (2,)])
+op("linear_tanh_nobias", lambda x, w: F.linear(x, w, activation="tanh"), [(3, 4), (2, 4)])
+op("linear_gelu", lambda x, w, b: F.linear(x, w, b, activation="gelu"), [(3, 4), (2, 4), (2,)])
+op("linear_gelu_tanh", lambda x, w, b: F.linear(x, w, b, activation="gelu_tanh"), [(3, 4), (2, 4), (2,)])
+# ---- softmax and losses ----
+op("softmax", lambda x: gc.softmax(x, -1), [(3, 4)])
+op("softmax_d0", lambda x: x.softmax(0), [(3, 4)])
+op("softmax_3d_d1", lambda x: F.softmax(x, 1), [(2, 3, 2)])
+op("log_softmax", lambda x: gc.log_softmax(x, -1), [(3, 4)])
+op("log_softmax_d0", lambda x: x.log_softmax(0), [(3, 4)])
+op("cross_entropy_mean", lambda x: F.cross_entropy(x, LABELS), [(3, 4)])
+op("cross_entropy_sum", lambda x: F.cross_entropy(x, LABELS, reduction="sum"), [(3, 4)])
+op("cross_entropy_none", lambda x: F.cross_entropy(x, LABELS, reduction="none"), [(3, 4)])
+op("cross_entropy_smooth", lambda x: F.cross_entropy(x, LABELS, label_smoothing=0.1), [(3, 4)])
+op("cross_entropy_smooth_none", lambda x: F.cross_entropy(x, list(LABELS), reduction="none", label_smoothing=0.2),
+   [(3, 4)])
+op("mse_mean", lambda a, b: F.mse_loss(a, b), [], make=_mse_inputs)
+op("mse_sum", lambda a, b: F.mse_loss(a, b, reduction="sum"), [], make=_mse_inputs)
+op("mse_none", lambda a, b: F.mse_loss(a, b, reduction="none"), [], make=_mse_inputs)
+op("bce_with_logits", lambda x: F.binary_cross_entropy_with_logits(
+    x, np.array([[1.0, 0.0, 1.0], [0.0, 0.0, 1.0]])), [(2, 3)])
+
+def case(name: str) -> Tuple[Callable[..., Any], List[Any], Dict[str, float]]:
+    c = OPS[name]
+    return c.fn, c.make(), dict(c.tol)
+
+
+# Every differentiable declaration of csrc/autograd/ops.h -> the OPS rows (or, for detach,
+# the dedicated tests) that reach it. test_higher_order.py checks this against ops.h, so a
+# new op without rows here fails the suite. The backward-only ops are reached through the
+# backward of the listed rows: gradgradcheck differentiates them (double backward) and runs
+# forward mode over them (forward over reverse).
+COVERAGE: Dict[str, List[str]] = {
+    "add": ["add", "add_bcast"], "sub": ["sub", "sub_bcast"], "mul": ["mul", "mul_bcast", "mul_0d", "mul_self"],
+    "div": ["div", "div_bcast"], "add_scalar": ["add_scalar", "radd_scalar", "sub_scalar"],
+    "mul_scalar": ["mul_scalar", "rmul_scalar"], "rsub_scalar": ["rsub_scalar"], "rdiv_scalar": ["rdiv_scalar"],
+    "div_scalar": ["div_scalar"], "pow_scalar": ["pow_2", "pow_3", "pow_frac", "pow_neg", "pow_half", "pow_0", "pow_1"],
+    "neg": ["neg", "neg_fn"], "exp": ["exp", "rpow"], "log": ["log"], "sqrt": ["sqrt"], "abs": ["abs"],
+    "tanh": ["tanh"], "sigmoid": ["sigmoid"], "relu": ["relu"], "erf": ["erf"],
+    "softplus": ["softplus", "bce_with_logits"],
+    "gelu": ["gelu", "gelu_tanh"], "leaky_relu": ["leaky_relu"], "dropout": ["dropout"],
+    "relu_backward": ["relu", "linear_relu"], "sigmoid_backward": ["sigmoid", "linear_sigmoid"],
+    "tanh_backward": ["tanh", "linear_tanh"], "gelu_backward": ["gelu", "gelu_tanh", "linear_gelu", "linear_gelu_tanh"],
+    "sum": ["sum_all", "sum_dim", "sum_negdim_keep", "sum_dims_keep"],
+    "mean": ["mean_all", "mean_dim", "mean_dims_keep"], "max": ["max_all", "max_dim", "max_dim_keep", "max_dims"],
+    "sum_to": ["add_bcast", "sub_bcast", "mul_bcast", "div_bcast", "mul_0d", "expand", "expand_0d"],
+    "reshape": ["reshape", "reshape_fn", "view", "flatten", "index_int"],
+    "permute": ["permute", "permute_fn", "T"], "transpose": ["transpose", "transpose_3d"],
+    "expand": ["expand", "expand_0d"], "detach": [], "contiguous_copy": ["clone"],
+    "slice0": ["slice", "slice_neg", "index_int", "slice_then_mul"],
+    "slice0_backward": ["slice", "slice_neg", "index_int", "slice_then_mul"],
+    "to_dtype": ["to_float64", "to_float32_and_back"],
+    "mm": ["mm", "mm_trans_a", "mm_trans_b", "mm_trans_ab"],
+    "matmul": ["matmul_2d", "matmul_1d_1d", "matmul_1d_2d", "matmul_2d_1d", "matmul_nd_2d"],
+    "linear": ["linear", "linear_nobias", "linear_relu", "linear_sigmoid", "linear_tanh", "linear_tanh_nobias",
+               "linear_gelu", "linear_gelu_tanh"],
+    "softmax": ["softmax", "softmax_d0", "softmax_3d_d1"], "log_softmax": ["log_softmax", "log_softmax_d0"],
+    "cross_entropy": ["cross_entropy_mean", "cross_entropy_sum", "cross_entropy_none", "cross_entropy_smooth",
+                      "cross_entropy_smooth_none"],
+    "mse_loss": ["mse_mean", "mse_sum", "mse_none"],
+}
+# Declarations of ops.h without a derivative (comparisons, helpers, factories, in-place).
+NOT_DIFFERENTIABLE = {"eq", "sign", "broadcast_shapes", "normalize_dim", "parse_reduction"}
