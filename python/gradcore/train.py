@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Sequence
 
 import numpy as np
 
@@ -53,14 +53,22 @@ def evaluate(model: Any, loss_fn: Callable[..., Tensor], loader: Any) -> Dict[st
 
 def fit(model: Any, loss_fn: Callable[..., Tensor], optimizer: Any, loader: Any, epochs: int = 1,
         val_loader: Any = None, progress: Optional[bool] = None, log: Callable[[str], None] = print,
-        scheduler: Any = None) -> Dict[str, List[float]]:
+        scheduler: Any = None, callbacks: Optional[Sequence[Any]] = None) -> Dict[str, List[float]]:
     """Train ``model`` for ``epochs`` passes over ``loader``; return the history.
 
     History keys: ``loss`` and ``accuracy`` (training, per epoch; accuracy only for
     classification: 2-D logits and integer labels), ``val_loss`` / ``val_accuracy`` with
     ``val_loader``, and ``epoch_time`` (seconds). ``progress`` defaults to "stdout is a
     terminal and tqdm is installed".
+
+    ``callbacks``: objects with any of these methods, called in list order:
+    ``on_after_backward(model, loss)`` after each ``loss.backward()`` and before
+    ``optimizer.step()`` (the gradients are in ``.grad``; e.g.
+    :class:`gradcore.nn.utils.GradientMonitor`), and ``on_epoch_end(epoch, history)``
+    after each epoch's history entries are written.
     """
+    after_backward = [cb.on_after_backward for cb in callbacks or () if hasattr(cb, "on_after_backward")]
+    epoch_end = [cb.on_epoch_end for cb in callbacks or () if hasattr(cb, "on_epoch_end")]
     if progress is None:
         progress = sys.stdout.isatty()
     tqdm: Optional[Callable[..., Any]] = None
@@ -81,6 +89,8 @@ def fit(model: Any, loss_fn: Callable[..., Tensor], optimizer: Any, loader: Any,
             out = model(xb)
             loss = loss_fn(out, yb)
             loss.backward()
+            for cb in after_backward:
+                cb(model, loss)
             optimizer.step()
             n = out.shape[0] if out.ndim else 1
             total += loss.item() * n
@@ -105,6 +115,8 @@ def fit(model: Any, loss_fn: Callable[..., Tensor], optimizer: Any, loader: Any,
                 history.setdefault("val_accuracy", []).append(v["accuracy"])
                 line += f"  val_acc {v['accuracy']:.4f}"
         log(line + f"  ({dt:.2f} s)")
+        for cb in epoch_end:
+            cb(epoch, history)
     if not history["accuracy"]:
         del history["accuracy"]
     return history

@@ -1,5 +1,5 @@
 """Neural-network building blocks: ``Module``, layers, activations, losses, init, utils."""
-from gradcore.nn import functional, init, utils  # noqa: F401
+from gradcore.nn import functional, hooks, init, utils  # noqa: F401
 from gradcore.nn.module import Module, Parameter, StateDictError  # noqa: F401
 from gradcore.nn.modules import (  # noqa: F401
     BCEWithLogitsLoss, CrossEntropyLoss, Dropout, Flatten, GELU, Identity, LeakyReLU, Linear, MSELoss, ReLU,
@@ -7,7 +7,7 @@ from gradcore.nn.modules import (  # noqa: F401
 )
 
 __all__ = [
-    "functional", "init", "utils", "Module", "Parameter", "StateDictError",
+    "functional", "hooks", "init", "utils", "Module", "Parameter", "StateDictError",
     "Linear", "Sequential", "ReLU", "Sigmoid", "Tanh", "LeakyReLU", "GELU", "Softmax", "Dropout", "Flatten",
     "Identity", "CrossEntropyLoss", "MSELoss", "BCEWithLogitsLoss",
 ]

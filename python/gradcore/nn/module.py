@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Any, Dict, Iterator, List, Mapping, NamedTuple, Optional, Tuple, Union
+from typing import Any, Callable, Dict, Iterator, List, Mapping, NamedTuple, Optional, Tuple, Union
 
 import numpy as np
 
 from gradcore import _core
 from gradcore._core import Tensor
 from gradcore.autograd import no_grad
+from gradcore.nn.hooks import BackwardHook, RemovableHandle
 
 
 class Parameter(Tensor):
@@ -53,9 +54,27 @@ class Module:
     Parameters, buffers and sub-modules are plain attributes; ``parameters()`` and
     ``state_dict()`` find them by walking the attributes in assignment order, so the keys
     are the attribute paths (``"0.weight"`` in a ``Sequential``), exactly as in PyTorch.
+
+    Hooks (PyTorch's names and semantics; each ``register_*`` returns a
+    :class:`~gradcore.nn.hooks.RemovableHandle`):
+
+    - ``register_forward_pre_hook(hook)``: ``hook(module, args)`` before ``forward``; may
+      return new positional args (a tuple, or one value meaning a 1-tuple).
+    - ``register_forward_hook(hook)``: ``hook(module, args, output)`` after ``forward``;
+      may return a replacement output.
+    - ``register_full_backward_pre_hook(hook)``: ``hook(module, grad_output)`` when the
+      gradients w.r.t. the outputs are known; may return a replacement ``grad_output``.
+    - ``register_full_backward_hook(hook)``: ``hook(module, grad_input, grad_output)`` when
+      the gradients w.r.t. the tensor positional inputs are known (None for inputs that do
+      not require grad); may return a replacement ``grad_input``, which is what flows on
+      to the inputs. See :mod:`gradcore.nn.hooks` for how.
+
+    A module without hooks pays one flag check per call. A hooked ``Linear`` or activation
+    inside a ``Sequential`` runs unfused, so that its hooks see its own input and output.
     """
 
     training: bool
+    _has_hooks: bool = False  # set on the instance while any hook is registered
 
     def __init__(self) -> None:
         object.__setattr__(self, "training", True)
@@ -66,7 +85,86 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} has no forward()")
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if self._has_hooks:
+            return self._call_with_hooks(args, kwargs)
         return self.forward(*args, **kwargs)
+
+    def _call_with_hooks(self, args: Tuple[Any, ...], kwargs: Dict[str, Any]) -> Any:
+        hooks = self.__dict__["_hooks"]
+        for hook in list(hooks["_forward_pre_hooks"].values()):
+            r = hook(self, args)
+            if r is not None:
+                args = r if isinstance(r, tuple) else (r,)
+        bw: Optional[BackwardHook] = None
+        if hooks["_backward_hooks"] or hooks["_backward_pre_hooks"]:
+            bw = BackwardHook(self, list(hooks["_backward_hooks"].values()),
+                              list(hooks["_backward_pre_hooks"].values()))
+            args = bw.setup_input_hook(args)
+        result = self.forward(*args, **kwargs)
+        for hook in list(hooks["_forward_hooks"].values()):
+            r = hook(self, args, result)
+            if r is not None:
+                result = r
+        if bw is not None:
+            result = bw.setup_output_hook(result)
+        return result
+
+    # ---- hooks ----------------------------------------------------------------------
+    def _add_hook(self, kind: str, hook: Callable[..., Any], prepend: bool) -> RemovableHandle:
+        if not callable(hook):
+            raise TypeError(f"a hook must be callable, got {type(hook).__name__}")
+        hooks = self.__dict__.get("_hooks")
+        if hooks is None:
+            hooks = {k: OrderedDict() for k in
+                     ("_forward_pre_hooks", "_forward_hooks", "_backward_pre_hooks", "_backward_hooks")}
+            object.__setattr__(self, "_hooks", hooks)
+        table = hooks[kind]
+        handle = RemovableHandle(table, owner=self)
+        table[handle.id] = hook
+        if prepend:
+            table.move_to_end(handle.id, last=False)
+        object.__setattr__(self, "_has_hooks", True)
+        return handle
+
+    def _refresh_hooks(self) -> None:
+        """Back to the fast path of ``__call__`` once the last hook is removed."""
+        hooks: Optional[Dict[str, "OrderedDict[int, Callable[..., Any]]"]] = self.__dict__.get("_hooks")
+        object.__setattr__(self, "_has_hooks", hooks is not None and any(hooks.values()))
+
+    def register_forward_pre_hook(self, hook: Callable[..., Any], *, prepend: bool = False) -> RemovableHandle:
+        """``hook(module, args) -> None or new args`` runs before each ``forward``.
+
+        ``args`` is the tuple of positional arguments (keyword arguments are not passed);
+        a non-tuple return value is taken as the single argument. ``prepend`` runs it
+        before the hooks already registered.
+        """
+        return self._add_hook("_forward_pre_hooks", hook, prepend)
+
+    def register_forward_hook(self, hook: Callable[..., Any], *, prepend: bool = False) -> RemovableHandle:
+        """``hook(module, args, output) -> None or new output`` runs after each ``forward``."""
+        return self._add_hook("_forward_hooks", hook, prepend)
+
+    def register_full_backward_pre_hook(self, hook: Callable[..., Any], *, prepend: bool = False) -> RemovableHandle:
+        """``hook(module, grad_output) -> None or new grad_output`` runs when the gradients
+        w.r.t. this call's outputs are computed, before they flow into the module.
+
+        ``grad_output`` has one entry per output (None for outputs that are not tensors,
+        need no grad or received no gradient).
+        """
+        return self._add_hook("_backward_pre_hooks", hook, prepend)
+
+    def register_full_backward_hook(self, hook: Callable[..., Any], *, prepend: bool = False) -> RemovableHandle:
+        """``hook(module, grad_input, grad_output) -> None or new grad_input`` runs when the
+        gradients w.r.t. this call's tensor positional inputs are computed.
+
+        ``grad_input`` has one entry per positional argument (None for arguments that are
+        not tensors or do not require grad); a returned tuple of the same length replaces
+        the gradients that flow on to the inputs. When no input requires grad the hook
+        runs with ``grad_input`` all None once ``grad_output`` is known, and must return
+        None. Like PyTorch, inputs and outputs are passed through an identity node, so
+        they are not the very tensor objects the caller passed in (or gets back).
+        """
+        return self._add_hook("_backward_hooks", hook, prepend)
 
     # ---- registration ---------------------------------------------------------------
     def register_buffer(self, name: str, tensor: Optional[Tensor]) -> None:

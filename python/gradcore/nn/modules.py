@@ -45,7 +45,8 @@ class Sequential(Module):
     """Modules applied in order; children are named "0", "1", ... as in PyTorch.
 
     A ``Linear`` directly followed by ``ReLU``, ``Sigmoid``, ``Tanh`` or ``GELU`` runs as one
-    fused op (GEMM + bias + activation; see ``F.linear``) with the same result.
+    fused op (GEMM + bias + activation; see ``F.linear``) with the same result, unless either
+    of the two has hooks.
     """
 
     def __init__(self, *modules: Module) -> None:
@@ -61,7 +62,9 @@ class Sequential(Module):
         i = 0
         while i < len(mods):
             m = mods[i]
-            act = _fusable_activation(mods[i + 1]) if i + 1 < len(mods) and type(m) is Linear else None
+            # A hooked Linear or activation runs on its own, so its hooks see its own input and output.
+            fuse = i + 1 < len(mods) and type(m) is Linear and not m._has_hooks and not mods[i + 1]._has_hooks
+            act = _fusable_activation(mods[i + 1]) if fuse else None
             if act is not None:
                 x = F.linear(x, m.weight, m.bias, activation=act)
                 i += 2
