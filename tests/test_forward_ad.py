@@ -31,26 +31,13 @@ from gradcore.autograd import gradcheck
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # op_table.py sits next to this file
 from op_table import OPS, case, leaf  # noqa: E402
 
-# ---- known bug (strict xfail: flip when fixed) ----
-# An op whose tangent rule uses its own *output* (exp: dy = dx * y; sqrt, tanh, sigmoid, div,
-# s / x, s ** x, softmax, log_softmax, cross_entropy, linear with fused sigmoid/tanh) runs
-# forward_rule(y, ...) before set_history(y, node): the rule's ops see a y with no grad_fn, so
-# the tangent it records is not connected to x. Reverse mode over a jvp (create_graph=True)
-# then misses those terms (or the tangent does not require grad at all).
-RULE_USES_OUTPUT = ("the tangent rule uses the op's output before the output is put in the graph, so gc.grad of a "
-                    "jvp(create_graph=True) misses the d(output)/dx terms")
-RULE_USES_OUTPUT_OPS = {
-    "div", "div_bcast", "rdiv_scalar", "rpow", "exp", "sqrt", "tanh", "sigmoid",
-    "linear_sigmoid", "linear_tanh", "linear_tanh_nobias",
-    "softmax", "softmax_d0", "softmax_3d_d1", "log_softmax", "log_softmax_d0",
-    "cross_entropy_mean", "cross_entropy_sum", "cross_entropy_none", "cross_entropy_smooth",
-    "cross_entropy_smooth_none",
-}
-# linear(activation="gelu"/"gelu_tanh") saves its pre-activation outside the graph (see
-# test_higher_order.py), and its tangent rule uses that same constant pre-activation.
-FUSED_GELU = ("linear(activation='gelu'/'gelu_tanh'): the saved pre-activation is not connected to the graph, "
-              "so derivatives of its tangent miss the gelu'' term")
-FUSED_GELU_OPS = {"linear_gelu", "linear_gelu_tanh"}
+# Known bugs go here as (set of op names, reason) pairs passed to _params, each a strict
+# xfail. Fixed so far: rules using the op's output ran before the output was linked to its
+# node (reverse over forward missed d(output)/dx); linear's fused GELU pre-activation.
+RULE_USES_OUTPUT = ""
+RULE_USES_OUTPUT_OPS: set = set()
+FUSED_GELU = ""
+FUSED_GELU_OPS: set = set()
 
 
 def _params(*bug_sets: Tuple[set, str]) -> List[Any]:

@@ -27,20 +27,13 @@ from gradcore.autograd import gradgradcheck
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # op_table.py sits next to this file
 from op_table import COVERAGE, NOT_DIFFERENTIABLE, OPS, case, leaf  # noqa: E402
 
-# ---- known bugs (strict xfail: flip when fixed) ----
-# gc.grad(outputs=[t], inputs=[t]) for a *leaf* t raises "input 0 was not used in the graph"
-# (with allow_unused: None) instead of returning grad_outputs as torch.autograd.grad does.
-# gradgradcheck differentiates w.r.t. grad_outputs; for these ops the first derivative *is*
-# grad_outputs (passed through without a copy), so d(first derivative)/d(grad_outputs) comes out 0.
-LEAF_SELF_GRAD = ("gc.grad(t, t) of a leaf t does not return grad_outputs (torch does): the first derivative "
-                  "of this op aliases grad_outputs, so gradgradcheck sees d/d(grad_outputs) = 0")
-LEAF_SELF_GRAD_OPS = {"add", "add_scalar", "radd_scalar", "sub_scalar", "pow_1", "clone", "to_float64"}
-# F.linear(..., activation="gelu"/"gelu_tanh"): LinearBackward saves the pre-activation z as a
-# constant (SavedTensor(z_pre, false) from a graph-less z), so gelu_backward(g, z) has no path
-# back to x, w, b and the gelu''(z) term of every second derivative is missing.
-FUSED_GELU = ("linear(activation='gelu'/'gelu_tanh'): the saved pre-activation is not connected to the graph, "
-              "so second derivatives miss the gelu'' term")
-FUSED_GELU_OPS = {"linear_gelu", "linear_gelu_tanh"}
+# Known bugs go here as (set of op names, reason) pairs passed to _params, each a strict
+# xfail. Fixed so far: gc.grad(t, t) of an unused leaf; linear's fused GELU pre-activation
+# outside the graph.
+LEAF_SELF_GRAD = ""
+LEAF_SELF_GRAD_OPS: set = set()
+FUSED_GELU = ""
+FUSED_GELU_OPS: set = set()
 
 
 def _marks(name: str, *bug_sets: Tuple[set, str]) -> List[Any]:
@@ -178,8 +171,7 @@ GC_FNS: Dict[str, Tuple[Callable[..., Any], List[np.ndarray]]] = {
 
 
 def _fn_params() -> List[Any]:
-    return [pytest.param(n, id=n, marks=[pytest.mark.xfail(strict=True, reason=FUSED_GELU)] if n == "mlp_gelu" else [])
-            for n in GC_FNS]
+    return [pytest.param(n, id=n) for n in GC_FNS]
 
 
 def _as_tuple(x: Any) -> Tuple[Any, ...]:

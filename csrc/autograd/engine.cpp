@@ -235,8 +235,13 @@ tensor_list grad(const tensor_list& outputs, const tensor_list& inputs, const te
     const TensorPtr& t = inputs[i];
     GC_CHECK(t, TypeError, "grad: input ", i, " is None");
     GC_CHECK(t->needs_grad(), RuntimeError, "grad: input ", i, " does not require grad");
-    // A leaf that no graph has used yet has no accumulator: its gradient is unused.
-    capture.push_back(t->grad_fn ? Edge{t->grad_fn, t->output_nr} : Edge{t->grad_accumulator.lock(), 0});
+    // A leaf that no graph has used yet has no accumulator: its gradient is unused, unless
+    // the leaf is itself one of the outputs (d x / d x): then its accumulator is the root.
+    bool is_output = false;
+    for (const TensorPtr& o : outputs) is_output |= o == t;
+    if (t->grad_fn) capture.push_back(Edge{t->grad_fn, t->output_nr});
+    else if (is_output) capture.push_back(gradient_edge(t));
+    else capture.push_back(Edge{t->grad_accumulator.lock(), 0});
   }
   tensor_list res = run(outputs, grad_outputs, retain_graph, create_graph, &capture);
   for (size_t i = 0; i < res.size(); ++i) {

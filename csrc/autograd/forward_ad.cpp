@@ -1,5 +1,8 @@
 #include "autograd/forward_ad.h"
 
+#include <mutex>
+#include <vector>
+
 #include "autograd/ops.h"
 
 namespace gradcore::autograd::fw {
@@ -9,6 +12,11 @@ std::atomic<uint64_t> g_level{0};
 namespace {
 thread_local bool t_enabled = true;
 std::atomic<uint64_t> g_next_level{0};
+// Every tensor given a tangent at the active level; their tangents are dropped when the
+// level exits (as in PyTorch). That frees them early and breaks the cycle a recorded rule
+// creates (y -> tangent -> its grad_fn -> saved y).
+std::mutex g_dual_mu;
+std::vector<std::weak_ptr<Tensor>> g_duals;
 }  // namespace
 
 bool thread_enabled() { return t_enabled; }
@@ -32,6 +40,8 @@ void set_tangent(const TensorPtr& t, const TensorPtr& tangent) {
   }
   t->fw_grad = std::move(tg);
   t->fw_level = level;
+  std::lock_guard<std::mutex> lock(g_dual_mu);
+  g_duals.push_back(t);
 }
 
 uint64_t enter_level() {
@@ -44,8 +54,20 @@ uint64_t enter_level() {
 
 void exit_level(uint64_t level) {
   uint64_t expected = level;
-  GC_CHECK(g_level.compare_exchange_strong(expected, 0), RuntimeError,
-           "forward-mode AD: exiting a dual level that is not the active one");
+  GC_CHECK(level != 0 && g_level.compare_exchange_strong(expected, 0), RuntimeError,
+           "forward-mode AD: exiting a dual level that is not the active one (no level is active, or another is)");
+  std::vector<std::weak_ptr<Tensor>> duals;
+  {
+    std::lock_guard<std::mutex> lock(g_dual_mu);
+    duals.swap(g_duals);
+  }
+  std::vector<TensorPtr> dropped;  // destroyed after the loop, outside any tensor's fields
+  dropped.reserve(duals.size());
+  for (auto& w : duals)
+    if (TensorPtr t = w.lock(); t && t->fw_level == level) {
+      dropped.push_back(std::move(t->fw_grad));
+      t->fw_level = 0;
+    }
 }
 
 }  // namespace gradcore::autograd::fw

@@ -60,6 +60,11 @@ struct TypedKernels {
   // The same narrow tile reading A straight from row-major memory (row stride lda), for
   // skinny products where packing A would cost as much as the arithmetic. Null when absent.
   void (*gemm_ukr_narrow_rows)(int64_t k, const T* a, int64_t lda, const T* b, T* c, int64_t ldc, T alpha, T beta);
+  // The main mr x nr tile reading A (op(A) = A or A^T) and B in place (row-major, strides
+  // lda / ldb), for an m x n corner (m <= mr, n <= nr; masked loads and stores at the
+  // edges): products where packing costs more than it saves. Null when absent.
+  void (*gemm_ukr_direct)(bool ta, int64_t m, int64_t n, int64_t k, const T* a, int64_t lda, const T* b,
+                          int64_t ldb, T* c, int64_t ldc, T alpha, T beta);
 
   void (*unary[UNARY_COUNT])(const T* x, T* y, int64_t n);
   void (*binary[BINARY_COUNT][BMODE_COUNT])(const T* a, const T* b, T* y, int64_t n);

@@ -215,16 +215,16 @@ TensorPtr mul(const TensorPtr& a, const TensorPtr& b) {
 
 TensorPtr div(const TensorPtr& a, const TensorPtr& b) {
   TensorPtr out = binary_forward(BINARY_DIV, a, b, "div");
-  forward_rule(out, {a.get(), b.get()}, [&] {  // d(a/b) = (da - (a/b) db) / b
-    TensorPtr ta = tangent(a), tb = tangent(b);
-    return div(combine(ta, tb ? mul(out, tb) : nullptr, true), b);
-  });
   if (needs_record({a.get(), b.get()})) {
     auto n = make_node<DivBackward>({a, b});
     n->a_ = SavedTensor(a, false);
     n->b_ = SavedTensor(b, false);
     set_history(out, n);
   }
+  forward_rule(out, {a.get(), b.get()}, [&] {  // d(a/b) = (da - (a/b) db) / b
+    TensorPtr ta = tangent(a), tb = tangent(b);
+    return div(combine(ta, tb ? mul(out, tb) : nullptr, true), b);
+  });
   return out;
 }
 
@@ -255,12 +255,15 @@ TensorPtr div_scalar(const TensorPtr& a, double s) {
 
 TensorPtr rdiv_scalar(const TensorPtr& a, double s) {
   TensorPtr out = scalar_forward(BINARY_DIV, a, s, true);
-  forward_rule(out, {a.get()}, [&] { return neg(div(mul(tangent(a), out), a)); });  // d(s/a) = -da (s/a) / a
+  std::shared_ptr<RdivBackward> n;  // Note [Forward rules after set_history] (unary.cpp)
   if (needs_record({a.get()})) {
-    auto n = make_node<RdivBackward>({a});
+    n = make_node<RdivBackward>({a});
+    set_history(out, n);
+  }
+  forward_rule(out, {a.get()}, [&] { return neg(div(mul(tangent(a), out), a)); });  // d(s/a) = -da (s/a) / a
+  if (n) {
     n->x_ = SavedTensor(a, false);
     n->y_ = SavedTensor(out, true);
-    set_history(out, n);
   }
   return out;
 }

@@ -43,7 +43,7 @@ struct MmBackward final : Node {
 // the activation per C tile. Backward: one pass computes gpre = g * act'(.) and
 // db = sum_rows(gpre) together, then two GEMMs with transpose flags.
 struct LinearBackward final : Node {
-  SavedTensor x_, w_, act_saved_;  // x as 2-D (rows, in); act_saved_: y (relu/sigmoid/tanh) or z (gelu)
+  SavedTensor x_, w_, b_, act_saved_;  // x as 2-D (rows, in); act_saved_: y (relu/sigmoid/tanh) or z (gelu)
   int act = -1;
   const char* name() const override { return "LinearBackward"; }
   tensor_list apply(tensor_list&& g) override {
@@ -51,9 +51,16 @@ struct LinearBackward final : Node {
     TensorPtr x = x_.unpack(this), w = w_.unpack(this);
     const TensorPtr& gy = g[0];  // [rows, out]
     TensorPtr gpre, db;
-    if (needs_record({gy.get(), x.get(), w.get()})) {
-      // create_graph: the same formula from differentiable ops.
+    if (needs_composed({gy.get(), x.get(), w.get(), act_saved_.raw().get()})) {
+      // create_graph or forward-mode tangents: the same formula from differentiable ops.
       TensorPtr sv = act >= 0 ? act_saved_.unpack(this) : nullptr;
+      if (act == UNARY_GELU || act == UNARY_GELU_TANH) {
+        // The saved pre-activation z has no history; rebuild it from x, w, b so that
+        // gelu''(z) dz reaches x, w and b in the recorded backward.
+        TensorPtr b = b_.unpack(this);
+        sv = mm(x, w, false, true);
+        if (b) sv = add(sv, b);
+      }
       switch (act) {
         case UNARY_RELU: gpre = relu_backward(gy, sv); break;
         case UNARY_SIGMOID: gpre = sigmoid_backward(gy, sv); break;
@@ -81,7 +88,7 @@ struct LinearBackward final : Node {
     r[2] = db;                                               // [out]
     return r;
   }
-  void release_saved() override { x_.reset(); w_.reset(); act_saved_.reset(); }
+  void release_saved() override { x_.reset(); w_.reset(); b_.reset(); act_saved_.reset(); }
   std::vector<std::pair<std::string, TensorPtr>> saved_tensors() const override {
     return {{"input", x_.raw()}, {"weight", w_.raw()}, {"activation", act_saved_.raw()}};
   }
@@ -179,29 +186,42 @@ TensorPtr linear(const TensorPtr& x, const TensorPtr& w, const TensorPtr& b, int
       return 0;
     });
   }
+  std::shared_ptr<LinearBackward> n;  // Note [Forward rules after set_history] (unary.cpp)
+  if (needs_record({x.get(), w.get(), b.get()})) {
+    n = make_node<LinearBackward>({x2, w, b});
+    n->act = act;
+    set_history(y, n);
+  }
   forward_rule(y, {x2.get(), w.get(), b.get()}, [&] {
     // dz = dx w^T + x dw^T + db, then through the activation as LinearBackward does.
     TensorPtr tx = tangent(x2), tw = tangent(w), tb = tangent(b);
     TensorPtr dz = tx ? mm(tx, w, false, true) : nullptr;
     if (tw) dz = dz ? add(dz, mm(x2, tw, false, true)) : mm(x2, tw, false, true);
     if (tb) dz = dz ? add(dz, tb) : expand(tb, y->shape);
+    // While recording, GELU's pre-activation is recomputed in the graph (z_pre has none).
+    TensorPtr z = z_pre;
+    if (is_gelu && n) {
+      z = mm(x2, w, false, true);
+      if (b) z = add(z, b);
+    }
     switch (act) {
       case UNARY_RELU: return relu_backward(dz, y);
       case UNARY_SIGMOID: return sigmoid_backward(dz, y);
       case UNARY_TANH: return tanh_backward(dz, y);
-      case UNARY_GELU: return gelu_backward(dz, z_pre, false);
-      case UNARY_GELU_TANH: return gelu_backward(dz, z_pre, true);
+      case UNARY_GELU: return gelu_backward(dz, z, false);
+      case UNARY_GELU_TANH: return gelu_backward(dz, z, true);
       default: return dz;
     }
   });
-  if (needs_record({x.get(), w.get(), b.get()})) {
-    auto n = make_node<LinearBackward>({x2, w, b});
-    n->act = act;
-    if (w->needs_grad()) n->x_ = SavedTensor(x2, false);
+  if (n) {
+    if (w->needs_grad() || is_gelu) n->x_ = SavedTensor(x2, false);
     n->w_ = SavedTensor(w, false);
-    if (is_gelu) n->act_saved_ = SavedTensor(z_pre, false);
-    else if (act >= 0) n->act_saved_ = SavedTensor(y, true);
-    set_history(y, n);
+    if (is_gelu) {
+      n->act_saved_ = SavedTensor(z_pre, false);
+      n->b_ = SavedTensor(b, false);
+    } else if (act >= 0) {
+      n->act_saved_ = SavedTensor(y, true);
+    }
   }
   if (out_shape == y->shape) return y;
   return reshape(y, out_shape);

@@ -53,18 +53,19 @@ TensorPtr softmax_impl(const TensorPtr& x, int64_t dim_in, bool log) {
       return 0;
     });
   }
+  std::shared_ptr<SoftmaxBackward> node;  // Note [Forward rules after set_history] (unary.cpp)
+  if (needs_record({x.get()})) {
+    node = make_node<SoftmaxBackward>({x});
+    node->dim = dim;
+    node->log = log;
+    set_history(y, node);
+  }
   forward_rule(y, {x.get()}, [&] {
     TensorPtr tx = tangent(x);
     if (log) return sub(tx, sum(mul(exp(y), tx), {dim}, true));  // d log_softmax = dx - <softmax, dx>
     return mul(y, sub(tx, sum(mul(tx, y), {dim}, true)));         // d softmax = y (dx - <y, dx>)
   });
-  if (needs_record({x.get()})) {
-    auto node = make_node<SoftmaxBackward>({x});
-    node->y_ = SavedTensor(y, true);
-    node->dim = dim;
-    node->log = log;
-    set_history(y, node);
-  }
+  if (node) node->y_ = SavedTensor(y, true);
   return y;
 }
 
@@ -155,14 +156,8 @@ TensorPtr cross_entropy(const TensorPtr& logits, const std::vector<int64_t>& lab
     else if (reduction == Reduction::Sum) out = sum(row_loss, {}, false);
     else out = mean(row_loss, {}, false);
   }
-  forward_rule(out, {logits.get()}, [&] {  // d loss_i = <softmax_i - target_i, dlogits_i>
-    TensorPtr row = sum(mul(sub(probs, ce_targets(labels, N, C, label_smoothing, logits->dtype)), tangent(logits)),
-                        {1}, false);
-    if (reduction == Reduction::None) return row;
-    TensorPtr total = sum(row, {}, false);
-    return reduction == Reduction::Mean ? mul_scalar(total, 1.0 / static_cast<double>(N)) : total;
-  });
-  if (needs_record({logits.get()})) {
+  const bool record = needs_record({logits.get()});
+  if (record) {
     auto n = make_node<CrossEntropyBackward>({logits});
     n->logits_ = SavedTensor(logits, false);
     n->probs_ = SavedTensor(probs, false);
@@ -171,6 +166,16 @@ TensorPtr cross_entropy(const TensorPtr& logits, const std::vector<int64_t>& lab
     n->reduction = reduction;
     set_history(out, n);
   }
+  forward_rule(out, {logits.get()}, [&] {  // d loss_i = <softmax_i - target_i, dlogits_i>
+    // While recording, the probabilities are recomputed in the graph so that the tangent
+    // can be differentiated again (reverse over forward).
+    TensorPtr p = record ? softmax(logits, 1) : probs;
+    TensorPtr row = sum(mul(sub(p, ce_targets(labels, N, C, label_smoothing, logits->dtype)), tangent(logits)),
+                        {1}, false);
+    if (reduction == Reduction::None) return row;
+    TensorPtr total = sum(row, {}, false);
+    return reduction == Reduction::Mean ? mul_scalar(total, 1.0 / static_cast<double>(N)) : total;
+  });
   return out;
 }
 

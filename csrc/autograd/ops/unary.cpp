@@ -36,13 +36,19 @@ struct UnaryBackward final : Node {
 template <class Formula>
 TensorPtr unary_op(UnaryOp op, const TensorPtr& x) {
   TensorPtr y = unary_forward(op, x);
+  // Note [Forward rules after set_history]: a rule that uses the output runs once the
+  // output is linked to its node (so reverse mode can differentiate the tangent), and a
+  // saved output is saved after the rule (so it keeps its tangent for forward-over-reverse).
+  std::shared_ptr<UnaryBackward<Formula>> n;
+  if (needs_record({x.get()})) {
+    n = make_node<UnaryBackward<Formula>>({x});
+    set_history(y, n);
+  }
   // Elementwise, so the forward rule is the backward formula applied to the tangent.
   forward_rule(y, {x.get()}, [&] { return Formula::grad(tangent(x), Formula::saves_output ? y : x); });
-  if (needs_record({x.get()})) {
-    auto n = make_node<UnaryBackward<Formula>>({x});
+  if (n) {
     n->saved_is_output_ = Formula::saves_output;
     n->saved_ = SavedTensor(Formula::saves_output ? y : x, Formula::saves_output);
-    set_history(y, n);
   }
   return y;
 }

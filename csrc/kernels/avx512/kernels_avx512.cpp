@@ -156,6 +156,93 @@ void sgemm_ukr_12x16_rows(int64_t k, const float* __restrict a, int64_t lda, con
   }
 }
 
+// Direct (unpacked) tiles: A's rows and B's rows read in place. Rows past m reuse row 0's
+// pointer (their results are never stored); columns past n are masked off (masked loads do
+// not fault). One template for float (6 x 64) and double (6 x 32): V is the vector type.
+template <class T>
+struct Vec;
+template <>
+struct Vec<float> {
+  using V = __m512;
+  using M = __mmask16;
+  static constexpr int kLanes = 16;
+  static V zero() { return _mm512_setzero_ps(); }
+  static V set1(float x) { return _mm512_set1_ps(x); }
+  static V load(M m, const float* p) { return _mm512_maskz_loadu_ps(m, p); }
+  static void store(M m, float* p, V v) { _mm512_mask_storeu_ps(p, m, v); }
+  static V fma(V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); }
+  static V mul(V a, V b) { return _mm512_mul_ps(a, b); }
+};
+template <>
+struct Vec<double> {
+  using V = __m512d;
+  using M = __mmask8;
+  static constexpr int kLanes = 8;
+  static V zero() { return _mm512_setzero_pd(); }
+  static V set1(double x) { return _mm512_set1_pd(x); }
+  static V load(M m, const double* p) { return _mm512_maskz_loadu_pd(m, p); }
+  static void store(M m, double* p, V v) { _mm512_mask_storeu_pd(p, m, v); }
+  static V fma(V a, V b, V c) { return _mm512_fmadd_pd(a, b, c); }
+  static V mul(V a, V b) { return _mm512_mul_pd(a, b); }
+};
+
+// TA: A is stored transposed (K x M), so the tile's six A values at step p are
+// contiguous: a[p * lda + i] (the packed layout, with stride lda).
+template <class T, bool TA>
+void gemm_ukr_direct_6x4v(int64_t m, int64_t n, int64_t k, const T* __restrict a, int64_t lda,
+                          const T* __restrict b, int64_t ldb, T* __restrict c, int64_t ldc, T alpha, T beta) {
+  using W = Vec<T>;
+  using V = typename W::V;
+  using M = typename W::M;
+  constexpr int L = W::kLanes;
+  M mask[4];
+  for (int j = 0; j < 4; ++j) {
+    const int64_t cnt = n - j * L < 0 ? 0 : (n - j * L > L ? L : n - j * L);
+    mask[j] = static_cast<M>((uint32_t(1) << cnt) - 1);
+  }
+  const T* r[6];
+  for (int i = 0; i < 6; ++i) r[i] = a + (i < m ? i : 0) * (TA ? 1 : lda);
+  V c00 = W::zero(), c01 = c00, c02 = c00, c03 = c00;
+  V c10 = c00, c11 = c00, c12 = c00, c13 = c00;
+  V c20 = c00, c21 = c00, c22 = c00, c23 = c00;
+  V c30 = c00, c31 = c00, c32 = c00, c33 = c00;
+  V c40 = c00, c41 = c00, c42 = c00, c43 = c00;
+  V c50 = c00, c51 = c00, c52 = c00, c53 = c00;
+  for (int64_t p = 0; p < k; ++p) {
+    const T* bp = b + p * ldb;
+    const V b0 = W::load(mask[0], bp), b1 = W::load(mask[1], bp + L);
+    const V b2 = W::load(mask[2], bp + 2 * L), b3 = W::load(mask[3], bp + 3 * L);
+    V ai;
+#define GC_ROW(i)                          \
+    ai = W::set1(TA ? r[i][p * lda] : r[i][p]); \
+    c##i##0 = W::fma(ai, b0, c##i##0);     \
+    c##i##1 = W::fma(ai, b1, c##i##1);     \
+    c##i##2 = W::fma(ai, b2, c##i##2);     \
+    c##i##3 = W::fma(ai, b3, c##i##3);
+    GC_ROW(0) GC_ROW(1) GC_ROW(2) GC_ROW(3) GC_ROW(4) GC_ROW(5)
+#undef GC_ROW
+  }
+  const V va = W::set1(alpha), vb = W::set1(beta);
+  const bool zero_beta = beta == T(0);
+#define GC_OUT(i, j)                                                              \
+  if (i < m) {                                                                    \
+    V v = W::mul(va, c##i##j);                                                    \
+    if (!zero_beta) v = W::fma(vb, W::load(mask[j], c + i * ldc + j * L), v);     \
+    W::store(mask[j], c + i * ldc + j * L, v);                                    \
+  }
+#define GC_OUT_ROW(i) GC_OUT(i, 0) GC_OUT(i, 1) GC_OUT(i, 2) GC_OUT(i, 3)
+  GC_OUT_ROW(0) GC_OUT_ROW(1) GC_OUT_ROW(2) GC_OUT_ROW(3) GC_OUT_ROW(4) GC_OUT_ROW(5)
+#undef GC_OUT_ROW
+#undef GC_OUT
+}
+
+template <class T>
+void gemm_ukr_direct(bool ta, int64_t m, int64_t n, int64_t k, const T* a, int64_t lda, const T* b, int64_t ldb,
+                     T* c, int64_t ldc, T alpha, T beta) {
+  if (ta) gemm_ukr_direct_6x4v<T, true>(m, n, k, a, lda, b, ldb, c, ldc, alpha, beta);
+  else gemm_ukr_direct_6x4v<T, false>(m, n, k, a, lda, b, ldb, c, ldc, alpha, beta);
+}
+
 // Non-temporal copy: 64-byte aligned destinations stream past the cache.
 template <class T>
 void stream_copy_avx512(const T* __restrict x, T* __restrict y, int64_t n) {
@@ -189,6 +276,8 @@ void init_avx512(KernelTable& t) {
   t.f32.gemm_mr_narrow = 12;
   t.f32.gemm_nr_narrow = 16;
   t.f32.gemm_ukr_narrow_rows = avx512::sgemm_ukr_12x16_rows;
+  t.f32.gemm_ukr_direct = avx512::gemm_ukr_direct<float>;
+  t.f64.gemm_ukr_direct = avx512::gemm_ukr_direct<double>;
   t.f32.stream_copy = avx512::stream_copy_avx512<float>;
   t.f64.stream_copy = avx512::stream_copy_avx512<double>;
   t.f64.gemm_ukr = avx512::dgemm_ukr_6x32;
