@@ -144,11 +144,25 @@ class Function:
             _run_jvp(cls, ctx, args, fresh, non_diff, saved)
         if record:
             ctx._to_save = ()  # the node owns them now (no cycle through the outputs)
+            # Outputs kept as ctx attributes (the tutorials' `self.out = out`) would form a
+            # cycle output -> node -> ctx -> output that Python's collector cannot see
+            # through the C++ node: they move into the node's saved slots too and come back
+            # as attributes for the duration of backward.
+            recorded = {id(f) for f in fresh if id(f) not in non_diff}
+            extra: List[Tensor] = []
+            slots = {}
+            for name, val in list(vars(ctx).items()):
+                if not name.startswith("_") and isinstance(val, Tensor) and id(val) in recorded:
+                    slots[name] = len(saved) + len(extra)
+                    extra.append(val)
+                    delattr(ctx, name)
+            ctx._attr_slots = slots  # type: ignore[attr-defined]
+            ctx._n_saved = len(saved)  # type: ignore[attr-defined]
             _core._record_function(
                 cls.__name__ + "Backward", ctx, _run_backward,
                 [a if isinstance(a, Tensor) else None for a in args],
                 [None if id(f) in non_diff else f for f in fresh],
-                list(saved),
+                list(saved) + extra,
             )
         return fresh[0] if single else tuple(fresh)
 
@@ -184,11 +198,16 @@ def _run_backward(ctx: FunctionCtx, saved: Tuple[Optional[Tensor], ...],
     if ctx.materialize_grads:
         grads = tuple(g if g is not None else _core.zeros(shape, dtype=dtype)
                       for g, (shape, dtype) in zip(grads, ctx._output_meta))
-    ctx._saved = saved
+    slots = ctx._attr_slots  # type: ignore[attr-defined]
+    ctx._saved = saved[:ctx._n_saved]  # type: ignore[attr-defined]
+    for name, idx in slots.items():
+        setattr(ctx, name, saved[idx])
     try:
         res = fn_cls.backward(ctx, *grads)
     finally:
         ctx._saved = None
+        for name in slots:
+            ctx.__dict__.pop(name, None)
     res_t = res if isinstance(res, tuple) else (res,)
     n_in = len(ctx._input_meta)  # type: ignore[attr-defined]
     # Trailing Nones may be left out (as PyTorch allows for extra non-tensor args).
