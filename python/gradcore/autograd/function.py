@@ -162,7 +162,7 @@ class Function:
                 cls.__name__ + "Backward", ctx, _run_backward,
                 [a if isinstance(a, Tensor) else None for a in args],
                 [None if id(f) in non_diff else f for f in fresh],
-                list(saved) + extra,
+                [*saved, *extra],
             )
         return fresh[0] if single else tuple(fresh)
 
