@@ -206,8 +206,13 @@ void gemm_direct(bool ta, int64_t M, int64_t N, int64_t K, T alpha, const T* A, 
   constexpr int64_t kRowTiles = 8;  // rows per task: 8 tiles share the task's B panel in L1
   const int64_t row_blocks = (M + mr * kRowTiles - 1) / (mr * kRowTiles);
   const int64_t npanels = (N + nr - 1) / nr;
+  // Task order: the operand that is re-read from cache should be the smaller one. Panel-
+  // major (each thread takes a run of B panels and sweeps all rows) re-reads A; row-major
+  // re-reads B. Either way each thread touches only its share of the other operand.
+  const bool panel_major = M <= N;
   auto task = [&](int64_t t) {
-    const int64_t rb = t / npanels, j0 = (t % npanels) * nr;
+    const int64_t rb = panel_major ? t % row_blocks : t / npanels;
+    const int64_t j0 = (panel_major ? t / row_blocks : t % npanels) * nr;
     const int64_t cols = N - j0 < nr ? N - j0 : nr;
     const int64_t i_end = (rb + 1) * mr * kRowTiles < M ? (rb + 1) * mr * kRowTiles : M;
     for (int64_t i0 = rb * mr * kRowTiles; i0 < i_end; i0 += mr) {
@@ -218,8 +223,15 @@ void gemm_direct(bool ta, int64_t M, int64_t N, int64_t K, T alpha, const T* A, 
     }
   };
   const int64_t ntasks = row_blocks * npanels;
-  if (M * N * K >= (1 << 18)) cpu::parallel_for(ntasks, task);
-  else for (int64_t t = 0; t < ntasks; ++t) task(t);
+  // Contiguous runs of tasks per thread (not pulled one by one): a thread then keeps its
+  // own B panels (panel-major) or A rows (row-major) in its L2 instead of sharing them all.
+  if (M * N * K >= (1 << 18)) {
+    cpu::parallel_range(ntasks, 1, [&](int64_t b, int64_t e) {
+      for (int64_t t = b; t < e; ++t) task(t);
+    });
+  } else {
+    for (int64_t t = 0; t < ntasks; ++t) task(t);
+  }
 }
 
 }  // namespace
