@@ -17,7 +17,7 @@ from gradcore._core import (
     backend_info, set_num_threads, get_num_threads, is_grad_enabled,
 )
 from gradcore.autograd import (
-    no_grad, enable_grad, set_grad_enabled, grad, backward, gradcheck, GradcheckError,
+    no_grad, enable_grad, set_grad_enabled, grad, backward, gradcheck, gradgradcheck, GradcheckError,
 )
 from gradcore import autograd, data, nn, optim, train
 from gradcore import viz
@@ -36,7 +36,7 @@ __all__ = [
     "add", "sub", "mul", "div", "pow", "matmul", "mm", "neg", "exp", "log", "sqrt", "abs", "tanh", "sigmoid",
     "relu", "sum", "mean", "max", "reshape", "transpose", "permute", "detach", "softmax", "log_softmax",
     "backend_info", "set_num_threads", "get_num_threads", "is_grad_enabled",
-    "no_grad", "enable_grad", "set_grad_enabled", "grad", "backward", "gradcheck", "GradcheckError",
+    "no_grad", "enable_grad", "set_grad_enabled", "grad", "backward", "gradcheck", "gradgradcheck", "GradcheckError",
     "autograd", "data", "nn", "optim", "train", "save", "load",
     "viz",
 ]
