@@ -29,7 +29,7 @@ from gradcore.autograd import functional as AF
 from gradcore.autograd import gradcheck
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # op_table.py sits next to this file
-from op_table import OPS, case, leaf  # noqa: E402
+from op_table import OPS, case, leaf, num_hvp  # noqa: E402
 
 # Known bugs go here as (set of op names, reason) pairs passed to _params, each a strict
 # xfail. Fixed so far: rules using the op's output ran before the output was linked to its
@@ -104,17 +104,6 @@ def test_jacobian_fwd_equals_rev(name: str) -> None:
     assert any(np.any(j.numpy() != 0) for j in Jf) == (name != "pow_0")
 
 
-def _num_hvp(f: Callable[..., gc.Tensor], args: List[gc.Tensor], vs: List[np.ndarray],
-             eps: float = 1e-5) -> List[np.ndarray]:
-    """(grad f(x + eps v) - grad f(x - eps v)) / 2 eps, from first derivatives only."""
-    def grads(sign: float) -> List[np.ndarray]:
-        xs = [leaf(a.numpy() + sign * eps * v) for a, v in zip(args, vs)]
-        gs = gc.grad([f(*xs)], xs, allow_unused=True)
-        return [np.zeros(x.shape) if g is None else g.numpy().copy() for g, x in zip(gs, xs)]
-    plus, minus = grads(1.0), grads(-1.0)
-    return [(p - m) / (2 * eps) for p, m in zip(plus, minus)]
-
-
 @pytest.mark.parametrize("name", _params((RULE_USES_OUTPUT_OPS, RULE_USES_OUTPUT), (FUSED_GELU_OPS, FUSED_GELU)))
 def test_reverse_over_forward_is_hvp(name: str) -> None:
     """gc.grad of jvp(f, x, v, create_graph=True) for f = <w, op(x)> is H v."""
@@ -137,7 +126,7 @@ def test_reverse_over_forward_is_hvp(name: str) -> None:
         hv = [np.zeros(a.shape) if h is None else h.numpy() for h, a in zip(hs, args)]
     else:  # the directional derivative does not depend on x: H v = 0
         hv = [np.zeros(a.shape) for a in args]
-    for h, ref in zip(hv, _num_hvp(f, args, vs)):
+    for h, ref in zip(hv, num_hvp(f, args, vs)):
         np.testing.assert_allclose(h, ref, rtol=1e-4, atol=1e-6)
 
 

@@ -25,7 +25,7 @@ from gradcore.autograd import functional as AF
 from gradcore.autograd import gradgradcheck
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # op_table.py sits next to this file
-from op_table import COVERAGE, NOT_DIFFERENTIABLE, OPS, case, leaf  # noqa: E402
+from op_table import COVERAGE, NOT_DIFFERENTIABLE, OPS, case, leaf, num_hvp  # noqa: E402
 
 # Known bugs go here as (set of op names, reason) pairs passed to _params, each a strict
 # xfail. Fixed so far: gc.grad(t, t) of an unused leaf; linear's fused GELU pre-activation
@@ -65,17 +65,6 @@ def test_gradgradcheck_constant_grad_outputs(name: str) -> None:
     assert gradgradcheck(fn, args, grad_outputs=[go], check_forward_ad=True, **tol)
 
 
-def _num_hvp(f: Callable[..., gc.Tensor], args: List[gc.Tensor], vs: List[np.ndarray],
-             eps: float = 1e-5) -> List[np.ndarray]:
-    """(grad f(x + eps v) - grad f(x - eps v)) / 2 eps, from first derivatives only."""
-    def grads(sign: float) -> List[np.ndarray]:
-        xs = [leaf(a.numpy() + sign * eps * v) for a, v in zip(args, vs)]
-        gs = gc.grad([f(*xs)], xs, allow_unused=True)
-        return [np.zeros(x.shape) if g is None else g.numpy().copy() for g, x in zip(gs, xs)]
-    plus, minus = grads(1.0), grads(-1.0)
-    return [(p - m) / (2 * eps) for p, m in zip(plus, minus)]
-
-
 @pytest.mark.parametrize("name", _params((FUSED_GELU_OPS, FUSED_GELU)))
 def test_hvp_of_every_op_matches_differences_of_the_gradient(name: str) -> None:
     """hvp (double backward) of <w, op(x)> equals central differences of its gradient along v."""
@@ -89,7 +78,7 @@ def test_hvp_of_every_op_matches_differences_of_the_gradient(name: str) -> None:
     vs = [rng.standard_normal(tuple(a.shape)) for a in args]
     out, hv = AF.hvp(f, tuple(args), tuple(gc.tensor(v, dtype=gc.float64) for v in vs))
     np.testing.assert_allclose(out.numpy(), f(*args).numpy(), rtol=1e-12)
-    for h, ref, a in zip(hv, _num_hvp(f, args, vs), args):
+    for h, ref, a in zip(hv, num_hvp(f, args, vs), args):
         assert h.shape == a.shape and not h.requires_grad
         np.testing.assert_allclose(h.numpy(), ref, rtol=1e-4, atol=1e-6)
 

@@ -25,7 +25,7 @@ import numpy as np
 
 from gradcore import _core
 from gradcore._core import Tensor
-from gradcore.autograd import forward_ad
+from gradcore.autograd import forward_ad, set_grad_enabled
 
 __all__ = ["vjp", "jvp", "jacobian", "hessian", "hvp", "vhp"]
 
@@ -108,7 +108,7 @@ def vjp(f: Callable[..., Any], primals: Tensors, cotangents: Optional[Tensors] =
     """
     inputs, in_tuple = _tuple(primals, "primals", "vjp")
     xs = _prepare_inputs(inputs, create_graph)
-    with _core_grad(True):
+    with set_grad_enabled(True):
         outs, out_tuple = _call(f, xs, "vjp")
     if cotangents is None:
         vs = _default_vectors(outs, "cotangents", "vjp")
@@ -138,7 +138,7 @@ def jvp(f: Callable[..., Any], primals: Tensors, tangents: Optional[Tensors] = N
         _check_like(ts, inputs, "tangents", "primals", "jvp")
     with forward_ad.dual_level():
         duals = tuple(forward_ad.make_dual(x if create_graph else x.detach(), t) for x, t in zip(inputs, ts))
-        with _core_grad(create_graph or _core.is_grad_enabled()):
+        with set_grad_enabled(create_graph or _core.is_grad_enabled()):
             outs, out_tuple = _call(f, duals, "jvp")
         prims, tans = [], []
         for o in outs:
@@ -175,7 +175,7 @@ def jacobian(f: Callable[..., Any], x: Tensors, create_graph: bool = False, mode
     # J[i][j] as (out_i.numel, in_j.numel) blocks, reshaped at the end.
     if mode == "rev":
         xs = _prepare_inputs(ins, create_graph)
-        with _core_grad(True):
+        with set_grad_enabled(True):
             outs, out_tuple = _call(func, xs, "jacobian")
         blocks: List[List[List[Tensor]]] = []
         for o in outs:
@@ -283,7 +283,7 @@ def hvp(f: Callable[..., Any], x: Tensors, v: Optional[Tensors] = None,
         vs, _ = _tuple(v, "v", "hvp")
         _check_like(vs, ins, "v", "x", "hvp")
     xs = _prepare_inputs(ins, create_graph)
-    with _core_grad(True):
+    with set_grad_enabled(True):
         out = f(*xs)
         if not isinstance(out, Tensor) or out.numel() != 1:
             raise RuntimeError("hvp: the function must return a single Tensor with one element")
@@ -304,15 +304,3 @@ def vhp(f: Callable[..., Any], x: Tensors, v: Optional[Tensors] = None,
         create_graph: bool = False) -> Tuple[Any, Any]:
     """``v^T H`` (equal to ``H v``: the Hessian is symmetric). Same conventions as :func:`hvp`."""
     return hvp(f, x, v, create_graph)
-
-
-class _core_grad:
-    def __init__(self, mode: bool) -> None:
-        self.mode = mode
-
-    def __enter__(self) -> None:
-        self.prev = _core.is_grad_enabled()
-        _core.set_grad_enabled(self.mode)
-
-    def __exit__(self, *exc: object) -> None:
-        _core.set_grad_enabled(self.prev)
