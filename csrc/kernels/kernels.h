@@ -87,6 +87,9 @@ struct TypedKernels {
   // y[0:n] = x[0:n] with non-temporal stores where the ISA has them (large outputs that
   // will not be read back soon: saves the read-for-ownership of every cache line).
   void (*stream_copy)(const T* x, T* y, int64_t n);
+  // dst[c * ldd + r] = src[r * lds + c] for r < rows, c < cols (GEMM's B^T before the direct
+  // tile). Null when the table has no vectorised one.
+  void (*transpose)(const T* src, int64_t lds, int64_t rows, int64_t cols, T* dst, int64_t ldd);
   T (*sum)(const T* x, int64_t n);                 // fixed-order pairwise sum
   T (*max)(const T* x, int64_t n);
   T (*dot)(const T* x, const T* y, int64_t n);

@@ -243,6 +243,47 @@ void gemm_ukr_direct(bool ta, int64_t m, int64_t n, int64_t k, const T* a, int64
   else gemm_ukr_direct_6x4v<T, false>(m, n, k, a, lda, b, ldb, c, ldc, alpha, beta);
 }
 
+// 16 x 16 float transpose in registers: unpack pairs of rows (ps), then pairs of pairs (pd),
+// then a 4 x 4 transpose of the 128-bit lanes. Edge blocks go element by element.
+void transpose_f32(const float* __restrict src, int64_t lds, int64_t rows, int64_t cols, float* __restrict dst,
+                   int64_t ldd) {
+  int64_t r0 = 0;
+  for (; r0 + 16 <= rows; r0 += 16) {
+    int64_t c0 = 0;
+    for (; c0 + 16 <= cols; c0 += 16) {
+      const float* s = src + r0 * lds + c0;
+      __m512 r[16], t[16], u[16];
+      for (int i = 0; i < 16; ++i) r[i] = _mm512_loadu_ps(s + i * lds);
+      for (int i = 0; i < 8; ++i) {
+        t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+        t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+      }
+      for (int i = 0; i < 4; ++i) {
+        const __m512d a = _mm512_castps_pd(t[4 * i]), b = _mm512_castps_pd(t[4 * i + 1]);
+        const __m512d c = _mm512_castps_pd(t[4 * i + 2]), d = _mm512_castps_pd(t[4 * i + 3]);
+        u[4 * i + 0] = _mm512_castpd_ps(_mm512_unpacklo_pd(a, c));  // lane column 0 of rows 4i..4i+3
+        u[4 * i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(a, c));  // column 1
+        u[4 * i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(b, d));  // column 2
+        u[4 * i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(b, d));  // column 3
+      }
+      for (int k = 0; k < 4; ++k) {  // output rows 4 L + k gather lane L of u[k], u[4+k], u[8+k], u[12+k]
+        const __m512 w0 = _mm512_shuffle_f32x4(u[k], u[4 + k], 0x44), w1 = _mm512_shuffle_f32x4(u[k], u[4 + k], 0xEE);
+        const __m512 w2 = _mm512_shuffle_f32x4(u[8 + k], u[12 + k], 0x44);
+        const __m512 w3 = _mm512_shuffle_f32x4(u[8 + k], u[12 + k], 0xEE);
+        float* d = dst + (c0 + k) * ldd + r0;
+        _mm512_storeu_ps(d, _mm512_shuffle_f32x4(w0, w2, 0x88));
+        _mm512_storeu_ps(d + 4 * ldd, _mm512_shuffle_f32x4(w0, w2, 0xDD));
+        _mm512_storeu_ps(d + 8 * ldd, _mm512_shuffle_f32x4(w1, w3, 0x88));
+        _mm512_storeu_ps(d + 12 * ldd, _mm512_shuffle_f32x4(w1, w3, 0xDD));
+      }
+    }
+    for (; c0 < cols; ++c0)
+      for (int64_t i = r0; i < r0 + 16; ++i) dst[c0 * ldd + i] = src[i * lds + c0];
+  }
+  for (; r0 < rows; ++r0)
+    for (int64_t c = 0; c < cols; ++c) dst[c * ldd + r0] = src[r0 * lds + c];
+}
+
 // Non-temporal copy: 64-byte aligned destinations stream past the cache.
 template <class T>
 void stream_copy_avx512(const T* __restrict x, T* __restrict y, int64_t n) {
@@ -277,6 +318,7 @@ void init_avx512(KernelTable& t) {
   t.f32.gemm_nr_narrow = 16;
   t.f32.gemm_ukr_narrow_rows = avx512::sgemm_ukr_12x16_rows;
   t.f32.gemm_ukr_direct = avx512::gemm_ukr_direct<float>;
+  t.f32.transpose = avx512::transpose_f32;
   t.f64.gemm_ukr_direct = avx512::gemm_ukr_direct<double>;
   t.f32.stream_copy = avx512::stream_copy_avx512<float>;
   t.f64.stream_copy = avx512::stream_copy_avx512<double>;
