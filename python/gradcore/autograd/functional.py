@@ -84,6 +84,16 @@ def _default_vectors(refs: Tuple[Tensor, ...], what: str, fn_name: str) -> Tuple
     return tuple(_core.ones_like(r) for r in refs)
 
 
+def _vectors_like(vs: Optional[Tensors], refs: Tuple[Tensor, ...], what: str, ref_what: str,
+                  fn_name: str) -> Tuple[Tensor, ...]:
+    """The direction vectors given for ``refs`` (checked), or ones when omitted for 1-element refs."""
+    if vs is None:
+        return _default_vectors(refs, what, fn_name)
+    out, _ = _tuple(vs, what, fn_name)
+    _check_like(out, refs, what, ref_what, fn_name)
+    return out
+
+
 def _finish(t: Optional[Tensor], like: Tensor, create_graph: bool) -> Tensor:
     if t is None:
         return _core.zeros_like(like)
@@ -110,11 +120,7 @@ def vjp(f: Callable[..., Any], primals: Tensors, cotangents: Optional[Tensors] =
     xs = _prepare_inputs(inputs, create_graph)
     with set_grad_enabled(True):
         outs, out_tuple = _call(f, xs, "vjp")
-    if cotangents is None:
-        vs = _default_vectors(outs, "cotangents", "vjp")
-    else:
-        vs, _ = _tuple(cotangents, "cotangents", "vjp")
-        _check_like(vs, outs, "cotangents", "outputs", "vjp")
+    vs = _vectors_like(cotangents, outs, "cotangents", "outputs", "vjp")
     grads = _grads(outs, xs, vs, create_graph, create_graph)
     res = [_finish(g, x, create_graph) for g, x in zip(grads, xs)]
     outs_r = [o if create_graph else o.detach() for o in outs]
@@ -131,11 +137,7 @@ def jvp(f: Callable[..., Any], primals: Tensors, tangents: Optional[Tensors] = N
     has a single element).
     """
     inputs, _ = _tuple(primals, "primals", "jvp")
-    if tangents is None:
-        ts = _default_vectors(inputs, "tangents", "jvp")
-    else:
-        ts, _ = _tuple(tangents, "tangents", "jvp")
-        _check_like(ts, inputs, "tangents", "primals", "jvp")
+    ts = _vectors_like(tangents, inputs, "tangents", "primals", "jvp")
     with forward_ad.dual_level():
         duals = tuple(forward_ad.make_dual(x if create_graph else x.detach(), t) for x, t in zip(inputs, ts))
         with set_grad_enabled(create_graph or _core.is_grad_enabled()):
@@ -277,11 +279,7 @@ def hvp(f: Callable[..., Any], x: Tensors, v: Optional[Tensors] = None,
     when every input has one element).
     """
     ins, in_tuple = _tuple(x, "x", "hvp")
-    if v is None:
-        vs = _default_vectors(ins, "v", "hvp")
-    else:
-        vs, _ = _tuple(v, "v", "hvp")
-        _check_like(vs, ins, "v", "x", "hvp")
+    vs = _vectors_like(v, ins, "v", "x", "hvp")
     xs = _prepare_inputs(ins, create_graph)
     with set_grad_enabled(True):
         out = f(*xs)
