@@ -7,6 +7,7 @@ Tanh and Sigmoid keep the networks smooth (no ReLU kinks in gradient comparisons
 """
 from __future__ import annotations
 
+import os
 import math
 import subprocess
 import sys
@@ -25,7 +26,8 @@ from gradcore.nn.hooks import RemovableHandle
 from gradcore.nn.utils import ActivationStats, GradientMonitor, GradientWarning, grad_stats
 from gradcore.train import fit
 
-ROOT = Path(__file__).resolve().parents[1]
+# The source tree (GRADCORE_SOURCE_ROOT when tools/test_wheel.sh runs a copy of the tests).
+ROOT = Path(os.environ.get("GRADCORE_SOURCE_ROOT") or Path(__file__).resolve().parents[1])
 
 
 def _np(t: Optional[gc.Tensor]) -> Optional[np.ndarray]:

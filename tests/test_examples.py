@@ -2,11 +2,13 @@
 and the key lines of their output)."""
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+# The source tree (GRADCORE_SOURCE_ROOT when tools/test_wheel.sh runs a copy of the tests).
+ROOT = Path(os.environ.get("GRADCORE_SOURCE_ROOT") or Path(__file__).resolve().parents[1])
 
 
 def run_example(name: str, *args: str, timeout: float = 120) -> str:

@@ -18,6 +18,7 @@ The stdlib ``gc`` module is used for the memory checks, so gradcore is imported 
 """
 from __future__ import annotations
 
+import os
 import gc
 import pathlib
 import subprocess
@@ -1122,7 +1123,9 @@ def test_exception_in_backward_on_a_thread() -> None:
 
 # ---- the example ------------------------------------------------------------------------
 
-EXAMPLE = pathlib.Path(__file__).resolve().parents[1] / "examples" / "layers_from_scratch.py"
+# The source tree (GRADCORE_SOURCE_ROOT when tools/test_wheel.sh runs a copy of the tests).
+EXAMPLE = (pathlib.Path(os.environ.get("GRADCORE_SOURCE_ROOT") or pathlib.Path(__file__).resolve().parents[1])
+           / "examples" / "layers_from_scratch.py")
 
 
 @pytest.mark.parametrize("allow_sklearn", [True, False], ids=["as-installed", "synthetic"])

@@ -366,7 +366,8 @@ def test_hessian_create_graph_is_differentiable_and_default_is_detached() -> Non
 # coverage of the op index, and detach
 # ---------------------------------------------------------------------------------------
 
-OPS_H = os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, "csrc", "autograd", "ops.h")
+OPS_H = os.path.join(os.environ.get("GRADCORE_SOURCE_ROOT") or os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir),
+                     "csrc", "autograd", "ops.h")
 
 
 def test_op_table_covers_every_differentiable_op_of_ops_h() -> None:
