@@ -551,3 +551,19 @@ def test_vanishing_gradients_example(tmp_path: Path) -> None:
         assert "no plot" in out
     else:
         assert out_png.stat().st_size > 0
+
+
+def test_tensor_norms_match_numpy() -> None:
+    """_core.tensor_norms (behind grad_stats and GradientMonitor): one norm per tensor, NaN for None."""
+    rng = np.random.default_rng(3)
+    arrays = [rng.standard_normal((7, 5)).astype(np.float32), rng.standard_normal(33), np.zeros(0)]
+    tensors = [gc.tensor(a) for a in arrays]
+    for p in (1.0, 2.0, 3.0, float("inf")):
+        got = gc._core.tensor_norms([*tensors, None], p).numpy()
+        want = [np.linalg.norm(a.astype(np.float64).ravel(), p) if a.size else 0.0 for a in arrays]
+        np.testing.assert_allclose(got[:3], want, rtol=1e-12)
+        assert np.isnan(got[3])
+    with pytest.raises(ValueError):
+        gc._core.tensor_norms(tensors, -1.0)
+    with pytest.raises(TypeError):
+        gc._core.tensor_norms([1.0], 2.0)

@@ -116,6 +116,9 @@ void optim_step(const std::string& kind, const OptimHyper& h, const tensor_list&
                 const std::vector<tensor_list>& states, const TensorPtr& steps);
 // The norm of all .grad tensors together (one pass); 0-dim float64 tensor.
 TensorPtr grad_norm(const tensor_list& params, double norm_type);
+// The norm_type-norm of each tensor's own values (null entries give NaN), one kernel pass
+// each, accumulated in float64; a float64 tensor of shape (len(tensors),).
+TensorPtr tensor_norms(const tensor_list& tensors, double norm_type);
 void scale_grads(const tensor_list& params, double factor);
 void clamp_grads(const tensor_list& params, double clip_value);
 

@@ -32,6 +32,13 @@ void bind_optim(py::module_& m) {
       "One fused update of every parameter with a .grad (kind: sgd, adam, rmsprop, adagrad).");
   m.def("grad_norm", &ops::grad_norm, py::arg("params"), py::arg("norm_type") = 2.0,
         py::call_guard<py::gil_scoped_release>(), "Norm of all the parameters' .grad together (one pass).");
+  m.def("tensor_norms", [](py::sequence tensors, double norm_type) {
+        tensor_list ts;
+        for (auto item : tensors) ts.push_back(optional_tensor(item, "tensor_norms: tensors"));
+        py::gil_scoped_release nogil;
+        return ops::tensor_norms(ts, norm_type);
+      }, py::arg("tensors"), py::arg("norm_type") = 2.0,
+      "The norm of each tensor's values (NaN for None) as a float64 tensor, one pass each.");
   m.def("scale_grads", &ops::scale_grads, py::arg("params"), py::arg("factor"),
         py::call_guard<py::gil_scoped_release>(), "Multiply every parameter's .grad by factor, in place.");
   m.def("clamp_grads", &ops::clamp_grads, py::arg("params"), py::arg("clip_value"),

@@ -18,7 +18,7 @@ import collections.abc
 import numpy
 import numpy.typing
 import typing
-__all__: list[str] = ['Node', 'RemovableHandle', 'Tensor', 'abs', 'add', 'arange', 'backend_info', 'backward', 'clamp_grads', 'cross_entropy', 'detach', 'div', 'dropout', 'dtype', 'erf', 'exp', 'float32', 'float64', 'from_numpy', 'full', 'gelu', 'get_num_threads', 'grad', 'grad_norm', 'initial_seed', 'is_anomaly_enabled', 'is_grad_enabled', 'leaky_relu', 'linear', 'log', 'log_softmax', 'manual_seed', 'matmul', 'max', 'mean', 'mm', 'mse_loss', 'mul', 'neg', 'ones', 'ones_like', 'optim_step', 'permute', 'pow', 'rand', 'randn', 'relu', 'reshape', 'scale_grads', 'set_anomaly_enabled', 'set_grad_enabled', 'set_num_threads', 'sigmoid', 'softmax', 'softplus', 'sqrt', 'sub', 'sum', 'tanh', 'tensor', 'transpose', 'zeros', 'zeros_like']
+__all__: list[str] = ['Node', 'RemovableHandle', 'Tensor', 'abs', 'add', 'arange', 'backend_info', 'backward', 'clamp_grads', 'cross_entropy', 'detach', 'div', 'dropout', 'dtype', 'erf', 'exp', 'float32', 'float64', 'from_numpy', 'full', 'gelu', 'get_num_threads', 'grad', 'grad_norm', 'initial_seed', 'is_anomaly_enabled', 'is_grad_enabled', 'leaky_relu', 'linear', 'log', 'log_softmax', 'manual_seed', 'matmul', 'max', 'mean', 'mm', 'mse_loss', 'mul', 'neg', 'ones', 'ones_like', 'optim_step', 'permute', 'pow', 'rand', 'randn', 'relu', 'reshape', 'scale_grads', 'set_anomaly_enabled', 'set_grad_enabled', 'set_num_threads', 'sigmoid', 'softmax', 'softplus', 'sqrt', 'sub', 'sum', 'tanh', 'tensor', 'tensor_norms', 'transpose', 'zeros', 'zeros_like']
 
 # Type aliases (stub only; not attributes of the module).
 _Float: typing.TypeAlias = typing.SupportsFloat | typing.SupportsIndex
@@ -481,6 +481,8 @@ def tensor(data: _Data, dtype: _DTypeLike = None, requires_grad: bool = False) -
     """
     Copy data (nested lists, scalars, any NumPy array) into a new tensor. dtype defaults to float32 (float64 for float64 NumPy arrays).
     """
+def tensor_norms(tensors: collections.abc.Sequence[Tensor | None], norm_type: _Float = 2.0) -> Tensor:
+    ...
 def transpose(input: Tensor, dim0: _Int = 0, dim1: _Int = 1) -> Tensor:
     ...
 def zeros(*args: _ShapeArg, dtype: _DTypeLike = None, requires_grad: bool = False) -> Tensor:

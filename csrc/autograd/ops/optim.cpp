@@ -118,6 +118,25 @@ TensorPtr grad_norm(const tensor_list& params, double norm_type) {
   return out;
 }
 
+TensorPtr tensor_norms(const tensor_list& tensors, double norm_type) {
+  GC_CHECK(norm_type > 0 || std::isinf(norm_type), ValueError, "norm_type must be positive, got ", norm_type);
+  TensorPtr out = empty({static_cast<int64_t>(tensors.size())}, DType::Float64);
+  double* o = out->data<double>();
+  const bool inf = std::isinf(norm_type);
+  for (size_t i = 0; i < tensors.size(); ++i) {
+    const TensorPtr& t = tensors[i];
+    if (!t) { o[i] = __builtin_nan(""); continue; }
+    const void* ptr = t->data_ptr();
+    const int64_t n = t->numel;
+    double part = dispatch(t->dtype, [&](auto z) {
+      using T = decltype(z);
+      return kernels::grad_norm_pow<T>(1, reinterpret_cast<const T* const*>(&ptr), &n, norm_type);
+    });
+    o[i] = inf ? part : std::pow(part, 1.0 / norm_type);
+  }
+  return out;
+}
+
 void scale_grads(const tensor_list& params, double factor) {
   for (const auto& p : with_grads(params, "clip_grad_norm_")) {
     p->grad->storage->version++;

@@ -79,16 +79,6 @@ class ParamGradStats(NamedTuple):
     ratio: Optional[float]          # grad_norm / param_norm (inf if only the parameter is zero)
 
 
-def _norm(t: Tensor, norm_type: float = 2.0) -> float:
-    """``norm_type``-norm of ``t``'s values in one C++ pass, accumulated in float64, no copy.
-
-    ``_core.grad_norm`` reads ``.grad``, so the values go in as the ``.grad`` of a view.
-    """
-    holder = t.detach()
-    holder.grad = t.detach()
-    return float(_core.grad_norm([holder], norm_type).item())
-
-
 def _ratio(num: float, den: float) -> float:
     if den > 0:
         return num / den
@@ -104,15 +94,19 @@ def grad_stats(model: Any) -> "OrderedDict[str, ParamGradStats]":
     plain SGD step is relative to the weights, per unit learning rate). The gradient fields
     are None for parameters without ``.grad``. Each norm is one C++ pass in float64.
     """
+    named = list(model.named_parameters())
+    params = [p for _, p in named]
+    grads = [p.grad for p in params]
+    # Three C++ calls for the whole model: parameter L2 norms, gradient L2 and L1 norms.
+    pnorms = _core.tensor_norms(params, 2.0).tolist()
+    gnorms = _core.tensor_norms(grads, 2.0).tolist()
+    gsums = _core.tensor_norms(grads, 1.0).tolist()
     out: "OrderedDict[str, ParamGradStats]" = OrderedDict()
-    for name, p in model.named_parameters():
-        pn = _norm(p)
-        g = p.grad
+    for (name, p), g, pn, gn, g1 in zip(named, grads, pnorms, gnorms, gsums):
         if g is None:
             out[name] = ParamGradStats(None, None, pn, None)
             continue
-        gn = float(_core.grad_norm([p], 2.0).item())
-        mean_abs = float(_core.grad_norm([p], 1.0).item()) / p.numel() if p.numel() else 0.0
+        mean_abs = g1 / p.numel() if p.numel() else 0.0
         out[name] = ParamGradStats(gn, mean_abs, pn, _ratio(gn, pn))
     return out
 
@@ -237,10 +231,13 @@ class GradientMonitor:
 
     def grad_norms(self) -> "OrderedDict[str, Optional[float]]":
         """Each layer's current gradient norm (None when none of its parameters has ``.grad``)."""
+        # One C++ call for every parameter's gradient norm; a layer's norm combines its own.
+        grads = [p.grad for params in self._layer_params.values() for p in params]
+        norms = iter(_core.tensor_norms(grads, 2.0).tolist())
         out: "OrderedDict[str, Optional[float]]" = OrderedDict()
         for label, params in self._layer_params.items():
-            with_grad = [p for p in params if p.grad is not None]
-            out[label] = float(_core.grad_norm(with_grad, 2.0).item()) if with_grad else None
+            own = [n for p, n in zip(params, norms) if p.grad is not None]
+            out[label] = math.sqrt(sum(n * n for n in own)) if own else None
         return out
 
     def step(self) -> "OrderedDict[str, Optional[float]]":
