@@ -70,7 +70,7 @@ delta = hn @ W2n + b2n - Yn
 dz1 = delta @ W2n.T * hn * (1 - hn)
 for name, t, ref in [("dW2 = h^T delta", W2, hn.T @ delta), ("db2 = sum delta", b2, delta.sum(0)),
                      ("dW1 = X^T dz1", W1, Xn.T @ dz1), ("db1 = sum dz1", b1, dz1.sum(0))]:
-    err = np.abs(t.grad.numpy() - ref).max()
+    err = np.abs(t.grad.detach().numpy() - ref).max()
     print(f"  {name:<22} max |engine - hand| = {err:.2e}  {'ok' if err < 1e-12 else 'MISMATCH'}")
 
 print("\n6. gradcheck: the engine against float64 central differences")

@@ -49,7 +49,7 @@ def reverse_gradient(x0: gc.Tensor) -> gc.Tensor:
 
 def forward_column(x0: gc.Tensor, i: int) -> float:
     e = gc.zeros_like(x0)
-    e.numpy()[i] = 1.0
+    e.detach().numpy()[i] = 1.0
     _, d = jvp(f, x0, e)
     return float(d.item())
 
@@ -87,9 +87,9 @@ def main() -> None:
     # Correctness first: n forward passes give the same gradient as one reverse pass.
     x_small = gc.tensor(rng.standard_normal(50), dtype=gc.float64)
     fwd = np.array([forward_column(x_small, i) for i in range(50)])
-    rev = reverse_gradient(x_small).numpy()
+    rev = reverse_gradient(x_small).detach().numpy()
     assert np.allclose(fwd, rev, rtol=1e-10, atol=1e-12), (fwd, rev)
-    assert np.allclose(rev, f_grad_numpy(x_small.numpy()), rtol=1e-10, atol=1e-12)
+    assert np.allclose(rev, f_grad_numpy(x_small.detach().numpy()), rtol=1e-10, atol=1e-12)
     print("n = 50: forward mode (50 jvps) == reverse mode (1 backward) == NumPy formula\n")
 
     sizes = [n for n in (10, 100, 1_000, 10_000, 100_000) if n <= args.max_n]

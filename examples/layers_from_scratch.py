@@ -59,7 +59,7 @@ class Relu(Function):
 
     @staticmethod
     def forward(ctx, x):
-        mask = gc.tensor((x.numpy() > 0).astype(np.float64), dtype=x.dtype)
+        mask = gc.tensor((x.detach().numpy() > 0).astype(np.float64), dtype=x.dtype)
         ctx.save_for_backward(mask)
         return x * mask
 
@@ -193,9 +193,9 @@ def check_against_builtin(x, labels, params) -> None:
     print(f"  step-0 check against gc.nn (Linear, ReLU, cross_entropy): loss {loss.item():.6f} vs "
           f"{ref_loss.item():.6f}")
     assert np.isclose(loss.item(), ref_loss.item(), rtol=1e-12)
-    pairs = [("dW1", W1.grad.numpy(), lin1.weight.grad.numpy().T), ("db1", b1.grad.numpy(), lin1.bias.grad.numpy()),
-             ("dW2", W2.grad.numpy(), lin2.weight.grad.numpy().T), ("db2", b2.grad.numpy(), lin2.bias.grad.numpy())]
-    pairs += [(f"d{k}", acts[k].grad.numpy(), ref_acts[k].grad.numpy()) for k in ("logits", "a1", "z1")]
+    pairs = [("dW1", W1.grad.detach().numpy(), lin1.weight.grad.detach().numpy().T), ("db1", b1.grad.detach().numpy(), lin1.bias.grad.detach().numpy()),
+             ("dW2", W2.grad.detach().numpy(), lin2.weight.grad.detach().numpy().T), ("db2", b2.grad.detach().numpy(), lin2.bias.grad.detach().numpy())]
+    pairs += [(f"d{k}", acts[k].grad.detach().numpy(), ref_acts[k].grad.detach().numpy()) for k in ("logits", "a1", "z1")]
     for name, got, ref in pairs:
         err = np.abs(got - ref).max()
         ok = np.allclose(got, ref, rtol=1e-10, atol=1e-12)
@@ -209,7 +209,7 @@ def accuracy(X, y, params) -> float:
     with gc.no_grad():
         W1, b1, W2, b2 = params
         logits = Affine.apply(Relu.apply(Affine.apply(gc.tensor(X, dtype=f64), W1, b1)), W2, b2)
-    return float((logits.numpy().argmax(1) == y).mean())
+    return float((logits.detach().numpy().argmax(1) == y).mean())
 
 
 def mlp(steps: int = 400, batch_size: int = 64, lr: float = 0.1, hidden: int = 100, seed: int = 0) -> None:

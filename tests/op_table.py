@@ -288,8 +288,8 @@ def num_hvp(f: Callable[..., gc.Tensor], args: List[gc.Tensor], vs: List[np.ndar
             eps: float = 1e-5) -> List[np.ndarray]:
     """(grad f(x + eps v) - grad f(x - eps v)) / 2 eps, from first derivatives only."""
     def grads(sign: float) -> List[np.ndarray]:
-        xs = [leaf(a.numpy() + sign * eps * v) for a, v in zip(args, vs)]
+        xs = [leaf(a.detach().numpy() + sign * eps * v) for a, v in zip(args, vs)]
         gs = gc.grad([f(*xs)], xs, allow_unused=True)
-        return [np.zeros(x.shape) if g is None else g.numpy().copy() for g, x in zip(gs, xs)]
+        return [np.zeros(x.shape) if g is None else g.detach().numpy().copy() for g, x in zip(gs, xs)]
     plus, minus = grads(1.0), grads(-1.0)
     return [(p - m) / (2 * eps) for p, m in zip(plus, minus)]

@@ -31,7 +31,7 @@ def test_batch_counts_and_sizes(n, bs):
         else:
             assert sum(sizes) == n and all(s == bs for s in sizes[:-1]) and 0 < sizes[-1] <= bs
     # without shuffling the order is the array order
-    got = np.concatenate([b.numpy() for (b,) in DataLoader(X, batch_size=bs)])
+    got = np.concatenate([b.detach().numpy() for (b,) in DataLoader(X, batch_size=bs)])
     np.testing.assert_array_equal(got, X)
 
 
@@ -43,7 +43,7 @@ def test_shuffle_covers_every_index_once_per_epoch_and_reshuffles():
     for _ in range(3):
         xs, ys = [], []
         for xb, yb in loader:
-            xs.append(xb.numpy())
+            xs.append(xb.detach().numpy())
             ys.append(yb)
         x, y = np.concatenate(xs), np.concatenate(ys)
         assert sorted(y.tolist()) == list(range(n))          # each index exactly once
@@ -102,14 +102,14 @@ def test_non_contiguous_inputs_are_batched_correctly():
         for shuffle in (False, True):
             loader = DataLoader(v, np.arange(10), batch_size=3, shuffle=shuffle, seed=0)
             for xb, idx in loader:
-                np.testing.assert_array_equal(xb.numpy(), v[idx])
+                np.testing.assert_array_equal(xb.detach().numpy(), v[idx])
 
 
 def test_accepts_lists_and_tensors_and_validates():
     X = gc.tensor(np.arange(12, dtype=np.float32).reshape(6, 2))
     y = [0, 1, 0, 1, 1, 0]
     xb, yb = next(iter(DataLoader(X, y, batch_size=6)))
-    np.testing.assert_array_equal(xb.numpy(), X.numpy())
+    np.testing.assert_array_equal(xb.detach().numpy(), X.detach().numpy())
     np.testing.assert_array_equal(yb, y)
     with pytest.raises(ValueError):
         DataLoader(np.zeros((5, 2)), np.zeros(4), batch_size=2)
@@ -292,7 +292,7 @@ def test_fit_metrics_are_what_they_claim():
     loader = DataLoader(X, y, batch_size=16)
     hist = fit(model, nn.CrossEntropyLoss(), opt, loader, epochs=1, progress=False, log=lambda s: None)
     out = model(gc.tensor(X))
-    acc = float((out.numpy().argmax(1) == y).mean())
+    acc = float((out.detach().numpy().argmax(1) == y).mean())
     loss = nn.CrossEntropyLoss()(out, y).item()
     assert hist["accuracy"][0] == pytest.approx(acc)
     assert hist["loss"][0] == pytest.approx(loss, rel=1e-5)

@@ -31,7 +31,7 @@ ROOT = Path(os.environ.get("GRADCORE_SOURCE_ROOT") or Path(__file__).resolve().p
 
 
 def _np(t: Optional[gc.Tensor]) -> Optional[np.ndarray]:
-    return None if t is None else np.array(t.numpy(), copy=True)
+    return None if t is None else np.array(t.detach().numpy(), copy=True)
 
 
 def _net() -> nn.Sequential:
@@ -73,13 +73,13 @@ def test_forward_pre_hook_modifies_input_like_torch() -> None:
     tm.register_forward_pre_hook(lambda mod, args: (args[0] * 2.0,))
     x = gc.tensor(X, dtype=gc.float64)
     out = m(x)
-    np.testing.assert_allclose(out.numpy(), tm(torch.from_numpy(X)).detach().numpy(), rtol=1e-12)
+    np.testing.assert_allclose(out.detach().numpy(), tm(torch.from_numpy(X)).detach().numpy(), rtol=1e-12)
     assert seen == [(m[2], 1)]
     h.remove()
-    np.testing.assert_allclose(m(x).numpy(), tm[2](tm[1](tm[0](torch.from_numpy(X)))).detach().numpy(), rtol=1e-12)
+    np.testing.assert_allclose(m(x).detach().numpy(), tm[2](tm[1](tm[0](torch.from_numpy(X)))).detach().numpy(), rtol=1e-12)
     # A non-tuple return value is the single argument.
     with m.register_forward_pre_hook(lambda mod, args: args[0] * 0.0):
-        np.testing.assert_allclose(m(x).numpy(), m[2](m[1](m[0](gc.zeros(5, 3, dtype=gc.float64)))).numpy())
+        np.testing.assert_allclose(m(x).detach().numpy(), m[2](m[1](m[0](gc.zeros(5, 3, dtype=gc.float64)))).detach().numpy())
 
 
 def test_forward_hook_modifies_output_and_sees_args() -> None:
@@ -98,13 +98,13 @@ def test_forward_hook_modifies_output_and_sees_args() -> None:
     x = gc.tensor(X, dtype=gc.float64, requires_grad=True)
     tx = torch.tensor(X, requires_grad=True)
     y, ty = m(x), tm(tx)
-    np.testing.assert_allclose(y.numpy(), ty.detach().numpy(), rtol=1e-12)
+    np.testing.assert_allclose(y.detach().numpy(), ty.detach().numpy(), rtol=1e-12)
     assert got == [(m[1], (5, 4), (5, 4))]
     # The replacement is part of the graph: gradients match torch's.
     (y ** 2).sum().backward()
     (ty ** 2).sum().backward()
-    np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy(), rtol=1e-11)
-    np.testing.assert_allclose(m[0].weight.grad.numpy(), tm[0].weight.grad.numpy(), rtol=1e-11)
+    np.testing.assert_allclose(x.grad.detach().numpy(), tx.grad.detach().numpy(), rtol=1e-11)
+    np.testing.assert_allclose(m[0].weight.grad.detach().numpy(), tm[0].weight.grad.detach().numpy(), rtol=1e-11)
 
 
 def test_hooks_on_sequential_child_fire_despite_fusion() -> None:
@@ -112,12 +112,12 @@ def test_hooks_on_sequential_child_fire_despite_fusion() -> None:
     gc.manual_seed(0)
     m = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 2), nn.Sigmoid())
     x = gc.randn(6, 3)
-    fused = m(x).numpy().copy()
+    fused = m(x).detach().numpy().copy()
     outs: List[np.ndarray] = []
     with m[1].register_forward_hook(lambda mod, args, out: outs.append(_np(out))), \
             m[2].register_forward_pre_hook(lambda mod, args: outs.append(_np(args[0]))):
         assert m[1]._has_hooks and m[2]._has_hooks
-        np.testing.assert_allclose(m(x).numpy(), fused, rtol=1e-6, atol=1e-7)
+        np.testing.assert_allclose(m(x).detach().numpy(), fused, rtol=1e-6, atol=1e-7)
     assert len(outs) == 2
     np.testing.assert_allclose(outs[0], np.maximum(_np(F.linear(x, m[0].weight, m[0].bias)), 0), rtol=1e-6, atol=1e-7)
     np.testing.assert_array_equal(outs[0], outs[1])
@@ -141,9 +141,9 @@ def test_full_backward_hook_linear_matches_numpy() -> None:
     mod, gi, go = rec[0]
     assert mod is lin and len(gi) == 1 and len(go) == 1
     np.testing.assert_allclose(_np(go[0]), G, rtol=1e-13)
-    np.testing.assert_allclose(_np(gi[0]), G @ lin.weight.numpy(), rtol=1e-13)
-    np.testing.assert_allclose(x.grad.numpy(), G @ lin.weight.numpy(), rtol=1e-13)
-    np.testing.assert_allclose(lin.weight.grad.numpy(), G.T @ X, rtol=1e-13)
+    np.testing.assert_allclose(_np(gi[0]), G @ lin.weight.detach().numpy(), rtol=1e-13)
+    np.testing.assert_allclose(x.grad.detach().numpy(), G @ lin.weight.detach().numpy(), rtol=1e-13)
+    np.testing.assert_allclose(lin.weight.grad.detach().numpy(), G.T @ X, rtol=1e-13)
 
 
 @pytest.mark.parametrize("x_requires_grad", [True, False])
@@ -191,16 +191,16 @@ def test_backward_hook_replacing_grad_input_changes_upstream_like_torch() -> Non
     tx = torch.tensor(X, requires_grad=True)
     (m(x) ** 2).sum().backward()
     (tm(tx) ** 2).sum().backward()
-    np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy(), rtol=1e-11)
-    np.testing.assert_allclose(m[0].weight.grad.numpy(), tm[0].weight.grad.numpy(), rtol=1e-11)
-    np.testing.assert_allclose(m[2].weight.grad.numpy(), tm[2].weight.grad.numpy(), rtol=1e-11)
+    np.testing.assert_allclose(x.grad.detach().numpy(), tx.grad.detach().numpy(), rtol=1e-11)
+    np.testing.assert_allclose(m[0].weight.grad.detach().numpy(), tm[0].weight.grad.detach().numpy(), rtol=1e-11)
+    np.testing.assert_allclose(m[2].weight.grad.detach().numpy(), tm[2].weight.grad.detach().numpy(), rtol=1e-11)
 
     plain = _net()
     xp = gc.tensor(X, dtype=gc.float64, requires_grad=True)
     (plain(xp) ** 2).sum().backward()
-    np.testing.assert_allclose(x.grad.numpy(), 3 * xp.grad.numpy(), rtol=1e-12)
-    np.testing.assert_allclose(m[0].weight.grad.numpy(), 3 * plain[0].weight.grad.numpy(), rtol=1e-12)
-    np.testing.assert_allclose(m[2].weight.grad.numpy(), plain[2].weight.grad.numpy(), rtol=1e-12)
+    np.testing.assert_allclose(x.grad.detach().numpy(), 3 * xp.grad.detach().numpy(), rtol=1e-12)
+    np.testing.assert_allclose(m[0].weight.grad.detach().numpy(), 3 * plain[0].weight.grad.detach().numpy(), rtol=1e-12)
+    np.testing.assert_allclose(m[2].weight.grad.detach().numpy(), plain[2].weight.grad.detach().numpy(), rtol=1e-12)
 
 
 def test_backward_pre_hook_replacing_grad_output_like_torch() -> None:
@@ -217,9 +217,9 @@ def test_backward_pre_hook_replacing_grad_output_like_torch() -> None:
     y = m(x)
     (y ** 2).sum().backward()
     (tm(tx) ** 2).sum().backward()
-    np.testing.assert_allclose(m[2].weight.grad.numpy(), tm[2].weight.grad.numpy(), rtol=1e-11)
-    np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy(), rtol=1e-11)
-    np.testing.assert_allclose(seen[0], -2.0 * 2.0 * y.numpy(), rtol=1e-12)  # the full hook sees the new one
+    np.testing.assert_allclose(m[2].weight.grad.detach().numpy(), tm[2].weight.grad.detach().numpy(), rtol=1e-11)
+    np.testing.assert_allclose(x.grad.detach().numpy(), tx.grad.detach().numpy(), rtol=1e-11)
+    np.testing.assert_allclose(seen[0], -2.0 * 2.0 * y.detach().numpy(), rtol=1e-12)  # the full hook sees the new one
 
 
 def test_backward_hook_with_mixed_inputs_matches_torch() -> None:
@@ -256,7 +256,7 @@ def test_backward_hook_with_mixed_inputs_matches_torch() -> None:
     assert float(tgi[2].abs().sum()) == 0.0
     _assert_grads_equal(gi[:2] + gi[3:], tgi[:2] + tgi[3:])
     _assert_grads_equal(go, tgo)
-    np.testing.assert_allclose(a.grad.numpy(), ta.grad.numpy(), rtol=1e-12)
+    np.testing.assert_allclose(a.grad.detach().numpy(), ta.grad.detach().numpy(), rtol=1e-12)
 
 
 def test_backward_hook_checks_and_errors() -> None:
@@ -298,7 +298,7 @@ def test_backward_hooks_inactive_without_grad_and_input_unchanged() -> None:
     assert x.grad_fn is None and x.is_leaf
     y.sum().backward()
     assert calls == [1]
-    np.testing.assert_allclose(x.grad.numpy(), np.tile(lin.weight.numpy().sum(0), (4, 1)), rtol=1e-6)
+    np.testing.assert_allclose(x.grad.detach().numpy(), np.tile(lin.weight.detach().numpy().sum(0), (4, 1)), rtol=1e-6)
 
 
 def test_handle_removal_order_and_context_manager() -> None:
@@ -349,12 +349,12 @@ def test_grad_stats_matches_numpy() -> None:
     assert list(stats) == ["0.weight", "0.bias", "2.weight", "2.bias", "3.weight"]
     for name, p in m.named_parameters():
         s = stats[name]
-        pn = np.linalg.norm(p.numpy().astype(np.float64))
+        pn = np.linalg.norm(p.detach().numpy().astype(np.float64))
         assert math.isclose(s.param_norm, pn, rel_tol=1e-6)
         if p.grad is None:
             assert name == "3.weight" and s.grad_norm is None and s.grad_mean_abs is None and s.ratio is None
             continue
-        g = p.grad.numpy().astype(np.float64)
+        g = p.grad.detach().numpy().astype(np.float64)
         assert math.isclose(s.grad_norm, np.linalg.norm(g), rel_tol=1e-6)
         assert math.isclose(s.grad_mean_abs, np.abs(g).mean(), rel_tol=1e-6)
         assert math.isclose(s.ratio, np.linalg.norm(g) / pn, rel_tol=1e-6)
@@ -481,9 +481,9 @@ def test_monitor_activation_stats() -> None:
     x = gc.randn(32, 4)
     outs = {}
     y0 = F.linear(x, model[0].weight, model[0].bias)
-    outs["1"] = np.maximum(y0.numpy(), 0)
+    outs["1"] = np.maximum(y0.detach().numpy(), 0)
     y2 = F.linear(gc.tensor(outs["1"]), model[2].weight, model[2].bias)
-    outs["3"] = 1 / (1 + np.exp(-y2.numpy().astype(np.float64)))
+    outs["3"] = 1 / (1 + np.exp(-y2.detach().numpy().astype(np.float64)))
     model(x).sum().backward()
     mon.step()
     relu = mon.activation_history["1"][0]
@@ -510,7 +510,7 @@ def test_monitor_activation_stats() -> None:
 def test_monitor_as_fit_callback() -> None:
     model = _mlp(3, nn.ReLU, he=True, width=16)
     x, y = _data(96)
-    loader = DataLoader(x.numpy(), y, batch_size=32)
+    loader = DataLoader(x.detach().numpy(), y, batch_size=32)
     epochs: List[int] = []
 
     class EpochEnd:
@@ -559,7 +559,7 @@ def test_tensor_norms_match_numpy() -> None:
     arrays = [rng.standard_normal((7, 5)).astype(np.float32), rng.standard_normal(33), np.zeros(0)]
     tensors = [gc.tensor(a) for a in arrays]
     for p in (1.0, 2.0, 3.0, float("inf")):
-        got = gc._core.tensor_norms([*tensors, None], p).numpy()
+        got = gc._core.tensor_norms([*tensors, None], p).detach().numpy()
         want = [np.linalg.norm(a.astype(np.float64).ravel(), p) if a.size else 0.0 for a in arrays]
         np.testing.assert_allclose(got[:3], want, rtol=1e-12)
         assert np.isnan(got[3])

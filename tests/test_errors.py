@@ -86,13 +86,26 @@ def test_negative_dims_are_value_error(factory: Callable[[], Any]) -> None:
 
 @pytest.mark.parametrize("factory", [
     lambda: gc.zeros(10 ** 12),
+    lambda: gc.randn(10 ** 12),
+    lambda: gc.zeros(2 ** 61),            # numel fits, bytes do not
+], ids=["1e12", "randn", "2^61"])
+def test_impossible_allocation_is_memory_error(factory: Callable[[], Any]) -> None:
+    with pytest.raises(MemoryError):
+        factory()
+
+
+@pytest.mark.parametrize("factory", [
     lambda: gc.zeros(2 ** 40, 2 ** 40),   # numel overflows 64 bits unless checked
     lambda: gc.ones(2 ** 62, 4),
     lambda: gc.full((2 ** 40, 2 ** 40), 1.0),
-    lambda: gc.randn(10 ** 12),
-], ids=["1e12", "2^40x2^40", "2^62x4", "full", "randn"])
-def test_impossible_allocation_is_memory_error(factory: Callable[[], Any]) -> None:
-    with pytest.raises(MemoryError):
+    lambda: gc.zeros(2 ** 62, 4, 0),      # overflow even though a dim is 0
+    lambda: gc.zeros(0).reshape(2 ** 62, 4),
+    lambda: gc.zeros(0).reshape(0, 2 ** 62, 4),
+    lambda: gc.zeros(2 ** 40, 0) @ gc.zeros(0, 2 ** 40),
+    lambda: gc.zeros(2 ** 40, 1, 0) + gc.zeros(1, 2 ** 40, 0),
+], ids=["2^40x2^40", "2^62x4", "full", "2^62x4x0", "reshape", "reshape0", "matmul", "broadcast"])
+def test_shape_overflow_is_value_error_naming_the_shape(factory: Callable[[], Any]) -> None:
+    with pytest.raises(ValueError, match=r"shape \("):
         factory()
 
 

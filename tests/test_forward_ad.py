@@ -74,20 +74,20 @@ def test_jvp_is_adjoint_of_vjp(name: str) -> None:
     ref = fn(*args)
     assert isinstance(out, gc.Tensor) and isinstance(jv, gc.Tensor)  # a Tensor for a Tensor-valued fn
     assert not out.requires_grad and not jv.requires_grad  # detached without create_graph
-    np.testing.assert_allclose(out.numpy(), ref.numpy(), rtol=1e-14, atol=1e-15)
+    np.testing.assert_allclose(out.detach().numpy(), ref.detach().numpy(), rtol=1e-14, atol=1e-15)
     assert jv.shape == ref.shape and jv.dtype == gc.float64
 
     w = rng.standard_normal(tuple(ref.shape))
     _, vjp = AF.vjp(fn, tuple(args), _f64(w))
-    lhs = float(np.sum(w * jv.numpy()))
-    rhs = float(sum(np.sum(g.numpy() * v) for g, v in zip(vjp, vs)))
+    lhs = float(np.sum(w * jv.detach().numpy()))
+    rhs = float(sum(np.sum(g.detach().numpy() * v) for g, v in zip(vjp, vs)))
     assert lhs == pytest.approx(rhs, rel=rtol, abs=1e-12)
 
     # J v with J built row by row from reverse-mode passes
     J = AF.jacobian(fn, tuple(args), mode="rev")
     n_out = ref.numel()
-    jv_rev = sum(Jj.numpy().reshape(n_out, -1) @ v.reshape(-1) for Jj, v in zip(J, vs))
-    np.testing.assert_allclose(jv.numpy().reshape(-1), jv_rev, rtol=rtol, atol=1e-12)
+    jv_rev = sum(Jj.detach().numpy().reshape(n_out, -1) @ v.reshape(-1) for Jj, v in zip(J, vs))
+    np.testing.assert_allclose(jv.detach().numpy().reshape(-1), jv_rev, rtol=rtol, atol=1e-12)
 
 
 @pytest.mark.parametrize("name", _params())
@@ -99,9 +99,9 @@ def test_jacobian_fwd_equals_rev(name: str) -> None:
     assert isinstance(Jf, tuple) and len(Jf) == len(args) == len(Jr)
     for a, jf, jr in zip(args, Jf, Jr):
         assert jf.shape == out_shape + tuple(a.shape) == jr.shape
-        np.testing.assert_allclose(jf.numpy(), jr.numpy(), rtol=1e-12, atol=1e-14)
+        np.testing.assert_allclose(jf.detach().numpy(), jr.detach().numpy(), rtol=1e-12, atol=1e-14)
     # something nonzero is being compared (every op of the table but x ** 0 depends on its inputs)
-    assert any(np.any(j.numpy() != 0) for j in Jf) == (name != "pow_0")
+    assert any(np.any(j.detach().numpy() != 0) for j in Jf) == (name != "pow_0")
 
 
 @pytest.mark.parametrize("name", _params((RULE_USES_OUTPUT_OPS, RULE_USES_OUTPUT), (FUSED_GELU_OPS, FUSED_GELU)))
@@ -120,10 +120,10 @@ def test_reverse_over_forward_is_hvp(name: str) -> None:
     # J v of a scalar function is the directional derivative <grad f, v>
     gs = gc.grad([f(*args)], args, allow_unused=True)
     rtol = 1e-6 if OPS[name].lowp else 1e-10
-    np.testing.assert_allclose(jv.numpy(), sum(np.sum(g.numpy() * v) for g, v in zip(gs, vs)), rtol=rtol, atol=1e-12)
+    np.testing.assert_allclose(jv.detach().numpy(), sum(np.sum(g.detach().numpy() * v) for g, v in zip(gs, vs)), rtol=rtol, atol=1e-12)
     if jv.requires_grad:
         hs = gc.grad([jv], args, allow_unused=True)
-        hv = [np.zeros(a.shape) if h is None else h.numpy() for h, a in zip(hs, args)]
+        hv = [np.zeros(a.shape) if h is None else h.detach().numpy() for h, a in zip(hs, args)]
     else:  # the directional derivative does not depend on x: H v = 0
         hv = [np.zeros(a.shape) for a in args]
     for h, ref in zip(hv, num_hvp(f, args, vs)):
@@ -183,8 +183,8 @@ def test_jvp_matches_torch_func_jvp(name: str) -> None:
     touts, tjvs = (tout, tjv) if isinstance(tout, tuple) else ((tout,), (tjv,))
     assert len(outs) == len(touts) and len(jvs) == len(tjvs)
     for o, to, j, tj in zip(outs, touts, jvs, tjvs):
-        np.testing.assert_allclose(o.numpy(), to.numpy(), rtol=1e-12, atol=1e-14)
-        np.testing.assert_allclose(j.numpy(), tj.numpy(), rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(o.detach().numpy(), to.detach().numpy(), rtol=1e-12, atol=1e-14)
+        np.testing.assert_allclose(j.detach().numpy(), tj.detach().numpy(), rtol=1e-10, atol=1e-12)
 
 
 def test_jacobian_fwd_matches_torch_for_tuple_inputs_and_outputs() -> None:
@@ -197,7 +197,7 @@ def test_jacobian_fwd_matches_torch_for_tuple_inputs_and_outputs() -> None:
     for i in range(2):
         for j in range(2):
             assert tuple(J[i][j].shape) == tuple(Jt[i][j].shape)
-            np.testing.assert_allclose(J[i][j].numpy(), Jt[i][j].numpy(), rtol=1e-12, atol=1e-14)
+            np.testing.assert_allclose(J[i][j].detach().numpy(), Jt[i][j].detach().numpy(), rtol=1e-12, atol=1e-14)
 
 
 # ---------------------------------------------------------------------------------------
@@ -220,7 +220,7 @@ def test_forward_mode_in_float32() -> None:
         tans = tuple(gc.tensor(a.astype(npdt), dtype=dt) for a in (v, zeros(w), zeros(b)))
         out, jv = AF.jvp(f, prim, tans)
         assert out.dtype == dt and jv.dtype == dt
-        outs[dt] = jv.numpy().astype(np.float64)
+        outs[dt] = jv.detach().numpy().astype(np.float64)
     np.testing.assert_allclose(outs[gc.float32], outs[gc.float64], rtol=1e-4, atol=1e-6)
     assert np.abs(outs[gc.float64]).max() > 1e-3
 
@@ -232,10 +232,10 @@ def test_tangent_follows_dtype_conversion() -> None:
         y32 = (d.float() * 3.0).exp()
         p, t = fwAD.unpack_dual(y32)
         assert t is not None and t.dtype == gc.float32 and p.dtype == gc.float32
-        np.testing.assert_allclose(t.numpy(), 3 * v * np.exp(3 * x), rtol=1e-5)
+        np.testing.assert_allclose(t.detach().numpy(), 3 * v * np.exp(3 * x), rtol=1e-5)
         back = fwAD.unpack_dual(y32.double()).tangent
         assert back is not None and back.dtype == gc.float64
-        np.testing.assert_allclose(back.numpy(), t.numpy().astype(np.float64), rtol=0)
+        np.testing.assert_allclose(back.detach().numpy(), t.detach().numpy().astype(np.float64), rtol=0)
 
 
 # ---------------------------------------------------------------------------------------
@@ -248,27 +248,27 @@ def test_make_dual_and_unpack_dual_semantics() -> None:
     with fwAD.dual_level():
         d = fwAD.make_dual(x, v)
         primal, tangent = fwAD.unpack_dual(d)
-        np.testing.assert_array_equal(primal.numpy(), x.numpy())
-        np.testing.assert_array_equal(tangent.numpy(), v.numpy())
-        assert np.shares_memory(d.numpy(), x.numpy())  # make_dual is a view of the primal
+        np.testing.assert_array_equal(primal.detach().numpy(), x.detach().numpy())
+        np.testing.assert_array_equal(tangent.detach().numpy(), v.detach().numpy())
+        assert np.shares_memory(d.detach().numpy(), x.detach().numpy())  # make_dual is a view of the primal
         assert fwAD.unpack_dual(primal).tangent is None  # the unpacked primal carries no tangent
         # a plain tensor, and an op on plain tensors only: no tangent
         assert fwAD.unpack_dual(plain).tangent is None
         assert fwAD.unpack_dual(plain.exp()).tangent is None
         # mixed: the tangent flows only from the dual operand
         y = d * plain + plain
-        np.testing.assert_allclose(fwAD.unpack_dual(y).tangent.numpy(), v.numpy() * plain.numpy())
+        np.testing.assert_allclose(fwAD.unpack_dual(y).tangent.detach().numpy(), v.detach().numpy() * plain.detach().numpy())
         # namedtuple fields
         u = fwAD.unpack_dual(d.exp())
-        np.testing.assert_allclose(u.tangent.numpy(), np.exp(x.numpy()) * v.numpy(), rtol=1e-14)
-        np.testing.assert_allclose(u.primal.numpy(), np.exp(x.numpy()), rtol=1e-14)
+        np.testing.assert_allclose(u.tangent.detach().numpy(), np.exp(x.detach().numpy()) * v.detach().numpy(), rtol=1e-14)
+        np.testing.assert_allclose(u.primal.detach().numpy(), np.exp(x.detach().numpy()), rtol=1e-14)
         # detach drops the tangent, like torch
         assert fwAD.unpack_dual(d.detach()).tangent is None
         # with gc.no_grad() tangents still flow (forward mode is independent of grad mode)
         with gc.no_grad():
             t = fwAD.unpack_dual(d.tanh()).tangent
         assert t is not None
-        np.testing.assert_allclose(t.numpy(), (1 - np.tanh(x.numpy()) ** 2) * v.numpy(), rtol=1e-14)
+        np.testing.assert_allclose(t.detach().numpy(), (1 - np.tanh(x.detach().numpy()) ** 2) * v.detach().numpy(), rtol=1e-14)
 
 
 def test_dual_of_a_tensor_that_requires_grad_records_for_reverse_mode() -> None:
@@ -279,8 +279,8 @@ def test_dual_of_a_tensor_that_requires_grad_records_for_reverse_mode() -> None:
         y = (d.exp() * d).sum()
         jv = fwAD.unpack_dual(y).tangent
         (g,) = gc.grad(y, x)
-    np.testing.assert_allclose(g.numpy(), np.exp(xn) * (1 + xn), rtol=1e-14)
-    np.testing.assert_allclose(jv.numpy(), np.sum(np.exp(xn) * (1 + xn) * vn), rtol=1e-14)
+    np.testing.assert_allclose(g.detach().numpy(), np.exp(xn) * (1 + xn), rtol=1e-14)
+    np.testing.assert_allclose(jv.detach().numpy(), np.sum(np.exp(xn) * (1 + xn) * vn), rtol=1e-14)
 
 
 def test_make_dual_errors() -> None:
@@ -309,7 +309,7 @@ def test_nested_dual_level_raises_and_outer_level_survives() -> None:
                 pass  # pragma: no cover
         with pytest.raises(RuntimeError, match="already active"):
             fwAD.enter_dual_level()
-        np.testing.assert_array_equal(fwAD.unpack_dual(d * 2.0).tangent.numpy(), [2.0, -2.0])
+        np.testing.assert_array_equal(fwAD.unpack_dual(d * 2.0).tangent.detach().numpy(), [2.0, -2.0])
     # and a fresh level can be opened afterwards
     with fwAD.dual_level():
         assert fwAD.unpack_dual(fwAD.make_dual(x, v)).tangent is not None
@@ -326,7 +326,7 @@ def test_tangents_vanish_when_the_level_exits() -> None:
     # ops after the exit compute plain values
     z = y * d
     assert fwAD.unpack_dual(z).tangent is None
-    np.testing.assert_allclose(z.numpy(), np.exp([1.0, 2.0]) * [1.0, 2.0], rtol=1e-14)
+    np.testing.assert_allclose(z.detach().numpy(), np.exp([1.0, 2.0]) * [1.0, 2.0], rtol=1e-14)
     # a new level does not revive the old tangents
     with fwAD.dual_level():
         assert fwAD.unpack_dual(d).tangent is None and fwAD.unpack_dual(y).tangent is None
@@ -358,8 +358,8 @@ def test_in_place_write_to_a_dual_tensor_raises(write: str, grad_mode: bool) -> 
             with pytest.raises(RuntimeError, match="dual"):
                 writes[write](d)
         # nothing was written
-        np.testing.assert_array_equal(x.numpy(), [1.0, 2.0])
-        np.testing.assert_array_equal(fwAD.unpack_dual(d).tangent.numpy(), [1.0, -1.0])
+        np.testing.assert_array_equal(x.detach().numpy(), [1.0, 2.0])
+        np.testing.assert_array_equal(fwAD.unpack_dual(d).tangent.detach().numpy(), [1.0, -1.0])
     # outside the level the same write is allowed again (no tangent any more)
     with gc.no_grad():
         writes[write](d)
@@ -375,7 +375,7 @@ def test_jvp_argument_checks() -> None:
         AF.jvp(lambda t: t.exp(), x)
     # a one-element primal may omit its tangent (ones)
     out, jv = AF.jvp(lambda t: t.exp() * 2.0, _f64([0.5]))
-    np.testing.assert_allclose(jv.numpy(), 2 * np.exp([0.5]), rtol=1e-14)
+    np.testing.assert_allclose(jv.detach().numpy(), 2 * np.exp([0.5]), rtol=1e-14)
     # the dual level is closed again after jvp, also after an error inside func
     with pytest.raises(ZeroDivisionError):
         AF.jvp(lambda t: 1 / 0, x, x)
@@ -388,9 +388,9 @@ def test_jvp_argument_checks() -> None:
 def test_jvp_of_an_output_independent_of_the_input_is_zero() -> None:
     x, c = _f64([1.0, 2.0]), _f64([3.0, 4.0])
     out, (ja, jb) = AF.jvp(lambda a, b: (c.exp(), a * 0.0 + b), (x, x), (_f64([1.0, 1.0]), _f64([0.0, 2.0])))
-    np.testing.assert_allclose(out[0].numpy(), np.exp([3.0, 4.0]), rtol=1e-15)
-    np.testing.assert_array_equal(ja.numpy(), [0.0, 0.0])  # no tangent reaches c.exp(): zeros, not None
-    np.testing.assert_array_equal(jb.numpy(), [0.0, 2.0])
+    np.testing.assert_allclose(out[0].detach().numpy(), np.exp([3.0, 4.0]), rtol=1e-15)
+    np.testing.assert_array_equal(ja.detach().numpy(), [0.0, 0.0])  # no tangent reaches c.exp(): zeros, not None
+    np.testing.assert_array_equal(jb.detach().numpy(), [0.0, 2.0])
 
 
 def test_jvp_create_graph_keeps_the_caller_graph() -> None:
@@ -399,10 +399,10 @@ def test_jvp_create_graph_keeps_the_caller_graph() -> None:
     x, v = leaf(xn), leaf(vn)
     _, jv = AF.jvp(lambda t: (t ** 3).sum(), x, v, create_graph=True)
     assert jv.requires_grad
-    np.testing.assert_allclose(jv.numpy(), np.sum(3 * xn ** 2 * vn), rtol=1e-14)
+    np.testing.assert_allclose(jv.detach().numpy(), np.sum(3 * xn ** 2 * vn), rtol=1e-14)
     gx, gv = gc.grad(jv, [x, v])
-    np.testing.assert_allclose(gx.numpy(), 6 * xn * vn, rtol=1e-14)  # H v
-    np.testing.assert_allclose(gv.numpy(), 3 * xn ** 2, rtol=1e-14)  # the gradient
+    np.testing.assert_allclose(gx.detach().numpy(), 6 * xn * vn, rtol=1e-14)  # H v
+    np.testing.assert_allclose(gv.detach().numpy(), 3 * xn ** 2, rtol=1e-14)  # the gradient
 
 
 def test_reverse_over_forward_equals_hvp_for_a_composed_function() -> None:
@@ -424,9 +424,9 @@ def test_reverse_over_forward_equals_hvp_for_a_composed_function() -> None:
     _, jv = AF.jvp(lambda t: f(t, _f64), x, _f64(vn), create_graph=True)
     (hv,) = gc.grad(jv, x)
     _, thv = torch.autograd.functional.hvp(lambda t: f(t, torch.tensor), torch.tensor(xn), torch.tensor(vn))
-    np.testing.assert_allclose(hv.numpy(), thv.numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(hv.detach().numpy(), thv.detach().numpy(), rtol=1e-10, atol=1e-12)
     _, hv2 = AF.hvp(lambda t: f(t, _f64), x, _f64(vn))
-    np.testing.assert_allclose(hv2.numpy(), thv.numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(hv2.detach().numpy(), thv.detach().numpy(), rtol=1e-10, atol=1e-12)
 
 
 # ---------------------------------------------------------------------------------------
@@ -463,9 +463,9 @@ def test_property_broadcast_jvp_matches_numpy(shapes: Any, op: str, which: str, 
         primal, tangent = fwAD.unpack_dual(fn(ta, tb))
     assert tangent is not None
     assert primal.shape == tangent.shape == shapes.result_shape
-    np.testing.assert_allclose(primal.numpy(), np_fn(a, b), rtol=1e-13, atol=1e-14)
-    np.testing.assert_allclose(tangent.numpy(), np.broadcast_to(np_jvp(a, b, va, vb), shapes.result_shape),
+    np.testing.assert_allclose(primal.detach().numpy(), np_fn(a, b), rtol=1e-13, atol=1e-14)
+    np.testing.assert_allclose(tangent.detach().numpy(), np.broadcast_to(np_jvp(a, b, va, vb), shapes.result_shape),
                                rtol=1e-12, atol=1e-13)
     # the same through the functional API
     _, jv = AF.jvp(fn, (_f64(a), _f64(b)), (_f64(va), _f64(vb)))
-    np.testing.assert_allclose(jv.numpy(), tangent.numpy(), rtol=0, atol=0)
+    np.testing.assert_allclose(jv.detach().numpy(), tangent.detach().numpy(), rtol=0, atol=0)

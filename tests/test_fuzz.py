@@ -138,7 +138,7 @@ def test_broadcast_binary_values_and_grads(op: str, isa: str) -> None:
         assert out.dtype == dtype and out.shape == shapes.result_shape == ref.shape
         rtol, atol = (2e-6, 1e-6) if dname == "f32" else (1e-13, 1e-13)
         scale = float(np.max(np.abs(ref[np.isfinite(ref)]), initial=1.0))
-        np.testing.assert_allclose(out.numpy(), ref, rtol=rtol, atol=atol * scale,
+        np.testing.assert_allclose(out.detach().numpy(), ref, rtol=rtol, atol=atol * scale,
                                    err_msg=f"{op} {sa} {sb} {dname} forward")
 
         rng = np.random.default_rng(seed + 1)
@@ -151,7 +151,7 @@ def test_broadcast_binary_values_and_grads(op: str, isa: str) -> None:
         grtol, gatol = (2e-5, 2e-5) if dname == "f32" else (1e-11, 1e-11)
         for name, t, want in (("a", ta, ga), ("b", tb, gb)):
             assert t.grad is not None and t.grad.shape == t.shape and t.grad.dtype == dtype
-            got = t.grad.numpy()
+            got = t.grad.detach().numpy()
             fin = np.isfinite(want)
             terms = max(1, int(np.prod(ref.shape)) // max(1, want.size))  # summed per gradient entry
             gscale = float(np.max(np.abs(want[fin]), initial=1.0)) * terms
@@ -307,12 +307,12 @@ def test_unary_and_reductions_random_shapes(isa: str) -> None:
         assert out.shape == ref.shape, f"{kind} {shape}: {out.shape} != {ref.shape}"
         assert out.dtype == dtype
         scale = float(np.max(np.abs(ref[np.isfinite(ref)]), initial=1.0))
-        np.testing.assert_allclose(out.numpy(), ref, rtol=rtol, atol=atol * scale, err_msg=f"{kind} {shape} {dname}")
+        np.testing.assert_allclose(out.detach().numpy(), ref, rtol=rtol, atol=atol * scale, err_msg=f"{kind} {shape} {dname}")
         out.backward(gc.tensor(g, dtype=dtype))
         assert t.grad is not None and t.grad.shape == t.shape
         gscale = float(np.max(np.abs(want_grad), initial=1.0))
         grtol, gatol = (2e-5, 2e-5) if dname == "f32" else (1e-11, 1e-12)
-        np.testing.assert_allclose(t.grad.numpy(), want_grad, rtol=grtol, atol=gatol * gscale,
+        np.testing.assert_allclose(t.grad.detach().numpy(), want_grad, rtol=grtol, atol=gatol * gscale,
                                    err_msg=f"grad of {kind} {shape} {dname}")
 
     check()
@@ -424,7 +424,7 @@ class Graph:
         return len(self.nodes) - 1
 
     def np_value(self, i: int) -> np.ndarray:
-        return self.values[i].numpy()
+        return self.values[i].detach().numpy()
 
 
 def _divisors(n: int) -> List[int]:
@@ -611,7 +611,7 @@ def test_random_graph_values_vs_numpy() -> None:
         for i, (node, want) in enumerate(zip(g.nodes, ref)):
             got = g.values[i]
             assert got.shape == want.shape, f"node {i} {node}: shape {got.shape} != {want.shape}"
-            np.testing.assert_allclose(got.numpy(), want, rtol=1e-9, atol=1e-10,
+            np.testing.assert_allclose(got.detach().numpy(), want, rtol=1e-9, atol=1e-10,
                                        err_msg=f"node {i} {node[0]} {node[2]} of {len(g.nodes)}")
         # and the backward pass runs and yields finite gradients of the right shapes
         o = g.values[out]
@@ -619,7 +619,7 @@ def test_random_graph_values_vs_numpy() -> None:
         for i, (kind, _, _) in enumerate(g.nodes):
             if kind == "leaf" and g.values[i].grad is not None:
                 gr = g.values[i].grad
-                assert gr.shape == g.values[i].shape and np.all(np.isfinite(gr.numpy()))
+                assert gr.shape == g.values[i].shape and np.all(np.isfinite(gr.detach().numpy()))
 
     check()
     _report("graph_values", n[0], 300)
@@ -650,7 +650,7 @@ def test_random_graph_gradients_vs_torch() -> None:
                 tvals.append(apply_op("torch", kind, [tvals[i] for i in ins], p))
         o, to = g.values[out], tvals[out]
         assert tuple(to.shape) == o.shape
-        np.testing.assert_allclose(o.numpy(), to.detach().numpy(), rtol=1e-9, atol=1e-10)
+        np.testing.assert_allclose(o.detach().numpy(), to.detach().numpy(), rtol=1e-9, atol=1e-10)
         upstream = g.rng.standard_normal(o.shape)
         o.backward(gc.tensor(upstream, dtype=gc.float64))
         to.backward(torch.tensor(upstream, dtype=torch.float64))
@@ -658,12 +658,12 @@ def test_random_graph_gradients_vs_torch() -> None:
         for k, i in enumerate(leaf_ids):
             mine, theirs = g.values[i].grad, tleaves[k].grad
             if theirs is None:
-                assert mine is None or not np.any(mine.numpy()), f"leaf {k}: gradcore grad but torch none"
+                assert mine is None or not np.any(mine.detach().numpy()), f"leaf {k}: gradcore grad but torch none"
                 continue
             assert mine is not None, f"leaf {k} (node {i}) got no gradient; torch has one"
-            want = theirs.numpy()
+            want = theirs.detach().numpy()
             scale = float(np.max(np.abs(want), initial=1.0))
-            np.testing.assert_allclose(mine.numpy(), want, rtol=1e-8, atol=1e-9 * scale,
+            np.testing.assert_allclose(mine.detach().numpy(), want, rtol=1e-8, atol=1e-9 * scale,
                                        err_msg=f"d/d(leaf {k}) of a graph of {len(g.nodes)} nodes: "
                                                f"{[(nd[0], nd[1]) for nd in g.nodes]}")
 
@@ -1028,7 +1028,7 @@ GARBAGE_SCRIPT = textwrap.dedent(
             sd[R.choice(keys)] = garbage()
         elif mut == 4:
             k = R.choice(keys)
-            sd[k] = np.asarray(sd[k].numpy(), dtype=R.choice([np.int64, np.complex64, np.float16, object, np.bool_]))
+            sd[k] = np.asarray(sd[k].detach().numpy(), dtype=R.choice([np.int64, np.complex64, np.float16, object, np.bool_]))
         elif mut == 5:
             k = R.choice(keys)
             sd[k] = gc.full(tuple(sd[k].shape), float("nan"), dtype=gc.float64)
@@ -1167,7 +1167,7 @@ GARBAGE_SCRIPT = textwrap.dedent(
     def poke(r):
         """Use what a call returned, the way a user would next."""
         if isinstance(r, gc.Tensor):
-            r.numpy(); repr(r)
+            r.detach().numpy(); repr(r)
             if r.numel() and r.requires_grad:
                 s = r.sum()
                 s.backward(retain_graph=R.random() < 0.5)
@@ -1286,7 +1286,7 @@ GARBAGE_SCRIPT = textwrap.dedent(
     out = (ta @ gc.tensor(b, dtype=gc.float64)).tanh().sum()
     out.backward()
     ok = np.allclose(out.item(), np.tanh(a @ b).sum(), rtol=1e-10)
-    ok &= np.allclose(ta.grad.numpy(), (1 - np.tanh(a @ b) ** 2) @ b.T, rtol=1e-10, atol=1e-12)
+    ok &= np.allclose(ta.grad.detach().numpy(), (1 - np.tanh(a @ b) ** 2) @ b.T, rtol=1e-10, atol=1e-12)
     if not ok:
         violations.append("library gives wrong results after the garbage run")
     stats["violations"] = violations

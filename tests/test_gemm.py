@@ -73,7 +73,7 @@ def test_mm_matches_numpy(dname: str, trans_a: bool, trans_b: bool, isa: str) ->
         where = f"{dname} {isa} trans=({trans_a},{trans_b}) M,N,K=({m},{n},{k})"
         assert C.shape == (m, n), where
         assert C.dtype == dtype, where
-        got = C.numpy().astype(np.float64)
+        got = C.detach().numpy().astype(np.float64)
         A64, B64 = A.astype(np.float64), B.astype(np.float64)
         ref = A64 @ B64
         bound = 4 * u * max(k, 1) * (np.abs(A64) @ np.abs(B64)) + 1e-300
@@ -86,7 +86,7 @@ def test_mm_matches_numpy(dname: str, trans_a: bool, trans_b: bool, isa: str) ->
         Bi = rng.integers(-4, 5, (k, n)).astype(np_dtype)
         Ci = gc._core.mm(gc.tensor(stored(Ai, trans_a), dtype=dtype), gc.tensor(stored(Bi, trans_b), dtype=dtype),
                          trans_a=trans_a, trans_b=trans_b)
-        np.testing.assert_array_equal(Ci.numpy(), Ai @ Bi, err_msg=where)
+        np.testing.assert_array_equal(Ci.detach().numpy(), Ai @ Bi, err_msg=where)
 
 
 @pytest.mark.parametrize("dname", list(DTYPES))
@@ -98,12 +98,12 @@ def test_mm_zero_k_gives_zeros_even_in_recycled_memory(dname: str, isa: str) -> 
         junk = [gc.full((m, n), float("nan"), dtype=dtype) for _ in range(8)]
         del junk
         C = gc._core.mm(gc.zeros(m, 0, dtype=dtype), gc.zeros(0, n, dtype=dtype))
-        np.testing.assert_array_equal(C.numpy(), np.zeros((m, n)))
+        np.testing.assert_array_equal(C.detach().numpy(), np.zeros((m, n)))
         junk = [gc.full((m, n), float("nan"), dtype=dtype) for _ in range(8)]
         del junk
         a = gc.ones(m, 3, dtype=dtype)
         b = gc.ones(3, n, dtype=dtype)
-        np.testing.assert_array_equal(gc._core.mm(a, b).numpy(), np.full((m, n), 3.0))
+        np.testing.assert_array_equal(gc._core.mm(a, b).detach().numpy(), np.full((m, n), 3.0))
 
 
 @pytest.mark.parametrize("dname", list(DTYPES))
@@ -112,8 +112,8 @@ def test_mm_matches_matmul_operator(dname: str) -> None:
     rng = np.random.default_rng(5)
     A = gc.tensor(rng.standard_normal((33, 65)), dtype=dtype)
     B = gc.tensor(rng.standard_normal((65, 17)), dtype=dtype)
-    np.testing.assert_array_equal(gc._core.mm(A, B).numpy(), (A @ B).numpy())
-    np.testing.assert_array_equal(gc._core.mm(A.T, B, trans_a=True).numpy(), (A @ B).numpy())
+    np.testing.assert_array_equal(gc._core.mm(A, B).detach().numpy(), (A @ B).detach().numpy())
+    np.testing.assert_array_equal(gc._core.mm(A.T, B, trans_a=True).detach().numpy(), (A @ B).detach().numpy())
 
 
 @pytest.mark.parametrize("dname", list(DTYPES))
@@ -130,7 +130,7 @@ def test_mm_bitwise_identical_for_1_and_2_threads(dname: str, isa: str, restore_
             for ta, tb in TRANS:
                 A = gc.tensor(stored(rng.standard_normal((m, k)), ta), dtype=dtype)
                 B = gc.tensor(stored(rng.standard_normal((k, n)), tb), dtype=dtype)
-                out.append(gc._core.mm(A, B, trans_a=ta, trans_b=tb).numpy().copy())
+                out.append(gc._core.mm(A, B, trans_a=ta, trans_b=tb).detach().numpy().copy())
         results[nthreads] = out
         rng = np.random.default_rng(2)  # same inputs for the second pass
     for i, (one, two) in enumerate(zip(results[1], results[2])):

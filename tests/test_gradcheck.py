@@ -205,14 +205,14 @@ def test_second_derivative_matches_finite_differences(name: str, fn: Callable[..
 
     h = _first_order_projection(fn, inputs, u, vs, create_graph=True)
     if h.requires_grad:
-        analytic = [g.numpy() if g is not None else np.zeros(x.shape)
+        analytic = [g.detach().numpy() if g is not None else np.zeros(x.shape)
                     for g, x in zip(gc.grad(h, inputs, allow_unused=True), inputs)]
     else:  # the recorded backward does not depend on the inputs at all
         analytic = [np.zeros(x.shape) for x in inputs]
 
     eps = 1e-6
     for k, x in enumerate(inputs):
-        flat = x.numpy().reshape(-1)
+        flat = x.detach().numpy().reshape(-1)
         numeric = np.zeros(flat.size)
         for c in range(flat.size):
             orig = flat[c]

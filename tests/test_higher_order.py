@@ -77,10 +77,10 @@ def test_hvp_of_every_op_matches_differences_of_the_gradient(name: str) -> None:
 
     vs = [rng.standard_normal(tuple(a.shape)) for a in args]
     out, hv = AF.hvp(f, tuple(args), tuple(gc.tensor(v, dtype=gc.float64) for v in vs))
-    np.testing.assert_allclose(out.numpy(), f(*args).numpy(), rtol=1e-12)
+    np.testing.assert_allclose(out.detach().numpy(), f(*args).detach().numpy(), rtol=1e-12)
     for h, ref, a in zip(hv, num_hvp(f, args, vs), args):
         assert h.shape == a.shape and not h.requires_grad
-        np.testing.assert_allclose(h.numpy(), ref, rtol=1e-4, atol=1e-6)
+        np.testing.assert_allclose(h.detach().numpy(), ref, rtol=1e-4, atol=1e-6)
 
 
 # ---------------------------------------------------------------------------------------
@@ -183,12 +183,12 @@ def test_hessian_matches_torch(name: str) -> None:
     for i in range(len(arrays)):
         for j in range(len(arrays)):
             assert H[i][j].shape == arrays[i].shape + arrays[j].shape
-            np.testing.assert_allclose(H[i][j].numpy(), Ht[i][j].numpy(), rtol=1e-7, atol=1e-10)
+            np.testing.assert_allclose(H[i][j].detach().numpy(), Ht[i][j].detach().numpy(), rtol=1e-7, atol=1e-10)
     # a Hessian is symmetric
     for i in range(len(arrays)):
         for j in range(len(arrays)):
-            hij = H[i][j].numpy().reshape(arrays[i].size, arrays[j].size)
-            hji = H[j][i].numpy().reshape(arrays[j].size, arrays[i].size)
+            hij = H[i][j].detach().numpy().reshape(arrays[i].size, arrays[j].size)
+            hji = H[j][i].detach().numpy().reshape(arrays[j].size, arrays[i].size)
             np.testing.assert_allclose(hij, hji.T, rtol=1e-9, atol=1e-12)
 
 
@@ -207,11 +207,11 @@ def test_hvp_and_vhp_match_torch(name: str) -> None:
     for gc_fn, t_fn in ((AF.hvp, torch.autograd.functional.hvp), (AF.vhp, torch.autograd.functional.vhp)):
         out, hv = gc_fn(f, gx[0] if single else gx, gv[0] if single else gv)
         tout, thv = t_fn(tf, tx[0] if single else tx, tv[0] if single else tv)
-        np.testing.assert_allclose(out.numpy(), tout.numpy(), rtol=1e-12)
+        np.testing.assert_allclose(out.detach().numpy(), tout.detach().numpy(), rtol=1e-12)
         assert not out.requires_grad
         for h, th in zip(_as_tuple(hv), _as_tuple(thv)):
             assert not h.requires_grad
-            np.testing.assert_allclose(h.numpy(), th.numpy(), rtol=1e-7, atol=1e-10)
+            np.testing.assert_allclose(h.detach().numpy(), th.detach().numpy(), rtol=1e-7, atol=1e-10)
 
 
 # ---------------------------------------------------------------------------------------
@@ -221,7 +221,7 @@ def test_hvp_and_vhp_match_torch(name: str) -> None:
 def test_hessian_of_sum_of_cubes_is_diag_6x() -> None:
     x = np.array([0.5, -1.25, 2.0, 0.1])
     H = AF.hessian(lambda t: (t ** 3).sum(), gc.tensor(x, dtype=gc.float64))
-    np.testing.assert_allclose(H.numpy(), np.diag(6 * x), rtol=1e-13, atol=1e-13)
+    np.testing.assert_allclose(H.detach().numpy(), np.diag(6 * x), rtol=1e-13, atol=1e-13)
 
 
 def test_hessian_of_quadratic_form_is_a_plus_a_transpose() -> None:
@@ -231,15 +231,15 @@ def test_hessian_of_quadratic_form_is_a_plus_a_transpose() -> None:
     At = gc.tensor(A, dtype=gc.float64)
     f = lambda t: t @ (At @ t)  # noqa: E731  x^T A x through 1-D/2-D matmul
     H = AF.hessian(f, gc.tensor(x, dtype=gc.float64))
-    np.testing.assert_allclose(H.numpy(), A + A.T, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(H.detach().numpy(), A + A.T, rtol=1e-12, atol=1e-12)
     # and the same with x as a row vector through mm with a transpose flag
     g = lambda t: gc.mm(gc.mm(t, At), t, trans_b=True).sum()  # noqa: E731
     H2 = AF.hessian(g, gc.tensor(x.reshape(1, 4), dtype=gc.float64))
-    np.testing.assert_allclose(H2.numpy().reshape(4, 4), A + A.T, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(H2.detach().numpy().reshape(4, 4), A + A.T, rtol=1e-12, atol=1e-12)
     # hvp of a quadratic form: (A + A^T) v, independent of x
     v = rng.standard_normal(4)
     _, hv = AF.hvp(f, gc.tensor(x * 10, dtype=gc.float64), gc.tensor(v, dtype=gc.float64))
-    np.testing.assert_allclose(hv.numpy(), (A + A.T) @ v, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(hv.detach().numpy(), (A + A.T) @ v, rtol=1e-12, atol=1e-12)
 
 
 def test_hessian_of_logsumexp_is_diag_p_minus_ppt() -> None:
@@ -247,20 +247,20 @@ def test_hessian_of_logsumexp_is_diag_p_minus_ppt() -> None:
     p = np.exp(x) / np.exp(x).sum()
     # logsumexp(x) = x_0 - log_softmax(x)_0
     H = AF.hessian(lambda t: t[0:1].sum() - F.log_softmax(t, 0)[0:1].sum(), gc.tensor(x, dtype=gc.float64))
-    np.testing.assert_allclose(H.numpy(), np.diag(p) - np.outer(p, p), rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(H.detach().numpy(), np.diag(p) - np.outer(p, p), rtol=1e-12, atol=1e-14)
     # cross_entropy with reduction="sum" of one row has the same Hessian in the logits
     H2 = AF.hessian(lambda t: F.cross_entropy(t.reshape(1, 4), [2], reduction="sum"), gc.tensor(x, dtype=gc.float64))
-    np.testing.assert_allclose(H2.numpy(), np.diag(p) - np.outer(p, p), rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(H2.detach().numpy(), np.diag(p) - np.outer(p, p), rtol=1e-12, atol=1e-14)
 
 
 def test_hessian_blocks_of_a_product() -> None:
     # f(a, b) = sum(a * b^2): H_aa = 0, H_ab = diag(2b), H_bb = diag(2a)
     a, b = np.array([1.0, -2.0, 0.5]), np.array([0.3, 1.2, -0.8])
     H = AF.hessian(lambda s, t: (s * t ** 2).sum(), (gc.tensor(a, dtype=gc.float64), gc.tensor(b, dtype=gc.float64)))
-    np.testing.assert_allclose(H[0][0].numpy(), np.zeros((3, 3)))
-    np.testing.assert_allclose(H[0][1].numpy(), np.diag(2 * b), rtol=1e-14)
-    np.testing.assert_allclose(H[1][0].numpy(), np.diag(2 * b), rtol=1e-14)
-    np.testing.assert_allclose(H[1][1].numpy(), np.diag(2 * a), rtol=1e-14)
+    np.testing.assert_allclose(H[0][0].detach().numpy(), np.zeros((3, 3)))
+    np.testing.assert_allclose(H[0][1].detach().numpy(), np.diag(2 * b), rtol=1e-14)
+    np.testing.assert_allclose(H[1][0].detach().numpy(), np.diag(2 * b), rtol=1e-14)
+    np.testing.assert_allclose(H[1][1].detach().numpy(), np.diag(2 * a), rtol=1e-14)
 
 
 # ---------------------------------------------------------------------------------------
@@ -271,15 +271,15 @@ def test_third_derivative_of_x4_is_24x() -> None:
     xn = np.array([0.5, -1.2, 2.0])
     x = gc.tensor(xn, dtype=gc.float64, requires_grad=True)
     (g1,) = gc.grad((x ** 4).sum(), x, create_graph=True)
-    np.testing.assert_allclose(g1.numpy(), 4 * xn ** 3, rtol=1e-14)
+    np.testing.assert_allclose(g1.detach().numpy(), 4 * xn ** 3, rtol=1e-14)
     assert g1.requires_grad
     (g2,) = gc.grad(g1.sum(), x, create_graph=True)
-    np.testing.assert_allclose(g2.numpy(), 12 * xn ** 2, rtol=1e-14)
+    np.testing.assert_allclose(g2.detach().numpy(), 12 * xn ** 2, rtol=1e-14)
     assert g2.requires_grad
     (g3,) = gc.grad(g2.sum(), x, create_graph=True)
-    np.testing.assert_allclose(g3.numpy(), 24 * xn, rtol=1e-14)
+    np.testing.assert_allclose(g3.detach().numpy(), 24 * xn, rtol=1e-14)
     (g4,) = gc.grad(g3.sum(), x, create_graph=True, allow_unused=True)
-    np.testing.assert_allclose(g4.numpy(), np.full(3, 24.0), rtol=1e-14)
+    np.testing.assert_allclose(g4.detach().numpy(), np.full(3, 24.0), rtol=1e-14)
 
 
 def test_every_derivative_of_exp_is_exp() -> None:
@@ -289,7 +289,7 @@ def test_every_derivative_of_exp_is_exp() -> None:
     g = x.exp().sum()
     for _ in range(4):
         (g,) = gc.grad(g if g.numel() == 1 else g.sum(), x, create_graph=True)
-        np.testing.assert_allclose(g.numpy(), np.exp(xn), rtol=1e-14)
+        np.testing.assert_allclose(g.detach().numpy(), np.exp(xn), rtol=1e-14)
 
 
 def test_nth_derivatives_of_tanh_and_sigmoid() -> None:
@@ -306,7 +306,7 @@ def test_nth_derivatives_of_tanh_and_sigmoid() -> None:
         g = getattr(x, name)()
         for d in ds:
             (g,) = gc.grad(g.sum(), x, create_graph=True)
-            np.testing.assert_allclose(g.numpy(), d, rtol=1e-12, atol=1e-14)
+            np.testing.assert_allclose(g.detach().numpy(), d, rtol=1e-12, atol=1e-14)
 
 
 def test_backward_create_graph_then_grad_of_x_grad() -> None:
@@ -314,14 +314,14 @@ def test_backward_create_graph_then_grad_of_x_grad() -> None:
     x = gc.tensor(xn, dtype=gc.float64, requires_grad=True)
     (x ** 3).sum().backward(create_graph=True)
     assert x.grad is not None and x.grad.requires_grad
-    np.testing.assert_allclose(x.grad.numpy(), 3 * xn ** 2, rtol=1e-14)
+    np.testing.assert_allclose(x.grad.detach().numpy(), 3 * xn ** 2, rtol=1e-14)
     (gg,) = gc.grad(x.grad.sum(), x, retain_graph=True)
-    np.testing.assert_allclose(gg.numpy(), 6 * xn, rtol=1e-14)
+    np.testing.assert_allclose(gg.detach().numpy(), 6 * xn, rtol=1e-14)
     # backward again through the recorded gradient: d/dx sum(x.grad * c) accumulates into x.grad
     c = gc.tensor([1.0, 2.0, 3.0], dtype=gc.float64)
     first = x.grad.detach().numpy().copy()
     (x.grad * c).sum().backward()
-    np.testing.assert_allclose(x.grad.numpy(), first + 6 * xn * np.array([1.0, 2.0, 3.0]), rtol=1e-14)
+    np.testing.assert_allclose(x.grad.detach().numpy(), first + 6 * xn * np.array([1.0, 2.0, 3.0]), rtol=1e-14)
 
 
 def test_gradient_penalty_style_double_backward_through_mlp() -> None:
@@ -341,8 +341,8 @@ def test_gradient_penalty_style_double_backward_through_mlp() -> None:
     (tgx,) = torch.autograd.grad(tl, tx, create_graph=True)
     tgw, tgw2 = torch.autograd.grad((tgx * tgx).sum(), [tw, tw2])
     np.testing.assert_allclose(gx.detach().numpy(), tgx.detach().numpy(), rtol=1e-10)
-    np.testing.assert_allclose(gw.numpy(), tgw.numpy(), rtol=1e-8, atol=1e-12)
-    np.testing.assert_allclose(gw2.numpy(), tgw2.numpy(), rtol=1e-8, atol=1e-12)
+    np.testing.assert_allclose(gw.detach().numpy(), tgw.detach().numpy(), rtol=1e-8, atol=1e-12)
+    np.testing.assert_allclose(gw2.detach().numpy(), tgw2.detach().numpy(), rtol=1e-8, atol=1e-12)
 
 
 def test_hessian_create_graph_is_differentiable_and_default_is_detached() -> None:
@@ -352,13 +352,13 @@ def test_hessian_create_graph_is_differentiable_and_default_is_detached() -> Non
     assert not H.requires_grad
     H = AF.hessian(lambda t: (t ** 4).sum(), x, create_graph=True)
     assert H.requires_grad
-    np.testing.assert_allclose(H.numpy(), np.diag(12 * xn ** 2), rtol=1e-14)
+    np.testing.assert_allclose(H.detach().numpy(), np.diag(12 * xn ** 2), rtol=1e-14)
     (d,) = gc.grad(H.sum(), x)  # d/dx trace-ish sum of 12 x^2 on the diagonal
-    np.testing.assert_allclose(d.numpy(), 24 * xn, rtol=1e-14)
+    np.testing.assert_allclose(d.detach().numpy(), 24 * xn, rtol=1e-14)
     _, hv = AF.hvp(lambda t: (t ** 4).sum(), x, gc.ones(3, dtype=gc.float64), create_graph=True)
     assert hv.requires_grad
     (d2,) = gc.grad(hv.sum(), x)
-    np.testing.assert_allclose(d2.numpy(), 24 * xn, rtol=1e-14)
+    np.testing.assert_allclose(d2.detach().numpy(), 24 * xn, rtol=1e-14)
 
 
 
@@ -391,9 +391,9 @@ def test_detach_stops_first_and_second_derivatives() -> None:
     xn = np.array([0.5, -1.5, 2.0])
     # f = sum(x^2 * detach(x)): gradient 2 x * x (detach is a constant), Hessian diag(2 x)
     H = AF.hessian(lambda t: (t ** 2 * t.detach()).sum(), gc.tensor(xn, dtype=gc.float64))
-    np.testing.assert_allclose(H.numpy(), np.diag(2 * xn), rtol=1e-14)
+    np.testing.assert_allclose(H.detach().numpy(), np.diag(2 * xn), rtol=1e-14)
     x = leaf(xn)
     (g,) = gc.grad((x * x.detach()).sum(), x, create_graph=True)
-    np.testing.assert_allclose(g.numpy(), xn, rtol=1e-14)
+    np.testing.assert_allclose(g.detach().numpy(), xn, rtol=1e-14)
     assert not g.requires_grad  # the gradient is the detached x: nothing left to differentiate
     assert not x.detach().requires_grad

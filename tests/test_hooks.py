@@ -24,7 +24,7 @@ def leaf(v: Any, dtype: Any = f64) -> gcore.Tensor:
 
 
 def _np(t: gcore.Tensor) -> np.ndarray:
-    return np.asarray(t.numpy(), dtype=np.float64)
+    return np.asarray(t.detach().numpy(), dtype=np.float64)
 
 
 def recorder(store: List[np.ndarray], ret: Any = None):
@@ -125,7 +125,7 @@ def test_replacement_on_non_leaf_propagates_downstream(rng: np.random.Generator)
     xv, Wv = rng.standard_normal((4, 3)) * 2, rng.standard_normal((3, 2))
     x, W = leaf(xv), leaf(Wv)
     h = x @ W
-    clip = lambda g: gcore.tensor(np.clip(g.numpy(), -1.0, 1.0), dtype=g.dtype)  # noqa: E731
+    clip = lambda g: gcore.tensor(np.clip(g.detach().numpy(), -1.0, 1.0), dtype=g.dtype)  # noqa: E731
     h.register_hook(clip)
     (h * h).sum().backward()
     dh = np.clip(2 * (xv @ Wv), -1, 1)

@@ -59,7 +59,7 @@ def test_state_dict_round_trip(tmp_path):
     assert set(loaded) == set(model.state_dict())
     for k, v in model.state_dict().items():
         assert loaded[k].dtype == v.dtype
-        np.testing.assert_array_equal(loaded[k].numpy(), v.numpy())
+        np.testing.assert_array_equal(loaded[k].detach().numpy(), v.detach().numpy())
     fresh = _mlp()
     fresh.load_state_dict(loaded)
     x = gc.randn(4, 6)
@@ -68,7 +68,7 @@ def test_state_dict_round_trip(tmp_path):
     with gc.no_grad():
         model[0].bias.fill_(0.5)
     gc.save(model.state_dict(), path)
-    np.testing.assert_array_equal(gc.load(path)["0.bias"].numpy(), np.full(8, 0.5, np.float32))
+    np.testing.assert_array_equal(gc.load(path)["0.bias"].detach().numpy(), np.full(8, 0.5, np.float32))
 
 
 def test_float64_and_numpy_values_round_trip(tmp_path):
@@ -77,9 +77,9 @@ def test_float64_and_numpy_values_round_trip(tmp_path):
     gc.save(sd, tmp_path / "x.safetensors")
     out = gc.load(tmp_path / "x.safetensors")
     assert out["a"].dtype == gc.float64 and tuple(out["a"].shape) == (2, 3)
-    np.testing.assert_array_equal(out["a"].numpy(), np.arange(6.0).reshape(2, 3))
+    np.testing.assert_array_equal(out["a"].detach().numpy(), np.arange(6.0).reshape(2, 3))
     assert out["b"].dtype == gc.float32
-    np.testing.assert_array_equal(out["b"].numpy(), sd["b"])
+    np.testing.assert_array_equal(out["b"].detach().numpy(), sd["b"])
     assert tuple(out["empty"].shape) == (0, 3)
 
 
@@ -109,7 +109,7 @@ def test_nested_state_round_trip(tmp_path):
     g = out["optimizer"]["param_groups"][0]
     assert g["betas"] == (0.9, 0.999) and isinstance(g["betas"], tuple)
     assert g["params"] == [0, 1] and g["nesterov"] is False and g["name"] == "g0" and g["x"] is None
-    np.testing.assert_array_equal(out["model"]["w"].numpy(), np.ones((2, 2), np.float32))
+    np.testing.assert_array_equal(out["model"]["w"].detach().numpy(), np.ones((2, 2), np.float32))
 
 
 def test_nested_keys_with_dots_do_not_collide(tmp_path):
@@ -168,7 +168,7 @@ def test_gradcore_checkpoint_loads_into_torch(tmp_path):
     tmodel.load_state_dict(sd)                 # strict: same keys, same shapes
     x = np.random.default_rng(1).standard_normal((7, 6)).astype(np.float32)
     with torch.no_grad():
-        ty = tmodel(torch.tensor(x)).numpy()
+        ty = tmodel(torch.tensor(x)).detach().numpy()
     gy = model(gc.tensor(x)).detach().numpy()
     np.testing.assert_allclose(gy, ty, rtol=1e-5, atol=1e-6)
 
@@ -185,7 +185,7 @@ def test_torch_checkpoint_loads_into_gradcore(tmp_path):
     model.load_state_dict(gc.load(path))
     x = np.random.default_rng(2).standard_normal((7, 6)).astype(np.float32)
     with torch.no_grad():
-        ty = tmodel(torch.tensor(x)).numpy()
+        ty = tmodel(torch.tensor(x)).detach().numpy()
     np.testing.assert_allclose(model(gc.tensor(x)).detach().numpy(), ty, rtol=1e-5, atol=1e-6)
     # float64 torch checkpoint into a float64 gradcore model: bitwise-equal weights
     tmodel.double()
@@ -210,7 +210,7 @@ def test_torch_half_precision_checkpoints_load_as_float32(tmp_path):
         save_file({"w": w.to(dt)}, str(path))
         out = gc.load(path)
         assert out["w"].dtype == gc.float32
-        np.testing.assert_array_equal(out["w"].numpy(), w.to(dt).float().numpy())
+        np.testing.assert_array_equal(out["w"].detach().numpy(), w.to(dt).float().detach().numpy())
 
 
 # --------------------------------------------------------------------------------------
@@ -242,7 +242,7 @@ def test_failed_save_keeps_old_checkpoint_and_leaves_no_temp_file(tmp_path, monk
     assert os.listdir(tmp_path) == ["ck.safetensors"]           # and removed it
     assert path.read_bytes() == old_bytes
     monkeypatch.undo()
-    np.testing.assert_array_equal(gc.load(path)["w"].numpy(), [1.0, 2.0, 3.0])
+    np.testing.assert_array_equal(gc.load(path)["w"].detach().numpy(), [1.0, 2.0, 3.0])
 
 
 def test_saved_file_has_normal_permissions(tmp_path):

@@ -45,7 +45,7 @@ def test_float32_transcendentals_ulp(isa, wide_inputs, name, max_ulp):
     ref_fn = {"exp": np.exp, "log": np.log, "tanh": np.tanh, "sigmoid": lambda v: 1.0 / (1.0 + np.exp(-v))}[name]
     with np.errstate(all="ignore"):
         ref = ref_fn(inp.astype(np.float64))
-    got = getattr(gc, name)(gc.tensor(inp)).numpy()
+    got = getattr(gc, name)(gc.tensor(inp)).detach().numpy()
     err = ulps(got, ref)
     worst = int(np.argmax(err))
     assert err[worst] <= max_ulp, f"{name}({inp[worst]!r}) = {got[worst]!r}, expected {ref[worst]!r}"
@@ -64,10 +64,10 @@ def test_fused_linear_equals_unfused(isa, act, ref, shape):
     b = gc.randn(70, dtype=gc.float64, requires_grad=True)
     fused = F.linear(x, w, b, activation=act)
     plain = ref(F.linear(x, w, b))
-    np.testing.assert_allclose(fused.numpy(), plain.numpy(), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(fused.detach().numpy(), plain.detach().numpy(), rtol=1e-12, atol=1e-12)
     g = gc.randn(*fused.shape, dtype=gc.float64)
     for a, c in zip(gc.grad(fused, [x, w, b], g), gc.grad(plain, [x, w, b], g)):
-        np.testing.assert_allclose(a.numpy(), c.numpy(), rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(a.detach().numpy(), c.detach().numpy(), rtol=1e-10, atol=1e-12)
 
 
 def test_sequential_fuses_and_matches_layer_by_layer():
@@ -80,7 +80,7 @@ def test_sequential_fuses_and_matches_layer_by_layer():
     for m in model:
         h = m(h)
     assert y.grad_fn.name() == "LinearBackward"  # the last Linear + Sigmoid ran as one op
-    np.testing.assert_array_equal(y.numpy(), h.numpy())
+    np.testing.assert_array_equal(y.detach().numpy(), h.detach().numpy())
 
 
 def test_fused_linear_gradcheck():
@@ -106,28 +106,28 @@ def test_optimizer_single_steps_by_hand(isa):
     opt = gc.optim.SGD([p], lr=0.5, momentum=0.9, weight_decay=0.1)
     opt.step()
     d = g + 0.1 * w
-    np.testing.assert_allclose(p.numpy(), w - 0.5 * d, rtol=1e-14)
+    np.testing.assert_allclose(p.detach().numpy(), w - 0.5 * d, rtol=1e-14)
     # step 2 with the same gradient: buf = 0.9 d + d1
     w1 = w - 0.5 * d
     opt.step()
     d1 = g + 0.1 * w1
-    np.testing.assert_allclose(p.numpy(), w1 - 0.5 * (0.9 * d + d1), rtol=1e-14)
+    np.testing.assert_allclose(p.detach().numpy(), w1 - 0.5 * (0.9 * d + d1), rtol=1e-14)
     # Adam, step 1: m = 0.1 g, v = 0.001 g^2, m_hat = g, v_hat = g^2 -> p -= lr * g / (|g| + eps)
     p = _one_param(w, g)
     gc.optim.Adam([p], lr=0.01, eps=1e-8).step()
-    np.testing.assert_allclose(p.numpy(), w - 0.01 * g / (np.abs(g) + 1e-8), rtol=1e-12)
+    np.testing.assert_allclose(p.detach().numpy(), w - 0.01 * g / (np.abs(g) + 1e-8), rtol=1e-12)
     # AdamW decays first: p = p (1 - lr wd), then the same Adam step
     p = _one_param(w, g)
     gc.optim.AdamW([p], lr=0.01, weight_decay=0.5).step()
-    np.testing.assert_allclose(p.numpy(), w * (1 - 0.005) - 0.01 * g / (np.abs(g) + 1e-8), rtol=1e-12)
+    np.testing.assert_allclose(p.detach().numpy(), w * (1 - 0.005) - 0.01 * g / (np.abs(g) + 1e-8), rtol=1e-12)
     # RMSprop step 1: s = 0.01 g^2 -> p -= lr g / (sqrt(s) + eps)
     p = _one_param(w, g)
     gc.optim.RMSprop([p], lr=0.01, alpha=0.99, eps=1e-8).step()
-    np.testing.assert_allclose(p.numpy(), w - 0.01 * g / (np.sqrt(0.01 * g * g) + 1e-8), rtol=1e-12)
+    np.testing.assert_allclose(p.detach().numpy(), w - 0.01 * g / (np.sqrt(0.01 * g * g) + 1e-8), rtol=1e-12)
     # Adagrad step 1 with initial accumulator 0.5: sum = 0.5 + g^2
     p = _one_param(w, g)
     gc.optim.Adagrad([p], lr=0.1, initial_accumulator_value=0.5, eps=1e-10).step()
-    np.testing.assert_allclose(p.numpy(), w - 0.1 * g / (np.sqrt(0.5 + g * g) + 1e-10), rtol=1e-12)
+    np.testing.assert_allclose(p.detach().numpy(), w - 0.1 * g / (np.sqrt(0.5 + g * g) + 1e-10), rtol=1e-12)
 
 
 def test_results_do_not_depend_on_thread_count(restore_threads):
@@ -138,8 +138,8 @@ def test_results_do_not_depend_on_thread_count(restore_threads):
     outs = []
     for threads in (1, 2, 3):
         gc.set_num_threads(threads)
-        outs.append([(a @ b).numpy().copy(), big.sum().numpy().copy(), a.softmax(1).numpy().copy(),
-                     big.exp().numpy().copy(), a.sum(0).numpy().copy()])
+        outs.append([(a @ b).detach().numpy().copy(), big.sum().detach().numpy().copy(), a.softmax(1).detach().numpy().copy(),
+                     big.exp().detach().numpy().copy(), a.sum(0).detach().numpy().copy()])
     for other in outs[1:]:
         for x, y in zip(outs[0], other):
             np.testing.assert_array_equal(x, y)

@@ -367,7 +367,7 @@ def helper_test_op(op: Op, dtype: Any, rng: np.random.Generator) -> None:
     assert out.dtype == dtype, f"{op.name}: output dtype {out.dtype} != {dtype}"
     assert out.shape == ref.shape, f"{op.name}: shape {out.shape} != numpy {ref.shape}"
     assert out.requires_grad and out.grad_fn is not None
-    got = out.numpy()
+    got = out.detach().numpy()
     assert np.all(np.isfinite(got)), f"{op.name}: non-finite output {got}"
     np.testing.assert_allclose(got, ref, rtol=rtol, atol=atol, err_msg=f"{op.name} forward vs numpy ({dname})")
 
@@ -387,7 +387,7 @@ def helper_test_op(op: Op, dtype: Any, rng: np.random.Generator) -> None:
     for i, (t, tt) in enumerate(zip(ts, tts)):
         assert t.grad is not None, f"{op.name}: input {i} got no gradient"
         assert t.grad.shape == t.shape and t.grad.dtype == dtype
-        np.testing.assert_allclose(t.grad.numpy(), tt.grad.numpy(), rtol=grtol, atol=gatol,
+        np.testing.assert_allclose(t.grad.detach().numpy(), tt.grad.detach().numpy(), rtol=grtol, atol=gatol,
                                    err_msg=f"{op.name} d/d(input {i}) vs torch ({dname})")
 
 
@@ -413,11 +413,11 @@ def test_max_gradient_split_between_ties(dtype: Any, isa: str) -> None:
     y = x.max()
     assert y.item() == 3.0
     y.backward()
-    np.testing.assert_array_equal(x.grad.numpy(), [0.0, 0.5, 0.5, 0.0])
+    np.testing.assert_array_equal(x.grad.detach().numpy(), [0.0, 0.5, 0.5, 0.0])
 
     x = gc.tensor([[5.0, 5.0, 5.0], [1.0, 4.0, 4.0]], dtype=dtype, requires_grad=True)
     x.max(dim=1).backward(gc.tensor([3.0, 1.0], dtype=dtype))
-    np.testing.assert_allclose(x.grad.numpy(), [[1.0, 1.0, 1.0], [0.0, 0.5, 0.5]], rtol=1e-6)
+    np.testing.assert_allclose(x.grad.detach().numpy(), [[1.0, 1.0, 1.0], [0.0, 0.5, 0.5]], rtol=1e-6)
 
 
 def test_max_gradient_ties_match_torch_amax() -> None:
@@ -427,7 +427,7 @@ def test_max_gradient_ties_match_torch_amax() -> None:
     tx = torch_mod.tensor(data, requires_grad=True)
     x.max(dim=1).sum().backward()
     torch_mod.amax(tx, dim=1).sum().backward()
-    np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy(), rtol=1e-12)
+    np.testing.assert_allclose(x.grad.detach().numpy(), tx.grad.detach().numpy(), rtol=1e-12)
 
 
 @pytest.mark.parametrize("dtype", [gc.float32, gc.float64], ids=["f32", "f64"])
@@ -444,15 +444,15 @@ def test_cross_entropy_extreme_logits_exact(dtype: Any) -> None:
     # label 1 -> loss 2000. Gradient of the mean: (softmax - onehot) / N.
     x = gc.tensor([[1000.0, -1000.0], [1000.0, -1000.0]], dtype=dtype, requires_grad=True)
     loss = F.cross_entropy(x, [0, 1], reduction="none")
-    np.testing.assert_allclose(loss.numpy(), [0.0, 2000.0], rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(loss.detach().numpy(), [0.0, 2000.0], rtol=1e-6, atol=1e-6)
     F.cross_entropy(x, [0, 1]).backward()
-    np.testing.assert_allclose(x.grad.numpy(), [[0.0, 0.0], [0.5, -0.5]], atol=1e-7)
-    assert np.all(np.isfinite(x.grad.numpy()))
+    np.testing.assert_allclose(x.grad.detach().numpy(), [[0.0, 0.0], [0.5, -0.5]], atol=1e-7)
+    assert np.all(np.isfinite(x.grad.detach().numpy()))
 
 
 def test_softmax_rows_sum_to_one_for_large_inputs(isa: str) -> None:
     x = gc.tensor([[1000.0, 999.0, -1000.0], [-1e4, -1e4, -1e4]])
-    p = gc.softmax(x, 1).numpy()
+    p = gc.softmax(x, 1).detach().numpy()
     assert np.all(np.isfinite(p))
     np.testing.assert_allclose(p.sum(axis=1), [1.0, 1.0], rtol=1e-6)
     np.testing.assert_allclose(p[1], [1 / 3] * 3, rtol=1e-6)
@@ -483,7 +483,7 @@ def test_unary_accuracy_sweep(name: str, dtype: Any, isa: str) -> None:
     rtol = 3e-7 if dtype == gc.float32 else 1e-15
     x, ref_fn = SWEEPS[name]
     xs = x.astype(np_dtype)
-    got = getattr(gc.tensor(xs, dtype=dtype), name)().numpy().astype(np.float64)
+    got = getattr(gc.tensor(xs, dtype=dtype), name)().detach().numpy().astype(np.float64)
     ref = ref_fn(xs.astype(np.float64))
     np.testing.assert_allclose(got, ref, rtol=rtol, atol=0, err_msg=f"{name} {isa}")
 
@@ -494,7 +494,7 @@ def test_exp_denormal_results_within_one_ulp(dtype: Any, isa: str) -> None:
     lo, hi = (-103.9, -87.4) if dtype == gc.float32 else (-744.0, -708.5)
     x = np.linspace(lo, hi, 20001).astype(np_dtype)
     ref = np.exp(x.astype(np.longdouble)).astype(np_dtype)
-    got = gc.tensor(x, dtype=dtype).exp().numpy()
+    got = gc.tensor(x, dtype=dtype).exp().detach().numpy()
     ulps = np.abs(got.view(int_dtype).astype(np.int64) - ref.view(int_dtype).astype(np.int64))
     assert ulps.max() <= 1, f"exp off by {ulps.max()} ulp at x={x[ulps.argmax()]!r} ({isa})"
 
@@ -520,7 +520,7 @@ def test_unary_special_values(name: str, dtype: Any, isa: str) -> None:
     # Repeat the pattern so every value lands both in SIMD bodies and in the scalar tail.
     x = np.array([p[0] for p in pairs] * 11)
     expected = np.array([p[1] for p in pairs] * 11)
-    got = getattr(gc.tensor(x, dtype=dtype), name)().numpy()
+    got = getattr(gc.tensor(x, dtype=dtype), name)().detach().numpy()
     np.testing.assert_array_equal(got, expected, err_msg=f"{name} {isa}")
 
 
@@ -556,7 +556,7 @@ _CE_LABELS = [3, 0, 4, 1]
 ], ids=["list", "tuple", "int64", "int32", "int16", "uint8", "strided", "reversed", "fortran"])
 def test_cross_entropy_label_forms(labels: Any) -> None:
     x = gc.tensor(_CE_X, dtype=gc.float64)
-    got = F.cross_entropy(x, labels, reduction="none").numpy()
+    got = F.cross_entropy(x, labels, reduction="none").detach().numpy()
     np.testing.assert_allclose(got, np_cross_entropy(_CE_X, _CE_LABELS, "none"), rtol=1e-13)
 
 
@@ -581,12 +581,12 @@ def test_arithmetic_bitwise_equal_to_numpy(op: str, dtype: Any, isa: str) -> Non
     b = rng.standard_normal(4099).astype(np_dtype)
     f = ARITH[op]
     ta, tb = gc.tensor(a, dtype=dtype), gc.tensor(b, dtype=dtype)
-    np.testing.assert_array_equal(f(ta, tb).numpy(), f(a, b), err_msg=f"tensor {op} tensor")
-    np.testing.assert_array_equal(f(ta, tb[:1].reshape(())).numpy(), f(a, b[:1].reshape(())),
+    np.testing.assert_array_equal(f(ta, tb).detach().numpy(), f(a, b), err_msg=f"tensor {op} tensor")
+    np.testing.assert_array_equal(f(ta, tb[:1].reshape(())).detach().numpy(), f(a, b[:1].reshape(())),
                                   err_msg=f"tensor {op} 0-d tensor")
     for s in (0.1, 3.0, -7.3, 1e-3):
-        np.testing.assert_array_equal(f(ta, s).numpy(), f(a, np_dtype(s)), err_msg=f"tensor {op} {s}")
-        np.testing.assert_array_equal(f(s, ta).numpy(), f(np_dtype(s), a), err_msg=f"{s} {op} tensor")
+        np.testing.assert_array_equal(f(ta, s).detach().numpy(), f(a, np_dtype(s)), err_msg=f"tensor {op} {s}")
+        np.testing.assert_array_equal(f(s, ta).detach().numpy(), f(np_dtype(s), a), err_msg=f"{s} {op} tensor")
 
 
 @pytest.mark.parametrize("dtype", [gc.float32, gc.float64], ids=["f32", "f64"])
@@ -598,5 +598,5 @@ def test_division_by_tiny_and_huge_scalars(dtype: Any) -> None:
     with np.errstate(all="raise"):
         expected = x / np_dtype(tiny)                # ~1e9 (f32) / ~1e280 (f64): finite
         expected_r = np_dtype(1e-30) / np.array([tiny, -tiny], dtype=np_dtype)
-    np.testing.assert_array_equal((gc.tensor(x, dtype=dtype) / tiny).numpy(), expected)
-    np.testing.assert_array_equal((1e-30 / gc.tensor([tiny, -tiny], dtype=dtype)).numpy(), expected_r)
+    np.testing.assert_array_equal((gc.tensor(x, dtype=dtype) / tiny).detach().numpy(), expected)
+    np.testing.assert_array_equal((1e-30 / gc.tensor([tiny, -tiny], dtype=dtype)).detach().numpy(), expected_r)

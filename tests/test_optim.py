@@ -274,13 +274,13 @@ def test_state_dict_round_trip_continues_identically(name, kw):
             if k == "step":
                 assert float(sd["state"][i]["step"]) == float(v) == 5.0
             else:
-                np.testing.assert_allclose(sd["state"][i][k].numpy(), v.numpy(), rtol=1e-10, atol=1e-14)
+                np.testing.assert_allclose(sd["state"][i][k].detach().numpy(), v.detach().numpy(), rtol=1e-10, atol=1e-14)
     for k, v in tsd["param_groups"][0].items():
         if k in sd["param_groups"][0] and k != "params":
             assert sd["param_groups"][0][k] == v, k
 
     # the state dict is a snapshot: further steps of the original do not change it
-    snapshot = {i: {k: (v.numpy().copy() if hasattr(v, "numpy") else v) for k, v in st.items()}
+    snapshot = {i: {k: (v.detach().numpy().copy() if hasattr(v, "numpy") else v) for k, v in st.items()}
                 for i, st in sd["state"].items()}
     copies = [nn.Parameter(p.detach().clone()) for p in gparams]
     for g in grads[5:7]:
@@ -290,7 +290,7 @@ def test_state_dict_round_trip_continues_identically(name, kw):
     for i, st in sd["state"].items():
         for k, v in st.items():
             if hasattr(v, "numpy"):
-                np.testing.assert_array_equal(v.numpy(), snapshot[i][k])
+                np.testing.assert_array_equal(v.detach().numpy(), snapshot[i][k])
             else:
                 assert v == snapshot[i][k]
 
@@ -329,7 +329,7 @@ def test_torch_state_dict_loads_into_gradcore(name, kw):
         gp.data = gc.tensor(tp.detach().numpy().copy())
     tsd = topt.state_dict()
     converted = {
-        "state": {i: {k: (float(v.item()) if k == "step" else gc.tensor(v.numpy().copy())) for k, v in st.items()}
+        "state": {i: {k: (float(v.item()) if k == "step" else gc.tensor(v.detach().numpy().copy())) for k, v in st.items()}
                   for i, st in tsd["state"].items()},
         "param_groups": [{k: v for k, v in g.items() if k not in ("foreach", "capturable", "differentiable",
                                                                      "fused", "decoupled_weight_decay")}
@@ -365,7 +365,7 @@ def test_torch_state_dict_loads_into_gradcore(name, kw):
                 if name != "SGD":
                     entry[k] = torch.tensor(float(v))
             else:
-                entry[k] = torch.tensor(v.numpy().copy())
+                entry[k] = torch.tensor(v.detach().numpy().copy())
         tstate[i] = entry
     groups = [dict(tg, **{k: v for k, v in gg.items() if k in tg}) for tg, gg in
               zip(tsd_template["param_groups"], gsd["param_groups"])]
@@ -409,7 +409,7 @@ def test_zero_grad_and_closure():
     p.grad = gc.tensor([1.0, 1.0], dtype=gc.float64)
     opt.zero_grad(set_to_none=False)
     assert p.grad is not None
-    np.testing.assert_array_equal(p.grad.numpy(), [0.0, 0.0])
+    np.testing.assert_array_equal(p.grad.detach().numpy(), [0.0, 0.0])
     opt.zero_grad()
     assert p.grad is None
 
@@ -647,7 +647,7 @@ def test_clip_grad_norm_matches_torch(norm_type, max_norm, each_isa):
     tnorm = torch.nn.utils.clip_grad_norm_(tp, max_norm, norm_type=norm_type)
     assert float(gnorm.item()) == pytest.approx(float(tnorm.item()), rel=1e-12)
     for p, q in zip(gp, tp):
-        np.testing.assert_allclose(p.grad.numpy(), q.grad.numpy(), rtol=1e-12, atol=1e-15)
+        np.testing.assert_allclose(p.grad.detach().numpy(), q.grad.detach().numpy(), rtol=1e-12, atol=1e-15)
     total = float(gnorm.item())
     if max_norm < total:
         after = nn.utils.clip_grad_norm_(gp, 1e9, norm_type=norm_type).item()
@@ -664,13 +664,13 @@ def test_clip_grad_norm_float32_single_tensor_and_missing_grads():
     assert float(gnorm.item()) == pytest.approx(float(tnorm.item()), rel=1e-5)
     assert gp[1].grad is None
     for p, q in zip([gp[0], gp[2]], [tp[0], tp[2]]):
-        np.testing.assert_allclose(p.grad.numpy(), q.grad.numpy(), rtol=1e-5, atol=1e-7)
+        np.testing.assert_allclose(p.grad.detach().numpy(), q.grad.detach().numpy(), rtol=1e-5, atol=1e-7)
     # a single tensor instead of an iterable
     single = nn.Parameter(gc.tensor([3.0, 4.0]))
     single.grad = gc.tensor([3.0, 4.0])
     n = nn.utils.clip_grad_norm_(single, 1.0)
     assert n.item() == pytest.approx(5.0)
-    np.testing.assert_allclose(single.grad.numpy(), [0.6, 0.8], rtol=1e-5)
+    np.testing.assert_allclose(single.grad.detach().numpy(), [0.6, 0.8], rtol=1e-5)
 
 
 def test_clip_grad_norm_nonfinite():
@@ -689,6 +689,6 @@ def test_clip_grad_value_matches_torch(each_isa):
     nn.utils.clip_grad_value_(gp, 0.7)
     torch.nn.utils.clip_grad_value_(tp, 0.7)
     for p, q in zip(gp, tp):
-        np.testing.assert_array_equal(p.grad.numpy(), q.grad.numpy())
-        assert np.abs(p.grad.numpy()).max() <= 0.7
-    assert any((np.abs(p.grad.numpy()) == 0.7).any() for p in gp)
+        np.testing.assert_array_equal(p.grad.detach().numpy(), q.grad.detach().numpy())
+        assert np.abs(p.grad.detach().numpy()).max() <= 0.7
+    assert any((np.abs(p.grad.detach().numpy()) == 0.7).any() for p in gp)

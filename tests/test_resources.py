@@ -182,25 +182,25 @@ FORK_SCRIPT = textwrap.dedent(
     ta, tb = gc.tensor(a, dtype=gc.float64), gc.tensor(b, dtype=gc.float64)
     # use the pool in the parent (matmul, a big elementwise op and a reduction)
     for _ in range(3):
-        got = (ta @ tb).numpy()
+        got = (ta @ tb).detach().numpy()
     assert np.allclose(got, ref, rtol=1e-10, atol=1e-9)
     big = gc.randn(1 << 20, dtype=gc.float64)
     s_parent = float((big * 2.0).sum().item())
 
     def child_work():
         ok = True
-        c = (ta @ tb).numpy()
+        c = (ta @ tb).detach().numpy()
         ok &= bool(np.allclose(c, ref, rtol=1e-10, atol=1e-9))
         ok &= gc.get_num_threads() == 2
         gc.set_num_threads(2)
-        c2 = (gc.tensor(b.T.copy(), dtype=gc.float64) @ gc.tensor(a.T.copy(), dtype=gc.float64)).numpy()
+        c2 = (gc.tensor(b.T.copy(), dtype=gc.float64) @ gc.tensor(a.T.copy(), dtype=gc.float64)).detach().numpy()
         ok &= bool(np.allclose(c2, ref.T, rtol=1e-10, atol=1e-9))
         s = float((big * 2.0).sum().item())
         ok &= s == s_parent  # fixed-order reductions: bitwise the same
         # autograd through parallel kernels in the child
         x = gc.tensor(a, dtype=gc.float64, requires_grad=True)
         (x @ tb).sum().backward()
-        ok &= bool(np.allclose(x.grad.numpy(), np.broadcast_to(b.sum(axis=1), a.shape), rtol=1e-10, atol=1e-9))
+        ok &= bool(np.allclose(x.grad.detach().numpy(), np.broadcast_to(b.sum(axis=1), a.shape), rtol=1e-10, atol=1e-9))
         return ok
 
     pid = os.fork()
@@ -213,7 +213,7 @@ FORK_SCRIPT = textwrap.dedent(
         os._exit(0 if ok else 1)
     _, status = os.waitpid(pid, 0)
     # the parent's pool still works after the fork
-    got = (ta @ tb).numpy()
+    got = (ta @ tb).detach().numpy()
     parent_ok = bool(np.allclose(got, ref, rtol=1e-10, atol=1e-9))
     # a second generation: fork from the child of a fork
     pid2 = os.fork()
@@ -262,15 +262,15 @@ def test_threadpoolctl_sees_and_limits_gradcore_pool(restore_threads: int) -> No
 
     a = gcore.randn(200, 300, dtype=gcore.float64)
     b = gcore.randn(300, 250, dtype=gcore.float64)
-    ref = a.numpy() @ b.numpy()
+    ref = a.detach().numpy() @ b.detach().numpy()
     with threadpoolctl.threadpool_limits(limits=1, user_api="gradcore"):
         assert gcore.get_num_threads() == 1
         assert gcore.backend_info()["num_threads"] == 1
         inner = [i for i in threadpoolctl.threadpool_info() if i["user_api"] == "gradcore"]
         assert inner[0]["num_threads"] == 1
-        np.testing.assert_allclose((a @ b).numpy(), ref, rtol=1e-10, atol=1e-10)
+        np.testing.assert_allclose((a @ b).detach().numpy(), ref, rtol=1e-10, atol=1e-10)
     assert gcore.get_num_threads() == 2
-    np.testing.assert_allclose((a @ b).numpy(), ref, rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose((a @ b).detach().numpy(), ref, rtol=1e-10, atol=1e-10)
 
     # the controller object form works too
     ctl = threadpoolctl.ThreadpoolController()
@@ -307,7 +307,7 @@ def test_detect_anomaly_names_op_and_creation_site() -> None:
     # outside the mode the same backward completes, with inf in .grad
     x2 = gcore.tensor([0.0, 1.0, 4.0], dtype=gcore.float64, requires_grad=True)
     (x2.sqrt() * 3.0).sum().backward()
-    g = x2.grad.numpy()
+    g = x2.grad.detach().numpy()
     assert np.isinf(g[0]) and g[0] > 0
     np.testing.assert_allclose(g[1:], [1.5, 0.75])
 
@@ -327,7 +327,7 @@ def test_detect_anomaly_log_of_zero_names_log_backward() -> None:
 
     x2 = gcore.tensor([[0.0, 2.0], [1.0, 3.0]], requires_grad=True)
     gcore.log(x2 * 1.0).mean().backward()
-    g = x2.grad.numpy()
+    g = x2.grad.detach().numpy()
     assert np.isinf(g[0, 0])
     np.testing.assert_allclose(g.reshape(-1)[1:], [0.125, 0.25, 1 / 12], rtol=1e-6)
 
@@ -343,7 +343,7 @@ def test_detect_anomaly_nan_from_zero_times_inf() -> None:
     assert f"{os.path.basename(__file__)}:{_line_of('# ANOMALY-NAN')}" in str(info.value)
     x2 = gcore.tensor([0.0, 1.0], dtype=gcore.float64, requires_grad=True)
     (x2.sqrt() * gcore.tensor([0.0, 1.0], dtype=gcore.float64)).sum().backward()
-    assert np.isnan(x2.grad.numpy()[0])
+    assert np.isnan(x2.grad.detach().numpy()[0])
 
 
 def test_detect_anomaly_restores_mode_after_exception_and_finite_backward_passes() -> None:
@@ -355,5 +355,5 @@ def test_detect_anomaly_restores_mode_after_exception_and_finite_backward_passes
     x = gcore.tensor([1.0, 4.0], dtype=gcore.float64, requires_grad=True)
     with gcore.autograd.detect_anomaly():
         x.sqrt().sum().backward()
-    np.testing.assert_allclose(x.grad.numpy(), [0.5, 0.25])
+    np.testing.assert_allclose(x.grad.detach().numpy(), [0.5, 0.25])
     assert not gcore.autograd.is_anomaly_enabled()

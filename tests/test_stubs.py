@@ -153,7 +153,8 @@ LIVE_FUNCTIONS = sorted(n for n in _live_module_names() if callable(getattr(_cor
 
 def _live_class_names(cls: type) -> Tuple[Set[str], Set[str]]:
     """(public names from dir(), dunder methods/attributes the class itself defines)."""
-    public = {n for n in dir(cls) if not n.startswith("_")}
+    inherited = set(dir(BaseException)) if issubclass(cls, BaseException) else set()  # args, with_traceback
+    public = {n for n in dir(cls) if not n.startswith("_") and n not in inherited}
     dunders = {
         n for n, v in vars(cls).items()
         if _dunder(n) and n not in _CLASS_BOILERPLATE

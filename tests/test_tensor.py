@@ -44,14 +44,14 @@ def test_tensor_from_scalars() -> None:
 def test_tensor_dtype_inference(data: Any, dtype: Any) -> None:
     t = gc.tensor(data)
     assert t.dtype == dtype
-    np.testing.assert_array_equal(t.numpy(), np.asarray(data, dtype=np.float64))
+    np.testing.assert_array_equal(t.detach().numpy(), np.asarray(data, dtype=np.float64))
 
 
 @pytest.mark.parametrize("dtype,np_dtype", [(gc.float32, np.float32), (gc.float64, np.float64)])
 def test_tensor_explicit_dtype(dtype: Any, np_dtype: Any) -> None:
     t = gc.tensor(np.array([1.0, 1.0 / 3.0]), dtype=dtype)
-    assert t.dtype == dtype and t.numpy().dtype == np_dtype
-    assert t.numpy()[1] == np_dtype(1.0 / 3.0)
+    assert t.dtype == dtype and t.detach().numpy().dtype == np_dtype
+    assert t.detach().numpy()[1] == np_dtype(1.0 / 3.0)
 
 
 @pytest.mark.parametrize("make", [
@@ -68,7 +68,7 @@ def test_tensor_from_non_contiguous_numpy(make: Any, np_dtype: Any) -> None:
     view = make(a)
     t = gc.tensor(view)
     assert t.shape == view.shape
-    np.testing.assert_array_equal(t.numpy(), view)
+    np.testing.assert_array_equal(t.detach().numpy(), view)
 
 
 def test_tensor_copies() -> None:
@@ -76,7 +76,7 @@ def test_tensor_copies() -> None:
     t = gc.tensor(a)
     a[0] = 99.0
     assert t.tolist() == [0.0, 1.0, 2.0, 3.0]
-    assert not np.shares_memory(t.numpy(), a)
+    assert not np.shares_memory(t.detach().numpy(), a)
 
 
 def test_tensor_requires_grad_flag() -> None:
@@ -136,7 +136,7 @@ def test_default_dtype_is_float32() -> None:
 ], ids=["end", "start_end", "step", "negative_step", "fractional", "empty"])
 def test_arange(args: Any, expected: Any) -> None:
     t = gc.arange(*args)
-    np.testing.assert_array_equal(t.numpy(), np.arange(*args, dtype=np.float64))
+    np.testing.assert_array_equal(t.detach().numpy(), np.arange(*args, dtype=np.float64))
     assert t.tolist() == [float(v) for v in expected]
 
 
@@ -159,13 +159,13 @@ def test_tolist_and_item() -> None:
 
 def test_numpy_dtype_and_shape() -> None:
     for dtype, np_dtype in ((gc.float32, np.float32), (gc.float64, np.float64)):
-        a = gc.ones(2, 3, dtype=dtype).numpy()
+        a = gc.ones(2, 3, dtype=dtype).detach().numpy()
         assert a.dtype == np_dtype and a.shape == (2, 3) and a.flags.c_contiguous
 
 
 def test_transpose_property_T() -> None:
     t = gc.tensor(np.arange(6.0).reshape(2, 3))
-    np.testing.assert_array_equal(t.T.numpy(), np.arange(6.0).reshape(2, 3).T)
+    np.testing.assert_array_equal(t.T.detach().numpy(), np.arange(6.0).reshape(2, 3).T)
     assert t.T.T.tolist() == t.tolist()
 
 
@@ -188,7 +188,7 @@ def test_set_isa_switches_and_reports(isa: str) -> None:
     assert gc.backend_info()["isa"] == isa
     a = gc.tensor(np.arange(6.0).reshape(2, 3))
     A = np.arange(6.0).reshape(2, 3)
-    np.testing.assert_array_equal((a @ a.T).numpy(), A @ A.T)
+    np.testing.assert_array_equal((a @ a.T).detach().numpy(), A @ A.T)
 
 
 def test_set_num_threads_round_trip(restore_threads: int) -> None:

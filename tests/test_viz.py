@@ -119,7 +119,7 @@ def test_after_backward_grads_shown_and_saved_values_freed() -> None:
     assert labels_with(nodes, "x") == [f"x\n(1, 3) float32\ngrad (1, 3) norm={math.sqrt(0.25 + 1 + 4):.4g}"]
     assert labels_with(nodes, "w") == [f"w\n(1, 3) float32\ngrad (1, 3) norm={math.sqrt(1 + 4 + 9):.4g}"]
     assert labels_with(nodes, "b") == ["b\n() float32\ngrad () norm=1"]
-    assert np.allclose(x.grad.numpy(), w.numpy())
+    assert np.allclose(x.grad.detach().numpy(), w.detach().numpy())
     assert len(graph_edges(edges)) == walk(y)[1]  # structure survives the backward
     # show_grads=False leaves the labels as before backward.
     nodes, _ = parse(gc.viz.to_dot(y, params=params, show_grads=False))

@@ -121,8 +121,8 @@ def test_three_layer_network_matches_hand_derived_gradients() -> None:
     assert L.dtype == gc.float64
     assert L.item() == pytest.approx(L_ref, rel=1e-13)
     L.backward()
-    np.testing.assert_allclose(W2.grad.numpy(), dW2, rtol=1e-12, atol=1e-13)
-    np.testing.assert_allclose(b2.grad.numpy(), db2, rtol=1e-12, atol=1e-13)
-    np.testing.assert_allclose(W1.grad.numpy(), dW1, rtol=1e-12, atol=1e-13)
-    np.testing.assert_allclose(b1.grad.numpy(), db1, rtol=1e-12, atol=1e-13)
+    np.testing.assert_allclose(W2.grad.detach().numpy(), dW2, rtol=1e-12, atol=1e-13)
+    np.testing.assert_allclose(b2.grad.detach().numpy(), db2, rtol=1e-12, atol=1e-13)
+    np.testing.assert_allclose(W1.grad.detach().numpy(), dW1, rtol=1e-12, atol=1e-13)
+    np.testing.assert_allclose(b1.grad.detach().numpy(), db1, rtol=1e-12, atol=1e-13)
     assert Xt.grad is None and Yt.grad is None

@@ -22,7 +22,7 @@ import numpy as np
 
 
 def _arr(t) -> list:
-    return np.asarray(t.numpy() if hasattr(t, "numpy") else t, dtype=np.float64).ravel().tolist()
+    return np.asarray(t.detach().numpy() if hasattr(t, "numpy") else t, dtype=np.float64).ravel().tolist()
 
 
 def run() -> dict:
@@ -56,7 +56,7 @@ def run() -> dict:
         n = gc.tensor(n_np, dtype=dt, requires_grad=True)
         p = gc.matmul(m, n)
         out[f"matmul_{dt_name}"] = _arr(p)
-        out[f"matmul_{dt_name}_numpy_maxdiff"] = float(np.max(np.abs(p.numpy().astype(np.float64)
+        out[f"matmul_{dt_name}_numpy_maxdiff"] = float(np.max(np.abs(p.detach().numpy().astype(np.float64)
                                                                    - m_np.astype(np.float64) @ n_np.astype(np.float64))))
         (p * p).sum().backward()
         out[f"matmul_{dt_name}_grad_m"] = _arr(m.grad)

@@ -6,6 +6,7 @@
 #include "autograd/function.h"
 #include "autograd/grad_mode.h"
 #include "autograd/ops.h"
+#include "kernels/kernel_api.h"
 
 namespace gradcore {
 
@@ -23,11 +24,40 @@ Node::~Node() {
 
 namespace autograd {
 
+// Note [External writers]: a version counter sees only gradcore's own in-place writes.
+// Memory that NumPy can write too (from_numpy's array, a writable t.numpy() view) can
+// change under a saved tensor without a version bump. For such storages, a saved tensor
+// that requires grad (a parameter sharing a NumPy buffer) also records a checksum of its
+// bytes, and unpack() compares it: a write through NumPy between forward and backward
+// raises instead of corrupting the gradient. Storages gradcore alone writes pay nothing.
+namespace {
+
+std::string describe_saved(const Tensor& t, const Node* owner, bool is_output, uint32_t output_nr) {
+  std::string s = std::string("[gradcore.") + (t.dtype == DType::Float32 ? "FloatTensor " : "DoubleTensor ") +
+                  shape_str(t.shape) + "]";
+  if (is_output) s += detail::concat(", which is output ", output_nr, " of ", owner->name(), ",");
+  else if (t.grad_fn) s += detail::concat(", which is output ", t.output_nr, " of ", t.grad_fn->name(), ",");
+  return s;
+}
+
+constexpr const char* kInplaceHint =
+    " Hint: enable anomaly detection to find the operation that failed to compute its gradient, with "
+    "gc.autograd.set_detect_anomaly(True).";
+
+uint64_t storage_checksum(const Tensor& t) { return kernels::checksum(t.data_ptr(), t.nbytes()); }
+
+}  // namespace
+
 SavedTensor::SavedTensor(const TensorPtr& t, bool is_output) {
   if (!t) return;
   was_defined_ = true;
   is_output_ = is_output;
   version_ = t->storage->version;
+  if (!is_output) storage_ = t->storage;
+  if (t->storage->external_writers && (is_output || t->needs_grad())) {
+    checksum_ = storage_checksum(*t);
+    has_checksum_ = true;
+  }
   // An output is saved before set_history links it to the node that saves it, and it
   // will require grad through that node.
   requires_grad_ = is_output || t->needs_grad();
@@ -49,8 +79,23 @@ void throw_released(const Node* n) {
 TensorPtr SavedTensor::unpack(const Node* owner) const {
   if (!was_defined_) return nullptr;
   if (!data_) throw_released(owner);
-  GC_CHECK(data_->storage->version == version_, RuntimeError, "one of the tensors saved by ", owner->name(),
-           " for the gradient computation has been modified by an in-place operation");
+  if (storage_ && data_->storage != storage_)
+    throw RuntimeError(detail::concat(
+        "one of the variables needed for gradient computation has been replaced by an assignment to .data: ",
+        describe_saved(*data_, owner, is_output_, output_nr_), " uses another storage than when ", owner->name(),
+        " saved it.", kInplaceHint));
+  if (data_->storage->version != version_)
+    throw RuntimeError(detail::concat(
+        "one of the variables needed for gradient computation has been modified by an inplace operation: ",
+        describe_saved(*data_, owner, is_output_, output_nr_), " is at version ", data_->storage->version,
+        "; expected version ", version_, " instead.", kInplaceHint));
+  if (has_checksum_ && storage_checksum(*data_) != checksum_)
+    throw RuntimeError(detail::concat(
+        "one of the variables needed for gradient computation has been modified through NumPy: ",
+        describe_saved(*data_, owner, is_output_, output_nr_),
+        " shares memory with a NumPy array that was written after ", owner->name(),
+        " saved it. Copy the data (gc.tensor(array) or .clone()) before training on it, or write to it only "
+        "between backward and the next forward."));
   if (!is_output_) return data_;
   // Rebuild the output's link to its own node (needed when the backward is recorded).
   TensorPtr t = alias(*data_);

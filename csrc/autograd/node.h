@@ -68,8 +68,10 @@ namespace autograd {
 // Note [Saved outputs]: a node that saves its own output (exp, tanh, sigmoid, relu,
 // softmax) must not hold a strong reference from the output Tensor back to itself, or the
 // pair would never be freed. It stores an alias without grad_fn and rebuilds the link on
-// unpack(). Saved inputs are held as they are. The storage version is checked on unpack:
-// an in-place write to a saved tensor raises instead of giving a wrong gradient.
+// unpack(). Saved inputs are held as they are. On unpack the saved tensor must still use
+// the storage it used when saved (`t.data = other` swaps it) at the same version (in-place
+// writes bump it); otherwise backward raises PyTorch's "modified by an inplace operation"
+// error instead of giving a wrong gradient. See also Note [External writers] (node.cpp).
 class SavedTensor {
  public:
   SavedTensor() = default;
@@ -85,6 +87,9 @@ class SavedTensor {
   bool requires_grad_ = false;
   uint32_t output_nr_ = 0;
   uint64_t version_ = 0;
+  std::shared_ptr<Storage> storage_;  // inputs: the storage saved (kept so that a swap is seen)
+  uint64_t checksum_ = 0;             // storages with external writers: their bytes when saved
+  bool has_checksum_ = false;
 };
 
 // Accumulates into leaf.grad. Never released; shared by every graph that uses the leaf.

@@ -1,5 +1,7 @@
 // autograd.cpp — binds grad mode, the engine (backward, grad), Node and the Tensor's
 // autograd properties.
+#include <atomic>
+
 #include "autograd/engine.h"
 #include "autograd/function.h"
 #include "autograd/grad_mode.h"
@@ -25,6 +27,21 @@ tensor_list to_list(py::handle obj, const char* what, bool allow_none) {
     out.push_back(item.cast<TensorPtr>());
   }
   return out;
+}
+
+// backward(create_graph=True) leaves each leaf's .grad holding a graph that refers back to
+// the leaf (a reference cycle through C++ that only `leaf.grad = None` breaks). PyTorch
+// warns once per process with this text; so do we.
+void warn_create_graph_cycle(bool create_graph) {
+  static std::atomic<bool> warned{false};
+  if (!create_graph || warned.exchange(true)) return;
+  if (PyErr_WarnEx(PyExc_UserWarning,
+                   "Using backward() with create_graph=True will create a reference cycle between the parameter "
+                   "and its gradient which can cause a memory leak. We recommend using autograd.grad when creating "
+                   "the graph to avoid this. If you have to use this function, make sure to reset the .grad fields "
+                   "of your parameters to None after use to break the cycle and avoid the leak.",
+                   1) < 0)
+    throw py::error_already_set();
 }
 
 }  // namespace
@@ -135,6 +152,7 @@ void bind_autograd(py::module_& m, TensorClass& cls) {
   cls.def("backward", [](const TensorPtr& t, py::object gradient, py::object retain_graph, bool create_graph) {
         TensorPtr g = gradient.is_none() ? nullptr : as_operand(gradient, *t);
         bool retain = retain_graph.is_none() ? create_graph : retain_graph.cast<bool>();
+        warn_create_graph_cycle(create_graph);
         py::gil_scoped_release nogil;
         autograd::backward({t}, {g}, retain, create_graph);
       }, py::arg("gradient") = py::none(), py::arg("retain_graph") = py::none(), py::arg("create_graph") = false,
@@ -144,6 +162,7 @@ void bind_autograd(py::module_& m, TensorClass& cls) {
         tensor_list outs = to_list(tensors, "tensors", false);
         tensor_list grads = to_list(grad_tensors, "grad_tensors", true);
         bool retain = retain_graph.is_none() ? create_graph : retain_graph.cast<bool>();
+        warn_create_graph_cycle(create_graph);
         py::gil_scoped_release nogil;
         autograd::backward(outs, grads, retain, create_graph);
       }, py::arg("tensors"), py::arg("grad_tensors") = py::none(), py::arg("retain_graph") = py::none(),

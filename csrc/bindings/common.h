@@ -5,6 +5,7 @@
 #include <pybind11/stl.h>
 
 #include <optional>
+#include <type_traits>
 
 #include "core/tensor.h"
 
@@ -26,6 +27,45 @@ class type_caster<std::shared_ptr<gradcore::Tensor>>
 };
 }  // namespace pybind11::detail
 
+// Note [Int64 arguments]: every int64_t a binding takes (sizes, dims, indices, counts)
+// goes through this caster. pybind11's own rejects an int >= 2**63 by failing overload
+// resolution ("incompatible function arguments") or, through .cast<int64_t>(), with a
+// RuntimeError naming no value. Here a Python int (or anything with __index__, such as
+// numpy.int64) out of int64 range raises gradcore.IntOverflowError, an OverflowError that
+// is also a ValueError, IndexError and TypeError (PyTorch raises each of those for one
+// context or another), naming the value. Floats are refused, as pybind11 does (no silent
+// truncation of 1.9 to 1).
+static_assert(std::is_same_v<int64_t, long>, "gradcore's bindings assume an LP64 platform");
+namespace gradcore::bindings {
+[[noreturn]] void throw_int_overflow(PyObject* value);
+}
+namespace pybind11::detail {
+template <>
+class type_caster<long> {
+ public:
+  PYBIND11_TYPE_CASTER(long, const_name("int"));
+  bool load(handle src, bool convert) {
+    if (!src || PyFloat_Check(src.ptr())) return false;
+    if (!PyLong_Check(src.ptr()) && !PyIndex_Check(src.ptr())) return false;
+    object index = reinterpret_steal<object>(PyNumber_Index(src.ptr()));
+    if (!index) {
+      PyErr_Clear();
+      return false;
+    }
+    int overflow = 0;
+    long long v = PyLong_AsLongLongAndOverflow(index.ptr(), &overflow);
+    if (overflow) gradcore::bindings::throw_int_overflow(index.ptr());
+    if (v == -1 && PyErr_Occurred()) {
+      PyErr_Clear();
+      return false;
+    }
+    value = static_cast<long>(v);
+    return true;
+  }
+  static handle cast(long src, return_value_policy, handle) { return PyLong_FromLong(src); }
+};
+}  // namespace pybind11::detail
+
 namespace gradcore::bindings {
 
 using TensorClass = py::class_<Tensor, TensorPtr>;
@@ -37,8 +77,10 @@ bool is_dtype_none(py::handle obj);
 TensorPtr tensor_from_data(py::handle data, std::optional<DType> dtype);
 // Zero-copy wrap of a C-contiguous float32/float64 ndarray.
 TensorPtr tensor_from_numpy(py::array arr);
-// A NumPy view of t's storage that keeps t alive.
-py::array tensor_to_numpy(const TensorPtr& t, py::handle owner);
+// A NumPy view of t's storage that keeps the storage alive (for gradcore's own reads; the
+// public t.numpy() also refuses tensors that require grad and marks the storage as written
+// from outside).
+py::array tensor_to_numpy(const TensorPtr& t);
 // None -> {} (all dims); int -> {d}; sequence of ints -> dims.
 std::vector<int64_t> parse_dims(py::handle dim);
 // Labels for cross_entropy: integer ndarray / list / whole-valued Tensor.
@@ -49,6 +91,8 @@ Shape parse_shape(py::args args);  // f(2, 3) or f((2, 3)) or f([2, 3])
 // None -> null; a Tensor -> it; anything else -> TypeError naming `what`.
 TensorPtr optional_tensor(py::handle obj, const char* what);
 
+// py::custom_type_setup of the Tensor class: cycle-collector support (function.cpp).
+void tensor_type_setup(PyHeapTypeObject* heap_type);
 void bind_tensor(py::module_& m, TensorClass& cls);
 void bind_ops(py::module_& m, TensorClass& cls);
 void bind_autograd(py::module_& m, TensorClass& cls);

@@ -31,7 +31,8 @@ struct PyRef {
   }
 };
 
-GradHook python_hook(py::function fn) {
+GradHook python_hook(py::function fn, void** gc_object) {
+  *gc_object = fn.ptr();
   auto ref = std::make_shared<PyRef>(std::move(fn));
   return [ref](const TensorPtr& g) -> TensorPtr {
     py::gil_scoped_acquire gil;
@@ -58,19 +59,19 @@ void erase_hook(HookList* list, uint64_t id) {
     if (it->id == id) { list->erase(it); return; }
 }
 
-RemovableHandle add_hook(const TensorPtr& t, GradHook fn, bool retain) {
+RemovableHandle add_hook(const TensorPtr& t, GradHook fn, bool retain, void* gc_object = nullptr) {
   uint64_t id = next_hook_id();
   if (t->grad_fn) {
     std::shared_ptr<Node> node = t->grad_fn;
     if (!node->pre_hooks) node->pre_hooks = std::make_unique<HookList>();
-    node->pre_hooks->push_back(HookEntry{id, t->output_nr, std::move(fn), retain});
+    node->pre_hooks->push_back(HookEntry{id, t->output_nr, std::move(fn), retain, gc_object});
     std::weak_ptr<Node> weak = node;
     return RemovableHandle{[weak, id]() {
       if (auto n = weak.lock()) erase_hook(n->pre_hooks.get(), id);
     }};
   }
   if (!t->hooks) t->hooks = std::make_shared<HookList>();
-  t->hooks->push_back(HookEntry{id, 0, std::move(fn), retain});
+  t->hooks->push_back(HookEntry{id, 0, std::move(fn), retain, gc_object});
   std::weak_ptr<Tensor> weak = t;
   return RemovableHandle{[weak, id]() {
     if (auto p = weak.lock()) erase_hook(p->hooks.get(), id);
@@ -119,7 +120,53 @@ struct PyFunctionNode final : Node {
   }
 };
 
+// Note [Tensors in Python's GC]: a hook whose closure refers to its own tensor makes a
+// cycle that runs through C++ (wrapper -> Tensor -> hook list -> closure -> wrapper), which
+// reference counting alone never frees. The Tensor type takes part in Python's cycle
+// collector: tp_traverse shows the collector the Python callables of the tensor's hooks
+// (on the tensor for leaves, on its grad_fn for non-leaves), and tp_clear drops them. As
+// in PyTorch, only references the wrapper owns exclusively are shown: the Tensor must be
+// held by this wrapper alone (a graph or another C++ owner keeps it, and its hooks, alive
+// for a reason the collector cannot see), and a grad_fn by this Tensor alone.
+const HookList* exclusive_hooks(const TensorPtr& t, bool node) {
+  if (!t || t.use_count() != 1) return nullptr;
+  if (!node) return t->hooks && t->hooks.use_count() == 1 ? t->hooks.get() : nullptr;
+  return t->grad_fn && t->grad_fn.use_count() == 1 ? t->grad_fn->pre_hooks.get() : nullptr;
+}
+
+TensorPtr* tensor_holder(PyObject* self) {
+  if (!py::detail::is_holder_constructed(self)) return nullptr;
+  auto* inst = reinterpret_cast<py::detail::instance*>(self);
+  return &inst->get_value_and_holder().holder<TensorPtr>();
+}
+
+int tensor_traverse(PyObject* self, visitproc visit, void* arg) {
+  Py_VISIT(Py_TYPE(self));  // heap types own a reference to their type
+  if (TensorPtr* h = tensor_holder(self)) {
+    for (bool node : {false, true})
+      if (const HookList* list = exclusive_hooks(*h, node))
+        for (const HookEntry& e : *list)
+          if (e.gc_object) Py_VISIT(static_cast<PyObject*>(e.gc_object));
+  }
+  return 0;
+}
+
+int tensor_clear(PyObject* self) {
+  if (TensorPtr* h = tensor_holder(self)) {
+    if (exclusive_hooks(*h, false)) (*h)->hooks.reset();
+    if (exclusive_hooks(*h, true)) (*h)->grad_fn->pre_hooks.reset();
+  }
+  return 0;
+}
+
 }  // namespace
+
+void tensor_type_setup(PyHeapTypeObject* heap_type) {
+  PyTypeObject* type = &heap_type->ht_type;
+  type->tp_flags |= Py_TPFLAGS_HAVE_GC;
+  type->tp_traverse = tensor_traverse;
+  type->tp_clear = tensor_clear;
+}
 
 void bind_function(py::module_& m, TensorClass& cls) {
   py::class_<RemovableHandle>(m, "RemovableHandle", "Returned by register_hook; .remove() unregisters the hook.")
@@ -127,7 +174,9 @@ void bind_function(py::module_& m, TensorClass& cls) {
 
   cls.def("register_hook", [](const TensorPtr& t, py::function fn) {
         GC_CHECK(t->needs_grad(), RuntimeError, "cannot register a hook on a tensor that doesn't require gradient");
-        return add_hook(t, python_hook(std::move(fn)), false);
+        void* gc_object = nullptr;
+        GradHook h = python_hook(std::move(fn), &gc_object);
+        return add_hook(t, std::move(h), false, gc_object);
       }, py::arg("hook"),
       "Call hook(grad) each time the gradient w.r.t. this tensor is computed (backward and gc.grad).\n"
       "A hook may return a Tensor of the same shape and dtype to replace the gradient, or None.\n"

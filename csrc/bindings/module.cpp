@@ -2,8 +2,34 @@
 #include "bindings/common.h"
 #include "core/check.h"
 
+namespace gradcore::bindings {
+namespace {
+PyObject* g_int_overflow = nullptr;  // gradcore.IntOverflowError, created at import
+}
+
+void throw_int_overflow(PyObject* value) {
+  std::string v = py::str(py::handle(value));
+  PyErr_Format(g_int_overflow, "%s is out of range for a 64-bit size, dim or index (it must lie in [-2**63, 2**63))",
+               v.c_str());
+  throw py::error_already_set();
+}
+}  // namespace gradcore::bindings
+
 PYBIND11_MODULE(_core, m) {
   using namespace gradcore;
+  // See Note [Int64 arguments] (common.h).
+  {
+    py::tuple bases = py::make_tuple(py::handle(PyExc_OverflowError), py::handle(PyExc_ValueError),
+                                     py::handle(PyExc_IndexError), py::handle(PyExc_TypeError));
+    bindings::g_int_overflow = PyErr_NewExceptionWithDoc(
+        "gradcore.IntOverflowError",
+        "A Python int outside the int64 range was given as a size, dim or index. It is an OverflowError "
+        "and, for code written against PyTorch (which raises each in some context), also a ValueError, "
+        "IndexError and TypeError.",
+        bases.ptr(), nullptr);
+    if (!bindings::g_int_overflow) throw py::error_already_set();
+    m.attr("IntOverflowError") = py::handle(bindings::g_int_overflow);
+  }
   m.doc() = "gradcore's compiled core: tensor, kernels, autograd engine";
   py::register_exception_translator([](std::exception_ptr p) {
     try {
@@ -18,7 +44,7 @@ PYBIND11_MODULE(_core, m) {
       PyErr_SetString(PyExc_RuntimeError, e.what());
     }
   });
-  bindings::TensorClass cls(m, "Tensor");
+  bindings::TensorClass cls(m, "Tensor", py::custom_type_setup(bindings::tensor_type_setup));
   bindings::bind_tensor(m, cls);
   bindings::bind_ops(m, cls);
   bindings::bind_autograd(m, cls);

@@ -90,11 +90,24 @@ TensorPtr tensor_from_data(py::handle data, std::optional<DType> dtype) {
   return out;
 }
 
-py::array tensor_to_numpy(const TensorPtr& t, py::handle owner) {
+// Note [NumPy views own the storage]: the array's base is a capsule holding a reference to
+// the Storage itself, not to the Tensor: whatever later happens to the tensor (`t.data =
+// other`, module.double(), load_state_dict), the view keeps reading and writing the memory
+// it was made from, which stays alive until the view dies.
+py::array tensor_to_numpy(const TensorPtr& t) {
   std::vector<py::ssize_t> shape(t->shape.begin(), t->shape.end()), strides(t->shape.size());
   py::ssize_t st = static_cast<py::ssize_t>(dtype_size(t->dtype));
   for (size_t i = shape.size(); i-- > 0;) { strides[i] = st; st *= shape[i]; }
-  return py::array(py::dtype(np_name(t->dtype)), shape, strides, t->data_ptr(), owner);
+  auto* keep = new std::shared_ptr<Storage>(t->storage);
+  py::capsule base(keep, [](void* p) { delete static_cast<std::shared_ptr<Storage>*>(p); });
+  return py::array(py::dtype(np_name(t->dtype)), shape, strides, t->data_ptr(), base);
+}
+
+py::array tensor_numpy(const TensorPtr& t) {
+  GC_CHECK(!t->needs_grad(), RuntimeError,
+           "Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() instead.");
+  t->storage->external_writers = true;  // See Note [External writers] (autograd/node.cpp)
+  return tensor_to_numpy(t);
 }
 
 std::vector<int64_t> parse_dims(py::handle dim) {
@@ -116,7 +129,7 @@ std::vector<int64_t> parse_labels(py::handle labels) {
   py::array a;
   if (py::isinstance<Tensor>(labels)) {
     TensorPtr t = labels.cast<TensorPtr>();
-    a = tensor_to_numpy(t, labels);
+    a = tensor_to_numpy(t);
     py::array whole = np().attr("round")(a);
     GC_CHECK(np().attr("all")(np().attr("isfinite")(a)).cast<bool>() &&
                  np().attr("array_equal")(a, whole).cast<bool>(),
@@ -181,7 +194,7 @@ double item(const Tensor& t) {
 }
 
 std::string tensor_repr(const TensorPtr& t, py::handle self) {
-  py::array a = tensor_to_numpy(t, self);
+  py::array a = tensor_to_numpy(t);
   std::string body = py::str(np().attr("array2string")(a, py::arg("separator") = ", ", py::arg("prefix") = "tensor("));
   std::string r = "tensor(" + body;
   if (t->numel == 0) r += ", size=" + shape_str(t->shape);
@@ -247,22 +260,28 @@ void bind_tensor(py::module_& m, TensorClass& cls) {
     GC_CHECK(t.ndim() > 0, TypeError, "len() of a 0-d tensor");
     return t.shape[0];
   });
-  cls.def("numpy", [](py::object self) { return tensor_to_numpy(self.cast<TensorPtr>(), self); },
-          "A NumPy view of the data (no copy); it keeps the storage alive.");
-  cls.def("__array__", [](py::object self, py::object dtype, py::object copy) -> py::object {
-        py::array a = tensor_to_numpy(self.cast<TensorPtr>(), self);
+  cls.def("numpy", &tensor_numpy,
+          "A NumPy view of the data (no copy); it keeps the storage alive. Raises RuntimeError for a "
+          "tensor that requires grad (use .detach().numpy()).");
+  cls.def("__array__", [](const TensorPtr& t, py::object dtype, py::object copy) -> py::object {
+        py::array a = tensor_numpy(t);
         if (!dtype.is_none()) return a.attr("astype")(dtype);
         if (!copy.is_none() && copy.cast<bool>()) return a.attr("copy")();
         return a;
       }, py::arg("dtype") = py::none(), py::arg("copy") = py::none());
   cls.def("item", [](const Tensor& t) { return item(t); }, "The value of a one-element tensor as a Python float.");
   cls.def("__float__", [](const Tensor& t) { return item(t); });
-  cls.def("__int__", [](const Tensor& t) { return static_cast<int64_t>(item(t)); });
+  // int(float) semantics: truncation toward zero; NaN -> ValueError, +-inf -> OverflowError.
+  cls.def("__int__", [](const Tensor& t) {
+    PyObject* r = PyLong_FromDouble(item(t));
+    if (!r) throw py::error_already_set();
+    return py::reinterpret_steal<py::object>(r);
+  });
   cls.def("__bool__", [](const Tensor& t) {
     GC_CHECK(t.numel == 1, ValueError, "the truth value of a tensor with more than one element is ambiguous");
     return item(t) != 0.0;
   });
-  cls.def("tolist", [](py::object self) { return tensor_to_numpy(self.cast<TensorPtr>(), self).attr("tolist")(); },
+  cls.def("tolist", [](const TensorPtr& t) { return tensor_to_numpy(t).attr("tolist")(); },
           "The data as (nested) Python lists of floats.");
   cls.def("__repr__", [](py::object self) { return tensor_repr(self.cast<TensorPtr>(), self); });
   cls.def("__getitem__", [](const TensorPtr& t, py::handle key) { return getitem(t, key); });

@@ -20,14 +20,20 @@ std::string shape_str(const Shape& s) {
   return os.str();
 }
 
+// Note [Shape overflow]: the product of a shape's non-zero dims must fit in int64 even when
+// another dim is 0, so that every dim, stride and byte offset computed from the shape later
+// fits too (a reshape of an empty tensor to (2**62, 4) is refused, as PyTorch refuses it).
+// A zero-element shape with a huge dim is legal in any position: zeros(2**57, 0) as zeros(0, 2**57).
 int64_t shape_numel(const Shape& s) {
   int64_t n = 1;
+  bool empty = false;
   for (int64_t d : s) {
     GC_CHECK(d >= 0, ValueError, "negative dimension in shape ", shape_str(s));
-    if (d != 0 && n > (int64_t(1) << 56) / d) throw std::bad_alloc();
-    n *= d;
+    if (d == 0) { empty = true; continue; }
+    GC_CHECK(!__builtin_mul_overflow(n, d, &n), ValueError, "shape ", shape_str(s),
+             " has more elements than a 64-bit size can count");
   }
-  return n;
+  return empty ? 0 : n;
 }
 
 Storage::~Storage() {
@@ -55,15 +61,15 @@ struct AllocError : std::bad_alloc {
 
 TensorPtr empty(const Shape& shape, DType dtype) {
   auto t = std::make_shared<Tensor>();
-  try {
-    t->numel = shape_numel(shape);
-  } catch (const std::bad_alloc&) {
-    throw AllocError("cannot allocate a tensor of shape " + shape_str(shape) + ": the size overflows");
-  }
+  t->numel = shape_numel(shape);
   t->shape = shape;
   t->dtype = dtype;
   auto st = std::make_shared<Storage>();
-  st->nbytes = t->nbytes();
+  size_t nbytes;
+  if (__builtin_mul_overflow(static_cast<size_t>(t->numel), dtype_size(dtype), &nbytes) ||
+      nbytes > (size_t(1) << 62))
+    throw AllocError("cannot allocate a tensor of shape " + shape_str(shape) + ": more bytes than any memory holds");
+  st->nbytes = nbytes;
   try {
     st->data = cpu::alloc(st->nbytes);
   } catch (const std::bad_alloc&) {
@@ -96,6 +102,7 @@ TensorPtr from_blob(void* data, const Shape& shape, DType dtype, void (*release)
   st->nbytes = t->nbytes();
   st->release = release;
   st->ctx = ctx;
+  st->external_writers = true;
   t->storage = std::move(st);
   return t;
 }

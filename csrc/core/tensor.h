@@ -28,7 +28,7 @@ const char* dtype_name(DType d);
 
 using Shape = std::vector<int64_t>;
 std::string shape_str(const Shape& s);   // "(2, 3)", "(5,)", "()"
-int64_t shape_numel(const Shape& s);     // ValueError on negative dims, MemoryError on overflow
+int64_t shape_numel(const Shape& s);     // ValueError on negative dims and on int64 overflow
 
 struct Storage {
   void* data = nullptr;
@@ -37,6 +37,10 @@ struct Storage {
   void (*release)(void* ctx) = nullptr;
   void* ctx = nullptr;
   uint64_t version = 0;  // bumped by in-place writes (optimizer steps, copy_)
+  // True when code outside gradcore may write this memory without bumping `version`: the
+  // NumPy array a from_numpy tensor wraps, or storage handed out as a writable NumPy view.
+  // See Note [External writers] (autograd/node.cpp).
+  bool external_writers = false;
   Storage() = default;
   Storage(const Storage&) = delete;
   Storage& operator=(const Storage&) = delete;
@@ -57,6 +61,9 @@ struct HookEntry {
   uint32_t slot;
   GradHook fn;
   bool retain = false;
+  // The Python callable `fn` keeps alive, if any (opaque here): the bindings show it to
+  // Python's cycle collector. See Note [Tensors in Python's GC] (bindings/function.cpp).
+  void* gc_object = nullptr;
 };
 using HookList = std::vector<HookEntry>;
 uint64_t next_hook_id();

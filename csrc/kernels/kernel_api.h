@@ -5,6 +5,7 @@
 // depend on the number of threads (fixed chunking, fixed combination order).
 // All templates are instantiated for float and double in the .cpp files.
 #pragma once
+#include <cstddef>
 #include <cstdint>
 
 #include "kernels/kernels.h"
@@ -80,6 +81,9 @@ template <class T>
 T dot(const T* x, const T* y, int64_t n);
 template <class T>
 bool all_finite(const T* x, int64_t n);  // no NaN and no +-inf
+// A 64-bit hash of nbytes bytes (not cryptographic): any change of the bytes changes it
+// with overwhelming probability. Used to detect writes that bypass the version counter.
+uint64_t checksum(const void* p, size_t nbytes);
 
 // Softmax family over the middle axis of (outer, n, inner).
 template <class T>

@@ -9,7 +9,7 @@ tensor([[2., 4.]])
 """
 from gradcore import _core
 from gradcore._core import (
-    Tensor, dtype, float32, float64,
+    Tensor, dtype, float32, float64, IntOverflowError,
     tensor, from_numpy, zeros, ones, full, zeros_like, ones_like, randn, rand, arange,
     manual_seed, initial_seed,
     add, sub, mul, div, pow, matmul, mm, neg, exp, log, sqrt, abs, tanh, sigmoid, relu,
@@ -30,7 +30,7 @@ from gradcore import _threadpool
 _threadpool.register()
 
 __all__ = [
-    "Tensor", "dtype", "float32", "float64",
+    "Tensor", "dtype", "float32", "float64", "IntOverflowError",
     "tensor", "from_numpy", "zeros", "ones", "full", "zeros_like", "ones_like", "randn", "rand", "arange",
     "manual_seed", "initial_seed",
     "add", "sub", "mul", "div", "pow", "matmul", "mm", "neg", "exp", "log", "sqrt", "abs", "tanh", "sigmoid",

@@ -18,7 +18,7 @@ import collections.abc
 import numpy
 import numpy.typing
 import typing
-__all__: list[str] = ['Node', 'RemovableHandle', 'Tensor', 'abs', 'add', 'arange', 'backend_info', 'backward', 'clamp_grads', 'cross_entropy', 'detach', 'div', 'dropout', 'dtype', 'erf', 'exp', 'float32', 'float64', 'from_numpy', 'full', 'gelu', 'get_num_threads', 'grad', 'grad_norm', 'initial_seed', 'is_anomaly_enabled', 'is_grad_enabled', 'leaky_relu', 'linear', 'log', 'log_softmax', 'manual_seed', 'matmul', 'max', 'mean', 'mm', 'mse_loss', 'mul', 'neg', 'ones', 'ones_like', 'optim_step', 'permute', 'pow', 'rand', 'randn', 'relu', 'reshape', 'scale_grads', 'set_anomaly_enabled', 'set_grad_enabled', 'set_num_threads', 'sigmoid', 'softmax', 'softplus', 'sqrt', 'sub', 'sum', 'tanh', 'tensor', 'tensor_norms', 'transpose', 'zeros', 'zeros_like']
+__all__: list[str] = ['IntOverflowError', 'Node', 'RemovableHandle', 'Tensor', 'abs', 'add', 'arange', 'backend_info', 'backward', 'clamp_grads', 'cross_entropy', 'detach', 'div', 'dropout', 'dtype', 'erf', 'exp', 'float32', 'float64', 'from_numpy', 'full', 'gelu', 'get_num_threads', 'grad', 'grad_norm', 'initial_seed', 'is_anomaly_enabled', 'is_grad_enabled', 'leaky_relu', 'linear', 'log', 'log_softmax', 'manual_seed', 'matmul', 'max', 'mean', 'mm', 'mse_loss', 'mul', 'neg', 'ones', 'ones_like', 'optim_step', 'permute', 'pow', 'rand', 'randn', 'relu', 'reshape', 'scale_grads', 'set_anomaly_enabled', 'set_grad_enabled', 'set_num_threads', 'sigmoid', 'softmax', 'softplus', 'sqrt', 'sub', 'sum', 'tanh', 'tensor', 'tensor_norms', 'transpose', 'zeros', 'zeros_like']
 
 # Type aliases (stub only; not attributes of the module).
 _Float: typing.TypeAlias = typing.SupportsFloat | typing.SupportsIndex
@@ -36,6 +36,11 @@ _ShapeArg: typing.TypeAlias = int | collections.abc.Sequence[int]
 _FloatArray: typing.TypeAlias = numpy.typing.NDArray[numpy.floating[typing.Any]]
 # gradcore's dtype enum, for use inside Tensor (whose `dtype` property shadows the name there).
 _dtype: typing.TypeAlias = dtype
+
+class IntOverflowError(OverflowError, ValueError, IndexError, TypeError):
+    """
+    A Python int outside the int64 range was given as a size, dim or index. It is an OverflowError and, for code written against PyTorch (which raises each in some context), also a ValueError, IndexError and TypeError.
+    """
 
 class Tensor:
     """

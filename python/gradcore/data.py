@@ -39,7 +39,7 @@ class DataLoader:
                  seed: Optional[int] = None) -> None:
         if not arrays:
             raise ValueError("DataLoader needs at least one array")
-        self.arrays = [np.asarray(a) if not isinstance(a, Tensor) else a.numpy() for a in arrays]
+        self.arrays = [np.asarray(a) if not isinstance(a, Tensor) else a.detach().numpy() for a in arrays]
         n = len(self.arrays[0]) if self.arrays[0].ndim else 0
         for i, a in enumerate(self.arrays):
             if a.ndim == 0 or len(a) != n:

@@ -25,7 +25,7 @@ def _accuracy_count(out: Tensor, target: Any) -> Optional[int]:
     t = np.asarray(target)
     if t.dtype.kind not in "iu" or t.shape != (out.shape[0],):
         return None
-    return int((out.numpy().argmax(axis=1) == t).sum())
+    return int((out.detach().numpy().argmax(axis=1) == t).sum())
 
 
 def evaluate(model: Any, loss_fn: Callable[..., Tensor], loader: Any) -> Dict[str, float]:

@@ -69,14 +69,14 @@ def test_broadcast_forward_and_backward_of_sum(shapes: Any, op: str, dname: str,
     ref = np_fn(a.astype(np.float64), b.astype(np.float64))
     assert y.shape == shapes.result_shape == ref.shape
     assert y.dtype == dtype
-    np.testing.assert_allclose(y.numpy(), ref, rtol=rtol, atol=rtol)
+    np.testing.assert_allclose(y.detach().numpy(), ref, rtol=rtol, atol=rtol)
 
     y.sum().backward()  # upstream gradient: all ones of the broadcast shape
     a64, b64 = a.astype(np.float64), b.astype(np.float64)
     up = np.ones(ref.shape)
     assert ta.grad.shape == sa and tb.grad.shape == sb
-    np.testing.assert_allclose(ta.grad.numpy(), sum_to(up * da(a64, b64), sa), rtol=10 * rtol, atol=10 * rtol)
-    np.testing.assert_allclose(tb.grad.numpy(), sum_to(up * db(a64, b64), sb), rtol=10 * rtol, atol=10 * rtol)
+    np.testing.assert_allclose(ta.grad.detach().numpy(), sum_to(up * da(a64, b64), sa), rtol=10 * rtol, atol=10 * rtol)
+    np.testing.assert_allclose(tb.grad.detach().numpy(), sum_to(up * db(a64, b64), sb), rtol=10 * rtol, atol=10 * rtol)
 
 
 @SETTINGS
@@ -93,8 +93,8 @@ def test_broadcast_backward_with_random_upstream(shapes: Any, op: str, seed: int
     ta = gc.tensor(a, dtype=gc.float64, requires_grad=True)
     tb = gc.tensor(b, dtype=gc.float64, requires_grad=True)
     fn(ta, tb).backward(gc.tensor(up, dtype=gc.float64))
-    np.testing.assert_allclose(ta.grad.numpy(), sum_to(up * da(a, b), sa), rtol=1e-12, atol=1e-12)
-    np.testing.assert_allclose(tb.grad.numpy(), sum_to(up * db(a, b), sb), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(ta.grad.detach().numpy(), sum_to(up * da(a, b), sa), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(tb.grad.detach().numpy(), sum_to(up * db(a, b), sb), rtol=1e-12, atol=1e-12)
 
 
 @SETTINGS
@@ -110,13 +110,13 @@ def test_broadcast_with_zero_sized_dims(shapes: Any, op: str) -> None:
     tb = gc.tensor(b, dtype=gc.float64, requires_grad=True)
     y = fn(ta, tb)
     assert y.shape == shapes.result_shape
-    np.testing.assert_allclose(y.numpy(), np_fn(a, b), rtol=1e-12)
+    np.testing.assert_allclose(y.detach().numpy(), np_fn(a, b), rtol=1e-12)
     y.sum().backward()
     assert ta.grad.shape == sa and tb.grad.shape == sb
     # every element of an operand feeds (#elements of the output) / (#elements of it) outputs,
     # which is 0 when the output is empty, so its gradient is then all zeros
     if y.numel() == 0:
-        assert not np.any(ta.grad.numpy()) and not np.any(tb.grad.numpy())
+        assert not np.any(ta.grad.detach().numpy()) and not np.any(tb.grad.detach().numpy())
 
 
 @st.composite

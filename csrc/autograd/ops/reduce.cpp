@@ -55,6 +55,12 @@ TensorPtr reduce_forward(RKind kind, const TensorPtr& x, const std::vector<int64
     for (int64_t d = d1 + 1; d < static_cast<int64_t>(shape.size()); ++d) inner *= shape[d];
     for (int64_t d = d0; d <= d1; ++d) shape[d] = 1;
     TensorPtr out = empty(shape, x->dtype);
+    if (cur->numel == 0) {  // never loop over the dims of an empty tensor (one may be 2**62)
+      if (out->numel) out = zeros(shape, x->dtype);  // max refuses zero-size dims up front
+      cur = out;
+      i = j;
+      continue;
+    }
     dispatch(x->dtype, [&](auto t) {
       using T = decltype(t);
       if (kind == RKind::Sum) {

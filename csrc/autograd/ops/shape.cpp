@@ -76,16 +76,17 @@ void check_inplace(const TensorPtr& t, const char* op) {
 
 TensorPtr reshape(const TensorPtr& x, const Shape& shape_in) {
   Shape shape = shape_in;
-  int64_t known = 1, infer = -1;
+  int64_t infer = -1;
   for (size_t i = 0; i < shape.size(); ++i) {
     if (shape[i] == -1) {
       GC_CHECK(infer < 0, ValueError, "reshape: only one dimension can be -1, got ", shape_str(shape_in));
       infer = static_cast<int64_t>(i);
+      shape[i] = 1;
     } else {
       GC_CHECK(shape[i] >= 0, ValueError, "reshape: invalid shape ", shape_str(shape_in));
-      known *= shape[i];
     }
   }
+  int64_t known = shape_numel(shape);  // See Note [Shape overflow] (core/tensor.cpp)
   if (infer >= 0) {
     GC_CHECK(known != 0 && x->numel % known == 0, ValueError, "reshape: cannot reshape ", shape_str(x->shape),
              " to ", shape_str(shape_in));

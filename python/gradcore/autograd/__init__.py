@@ -174,7 +174,7 @@ def _jacobians_reverse(fn: Callable[..., Any], args: List[Any], diff_inputs: Lis
                 grads = _core.grad([o], diff_inputs, [g_out], True, False, True)
                 for k, g in enumerate(grads):
                     if g is not None:
-                        rows[k][r, :] = np.asarray(g.numpy(), dtype=np.float64).reshape(-1)
+                        rows[k][r, :] = np.asarray(g.detach().numpy(), dtype=np.float64).reshape(-1)
         analytic.append(rows)
     return analytic
 
@@ -197,7 +197,7 @@ def _jacobians_forward(fn: Callable[..., Any], args: List[Any], diff: List[int],
                 for oi, o in enumerate(outs):
                     t = forward_ad.unpack_dual(o).tangent
                     if t is not None:
-                        cols[oi][k][:, c] = np.asarray(t.numpy(), dtype=np.float64).reshape(-1)
+                        cols[oi][k][:, c] = np.asarray(t.detach().numpy(), dtype=np.float64).reshape(-1)
     return cols
 
 
@@ -267,13 +267,13 @@ def gradcheck(
     numeric = [[np.zeros_like(rows[k]) for k in range(len(diff_inputs))] for rows in analytic]
     with no_grad():
         for k, x in enumerate(diff_inputs):
-            flat = x.numpy().reshape(-1)
+            flat = x.detach().numpy().reshape(-1)
             for c in range(flat.size):
                 orig = flat[c]
                 flat[c] = orig + eps
-                plus = [np.array(o.numpy(), dtype=np.float64).reshape(-1) for o in _flat_outputs(fn, args)]
+                plus = [np.array(o.detach().numpy(), dtype=np.float64).reshape(-1) for o in _flat_outputs(fn, args)]
                 flat[c] = orig - eps
-                minus = [np.array(o.numpy(), dtype=np.float64).reshape(-1) for o in _flat_outputs(fn, args)]
+                minus = [np.array(o.detach().numpy(), dtype=np.float64).reshape(-1) for o in _flat_outputs(fn, args)]
                 flat[c] = orig
                 for oi in range(len(outputs)):
                     numeric[oi][k][:, c] = (plus[oi] - minus[oi]) / (2.0 * eps)

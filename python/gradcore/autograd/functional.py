@@ -152,7 +152,7 @@ def jvp(f: Callable[..., Any], primals: Tensors, tangents: Optional[Tensors] = N
 
 def _one_hot(like: Tensor, i: int) -> Tensor:
     e = _core.zeros_like(like)
-    e.numpy().reshape(-1)[i] = 1.0
+    e.detach().numpy().reshape(-1)[i] = 1.0
     return e
 
 
@@ -234,12 +234,12 @@ def _stack_cols(cols: List[Tensor], out: Tensor, x: Tensor) -> Tensor:
 def _stack(ts: List[Tensor]) -> Tensor:
     """Stack 1-D tensors into rows (differentiable: each row is a reshaped sum of placements)."""
     if not any(t.requires_grad for t in ts):
-        return _core.tensor(np.stack([np.asarray(t.numpy()) for t in ts]), dtype=ts[0].dtype)
+        return _core.tensor(np.stack([np.asarray(t.detach().numpy()) for t in ts]), dtype=ts[0].dtype)
     n, m = len(ts), ts[0].numel()
     out: Optional[Tensor] = None
     for i, t in enumerate(ts):  # create_graph only: row i placed by an outer product with e_i
         e = _core.zeros((n, 1), dtype=t.dtype)
-        e.numpy()[i, 0] = 1.0
+        e.detach().numpy()[i, 0] = 1.0
         term = _core.matmul(e, t.reshape(1, m))
         out = term if out is None else out + term
     assert out is not None

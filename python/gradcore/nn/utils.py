@@ -217,7 +217,7 @@ class GradientMonitor:
         return hook
 
     def _activation_stats(self, label: str, y: Tensor) -> ActivationStats:
-        a = y.numpy()  # zero-copy view
+        a = y.detach().numpy()  # zero-copy view
         if a.size == 0:
             return ActivationStats(math.nan, math.nan, math.nan, None)
         sat: Optional[float] = None

@@ -96,13 +96,13 @@ class Optimizer:
         if cache is not None and cache.key == [id(p) for p in group["params"]]:
             return cache
         if cache is not None:  # the group changed: keep the step counts of its old members
-            for p, s in zip(cache.params, cache.steps.numpy()):
+            for p, s in zip(cache.params, cache.steps.detach().numpy()):
                 self.state.setdefault(p, {})["step"] = float(s)
         used = self._buffers_for(group)
         params = group["params"]
         states: List[List[Optional[Tensor]]] = [[] for _ in self.state_names]
         steps = _core.zeros(len(params), dtype=_core.float64)
-        steps_np = steps.numpy()
+        steps_np = steps.detach().numpy()
         for j, p in enumerate(params):
             st = self.state.setdefault(p, {})
             # A state loaded without a step count (PyTorch's SGD keeps none) but with buffers
@@ -162,7 +162,7 @@ class Optimizer:
                     continue
                 entry = {k: (v.clone() if isinstance(v, Tensor) else v) for k, v in st.items()}
                 if cache is not None:
-                    entry["step"] = float(cache.steps.numpy()[j])
+                    entry["step"] = float(cache.steps.detach().numpy()[j])
                 if entry.get("step", 0.0) == 0.0:
                     continue
                 state[index[id(p)]] = entry
