@@ -1,4 +1,5 @@
-"""Optimizers. ``step()`` is ONE C++ call per parameter group (a multi-tensor kernel).
+"""Optimizers. ``step()`` is ONE C++ call per parameter group (a multi-tensor kernel); with
+several groups, a validating call per group comes first, so a step is all or nothing.
 
 Every optimizer is a thin configuration of :class:`Optimizer`: which state buffers it
 keeps and which hyper-parameters it passes to ``gradcore._core.optim_step``. The update
