@@ -209,6 +209,73 @@ def test_read_idx_broken_gzip_raises_value_error(tmp_path):
         read_idx(tmp_path / "plain.gz")
 
 
+_BOMB_RSS = """
+import resource, sys
+from gradcore.data import read_idx
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+try:
+    read_idx(sys.argv[1])
+except ValueError as e:
+    print("ValueError", e, file=sys.stderr)
+else:
+    sys.exit("no ValueError")
+print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) // 1024)   # MiB (ru_maxrss is in KiB)
+"""
+
+
+def test_read_idx_gzip_bomb_is_rejected_without_inflating_it(tmp_path):
+    """A header promising 10 bytes, then 256 MiB of zeros in ~270 KB of gzip (concatenated
+    members inflate as one stream): ValueError, and the peak RSS of a fresh process grows by
+    far less than the bomb (an unbounded ``gzip.open(...).read()`` grows it by >= 256 MiB)."""
+    import subprocess
+    import sys
+
+    zeros = gzip.compress(b"\0" * (1 << 20), 9)
+    bomb = tmp_path / "bomb.gz"
+    bomb.write_bytes(gzip.compress(_idx_bytes(np.arange(10, dtype=np.uint8))) + zeros * 256)
+    assert bomb.stat().st_size < 400_000
+    proc = subprocess.run([sys.executable, "-c", _BOMB_RSS, str(bomb)], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert int(proc.stdout) < 100, f"peak RSS grew by {proc.stdout.strip()} MiB"
+    assert "trailing data" in proc.stderr and "(10,)" in proc.stderr
+
+
+_HUGE_HEADERS = {
+    # dims whose product overflows int64 (and wraps to 0 in int64 arithmetic)
+    "wraps_to_zero": (b"\0\0\x08\x03" + struct.pack(">III", 2**31, 2**31, 4), "(2147483648, 2147483648, 4)"),
+    # a zero dim does not make absurd other dims legal (NumPy refuses this shape too)
+    "zero_and_huge": (b"\0\0\x0e\x03" + struct.pack(">III", 0, 2**32 - 1, 2**32 - 1), "(0, 4294967295, 4294967295)"),
+    # 255 dims of 2**32 - 1
+    "many_dims": (b"\0\0\x08\xff" + struct.pack(">I", 2**32 - 1) * 255, "(4294967295, 4294967295"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(_HUGE_HEADERS))
+@pytest.mark.parametrize("compressed", [False, True])
+def test_read_idx_overflowing_shape_names_it(tmp_path, name, compressed):
+    header, shape_text = _HUGE_HEADERS[name]
+    path = tmp_path / ("h" + (".gz" if compressed else ""))
+    path.write_bytes(gzip.compress(header) if compressed else header)
+    with pytest.raises(ValueError, match="overflows int64") as ei:
+        read_idx(path)
+    assert shape_text in str(ei.value)
+
+
+@pytest.mark.parametrize("compressed", [False, True])
+def test_read_idx_zero_size_with_large_dims_is_legal(tmp_path, compressed):
+    """(0, 2**31, 4) holds no element and its non-zero dims fit: an empty array, like NumPy's."""
+    header = b"\0\0\x0c\x03" + struct.pack(">III", 0, 2**31, 4)
+    path = tmp_path / ("z" + (".gz" if compressed else ""))
+    path.write_bytes(gzip.compress(header) if compressed else header)
+    out = read_idx(path)
+    assert out.shape == (0, 2**31, 4) and out.dtype == np.int32 and out.size == 0
+    # a huge promise with no data behind it is a truncated file, found without allocating it
+    promise = header[:4] + struct.pack(">III", 2**20, 2**20, 2**20)
+    path.write_bytes(gzip.compress(promise) if compressed else promise)
+    with pytest.raises(ValueError, match="expected 4611686018427387904 bytes"):
+        read_idx(path)
+
+
 def test_read_idx_missing_file(tmp_path):
     with pytest.raises(FileNotFoundError):
         read_idx(tmp_path / "nope")

@@ -131,6 +131,91 @@ def test_save_rejects_unsupported_values(tmp_path):
     assert not os.listdir(tmp_path)
 
 
+BAD_KEYS = {
+    "int_and_str_collide": ({0: gc.tensor([1.0]), "0": gc.tensor([2.0])}, ValueError, "both be stored as '0'"),
+    "nested_collision": ({"state": {1: {"step": 1.0}, "1": {"step": 2.0}}, "n": 1}, ValueError, "both be stored"),
+    "metadata_flat": ({"__metadata__": gc.ones(2), "w": gc.ones(1)}, ValueError, "reserved"),
+    "metadata_nested_layout": ({"__metadata__": gc.ones(2), "epoch": 3}, ValueError, "reserved"),
+    "metadata_top_not_tensor": ({"__metadata__": 5}, ValueError, "reserved"),
+    "bool_key": ({True: gc.ones(1)}, TypeError, "str or int"),
+    "float_key": ({"a": {1.5: 2}}, TypeError, "str or int"),
+    "tuple_key": ({(1, 2): gc.ones(1)}, TypeError, "str or int"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BAD_KEYS))
+def test_save_refuses_keys_that_cannot_round_trip_before_writing(tmp_path, name):
+    """Refused before any file is written: the old checkpoint stays, no temporary file is left."""
+    obj, exc, match = BAD_KEYS[name]
+    path = tmp_path / "ck.safetensors"
+    gc.save({"w": gc.tensor([1.0, 2.0])}, path)
+    old = path.read_bytes()
+    with pytest.raises(exc, match=match):
+        gc.save(obj, path)
+    assert os.listdir(tmp_path) == ["ck.safetensors"]
+    assert path.read_bytes() == old
+
+
+def test_keys_that_do_round_trip(tmp_path):
+    """The empty key, unusual strings, ints (negative, huge) and a nested "__metadata__" come back as they went."""
+    obj = {"": gc.tensor([1.0]), " ": gc.tensor([2.0]), "é.x": gc.tensor([3.0]), "k": {"__metadata__": gc.tensor([4.0])},
+           "state": {-1: 1, 10**30: 2, "s": 3}}
+    path = tmp_path / "ck.safetensors"
+    gc.save(obj, path)
+    out = gc.load(path)
+    assert list(out) == list(obj) and list(out["state"]) == [-1, 10**30, "s"]
+    assert [out[k].item() for k in ("", " ", "é.x")] == [1.0, 2.0, 3.0]
+    assert out["k"]["__metadata__"].item() == 4.0
+    # under an empty key the nested dict's tensors have no prefix: "__metadata__" is still avoided
+    gc.save({"": {"__metadata__": gc.tensor([5.0])}, "n": 1}, path)
+    assert gc.load(path)[""]["__metadata__"].item() == 5.0
+    # a flat dict with an empty key is still a plain safetensors file
+    gc.save({"": gc.tensor([6.0])}, path)
+    assert gc.load(path)[""].item() == 6.0
+
+
+SHAPE_HEADERS = {
+    # product overflows int64 (and u64): safetensors refuses it too, without naming it
+    "overflow": ({"x": {"dtype": "F32", "shape": [2**32, 2**32], "data_offsets": [0, 0]}},
+                 "(4294967296, 4294967296), whose size overflows int64"),
+    # the element count fits but the byte count does not
+    "bytes_overflow": ({"x": {"dtype": "F64", "shape": [2**61], "data_offsets": [0, 0]}},
+                       "(2305843009213693952,), whose size overflows int64"),
+    # zero elements, absurd other dims: safetensors accepts it, NumPy refuses it
+    "zero_and_huge": ({"x": {"dtype": "F32", "shape": [0, 2**62, 2**62], "data_offsets": [0, 0]}},
+                      "(0, 4611686018427387904, 4611686018427387904), whose size overflows int64"),
+    # uint8 fits, the float32 array load builds from it would not
+    "zero_and_huge_after_conversion": ({"x": {"dtype": "U8", "shape": [0, 2**31, 2**31], "data_offsets": [0, 0]}},
+                                       "(0, 2147483648, 2147483648), whose size overflows int64"),
+    "range_too_short": ({"x": {"dtype": "F32", "shape": [3], "data_offsets": [0, 8]}},
+                        "'x' of shape (3,) and dtype F32 needs 12 bytes, but its data_offsets [0, 8] span 8"),
+    "range_too_long": ({"a": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]},
+                        "x": {"dtype": "BF16", "shape": [2, 1], "data_offsets": [4, 16]}},
+                       "'x' of shape (2, 1) and dtype BF16 needs 4 bytes"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SHAPE_HEADERS))
+def test_load_names_bad_shapes(tmp_path, name):
+    header, message = SHAPE_HEADERS[name]
+    p = tmp_path / "s.safetensors"
+    _write_safetensors(p, header, b"\0" * 16)
+    with pytest.raises(ValueError) as ei:
+        gc.load(p)
+    assert message in str(ei.value)
+    assert "'x'" in str(ei.value)
+
+
+@pytest.mark.parametrize("dtype", ["F32", "F64", "I64", "BF16"])
+def test_load_zero_size_tensor_with_large_dims(tmp_path, dtype):
+    """A zero-element tensor whose other dims fit (as NumPy requires) is legal: it loads with its shape."""
+    p = tmp_path / "z.safetensors"
+    _write_safetensors(p, {"x": {"dtype": dtype, "shape": [0, 2**31, 4], "data_offsets": [0, 0]}})
+    x = gc.load(p)["x"]
+    assert tuple(x.shape) == (0, 2**31, 4) and x.detach().numpy().size == 0
+    assert x.dtype == (gc.float64 if dtype == "F64" else gc.float32)
+
+
 def test_load_missing_file(tmp_path):
     with pytest.raises(FileNotFoundError):
         gc.load(tmp_path / "nope.safetensors")

@@ -431,7 +431,7 @@ def test_step_is_one_core_call_per_group(monkeypatch):
     real = _core.optim_step
 
     def spy(*args, **kwargs):
-        calls.append(args)
+        calls.append((args, kwargs.get("check_only", False)))
         return real(*args, **kwargs)
 
     monkeypatch.setattr(_core, "optim_step", spy)
@@ -440,8 +440,11 @@ def test_step_is_one_core_call_per_group(monkeypatch):
         p.grad = gc.ones(3, 2)
     opt = optim.Adam([{"params": params[:3]}, {"params": params[3:], "lr": 0.1}])
     opt.step()
-    assert len(calls) == 2
-    assert [len(c[1]) for c in calls] == [3, 2]
+    # every group is checked first (a bad last group must not leave the first updated), then updated
+    assert [(len(a[1]), check) for a, check in calls] == [(3, True), (2, True), (3, False), (2, False)]
+    calls.clear()
+    optim.Adam(params).step()
+    assert [(len(a[1]), check) for a, check in calls] == [(5, False)]   # one group: one call, no separate check
 
 
 def test_invalid_hyperparameters_raise():
@@ -692,3 +695,355 @@ def test_clip_grad_value_matches_torch(each_isa):
         np.testing.assert_array_equal(p.grad.detach().numpy(), q.grad.detach().numpy())
         assert np.abs(p.grad.detach().numpy()).max() <= 0.7
     assert any((np.abs(p.grad.detach().numpy()) == 0.7).any() for p in gp)
+
+
+# --------------------------------------------------------------------------------------
+# Transactional state changes: a step or load_state_dict that raises changes nothing
+# --------------------------------------------------------------------------------------
+def _snapshot(opt):
+    """Everything an optimizer holds, as plain values: parameters, hyper-parameters, state (buffers and steps)."""
+    params = [p.detach().numpy().copy() for g in opt.param_groups for p in g["params"]]
+    groups = [{k: v for k, v in g.items() if k != "params"} for g in opt.param_groups]
+    sd = opt.state_dict()
+    state = {i: {k: (v.detach().numpy().copy() if hasattr(v, "numpy") else v) for k, v in st.items()}
+             for i, st in sd["state"].items()}
+    raw = {id(p): {k: (v.detach().numpy().copy() if hasattr(v, "numpy") else v) for k, v in st.items()}
+           for p, st in opt.state.items()}
+    return params, groups, state, raw
+
+
+def _assert_same(a, b):
+    pa, ga, sa, ra = a
+    pb, gb, sb, rb = b
+    assert len(pa) == len(pb)
+    for x, y in zip(pa, pb):
+        np.testing.assert_array_equal(x, y)
+    assert ga == gb
+    for s1, s2 in ((sa, sb), (ra, rb)):
+        assert s1.keys() == s2.keys()
+        for i in s1:
+            assert s1[i].keys() == s2[i].keys()
+            for k in s1[i]:
+                np.testing.assert_array_equal(s1[i][k], s2[i][k])
+
+
+def _trained(name, kw, groups=2, steps=3, seed=20):
+    """An optimizer over SHAPES float64 params in `groups` groups, after `steps` steps, and its grads."""
+    rng = np.random.default_rng(seed)
+    params = [nn.Parameter(gc.tensor(rng.standard_normal(s))) for s in SHAPES]
+    spec = [{"params": params[:2]}, {"params": params[2:], "lr": kw["lr"] / 2}] if groups == 2 else params
+    opt = getattr(optim, name)(spec, **kw)
+    grads = _grads(rng, steps + 1)
+    for g in grads[:steps]:
+        for p, gg in zip(params, g):
+            p.grad = gc.tensor(gg)
+        opt.step()
+    for p, gg in zip(params, grads[steps]):
+        p.grad = gc.tensor(gg)
+    return opt, params
+
+
+@pytest.mark.parametrize("name,kw", ROUND_TRIP)
+@pytest.mark.parametrize("groups", [1, 2])
+@pytest.mark.parametrize("bad", ["state_shape", "state_dtype", "hyper_type", "hyper_tuple"])
+def test_failed_step_changes_nothing(name, kw, groups, bad):
+    """The bad entry is in the LAST parameter (or group): a step that updated as it went would
+    already have moved the first ones. After the error, a good step matches a twin optimizer.
+
+    (``.grad`` assignment already refuses a gradient of the wrong shape or dtype; a parameter
+    whose ``.data`` was replaced by another shape or dtype no longer matches its state buffers.)"""
+    opt, params = _trained(name, kw, groups)
+    twin, twin_params = _trained(name, kw, groups)
+    last = params[-1]
+    data, grad = last.detach().clone(), last.grad
+    if bad == "state_shape":
+        last.data = gc.zeros(3, dtype=gc.float64)
+        last.grad = gc.ones(3, dtype=gc.float64)
+        exc = ValueError
+    elif bad == "state_dtype":
+        last.data = data.to(gc.float32)
+        last.grad = grad.to(gc.float32)
+        exc = TypeError
+    elif bad == "hyper_type":
+        opt.param_groups[-1]["lr"] = "fast"
+        exc = TypeError
+    else:
+        key = "betas" if name.startswith("Adam") else "lr_decay" if name == "Adagrad" else "momentum"
+        old = opt.param_groups[-1][key]
+        opt.param_groups[-1][key] = ("a", "b") if key == "betas" else None
+        exc = TypeError
+    before = _snapshot(opt)
+    with pytest.raises(exc):
+        opt.step()
+    _assert_same(_snapshot(opt), before)
+    if bad.startswith("state"):
+        last.data = data
+        last.grad = grad
+    elif bad == "hyper_type":
+        opt.param_groups[-1]["lr"] = twin.param_groups[-1]["lr"]
+    else:
+        opt.param_groups[-1][key] = old
+    opt.step()
+    twin.step()
+    _assert_params_close(params, twin_params, rtol=0, atol=0)
+    _assert_same(_snapshot(opt)[:3] + ({},), _snapshot(twin)[:3] + ({},))   # state by index (ids differ)
+
+
+def test_failed_core_step_changes_nothing_state_buffer():
+    """_core.optim_step itself: a bad state buffer of the last parameter -> nothing written (params, buffers, steps)."""
+    from gradcore import _core
+
+    ps = [nn.Parameter(gc.ones(4, dtype=gc.float64)) for _ in range(3)]
+    for p in ps:
+        p.grad = gc.ones(4, dtype=gc.float64)
+    steps = gc.zeros(3, dtype=gc.float64)
+    for bad_buf, exc in [(gc.zeros(4, dtype=gc.float32), TypeError), (gc.zeros(5, dtype=gc.float64), ValueError),
+                         (None, ValueError)]:
+        m = [gc.zeros(4, dtype=gc.float64) for _ in ps]
+        v = [gc.zeros(4, dtype=gc.float64) for _ in ps[:-1]] + [bad_buf]
+        with pytest.raises(exc):
+            _core.optim_step("adam", ps, [m, v, [None] * 3], steps, lr=0.1)
+        for p in ps:
+            np.testing.assert_array_equal(p.detach().numpy(), np.ones(4))
+        for buf in m:
+            np.testing.assert_array_equal(buf.detach().numpy(), np.zeros(4))
+        np.testing.assert_array_equal(steps.detach().numpy(), [0.0, 0.0, 0.0])
+    # a step count that is not a non-negative integer is a bad state too
+    for bad_step in (-1.0, 2.5, float("nan")):
+        steps = gc.tensor(np.array([3.0, 3.0, bad_step]))
+        with pytest.raises(ValueError, match="step count"):
+            _core.optim_step("adagrad", ps, [[gc.zeros(4, dtype=gc.float64) for _ in ps]], steps, lr=0.1)
+        np.testing.assert_array_equal(ps[0].detach().numpy(), np.ones(4))
+        assert steps.detach().numpy()[0] == 3.0
+    # check_only validates and writes nothing
+    steps = gc.zeros(3, dtype=gc.float64)
+    _core.optim_step("sgd", ps, [], steps, lr=0.1, check_only=True)
+    np.testing.assert_array_equal(steps.detach().numpy(), [0.0, 0.0, 0.0])
+    np.testing.assert_array_equal(ps[2].detach().numpy(), np.ones(4))
+
+
+def test_core_step_refuses_buffers_that_share_memory():
+    """The same tensor twice, or a state buffer that is a parameter: work items would race. ValueError, nothing written."""
+    from gradcore import _core
+
+    p, q = nn.Parameter(gc.ones(3, dtype=gc.float64)), nn.Parameter(gc.ones(3, dtype=gc.float64))
+    for t in (p, q):
+        t.grad = gc.ones(3, dtype=gc.float64)
+    steps = gc.zeros(3, dtype=gc.float64)
+    with pytest.raises(ValueError, match="share memory"):
+        _core.optim_step("sgd", [p, q, p], [], steps, lr=0.1)
+    with pytest.raises(ValueError, match="share memory"):
+        _core.optim_step("sgd", [p, q], [[gc.zeros(3, dtype=gc.float64), p]], gc.zeros(2, dtype=gc.float64),
+                         lr=0.1, momentum=0.9)
+    np.testing.assert_array_equal(p.detach().numpy(), np.ones(3))
+    np.testing.assert_array_equal(steps.detach().numpy(), np.zeros(3))
+
+
+def _bad_state_dicts(name, sd):
+    """(label, state dict, exception type) — each one bad in a single place, as late as possible."""
+    import copy as _copy
+
+    def edit(fn):
+        d = {"state": {i: dict(st) for i, st in sd["state"].items()},
+             "param_groups": [dict(g, params=list(g["params"])) for g in sd["param_groups"]]}
+        fn(d)
+        return d
+
+    last = max(sd["state"])
+    buf = next(k for k in sd["state"][last] if k != "step")
+    out = [
+        ("not_a_dict", [sd["state"], sd["param_groups"]], TypeError),
+        ("no_param_groups", {"state": sd["state"]}, KeyError),
+        ("no_state", {"param_groups": sd["param_groups"]}, KeyError),
+        ("group_no_params", edit(lambda d: d["param_groups"][-1].pop("params")), KeyError),
+        ("extra_group", edit(lambda d: d["param_groups"].append(_copy.deepcopy(d["param_groups"][-1]))), ValueError),
+        ("short_group", edit(lambda d: d["param_groups"][-1].update(params=d["param_groups"][-1]["params"][:-1])),
+         ValueError),
+        ("duplicate_ids", edit(lambda d: d["param_groups"][-1].update(params=[0] * len(d["param_groups"][-1]["params"]))),
+         ValueError),
+        ("id_not_int", edit(lambda d: d["param_groups"][-1]["params"].__setitem__(-1, "x")), TypeError),
+        ("unknown_state_id", edit(lambda d: d["state"].__setitem__(99, dict(d["state"][last]))), ValueError),
+        ("entry_not_dict", edit(lambda d: d["state"].__setitem__(last, 5)), TypeError),
+        ("buffer_shape", edit(lambda d: d["state"][last].__setitem__(buf, gc.zeros(2))), ValueError),
+        ("buffer_not_tensor", edit(lambda d: d["state"][last].__setitem__(buf, np.zeros(SHAPES[last]))), TypeError),
+        ("step_negative", edit(lambda d: d["state"][last].__setitem__("step", -1.0)), ValueError),
+        ("step_fraction", edit(lambda d: d["state"][last].__setitem__("step", 2.5)), ValueError),
+        ("step_str", edit(lambda d: d["state"][last].__setitem__("step", "3")), TypeError),
+        ("lr_str", edit(lambda d: d["param_groups"][-1].__setitem__("lr", "fast")), TypeError),
+        ("lr_negative", edit(lambda d: d["param_groups"][-1].__setitem__("lr", -0.1)), ValueError),
+        ("lr_nan", edit(lambda d: d["param_groups"][-1].__setitem__("lr", float("nan"))), ValueError),
+        ("weight_decay_none", edit(lambda d: d["param_groups"][-1].__setitem__("weight_decay", None)), TypeError),
+    ]
+    if name.startswith("Adam"):
+        out += [("betas_short", edit(lambda d: d["param_groups"][-1].__setitem__("betas", (0.9,))), TypeError),
+                ("beta_range", edit(lambda d: d["param_groups"][-1].__setitem__("betas", (0.9, 1.5))), ValueError),
+                ("decoupled", edit(lambda d: d["param_groups"][-1].__setitem__(
+                    "decoupled_weight_decay", name == "Adam")), ValueError)]
+    if name == "SGD":
+        out += [("momentum_negative", edit(lambda d: d["param_groups"][-1].__setitem__("momentum", -0.5)), ValueError),
+                ("nesterov_dampening", edit(lambda d: d["param_groups"][-1].__setitem__("dampening", 0.5)), ValueError)]
+    if name == "RMSprop":
+        out += [("alpha_negative", edit(lambda d: d["param_groups"][-1].__setitem__("alpha", -0.5)), ValueError)]
+    if name == "Adagrad":
+        out += [("lr_decay_negative", edit(lambda d: d["param_groups"][-1].__setitem__("lr_decay", -1.0)), ValueError)]
+    return out
+
+
+@pytest.mark.parametrize("name,kw", ROUND_TRIP)
+def test_bad_load_state_dict_changes_nothing(name, kw):
+    """Every kind of bad dict raises (PyTorch's types) and leaves state, groups and hyper-parameters as they
+    were; the optimizer then continues exactly like a twin that never saw them."""
+    opt, params = _trained(name, kw)
+    twin, twin_params = _trained(name, kw)
+    # a valid dict from another run, so that a partial load would be visible
+    other, _ = _trained(name, dict(kw, lr=kw["lr"] * 3), seed=21)
+    sd = other.state_dict()
+    before = _snapshot(opt)
+    cases = _bad_state_dicts(name, sd)
+    assert len(cases) >= 19
+    for label, bad, exc in cases:
+        with pytest.raises(exc):
+            opt.load_state_dict(bad)
+        _assert_same(_snapshot(opt), before)
+    opt.step()
+    twin.step()
+    _assert_params_close(params, twin_params, rtol=0, atol=0)
+    # and the valid dict still loads
+    opt.load_state_dict(sd)
+    assert opt.param_groups[0]["lr"] == kw["lr"] * 3
+
+
+def test_load_state_dict_group_errors_match_torch():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(22)
+    gparams, tparams = _pair(torch, rng, gc.float64)
+    gopt = optim.Adam([{"params": gparams[:2]}, {"params": gparams[2:]}], lr=0.1)
+    topt = torch.optim.Adam([{"params": tparams[:2]}, {"params": tparams[2:]}], lr=0.1)
+    gsd, tsd = gopt.state_dict(), topt.state_dict()
+    for edit in (lambda d: d["param_groups"].pop(),
+                 lambda d: d["param_groups"][1].update(params=d["param_groups"][1]["params"][:1]),
+                 lambda d: d.pop("param_groups")):
+        g = {"state": dict(gsd["state"]), "param_groups": [dict(x) for x in gsd["param_groups"]]}
+        t = {"state": dict(tsd["state"]), "param_groups": [dict(x) for x in tsd["param_groups"]]}
+        edit(g)
+        edit(t)
+        with pytest.raises(Exception) as te:
+            topt.load_state_dict(t)
+        with pytest.raises(type(te.value)) as ge:
+            gopt.load_state_dict(g)
+        if isinstance(te.value, ValueError):
+            assert str(ge.value) == str(te.value)
+
+
+# --------------------------------------------------------------------------------------
+# Duplicate parameters, sets, NaN learning rates
+# --------------------------------------------------------------------------------------
+DUPLICATE_CONFIGS = [
+    ("SGD", dict(lr=0.1)),
+    ("SGD", dict(lr=0.05, momentum=0.9, weight_decay=0.1)),
+    ("SGD", dict(lr=0.05, momentum=0.9, nesterov=True)),
+    ("Adam", dict(lr=0.01, amsgrad=True, weight_decay=0.05)),
+    ("AdamW", dict(lr=0.01, weight_decay=0.1)),
+    ("RMSprop", dict(lr=0.01, momentum=0.5, centered=True)),
+    ("Adagrad", dict(lr=0.1, lr_decay=0.1)),
+]
+
+
+@pytest.mark.parametrize("cfg", DUPLICATE_CONFIGS, ids=_ids)
+def test_duplicate_parameters_warn_and_update_like_torch(cfg):
+    """A parameter listed several times in one group: PyTorch's UserWarning (same text), and
+    PyTorch's updates (one per occurrence, shared state; SGD's first-step rule per occurrence)."""
+    torch = pytest.importorskip("torch")
+    name, kw = cfg
+    rng = np.random.default_rng(23)
+    gparams, tparams = _pair(torch, rng, gc.float64, SHAPES[:3])
+    order = [0, 1, 0, 2, 0, 1]
+    with pytest.warns(UserWarning, match="duplicate parameters") as gw:
+        gopt = getattr(optim, name)([gparams[i] for i in order], **kw)
+    with pytest.warns(UserWarning, match="duplicate parameters") as tw:
+        topt = getattr(torch.optim, name)([tparams[i] for i in order], **kw)
+    assert str(gw[0].message) == str(tw[0].message)
+    for step, grads in enumerate(_grads(rng, 6, SHAPES[:3])):
+        if step == 3:
+            grads[1] = None
+        _set_grads(torch, gparams, tparams, grads, gc.float64)
+        gopt.step()
+        topt.step()
+        _assert_params_close(gparams, tparams, rtol=1e-10, atol=1e-12, msg=f"step {step}")
+    tsd, gsd = topt.state_dict(), gopt.state_dict()
+    assert [g["params"] for g in gsd["param_groups"]] == [g["params"] for g in tsd["param_groups"]]
+    for i, st in tsd["state"].items():
+        if "step" in st:
+            assert gsd["state"][i]["step"] == float(st["step"])
+
+
+def test_duplicates_across_groups_and_sets_raise_like_torch():
+    torch = pytest.importorskip("torch")
+    gp, tp = nn.Parameter(gc.ones(2)), torch.nn.Parameter(torch.ones(2))
+    with pytest.raises(ValueError, match="more than one parameter group"):
+        optim.SGD([{"params": [gp]}, {"params": [gp]}], lr=0.1)
+    with pytest.raises(ValueError, match="more than one parameter group"):
+        torch.optim.SGD([{"params": [tp]}, {"params": [tp]}], lr=0.1)
+    with pytest.raises(TypeError) as te:
+        torch.optim.SGD([{"params": {tp}}], lr=0.1)
+    with pytest.raises(TypeError) as ge:
+        optim.SGD([{"params": {gp}}], lr=0.1)
+    assert str(ge.value) == str(te.value) and "ordered collections" in str(ge.value)
+    # a set of parameters (not of a group) is accepted by both
+    assert len(torch.optim.SGD({tp}, lr=0.1).param_groups[0]["params"]) == 1
+    assert len(optim.SGD({gp}, lr=0.1).param_groups[0]["params"]) == 1
+
+
+@pytest.mark.parametrize("name", ["SGD", "Adam", "AdamW", "RMSprop", "Adagrad"])
+def test_nan_and_non_number_hyperparameters_raise(name):
+    p = [nn.Parameter(gc.ones(2))]
+    with pytest.raises(ValueError, match="Invalid learning rate: nan"):
+        getattr(optim, name)(p, lr=float("nan"))
+    with pytest.raises(TypeError, match="lr must be a number"):
+        getattr(optim, name)(p, lr="0.1")
+    with pytest.raises(ValueError, match="Invalid learning rate"):
+        getattr(optim, name)(p, lr=0.1).add_param_group({"params": [nn.Parameter(gc.ones(1))], "lr": -1.0})
+
+
+def test_adam_beta_messages_match_torch():
+    torch = pytest.importorskip("torch")
+    for betas in [(1.0, 0.9), (0.9, -0.1), (float("nan"), 0.9)]:
+        with pytest.raises(ValueError) as te:
+            torch.optim.Adam([torch.nn.Parameter(torch.ones(1))], betas=betas)
+        with pytest.raises(ValueError) as ge:
+            optim.Adam([nn.Parameter(gc.ones(1))], betas=betas)
+        assert str(ge.value) == str(te.value)
+
+
+def test_scheduler_load_state_dict_is_checked_first():
+    opt = optim.SGD([{"params": [nn.Parameter(gc.ones(1))]}, {"params": [nn.Parameter(gc.ones(1))]}], lr=0.2)
+    sched = lr_scheduler.StepLR(opt, step_size=3, gamma=0.5)
+    for _ in range(4):
+        sched.step()
+    before = dict(sched.__dict__)
+    good = sched.state_dict()
+    bad = [([1, 2], TypeError), ({**good, "optimizer": None}, ValueError), ({**good, "base_lrs": [0.1]}, ValueError),
+           ({**good, "base_lrs": ["a", "b"]}, TypeError), ({**good, "last_epoch": 2.5}, TypeError),
+           ({**good, "_last_lr": None}, ValueError), ({**good, 3: 1}, TypeError),
+           ({**good, "lr_lambdas": [{"x": 1}, None]}, ValueError)]
+    for sd, exc in bad:
+        with pytest.raises(exc):
+            sched.load_state_dict(sd)
+        assert sched.__dict__ == before and sched.optimizer is opt
+    sched.load_state_dict({**good, "lr_lambdas": [None, None], "last_epoch": 7})   # torch's LambdaLR layout
+    assert sched.last_epoch == 7 and "lr_lambdas" not in sched.__dict__
+
+
+def test_state_dict_after_a_group_changed_reads_each_parameters_own_step():
+    """Parameters inserted into a group after a step: each state entry keeps its own step count
+    (the counts were read by position in the old group, so they shifted or ran out)."""
+    a, b, c = (nn.Parameter(gc.ones(2, dtype=gc.float64)) for _ in range(3))
+    opt = optim.Adam([a, b], lr=0.1)
+    a.grad = gc.ones(2, dtype=gc.float64)
+    opt.step()                      # a: 1 step, b: none
+    b.grad = gc.ones(2, dtype=gc.float64)
+    opt.step()                      # a: 2, b: 1
+    opt.param_groups[0]["params"].insert(0, c)
+    sd = opt.state_dict()
+    assert sd["param_groups"][0]["params"] == [0, 1, 2]
+    assert sd["state"][1]["step"] == 2.0 and sd["state"][2]["step"] == 1.0 and 0 not in sd["state"]

@@ -112,8 +112,10 @@ void scalar_inplace(const TensorPtr& dst, BinaryOp op, double s);           // d
 // One call updates every parameter that has a .grad. `states` holds up to three lists of
 // state tensors (same length as params; null entries unused), `steps` is a float64 tensor
 // with one step counter per parameter, incremented here for the parameters updated.
+// Everything is checked before anything is written (a throw changes nothing); check_only
+// stops after the checks. See Note [Transactional optimizer step] in ops/optim.cpp.
 void optim_step(const std::string& kind, const OptimHyper& h, const tensor_list& params,
-                const std::vector<tensor_list>& states, const TensorPtr& steps);
+                const std::vector<tensor_list>& states, const TensorPtr& steps, bool check_only = false);
 // The norm of all .grad tensors together (one pass); 0-dim float64 tensor.
 TensorPtr grad_norm(const tensor_list& params, double norm_type);
 // The norm_type-norm of each tensor's own values (null entries give NaN), one kernel pass

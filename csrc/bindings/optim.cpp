@@ -8,7 +8,7 @@ void bind_optim(py::module_& m) {
   m.def("optim_step", [](const std::string& kind, const tensor_list& params, const py::list& state_lists,
                          const TensorPtr& steps, double lr, double momentum, double dampening, double weight_decay,
                          double beta1, double beta2, double eps, double alpha, double lr_decay, bool nesterov,
-                         bool amsgrad, bool decoupled, bool centered, bool maximize) {
+                         bool amsgrad, bool decoupled, bool centered, bool maximize, bool check_only) {
         // State slots may be None (buffers an option does not use).
         std::vector<tensor_list> states;
         for (py::handle lst : state_lists) {
@@ -22,14 +22,15 @@ void bind_optim(py::module_& m) {
         h.nesterov = nesterov; h.amsgrad = amsgrad; h.decoupled = decoupled; h.centered = centered;
         h.maximize = maximize;
         py::gil_scoped_release nogil;
-        ops::optim_step(kind, h, params, states, steps);
+        ops::optim_step(kind, h, params, states, steps, check_only);
       },
       py::arg("kind"), py::arg("params"), py::arg("states"), py::arg("steps"), py::kw_only(), py::arg("lr"),
       py::arg("momentum") = 0.0, py::arg("dampening") = 0.0, py::arg("weight_decay") = 0.0, py::arg("beta1") = 0.9,
       py::arg("beta2") = 0.999, py::arg("eps") = 1e-8, py::arg("alpha") = 0.99, py::arg("lr_decay") = 0.0,
       py::arg("nesterov") = false, py::arg("amsgrad") = false, py::arg("decoupled") = false,
-      py::arg("centered") = false, py::arg("maximize") = false,
-      "One fused update of every parameter with a .grad (kind: sgd, adam, rmsprop, adagrad).");
+      py::arg("centered") = false, py::arg("maximize") = false, py::arg("check_only") = false,
+      "One fused update of every parameter with a .grad (kind: sgd, adam, rmsprop, adagrad). Everything is "
+      "checked before anything is written: an error changes nothing. check_only=True only checks.");
   m.def("grad_norm", &ops::grad_norm, py::arg("params"), py::arg("norm_type") = 2.0,
         py::call_guard<py::gil_scoped_release>(), "Norm of all the parameters' .grad together (one pass).");
   m.def("tensor_norms", [](py::sequence tensors, double norm_type) {

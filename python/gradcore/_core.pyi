@@ -436,9 +436,9 @@ def ones(*args: _ShapeArg, dtype: _DTypeLike = None, requires_grad: bool = False
     """
 def ones_like(input: Tensor, *, dtype: _DTypeLike = None, requires_grad: bool = False) -> Tensor:
     ...
-def optim_step(kind: str, params: collections.abc.Sequence[Tensor], states: collections.abc.Sequence[collections.abc.Sequence[Tensor | None]], steps: Tensor, *, lr: _Float, momentum: _Float = 0.0, dampening: _Float = 0.0, weight_decay: _Float = 0.0, beta1: _Float = 0.9, beta2: _Float = 0.999, eps: _Float = 1e-08, alpha: _Float = 0.99, lr_decay: _Float = 0.0, nesterov: bool = False, amsgrad: bool = False, decoupled: bool = False, centered: bool = False, maximize: bool = False) -> None:
+def optim_step(kind: str, params: collections.abc.Sequence[Tensor], states: collections.abc.Sequence[collections.abc.Sequence[Tensor | None]], steps: Tensor, *, lr: _Float, momentum: _Float = 0.0, dampening: _Float = 0.0, weight_decay: _Float = 0.0, beta1: _Float = 0.9, beta2: _Float = 0.999, eps: _Float = 1e-08, alpha: _Float = 0.99, lr_decay: _Float = 0.0, nesterov: bool = False, amsgrad: bool = False, decoupled: bool = False, centered: bool = False, maximize: bool = False, check_only: bool = False) -> None:
     """
-    One fused update of every parameter with a .grad (kind: sgd, adam, rmsprop, adagrad).
+    One fused update of every parameter with a .grad (kind: sgd, adam, rmsprop, adagrad). Everything is checked before anything is written: an error changes nothing. check_only=True only checks.
     """
 def permute(input: Tensor, dims: _ShapeArg) -> Tensor:
     ...

@@ -8,11 +8,14 @@ file in the same folder and renamed over the target, so a crash never leaves a h
 checkpoint. ``load`` validates the file (the safetensors library parses the header and
 checks every offset) and raises ``ValueError`` for a truncated, corrupted or hostile file.
 A flat state dict of float tensors is a plain safetensors file that
-``safetensors.torch.load_file`` reads directly.
+``safetensors.torch.load_file`` reads directly. Dict keys are str or int; keys that could
+not come back as they went in (bool keys, 0 next to "0", a top-level "__metadata__") are
+refused before any file is written.
 """
 from __future__ import annotations
 
 import json
+import math
 import os
 import uuid
 from typing import Any, Dict, Union
@@ -26,6 +29,7 @@ __all__ = ["save", "load"]
 
 PathLike = Union[str, "os.PathLike[str]"]
 _LAYOUT_KEY = "gradcore.layout"
+_RESERVED = "__metadata__"  # the safetensors header's own entry: no tensor may have this name
 
 
 def _c_array(x: Any) -> np.ndarray:
@@ -35,7 +39,8 @@ def _c_array(x: Any) -> np.ndarray:
 
 
 def _unique(name: str, arrays: Dict[str, np.ndarray]) -> str:
-    if name not in arrays:
+    """`name`, or `name#i` if taken; never safetensors' reserved "__metadata__"."""
+    if name not in arrays and name != _RESERVED:
         return name
     i = 1
     while f"{name}#{i}" in arrays:
@@ -43,17 +48,38 @@ def _unique(name: str, arrays: Dict[str, np.ndarray]) -> str:
     return f"{name}#{i}"
 
 
-def _flatten(obj: Any, prefix: str, arrays: Dict[str, np.ndarray]) -> Any:
+def _check_keys(d: Dict[Any, Any], top: bool) -> None:
+    """Keys that cannot round-trip are refused before anything is written.
+
+    Keys are str (any str, the empty one included: module state dicts) or int (optimizer
+    state dicts); bool is refused although it is an int (it would come back as 1/0), as is
+    every other type. Two keys with the same text (0 and "0") would overwrite each other in
+    the file: ValueError. "__metadata__" is the safetensors header's own entry: at the top
+    level, where the keys of a flat state dict become tensor names, it is a ValueError
+    (nested deeper it is an ordinary key; see _unique).
+    """
+    seen: Dict[str, Any] = {}
+    for k in d:
+        if isinstance(k, bool) or not isinstance(k, (str, int)):
+            raise TypeError(f"save: dict keys must be str or int, got {type(k).__name__} ({k!r})")
+        if top and k == _RESERVED:
+            raise ValueError(f"save: the key {_RESERVED!r} is reserved by the safetensors format")
+        text = str(k)
+        if text in seen:
+            raise ValueError(f"save: keys {seen[text]!r} and {k!r} would both be stored as {text!r}")
+        seen[text] = k
+
+
+def _flatten(obj: Any, prefix: str, arrays: Dict[str, np.ndarray], top: bool = False) -> Any:
     """Move tensors into `arrays` (keyed by dotted path, made unique); return the JSON skeleton."""
     if isinstance(obj, (Tensor, np.ndarray)):
         name = _unique(prefix, arrays)
         arrays[name] = _c_array(obj)
         return {"__tensor__": name}
     if isinstance(obj, dict):
+        _check_keys(obj, top)
         out = {}
         for k, v in obj.items():
-            if not isinstance(k, (str, int)):
-                raise TypeError(f"save: dict keys must be str or int, got {type(k).__name__}")
             key = f"{prefix}.{k}" if prefix else str(k)
             out[str(k)] = _flatten(v, key, arrays)
         return {"__dict__": out, "__intkeys__": [str(k) for k in obj if isinstance(k, int)]}
@@ -94,10 +120,11 @@ def save(obj: Any, path: PathLike) -> None:
     arrays: Dict[str, np.ndarray] = {}
     metadata: Dict[str, str] = {}
     if _is_flat_tensor_dict(obj):
+        _check_keys(obj, top=True)
         for k, v in obj.items():
             arrays[k] = _c_array(v)
     else:
-        metadata[_LAYOUT_KEY] = json.dumps(_flatten(obj, "", arrays))
+        metadata[_LAYOUT_KEY] = json.dumps(_flatten(obj, "", arrays, top=True))
     folder = os.path.dirname(os.path.abspath(path))
     # The temporary file is created like any new file (mode 0666 & ~umask), in the target's
     # folder so that os.replace is an atomic rename.
@@ -116,6 +143,53 @@ def save(obj: Any, path: PathLike) -> None:
         raise
 
 
+# Bytes per element of the safetensors dtypes (sub-byte float formats are not listed: their
+# size is not checked here and load refuses them as an unsupported dtype anyway).
+_ITEMSIZE = {"BOOL": 1, "U8": 1, "I8": 1, "F8_E5M2": 1, "F8_E4M3": 1, "I16": 2, "U16": 2, "F16": 2, "BF16": 2,
+             "I32": 4, "U32": 4, "F32": 4, "I64": 8, "U64": 8, "F64": 8}
+_MAX_HEADER = 100 * 1024 * 1024  # the safetensors library's own limit on the JSON header
+_INT64_MAX = 2**63 - 1
+
+
+def _check_shapes(path: str) -> None:
+    """Name the tensor and shape of a header entry whose size overflows int64 or disagrees
+    with its byte range. safe_open catches both too, but with a message that names neither,
+    and it accepts a zero-element shape with absurd other dims, which NumPy then refuses.
+
+    The rule is NumPy's: the product of the non-zero dims times the item size (of the array
+    load builds: float32 for every dtype but F64) must fit in int64. Anything this function
+    does not understand (a malformed header) is left to safe_open, which rejects it.
+    """
+    try:
+        with open(path, "rb") as f:
+            size = os.fstat(f.fileno()).st_size
+            n = int.from_bytes(f.read(8), "little")
+            if size < 8 or not 0 < n <= min(size - 8, _MAX_HEADER):
+                return
+            header = json.loads(f.read(n))
+    except (ValueError, RecursionError):  # not JSON (UnicodeDecodeError is a ValueError), absurdly nested
+        return
+    if not isinstance(header, dict):
+        return
+    for name, entry in header.items():
+        if name == _RESERVED or not isinstance(entry, dict):
+            continue
+        shape, dtype, offsets = entry.get("shape"), entry.get("dtype"), entry.get("data_offsets")
+        if not (isinstance(shape, list) and all(type(d) is int and d >= 0 for d in shape)):
+            continue
+        itemsize = _ITEMSIZE.get(dtype) if isinstance(dtype, str) else None
+        if itemsize is None:
+            continue
+        built = 8 if dtype == "F64" else max(itemsize, 4)  # NumPy reads `itemsize`, then converts to `built`
+        if built * math.prod(max(d, 1) for d in shape) > _INT64_MAX:
+            raise ValueError(f"load: {path}: tensor {name!r} has shape {tuple(shape)}, whose size overflows int64")
+        if isinstance(offsets, list) and len(offsets) == 2 and all(type(o) is int for o in offsets):
+            nbytes = itemsize * math.prod(shape)
+            if offsets[1] - offsets[0] != nbytes:
+                raise ValueError(f"load: {path}: tensor {name!r} of shape {tuple(shape)} and dtype {dtype} needs "
+                                 f"{nbytes} bytes, but its data_offsets {offsets} span {offsets[1] - offsets[0]}")
+
+
 def load(path: PathLike) -> Any:
     """Read a checkpoint written by :func:`save` (or any safetensors file of float tensors).
 
@@ -128,6 +202,7 @@ def load(path: PathLike) -> Any:
     path = os.fspath(path)
     if not os.path.exists(path):
         raise FileNotFoundError(path)
+    _check_shapes(path)
     try:
         # safe_open parses and checks the header (sizes, offsets, dtypes) before any read.
         with safe_open(path, framework="numpy") as f:

@@ -1,6 +1,8 @@
 // optim.cpp — the fused optimizer step and gradient clipping: argument checks, then one
 // multi-tensor kernel call over every parameter of a group. No autograd here.
+#include <algorithm>
 #include <cmath>
+#include <cstdint>
 
 #include "autograd/ops/common.h"
 
@@ -32,16 +34,31 @@ tensor_list with_grads(const tensor_list& params, const char* what) {
 
 }  // namespace
 
-void optim_step(const std::string& kind_name, const OptimHyper& h, const tensor_list& params,
-                const std::vector<tensor_list>& states, const TensorPtr& steps) {
-  const kernels::OptimKind kind = parse_kind(kind_name);
+// Note [Transactional optimizer step]
+// optim_step checks everything it will touch (parameters, gradients, state buffers, step
+// counters, memory overlap) before it writes anything: a call that throws leaves every
+// parameter, state buffer, step counter and version counter as it was. Python's
+// Optimizer.step relies on this, and calls with check_only for every group first when a
+// step spans several groups, so that a bad last group cannot leave the first ones updated.
+namespace {
+
+// What one validated call will write: the parameters with a gradient (by index) and the
+// raw pointers the kernel gets.
+struct StepPlan {
+  std::vector<size_t> index;
+  std::vector<int64_t> sizes;
+  std::vector<void*> p_ptr, g_ptr, s_ptr[3];
+};
+
+StepPlan plan_step(const std::string& kind_name, kernels::OptimKind kind, const OptimHyper& h,
+                   const tensor_list& params, const std::vector<tensor_list>& states, const TensorPtr& steps) {
   const size_t n = params.size();
   GC_CHECK(states.size() <= 3, ValueError, "optim_step: at most 3 state lists");
   for (const auto& s : states)
     GC_CHECK(s.size() == n, ValueError, "optim_step: ", s.size(), " state tensors for ", n, " parameters");
   GC_CHECK(steps && steps->dtype == DType::Float64 && steps->numel == static_cast<int64_t>(n), ValueError,
            "optim_step: steps must be a float64 tensor with one entry per parameter");
-  double* step_data = steps->data<double>();
+  const double* step_data = steps->data<double>();
   // The buffers each update reads and writes must be there (see kernels.h for the slots).
   const bool need[3] = {
       kind != kernels::OPT_SGD || h.momentum != 0.0,
@@ -53,10 +70,14 @@ void optim_step(const std::string& kind_name, const OptimHyper& h, const tensor_
     for (size_t i = 0; i < n; ++i)
       GC_CHECK(states[k][i], ValueError, "optim_step: ", kind_name, " needs state buffer ", k, " for parameter ", i);
   }
-  if (n == 0) return;
+  StepPlan plan;
+  if (n == 0) return plan;
+  GC_CHECK(params[0], TypeError, "optim_step: parameter 0 is None");
   const DType dt = params[0]->dtype;
-  std::vector<int64_t> sizes, step_now;
-  std::vector<void*> p_ptr, g_ptr, s_ptr[3];
+  // Byte ranges the kernel writes, with the parameter they belong to: they must not overlap,
+  // or work items of different tensors would race on the same memory.
+  struct Range { uintptr_t begin, end; size_t param; };
+  std::vector<Range> written;
   for (size_t i = 0; i < n; ++i) {
     const TensorPtr& p = params[i];
     GC_CHECK(p, TypeError, "optim_step: parameter ", i, " is None");
@@ -64,32 +85,63 @@ void optim_step(const std::string& kind_name, const OptimHyper& h, const tensor_
              dtype_name(dt), " vs ", dtype_name(p->dtype), ")");
     if (!p->grad) continue;
     GC_CHECK(p->grad->shape == p->shape, ValueError, "optim_step: gradient ", shape_str(p->grad->shape),
-             " for a parameter of shape ", shape_str(p->shape));
+             " for parameter ", i, " of shape ", shape_str(p->shape));
     check_same_dtype(*p, *p->grad, "optim_step");
-    p_ptr.push_back(p->data_ptr());
-    g_ptr.push_back(p->grad->data_ptr());
+    const double st = step_data[i];
+    GC_CHECK(st >= 0 && st < 9007199254740992.0 && st == std::floor(st), ValueError,
+             "optim_step: step count ", st, " of parameter ", i, " is not a non-negative integer");
+    const uintptr_t nbytes = static_cast<uintptr_t>(p->numel) * dtype_size(dt);
+    auto add_range = [&](const TensorPtr& t) {
+      const uintptr_t b = reinterpret_cast<uintptr_t>(t->data_ptr());
+      if (nbytes) written.push_back({b, b + nbytes, i});
+    };
+    add_range(p);
+    plan.index.push_back(i);
+    plan.sizes.push_back(p->numel);
+    plan.p_ptr.push_back(p->data_ptr());
+    plan.g_ptr.push_back(p->grad->data_ptr());
     for (size_t k = 0; k < 3; ++k) {
       const TensorPtr* s = k < states.size() && states[k][i] ? &states[k][i] : nullptr;
       if (s) {
         GC_CHECK((*s)->shape == p->shape, ValueError, "optim_step: state buffer ", shape_str((*s)->shape),
-                 " does not match parameter ", shape_str(p->shape));
+                 " does not match parameter ", i, " of shape ", shape_str(p->shape));
         GC_CHECK((*s)->dtype == dt, TypeError, "optim_step: state buffer of dtype ", dtype_name((*s)->dtype),
-                 " for a parameter of dtype ", dtype_name(dt));
-        (*s)->storage->version++;
+                 " for parameter ", i, " of dtype ", dtype_name(dt));
+        add_range(*s);
       }
-      s_ptr[k].push_back(s ? (*s)->data_ptr() : nullptr);
+      plan.s_ptr[k].push_back(s ? (*s)->data_ptr() : nullptr);
     }
-    p->storage->version++;
+  }
+  std::sort(written.begin(), written.end(), [](const Range& a, const Range& b) { return a.begin < b.begin; });
+  for (size_t j = 1; j < written.size(); ++j)
+    GC_CHECK(written[j].begin >= written[j - 1].end, ValueError, "optim_step: parameters ", written[j - 1].param,
+             " and ", written[j].param, " (or their state buffers) share memory; each must be updated once");
+  return plan;
+}
+
+}  // namespace
+
+void optim_step(const std::string& kind_name, const OptimHyper& h, const tensor_list& params,
+                const std::vector<tensor_list>& states, const TensorPtr& steps, bool check_only) {
+  const kernels::OptimKind kind = parse_kind(kind_name);
+  StepPlan plan = plan_step(kind_name, kind, h, params, states, steps);  // throws before any write
+  if (check_only || plan.index.empty()) return;
+  double* step_data = steps->data<double>();
+  std::vector<int64_t> step_now;
+  for (size_t i : plan.index) {
+    params[i]->storage->version++;
+    for (const auto& s : states)
+      if (s[i]) s[i]->storage->version++;
     step_data[i] += 1.0;
     step_now.push_back(static_cast<int64_t>(step_data[i]));
-    sizes.push_back(p->numel);
   }
-  const int64_t count = static_cast<int64_t>(sizes.size());
-  dispatch(dt, [&](auto z) {
+  const int64_t count = static_cast<int64_t>(plan.sizes.size());
+  dispatch(params[0]->dtype, [&](auto z) {
     using T = decltype(z);
     auto cast = [](std::vector<void*>& v) { return reinterpret_cast<T* const*>(v.data()); };
-    kernels::optim_step<T>(kind, h, count, cast(p_ptr), reinterpret_cast<const T* const*>(g_ptr.data()), cast(s_ptr[0]),
-                           cast(s_ptr[1]), cast(s_ptr[2]), sizes.data(), step_now.data());
+    kernels::optim_step<T>(kind, h, count, cast(plan.p_ptr), reinterpret_cast<const T* const*>(plan.g_ptr.data()),
+                           cast(plan.s_ptr[0]), cast(plan.s_ptr[1]), cast(plan.s_ptr[2]), plan.sizes.data(),
+                           step_now.data());
     return 0;
   });
 }

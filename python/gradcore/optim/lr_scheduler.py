@@ -45,8 +45,36 @@ class LRScheduler:
         return {k: v for k, v in self.__dict__.items() if k not in ("optimizer", "lr_lambdas")}
 
     def load_state_dict(self, state_dict: Dict[str, Any]) -> None:
-        """Restore a state saved by :meth:`state_dict`."""
-        self.__dict__.update(state_dict)
+        """Restore a state saved by :meth:`state_dict` (or by a torch scheduler of the same kind).
+
+        Checked first, then applied, so an error changes nothing: a dict with str keys that
+        never replaces the optimizer, ``base_lrs``/``_last_lr`` with one number per parameter
+        group, an int ``last_epoch``. ``lr_lambdas`` entries (PyTorch saves None for plain
+        functions) are ignored when None: the functions themselves are not saved.
+        """
+        if not isinstance(state_dict, dict):
+            raise TypeError(f"scheduler state dict must be a dict, got {type(state_dict).__name__}")
+        state = dict(state_dict)
+        lambdas = state.pop("lr_lambdas", None)
+        if lambdas is not None and any(f is not None for f in lambdas):
+            raise ValueError("scheduler state dict holds lr_lambdas state, which gradcore does not restore")
+        for k in state:
+            if not isinstance(k, str):
+                raise TypeError(f"scheduler state dict keys must be str, got {type(k).__name__}")
+            if k == "optimizer":
+                raise ValueError("scheduler state dict cannot replace the optimizer")
+        groups = len(self.optimizer.param_groups)
+        for k in ("base_lrs", "_last_lr"):
+            if k in state:
+                v = state[k]
+                if not isinstance(v, (list, tuple)) or len(v) != groups:
+                    raise ValueError(f"scheduler state dict's {k} must have one entry per parameter group "
+                                     f"({groups}), got {v!r}")
+                if any(isinstance(x, bool) or not isinstance(x, (int, float)) for x in v):
+                    raise TypeError(f"scheduler state dict's {k} must hold numbers, got {v!r}")
+        if "last_epoch" in state and (isinstance(state["last_epoch"], bool) or not isinstance(state["last_epoch"], int)):
+            raise TypeError(f"scheduler state dict's last_epoch must be an int, got {state['last_epoch']!r}")
+        self.__dict__.update(state)
 
 
 class StepLR(LRScheduler):

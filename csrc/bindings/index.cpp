@@ -1,0 +1,209 @@
+// index.cpp — Tensor.__getitem__ / __setitem__: PyTorch's indexing.
+//
+// A key is parsed left to right into basic steps (int -> select, slice -> slice, None ->
+// unsqueeze, Ellipsis, True/False), applied as views, and advanced indices (integer tensors,
+// lists, NumPy arrays; bool masks become the indices of their true elements), which are
+// gathered at the end by ops::index with PyTorch's placement of the advanced dims (Note
+// [Advanced indexing], ops/index.cpp). As in PyTorch (and unlike NumPy) an int is always a
+// basic index. __getitem__ of basic indices alone is a view. __setitem__ writes through the
+// view (or index_put_); in grad mode, when the tensor or the value takes part in autograd,
+// it is recorded as an in-place op whose new value is "self with the region replaced".
+#include "autograd/grad_mode.h"
+#include "autograd/ops.h"
+#include "bindings/common.h"
+
+namespace gradcore::bindings {
+namespace {
+
+// One basic step, replayable on any tensor of the indexed tensor's shape.
+struct Step {
+  enum Kind { SELECT, SLICE, UNSQUEEZE, EMPTY } kind;
+  int64_t dim, a = 0, b = 0, c = 1;  // select: a = index; slice: start a, stop b, step c
+};
+
+TensorPtr apply_steps(const TensorPtr& x, const std::vector<Step>& steps) {
+  TensorPtr cur = x;
+  for (const Step& s : steps) {
+    switch (s.kind) {
+      case Step::SELECT: cur = ops::select(cur, s.dim, s.a); break;
+      case Step::SLICE: cur = ops::slice(cur, s.dim, s.a, s.b, s.c); break;
+      case Step::UNSQUEEZE: cur = ops::unsqueeze(cur, s.dim); break;
+      case Step::EMPTY: cur = ops::slice(ops::unsqueeze(cur, s.dim), s.dim, 0, 0, 1); break;
+    }
+  }
+  return cur;
+}
+
+struct ParsedKey {
+  std::vector<Step> steps;          // basic indexing, in order
+  std::vector<TensorPtr> advanced;  // per dim of the basic result: null or an int64 index tensor
+  bool has_advanced = false;
+};
+
+bool is_index_sequence(py::handle o) {
+  return py::isinstance<py::list>(o) || py::isinstance<py::array>(o) || py::isinstance<py::tuple>(o);
+}
+
+TensorPtr index_tensor_of(py::handle o) {
+  TensorPtr t;
+  if (py::isinstance<Tensor>(o)) {
+    t = o.cast<TensorPtr>();
+  } else {
+    py::object arr = py::module_::import("numpy").attr("asarray")(o);
+    std::string kind = py::str(arr.attr("dtype").attr("kind"));
+    if (py::len(arr) == 0 && kind == "f") arr = py::module_::import("numpy").attr("asarray")(o, py::arg("dtype") = "int64");
+    t = tensor_from_data(arr, std::nullopt);
+  }
+  GC_CHECK(!is_floating(t->dtype), IndexError, "tensors used as indices must be long, int, byte or bool tensors");
+  return t;
+}
+
+int64_t dims_consumed(py::handle o) {
+  if (o.is_none() || o.ptr() == Py_Ellipsis || PyBool_Check(o.ptr())) return 0;
+  if (py::isinstance<Tensor>(o)) {
+    const Tensor& t = *o.cast<TensorPtr>();
+    return t.dtype == DType::Bool || t.dtype == DType::UInt8 ? std::max<int64_t>(t.ndim(), 1) : 1;
+  }
+  if (py::isinstance<py::array>(o)) {
+    std::string kind = py::str(o.attr("dtype").attr("kind"));
+    int64_t nd = o.attr("ndim").cast<int64_t>();
+    return kind == "b" ? std::max<int64_t>(nd, 1) : 1;
+  }
+  return 1;
+}
+
+ParsedKey parse_key(const Tensor& x, py::handle key) {
+  py::tuple items = py::isinstance<py::tuple>(key) ? py::reinterpret_borrow<py::tuple>(key) : py::make_tuple(key);
+  int64_t consumed = 0;
+  bool ellipsis = false;
+  for (auto it : items) {
+    if (it.ptr() == Py_Ellipsis) {
+      GC_CHECK(!ellipsis, IndexError, "an index can only have a single ellipsis ('...')");
+      ellipsis = true;
+    }
+    consumed += dims_consumed(it);
+  }
+  GC_CHECK(consumed <= x.ndim(), IndexError, "too many indices for tensor of dimension ", x.ndim());
+  ParsedKey pk;
+  Shape shape = x.shape;  // the shape of the basic result so far
+  int64_t d = 0;          // current dim in that result
+  auto set_adv = [&](int64_t dim, TensorPtr t) {
+    if (static_cast<int64_t>(pk.advanced.size()) <= dim) pk.advanced.resize(dim + 1);
+    pk.advanced[dim] = std::move(t);
+    pk.has_advanced = true;
+  };
+  for (auto it : items) {
+    PyObject* p = it.ptr();
+    if (p == Py_None) {
+      pk.steps.push_back({Step::UNSQUEEZE, d});
+      shape.insert(shape.begin() + d, 1);
+      ++d;
+    } else if (p == Py_Ellipsis) {
+      d += x.ndim() - consumed;  // the full slices the ellipsis stands for
+    } else if (PyBool_Check(p)) {
+      pk.steps.push_back({p == Py_True ? Step::UNSQUEEZE : Step::EMPTY, d});
+      shape.insert(shape.begin() + d, p == Py_True ? 1 : 0);
+      ++d;
+    } else if (PySlice_Check(p)) {
+      Py_ssize_t start, stop, step;
+      if (PySlice_Unpack(p, &start, &stop, &step) < 0) throw py::error_already_set();
+      GC_CHECK(step > 0, ValueError, "step must be greater than zero");
+      const int64_t n = shape[d];
+      PySlice_AdjustIndices(static_cast<Py_ssize_t>(n), &start, &stop, step);
+      pk.steps.push_back({Step::SLICE, d, start, std::max<int64_t>(stop, start), step});
+      shape[d] = stop > start ? (stop - start + step - 1) / step : 0;
+      ++d;
+    } else if ((PyLong_Check(p) || (PyIndex_Check(p) && !py::isinstance<Tensor>(it) && !py::isinstance<py::array>(it))) &&
+               !PyFloat_Check(p)) {
+      const int64_t i = it.cast<int64_t>();
+      const int64_t n = shape[d];
+      GC_CHECK(i >= -n && i < n, IndexError, "index ", i, " is out of bounds for dimension ", d, " with size ", n);
+      pk.steps.push_back({Step::SELECT, d, i});
+      shape.erase(shape.begin() + d);
+    } else if (py::isinstance<Tensor>(it) || is_index_sequence(it)) {
+      TensorPtr t = index_tensor_of(it);
+      if (t->dtype == DType::Bool || t->dtype == DType::UInt8) {
+        const int64_t k = std::max<int64_t>(t->ndim(), 1);
+        if (t->ndim() == 0) {  // a 0-dim mask: a new dim of size 1 (true) or 0 (false)
+          pk.steps.push_back({Step::UNSQUEEZE, d});
+          shape.insert(shape.begin() + d, 1);
+          TensorPtr idx = ops::nonzero_indices(t)[0];
+          set_adv(d, idx);
+          ++d;
+          continue;
+        }
+        for (int64_t j = 0; j < k; ++j) {
+          GC_CHECK(d + j < static_cast<int64_t>(shape.size()) && t->shape[j] == shape[d + j], IndexError,
+                   "The shape of the mask ", shape_str(t->shape), " at index ", j,
+                   " does not match the shape of the indexed tensor ", shape_str(shape), " at index ", d + j);
+        }
+        std::vector<TensorPtr> cols = ops::nonzero_indices(t);
+        for (int64_t j = 0; j < k; ++j) set_adv(d + j, cols[j]);
+        d += k;
+      } else {
+        set_adv(d, t);
+        ++d;
+      }
+    } else {
+      throw IndexError(std::string("only integers, slices (`:`), ellipsis (`...`), None and long or byte Variables "
+                                   "are valid indices (got ") + std::string(py::str(py::type::of(it).attr("__name__"))) +
+                       ")");
+    }
+  }
+  return pk;
+}
+
+TensorPtr getitem(const TensorPtr& t, py::handle key) {
+  // Fast path: t[i].
+  if (PyLong_Check(key.ptr()) && !PyBool_Check(key.ptr())) {
+    GC_CHECK(t->ndim() > 0, IndexError, "invalid index of a 0-dim tensor. Use `tensor.item()` in Python or "
+                                        "`tensor.item<T>()` in C++ to convert a 0-dim tensor to a number");
+    const int64_t i = key.cast<int64_t>();
+    py::gil_scoped_release nogil;
+    return ops::select(t, 0, i);
+  }
+  ParsedKey pk = parse_key(*t, key);
+  py::gil_scoped_release nogil;
+  TensorPtr cur = apply_steps(t, pk.steps);
+  if (!pk.has_advanced) return cur;
+  return ops::index(cur, pk.advanced);
+}
+
+void setitem(const TensorPtr& t, py::handle key, py::handle value) {
+  ParsedKey pk = parse_key(*t, key);
+  TensorPtr v;
+  ops::Scalar s;
+  if (py::isinstance<Tensor>(value)) v = value.cast<TensorPtr>();
+  else if (parse_scalar(value, s)) v = ops::scalar_tensor(s, t->dtype);
+  else v = tensor_from_data(value, t->dtype);
+  py::gil_scoped_release nogil;
+  const bool record = autograd::grad_enabled() && (t->needs_grad() || v->needs_grad());
+  if (!record) {
+    TensorPtr cur = apply_steps(t, pk.steps);
+    if (pk.has_advanced) {
+      ops::index_put_(cur, pk.advanced, v, false);
+    } else {
+      ops::copy_(cur, v);
+    }
+    return;
+  }
+  std::vector<Step> steps = pk.steps;
+  auto replay = [steps](const TensorPtr& x) { return apply_steps(x, steps); };
+  ops::apply_inplace(t, "__setitem__", [&](const TensorPtr& self) {
+    if (!pk.has_advanced) return ops::view_put(self, replay, v);
+    TensorPtr sub = replay(self);
+    return ops::view_put(self, replay, ops::index_put(sub, pk.advanced, v, false));
+  }, {v.get()});
+}
+
+}  // namespace
+
+void bind_index(py::module_& m, TensorClass& cls) {
+  cls.def("__getitem__", &getitem, py::arg("key"),
+          "PyTorch's indexing: ints, slices, None, ..., bool masks and integer index tensors / lists / arrays. "
+          "Basic indices give a view; advanced ones a gather (differentiable; repeated indices sum in backward).");
+  cls.def("__setitem__", &setitem, py::arg("key"), py::arg("value"),
+          "Write value (broadcast, converted to this dtype) into the indexed region; recorded in grad mode.");
+}
+
+}  // namespace gradcore::bindings
