@@ -92,9 +92,12 @@ struct TypedKernels {
   // dst[c * ldd + r] = src[r * lds + c] for r < rows, c < cols (GEMM's B^T before the direct
   // tile). Null when the table has no vectorised one.
   void (*transpose)(const T* src, int64_t lds, int64_t rows, int64_t cols, T* dst, int64_t ldd);
-  T (*sum)(const T* x, int64_t n);                 // fixed-order pairwise sum
-  T (*max)(const T* x, int64_t n);
-  T (*dot)(const T* x, const T* y, int64_t n);
+  T (*sum)(const T* x, int64_t n);                 // fixed-order pairwise sum (Note [Pairwise summation])
+  T (*max)(const T* x, int64_t n);                 // NaN if any element is NaN
+  T (*dot)(const T* x, const T* y, int64_t n);     // pairwise, like sum
+  // acc[j] += sum_{r < rows} x[r * ld + j] for j < cols: groups of 8 rows added as a balanced
+  // tree in T, the group sums accumulated in double (Note [Blocked column sums], column_sum.h).
+  void (*sum_cols)(const T* x, int64_t ld, int64_t rows, int64_t cols, double* acc);
   // Rows of length n: y = softmax(x) / log_softmax(x), numerically stable (max subtracted).
   void (*softmax_row)(const T* x, T* y, int64_t n);
   void (*log_softmax_row)(const T* x, T* y, int64_t n);
