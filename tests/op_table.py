@@ -17,6 +17,9 @@ its inputs (float64, random from a fixed NumPy seed, so failures reproduce). Eve
 * softmax, log_softmax, cross_entropy (none/sum/mean, label smoothing), mse_loss,
   binary_cross_entropy_with_logits.
 
+Each row also carries its torch spelling (``torch_fn``; None when ``fn`` works on torch
+tensors as written): the oracle of ``test_nonfinite.py``, which feeds every row NaN and +-inf.
+
 Kinks are avoided on purpose (the derivative is undefined there): relu/abs/leaky_relu
 inputs satisfy |x| >= 0.2, max inputs are distinct (gaps >= 0.05), log/sqrt/fractional
 powers get positive inputs, divisors stay away from 0, fused-relu linear pre-activations
@@ -31,7 +34,8 @@ from __future__ import annotations
 
 import zlib
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, List, Sequence, Tuple
+import warnings
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -39,6 +43,21 @@ import gradcore as gc
 import gradcore.nn.functional as F
 
 Shape = Tuple[int, ...]
+
+
+def _import_torch() -> Any:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            import torch
+        except ImportError:
+            return None
+    return torch
+
+
+# The torch spellings (``torch_fn``) are only called when torch is importable.
+torch: Any = _import_torch()
+TF: Any = torch.nn.functional if torch is not None else None
 
 
 def leaf(a: Any) -> gc.Tensor:
@@ -76,6 +95,9 @@ class OpCase:
     make: Callable[[], List[Any]]
     tol: Dict[str, float] = field(default_factory=dict)
     lowp: bool = False  # fn rounds through float32: compare analytic results with rtol ~1e-6
+    # The same op spelled for torch tensors (the oracle of test_nonfinite.py); None: ``fn``
+    # works on torch tensors as written.
+    torch_fn: Optional[Callable[..., Any]] = None
 
 
 def _seed(name: str) -> int:
@@ -93,11 +115,11 @@ OPS: Dict[str, OpCase] = {}
 
 
 def op(name: str, fn: Callable[..., Any], shapes: Sequence[Shape], domains: Any = "any",
-       make: Any = None, lowp: bool = False, **tol: float) -> None:
+       make: Any = None, lowp: bool = False, torch_fn: Optional[Callable[..., Any]] = None, **tol: float) -> None:
     assert name not in OPS, name
     if isinstance(domains, str):
         domains = [domains] * len(shapes)
-    OPS[name] = OpCase(fn, make if make is not None else inputs(name, shapes, domains), dict(tol), lowp)
+    OPS[name] = OpCase(fn, make if make is not None else inputs(name, shapes, domains), dict(tol), lowp, torch_fn)
 
 
 LABELS = np.array([2, 0, 3], dtype=np.int64)
@@ -124,6 +146,27 @@ def _linear_relu_inputs() -> List[Any]:
     return [leaf(x), leaf(w), leaf(b)]
 
 
+def _dropout_mask(shape: Shape) -> Any:
+    """The mask ``_dropout`` multiplies by (0 or 1/(1-p)), as a torch tensor."""
+    return torch.from_numpy(_dropout(gc.ones(*shape, dtype=gc.float64)).detach().numpy().copy())
+
+
+def _torch_gelu(z: Any, approximate: str = "none") -> Any:
+    """torch's gelu with gradcore's values at +-inf: the limits gelu(-inf) = 0 and gelu(+inf) = +inf.
+
+    NOTE: torch 2.13 gives gelu(-inf) = NaN (-inf * Phi(-inf) = -inf * 0), and in float32 also
+    gelu(+inf) = NaN; gradcore returns the limits (its kernels, the fused Linear epilogue).
+    The gradient at +-inf is NaN in both (Phi + x phi = inf * 0): the masked torch.where branch
+    passes 0 * gelu'(+-inf) = NaN on, exactly as torch's own gelu backward does.
+    """
+    y = TF.gelu(z, approximate=approximate)
+    limit = torch.where(z > 0, z, torch.zeros_like(z)).detach()
+    return torch.where(torch.isinf(z), limit, y)
+
+
+_BCE_TARGET = np.array([[1.0, 0.0, 1.0], [0.0, 0.0, 1.0]])
+
+
 def _mse_inputs() -> List[Any]:
     rng = np.random.default_rng(_seed("mse"))
     return [leaf(_any(rng, (2, 3))), leaf(_any(rng, (2, 3)))]
@@ -134,10 +177,14 @@ op("add", lambda a, b: a + b, [(2, 3), (2, 3)])
 op("sub", lambda a, b: a - b, [(2, 3), (2, 3)])
 op("mul", lambda a, b: a * b, [(2, 3), (2, 3)])
 op("div", lambda a, b: a / b, [(2, 3), (2, 3)], ["any", "away0"])
-op("add_bcast", lambda a, b: gc.add(a, b), [(2, 3), (3,)])
-op("sub_bcast", lambda a, b: gc.sub(a, b), [(2, 1), (1, 3)])
-op("mul_bcast", lambda a, b: gc.mul(a, b), [(2, 1, 3), (4, 1)])
-op("div_bcast", lambda a, b: gc.div(a, b), [(3,), (2, 3)], ["any", "away0"])
+op("add_bcast", lambda a, b: gc.add(a, b), [(2, 3), (3,)],
+   torch_fn=lambda a, b: torch.add(a, b))
+op("sub_bcast", lambda a, b: gc.sub(a, b), [(2, 1), (1, 3)],
+   torch_fn=lambda a, b: torch.sub(a, b))
+op("mul_bcast", lambda a, b: gc.mul(a, b), [(2, 1, 3), (4, 1)],
+   torch_fn=lambda a, b: torch.mul(a, b))
+op("div_bcast", lambda a, b: gc.div(a, b), [(3,), (2, 3)], ["any", "away0"],
+   torch_fn=lambda a, b: torch.div(a, b))
 op("mul_0d", lambda a, b: a * b, [(), (2, 3)])
 op("mul_self", lambda a: a * a, [(2, 3)])  # both edges from one tensor
 # ---- scalar forms ----
@@ -153,93 +200,140 @@ op("pow_2", lambda x: x ** 2, [(2, 3)])
 op("pow_3", lambda x: x ** 3, [(2, 3)])
 op("pow_frac", lambda x: x ** 1.7, [(2, 3)], "pos")
 op("pow_neg", lambda x: x ** -1.5, [(2, 3)], "pos")
-op("pow_half", lambda x: gc.pow(x, 0.5), [(2, 3)], "pos")
+op("pow_half", lambda x: gc.pow(x, 0.5), [(2, 3)], "pos",
+   torch_fn=lambda x: torch.pow(x, 0.5))
 op("pow_0", lambda x: x ** 0, [(2, 3)])
 op("pow_1", lambda x: x ** 1, [(2, 3)])
 op("rpow", lambda x: 3 ** x, [(2, 3)])
 # ---- unary ----
 op("neg", lambda x: -x, [(2, 3)])
-op("neg_fn", lambda x: gc.neg(x), [(2, 3)])
+op("neg_fn", lambda x: gc.neg(x), [(2, 3)],
+   torch_fn=lambda x: torch.neg(x))
 op("exp", lambda x: x.exp(), [(2, 3)])
 op("log", lambda x: x.log(), [(2, 3)], "pos")
-op("sqrt", lambda x: gc.sqrt(x), [(2, 3)], "pos")
+op("sqrt", lambda x: gc.sqrt(x), [(2, 3)], "pos",
+   torch_fn=lambda x: torch.sqrt(x))
 op("abs", lambda x: abs(x), [(2, 3)], "away0")
 op("tanh", lambda x: x.tanh(), [(2, 3)])
-op("sigmoid", lambda x: gc.sigmoid(x), [(2, 3)])
+op("sigmoid", lambda x: gc.sigmoid(x), [(2, 3)],
+   torch_fn=lambda x: torch.sigmoid(x))
 op("relu", lambda x: x.relu(), [(2, 3)], "away0")
-op("erf", lambda x: gc._core.erf(x), [(2, 3)])
-op("softplus", lambda x: F.softplus(x), [(2, 3)])
-op("gelu", lambda x: F.gelu(x), [(2, 3)])
-op("gelu_tanh", lambda x: F.gelu(x, approximate="tanh"), [(2, 3)])
-op("leaky_relu", lambda x: F.leaky_relu(x, 0.1), [(2, 3)], "away0")
-op("dropout", _dropout, [(4, 5)])
+op("erf", lambda x: gc._core.erf(x), [(2, 3)],
+   torch_fn=lambda x: torch.erf(x))
+op("softplus", lambda x: F.softplus(x), [(2, 3)],
+   torch_fn=lambda x: TF.softplus(x))
+op("gelu", lambda x: F.gelu(x), [(2, 3)],
+   torch_fn=lambda x: _torch_gelu(x))
+op("gelu_tanh", lambda x: F.gelu(x, approximate="tanh"), [(2, 3)],
+   torch_fn=lambda x: _torch_gelu(x, approximate="tanh"))
+op("leaky_relu", lambda x: F.leaky_relu(x, 0.1), [(2, 3)], "away0",
+   torch_fn=lambda x: TF.leaky_relu(x, 0.1))
+op("dropout", _dropout, [(4, 5)],
+   torch_fn=lambda x: x * _dropout_mask(tuple(x.shape)))
 # ---- reductions ----
 op("sum_all", lambda x: x.sum(), [(2, 3, 2)])
 op("sum_dim", lambda x: x.sum(dim=1), [(2, 3, 2)])
-op("sum_negdim_keep", lambda x: gc.sum(x, -1, keepdim=True), [(2, 3, 2)])
+op("sum_negdim_keep", lambda x: gc.sum(x, -1, keepdim=True), [(2, 3, 2)],
+   torch_fn=lambda x: torch.sum(x, -1, keepdim=True))
 op("sum_dims_keep", lambda x: x.sum(dim=(0, 2), keepdim=True), [(2, 3, 2)])
 op("mean_all", lambda x: x.mean(), [(2, 3, 2)])
 op("mean_dim", lambda x: x.mean(dim=-1), [(2, 3, 2)])
-op("mean_dims_keep", lambda x: gc.mean(x, (0, 1), keepdim=True), [(2, 3, 2)])
+op("mean_dims_keep", lambda x: gc.mean(x, (0, 1), keepdim=True), [(2, 3, 2)],
+   torch_fn=lambda x: torch.mean(x, (0, 1), keepdim=True))
 op("max_all", lambda x: x.max(), [(2, 3, 2)], "distinct")
-op("max_dim", lambda x: x.max(dim=1), [(2, 3, 2)], "distinct")
-op("max_dim_keep", lambda x: gc.max(x, 0, keepdim=True), [(2, 3, 2)], "distinct")
-op("max_dims", lambda x: x.max(dim=(0, 2)), [(2, 3, 2)], "distinct")
+op("max_dim", lambda x: x.max(dim=1), [(2, 3, 2)], "distinct",
+   torch_fn=lambda x: torch.amax(x, dim=1))
+op("max_dim_keep", lambda x: gc.max(x, 0, keepdim=True), [(2, 3, 2)], "distinct",
+   torch_fn=lambda x: torch.amax(x, 0, keepdim=True))
+op("max_dims", lambda x: x.max(dim=(0, 2)), [(2, 3, 2)], "distinct",
+   torch_fn=lambda x: torch.amax(x, dim=(0, 2)))
 # ---- shape ----
 op("reshape", lambda x: x.reshape(3, -1), [(2, 3, 2)])
-op("reshape_fn", lambda x: gc.reshape(x, (4, 3)), [(2, 3, 2)])
+op("reshape_fn", lambda x: gc.reshape(x, (4, 3)), [(2, 3, 2)],
+   torch_fn=lambda x: torch.reshape(x, (4, 3)))
 op("view", lambda x: x.view(12), [(2, 3, 2)])
-op("flatten", lambda x: F.flatten(x, 1), [(2, 3, 2)])
+op("flatten", lambda x: F.flatten(x, 1), [(2, 3, 2)],
+   torch_fn=lambda x: torch.flatten(x, 1))
 op("permute", lambda x: x.permute(1, 2, 0), [(2, 3, 2)])
-op("permute_fn", lambda x: gc.permute(x, (2, 0, 1)), [(2, 3, 2)])
+op("permute_fn", lambda x: gc.permute(x, (2, 0, 1)), [(2, 3, 2)],
+   torch_fn=lambda x: torch.permute(x, (2, 0, 1)))
 op("transpose", lambda x: x.transpose(0, 1), [(2, 3)])
-op("transpose_3d", lambda x: gc.transpose(x, 0, 2), [(2, 3, 2)])
+op("transpose_3d", lambda x: gc.transpose(x, 0, 2), [(2, 3, 2)],
+   torch_fn=lambda x: torch.transpose(x, 0, 2))
 op("T", lambda x: x.T, [(2, 3)])
 op("expand", lambda x: x.expand(2, 3, 4), [(3, 1)])
 op("expand_0d", lambda x: x.expand(2, 3), [()])
 op("clone", lambda x: x.clone(), [(2, 3)])
-op("to_float64", lambda x: x.to(gc.float64) * 1.0, [(2, 3)])
+op("to_float64", lambda x: x.to(gc.float64) * 1.0, [(2, 3)],
+   torch_fn=lambda x: x.to(torch.float64) * 1.0)
 # float32 round trip: precision 1e-7, so difference with a wide eps (the map is linear)
-op("to_float32_and_back", lambda x: x.to(gc.float32).double(), [(2, 3)], lowp=True, eps=1e-2, atol=1e-4)
+op("to_float32_and_back", lambda x: x.to(gc.float32).double(), [(2, 3)], lowp=True, eps=1e-2, atol=1e-4,
+   torch_fn=lambda x: x.to(torch.float32).double())
 op("slice", lambda x: x[1:3], [(4, 3)])
 op("slice_neg", lambda x: x[-2:], [(4, 3)])
 op("index_int", lambda x: x[1], [(4, 3)])
 op("slice_then_mul", lambda x: x[1:3] * x[0:2], [(4, 3)])
 # ---- linear algebra ----
-op("mm", lambda a, b: gc.mm(a, b), [(2, 3), (3, 4)])
-op("mm_trans_a", lambda a, b: gc.mm(a, b, trans_a=True), [(3, 2), (3, 4)])
-op("mm_trans_b", lambda a, b: gc.mm(a, b, trans_b=True), [(2, 3), (4, 3)])
-op("mm_trans_ab", lambda a, b: gc.mm(a, b, trans_a=True, trans_b=True), [(3, 2), (4, 3)])
+op("mm", lambda a, b: gc.mm(a, b), [(2, 3), (3, 4)],
+   torch_fn=lambda a, b: torch.mm(a, b))
+op("mm_trans_a", lambda a, b: gc.mm(a, b, trans_a=True), [(3, 2), (3, 4)],
+   torch_fn=lambda a, b: torch.mm(a.T, b))
+op("mm_trans_b", lambda a, b: gc.mm(a, b, trans_b=True), [(2, 3), (4, 3)],
+   torch_fn=lambda a, b: torch.mm(a, b.T))
+op("mm_trans_ab", lambda a, b: gc.mm(a, b, trans_a=True, trans_b=True), [(3, 2), (4, 3)],
+   torch_fn=lambda a, b: torch.mm(a.T, b.T))
 op("matmul_2d", lambda a, b: a @ b, [(2, 3), (3, 4)])
 op("matmul_1d_1d", lambda a, b: a @ b, [(3,), (3,)])
 op("matmul_1d_2d", lambda a, b: a @ b, [(3,), (3, 4)])
-op("matmul_2d_1d", lambda a, b: gc.matmul(a, b), [(2, 3), (3,)])
-op("matmul_nd_2d", lambda a, b: gc.matmul(a, b), [(2, 2, 3), (3, 2)])
-op("linear", lambda x, w, b: F.linear(x, w, b), [(3, 4), (2, 4), (2,)])
-op("linear_nobias", lambda x, w: F.linear(x, w), [(3, 4), (2, 4)])
-op("linear_relu", lambda x, w, b: F.linear(x, w, b, activation="relu"), [], make=_linear_relu_inputs)
-op("linear_sigmoid", lambda x, w, b: F.linear(x, w, b, activation="sigmoid"), [(3, 4), (2, 4), (2,)])
-op("linear_tanh", lambda x, w, b: F.linear(x, w, b, activation="tanh"), [(3, 4), (2, 4), (2,)])
-op("linear_tanh_nobias", lambda x, w: F.linear(x, w, activation="tanh"), [(3, 4), (2, 4)])
-op("linear_gelu", lambda x, w, b: F.linear(x, w, b, activation="gelu"), [(3, 4), (2, 4), (2,)])
-op("linear_gelu_tanh", lambda x, w, b: F.linear(x, w, b, activation="gelu_tanh"), [(3, 4), (2, 4), (2,)])
+op("matmul_2d_1d", lambda a, b: gc.matmul(a, b), [(2, 3), (3,)],
+   torch_fn=lambda a, b: torch.matmul(a, b))
+op("matmul_nd_2d", lambda a, b: gc.matmul(a, b), [(2, 2, 3), (3, 2)],
+   torch_fn=lambda a, b: torch.matmul(a, b))
+op("linear", lambda x, w, b: F.linear(x, w, b), [(3, 4), (2, 4), (2,)],
+   torch_fn=lambda x, w, b: TF.linear(x, w, b))
+op("linear_nobias", lambda x, w: F.linear(x, w), [(3, 4), (2, 4)],
+   torch_fn=lambda x, w: TF.linear(x, w))
+op("linear_relu", lambda x, w, b: F.linear(x, w, b, activation="relu"), [], make=_linear_relu_inputs,
+   torch_fn=lambda x, w, b: torch.relu(TF.linear(x, w, b)))
+op("linear_sigmoid", lambda x, w, b: F.linear(x, w, b, activation="sigmoid"), [(3, 4), (2, 4), (2,)],
+   torch_fn=lambda x, w, b: torch.sigmoid(TF.linear(x, w, b)))
+op("linear_tanh", lambda x, w, b: F.linear(x, w, b, activation="tanh"), [(3, 4), (2, 4), (2,)],
+   torch_fn=lambda x, w, b: torch.tanh(TF.linear(x, w, b)))
+op("linear_tanh_nobias", lambda x, w: F.linear(x, w, activation="tanh"), [(3, 4), (2, 4)],
+   torch_fn=lambda x, w: torch.tanh(TF.linear(x, w)))
+op("linear_gelu", lambda x, w, b: F.linear(x, w, b, activation="gelu"), [(3, 4), (2, 4), (2,)],
+   torch_fn=lambda x, w, b: _torch_gelu(TF.linear(x, w, b)))
+op("linear_gelu_tanh", lambda x, w, b: F.linear(x, w, b, activation="gelu_tanh"), [(3, 4), (2, 4), (2,)],
+   torch_fn=lambda x, w, b: _torch_gelu(TF.linear(x, w, b), approximate="tanh"))
 # ---- softmax and losses ----
-op("softmax", lambda x: gc.softmax(x, -1), [(3, 4)])
+op("softmax", lambda x: gc.softmax(x, -1), [(3, 4)],
+   torch_fn=lambda x: torch.softmax(x, -1))
 op("softmax_d0", lambda x: x.softmax(0), [(3, 4)])
-op("softmax_3d_d1", lambda x: F.softmax(x, 1), [(2, 3, 2)])
-op("log_softmax", lambda x: gc.log_softmax(x, -1), [(3, 4)])
+op("softmax_3d_d1", lambda x: F.softmax(x, 1), [(2, 3, 2)],
+   torch_fn=lambda x: TF.softmax(x, 1))
+op("log_softmax", lambda x: gc.log_softmax(x, -1), [(3, 4)],
+   torch_fn=lambda x: torch.log_softmax(x, -1))
 op("log_softmax_d0", lambda x: x.log_softmax(0), [(3, 4)])
-op("cross_entropy_mean", lambda x: F.cross_entropy(x, LABELS), [(3, 4)])
-op("cross_entropy_sum", lambda x: F.cross_entropy(x, LABELS, reduction="sum"), [(3, 4)])
-op("cross_entropy_none", lambda x: F.cross_entropy(x, LABELS, reduction="none"), [(3, 4)])
-op("cross_entropy_smooth", lambda x: F.cross_entropy(x, LABELS, label_smoothing=0.1), [(3, 4)])
+op("cross_entropy_mean", lambda x: F.cross_entropy(x, LABELS), [(3, 4)],
+   torch_fn=lambda x: TF.cross_entropy(x, torch.from_numpy(LABELS)))
+op("cross_entropy_sum", lambda x: F.cross_entropy(x, LABELS, reduction="sum"), [(3, 4)],
+   torch_fn=lambda x: TF.cross_entropy(x, torch.from_numpy(LABELS), reduction="sum"))
+op("cross_entropy_none", lambda x: F.cross_entropy(x, LABELS, reduction="none"), [(3, 4)],
+   torch_fn=lambda x: TF.cross_entropy(x, torch.from_numpy(LABELS), reduction="none"))
+op("cross_entropy_smooth", lambda x: F.cross_entropy(x, LABELS, label_smoothing=0.1), [(3, 4)],
+   torch_fn=lambda x: TF.cross_entropy(x, torch.from_numpy(LABELS), label_smoothing=0.1))
 op("cross_entropy_smooth_none", lambda x: F.cross_entropy(x, list(LABELS), reduction="none", label_smoothing=0.2),
-   [(3, 4)])
-op("mse_mean", lambda a, b: F.mse_loss(a, b), [], make=_mse_inputs)
-op("mse_sum", lambda a, b: F.mse_loss(a, b, reduction="sum"), [], make=_mse_inputs)
-op("mse_none", lambda a, b: F.mse_loss(a, b, reduction="none"), [], make=_mse_inputs)
-op("bce_with_logits", lambda x: F.binary_cross_entropy_with_logits(
-    x, np.array([[1.0, 0.0, 1.0], [0.0, 0.0, 1.0]])), [(2, 3)])
+   [(3, 4)],
+   torch_fn=lambda x: TF.cross_entropy(x, torch.from_numpy(LABELS), reduction="none",
+                                         label_smoothing=0.2))
+op("mse_mean", lambda a, b: F.mse_loss(a, b), [], make=_mse_inputs,
+   torch_fn=lambda a, b: TF.mse_loss(a, b))
+op("mse_sum", lambda a, b: F.mse_loss(a, b, reduction="sum"), [], make=_mse_inputs,
+   torch_fn=lambda a, b: TF.mse_loss(a, b, reduction="sum"))
+op("mse_none", lambda a, b: F.mse_loss(a, b, reduction="none"), [], make=_mse_inputs,
+   torch_fn=lambda a, b: TF.mse_loss(a, b, reduction="none"))
+op("bce_with_logits", lambda x: F.binary_cross_entropy_with_logits(x, _BCE_TARGET), [(2, 3)],
+   torch_fn=lambda x: TF.binary_cross_entropy_with_logits(x, torch.tensor(_BCE_TARGET, dtype=x.dtype)))
 
 def case(name: str) -> Tuple[Callable[..., Any], List[Any], Dict[str, float]]:
     c = OPS[name]

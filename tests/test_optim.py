@@ -1047,3 +1047,24 @@ def test_state_dict_after_a_group_changed_reads_each_parameters_own_step():
     sd = opt.state_dict()
     assert sd["param_groups"][0]["params"] == [0, 1, 2]
     assert sd["state"][1]["step"] == 2.0 and sd["state"][2]["step"] == 1.0 and 0 not in sd["state"]
+
+
+def test_adam_amsgrad_max_propagates_nan_like_torch_maximum():
+    """v_hat = max(v_hat, v) is torch.maximum: a NaN already in v_hat (e.g. from a loaded state) stays NaN."""
+    torch = pytest.importorskip("torch")
+    w, g = np.array([1.0, -2.0, 0.5]), np.array([0.1, -0.3, 0.2])
+    p = nn.Parameter(gc.tensor(w))
+    tp = torch.nn.Parameter(torch.tensor(w))
+    opt = gc.optim.Adam([p], lr=0.1, amsgrad=True)
+    topt = torch.optim.Adam([tp], lr=0.1, amsgrad=True)
+    for step in range(2):
+        p.grad = gc.tensor(g)
+        tp.grad = torch.tensor(g)
+        opt.step()
+        topt.step()
+        if step == 0:
+            opt.state[p]["max_exp_avg_sq"].detach().numpy()[1] = np.nan
+            topt.state[tp]["max_exp_avg_sq"][1] = float("nan")
+    got, want = p.detach().numpy(), tp.detach().numpy()
+    np.testing.assert_array_equal(np.isnan(got), [False, True, False])
+    np.testing.assert_allclose(got, want, rtol=1e-12)

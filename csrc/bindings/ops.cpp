@@ -155,10 +155,13 @@ void bind_ops(py::module_& m, TensorClass& cls) {
   // ---- reductions ----
   using Reduce = TensorPtr (*)(const TensorPtr&, const std::vector<int64_t>&, bool);
   struct RName { const char* name; Reduce f; const char* doc; };
-  for (RName r : {RName{"sum", &ops::sum, "Sum over all elements, or over dim (int or tuple); keepdim keeps them as size 1."},
+  for (RName r : {RName{"sum", &ops::sum, "Sum over all elements, or over dim (int or tuple); keepdim keeps them as size 1. "
+                                          "Pairwise/blocked: accurate for any length, the same for any thread count."},
                   RName{"mean", &ops::mean, "Mean over all elements or over dim (int or tuple), keepdim as in sum."},
-                  RName{"max", &ops::max, "Maximum values over all elements or over dim (NumPy's amax: values only); "
-                                          "the gradient is shared evenly between ties."}}) {
+                  RName{"max", &ops::max, "Maximum values over all elements or over dim (NumPy's amax: values only; "
+                                          "NaN if any element is NaN); the gradient is shared evenly between ties "
+                                          "(a NaN maximum: among the NaNs for all elements, as torch.max; NaN over "
+                                          "the slice for dim, as torch.amax)."}}) {
     Reduce f = r.f;
     auto fn = [f](const TensorPtr& x, py::object dim, bool keepdim) {
       std::vector<int64_t> dims = parse_dims(dim);

@@ -20,6 +20,7 @@
 #include "cpu/allocator.h"
 #include "cpu/dispatch.h"
 #include "cpu/parallel.h"
+#include "kernels/column_sum.h"
 #include "kernels/kernel_api.h"
 #include "kernels/table.h"
 
@@ -380,30 +381,30 @@ void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha, const T* A
 template <class T>
 void linear_act_backward(int act, const T* g, const T* saved, T* gpre, T* db, int64_t rows, int64_t cols) {
   const auto& k = table<T>();
-  // Column blocks: each thread owns whole columns of db and sums them in row order.
-  constexpr int64_t kBlock = 64;
-  const int64_t nblk = (cols + kBlock - 1) / kBlock;
   auto grad_fn = act == UNARY_RELU ? k.relu_backward
                  : act == UNARY_SIGMOID ? k.sigmoid_backward
                  : act == UNARY_TANH ? k.tanh_backward
                  : act == UNARY_GELU ? k.gelu_backward
                  : act == UNARY_GELU_TANH ? k.gelu_tanh_backward
                                           : nullptr;
-  auto task = [&](int64_t b) {
-    const int64_t j0 = b * kBlock, n = cols - j0 < kBlock ? cols - j0 : kBlock;
-    for (int64_t i = 0; i < rows; ++i) {
-      const int64_t off = i * cols + j0;
+  const bool copy_only = !grad_fn && gpre != g;
+  // gpre[r0:r1, j0:j1] = g * act'(saved) (or a copy of g)
+  auto prep = [&](int64_t, int64_t r0, int64_t r1, int64_t j0, int64_t j1) {
+    if (!grad_fn && !copy_only) return;
+    const bool whole = j0 == 0 && j1 == cols;  // contiguous rows: one call
+    for (int64_t r = r0; r < (whole ? r0 + 1 : r1); ++r) {
+      const int64_t off = r * cols + j0, n = whole ? (r1 - r0) * cols : j1 - j0;
       if (grad_fn) grad_fn(g + off, saved + off, gpre + off, n);
-      else if (gpre != g) for (int64_t j = 0; j < n; ++j) gpre[off + j] = g[off + j];
-      if (db) {
-        if (i == 0) for (int64_t j = 0; j < n; ++j) db[j0 + j] = gpre[off + j];
-        else k.binary[BINARY_ADD][BMODE_VV](db + j0, gpre + off, db + j0, n);
-      }
+      else for (int64_t j = 0; j < n; ++j) gpre[off + j] = g[off + j];
     }
-    if (db && rows == 0) for (int64_t j = 0; j < n; ++j) db[j0 + j] = T(0);
   };
-  if (rows * cols >= (1 << 14)) cpu::parallel_for(nblk, task);
-  else for (int64_t b = 0; b < nblk; ++b) task(b);
+  if (db) {
+    // db = column sums of gpre, each block of gpre summed right after it is computed
+    // (Note [Blocked column sums]: fixed row chunks, accurate for any batch size).
+    column_sums(static_cast<const T*>(gpre), db, 1, rows, cols, prep);
+    return;
+  }
+  cpu::parallel_range(rows, (int64_t(1) << 14) / (cols + 1) + 1, [&](int64_t b, int64_t e) { prep(0, b, e, 0, cols); });
 }
 
 template void gemm<float>(bool, bool, int64_t, int64_t, int64_t, float, const float*, int64_t, const float*,

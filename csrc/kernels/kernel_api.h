@@ -30,7 +30,7 @@ void gemm(bool transA, bool transB, int64_t M, int64_t N, int64_t K, T alpha, co
 // Linear's fused backward pass over the (rows, cols) output gradient g:
 //   gpre = g * act'(saved)   (saved: the output y for relu/sigmoid/tanh, the
 //                            pre-activation z for gelu; act -1 means gpre = g)
-//   db[j] = sum_i gpre[i, j] (in row order; db may be null)
+//   db[j] = sum_i gpre[i, j] (Note [Blocked column sums], column_sum.h; db may be null)
 template <class T>
 void linear_act_backward(int act, const T* g, const T* saved, T* gpre, T* db, int64_t rows, int64_t cols);
 
@@ -68,7 +68,9 @@ void strided_copy(int ndim, const int64_t* yshape, const T* x, const int64_t* xs
 template <class T, class U>
 void cast(const T* x, U* y, int64_t n);
 
-// Reductions over the middle axis of an (outer, n, inner) view.
+// Reductions over the middle axis of an (outer, n, inner) view. Sums are pairwise or
+// blocked in fixed chunks (Note [Deterministic reductions], reduce.cpp): accurate for any
+// n and bitwise independent of the thread count.
 template <class T>
 void sum_axis(const T* x, T* y, int64_t outer, int64_t n, int64_t inner);
 template <class T>

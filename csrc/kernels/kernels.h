@@ -20,8 +20,8 @@ namespace gradcore {
 enum UnaryOp : int {
   UNARY_NEG = 0, UNARY_EXP, UNARY_LOG, UNARY_SQRT, UNARY_ABS, UNARY_TANH, UNARY_SIGMOID,
   UNARY_RELU,
-  UNARY_SIGN,  // -1, 0, +1 (NaN stays NaN); not differentiable, used by abs' backward
-  UNARY_STEP,  // 1 where x > 0 else 0; relu's mask
+  UNARY_SIGN,  // -1, 0, +1, and 0 at NaN (PyTorch's sign); not differentiable, used by abs' backward
+  UNARY_STEP,  // 1 where x > 0 else 0 (0 at NaN); leaky_relu's and dropout's mask
   UNARY_ERF,
   UNARY_GELU,       // x * Phi(x), exact (erf)
   UNARY_GELU_TANH,  // tanh approximation
@@ -70,11 +70,13 @@ struct TypedKernels {
   void (*binary[BINARY_COUNT][BMODE_COUNT])(const T* a, const T* b, T* y, int64_t n);
   void (*pow_scalar)(const T* x, T p, T* y, int64_t n);
   void (*axpby)(T alpha, const T* x, T beta, T* y, int64_t n);   // y = alpha*x + beta*y
-  // grad_in = grad_out * (y > 0) (relu), grad_out * y * (1 - y) (sigmoid), grad_out * (1 - y^2) (tanh)
+  // grad_in = grad_out * !(y <= 0) (relu: NaN passes, PyTorch's threshold_backward),
+  // grad_out * y * (1 - y) (sigmoid), grad_out * (1 - y^2) (tanh)
   void (*relu_backward)(const T* g, const T* y, T* out, int64_t n);
   void (*sigmoid_backward)(const T* g, const T* y, T* out, int64_t n);
   void (*tanh_backward)(const T* g, const T* y, T* out, int64_t n);
-  // From the input x: gelu'(x) (exact / tanh form), leaky_relu'(x) = x > 0 ? 1 : slope.
+  // From the input x: gelu'(x) (exact / tanh form; NaN at +-inf, as in PyTorch),
+  // leaky_relu'(x) = x > 0 ? 1 : slope (slope at NaN).
   void (*gelu_backward)(const T* g, const T* x, T* out, int64_t n);
   void (*gelu_tanh_backward)(const T* g, const T* x, T* out, int64_t n);
   void (*leaky_relu)(const T* x, T slope, T* y, int64_t n);
@@ -90,9 +92,12 @@ struct TypedKernels {
   // dst[c * ldd + r] = src[r * lds + c] for r < rows, c < cols (GEMM's B^T before the direct
   // tile). Null when the table has no vectorised one.
   void (*transpose)(const T* src, int64_t lds, int64_t rows, int64_t cols, T* dst, int64_t ldd);
-  T (*sum)(const T* x, int64_t n);                 // fixed-order pairwise sum
-  T (*max)(const T* x, int64_t n);
-  T (*dot)(const T* x, const T* y, int64_t n);
+  T (*sum)(const T* x, int64_t n);                 // fixed-order pairwise sum (Note [Pairwise summation])
+  T (*max)(const T* x, int64_t n);                 // NaN if any element is NaN
+  T (*dot)(const T* x, const T* y, int64_t n);     // pairwise, like sum
+  // acc[j] += sum_{r < rows} x[r * ld + j] for j < cols: groups of 8 rows added as a balanced
+  // tree in T, the group sums accumulated in double (Note [Blocked column sums], column_sum.h).
+  void (*sum_cols)(const T* x, int64_t ld, int64_t rows, int64_t cols, double* acc);
   // Rows of length n: y = softmax(x) / log_softmax(x), numerically stable (max subtracted).
   void (*softmax_row)(const T* x, T* y, int64_t n);
   void (*log_softmax_row)(const T* x, T* y, int64_t n);

@@ -1,48 +1,55 @@
 // reduce.cpp — sum / max over an axis or over everything, with fixed-order combination.
 //
 // Note [Deterministic reductions]: a full reduction is cut into chunks of kChunk elements
-// whatever the thread count; each chunk is reduced by the table's fixed-order loop and the
-// chunk results are combined in chunk order. Axis reductions give each output element to
-// exactly one thread. Results therefore never depend on GRADCORE_NUM_THREADS.
+// whatever the thread count; each chunk is reduced by the table's pairwise loop (Note
+// [Pairwise summation], kernels_impl.inc) and the chunk results are combined pairwise in
+// chunk order, in double. A sum over a non-last axis is a column sum in fixed row chunks
+// (Note [Blocked column sums], column_sum.h); other axis reductions give each output element
+// to exactly one thread. Results therefore never depend on GRADCORE_NUM_THREADS, and sums
+// stay accurate over any length (the error grows like log n, not n).
 #include <vector>
 
 #include "cpu/parallel.h"
+#include "kernels/column_sum.h"
 #include "kernels/kernel_api.h"
 #include "kernels/table.h"
 
 namespace gradcore::kernels {
 namespace {
 constexpr int64_t kChunk = 1 << 16;
+
+// part[0] + part[1] + ... pairwise (part is overwritten).
+double pairwise_combine(std::vector<double>& part) {
+  const size_t n = part.size();
+  for (size_t w = 1; w < n; w *= 2)
+    for (size_t c = 0; c + w < n; c += 2 * w) part[c] += part[c + w];
+  return n ? part[0] : 0.0;
 }
 
-template <class T>
-T sum_all(const T* x, int64_t n) {
-  const auto& k = table<T>();
-  if (n <= kChunk) return n > 0 ? k.sum(x, n) : T(0);
+// f(b, e) over fixed chunks [b, e) of kChunk elements, combined pairwise.
+template <class T, class F>
+T chunked_sum(int64_t n, F&& f) {
+  if (n <= kChunk) return n > 0 ? f(int64_t(0), n) : T(0);
   const int64_t nchunks = (n + kChunk - 1) / kChunk;
   std::vector<double> part(nchunks);
   cpu::parallel_for(nchunks, [&](int64_t c) {
     int64_t b = c * kChunk, e = b + kChunk < n ? b + kChunk : n;
-    part[c] = static_cast<double>(k.sum(x + b, e - b));
+    part[c] = static_cast<double>(f(b, e));
   });
-  double total = 0;
-  for (double v : part) total += v;
-  return static_cast<T>(total);
+  return static_cast<T>(pairwise_combine(part));
+}
+}  // namespace
+
+template <class T>
+T sum_all(const T* x, int64_t n) {
+  const auto& k = table<T>();
+  return chunked_sum<T>(n, [&](int64_t b, int64_t e) { return k.sum(x + b, e - b); });
 }
 
 template <class T>
 T dot(const T* x, const T* y, int64_t n) {
   const auto& k = table<T>();
-  if (n <= kChunk) return n > 0 ? k.dot(x, y, n) : T(0);
-  const int64_t nchunks = (n + kChunk - 1) / kChunk;
-  std::vector<double> part(nchunks);
-  cpu::parallel_for(nchunks, [&](int64_t c) {
-    int64_t b = c * kChunk, e = b + kChunk < n ? b + kChunk : n;
-    part[c] = static_cast<double>(k.dot(x + b, y + b, e - b));
-  });
-  double total = 0;
-  for (double v : part) total += v;
-  return static_cast<T>(total);
+  return chunked_sum<T>(n, [&](int64_t b, int64_t e) { return k.dot(x + b, y + b, e - b); });
 }
 
 template <class T>
@@ -81,22 +88,7 @@ void sum_axis(const T* x, T* y, int64_t outer, int64_t n, int64_t inner) {
     });
     return;
   }
-  // Sum whole rows of `inner` values in order: y[o, :] = x[o, 0, :] + x[o, 1, :] + ...
-  cpu::parallel_range(outer * inner, (1 << 15) / (n + 1) + 64, [&](int64_t b, int64_t e) {
-    // Work on [b, e) flattened (o, j) positions, row segment by row segment.
-    for (int64_t pos = b; pos < e;) {
-      int64_t o = pos / inner, j = pos % inner;
-      int64_t len = inner - j < e - pos ? inner - j : e - pos;
-      T* dst = y + o * inner + j;
-      const T* src = x + o * n * inner + j;
-      if (n == 0) { for (int64_t t = 0; t < len; ++t) dst[t] = T(0); }
-      else {
-        k.axpby(T(1), src, T(0), dst, len);
-        for (int64_t r = 1; r < n; ++r) k.binary[BINARY_ADD][BMODE_VV](dst, src + r * inner, dst, len);
-      }
-      pos += len;
-    }
-  });
+  column_sums(x, y, outer, n, inner);  // y[o, :] = x[o, 0, :] + x[o, 1, :] + ..., blocked
 }
 
 template <class T>

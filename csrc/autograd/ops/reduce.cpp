@@ -84,14 +84,27 @@ struct SumBackward final : Node {
   tensor_list apply(tensor_list&& g) override { return {expand(reshape(g[0], kd_shape), in_shape)}; }
 };
 
+// Note [max gradient at ties and NaN]: ties share the gradient evenly (mask / count), as
+// torch.amax and torch.max() do. A NaN maximum follows PyTorch's two conventions:
+// * max over all dims (torch.max(x)): the NaN elements share the gradient evenly;
+// * max over given dims (torch.amax(x, dim)): no element equals NaN, so the mask is empty and
+//   the whole slice gets 0 / 0 = NaN.
 struct MaxBackward final : Node {
   SavedTensor x_, y_;  // y_ in keepdim shape
   Shape kd_shape;
+  bool all_dims = false;  // x.max() without dims
   const char* name() const override { return "MaxBackward"; }
   tensor_list apply(tensor_list&& g) override {
     TensorPtr x = x_.unpack(this), y = y_.unpack(this);
-    // Ties share the gradient evenly: mask / count.
     TensorPtr mask = eq(detach(x), detach(y));
+    if (all_dims && x->numel > 0) {
+      const bool nan_max = dispatch(y->dtype, [&](auto t) {
+        using T = decltype(t);
+        const T v = y->data<T>()[0];
+        return v != v;
+      });
+      if (nan_max) mask = rsub_scalar(eq(detach(x), detach(x)), 1.0);  // 1 where x is NaN
+    }
     TensorPtr share = div(mask, sum_kd(mask));
     return {mul(expand(reshape(g[0], kd_shape), x->shape), share)};
   }
@@ -170,6 +183,7 @@ TensorPtr max(const TensorPtr& x, const std::vector<int64_t>& dims_in, bool keep
     n->x_ = SavedTensor(x, false);
     n->y_ = SavedTensor(kd, false);
     n->kd_shape = kd->shape;
+    n->all_dims = dims_in.empty();
     set_history(y, n);
   }
   return y;

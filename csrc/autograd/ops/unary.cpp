@@ -59,7 +59,7 @@ struct LogF { static constexpr const char* name = "LogBackward"; static constexp
   static TensorPtr grad(const TensorPtr& g, const TensorPtr& x) { return div(g, x); } };
 struct SqrtF { static constexpr const char* name = "SqrtBackward"; static constexpr bool saves_output = true;
   static TensorPtr grad(const TensorPtr& g, const TensorPtr& y) { return div(g, mul_scalar(y, 2.0)); } };
-// NOTE: abs'(0) = 0 (sign(0)), as in PyTorch.
+// NOTE: abs'(0) = 0 and abs'(NaN) = 0 (sign(0), sign(NaN)), as in PyTorch.
 struct AbsF { static constexpr const char* name = "AbsBackward"; static constexpr bool saves_output = false;
   static TensorPtr grad(const TensorPtr& g, const TensorPtr& x) { return mul(g, sign(x)); } };
 // d erf / dx = 2/sqrt(pi) exp(-x^2)
@@ -84,7 +84,8 @@ TensorPtr act_backward(kernels::ActBackward act, const TensorPtr& g, const Tenso
            shape_str(y->shape));
   if (needs_composed({g.get(), y.get()})) {
     switch (act) {
-      case kernels::ACT_RELU: return mul(g, unary_forward(UNARY_STEP, detach(y)));
+      // The kernel's mask (1 where y > 0 or y is NaN) as a constant factor.
+      case kernels::ACT_RELU: return mul(g, act_backward(kernels::ACT_RELU, full(y->shape, 1.0, y->dtype), detach(y)));
       case kernels::ACT_SIGMOID: return mul(g, mul(y, rsub_scalar(y, 1.0)));
       case kernels::ACT_TANH: return mul(g, rsub_scalar(mul(y, y), 1.0));
       default: break;
