@@ -335,6 +335,67 @@ op("mse_none", lambda a, b: F.mse_loss(a, b, reduction="none"), [], make=_mse_in
 op("bce_with_logits", lambda x: F.binary_cross_entropy_with_logits(x, _BCE_TARGET), [(2, 3)],
    torch_fn=lambda x: TF.binary_cross_entropy_with_logits(x, torch.tensor(_BCE_TARGET, dtype=x.dtype)))
 
+# ---- issue 11: promotion, selection, views, indexing ----
+def _fixed(name: str, *arrays: np.ndarray) -> Callable[[], List[Any]]:
+    return lambda: [leaf(a) for a in arrays]
+
+
+_RNG11 = np.random.default_rng(11)
+_A = _RNG11.uniform(-1.5, 1.5, (2, 3))
+_GAP = _RNG11.uniform(0.2, 0.8, (2, 3)) * _RNG11.choice([-1.0, 1.0], (2, 3))
+_MASK = np.array([[True, False, True], [False, True, True]])
+_IDX = [0, 2, 0]  # a repeated index: its gradient sums
+_CLAMP_X = np.array([[-1.2, -0.3, 0.1], [0.45, 0.9, -0.7]])  # away from the bounds +-0.5
+op("remainder", lambda a, b: a % b, [], make=_fixed("remainder", _RNG11.uniform(2.3, 2.7, (2, 3)),
+                                                    _RNG11.uniform(1.0, 1.1, (2, 3))))
+op("where", lambda a, b: gc.where(gc.tensor(_MASK), a, b), [(2, 3), (2, 3)],
+   torch_fn=lambda a, b: torch.where(torch.tensor(_MASK), a, b))
+op("where_bcast", lambda a, b: gc.where(gc.tensor(_MASK), a, b), [(2, 3), (3,)],
+   torch_fn=lambda a, b: torch.where(torch.tensor(_MASK), a, b))
+op("maximum", lambda a, b: gc.maximum(a, b), [], make=_fixed("maximum", _A, _A + _GAP),
+   torch_fn=lambda a, b: torch.maximum(a, b))
+op("minimum", lambda a, b: gc.minimum(a, b), [], make=_fixed("minimum", _A, _A + _GAP),
+   torch_fn=lambda a, b: torch.minimum(a, b))
+op("clamp_scalar", lambda x: x.clamp(-0.5, 0.5), [], make=_fixed("clamp", _CLAMP_X))
+op("clamp_min_only", lambda x: gc.clamp(x, min=-0.5), [], make=_fixed("clamp_min", _CLAMP_X),
+   torch_fn=lambda x: torch.clamp(x, min=-0.5))
+op("clamp_tensor", lambda x, lo, hi: gc.clamp(x, lo, hi), [],
+   make=_fixed("clamp_t", _CLAMP_X, np.full((2, 3), -0.5), np.full((3,), 0.5)),
+   torch_fn=lambda x, lo, hi: torch.clamp(x, lo, hi))
+op("floor", lambda x: x.floor() + x, [], make=_fixed("floor", np.array([[0.3, -1.4, 2.6], [-0.2, 1.7, 0.45]])))
+op("select", lambda x: x.select(1, 2), [(2, 3, 2)])
+op("select_neg_index", lambda x: x[:, -1], [(2, 3)])
+op("slice_step", lambda x: x[::2], [(5, 3)])
+op("slice_dim1", lambda x: x[:, 1:3], [(2, 4)])
+op("narrow", lambda x: x.narrow(1, 1, 2), [(2, 4)])
+op("squeeze", lambda x: x.squeeze(1), [(2, 1, 3)])
+op("unsqueeze", lambda x: x.unsqueeze(1), [(2, 3)])
+op("diagonal", lambda x: x.diagonal(), [(3, 3)])
+op("diagonal_offset", lambda x: x.diagonal(1, 0, 1), [(3, 4)])
+op("unfold", lambda x: x.unfold(1, 2, 1), [(2, 4)])  # overlapping windows: their gradients add
+op("as_strided", lambda x: x.as_strided((2, 2), (1, 2)), [(2, 3)])
+op("contiguous", lambda x: x.t().contiguous() * x.t(), [(2, 3)])
+op("index_list", lambda x: x[_IDX], [(4, 3)])
+op("index_mask", lambda x: x[_MASK], [(2, 3)])
+op("index_mixed", lambda x: x[:, [2, 0]], [(3, 4)])
+
+
+def _setitem_basic(x: Any, v: Any) -> Any:
+    y = x * 1.0
+    y[:, 1] = v
+    return y
+
+
+def _setitem_advanced(x: Any, v: Any) -> Any:
+    y = x * 1.0
+    y[[0, 2]] = v
+    return y
+
+
+op("setitem_basic", _setitem_basic, [(2, 3), (2,)])
+op("setitem_advanced", _setitem_advanced, [(3, 2), (2,)])
+
+
 def case(name: str) -> Tuple[Callable[..., Any], List[Any], Dict[str, float]]:
     c = OPS[name]
     return c.fn, c.make(), dict(c.tol)
@@ -346,24 +407,32 @@ def case(name: str) -> Tuple[Callable[..., Any], List[Any], Dict[str, float]]:
 # backward of the listed rows: gradgradcheck differentiates them (double backward) and runs
 # forward mode over them (forward over reverse).
 COVERAGE: Dict[str, List[str]] = {
-    "add": ["add", "add_bcast"], "sub": ["sub", "sub_bcast"], "mul": ["mul", "mul_bcast", "mul_0d", "mul_self"],
-    "div": ["div", "div_bcast"], "add_scalar": ["add_scalar", "radd_scalar", "sub_scalar"],
-    "mul_scalar": ["mul_scalar", "rmul_scalar"], "rsub_scalar": ["rsub_scalar"], "rdiv_scalar": ["rdiv_scalar"],
-    "div_scalar": ["div_scalar"], "pow_scalar": ["pow_2", "pow_3", "pow_frac", "pow_neg", "pow_half", "pow_0", "pow_1"],
+    "add": ["add", "add_bcast", "add_scalar", "radd_scalar"], "sub": ["sub", "sub_bcast", "sub_scalar"],
+    "mul": ["mul", "mul_bcast", "mul_0d", "mul_self", "mul_scalar", "rmul_scalar"],
+    "div": ["div", "div_bcast", "div_scalar"], "rsub": ["rsub_scalar"], "rdiv": ["rdiv_scalar"],
+    "remainder": ["remainder"],
+    "pow": ["pow_2", "pow_3", "pow_frac", "pow_neg", "pow_half", "pow_0", "pow_1"],
     "neg": ["neg", "neg_fn"], "exp": ["exp", "rpow"], "log": ["log"], "sqrt": ["sqrt"], "abs": ["abs"],
     "tanh": ["tanh"], "sigmoid": ["sigmoid"], "relu": ["relu"], "erf": ["erf"],
     "softplus": ["softplus", "bce_with_logits"],
-    "gelu": ["gelu", "gelu_tanh"], "leaky_relu": ["leaky_relu"], "dropout": ["dropout"],
+    "gelu": ["gelu", "gelu_tanh"], "leaky_relu": ["leaky_relu"], "dropout": ["dropout"], "rounding": ["floor"],
     "relu_backward": ["relu", "linear_relu"], "sigmoid_backward": ["sigmoid", "linear_sigmoid"],
     "tanh_backward": ["tanh", "linear_tanh"], "gelu_backward": ["gelu", "gelu_tanh", "linear_gelu", "linear_gelu_tanh"],
+    "where": ["where", "where_bcast"], "maximum": ["maximum"], "minimum": ["minimum"],
+    "clamp": ["clamp_scalar", "clamp_min_only", "clamp_tensor"],
     "sum": ["sum_all", "sum_dim", "sum_negdim_keep", "sum_dims_keep"],
     "mean": ["mean_all", "mean_dim", "mean_dims_keep"], "max": ["max_all", "max_dim", "max_dim_keep", "max_dims"],
     "sum_to": ["add_bcast", "sub_bcast", "mul_bcast", "div_bcast", "mul_0d", "expand", "expand_0d"],
-    "reshape": ["reshape", "reshape_fn", "view", "flatten", "index_int"],
+    "reshape": ["reshape", "reshape_fn", "flatten"], "view": ["view"],
     "permute": ["permute", "permute_fn", "T"], "transpose": ["transpose", "transpose_3d"],
-    "expand": ["expand", "expand_0d"], "detach": [], "contiguous_copy": ["clone"],
-    "slice0": ["slice", "slice_neg", "index_int", "slice_then_mul"],
-    "slice0_backward": ["slice", "slice_neg", "index_int", "slice_then_mul"],
+    "expand": ["expand", "expand_0d"], "detach": [], "clone": ["clone"], "contiguous": ["contiguous"],
+    "as_strided": ["as_strided"], "select": ["select", "select_neg_index", "index_int"],
+    "slice": ["slice", "slice_neg", "slice_then_mul", "slice_step", "slice_dim1"], "slice0": ["slice", "slice_neg"],
+    "narrow": ["narrow"], "squeeze": ["squeeze"], "unsqueeze": ["unsqueeze"],
+    "diagonal": ["diagonal", "diagonal_offset"], "unfold": ["unfold"],
+    "view_scatter": ["select", "slice_step", "diagonal", "unfold", "as_strided"],
+    "index": ["index_list", "index_mask", "index_mixed"], "index_put": ["setitem_advanced"],
+    "view_put": ["setitem_basic", "setitem_advanced"],
     "to_dtype": ["to_float64", "to_float32_and_back"],
     "mm": ["mm", "mm_trans_a", "mm_trans_b", "mm_trans_ab"],
     "matmul": ["matmul_2d", "matmul_1d_1d", "matmul_1d_2d", "matmul_2d_1d", "matmul_nd_2d"],
@@ -374,8 +443,15 @@ COVERAGE: Dict[str, List[str]] = {
                       "cross_entropy_smooth_none"],
     "mse_loss": ["mse_mean", "mse_sum", "mse_none"],
 }
-# Declarations of ops.h without a derivative (comparisons, helpers, factories, in-place).
-NOT_DIFFERENTIABLE = {"eq", "sign", "broadcast_shapes", "normalize_dim", "parse_reduction"}
+# Declarations of ops.h without a derivative (comparisons, logic, helpers, factories,
+# in-place machinery, optimizer updates); floor_divide's backward raises as PyTorch's.
+NOT_DIFFERENTIABLE = {
+    "eq", "sign", "broadcast_shapes", "normalize_dim", "parse_reduction", "floor_divide", "rfloor_divide",
+    "rremainder",
+    "compare", "logical", "logical_not", "bitwise", "bitwise_not", "classify", "nonzero", "index_put_", "dense",
+    "scalar_tensor", "zeros", "full", "scalar_like", "rand", "randn", "arange", "apply_inplace", "grad_norm",
+    "tensor_norms",
+}
 
 
 def num_hvp(f: Callable[..., gc.Tensor], args: List[gc.Tensor], vs: List[np.ndarray],

@@ -266,7 +266,7 @@ def test_unary_and_reductions_random_shapes(isa: str) -> None:
                 kw["dim"] = dim
             x64 = x.astype(np.float64)
             if kind == "max" and any(shape[a] == 0 for a in axes):
-                with pytest.raises(ValueError):  # NumPy raises too: max of nothing
+                with pytest.raises((IndexError, RuntimeError)):  # NumPy raises too: max of nothing (PyTorch's types)
                     t.max(**kw)
                 return
             out = getattr(t, kind)(**kw)
@@ -1113,8 +1113,8 @@ GARBAGE_SCRIPT = textwrap.dedent(
             ("arange_step0", lambda: gc.arange(0, 3, 0)), ("arange_nan", lambda: gc.arange(0, float("nan"))),
             ("tensor_str", lambda: gc.tensor("abc")), ("tensor_ragged", lambda: gc.tensor([[1.0], [1.0, 2.0]])),
             ("tensor_dict", lambda: gc.tensor({"a": 1})), ("from_numpy_list", lambda: gc.from_numpy([1.0])),
-            ("from_numpy_int", lambda: gc.from_numpy(np.arange(3))),
-            ("from_numpy_strided", lambda: gc.from_numpy(np.zeros((4, 4))[:, ::2])),
+            ("from_numpy_uint16", lambda: gc.from_numpy(np.arange(3, dtype=np.uint16))),
+            ("from_numpy_negative_stride", lambda: gc.from_numpy(np.zeros((4, 4))[:, ::-2])),
             ("ce_labels", lambda: F.cross_entropy(gc.randn(2, 3, requires_grad=True), labels)),
             ("ce_1d_logits", lambda: F.cross_entropy(gc.randn(3), [0, 1, 2])),
             ("ce_reduction", lambda: F.cross_entropy(gc.randn(2, 3), [0, 1], reduction="avg")),
@@ -1153,7 +1153,7 @@ GARBAGE_SCRIPT = textwrap.dedent(
             ("set_grad_wrong_shape", lambda: setattr(gc.zeros(3, requires_grad=True), "grad", gc.zeros(4))),
             ("nonleaf_requires_grad_false", lambda: setattr(x * 2, "requires_grad", False)),
             ("item_multi", lambda: gc.zeros(3).item()),
-            ("mixed_dtype", lambda: gc.zeros(2) + gc.zeros(2, dtype=gc.float64)),
+            ("mixed_dtype", lambda: gc.zeros(2, 2) @ gc.zeros(2, 2, dtype=gc.float64)),
             ("set_num_threads_0", lambda: gc.set_num_threads(R.choice([0, -1, -(2 ** 31)]))),
             ("set_isa_bad", lambda: gc._core._set_isa(R.choice(["sse9", "", "AVX512", "neon2"]))),
             ("linear_bad", lambda: F.linear(gc.zeros(2, 3), gc.zeros(4, 5))),
@@ -1497,7 +1497,7 @@ def test_absurd_thread_count_raises_or_works(tmp_path: Any, mode: str) -> None:
 
 def test_out_of_range_float_arguments_give_truthful_errors() -> None:
     """Float -> int64 conversions of huge/inf values are checked, not wrapped (UB in C++)."""
-    with pytest.raises((MemoryError, ValueError, OverflowError)) as info:
+    with pytest.raises((MemoryError, ValueError, OverflowError, RuntimeError)) as info:
         gc.arange(0, 1e30)
     assert "-9223372036854775808" not in str(info.value) and "negative" not in str(info.value), str(info.value)
     with pytest.raises(ValueError) as info2:

@@ -300,7 +300,7 @@ def test_detect_anomaly_names_op_and_creation_site() -> None:
             loss.backward()
     assert not gcore.autograd.is_anomaly_enabled()
     msg = str(info.value)
-    assert "SqrtBackward" in msg, msg
+    assert "SqrtBackward0" in msg, msg
     assert f"{os.path.basename(__file__)}:{_line_of('# ANOMALY-SQRT')}" in msg, msg
     assert "nan" in msg.lower() or "inf" in msg.lower(), msg
 
@@ -321,7 +321,7 @@ def test_detect_anomaly_log_of_zero_names_log_backward() -> None:
         with pytest.raises(RuntimeError) as info:
             loss.backward()
     msg = str(info.value)
-    assert "LogBackward" in msg, msg
+    assert "LogBackward0" in msg, msg
     assert f"{os.path.basename(__file__)}:{_line_of('# ANOMALY-LOG')}" in msg, msg
     assert not gcore.autograd.is_anomaly_enabled()
 
@@ -338,7 +338,7 @@ def test_detect_anomaly_nan_from_zero_times_inf() -> None:
     with gcore.autograd.detect_anomaly():
         s = x.sqrt()  # ANOMALY-NAN
         y = (s * gcore.tensor([0.0, 1.0], dtype=gcore.float64)).sum()
-        with pytest.raises(RuntimeError, match="SqrtBackward") as info:
+        with pytest.raises(RuntimeError, match="SqrtBackward0") as info:
             y.backward()
     assert f"{os.path.basename(__file__)}:{_line_of('# ANOMALY-NAN')}" in str(info.value)
     x2 = gcore.tensor([0.0, 1.0], dtype=gcore.float64, requires_grad=True)

@@ -25,22 +25,25 @@ def test_tensor_from_nested_lists() -> None:
 
 
 def test_tensor_from_scalars() -> None:
-    for v in (2.5, 3, True):
+    # PyTorch's inference: float -> the default dtype, int -> int64, bool -> bool; item() of that kind
+    for v, dtype, kind in ((2.5, gc.float32, float), (3, gc.int64, int), (True, gc.bool, bool)):
         t = gc.tensor(v)
-        assert t.shape == () and t.ndim == 0 and t.dtype == gc.float32
-        assert t.item() == float(v)
-        assert isinstance(t.item(), float) and isinstance(t.tolist(), float)
+        assert t.shape == () and t.ndim == 0 and t.dtype == dtype
+        assert t.item() == v
+        assert type(t.item()) is kind and type(t.tolist()) is kind
 
 
 @pytest.mark.parametrize("data,dtype", [
-    ([1, 2, 3], gc.float32),
-    (np.arange(4), gc.float32),                          # int64 numpy -> default float32
+    ([1, 2, 3], gc.int64),                               # as torch.tensor
+    ([1.0, 2, 3], gc.float32),
+    (np.arange(4), gc.int64),                            # NumPy arrays keep their dtype
     (np.arange(4, dtype=np.float32), gc.float32),
-    (np.arange(4, dtype=np.float16), gc.float32),
-    (np.arange(4, dtype=np.float64), gc.float64),        # float64 numpy keeps float64
-    (np.array([True, False]), gc.float32),
+    (np.arange(4, dtype=np.float16), gc.float16),
+    (np.arange(4, dtype=np.float64), gc.float64),
+    (np.array([True, False]), gc.bool),
     (np.array(1.5), gc.float64),                         # 0-d float64 array
-], ids=["list", "int64", "f32", "f16", "f64", "bool", "0d_f64"])
+    (np.arange(3, dtype=np.uint8), gc.uint8),
+], ids=["list", "mixed_list", "int64", "f32", "f16", "f64", "bool", "0d_f64", "u8"])
 def test_tensor_dtype_inference(data: Any, dtype: Any) -> None:
     t = gc.tensor(data)
     assert t.dtype == dtype
@@ -97,10 +100,10 @@ def test_empty_tensors() -> None:
 def test_repr_like_pytorch() -> None:
     assert repr(gc.tensor([1.0, 2.0])) == "tensor([1., 2.])"
     assert repr(gc.tensor([1.0, 2.0], requires_grad=True)) == "tensor([1., 2.], requires_grad=True)"
-    assert repr(gc.tensor(3.5)) == "tensor(3.5)"
+    assert repr(gc.tensor(3.5)) == "tensor(3.5000)"
     assert repr(gc.tensor([1.0, 2.0], dtype=gc.float64)) == "tensor([1., 2.], dtype=gradcore.float64)"
     y = gc.tensor([1.0, 2.0], requires_grad=True) * 2
-    assert repr(y) == "tensor([2., 4.], grad_fn=<MulBackward>)"
+    assert repr(y) == "tensor([2., 4.], grad_fn=<MulBackward0>)"
     assert repr(gc.tensor([[1.0, 2.0], [3.0, 4.0]])) == "tensor([[1., 2.],\n        [3., 4.]])"
 
 
@@ -122,8 +125,9 @@ def test_constant_factories(dtype: Any) -> None:
 
 
 def test_default_dtype_is_float32() -> None:
-    for t in (gc.zeros(2), gc.ones(2), gc.full((2,), 1.0), gc.randn(2), gc.rand(2), gc.arange(3)):
+    for t in (gc.zeros(2), gc.ones(2), gc.full((2,), 1.0), gc.randn(2), gc.rand(2), gc.arange(3.0)):
         assert t.dtype == gc.float32
+    assert gc.arange(3).dtype == gc.int64 and gc.full((2,), 1).dtype == gc.int64  # as PyTorch
 
 
 @pytest.mark.parametrize("args,expected", [
@@ -137,7 +141,9 @@ def test_default_dtype_is_float32() -> None:
 def test_arange(args: Any, expected: Any) -> None:
     t = gc.arange(*args)
     np.testing.assert_array_equal(t.detach().numpy(), np.arange(*args, dtype=np.float64))
-    assert t.tolist() == [float(v) for v in expected]
+    assert t.tolist() == expected
+    all_int = all(isinstance(a, int) for a in args)
+    assert t.dtype == (gc.int64 if all_int else gc.float32)
 
 
 def test_random_factories_shapes() -> None:

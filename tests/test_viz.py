@@ -86,9 +86,9 @@ def receipt() -> tuple[gc.Tensor, dict[str, gc.Tensor]]:
 def test_structure_matches_the_recorded_graph() -> None:
     y, params = receipt()
     nodes, edges = parse(gc.viz.to_dot(y, params=params))
-    assert labels_with(nodes, "MulBackward") == ["MulBackward\n(1, 3) float32"]
-    assert labels_with(nodes, "SumBackward") == ["SumBackward\n() float32"]
-    assert labels_with(nodes, "AddBackward") == ["AddBackward\n() float32"]
+    assert labels_with(nodes, "MulBackward0") == ["MulBackward0\n(1, 3) float32"]
+    assert labels_with(nodes, "SumBackward0") == ["SumBackward0\n() float32"]
+    assert labels_with(nodes, "AddBackward0") == ["AddBackward0\n() float32"]
     assert labels_with(nodes, "x") == ["x\n(1, 3) float32"]
     assert labels_with(nodes, "w") == ["w\n(1, 3) float32"]
     assert labels_with(nodes, "b") == ["b\n() float32"]
@@ -98,13 +98,13 @@ def test_structure_matches_the_recorded_graph() -> None:
     assert len(graph_edges(edges)) == n_edges == 5
     # Edges run from inputs to the op that consumes them, and the last op feeds the output.
     by_label = {label.split("\n")[0]: k for k, label in nodes.items()}
-    assert (by_label["x"], by_label["MulBackward"]) in graph_edges(edges)
-    assert (by_label["MulBackward"], by_label["SumBackward"]) in graph_edges(edges)
-    assert (by_label["AddBackward"], "out0") in [(a, b) for a, b, _ in edges]
+    assert (by_label["x"], by_label["MulBackward0"]) in graph_edges(edges)
+    assert (by_label["MulBackward0"], by_label["SumBackward0"]) in graph_edges(edges)
+    assert (by_label["AddBackward0"], "out0") in [(a, b) for a, b, _ in edges]
     # Saved tensors: side nodes attached to MulBackward, named by params where known.
     saved = {k: v for k, v in nodes.items() if "_s" in k}
     assert sorted(saved.values()) == ["other = w\n(1, 3) float32", "self = x\n(1, 3) float32"]
-    assert all((k, by_label["MulBackward"]) in [(a, b) for a, b, _ in edges] for k in saved)
+    assert all((k, by_label["MulBackward0"]) in [(a, b) for a, b, _ in edges] for k in saved)
     assert "freed" not in nodes and "more" not in nodes
 
 
@@ -114,7 +114,7 @@ def test_after_backward_grads_shown_and_saved_values_freed() -> None:
     nodes, edges = parse(gc.viz.to_dot(y, params=params))
     assert not [k for k in nodes if "_s" in k]
     assert "freed" in nodes and "retain_graph=True" in nodes["freed"]
-    assert "(saved values freed)" in labels_with(nodes, "MulBackward")[0]
+    assert "(saved values freed)" in labels_with(nodes, "MulBackward0")[0]
     x, w = params["x"], params["w"]
     assert labels_with(nodes, "x") == [f"x\n(1, 3) float32\ngrad (1, 3) norm={math.sqrt(0.25 + 1 + 4):.4g}"]
     assert labels_with(nodes, "w") == [f"w\n(1, 3) float32\ngrad (1, 3) norm={math.sqrt(1 + 4 + 9):.4g}"]
@@ -156,16 +156,16 @@ def test_diamond_shared_subgraph_appears_once() -> None:
     a = x * x  # consumed by two branches
     y = (a.exp() + a.tanh()).sum()
     nodes, edges = parse(gc.viz.to_dot(y, params={"x": x}))
-    assert len(labels_with(nodes, "MulBackward")) == 1
+    assert len(labels_with(nodes, "MulBackward0")) == 1
     assert len(labels_with(nodes, "x")) == 1
     graph_nodes, n_edges = walk(y)
     assert sum(1 for k in nodes if GRAPH_NODE.match(k)) == len(graph_nodes) == 6
     ge = graph_edges(edges)
     assert len(ge) == n_edges == 7
-    mul = next(k for k, v in nodes.items() if v.startswith("MulBackward"))
+    mul = next(k for k, v in nodes.items() if v.startswith("MulBackward0"))
     leaf = next(k for k, v in nodes.items() if v.startswith("x\n"))
     assert ge.count((leaf, mul)) == 2  # x * x: two edges from the same leaf
-    assert sorted(nodes[b].split("\n")[0] for a, b in ge if a == mul) == ["ExpBackward", "TanhBackward"]
+    assert sorted(nodes[b].split("\n")[0] for a, b in ge if a == mul) == ["ExpBackward0", "TanhBackward0"]
 
 
 def test_leaf_and_tensor_without_graph_are_one_node() -> None:
@@ -180,7 +180,7 @@ def test_leaf_and_tensor_without_graph_are_one_node() -> None:
     y = (x * 2.0).sum()
     nodes, edges = parse(gc.viz.to_dot([y, x], params={"x": x}))
     assert len([v for v in nodes.values() if v.startswith("x\n")]) == 1
-    mul = next(k for k, v in nodes.items() if v.startswith("MulBackward"))
+    mul = next(k for k, v in nodes.items() if v.startswith("MulBackward0"))
     assert ("out1", mul) in [(a, b) for a, b, _ in edges]
 
 
@@ -322,6 +322,6 @@ def test_real_dot_renders_svg(tmp_path: Path) -> None:
     y.backward()
     dot = gc.viz.to_dot(y, path=tmp_path / "g.svg", params=params)
     svg = (tmp_path / "g.svg").read_text()
-    assert "<svg" in svg and "MulBackward" in svg and "retain_graph=True" in svg
+    assert "<svg" in svg and "MulBackward0" in svg and "retain_graph=True" in svg
     proc = subprocess.run(["dot", "-Tsvg"], input=dot, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0 and not proc.stderr, proc.stderr

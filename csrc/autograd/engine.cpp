@@ -36,7 +36,7 @@ struct NodeState {
 TensorPtr accumulate(const TensorPtr& a, const TensorPtr& b) {
   if (!a) return b;
   if (!b) return a;
-  if (!grad_enabled() && a.use_count() == 1 && a->storage.use_count() == 1 && !a->needs_grad() &&
+  if (!grad_enabled() && a.use_count() == 1 && a->storage.use_count() == 1 && a->is_contiguous && !a->needs_grad() &&
       !fw::tangent(a) && !fw::tangent(b)) {
     ops::add_inplace(a, b, 1.0);  // nobody else sees `a`: sum in place
     return a;

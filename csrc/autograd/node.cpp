@@ -120,8 +120,14 @@ tensor_list AccumulateGrad::apply(tensor_list&& grads) {
     variable->grad = variable->grad ? ops::add(variable->grad, g) : g;
   } else if (!variable->grad) {
     // Steal the buffer when nobody else can see it; otherwise copy.
-    bool exclusive = g.use_count() == 1 && g->storage.use_count() == 1 && !g->needs_grad();
-    variable->grad = exclusive ? g : ops::contiguous_copy(ops::detach(g));
+    bool exclusive = g.use_count() == 1 && g->storage.use_count() == 1 && g->is_contiguous && !g->needs_grad();
+    if (exclusive) {
+      variable->grad = g;
+    } else {  // a contiguous copy (g may be a view: an expanded 0-dim tensor, a transpose)
+      TensorPtr c = empty(g->shape, g->dtype);
+      ops::copy_values(c, g);
+      variable->grad = c;
+    }
   } else if (variable->grad->needs_grad()) {
     variable->grad = ops::add(ops::detach(variable->grad), g);
   } else {
@@ -142,6 +148,9 @@ std::shared_ptr<Node> grad_accumulator(const TensorPtr& t) {
 }
 
 Edge gradient_edge(const TensorPtr& t) {
+  // A view whose base was given a new history by an in-place op on another of its views
+  // (Note [In-place ops], ops/inplace.cpp) first takes a grad_fn from that history.
+  if (t->view && t->view->base_grad_fn != t->view->base->grad_fn.get()) ops::refresh_view_grad_fn(t);
   if (t->grad_fn) return Edge{t->grad_fn, t->output_nr};
   return Edge{grad_accumulator(t), 0};
 }

@@ -1,11 +1,15 @@
-// ops.h — THE op index: one declaration per differentiable op (our derivatives.yaml).
+// ops.h — THE op index: one declaration per op (our derivatives.yaml).
 //
 // Each op is defined, with its Backward node, in one file under csrc/autograd/ops/. Ops
-// check their arguments (ValueError naming both shapes, TypeError for dtypes), allocate
-// the output, make one kernel call and, when grad mode is on and an input needs grad,
-// record a Node. Backward formulas call these same functions, so create_graph=True works.
+// check their arguments (PyTorch's exception types: ShapeError for shapes that do not fit,
+// TypeError for dtypes, IndexError for dims and indices), promote dtypes as
+// torch.result_type (Note [Type promotion], core/dtype.h), accept inputs of any layout
+// (views), allocate the output, make one kernel call and, when grad mode is on and an input
+// needs grad, record a Node. Backward formulas call these same functions, so
+// create_graph=True works, and each op's forward-mode rule sits beside its backward.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -14,19 +18,72 @@
 
 namespace gradcore::ops {
 
-// ---- binary.cpp: broadcasting arithmetic ----
+// A Python number as an operand: its kind takes part in type promotion as a "wrapped
+// scalar" (a float counts as the default dtype, an int as int64, a bool as bool).
+struct Scalar {
+  enum Kind : uint8_t { BOOL, INT, FLOAT } kind = FLOAT;
+  int64_t i = 0;
+  double d = 0;
+  static Scalar of(double v) { Scalar s; s.kind = FLOAT; s.d = v; s.i = 0; return s; }
+  static Scalar of_int(int64_t v) { Scalar s; s.kind = INT; s.i = v; s.d = static_cast<double>(v); return s; }
+  static Scalar of_bool(bool v) { Scalar s; s.kind = BOOL; s.i = v; s.d = v; return s; }
+  DType dtype() const { return kind == FLOAT ? DType::Float64 : kind == INT ? DType::Int64 : DType::Bool; }
+};
+
+// The process-wide default floating dtype (gc.set_default_dtype): float32 unless changed.
+DType default_dtype();
+void set_default_dtype(DType d);
+// torch.result_type of the operands (null tensors and scalars skipped).
+DType result_type(std::initializer_list<const Tensor*> tensors, std::initializer_list<const Scalar*> scalars = {});
+
+// ---- binary.cpp: broadcasting arithmetic (every dtype, promoted) ----
 TensorPtr add(const TensorPtr& a, const TensorPtr& b);
 TensorPtr sub(const TensorPtr& a, const TensorPtr& b);
 TensorPtr mul(const TensorPtr& a, const TensorPtr& b);
-TensorPtr div(const TensorPtr& a, const TensorPtr& b);
-TensorPtr add_scalar(const TensorPtr& a, double s);         // a + s
-TensorPtr mul_scalar(const TensorPtr& a, double s);         // a * s
-TensorPtr rsub_scalar(const TensorPtr& a, double s);        // s - a
-TensorPtr rdiv_scalar(const TensorPtr& a, double s);        // s / a
-TensorPtr div_scalar(const TensorPtr& a, double s);         // a / s (a true division)
-TensorPtr pow_scalar(const TensorPtr& a, double p);         // a ** p
-TensorPtr eq(const TensorPtr& a, const TensorPtr& b);       // 1.0 where equal (no gradient)
+TensorPtr div(const TensorPtr& a, const TensorPtr& b);                 // true division (ints -> float)
+TensorPtr floor_divide(const TensorPtr& a, const TensorPtr& b);        // Python's //, floor
+TensorPtr remainder(const TensorPtr& a, const TensorPtr& b);           // Python's %, sign of b
+TensorPtr add(const TensorPtr& a, const Scalar& s);                    // a + s
+TensorPtr sub(const TensorPtr& a, const Scalar& s);                    // a - s
+TensorPtr rsub(const TensorPtr& a, const Scalar& s);                   // s - a
+TensorPtr mul(const TensorPtr& a, const Scalar& s);
+TensorPtr div(const TensorPtr& a, const Scalar& s);                    // a / s (one IEEE division)
+TensorPtr rdiv(const TensorPtr& a, const Scalar& s);                   // s / a
+TensorPtr floor_divide(const TensorPtr& a, const Scalar& s);
+TensorPtr rfloor_divide(const TensorPtr& a, const Scalar& s);
+TensorPtr remainder(const TensorPtr& a, const Scalar& s);
+TensorPtr rremainder(const TensorPtr& a, const Scalar& s);
+TensorPtr pow(const TensorPtr& a, const Scalar& p);                    // a ** p
+// Float shorthands used by backward formulas (the tensor's dtype is kept).
+inline TensorPtr add_scalar(const TensorPtr& a, double s) { return add(a, Scalar::of(s)); }
+inline TensorPtr mul_scalar(const TensorPtr& a, double s) { return mul(a, Scalar::of(s)); }
+inline TensorPtr rsub_scalar(const TensorPtr& a, double s) { return rsub(a, Scalar::of(s)); }
+inline TensorPtr rdiv_scalar(const TensorPtr& a, double s) { return rdiv(a, Scalar::of(s)); }
+inline TensorPtr div_scalar(const TensorPtr& a, double s) { return div(a, Scalar::of(s)); }
+inline TensorPtr pow_scalar(const TensorPtr& a, double p) { return pow(a, Scalar::of(p)); }
 Shape broadcast_shapes(const Shape& a, const Shape& b, const char* op);
+
+// ---- compare.cpp: comparisons, logic, selection (bool results have no gradient) ----
+enum class CmpOp { EQ, NE, LT, LE, GT, GE };
+TensorPtr compare(CmpOp op, const TensorPtr& a, const TensorPtr& b);
+TensorPtr compare(CmpOp op, const TensorPtr& a, const Scalar& s);
+TensorPtr eq(const TensorPtr& a, const TensorPtr& b);                  // shorthand (max's backward)
+enum class LogicOp { AND, OR, XOR };
+TensorPtr logical(LogicOp op, const TensorPtr& a, const TensorPtr& b);  // bool result
+TensorPtr logical_not(const TensorPtr& a);
+TensorPtr bitwise(LogicOp op, const TensorPtr& a, const TensorPtr& b);  // & | ^ on bool / integers
+TensorPtr bitwise(LogicOp op, const TensorPtr& a, const Scalar& s);
+TensorPtr bitwise_not(const TensorPtr& a);
+enum class FloatClass { NAN_, INF, POSINF, NEGINF, FINITE };
+TensorPtr classify(FloatClass c, const TensorPtr& x);                   // isnan, isinf, ... (bool)
+// where(cond, x, y): cond bool (or any dtype, nonzero = true); differentiable in x and y.
+TensorPtr where(const TensorPtr& cond, const TensorPtr& x, const TensorPtr& y);
+TensorPtr maximum(const TensorPtr& a, const TensorPtr& b);              // NaN propagates
+TensorPtr minimum(const TensorPtr& a, const TensorPtr& b);
+// clamp with optional scalar or tensor bounds (null / nullopt = unbounded).
+TensorPtr clamp(const TensorPtr& x, const Scalar* lo, const Scalar* hi);
+TensorPtr clamp(const TensorPtr& x, const TensorPtr& lo, const TensorPtr& hi);
+bool equal(const TensorPtr& a, const TensorPtr& b);                     // same shape and values
 
 // ---- unary.cpp ----
 TensorPtr neg(const TensorPtr& x);
@@ -42,6 +99,8 @@ TensorPtr erf(const TensorPtr& x);
 TensorPtr softplus(const TensorPtr& x);                       // log(1 + exp(x)), stable
 TensorPtr gelu(const TensorPtr& x, bool tanh_approximation);
 TensorPtr leaky_relu(const TensorPtr& x, double negative_slope);
+enum class RoundOp { FLOOR, CEIL, TRUNC, ROUND };               // round: half to even
+TensorPtr rounding(RoundOp op, const TensorPtr& x);            // gradient 0; integers unchanged
 // Zeroes each element with probability p (counter-based RNG), scales the rest by 1/(1-p).
 TensorPtr dropout(const TensorPtr& x, double p);
 // Fused backward ops (ops of their own, differentiable through a composed formula).
@@ -52,28 +111,95 @@ TensorPtr gelu_backward(const TensorPtr& grad, const TensorPtr& input, bool tanh
 
 // ---- reduce.cpp ----
 // dims empty = all dims. Negative dims count from the end; out of range -> IndexError.
-TensorPtr sum(const TensorPtr& x, const std::vector<int64_t>& dims, bool keepdim);
-TensorPtr mean(const TensorPtr& x, const std::vector<int64_t>& dims, bool keepdim);
-// Max values (NumPy's amax). The gradient is split evenly between tied maxima.
+// `dtype` (optional) is the accumulation and result dtype; integer sums accumulate in int64.
+TensorPtr sum(const TensorPtr& x, const std::vector<int64_t>& dims, bool keepdim, const DType* dtype = nullptr);
+TensorPtr mean(const TensorPtr& x, const std::vector<int64_t>& dims, bool keepdim, const DType* dtype = nullptr);
+// Max values (torch.amax). The gradient is split evenly between tied maxima.
 TensorPtr max(const TensorPtr& x, const std::vector<int64_t>& dims, bool keepdim);
 // Sum `x` down to `shape` (the inverse of broadcasting).
 TensorPtr sum_to(const TensorPtr& x, const Shape& shape);
 
-// ---- shape.cpp ----
-TensorPtr reshape(const TensorPtr& x, const Shape& shape);   // a view; one dim may be -1
+// ---- view.cpp: views share their input's storage (Note [View autograd]) ----
+TensorPtr as_strided(const TensorPtr& x, const Shape& size, const Shape& stride, int64_t storage_offset);
+TensorPtr view(const TensorPtr& x, const Shape& shape);       // RuntimeError when not viewable
+TensorPtr reshape(const TensorPtr& x, const Shape& shape);    // a view when possible, else a copy
 TensorPtr permute(const TensorPtr& x, const std::vector<int64_t>& dims);
 TensorPtr transpose(const TensorPtr& x, int64_t dim0, int64_t dim1);
-TensorPtr expand(const TensorPtr& x, const Shape& shape);    // broadcast_to (copies)
+TensorPtr expand(const TensorPtr& x, const Shape& shape);    // -1 keeps a dim; stride 0 on new ones
+TensorPtr select(const TensorPtr& x, int64_t dim, int64_t index);
+// x[start:stop:step] along dim, with Python's clamping of start/stop; step > 0.
+TensorPtr slice(const TensorPtr& x, int64_t dim, int64_t start, int64_t stop, int64_t step);
+TensorPtr narrow(const TensorPtr& x, int64_t dim, int64_t start, int64_t length);
+TensorPtr squeeze(const TensorPtr& x, const std::vector<int64_t>& dims);   // empty = every size-1 dim
+TensorPtr unsqueeze(const TensorPtr& x, int64_t dim);
+TensorPtr diagonal(const TensorPtr& x, int64_t offset, int64_t dim1, int64_t dim2);
+TensorPtr unfold(const TensorPtr& x, int64_t dim, int64_t size, int64_t step);
 TensorPtr detach(const TensorPtr& x);
-TensorPtr contiguous_copy(const TensorPtr& x);               // clone
-TensorPtr slice0(const TensorPtr& x, int64_t start, int64_t stop);  // x[start:stop], a view
-// slice0's backward: g placed at rows [start, ...) of zeros(in_shape) (differentiable).
-TensorPtr slice0_backward(const TensorPtr& g, const Shape& in_shape, int64_t start);
-TensorPtr to_dtype(const TensorPtr& x, DType dtype);
+TensorPtr clone(const TensorPtr& x);                         // a copy in x's layout (differentiable)
+TensorPtr contiguous(const TensorPtr& x);                    // x when contiguous, else a copy
+inline TensorPtr contiguous_copy(const TensorPtr& x) { return clone(x); }
+// g placed into zeros of in_shape through `replay` (a view op applied to the zeros); the
+// backward of select/slice/diagonal/unfold/as_strided. Differentiable.
+TensorPtr view_scatter(const TensorPtr& g, const Shape& in_shape, const std::function<TensorPtr(const TensorPtr&)>& replay);
 int64_t normalize_dim(int64_t dim, int64_t ndim);
+// ---- layout helpers for op code (no autograd) ----
+TensorPtr dense(const TensorPtr& x);                         // x, or a contiguous copy of its values
+void copy_values(const TensorPtr& dst, const TensorPtr& src);  // dst = src (broadcast), same dtype
+void broadcast_byte_strides(const Tensor& t, const Shape& shape, int64_t* out);
+// dst (a view that overlaps itself) += src (contiguous, same shape), sequentially.
+void accumulate_overlapping(const TensorPtr& dst, const TensorPtr& src);
+
+// ---- index.cpp: advanced indexing (Note [Advanced indexing]) ----
+// idx: one entry per leading dim of x, null for ":", else an int64/int32 tensor.
+TensorPtr index(const TensorPtr& x, const std::vector<TensorPtr>& idx);
+// x with x[idx] = values (broadcast), or += when accumulate; out of place, differentiable.
+TensorPtr index_put(const TensorPtr& x, const std::vector<TensorPtr>& idx, const TensorPtr& values, bool accumulate);
+TensorPtr index_put_(const TensorPtr& x, const std::vector<TensorPtr>& idx, const TensorPtr& values, bool accumulate);
+// The coordinates of the nonzero (true) elements: one int64 tensor per dim of x.
+std::vector<TensorPtr> nonzero_indices(const TensorPtr& x);
+TensorPtr nonzero(const TensorPtr& x);                        // (count, ndim) int64
+
+// ---- shape.cpp: conversion, factories, in-place writes ----
+// A copy converted to dtype (x itself when it already has it); differentiable between floats.
+TensorPtr to_dtype(const TensorPtr& x, DType dtype);
+TensorPtr slice0(const TensorPtr& x, int64_t start, int64_t stop);  // x[start:stop], a view
+TensorPtr zeros(const Shape& shape, DType dtype);
+TensorPtr full(const Shape& shape, const Scalar& value, DType dtype);
+inline TensorPtr full(const Shape& shape, double value, DType dtype) { return full(shape, Scalar::of(value), dtype); }
+TensorPtr scalar_like(const Tensor& like, double value);      // 0-dim tensor with like's dtype
+TensorPtr scalar_tensor(const Scalar& s, DType dtype);        // 0-dim tensor of dtype
+TensorPtr rand(const Shape& shape, DType dtype, double low, double high);
+TensorPtr randn(const Shape& shape, DType dtype, double mean, double std);
+TensorPtr arange(double start, double stop, double step, DType dtype);
+
+// ---- inplace.cpp: in-place writes (Note [In-place ops]) ----
+// Every in-place op bumps the storage version. In grad mode, when self or the source takes
+// part in autograd, the write is recorded: a leaf that requires grad (or a view of one)
+// refuses it, a non-leaf takes the op's history, and a view gives its base a new history
+// (CopySlices). `outofplace(self)` computes the new value; it must have self's shape.
+TensorPtr apply_inplace(const TensorPtr& self, const char* op, const std::function<TensorPtr(const TensorPtr&)>& outofplace,
+                        std::initializer_list<const Tensor*> sources = {});
+// "base with the region replay(base) replaced by value (broadcast)", out of place and
+// differentiable in both (PyTorch's CopySlices): __setitem__ in grad mode.
+TensorPtr view_put(const TensorPtr& base, const std::function<TensorPtr(const TensorPtr&)>& replay,
+                   const TensorPtr& value);
+// A view whose base got a new history since its grad_fn was set takes a fresh one.
+void refresh_view_grad_fn(const TensorPtr& view);
+void cast_values(const TensorPtr& dst, const TensorPtr& src);  // dst = src converted (same shape), no autograd
+// Whether apply_inplace takes its recorded path (grad mode with self or a source needing
+// grad, or a forward-mode tangent on either).
+bool inplace_records(const Tensor& self, std::initializer_list<const Tensor*> sources);
+void copy_(const TensorPtr& dst, const TensorPtr& src);       // broadcasts src; converts dtype
+void fill_(const TensorPtr& dst, const Scalar& value);
+inline void fill_(const TensorPtr& dst, double value) { fill_(dst, Scalar::of(value)); }
+void uniform_(const TensorPtr& dst, double low, double high);
+void normal_(const TensorPtr& dst, double mean, double std);
+void add_inplace(const TensorPtr& dst, const TensorPtr& src, double alpha);  // dst += alpha * src (no autograd)
+void check_inplace(const TensorPtr& t, const char* op);       // refuses what apply_inplace would refuse, bumps version
 
 // ---- linalg.cpp ----
-// op(a) @ op(b) for 2-D a, b with transpose flags (never materialises a transpose).
+// op(a) @ op(b) for 2-D a, b with transpose flags (never materialises a transpose; a
+// transposed view is passed to GEMM as a flag too).
 TensorPtr mm(const TensorPtr& a, const TensorPtr& b, bool trans_a, bool trans_b);
 // NumPy-style matmul for 1-D and 2-D operands, and N-D @ 2-D (leading dims flattened).
 TensorPtr matmul(const TensorPtr& a, const TensorPtr& b);
@@ -91,22 +217,6 @@ TensorPtr log_softmax(const TensorPtr& x, int64_t dim);
 TensorPtr cross_entropy(const TensorPtr& logits, const std::vector<int64_t>& labels, Reduction reduction,
                         double label_smoothing);
 TensorPtr mse_loss(const TensorPtr& input, const TensorPtr& target, Reduction reduction);
-
-// ---- factories (shape.cpp) ----
-TensorPtr zeros(const Shape& shape, DType dtype);
-TensorPtr full(const Shape& shape, double value, DType dtype);
-TensorPtr scalar_like(const Tensor& like, double value);      // 0-dim tensor with like's dtype
-TensorPtr rand(const Shape& shape, DType dtype, double low, double high);
-TensorPtr randn(const Shape& shape, DType dtype, double mean, double std);
-TensorPtr arange(double start, double stop, double step, DType dtype);
-
-// ---- in-place (no autograd; refused on tensors that need grad while grad mode is on) ----
-void copy_(const TensorPtr& dst, const TensorPtr& src);       // shapes must match
-void fill_(const TensorPtr& dst, double value);
-void uniform_(const TensorPtr& dst, double low, double high);
-void normal_(const TensorPtr& dst, double mean, double std);
-void add_inplace(const TensorPtr& dst, const TensorPtr& src, double alpha);  // dst += alpha * src
-void scalar_inplace(const TensorPtr& dst, BinaryOp op, double s);           // dst = dst (op) s
 
 // ---- optim.cpp: fused optimizer updates and gradient clipping (no autograd) ----
 // One call updates every parameter that has a .grad. `states` holds up to three lists of

@@ -111,6 +111,7 @@ void bind_autograd(py::module_& m, TensorClass& cls) {
 
   cls.def_property("requires_grad", [](const Tensor& t) { return t.needs_grad(); },
       [](Tensor& t, bool v) {
+        check_requires_grad(t, v);
         if (!t.is_leaf()) {
           GC_CHECK(v, RuntimeError, "you can only change requires_grad of leaf tensors; use .detach() to get a "
                                     "tensor outside the graph");
@@ -119,6 +120,7 @@ void bind_autograd(py::module_& m, TensorClass& cls) {
         t.requires_grad = v;
       }, "Whether operations on this tensor are recorded; settable on leaves.");
   cls.def("requires_grad_", [](const TensorPtr& t, bool v) {
+    check_requires_grad(*t, v);
     GC_CHECK(t->is_leaf() || v, RuntimeError, "you can only change requires_grad of leaf tensors");
     if (t->is_leaf()) t->requires_grad = v;
     return t;
@@ -145,8 +147,10 @@ void bind_autograd(py::module_& m, TensorClass& cls) {
         t.storage = src->storage;
         t.offset = src->offset;
         t.shape = src->shape;
+        t.strides = src->strides;
         t.numel = src->numel;
         t.dtype = src->dtype;
+        t.is_contiguous = src->is_contiguous;
         t.grad = nullptr;
       }, "A tensor sharing this storage, outside the graph. Assigning swaps the storage (no graph).");
   cls.def("backward", [](const TensorPtr& t, py::object gradient, py::object retain_graph, bool create_graph) {

@@ -7,6 +7,7 @@
 #include <optional>
 #include <type_traits>
 
+#include "autograd/ops.h"
 #include "core/tensor.h"
 
 namespace py = pybind11;
@@ -66,17 +67,44 @@ class type_caster<long> {
 };
 }  // namespace pybind11::detail
 
+// gradcore's dtypes are Python objects of class gradcore.dtype, one per DType (so that
+// `t.dtype is gc.float32`); DType arguments and results convert through them.
+namespace gradcore::bindings {
+py::handle dtype_object(DType d);
+bool dtype_from_object(py::handle obj, DType* out);
+}  // namespace gradcore::bindings
+namespace pybind11::detail {
+template <>
+struct type_caster<gradcore::DType> {
+  PYBIND11_TYPE_CASTER(gradcore::DType, const_name("dtype"));
+  bool load(handle src, bool) { return gradcore::bindings::dtype_from_object(src, &value); }
+  static handle cast(gradcore::DType d, return_value_policy, handle) {
+    return gradcore::bindings::dtype_object(d).inc_ref();
+  }
+};
+}  // namespace pybind11::detail
+
 namespace gradcore::bindings {
 
 using TensorClass = py::class_<Tensor, TensorPtr>;
 
-// None -> fallback; gc.float32/gc.float64, NumPy dtypes and their names ("float32").
+// None -> fallback; gc dtypes, Python's float/int/bool, NumPy dtypes and their names ("int64").
 DType parse_dtype(py::handle obj, DType fallback);
 bool is_dtype_none(py::handle obj);
 // Copying conversion of anything array-like (nested lists, scalars, any ndarray).
 TensorPtr tensor_from_data(py::handle data, std::optional<DType> dtype);
 // Zero-copy wrap of a C-contiguous float32/float64 ndarray.
 TensorPtr tensor_from_numpy(py::array arr);
+// A Python number (bool, int, float, NumPy scalar) as an op operand; false for anything else.
+bool parse_scalar(py::handle o, ops::Scalar& out);
+// torch.result_type(t, s).
+DType result_type_with(const Tensor& t, const ops::Scalar& s);
+// device=None / "cpu" / gc.device("cpu") are fine; anything else is a RuntimeError.
+void check_device(py::handle device);
+// RuntimeError (PyTorch's) when an integer or bool tensor would require grad.
+void check_requires_grad(const Tensor& t, bool requires_grad);
+// The public t.numpy(): refuses tensors that require grad, marks external writers.
+py::array tensor_numpy(const TensorPtr& t);
 // A NumPy view of t's storage that keeps the storage alive (for gradcore's own reads; the
 // public t.numpy() also refuses tensors that require grad and marks the storage as written
 // from outside).
@@ -85,7 +113,8 @@ py::array tensor_to_numpy(const TensorPtr& t);
 std::vector<int64_t> parse_dims(py::handle dim);
 // Labels for cross_entropy: integer ndarray / list / whole-valued Tensor.
 std::vector<int64_t> parse_labels(py::handle labels);
-// Operand of a binary op: a Tensor, or array-like converted to `like`'s dtype.
+// Operand of a binary op: a Tensor; a Python number as a 0-dim tensor of the promoted dtype;
+// array-likes converted (NumPy arrays keep their dtype, lists take `like`'s).
 TensorPtr as_operand(py::handle obj, const Tensor& like);
 Shape parse_shape(py::args args);  // f(2, 3) or f((2, 3)) or f([2, 3])
 // None -> null; a Tensor -> it; anything else -> TypeError naming `what`.
@@ -95,6 +124,7 @@ TensorPtr optional_tensor(py::handle obj, const char* what);
 void tensor_type_setup(PyHeapTypeObject* heap_type);
 void bind_tensor(py::module_& m, TensorClass& cls);
 void bind_ops(py::module_& m, TensorClass& cls);
+void bind_index(py::module_& m, TensorClass& cls);
 void bind_autograd(py::module_& m, TensorClass& cls);
 void bind_function(py::module_& m, TensorClass& cls);
 void bind_backend(py::module_& m);

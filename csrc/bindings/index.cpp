@@ -177,7 +177,7 @@ void setitem(const TensorPtr& t, py::handle key, py::handle value) {
   else if (parse_scalar(value, s)) v = ops::scalar_tensor(s, t->dtype);
   else v = tensor_from_data(value, t->dtype);
   py::gil_scoped_release nogil;
-  const bool record = autograd::grad_enabled() && (t->needs_grad() || v->needs_grad());
+  const bool record = ops::inplace_records(*t, {v.get()});
   if (!record) {
     TensorPtr cur = apply_steps(t, pk.steps);
     if (pk.has_advanced) {

@@ -5,6 +5,8 @@
 namespace gradcore::bindings {
 namespace {
 PyObject* g_int_overflow = nullptr;  // gradcore.IntOverflowError, created at import
+PyObject* g_shape_error = nullptr;   // gradcore.ShapeError
+PyObject* g_dtype_error = nullptr;   // gradcore.DTypeError
 }
 
 void throw_int_overflow(PyObject* value) {
@@ -29,6 +31,22 @@ PYBIND11_MODULE(_core, m) {
         bases.ptr(), nullptr);
     if (!bindings::g_int_overflow) throw py::error_already_set();
     m.attr("IntOverflowError") = py::handle(bindings::g_int_overflow);
+    py::tuple shape_bases = py::make_tuple(py::handle(PyExc_ValueError), py::handle(PyExc_RuntimeError));
+    bindings::g_shape_error = PyErr_NewExceptionWithDoc(
+        "gradcore.ShapeError",
+        "Shapes that do not fit together (broadcasting, view/reshape, matmul, cat). A ValueError and, as "
+        "PyTorch raises for the same mistakes, a RuntimeError.",
+        shape_bases.ptr(), nullptr);
+    if (!bindings::g_shape_error) throw py::error_already_set();
+    m.attr("ShapeError") = py::handle(bindings::g_shape_error);
+    py::tuple dtype_bases = py::make_tuple(py::handle(PyExc_TypeError), py::handle(PyExc_RuntimeError));
+    bindings::g_dtype_error = PyErr_NewExceptionWithDoc(
+        "gradcore.DTypeError",
+        "Operands of dtypes an op cannot combine. A TypeError and, as PyTorch raises for the same mistakes, a "
+        "RuntimeError.",
+        dtype_bases.ptr(), nullptr);
+    if (!bindings::g_dtype_error) throw py::error_already_set();
+    m.attr("DTypeError") = py::handle(bindings::g_dtype_error);
   }
   m.doc() = "gradcore's compiled core: tensor, kernels, autograd engine";
   py::register_exception_translator([](std::exception_ptr p) {
@@ -42,11 +60,16 @@ PYBIND11_MODULE(_core, m) {
       PyErr_SetString(PyExc_IndexError, e.what());
     } catch (const gradcore::RuntimeError& e) {
       PyErr_SetString(PyExc_RuntimeError, e.what());
+    } catch (const gradcore::ShapeError& e) {
+      PyErr_SetString(bindings::g_shape_error, e.what());
+    } catch (const gradcore::DTypeError& e) {
+      PyErr_SetString(bindings::g_dtype_error, e.what());
     }
   });
   bindings::TensorClass cls(m, "Tensor", py::custom_type_setup(bindings::tensor_type_setup));
   bindings::bind_tensor(m, cls);
   bindings::bind_ops(m, cls);
+  bindings::bind_index(m, cls);
   bindings::bind_autograd(m, cls);
   bindings::bind_function(m, cls);
   bindings::bind_backend(m);

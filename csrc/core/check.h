@@ -15,6 +15,13 @@ struct ValueError : std::runtime_error { using std::runtime_error::runtime_error
 struct TypeError : std::runtime_error { using std::runtime_error::runtime_error; };
 struct RuntimeError : std::runtime_error { using std::runtime_error::runtime_error; };
 struct IndexError : std::runtime_error { using std::runtime_error::runtime_error; };
+// Shapes that do not fit together (broadcasting, view/reshape, matmul, cat): Python sees
+// gradcore.ShapeError, both a ValueError (gradcore's convention) and a RuntimeError
+// (what PyTorch raises for the same mistake).
+struct ShapeError : std::runtime_error { using std::runtime_error::runtime_error; };
+// Operands of dtypes an op cannot combine: gradcore.DTypeError, a TypeError (gradcore's
+// convention) and a RuntimeError (PyTorch's for the same mistake).
+struct DTypeError : std::runtime_error { using std::runtime_error::runtime_error; };
 
 namespace detail {
 template <class... Args>

@@ -1,5 +1,6 @@
 #include "core/tensor.h"
 
+#include <algorithm>
 #include <atomic>
 #include <mutex>
 #include <new>
@@ -8,8 +9,6 @@
 #include "cpu/allocator.h"
 
 namespace gradcore {
-
-const char* dtype_name(DType d) { return d == DType::Float32 ? "float32" : "float64"; }
 
 std::string shape_str(const Shape& s) {
   std::ostringstream os;
@@ -34,6 +33,54 @@ int64_t shape_numel(const Shape& s) {
              " has more elements than a 64-bit size can count");
   }
   return empty ? 0 : n;
+}
+
+Shape contiguous_strides(const Shape& shape) {
+  Shape st(shape.size());
+  int64_t acc = 1;
+  for (size_t i = shape.size(); i-- > 0;) {
+    st[i] = acc;
+    acc *= shape[i] ? shape[i] : 1;
+  }
+  return st;
+}
+
+void Tensor::refresh_contiguous() {
+  is_contiguous = true;
+  if (numel <= 1) return;
+  int64_t expected = 1;
+  for (size_t i = shape.size(); i-- > 0;) {
+    if (shape[i] == 1) continue;
+    if (strides[i] != expected) { is_contiguous = false; return; }
+    expected *= shape[i];
+  }
+}
+
+void Tensor::storage_extent(int64_t* lo, int64_t* hi) const {
+  *lo = *hi = offset;
+  if (numel == 0) return;
+  int64_t a = offset, b = offset;
+  for (size_t i = 0; i < shape.size(); ++i) {
+    const int64_t span = (shape[i] - 1) * strides[i];
+    if (span < 0) a += span; else b += span;
+  }
+  *lo = a;
+  *hi = b + 1;
+}
+
+bool Tensor::non_overlapping_and_dense() const {
+  if (is_contiguous) return true;
+  // Sorted by stride, each dim must step over exactly the dims inside it.
+  std::vector<size_t> order;
+  for (size_t i = 0; i < shape.size(); ++i)
+    if (shape[i] != 1) order.push_back(i);
+  std::sort(order.begin(), order.end(), [&](size_t x, size_t y) { return strides[x] < strides[y]; });
+  int64_t expected = 1;
+  for (size_t i : order) {
+    if (strides[i] != expected) return false;
+    expected *= shape[i];
+  }
+  return true;
 }
 
 Storage::~Storage() {
@@ -63,6 +110,7 @@ TensorPtr empty(const Shape& shape, DType dtype) {
   auto t = std::make_shared<Tensor>();
   t->numel = shape_numel(shape);
   t->shape = shape;
+  t->strides = contiguous_strides(shape);
   t->dtype = dtype;
   auto st = std::make_shared<Storage>();
   size_t nbytes;
@@ -82,24 +130,64 @@ TensorPtr empty(const Shape& shape, DType dtype) {
 
 TensorPtr empty_like(const Tensor& t) { return empty(t.shape, t.dtype); }
 
+TensorPtr empty_like_layout(const Tensor& t, DType dtype) {
+  if (t.is_contiguous || !t.non_overlapping_and_dense()) return empty(t.shape, dtype);
+  // Same dim order as t: allocate the permuted contiguous tensor, then view it back.
+  const size_t nd = t.shape.size();
+  std::vector<size_t> order(nd);  // outermost first
+  for (size_t i = 0; i < nd; ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(), [&](size_t x, size_t y) { return t.strides[x] > t.strides[y]; });
+  Shape perm_shape(nd);
+  for (size_t i = 0; i < nd; ++i) perm_shape[i] = t.shape[order[i]];
+  TensorPtr out = empty(perm_shape, dtype);
+  Shape strides(nd);
+  for (size_t i = 0; i < nd; ++i) strides[order[i]] = out->strides[i];
+  out->shape = t.shape;
+  out->strides = strides;
+  out->refresh_contiguous();
+  return out;
+}
+
 TensorPtr alias(const Tensor& t) {
   auto a = std::make_shared<Tensor>();
   a->storage = t.storage;
   a->offset = t.offset;
   a->shape = t.shape;
+  a->strides = t.strides;
   a->numel = t.numel;
   a->dtype = t.dtype;
+  a->is_contiguous = t.is_contiguous;
   return a;
 }
 
-TensorPtr from_blob(void* data, const Shape& shape, DType dtype, void (*release)(void*), void* ctx) {
+TensorPtr as_strided_alias(const Tensor& t, Shape shape, Shape strides, int64_t offset) {
+  auto a = std::make_shared<Tensor>();
+  a->storage = t.storage;
+  a->offset = offset;
+  a->numel = shape_numel(shape);
+  a->shape = std::move(shape);
+  a->strides = std::move(strides);
+  a->dtype = t.dtype;
+  a->refresh_contiguous();
+  int64_t lo, hi;
+  a->storage_extent(&lo, &hi);
+  GC_CHECK(a->numel == 0 || (lo >= 0 && static_cast<size_t>(hi) * dtype_size(t.dtype) <= t.storage->nbytes),
+           RuntimeError, "view of shape ", shape_str(a->shape), " with strides ", shape_str(a->strides),
+           " and offset ", offset, " reaches outside its storage");
+  return a;
+}
+
+TensorPtr from_blob(void* data, const Shape& shape, const Shape& strides, DType dtype, size_t nbytes,
+                    void (*release)(void*), void* ctx) {
   auto t = std::make_shared<Tensor>();
   t->numel = shape_numel(shape);
   t->shape = shape;
+  t->strides = strides.empty() && !shape.empty() ? contiguous_strides(shape) : strides;
   t->dtype = dtype;
+  t->refresh_contiguous();
   auto st = std::make_shared<Storage>();
   st->data = data;
-  st->nbytes = t->nbytes();
+  st->nbytes = nbytes;
   st->release = release;
   st->ctx = ctx;
   st->external_writers = true;

@@ -1,16 +1,22 @@
-// tensor.h — gradcore's Tensor: dense, row-major, contiguous, float32 or float64.
+// tensor.h — gradcore's Tensor: a strided view of a reference-counted Storage.
 //
-//   TensorPtr t = empty({2, 3}, DType::Float32);   // uninitialised, from the caching allocator
-//   float* p = t->data<float>();
+//   TensorPtr t = empty({2, 3}, DType::Float32);   // contiguous, uninitialised, from the caching allocator
+//   float* p = t->data<float>();                    // element (i, j) at p[i * t->strides[0] + j * t->strides[1]]
 //
-// A Tensor is always contiguous; views exist only where they are free (reshape, slicing the
-// first dimension) and share the Storage with an element offset. Storage is reference
-// counted; it either comes from cpu::alloc or wraps foreign memory (a NumPy array) with a
-// release callback that drops the owner.
+// PyTorch's model: shape, strides (in elements) and an offset into a Storage that several
+// tensors (views) may share. View ops (basic indexing, transpose/permute, expand, narrow,
+// squeeze/unsqueeze, view/reshape where possible, diagonal, unfold) make new Tensors over the
+// same Storage; writes through one are seen by all. `is_contiguous` caches whether the
+// strides are row-major for the shape. Kernels take raw pointers of contiguous data (plus
+// transpose flags for GEMM); the op layer makes an input contiguous only where a kernel
+// needs it. Storage either comes from cpu::alloc or wraps foreign memory (a NumPy array)
+// with a release callback that drops the owner. The version counter lives in the Storage,
+// shared by every view (autograd's check for saved tensors modified in place).
 //
 // Autograd state sits in the tensor as plain fields the engine owns: `grad_fn` (the Node
 // that produced a non-leaf), `grad` (accumulated by AccumulateGrad for leaves) and a weak
-// link to the leaf's accumulator. See Note [Deferred node release] in tensor.cpp.
+// link to the leaf's accumulator; a view that autograd tracks also knows its base and how
+// to replay itself on another tensor (`view`). See Note [Deferred node release] in tensor.cpp.
 #pragma once
 #include <cstdint>
 #include <functional>
@@ -19,16 +25,14 @@
 #include <vector>
 
 #include "core/check.h"
+#include "core/dtype.h"
 
 namespace gradcore {
-
-enum class DType : uint8_t { Float32 = 0, Float64 = 1 };
-inline size_t dtype_size(DType d) { return d == DType::Float32 ? 4 : 8; }
-const char* dtype_name(DType d);
 
 using Shape = std::vector<int64_t>;
 std::string shape_str(const Shape& s);   // "(2, 3)", "(5,)", "()"
 int64_t shape_numel(const Shape& s);     // ValueError on negative dims and on int64 overflow
+Shape contiguous_strides(const Shape& shape);
 
 struct Storage {
   void* data = nullptr;
@@ -68,12 +72,28 @@ struct HookEntry {
 using HookList = std::vector<HookEntry>;
 uint64_t next_hook_id();
 
+// How a view was made from its base, so that autograd can make the same view of another
+// tensor of the base's shape (the backward of a view, and in-place ops on views: PyTorch's
+// CopySlices). `base` is the tensor the first view of a chain was taken from; `replay`
+// maps any tensor of base's shape to the corresponding view (composed along the chain).
+struct ViewInfo {
+  TensorPtr base;
+  std::function<TensorPtr(const TensorPtr&)> replay;
+  // The base's grad_fn when this view's grad_fn was set; when an in-place op on another
+  // view of the same base has since given the base a new history, the view's grad_fn is
+  // regenerated from it (see autograd/function.cpp).
+  const Node* base_grad_fn = nullptr;
+};
+
 struct Tensor {
   std::shared_ptr<Storage> storage;
   int64_t offset = 0;  // in elements
   Shape shape;
+  Shape strides;       // in elements, one per dim
   int64_t numel = 0;
   DType dtype = DType::Float32;
+  bool is_contiguous = true;  // strides == contiguous_strides(shape) (size-1 dims ignored)
+  std::shared_ptr<ViewInfo> view;  // set by view ops when the base takes part in autograd
 
   // --- autograd (owned by csrc/autograd) ---
   bool requires_grad = false;            // meaningful on leaves; non-leaves derive it from grad_fn
@@ -98,15 +118,29 @@ struct Tensor {
   template <class T>
   T* data() const { return static_cast<T*>(data_ptr()); }
   size_t nbytes() const { return static_cast<size_t>(numel) * dtype_size(dtype); }
+  // Recompute is_contiguous after changing shape/strides.
+  void refresh_contiguous();
+  // The elements this tensor can reach, [lo, hi) in the storage, in elements (for checks).
+  void storage_extent(int64_t* lo, int64_t* hi) const;
+  // True when no two indices map to the same element (expanded / overlapping views are not).
+  bool non_overlapping_and_dense() const;
 };
 
 // Uninitialised contiguous tensor from the caching allocator.
 TensorPtr empty(const Shape& shape, DType dtype);
 TensorPtr empty_like(const Tensor& t);
-// A new Tensor sharing t's storage (no autograd history): detach() and saved outputs.
+// Uninitialised tensor with t's shape, dtype and (when t is non-overlapping and dense, e.g. a
+// transpose) t's memory layout, as PyTorch's elementwise outputs follow their input's layout.
+TensorPtr empty_like_layout(const Tensor& t, DType dtype);
+// A new Tensor sharing t's storage and geometry (no autograd history): detach() and saved outputs.
 TensorPtr alias(const Tensor& t);
-// Wrap foreign memory (zero-copy). `release(ctx)` is called when the storage dies.
-TensorPtr from_blob(void* data, const Shape& shape, DType dtype, void (*release)(void*), void* ctx);
+// A new Tensor over t's storage with the given geometry (no autograd history; checked to
+// stay inside the storage).
+TensorPtr as_strided_alias(const Tensor& t, Shape shape, Shape strides, int64_t offset);
+// Wrap foreign memory (zero-copy). `release(ctx)` is called when the storage dies. Strides
+// in elements (empty = contiguous); `nbytes` is the size of the whole foreign buffer.
+TensorPtr from_blob(void* data, const Shape& shape, const Shape& strides, DType dtype, size_t nbytes,
+                    void (*release)(void*), void* ctx);
 
 // Note [Deferred node release]: dropping the last reference to a long chain of Nodes
 // (a million-op graph) must not recurse once per node. Tensor and Node destructors hand

@@ -144,6 +144,19 @@ void binary(BinaryOp op, int ndim, const int64_t* shape_in, const T* a, const in
            : isa_ == 1           ? k.binary[op][BMODE_VS]
                                  : k.binary[op][BMODE_SV];
   const int64_t rows = n / inner;
+  // Operands strided along the row (views: transposes, steps) or both broadcast along it
+  // are gathered chunk by chunk into unit-stride buffers for the contiguous loop.
+  const bool stage = !((isa_ == 0 || isa_ == 1) && (isb == 0 || isb == 1)) || (isa_ == 0 && isb == 0);
+  if (stage) f = k.binary[op][BMODE_VV];
+  auto row = [&](const T* pa, const T* pb, T* po) {
+    if (!stage) { f(pa, pb, po, inner); return; }
+    alignas(64) T ba[kStage], bb[kStage];
+    for (int64_t c = 0; c < inner; c += kStage) {
+      const int64_t len = inner - c < kStage ? inner - c : kStage;
+      for (int64_t i = 0; i < len; ++i) { ba[i] = pa[(c + i) * isa_]; bb[i] = pb[(c + i) * isb]; }
+      f(ba, bb, po + c, len);
+    }
+  };
   auto run_rows = [&](int64_t r0, int64_t r1) {
     // Decompose r0 into an index over the outer dims, then walk it like an odometer.
     int64_t idx[kMaxDims] = {0};
@@ -155,7 +168,7 @@ void binary(BinaryOp op, int ndim, const int64_t* shape_in, const T* a, const in
       offb += idx[d] * sb[d];
     }
     for (int64_t r = r0; r < r1; ++r) {
-      f(a + offa, b + offb, out + r * inner, inner);
+      row(a + offa, b + offb, out + r * inner);
       for (int d = nd - 2; d >= 0; --d) {
         offa += sa[d];
         offb += sb[d];
@@ -166,7 +179,7 @@ void binary(BinaryOp op, int ndim, const int64_t* shape_in, const T* a, const in
       }
     }
   };
-  if (rows == 1) {
+  if (rows == 1 && !stage) {
     if (out == a || out == b) {  // in place: no staging
       cpu::parallel_range(inner, kParallelGrain, [&](int64_t b0, int64_t e0) {
         f(a + (isa_ ? b0 : 0), b + (isb ? b0 : 0), out + b0, e0 - b0);

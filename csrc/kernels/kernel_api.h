@@ -67,6 +67,10 @@ template <class T>
 void strided_copy(int ndim, const int64_t* yshape, const T* x, const int64_t* xstrides, T* y);
 template <class T, class U>
 void cast(const T* x, U* y, int64_t n);
+// dst[idx . dst_strides] = src[idx . src_strides] over `shape`, strides in BYTES (0
+// broadcasts the source), elements of `elsize` bytes (1, 2, 4 or 8). Threaded.
+void copy_strided(size_t elsize, int ndim, const int64_t* shape, const void* src, const int64_t* src_strides,
+                  void* dst, const int64_t* dst_strides);
 
 // Reductions over the middle axis of an (outer, n, inner) view. Sums are pairwise or
 // blocked in fixed chunks (Note [Deterministic reductions], reduce.cpp): accurate for any

@@ -7,21 +7,37 @@
 >>> x.grad
 tensor([[2., 4.]])
 """
+from typing import Any
+
 from gradcore import _core
 from gradcore._core import (
-    Tensor, dtype, float32, float64, IntOverflowError,
-    tensor, from_numpy, zeros, ones, full, zeros_like, ones_like, randn, rand, arange,
-    manual_seed, initial_seed,
-    add, sub, mul, div, pow, matmul, mm, neg, exp, log, sqrt, abs, tanh, sigmoid, relu,
-    sum, mean, max, reshape, transpose, permute, detach, softmax, log_softmax,
+    Tensor, dtype, IntOverflowError, ShapeError,
+    float32, float64, float16, bfloat16, int64, int32, int16, int8, uint8, bool,
+    float, double, half, long, int, short,
+    get_default_dtype, set_default_dtype, promote_types, can_cast, result_type,
+    tensor, as_tensor, from_numpy, zeros, ones, empty, full, zeros_like, ones_like, empty_like, full_like,
+    randn, rand, arange, manual_seed, initial_seed,
+    add, sub, subtract, mul, multiply, div, divide, true_divide, floor_divide, remainder, pow, matmul, mm,
+    neg, negative, exp, log, sqrt, abs, absolute, tanh, sigmoid, relu, sign, sgn, erf,
+    floor, ceil, trunc, fix, round,
+    eq, ne, not_equal, lt, less, le, less_equal, gt, greater, ge, greater_equal, equal,
+    logical_and, logical_or, logical_xor, logical_not, bitwise_and, bitwise_or, bitwise_xor, bitwise_not,
+    isnan, isinf, isposinf, isneginf, isfinite, where, maximum, minimum, clamp, clip,
+    sum, mean, max, amax, reshape, flatten, transpose, swapaxes, swapdims, t, permute, squeeze, unsqueeze,
+    narrow, select, diagonal, unbind, split, chunk, detach, clone, softmax, log_softmax,
     backend_info, set_num_threads, get_num_threads, is_grad_enabled,
 )
+from gradcore._tensor import device, finfo, iinfo
+from gradcore import _tensor
 from gradcore.autograd import (
-    no_grad, enable_grad, set_grad_enabled, grad, backward, gradcheck, gradgradcheck, GradcheckError,
+    no_grad, enable_grad, set_grad_enabled, inference_mode, is_inference_mode_enabled,
+    grad, backward, gradcheck, gradgradcheck, GradcheckError,
 )
 from gradcore import autograd, data, nn, optim, train
 from gradcore import viz
 from gradcore.io import load, save
+
+_tensor.install()
 
 __version__ = "0.1.0"
 
@@ -29,14 +45,67 @@ from gradcore import _threadpool
 
 _threadpool.register()
 
+
+def is_tensor(obj: Any) -> Any:
+    """True for gradcore tensors."""
+    return isinstance(obj, Tensor)
+
+
+def is_floating_point(input: Tensor) -> Any:
+    """Whether input's dtype is a floating one."""
+    return input.is_floating_point()
+
+
+def numel(input: Tensor) -> Any:
+    """The number of elements of input."""
+    return input.numel()
+
+
+def any(input: Tensor, dim: Any = None, keepdim: Any = False) -> Tensor:
+    """Whether any element (along dim) is nonzero (a bool tensor)."""
+    return input.any(dim, keepdim)
+
+
+def all(input: Tensor, dim: Any = None, keepdim: Any = False) -> Tensor:
+    """Whether every element (along dim) is nonzero (a bool tensor)."""
+    return input.all(dim, keepdim)
+
+
+def isclose(input: Tensor, other: Any, rtol: Any = 1e-05, atol: Any = 1e-08, equal_nan: Any = False) -> Tensor:
+    """|input - other| <= atol + rtol * |other| elementwise (a bool tensor)."""
+    return input.isclose(other, rtol, atol, equal_nan)
+
+
+def allclose(input: Tensor, other: Any, rtol: Any = 1e-05, atol: Any = 1e-08, equal_nan: Any = False) -> Any:
+    """Whether isclose holds everywhere."""
+    return input.allclose(other, rtol, atol, equal_nan)
+
+
+def count_nonzero(input: Tensor, dim: Any = None) -> Tensor:
+    """The number of nonzero elements (along dim)."""
+    return input.count_nonzero(dim)
+
+
 __all__ = [
-    "Tensor", "dtype", "float32", "float64", "IntOverflowError",
-    "tensor", "from_numpy", "zeros", "ones", "full", "zeros_like", "ones_like", "randn", "rand", "arange",
-    "manual_seed", "initial_seed",
-    "add", "sub", "mul", "div", "pow", "matmul", "mm", "neg", "exp", "log", "sqrt", "abs", "tanh", "sigmoid",
-    "relu", "sum", "mean", "max", "reshape", "transpose", "permute", "detach", "softmax", "log_softmax",
+    "Tensor", "dtype", "IntOverflowError", "ShapeError", "device", "finfo", "iinfo",
+    "float32", "float64", "float16", "bfloat16", "int64", "int32", "int16", "int8", "uint8", "bool",
+    "float", "double", "half", "long", "int", "short",
+    "get_default_dtype", "set_default_dtype", "promote_types", "can_cast", "result_type",
+    "tensor", "as_tensor", "from_numpy", "zeros", "ones", "empty", "full", "zeros_like", "ones_like", "empty_like",
+    "full_like", "randn", "rand", "arange", "manual_seed", "initial_seed",
+    "add", "sub", "subtract", "mul", "multiply", "div", "divide", "true_divide", "floor_divide", "remainder", "pow",
+    "matmul", "mm", "neg", "negative", "exp", "log", "sqrt", "abs", "absolute", "tanh", "sigmoid", "relu", "sign",
+    "sgn", "erf", "floor", "ceil", "trunc", "fix", "round",
+    "eq", "ne", "not_equal", "lt", "less", "le", "less_equal", "gt", "greater", "ge", "greater_equal", "equal",
+    "logical_and", "logical_or", "logical_xor", "logical_not", "bitwise_and", "bitwise_or", "bitwise_xor",
+    "bitwise_not", "isnan", "isinf", "isposinf", "isneginf", "isfinite", "where", "maximum", "minimum", "clamp",
+    "clip", "sum", "mean", "max", "amax", "reshape", "flatten", "transpose", "swapaxes", "swapdims", "t", "permute",
+    "squeeze", "unsqueeze", "narrow", "select", "diagonal", "unbind", "split", "chunk", "detach", "clone",
+    "softmax", "log_softmax", "any", "all", "isclose", "allclose", "count_nonzero", "is_tensor",
+    "is_floating_point", "numel",
     "backend_info", "set_num_threads", "get_num_threads", "is_grad_enabled",
-    "no_grad", "enable_grad", "set_grad_enabled", "grad", "backward", "gradcheck", "gradgradcheck", "GradcheckError",
+    "no_grad", "enable_grad", "set_grad_enabled", "inference_mode", "is_inference_mode_enabled",
+    "grad", "backward", "gradcheck", "gradgradcheck", "GradcheckError",
     "autograd", "data", "nn", "optim", "train", "save", "load",
     "viz",
 ]

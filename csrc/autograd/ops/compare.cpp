@@ -161,32 +161,33 @@ TensorPtr maxmin(const TensorPtr& a_in, const TensorPtr& b_in, bool is_max) {
   return want != dt ? to_dtype(out, want) : out;
 }
 
-// clamp's gradient mask: 1 where lo <= x <= hi (x NaN: 1, as PyTorch passes it through).
+// clamp's gradients, PyTorch's formulas: x gets g where lo <= x <= hi (not at NaN); lo gets
+// g where x < lo < hi; hi gets g where x > hi or hi < lo.
 struct ClampBackward final : Node {
   SavedTensor x_, lo_, hi_;
   const char* name() const override { return "ClampBackward1"; }
   tensor_list apply(tensor_list&& g) override {
     tensor_list r(3);
     TensorPtr x = x_.unpack(this), lo = lo_.unpack(this), hi = hi_.unpack(this);
-    TensorPtr in_lo, in_hi;  // bool masks
+    TensorPtr keep, to_lo, to_hi;  // bool masks
     {
       autograd::GradModeGuard off(false);
-      TensorPtr xd = detach(x);
-      in_lo = lo ? compare(CmpOp::GE, xd, detach(lo)) : nullptr;
-      in_hi = hi ? compare(CmpOp::LE, xd, detach(hi)) : nullptr;
-      TensorPtr nan = classify(FloatClass::NAN_, xd);
-      if (in_lo) in_lo = logical(LogicOp::OR, in_lo, nan);
-      if (in_hi) in_hi = logical(LogicOp::OR, in_hi, nan);
+      TensorPtr xd = detach(x), ld = lo ? detach(lo) : nullptr, hd = hi ? detach(hi) : nullptr;
+      TensorPtr ge = ld ? compare(CmpOp::GE, xd, ld) : nullptr, le = hd ? compare(CmpOp::LE, xd, hd) : nullptr;
+      keep = ge && le ? logical(LogicOp::AND, ge, le) : (ge ? ge : le);
+      if (ld) {
+        to_lo = compare(CmpOp::LT, xd, ld);
+        if (hd) to_lo = logical(LogicOp::AND, to_lo, compare(CmpOp::LT, ld, hd));
+      }
+      if (hd) {
+        to_hi = compare(CmpOp::GT, xd, hd);
+        if (ld) to_hi = logical(LogicOp::OR, to_hi, compare(CmpOp::LT, hd, ld));
+      }
     }
     TensorPtr zero = zeros({}, g[0]->dtype);
-    TensorPtr keep = in_lo && in_hi ? logical(LogicOp::AND, in_lo, in_hi) : (in_lo ? in_lo : in_hi);
-    if (wants(*this, 0)) r[0] = keep ? where(keep, g[0], zero) : g[0];
-    if (wants(*this, 1) && lo) r[1] = sum_to(where(logical_not(in_lo), g[0], zero), lo->shape);
-    if (wants(*this, 2) && hi) {
-      TensorPtr above = logical_not(in_hi);
-      if (in_lo) above = logical(LogicOp::AND, above, in_lo);
-      r[2] = sum_to(where(above, g[0], zero), hi->shape);
-    }
+    if (wants(*this, 0)) r[0] = where(keep, g[0], zero);
+    if (wants(*this, 1) && lo) r[1] = sum_to(where(to_lo, g[0], zero), lo->shape);
+    if (wants(*this, 2) && hi) r[2] = sum_to(where(to_hi, g[0], zero), hi->shape);
     return r;
   }
   void release_saved() override { x_.reset(); lo_.reset(); hi_.reset(); }
@@ -368,14 +369,22 @@ TensorPtr clamp(const TensorPtr& x_in, const TensorPtr& lo_in, const TensorPtr& 
     });
   }
   if (is_floating(dt)) {
-    forward_rule(out, {x.get(), lo.get(), hi.get()}, [&] {
+    forward_rule(out, {x.get(), lo.get(), hi.get()}, [&] {  // the backward's masks, on the tangents
       TensorPtr tx = tangent(x);
-      TensorPtr keep = lo ? compare(CmpOp::GE, x, lo) : nullptr;
-      if (hi) keep = keep ? logical(LogicOp::AND, keep, compare(CmpOp::LE, x, hi)) : compare(CmpOp::LE, x, hi);
+      TensorPtr ge = lo ? compare(CmpOp::GE, x, lo) : nullptr, le = hi ? compare(CmpOp::LE, x, hi) : nullptr;
+      TensorPtr keep = ge && le ? logical(LogicOp::AND, ge, le) : (ge ? ge : le);
       TensorPtr zero = zeros({}, dt);
       TensorPtr r = tx ? where(keep, tx, zero) : zeros(out->shape, dt);
-      if (lo && tangent(lo)) r = add(r, where(compare(CmpOp::LT, x, lo), tangent(lo), zero));
-      if (hi && tangent(hi)) r = add(r, where(compare(CmpOp::GT, x, hi), tangent(hi), zero));
+      if (lo && tangent(lo)) {
+        TensorPtr m = compare(CmpOp::LT, x, lo);
+        if (hi) m = logical(LogicOp::AND, m, compare(CmpOp::LT, lo, hi));
+        r = add(r, where(m, tangent(lo), zero));
+      }
+      if (hi && tangent(hi)) {
+        TensorPtr m = compare(CmpOp::GT, x, hi);
+        if (lo) m = logical(LogicOp::OR, m, compare(CmpOp::LT, hi, lo));
+        r = add(r, where(m, tangent(hi), zero));
+      }
       return r;
     });
     if (needs_record({x.get(), lo.get(), hi.get()})) {

@@ -266,7 +266,7 @@ TensorPtr index_put(const TensorPtr& x, const std::vector<TensorPtr>& idx, const
 
 TensorPtr index_put_(const TensorPtr& x, const std::vector<TensorPtr>& idx, const TensorPtr& values, bool accumulate) {
   // Out of place only when the write is recorded; otherwise straight into x's memory.
-  const bool record = autograd::grad_enabled() && (x->needs_grad() || values->needs_grad());
+  const bool record = inplace_records(*x, {values.get()});
   if (!record) {
     IndexPlan p = plan_index(*x, idx);
     TensorPtr v = to_dtype(values, x->dtype);

@@ -46,6 +46,7 @@ TensorPtr zero_region(const TensorPtr& g, const Replay& replay) {
     TensorPtr z = zeros({}, g->dtype);
     copy_values(region, z);
   }
+  forward_rule(out, {g.get()}, [&] { return zero_region(tangent(g), replay); });  // linear: the same map
   if (needs_record({g.get()})) {
     auto n = make_node<ZeroRegionBackward>({g});
     n->replay = replay;
@@ -120,7 +121,17 @@ void refresh_view_grad_fn(const TensorPtr& v) {
   v->view->base_grad_fn = base->grad_fn.get();
 }
 
+// PyTorch refuses in-place writes where several indices share one element (an expanded
+// view): the result would depend on the order of the writes.
+void check_no_internal_overlap(const Tensor& t) {
+  for (size_t i = 0; i < t.shape.size(); ++i)
+    GC_CHECK(!(t.strides[i] == 0 && t.shape[i] > 1), RuntimeError,
+             "unsupported operation: more than one element of the written-to tensor refers to a single memory "
+             "location. Please clone() the tensor before performing the operation.");
+}
+
 void check_inplace(const TensorPtr& t, const char* op) {
+  check_no_internal_overlap(*t);
   if (autograd::grad_enabled()) {
     if (t->is_leaf() && t->requires_grad) throw_leaf_inplace(false);
     if (t->view && t->view->base->is_leaf() && t->view->base->requires_grad) throw_leaf_inplace(true);
@@ -129,11 +140,21 @@ void check_inplace(const TensorPtr& t, const char* op) {
   t->storage->version++;
 }
 
+bool inplace_records(const Tensor& self, std::initializer_list<const Tensor*> sources) {
+  const bool grad = autograd::grad_enabled();
+  if (grad && self.needs_grad()) return true;
+  // Forward mode: a dual self or source takes the recorded path too (the new value's tangent).
+  const bool fw = autograd::fw::active();
+  if (fw && tangent(&self)) return true;
+  for (const Tensor* s : sources)
+    if (s && ((grad && s->needs_grad()) || (fw && tangent(s)))) return true;
+  return false;
+}
+
 TensorPtr apply_inplace(const TensorPtr& self, const char* op, const Replay& outofplace,
                         std::initializer_list<const Tensor*> sources) {
-  bool record = autograd::grad_enabled() && self->needs_grad();
-  if (!record && autograd::grad_enabled())
-    for (const Tensor* s : sources) record |= s && s->needs_grad();
+  const bool grad = autograd::grad_enabled();
+  const bool record = inplace_records(*self, sources);
   if (!record) {
     TensorPtr r;
     {
@@ -147,10 +168,12 @@ TensorPtr apply_inplace(const TensorPtr& self, const char* op, const Replay& out
     if (src->storage != self->storage || src->data_ptr() != self->data_ptr()) copy_values(self, src);
     return self;
   }
-  if (self->is_leaf() && self->requires_grad) throw_leaf_inplace(false);
+  check_no_internal_overlap(*self);
   const bool is_view = self->view != nullptr;
-  if (is_view && self->view->base->is_leaf() && self->view->base->requires_grad) throw_leaf_inplace(true);
-  GC_CHECK(!tangent(self), RuntimeError, op, ": in-place write to a dual tensor (forward-mode AD) is not supported");
+  if (grad) {
+    if (self->is_leaf() && self->requires_grad) throw_leaf_inplace(false);
+    if (is_view && self->view->base->is_leaf() && self->view->base->requires_grad) throw_leaf_inplace(true);
+  }
   TensorPtr r = outofplace(self);
   GC_CHECK(can_cast(r->dtype, self->dtype), RuntimeError, "result type ", dtype_torch_name(r->dtype),
            " can't be cast to the desired output type ", dtype_torch_name(self->dtype));
@@ -159,19 +182,36 @@ TensorPtr apply_inplace(const TensorPtr& self, const char* op, const Replay& out
   if (r->dtype != self->dtype) r = to_dtype(r, self->dtype);
   copy_values(self, r);
   self->storage->version++;
+  // The new tangent is the new value's (zeros when it has none but self had one: copy_ or
+  // fill_ of a constant into a dual tensor, as PyTorch).
+  TensorPtr tr = tangent(r);
+  if (!tr && tangent(self)) tr = zeros(self->shape, self->dtype);
   if (!is_view) {
-    self->grad_fn = r->grad_fn;
-    self->output_nr = r->output_nr;
-    self->requires_grad = r->needs_grad();
+    if (grad) {
+      self->grad_fn = r->grad_fn;
+      self->output_nr = r->output_nr;
+      self->requires_grad = r->needs_grad();
+    }
+    if (tr) autograd::fw::set_tangent(self, tr);
     return self;
   }
   // CopySlices: the base's new history (its memory already holds the new values).
   const TensorPtr base = self->view->base;
-  auto n = make_node<CopySlices>({base, r});
-  n->replay = self->view->replay;
-  n->value_shape = r->shape;
-  set_history(base, n);
-  refresh_view_grad_fn(self);
+  const auto& replay = self->view->replay;
+  if (grad && r->needs_grad()) {
+    auto n = make_node<CopySlices>({base, r});
+    n->replay = replay;
+    n->value_shape = r->shape;
+    set_history(base, n);
+    refresh_view_grad_fn(self);
+  }
+  const TensorPtr tb = tangent(base);
+  if (tr || tb) {
+    autograd::fw::DisableGuard no_tangent;
+    TensorPtr nt = view_put(tb ? tb : zeros(base->shape, base->dtype), replay, tr ? tr : zeros(r->shape, r->dtype));
+    autograd::fw::set_tangent(base, nt);
+    autograd::fw::set_tangent(self, replay(nt));
+  }
   return self;
 }
 

@@ -11,22 +11,48 @@ using autograd::wants;
 
 namespace {
 
-// C = op(A) @ op(B) (+ C when accumulate), all contiguous row-major.
-void gemm_into(const Tensor& a, const Tensor& b, bool ta, bool tb, Tensor& c, bool accumulate) {
+// How a 2-D operand reaches GEMM without a copy: row-major rows with leading dim `ld`, or
+// (flip) column-major, i.e. its transpose stored row-major. False when neither (a copy).
+bool gemm_layout(const Tensor& t, int64_t& ld, bool& flip) {
+  const int64_t r = t.shape[0], c = t.shape[1], s0 = t.strides[0], s1 = t.strides[1];
+  const int64_t rr = r > 1 ? r : 1, cc = c > 1 ? c : 1;
+  if ((s1 == 1 || c == 1) && (r == 1 || s0 >= cc)) { ld = r == 1 ? cc : s0; flip = false; return true; }
+  if ((s0 == 1 || r == 1) && (c == 1 || s1 >= rr)) { ld = c == 1 ? rr : s1; flip = true; return true; }
+  return false;
+}
+
+// C = op(A) @ op(B) (+ C when accumulate) into contiguous C; A and B of any layout: a
+// transposed view goes to GEMM as a transpose flag, other strided views are copied.
+void gemm_into(const TensorPtr& a_in, const TensorPtr& b_in, bool ta, bool tb, Tensor& c, bool accumulate) {
   const int64_t M = c.shape[0], N = c.shape[1];
-  const int64_t K = ta ? a.shape[0] : a.shape[1];
-  dispatch(a.dtype, [&](auto z) {
+  const int64_t K = ta ? a_in->shape[0] : a_in->shape[1];
+  int64_t lda = 0, ldb = 0;
+  bool fa = false, fb = false;
+  TensorPtr a = gemm_layout(*a_in, lda, fa) ? a_in : dense(a_in);
+  TensorPtr b = gemm_layout(*b_in, ldb, fb) ? b_in : dense(b_in);
+  gemm_layout(*a, lda, fa);
+  gemm_layout(*b, ldb, fb);
+  dispatch(a->dtype, [&](auto z) {
     using T = decltype(z);
-    kernels::gemm<T>(ta, tb, M, N, K, T(1), a.data<T>(), a.shape[1], b.data<T>(), b.shape[1], accumulate ? T(1) : T(0),
+    kernels::gemm<T>(ta != fa, tb != fb, M, N, K, T(1), a->data<T>(), lda, b->data<T>(), ldb, accumulate ? T(1) : T(0),
                      c.data<T>(), N);
     return 0;
   });
 }
 
+// matmul's operands: float32/float64 of one dtype (float16/bfloat16 compute in float32).
+void check_matmul_dtypes(const Tensor& a, const Tensor& b, const char* op) {
+  GC_CHECK(is_floating(a.dtype) && is_floating(b.dtype), TypeError, op,
+           ": integer and bool tensors are not supported (gradcore's GEMM is floating point); got ",
+           dtype_name(a.dtype), " and ", dtype_name(b.dtype), ", convert with .float() or .double()");
+  GC_CHECK(a.dtype == b.dtype, DTypeError, op, ": expected both operands to have the same dtype, but got: ",
+           dtype_name(a.dtype), " != ", dtype_name(b.dtype));
+}
+
 struct MmBackward final : Node {
   SavedTensor a_, b_;
   bool ta = false, tb = false;
-  const char* name() const override { return "MmBackward"; }
+  const char* name() const override { return "MmBackward0"; }
   tensor_list apply(tensor_list&& g) override {
     tensor_list r(2);
     TensorPtr a = a_.unpack(this), b = b_.unpack(this);
@@ -45,11 +71,11 @@ struct MmBackward final : Node {
 struct LinearBackward final : Node {
   SavedTensor x_, w_, b_, act_saved_;  // x as 2-D (rows, in); act_saved_: y (relu/sigmoid/tanh) or z (gelu)
   int act = -1;
-  const char* name() const override { return "LinearBackward"; }
+  const char* name() const override { return "LinearBackward0"; }
   tensor_list apply(tensor_list&& g) override {
     tensor_list r(3);
     TensorPtr x = x_.unpack(this), w = w_.unpack(this);
-    const TensorPtr& gy = g[0];  // [rows, out]
+    const TensorPtr gy = dense(g[0]);  // [rows, out]
     TensorPtr gpre, db;
     if (needs_composed({gy.get(), x.get(), w.get(), act_saved_.raw().get()})) {
       // create_graph or forward-mode tangents: the same formula from differentiable ops.
@@ -97,15 +123,25 @@ struct LinearBackward final : Node {
 }  // namespace
 
 TensorPtr mm(const TensorPtr& a, const TensorPtr& b, bool ta, bool tb) {
-  GC_CHECK(a->ndim() == 2 && b->ndim() == 2, ValueError, "mm: expected 2-D operands, got ", shape_str(a->shape),
+  GC_CHECK(a->ndim() == 2 && b->ndim() == 2, ShapeError, "mm: expected 2-D operands, got ", shape_str(a->shape),
            " and ", shape_str(b->shape));
-  check_same_dtype(*a, *b, "matmul");
+  check_matmul_dtypes(*a, *b, "mm");
+  if (!is_f32_or_f64(a->dtype))
+    return to_dtype(mm(to_dtype(a, DType::Float32), to_dtype(b, DType::Float32), ta, tb), a->dtype);
   const int64_t M = ta ? a->shape[1] : a->shape[0], K = ta ? a->shape[0] : a->shape[1];
   const int64_t Kb = tb ? b->shape[1] : b->shape[0], N = tb ? b->shape[0] : b->shape[1];
-  GC_CHECK(K == Kb, ValueError, "matmul: ", shape_str({M, K}), " @ ", shape_str({Kb, N}),
-           ": inner dimensions differ (", K, " != ", Kb, ")");
+  GC_CHECK(K == Kb, ShapeError, "mat1 and mat2 shapes cannot be multiplied (", M, "x", K, " and ", Kb, "x", N,
+           "): op(a) ", shape_str({M, K}), " @ op(b) ", shape_str({Kb, N}));
   TensorPtr c = empty({M, N}, a->dtype);
-  gemm_into(*a, *b, ta, tb, *c, false);
+  if (c->numel && K == 0) {
+    dispatch(c->dtype, [&](auto z) {
+      using T = decltype(z);
+      kernels::fill<T>(c->data<T>(), T(0), c->numel);
+      return 0;
+    });
+  } else if (c->numel) {
+    gemm_into(a, b, ta, tb, *c, false);
+  }
   forward_rule(c, {a.get(), b.get()}, [&] {  // d(op(A) op(B)) = op(dA) op(B) + op(A) op(dB)
     TensorPtr da = tangent(a), db = tangent(b);
     TensorPtr l = da ? mm(da, b, ta, tb) : nullptr, r = db ? mm(a, db, ta, tb) : nullptr;
@@ -124,14 +160,15 @@ TensorPtr mm(const TensorPtr& a, const TensorPtr& b, bool ta, bool tb) {
 
 TensorPtr matmul(const TensorPtr& a, const TensorPtr& b) {
   const int64_t na = a->ndim(), nb = b->ndim();
-  check_same_dtype(*a, *b, "matmul");
-  GC_CHECK(na >= 1 && nb >= 1, ValueError, "matmul: both operands need at least one dimension, got ",
-           shape_str(a->shape), " @ ", shape_str(b->shape));
-  GC_CHECK(nb <= 2, ValueError, "matmul: ", shape_str(a->shape), " @ ", shape_str(b->shape),
-           ": the right operand must be 1-D or 2-D");
+  check_matmul_dtypes(*a, *b, "matmul");
+  GC_CHECK(na >= 1 && nb >= 1, ShapeError, "both arguments to matmul need to be at least 1D, but they are ", na,
+           "D and ", nb, "D");
+  GC_CHECK(nb <= 2, ShapeError, "matmul: ", shape_str(a->shape), " @ ", shape_str(b->shape),
+           ": the right operand must be 1-D or 2-D (batched matmul is not supported yet)");
   const int64_t ka = a->shape[na - 1], kb = b->shape[0];
-  GC_CHECK(ka == kb, ValueError, "matmul: ", shape_str(a->shape), " @ ", shape_str(b->shape),
+  GC_CHECK(ka == kb, ShapeError, "matmul: ", shape_str(a->shape), " @ ", shape_str(b->shape),
            ": inner dimensions differ (", ka, " != ", kb, ")");
+  if (na == 1 && nb == 1) return reshape(mm(reshape(a, {1, ka}), reshape(b, {kb, 1}), false, false), {});
   TensorPtr b2 = nb == 1 ? reshape(b, {kb, 1}) : b;
   const int64_t N = b2->shape[1];
   if (na == 2) {
@@ -151,7 +188,13 @@ TensorPtr linear(const TensorPtr& x, const TensorPtr& w, const TensorPtr& b, int
   GC_CHECK(w->ndim() == 2, ValueError, "linear: weight must be 2-D (out_features, in_features), got ",
            shape_str(w->shape));
   GC_CHECK(x->ndim() >= 1, ValueError, "linear: input must have at least one dimension");
-  check_same_dtype(*x, *w, "linear");
+  check_matmul_dtypes(*x, *w, "linear");
+  if (b) check_matmul_dtypes(*x, *b, "linear");
+  if (!is_f32_or_f64(x->dtype)) {
+    TensorPtr y = linear(to_dtype(x, DType::Float32), to_dtype(w, DType::Float32),
+                         b ? to_dtype(b, DType::Float32) : nullptr, act);
+    return to_dtype(y, x->dtype);
+  }
   const int64_t in = w->shape[1], out = w->shape[0];
   GC_CHECK(x->shape.back() == in, ValueError, "linear: input ", shape_str(x->shape), " does not match weight ",
            shape_str(w->shape), " (expected last dim ", in, ")");
@@ -160,6 +203,19 @@ TensorPtr linear(const TensorPtr& x, const TensorPtr& w, const TensorPtr& b, int
     GC_CHECK(b->ndim() == 1 && b->shape[0] == out, ValueError, "linear: bias ", shape_str(b->shape),
              " does not match weight ", shape_str(w->shape));
   }
+  if (in == 0) {  // an empty product: the bias (or 0) through the activation, composed
+    Shape os(x->shape.begin(), x->shape.end() - 1);
+    os.push_back(out);
+    TensorPtr z = b ? add(zeros(os, x->dtype), b) : zeros(os, x->dtype);
+    switch (act) {
+      case UNARY_RELU: return relu(z);
+      case UNARY_SIGMOID: return sigmoid(z);
+      case UNARY_TANH: return tanh(z);
+      case UNARY_GELU: return gelu(z, false);
+      case UNARY_GELU_TANH: return gelu(z, true);
+      default: return z;
+    }
+  }
   Shape out_shape(x->shape.begin(), x->shape.end() - 1);
   // x as 2-D (rows, in); the reshape is recorded, so x's gradient comes back in x's shape.
   TensorPtr x2 = x->ndim() == 2 ? x : reshape(x, {shape_numel(out_shape), in});
@@ -167,13 +223,15 @@ TensorPtr linear(const TensorPtr& x, const TensorPtr& w, const TensorPtr& b, int
   const bool is_gelu = act == UNARY_GELU || act == UNARY_GELU_TANH;
   // GELU's backward needs the pre-activation z, so z is kept and GELU applied after.
   TensorPtr y = empty({x2->shape[0], out}, x->dtype);
+  TensorPtr xd = dense(x2), wd = dense(w), bd = b ? dense(b) : nullptr;
   dispatch(x->dtype, [&](auto z) {
     using T = decltype(z);
     kernels::GemmEpilogue<T> ep;
-    ep.bias = b ? b->data<T>() : nullptr;
+    ep.bias = bd ? bd->data<T>() : nullptr;
     ep.act = is_gelu ? -1 : act;
-    kernels::gemm<T>(false, true, y->shape[0], out, in, T(1), x2->data<T>(), in, w->data<T>(), in, T(0),
-                     y->data<T>(), out, (ep.bias || ep.act >= 0) ? &ep : nullptr);
+    if (y->numel)
+      kernels::gemm<T>(false, true, y->shape[0], out, in, T(1), xd->data<T>(), in, wd->data<T>(), in, T(0),
+                       y->data<T>(), out, (ep.bias || ep.act >= 0) ? &ep : nullptr);
     return 0;
   });
   TensorPtr z_pre;

@@ -19,7 +19,7 @@ struct SoftmaxBackward final : Node {
   SavedTensor y_;
   int64_t dim = 0;
   bool log = false;
-  const char* name() const override { return log ? "LogSoftmaxBackward" : "SoftmaxBackward"; }
+  const char* name() const override { return log ? "LogSoftmaxBackward0" : "SoftmaxBackward0"; }
   tensor_list apply(tensor_list&& g) override {
     TensorPtr y = y_.unpack(this);
     const TensorPtr& gy = g[0];
@@ -30,9 +30,10 @@ struct SoftmaxBackward final : Node {
     TensorPtr dx = empty(y->shape, y->dtype);
     int64_t outer, n, inner;
     split_dim(y->shape, dim, outer, n, inner);
+    TensorPtr gd = dense(gy), yd = dense(y);
     dispatch(y->dtype, [&](auto z) {
       using T = decltype(z);
-      kernels::softmax_backward<T>(gy->data<T>(), y->data<T>(), dx->data<T>(), outer, n, inner, log);
+      kernels::softmax_backward<T>(gd->data<T>(), yd->data<T>(), dx->data<T>(), outer, n, inner, log);
       return 0;
     });
     return {dx};
@@ -47,9 +48,10 @@ TensorPtr softmax_impl(const TensorPtr& x, int64_t dim_in, bool log) {
   int64_t outer, n, inner;
   split_dim(x->shape, dim, outer, n, inner);
   if (y->numel > 0) {
+    TensorPtr xd = dense(x);
     dispatch(x->dtype, [&](auto z) {
       using T = decltype(z);
-      kernels::softmax<T>(x->data<T>(), y->data<T>(), outer, n, inner, log);
+      kernels::softmax<T>(xd->data<T>(), y->data<T>(), outer, n, inner, log);
       return 0;
     });
   }
@@ -87,7 +89,7 @@ struct CrossEntropyBackward final : Node {
   std::vector<int64_t> labels;
   double smoothing = 0;
   Reduction reduction = Reduction::Mean;
-  const char* name() const override { return "CrossEntropyBackward"; }
+  const char* name() const override { return "CrossEntropyBackward0"; }
   tensor_list apply(tensor_list&& g) override {
     TensorPtr probs = probs_.unpack(this);
     const int64_t N = probs->shape[0], C = probs->shape[1];
@@ -101,11 +103,12 @@ struct CrossEntropyBackward final : Node {
       return {reduction == Reduction::Mean ? mul_scalar(scaled, 1.0 / static_cast<double>(N)) : scaled};
     }
     TensorPtr dx = empty(probs->shape, probs->dtype);
+    TensorPtr gd = dense(gy);
     dispatch(probs->dtype, [&](auto z) {
       using T = decltype(z);
-      T scale = gy->data<T>()[0];
+      T scale = gd->data<T>()[0];
       if (reduction == Reduction::Mean) scale /= static_cast<T>(N);
-      const T* rs = reduction == Reduction::None ? gy->data<T>() : &scale;
+      const T* rs = reduction == Reduction::None ? gd->data<T>() : &scale;
       kernels::cross_entropy_backward<T>(probs->data<T>(), labels.data(), N, C, static_cast<T>(smoothing), rs,
                                          reduction == Reduction::None ? 1 : 0, dx->data<T>());
       return 0;
@@ -125,11 +128,22 @@ Reduction parse_reduction(const std::string& s) {
   throw ValueError("reduction must be 'mean', 'sum' or 'none', got '" + s + "'");
 }
 
-TensorPtr softmax(const TensorPtr& x, int64_t dim) { return softmax_impl(x, dim, false); }
-TensorPtr log_softmax(const TensorPtr& x, int64_t dim) { return softmax_impl(x, dim, true); }
+TensorPtr softmax(const TensorPtr& x, int64_t dim) {
+  check_floating(*x, "softmax");
+  return float_op(x, [dim](const TensorPtr& x) { return softmax_impl(x, dim, false); });
+}
+TensorPtr log_softmax(const TensorPtr& x, int64_t dim) {
+  check_floating(*x, "log_softmax");
+  return float_op(x, [dim](const TensorPtr& x) { return softmax_impl(x, dim, true); });
+}
 
-TensorPtr cross_entropy(const TensorPtr& logits, const std::vector<int64_t>& labels, Reduction reduction,
+TensorPtr cross_entropy(const TensorPtr& logits_in, const std::vector<int64_t>& labels, Reduction reduction,
                         double label_smoothing) {
+  check_floating(*logits_in, "cross_entropy");
+  if (!is_f32_or_f64(logits_in->dtype))
+    return to_dtype(cross_entropy(to_dtype(logits_in, DType::Float32), labels, reduction, label_smoothing),
+                    logits_in->dtype);
+  const TensorPtr& logits = logits_in;
   GC_CHECK(logits->ndim() == 2, ValueError, "cross_entropy: logits must be 2-D (N, C), got ",
            shape_str(logits->shape));
   const int64_t N = logits->shape[0], C = logits->shape[1];
@@ -143,9 +157,10 @@ TensorPtr cross_entropy(const TensorPtr& logits, const std::vector<int64_t>& lab
              " is out of range [0, ", C, ")");
   TensorPtr row_loss = empty({N}, logits->dtype);
   TensorPtr probs = empty({N, C}, logits->dtype);
+  TensorPtr ld = dense(logits);
   dispatch(logits->dtype, [&](auto z) {
     using T = decltype(z);
-    kernels::cross_entropy_forward<T>(logits->data<T>(), labels.data(), N, C, static_cast<T>(label_smoothing),
+    kernels::cross_entropy_forward<T>(ld->data<T>(), labels.data(), N, C, static_cast<T>(label_smoothing),
                                       row_loss->data<T>(), probs->data<T>());
     return 0;
   });
@@ -180,7 +195,8 @@ TensorPtr cross_entropy(const TensorPtr& logits, const std::vector<int64_t>& lab
 }
 
 TensorPtr mse_loss(const TensorPtr& input, const TensorPtr& target, Reduction reduction) {
-  GC_CHECK(input->shape == target->shape, ValueError, "mse_loss: input ", shape_str(input->shape), " and target ",
+  check_floating(*input, "mse_loss");
+  GC_CHECK(input->shape == target->shape, ShapeError, "mse_loss: input ", shape_str(input->shape), " and target ",
            shape_str(target->shape), " must have the same shape");
   TensorPtr d = sub(input, target);
   TensorPtr sq = mul(d, d);

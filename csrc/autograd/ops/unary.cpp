@@ -1,4 +1,9 @@
 // unary.cpp — neg exp log sqrt abs tanh sigmoid relu, and their fused backward ops.
+// Float ops on integer inputs compute in the default dtype (float_op); neg, abs, sign and
+// relu also exist for integers, as in PyTorch.
+#include <cmath>
+#include <type_traits>
+
 #include "autograd/ops/common.h"
 
 namespace gradcore::ops {
@@ -9,11 +14,45 @@ using autograd::set_history;
 
 namespace {
 
-TensorPtr unary_forward(UnaryOp op, const TensorPtr& x) {
-  TensorPtr y = empty(x->shape, x->dtype);
+// y = op(x) for float32/float64 x of any layout: a dense input (contiguous or a permuted
+// block) is read as one block and the output takes its layout; others are made contiguous.
+TensorPtr unary_forward(UnaryOp op, const TensorPtr& x_in) {
+  TensorPtr x = x_in->non_overlapping_and_dense() ? x_in : dense(x_in);
+  TensorPtr y = empty_like_layout(*x, x->dtype);
+  if (x->numel == 0) return y;
   dispatch(x->dtype, [&](auto t) {
     using T = decltype(t);
-    kernels::unary<T>(op, x->data<T>(), y->data<T>(), x->numel);
+    kernels::unary<T>(op, block_begin<T>(*x), block_begin<T>(*y), x->numel);
+    return 0;
+  });
+  return y;
+}
+
+// Integer and bool versions of the ops PyTorch defines on them (neg, abs, sign, relu).
+TensorPtr integer_unary(UnaryOp op, const TensorPtr& x) {
+  GC_CHECK(!(x->dtype == DType::Bool && op == UNARY_NEG), RuntimeError,
+           "Negation, the `-` operator, on a bool tensor is not supported. If you are trying to invert a mask, use "
+           "the `~` or `logical_not()` operator instead.");
+  TensorPtr y = empty(x->shape, x->dtype);
+  dispatch_arith(x->dtype, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    if constexpr (std::is_integral_v<T>) {
+      using U = std::make_unsigned_t<std::conditional_t<std::is_same_v<T, bool>, int, T>>;
+      switch (op) {
+        case UNARY_NEG:
+          iterate(*y, kernels::typed_row<T, T>([](T v) { return static_cast<T>(U(0) - static_cast<U>(v)); }), *x);
+          break;
+        case UNARY_ABS:
+          iterate(*y, kernels::typed_row<T, T>([](T v) { return v < T(0) ? static_cast<T>(U(0) - static_cast<U>(v)) : v; }), *x);
+          break;
+        case UNARY_SIGN:
+          iterate(*y, kernels::typed_row<T, T>([](T v) { return static_cast<T>((T(0) < v) - (v < T(0))); }), *x);
+          break;
+        default:  // relu
+          iterate(*y, kernels::typed_row<T, T>([](T v) { return v > T(0) ? v : T(0); }), *x);
+          break;
+      }
+    }
     return 0;
   });
   return y;
@@ -53,28 +92,28 @@ TensorPtr unary_op(UnaryOp op, const TensorPtr& x) {
   return y;
 }
 
-struct ExpF { static constexpr const char* name = "ExpBackward"; static constexpr bool saves_output = true;
+struct ExpF { static constexpr const char* name = "ExpBackward0"; static constexpr bool saves_output = true;
   static TensorPtr grad(const TensorPtr& g, const TensorPtr& y) { return mul(g, y); } };
-struct LogF { static constexpr const char* name = "LogBackward"; static constexpr bool saves_output = false;
+struct LogF { static constexpr const char* name = "LogBackward0"; static constexpr bool saves_output = false;
   static TensorPtr grad(const TensorPtr& g, const TensorPtr& x) { return div(g, x); } };
-struct SqrtF { static constexpr const char* name = "SqrtBackward"; static constexpr bool saves_output = true;
+struct SqrtF { static constexpr const char* name = "SqrtBackward0"; static constexpr bool saves_output = true;
   static TensorPtr grad(const TensorPtr& g, const TensorPtr& y) { return div(g, mul_scalar(y, 2.0)); } };
 // NOTE: abs'(0) = 0 and abs'(NaN) = 0 (sign(0), sign(NaN)), as in PyTorch.
-struct AbsF { static constexpr const char* name = "AbsBackward"; static constexpr bool saves_output = false;
+struct AbsF { static constexpr const char* name = "AbsBackward0"; static constexpr bool saves_output = false;
   static TensorPtr grad(const TensorPtr& g, const TensorPtr& x) { return mul(g, sign(x)); } };
 // d erf / dx = 2/sqrt(pi) exp(-x^2)
-struct ErfF { static constexpr const char* name = "ErfBackward"; static constexpr bool saves_output = false;
+struct ErfF { static constexpr const char* name = "ErfBackward0"; static constexpr bool saves_output = false;
   static TensorPtr grad(const TensorPtr& g, const TensorPtr& x) {
     return mul(g, mul_scalar(exp(neg(mul(x, x))), 1.1283791670955126));
   } };
 // softplus' = sigmoid
-struct SoftplusF { static constexpr const char* name = "SoftplusBackward"; static constexpr bool saves_output = false;
+struct SoftplusF { static constexpr const char* name = "SoftplusBackward0"; static constexpr bool saves_output = false;
   static TensorPtr grad(const TensorPtr& g, const TensorPtr& x) { return mul(g, sigmoid(x)); } };
-struct TanhF { static constexpr const char* name = "TanhBackward"; static constexpr bool saves_output = true;
+struct TanhF { static constexpr const char* name = "TanhBackward0"; static constexpr bool saves_output = true;
   static TensorPtr grad(const TensorPtr& g, const TensorPtr& y) { return tanh_backward(g, y); } };
-struct SigmoidF { static constexpr const char* name = "SigmoidBackward"; static constexpr bool saves_output = true;
+struct SigmoidF { static constexpr const char* name = "SigmoidBackward0"; static constexpr bool saves_output = true;
   static TensorPtr grad(const TensorPtr& g, const TensorPtr& y) { return sigmoid_backward(g, y); } };
-struct ReluF { static constexpr const char* name = "ReluBackward"; static constexpr bool saves_output = true;
+struct ReluF { static constexpr const char* name = "ReluBackward0"; static constexpr bool saves_output = true;
   static TensorPtr grad(const TensorPtr& g, const TensorPtr& y) { return relu_backward(g, y); } };
 
 // Fused activation backward: one kernel pass when nothing records; while recording
@@ -92,9 +131,10 @@ TensorPtr act_backward(kernels::ActBackward act, const TensorPtr& g, const Tenso
     }
   }
   TensorPtr out = empty(g->shape, g->dtype);
+  TensorPtr gd = dense(g), yd = dense(y);
   dispatch(g->dtype, [&](auto t) {
     using T = decltype(t);
-    kernels::activation_backward<T>(act, g->data<T>(), y->data<T>(), out->data<T>(), g->numel);
+    kernels::activation_backward<T>(act, gd->data<T>(), yd->data<T>(), out->data<T>(), g->numel);
     return 0;
   });
   return out;
@@ -103,7 +143,7 @@ TensorPtr act_backward(kernels::ActBackward act, const TensorPtr& g, const Tenso
 struct GeluBackward final : Node {
   SavedTensor x_;
   bool tanh_approx = false;
-  const char* name() const override { return "GeluBackward"; }
+  const char* name() const override { return "GeluBackward0"; }
   tensor_list apply(tensor_list&& g) override { return {gelu_backward(g[0], x_.unpack(this), tanh_approx)}; }
   void release_saved() override { x_.reset(); }
   std::vector<std::pair<std::string, TensorPtr>> saved_tensors() const override { return {{"self", x_.raw()}}; }
@@ -117,9 +157,10 @@ TensorPtr leaky_relu_grad(const TensorPtr& gy, const TensorPtr& x, double slope)
     return mul(gy, add_scalar(mul_scalar(step, 1.0 - slope), slope));
   }
   TensorPtr out = empty(x->shape, x->dtype);
+  TensorPtr gd = dense(gy), xd = dense(x);
   dispatch(x->dtype, [&](auto t) {
     using T = decltype(t);
-    kernels::leaky_relu_backward<T>(gy->data<T>(), x->data<T>(), static_cast<T>(slope), out->data<T>(), x->numel);
+    kernels::leaky_relu_backward<T>(gd->data<T>(), xd->data<T>(), static_cast<T>(slope), out->data<T>(), x->numel);
     return 0;
   });
   return out;
@@ -128,38 +169,62 @@ TensorPtr leaky_relu_grad(const TensorPtr& gy, const TensorPtr& x, double slope)
 struct LeakyReluBackward final : Node {
   SavedTensor x_;
   double slope = 0.01;
-  const char* name() const override { return "LeakyReluBackward"; }
+  const char* name() const override { return "LeakyReluBackward0"; }
   tensor_list apply(tensor_list&& g) override { return {leaky_relu_grad(g[0], x_.unpack(this), slope)}; }
   void release_saved() override { x_.reset(); }
   std::vector<std::pair<std::string, TensorPtr>> saved_tensors() const override { return {{"self", x_.raw()}}; }
 };
 
 struct NegBackward final : Node {
-  const char* name() const override { return "NegBackward"; }
+  const char* name() const override { return "NegBackward0"; }
   tensor_list apply(tensor_list&& g) override { return {neg(g[0])}; }
 };
 
 }  // namespace
 
 TensorPtr neg(const TensorPtr& x) {
-  TensorPtr y = unary_forward(UNARY_NEG, x);
-  forward_rule(y, {x.get()}, [&] { return neg(tangent(x)); });
-  if (needs_record({x.get()})) set_history(y, make_node<NegBackward>({x}));
-  return y;
+  if (!is_floating(x->dtype)) return integer_unary(UNARY_NEG, x);
+  return float_op(x, [](const TensorPtr& x) {
+    TensorPtr y = unary_forward(UNARY_NEG, x);
+    forward_rule(y, {x.get()}, [&] { return neg(tangent(x)); });
+    if (needs_record({x.get()})) set_history(y, make_node<NegBackward>({x}));
+    return y;
+  });
 }
-TensorPtr exp(const TensorPtr& x) { return unary_op<ExpF>(UNARY_EXP, x); }
-TensorPtr log(const TensorPtr& x) { return unary_op<LogF>(UNARY_LOG, x); }
-TensorPtr sqrt(const TensorPtr& x) { return unary_op<SqrtF>(UNARY_SQRT, x); }
-TensorPtr abs(const TensorPtr& x) { return unary_op<AbsF>(UNARY_ABS, x); }
-TensorPtr tanh(const TensorPtr& x) { return unary_op<TanhF>(UNARY_TANH, x); }
-TensorPtr sigmoid(const TensorPtr& x) { return unary_op<SigmoidF>(UNARY_SIGMOID, x); }
-TensorPtr relu(const TensorPtr& x) { return unary_op<ReluF>(UNARY_RELU, x); }
-TensorPtr sign(const TensorPtr& x) { return unary_forward(UNARY_SIGN, x); }
+#define GC_FLOAT_UNARY(fn, F, OP) \
+  TensorPtr fn(const TensorPtr& x) { return float_op(x, [](const TensorPtr& x) { return unary_op<F>(OP, x); }); }
+GC_FLOAT_UNARY(exp, ExpF, UNARY_EXP)
+GC_FLOAT_UNARY(log, LogF, UNARY_LOG)
+GC_FLOAT_UNARY(sqrt, SqrtF, UNARY_SQRT)
+GC_FLOAT_UNARY(tanh, TanhF, UNARY_TANH)
+GC_FLOAT_UNARY(sigmoid, SigmoidF, UNARY_SIGMOID)
+GC_FLOAT_UNARY(erf, ErfF, UNARY_ERF)
+GC_FLOAT_UNARY(softplus, SoftplusF, UNARY_SOFTPLUS)
+#undef GC_FLOAT_UNARY
+TensorPtr abs(const TensorPtr& x) {
+  if (!is_floating(x->dtype)) return x->dtype == DType::Bool ? clone(x) : integer_unary(UNARY_ABS, x);
+  return float_op(x, [](const TensorPtr& x) { return unary_op<AbsF>(UNARY_ABS, x); });
+}
+TensorPtr relu(const TensorPtr& x) {
+  if (!is_floating(x->dtype)) {
+    GC_CHECK(x->dtype != DType::Bool, RuntimeError, "\"clamp_min_cpu\" not implemented for 'Bool'");
+    return integer_unary(UNARY_RELU, x);
+  }
+  return float_op(x, [](const TensorPtr& x) { return unary_op<ReluF>(UNARY_RELU, x); });
+}
+TensorPtr sign(const TensorPtr& x) {
+  if (!is_floating(x->dtype)) return x->dtype == DType::Bool ? clone(x) : integer_unary(UNARY_SIGN, x);
+  return float_op(x, [](const TensorPtr& x) { return unary_forward(UNARY_SIGN, x); });
+}
 
-TensorPtr erf(const TensorPtr& x) { return unary_op<ErfF>(UNARY_ERF, x); }
-TensorPtr softplus(const TensorPtr& x) { return unary_op<SoftplusF>(UNARY_SOFTPLUS, x); }
+TensorPtr gelu_impl(const TensorPtr& x, bool tanh_approximation);
+TensorPtr leaky_relu_impl(const TensorPtr& x, double slope);
 
-TensorPtr gelu(const TensorPtr& x, bool tanh_approximation) {
+TensorPtr gelu(const TensorPtr& x_in, bool tanh_approximation) {
+  return float_op(x_in, [&](const TensorPtr& x) { return gelu_impl(x, tanh_approximation); });
+}
+
+TensorPtr gelu_impl(const TensorPtr& x, bool tanh_approximation) {
   TensorPtr y = unary_forward(tanh_approximation ? UNARY_GELU_TANH : UNARY_GELU, x);
   forward_rule(y, {x.get()}, [&] { return gelu_backward(tangent(x), x, tanh_approximation); });
   if (needs_record({x.get()})) {
@@ -189,20 +254,26 @@ TensorPtr gelu_backward(const TensorPtr& g, const TensorPtr& x, bool tanh_approx
     return mul(g, add(cdf, mul(x, pdf)));
   }
   TensorPtr out = empty(g->shape, g->dtype);
+  TensorPtr gd = dense(g), xd = dense(x);
   dispatch(g->dtype, [&](auto t) {
     using T = decltype(t);
-    kernels::activation_backward<T>(tanh_approximation ? kernels::ACT_GELU_TANH : kernels::ACT_GELU, g->data<T>(),
-                                    x->data<T>(), out->data<T>(), g->numel);
+    kernels::activation_backward<T>(tanh_approximation ? kernels::ACT_GELU_TANH : kernels::ACT_GELU, gd->data<T>(),
+                                    xd->data<T>(), out->data<T>(), g->numel);
     return 0;
   });
   return out;
 }
 
-TensorPtr leaky_relu(const TensorPtr& x, double slope) {
+TensorPtr leaky_relu(const TensorPtr& x_in, double slope) {
+  return float_op(x_in, [&](const TensorPtr& x) { return leaky_relu_impl(x, slope); });
+}
+
+TensorPtr leaky_relu_impl(const TensorPtr& x, double slope) {
   TensorPtr y = empty(x->shape, x->dtype);
+  TensorPtr xd = dense(x);
   dispatch(x->dtype, [&](auto t) {
     using T = decltype(t);
-    kernels::leaky_relu<T>(x->data<T>(), static_cast<T>(slope), y->data<T>(), x->numel);
+    kernels::leaky_relu<T>(xd->data<T>(), static_cast<T>(slope), y->data<T>(), x->numel);
     return 0;
   });
   forward_rule(y, {x.get()}, [&] { return leaky_relu_grad(tangent(x), x, slope); });
@@ -216,7 +287,8 @@ TensorPtr leaky_relu(const TensorPtr& x, double slope) {
 }
 
 TensorPtr dropout(const TensorPtr& x, double p) {
-  GC_CHECK(p >= 0.0 && p <= 1.0, ValueError, "dropout: p must be in [0, 1], got ", p);
+  GC_CHECK(p >= 0.0 && p <= 1.0, ValueError, "dropout probability has to be between 0 and 1, but got ", p);
+  check_floating(*x, "dropout");
   if (p == 0.0) return x;
   TensorPtr mask;
   {
@@ -231,5 +303,40 @@ TensorPtr dropout(const TensorPtr& x, double p) {
 TensorPtr relu_backward(const TensorPtr& g, const TensorPtr& y) { return act_backward(kernels::ACT_RELU, g, y); }
 TensorPtr sigmoid_backward(const TensorPtr& g, const TensorPtr& y) { return act_backward(kernels::ACT_SIGMOID, g, y); }
 TensorPtr tanh_backward(const TensorPtr& g, const TensorPtr& y) { return act_backward(kernels::ACT_TANH, g, y); }
+
+namespace {
+struct ZeroGradBackward final : Node {
+  const char* name_ = "FloorBackward0";
+  const char* name() const override { return name_; }
+  tensor_list apply(tensor_list&& g) override { return {zeros(g[0]->shape, g[0]->dtype)}; }
+};
+}  // namespace
+
+TensorPtr rounding(RoundOp op, const TensorPtr& x_in) {
+  if (!is_floating(x_in->dtype)) return clone(x_in);  // integers are already whole
+  if (!is_f32_or_f64(x_in->dtype)) return to_dtype(rounding(op, to_dtype(x_in, DType::Float32)), x_in->dtype);
+  const TensorPtr& x = x_in;
+  TensorPtr y = empty(x->shape, x->dtype);
+  if (y->numel) {
+    dispatch(x->dtype, [&](auto z) {
+      using T = decltype(z);
+      switch (op) {
+        case RoundOp::FLOOR: iterate(*y, kernels::typed_row<T, T>([](T v) { return std::floor(v); }), *x); break;
+        case RoundOp::CEIL: iterate(*y, kernels::typed_row<T, T>([](T v) { return std::ceil(v); }), *x); break;
+        case RoundOp::TRUNC: iterate(*y, kernels::typed_row<T, T>([](T v) { return std::trunc(v); }), *x); break;
+        case RoundOp::ROUND: iterate(*y, kernels::typed_row<T, T>([](T v) { return std::nearbyint(v); }), *x); break;
+      }
+      return 0;
+    });
+  }
+  forward_rule(y, {x.get()}, [&] { return zeros(x->shape, x->dtype); });
+  if (needs_record({x.get()})) {
+    auto n = make_node<ZeroGradBackward>({x});
+    static const char* names[] = {"FloorBackward0", "CeilBackward0", "TruncBackward0", "RoundBackward0"};
+    n->name_ = names[static_cast<int>(op)];
+    set_history(y, n);
+  }
+  return y;
+}
 
 }  // namespace gradcore::ops

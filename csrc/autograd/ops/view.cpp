@@ -28,40 +28,40 @@ using Replay = std::function<TensorPtr(const TensorPtr&)>;
 // g placed into zeros of `in_shape` through `replay` (differentiable: its backward replays).
 struct ViewScatterBackward final : Node {
   Replay replay;
-  const char* name() const override { return "ViewScatterBackward"; }
+  const char* name() const override { return "ViewScatterBackward0"; }
   tensor_list apply(tensor_list&& g) override { return {replay(g[0])}; }
 };
 
 struct ViewBackward final : Node {
   Shape in_shape;
   Replay replay;
-  const char* name_ = "AsStridedBackward";
+  const char* name_ = "AsStridedBackward0";
   const char* name() const override { return name_; }
   tensor_list apply(tensor_list&& g) override { return {view_scatter(g[0], in_shape, replay)}; }
 };
 
 struct ReshapeBackward final : Node {
   Shape in_shape;
-  const char* name_ = "ViewBackward";
+  const char* name_ = "ViewBackward0";
   const char* name() const override { return name_; }
   tensor_list apply(tensor_list&& g) override { return {reshape(g[0], in_shape)}; }
 };
 
 struct PermuteBackward final : Node {
   std::vector<int64_t> inverse;
-  const char* name_ = "PermuteBackward";
+  const char* name_ = "PermuteBackward0";
   const char* name() const override { return name_; }
   tensor_list apply(tensor_list&& g) override { return {permute(g[0], inverse)}; }
 };
 
 struct ExpandBackward final : Node {
   Shape in_shape;
-  const char* name() const override { return "ExpandBackward"; }
+  const char* name() const override { return "ExpandBackward0"; }
   tensor_list apply(tensor_list&& g) override { return {sum_to(g[0], in_shape)}; }
 };
 
 struct CloneBackward final : Node {
-  const char* name_ = "CloneBackward";
+  const char* name_ = "CloneBackward0";
   const char* name() const override { return name_; }
   tensor_list apply(tensor_list&& g) override { return {g[0]}; }
 };
@@ -149,7 +149,7 @@ Shape infer_shape(const Tensor& x, const Shape& shape_in) {
   int64_t infer = -1;
   for (size_t i = 0; i < shape.size(); ++i) {
     if (shape[i] == -1) {
-      GC_CHECK(infer < 0, RuntimeError, "only one dimension can be inferred");
+      GC_CHECK(infer < 0, ShapeError, "only one dimension can be inferred (reshape to ", shape_str(shape_in), ")");
       infer = static_cast<int64_t>(i);
       shape[i] = 1;
     } else {
@@ -249,7 +249,7 @@ TensorPtr as_strided(const TensorPtr& x, const Shape& size, const Shape& stride,
   const int64_t rel = storage_offset - x->offset;
   return scatter_view(x, y, [size, stride, rel](const TensorPtr& t) {
     return as_strided(dense(t), size, stride, dense(t)->offset + rel);
-  }, "AsStridedBackward");
+  }, "AsStridedBackward0");
 }
 
 TensorPtr view(const TensorPtr& x, const Shape& shape_in) {
@@ -258,25 +258,26 @@ TensorPtr view(const TensorPtr& x, const Shape& shape_in) {
   GC_CHECK(view_strides(*x, shape, strides), RuntimeError,
            "view size is not compatible with input tensor's size and stride (at least one dimension spans across "
            "two contiguous subspaces). Use .reshape(...) instead.");
-  return view_impl(x, shape, strides, "ViewBackward");
+  return view_impl(x, shape, strides, "ViewBackward0");
 }
 
 TensorPtr reshape(const TensorPtr& x, const Shape& shape_in) {
   Shape shape = infer_shape(*x, shape_in);
   Shape strides;
-  if (view_strides(*x, shape, strides)) return view_impl(x, shape, strides, "ViewBackward");
-  return view_impl(clone(x), shape, contiguous_strides(shape), "ReshapeAliasBackward");
+  if (view_strides(*x, shape, strides)) return view_impl(x, shape, strides, "ViewBackward0");
+  return view_impl(contiguous(x), shape, contiguous_strides(shape), "ViewBackward0");
 }
 
 TensorPtr permute(const TensorPtr& x, const std::vector<int64_t>& dims) {
   const int64_t nd = x->ndim();
-  GC_CHECK(static_cast<int64_t>(dims.size()) == nd, RuntimeError,
+  GC_CHECK(static_cast<int64_t>(dims.size()) == nd, ShapeError,
            "permute(sparse_coo): number of dimensions in the tensor input does not match the length of the desired "
            "ordering of dimensions i.e. input.dim() = ", nd, " is not equal to len(dims) = ", dims.size());
   std::vector<int64_t> perm(nd), inverse(nd, -1);
   for (int64_t i = 0; i < nd; ++i) {
     perm[i] = normalize_dim(dims[i], nd);
-    GC_CHECK(inverse[perm[i]] < 0, RuntimeError, "permute(): duplicate dims are not allowed.");
+    GC_CHECK(inverse[perm[i]] < 0, ShapeError, "permute(): duplicate dims are not allowed (dim ", dims[i],
+             " is repeated).");
     inverse[perm[i]] = i;
   }
   Shape shape(nd), strides(nd);
@@ -295,7 +296,7 @@ TensorPtr permute(const TensorPtr& x, const std::vector<int64_t>& dims) {
 TensorPtr transpose(const TensorPtr& x, int64_t dim0, int64_t dim1) {
   const int64_t nd = x->ndim();
   int64_t a = normalize_dim(dim0, nd), b = normalize_dim(dim1, nd);
-  if (nd == 0) return view_impl(x, x->shape, x->strides, "TransposeBackward");
+  if (nd == 0) return view_impl(x, x->shape, x->strides, "TransposeBackward0");
   std::vector<int64_t> dims(nd);
   for (int64_t i = 0; i < nd; ++i) dims[i] = i;
   std::swap(dims[a], dims[b]);
@@ -348,7 +349,7 @@ TensorPtr select(const TensorPtr& x, int64_t dim, int64_t index) {
   shape.erase(shape.begin() + d);
   strides.erase(strides.begin() + d);
   TensorPtr y = restride(x, shape, strides, x->offset + i * x->strides[d]);
-  return scatter_view(x, y, [d, i](const TensorPtr& t) { return select(t, d, i); }, "SelectBackward");
+  return scatter_view(x, y, [d, i](const TensorPtr& t) { return select(t, d, i); }, "SelectBackward0");
 }
 
 TensorPtr slice(const TensorPtr& x, int64_t dim, int64_t start, int64_t stop, int64_t step) {
@@ -365,7 +366,7 @@ TensorPtr slice(const TensorPtr& x, int64_t dim, int64_t start, int64_t stop, in
   strides[d] = x->strides[d] * step;
   TensorPtr y = restride(x, shape, strides, x->offset + (len ? start * x->strides[d] : 0));
   return scatter_view(x, y, [d, start, stop, step](const TensorPtr& t) { return slice(t, d, start, stop, step); },
-                      "SliceBackward");
+                      "SliceBackward0");
 }
 
 TensorPtr narrow(const TensorPtr& x, int64_t dim, int64_t start, int64_t length) {
@@ -393,7 +394,7 @@ TensorPtr squeeze(const TensorPtr& x, const std::vector<int64_t>& dims) {
   Shape shape, strides;
   for (int64_t d = 0; d < nd; ++d)
     if (!drop[d]) { shape.push_back(x->shape[d]); strides.push_back(x->strides[d]); }
-  return view_impl(x, shape, strides, "SqueezeBackward");
+  return view_impl(x, shape, strides, "SqueezeBackward0");
 }
 
 TensorPtr unsqueeze(const TensorPtr& x, int64_t dim) {
@@ -403,7 +404,7 @@ TensorPtr unsqueeze(const TensorPtr& x, int64_t dim) {
   const int64_t st = d < nd ? x->strides[d] * x->shape[d] : 1;
   shape.insert(shape.begin() + d, 1);
   strides.insert(strides.begin() + d, st);
-  return view_impl(x, shape, strides, "UnsqueezeBackward");
+  return view_impl(x, shape, strides, "UnsqueezeBackward0");
 }
 
 TensorPtr diagonal(const TensorPtr& x, int64_t offset, int64_t dim1, int64_t dim2) {
@@ -426,7 +427,7 @@ TensorPtr diagonal(const TensorPtr& x, int64_t offset, int64_t dim1, int64_t dim
   strides.push_back(x->strides[a] + x->strides[b]);
   TensorPtr y = restride(x, shape, strides, off);
   return scatter_view(x, y, [offset, a, b](const TensorPtr& t) { return diagonal(t, offset, a, b); },
-                      "DiagonalBackward");
+                      "DiagonalBackward0");
 }
 
 TensorPtr unfold(const TensorPtr& x, int64_t dim, int64_t size, int64_t step) {
@@ -448,7 +449,7 @@ TensorPtr unfold(const TensorPtr& x, int64_t dim, int64_t size, int64_t step) {
   }
   TensorPtr y = restride(x, shape, strides, x->offset);
   return scatter_view(x, y, [d, size, step](const TensorPtr& t) { return unfold(t, d, size, step); },
-                      "UnfoldBackward");
+                      "UnfoldBackward0");
 }
 
 TensorPtr detach(const TensorPtr& x) { return alias(*x); }
@@ -468,7 +469,7 @@ TensorPtr contiguous(const TensorPtr& x) {
   forward_rule(y, {x.get()}, [&] { return contiguous(tangent(x)); });
   if (needs_record({x.get()})) {
     auto n = make_node<CloneBackward>({x});
-    n->name_ = "CloneBackward";
+    n->name_ = "CloneBackward0";
     set_history(y, n);
   }
   return y;

@@ -7,6 +7,7 @@ and ``gradcheck``.
 from __future__ import annotations
 
 import functools
+import threading
 from typing import Any, Callable, List, Optional, Sequence, Tuple, TypeVar, Union
 
 import numpy as np
@@ -79,6 +80,52 @@ class set_grad_enabled(_GradMode):
                 _core.set_grad_enabled(prev)
 
         return wrapper  # type: ignore[return-value]
+
+
+_inference = threading.local()
+
+
+class inference_mode(_GradMode):
+    """Like :class:`no_grad` (PyTorch's ``torch.inference_mode``): no operation is recorded
+    inside it. Usable as ``with gc.inference_mode():``, ``@gc.inference_mode()``,
+    ``@gc.inference_mode`` and ``inference_mode(False)`` (which changes nothing).
+    NOTE: gradcore keeps no separate "inference tensor" kind; tensors made inside work
+    outside it like any tensor made under no_grad."""
+
+    def __new__(cls, mode: Any = True) -> Any:
+        if callable(mode):  # used as @inference_mode without parentheses
+            return cls()(mode)
+        return super().__new__(cls)
+
+    def __init__(self, mode: Any = True) -> None:
+        self.mode = bool(mode)
+        self.enabled = not self.mode
+
+    def __enter__(self) -> None:
+        self._prev_inference = getattr(_inference, "on", False)
+        self._prev = _core.is_grad_enabled()
+        if self.mode:
+            _core.set_grad_enabled(False)
+            _inference.on = True
+
+    def __exit__(self, *exc: object) -> None:
+        _core.set_grad_enabled(self._prev)
+        _inference.on = self._prev_inference
+
+    def __call__(self, fn: F) -> F:
+        mode = self.mode
+
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            with inference_mode(mode):
+                return fn(*args, **kwargs)
+
+        return wrapper  # type: ignore[return-value]
+
+
+def is_inference_mode_enabled() -> bool:
+    """True inside ``inference_mode()`` on this thread."""
+    return bool(getattr(_inference, "on", False))
 
 
 def grad(
