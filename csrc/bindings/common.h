@@ -88,6 +88,18 @@ namespace gradcore::bindings {
 
 using TensorClass = py::class_<Tensor, TensorPtr>;
 
+// Fast Tensor checks for the hot paths (operators): a type check against the registered
+// class and a direct read of the instance's holder, without pybind11's type-info lookups.
+extern PyTypeObject* g_tensor_type;
+inline bool is_tensor(py::handle h) { return g_tensor_type && PyObject_TypeCheck(h.ptr(), g_tensor_type); }
+inline TensorPtr tensor_of(py::handle h) {  // h: a Tensor instance (is_tensor)
+  if (!py::detail::is_holder_constructed(h.ptr())) return h.cast<TensorPtr>();  // raises
+  return reinterpret_cast<py::detail::instance*>(h.ptr())->get_value_and_holder().holder<TensorPtr>();
+}
+// Operators (+ - * / and unary -) as CPython number slots of the Tensor type: Python calls
+// them directly, without a method lookup and pybind11's dispatcher (ops.cpp).
+void install_number_slots(PyHeapTypeObject* heap_type);
+
 // None -> fallback; gc dtypes, Python's float/int/bool, NumPy dtypes and their names ("int64").
 DType parse_dtype(py::handle obj, DType fallback);
 bool is_dtype_none(py::handle obj);

@@ -166,6 +166,7 @@ void tensor_type_setup(PyHeapTypeObject* heap_type) {
   type->tp_flags |= Py_TPFLAGS_HAVE_GC;
   type->tp_traverse = tensor_traverse;
   type->tp_clear = tensor_clear;
+  install_number_slots(heap_type);
 }
 
 void bind_function(py::module_& m, TensorClass& cls) {

@@ -3,6 +3,7 @@
 #include "core/check.h"
 
 namespace gradcore::bindings {
+PyTypeObject* g_tensor_type = nullptr;
 namespace {
 PyObject* g_int_overflow = nullptr;  // gradcore.IntOverflowError, created at import
 PyObject* g_shape_error = nullptr;   // gradcore.ShapeError
@@ -67,6 +68,7 @@ PYBIND11_MODULE(_core, m) {
     }
   });
   bindings::TensorClass cls(m, "Tensor", py::custom_type_setup(bindings::tensor_type_setup));
+  bindings::g_tensor_type = reinterpret_cast<PyTypeObject*>(cls.ptr());
   bindings::bind_tensor(m, cls);
   bindings::bind_ops(m, cls);
   bindings::bind_index(m, cls);

@@ -77,8 +77,8 @@ py::object not_implemented() { return py::reinterpret_borrow<py::object>(Py_NotI
 
 // a (op) other, or other (op) a when reflected. NotImplemented for foreign types.
 py::object binary(Bin k, const TensorPtr& a, py::handle other, bool reflected) {
-  if (py::isinstance<Tensor>(other)) {
-    TensorPtr b = other.cast<TensorPtr>();
+  if (is_tensor(other)) {
+    TensorPtr b = tensor_of(other);
     return py::cast(reflected ? tensor_op(k, b, a) : tensor_op(k, a, b));
   }
   Scalar s;
@@ -287,11 +287,52 @@ TensorPtr unary_inplace(const TensorPtr& self, const char* name, F f) {
   return ops::apply_inplace(self, name, [&](const TensorPtr& x) { return f(x); });
 }
 
+// A CPython binary number slot: either operand may be the Tensor (reflected when it is the second).
+template <Bin K>
+PyObject* number_slot(PyObject* a, PyObject* b) {
+  try {
+    py::object r = is_tensor(a) ? binary(K, tensor_of(a), b, false) : binary(K, tensor_of(b), a, true);
+    return r.release().ptr();
+  } catch (py::error_already_set& e) {
+    e.restore();
+  } catch (...) {
+    py::detail::try_translate_exceptions();
+  }
+  return nullptr;
+}
+
+PyObject* neg_slot(PyObject* a) {
+  try {
+    TensorPtr x = tensor_of(a);
+    TensorPtr r;
+    {
+      py::gil_scoped_release nogil;
+      r = ops::neg(x);
+    }
+    return py::cast(r).release().ptr();
+  } catch (py::error_already_set& e) {
+    e.restore();
+  } catch (...) {
+    py::detail::try_translate_exceptions();
+  }
+  return nullptr;
+}
+
 }  // namespace
+
+void install_number_slots(PyHeapTypeObject* heap_type) {
+  PyNumberMethods& nb = heap_type->as_number;
+  nb.nb_add = number_slot<Bin::Add>;
+  nb.nb_subtract = number_slot<Bin::Sub>;
+  nb.nb_multiply = number_slot<Bin::Mul>;
+  nb.nb_true_divide = number_slot<Bin::Div>;
+  nb.nb_negative = neg_slot;
+}
 
 void bind_ops(py::module_& m, TensorClass& cls) {
   // ---- operators ----
   struct OpName { const char* fwd; const char* rev; const char* inp; Bin k; };
+  // + - * / are number slots (install_number_slots); their in-place forms are methods.
   for (OpName o : {OpName{"__add__", "__radd__", "__iadd__", Bin::Add}, OpName{"__sub__", "__rsub__", "__isub__", Bin::Sub},
                    OpName{"__mul__", "__rmul__", "__imul__", Bin::Mul},
                    OpName{"__truediv__", "__rtruediv__", "__itruediv__", Bin::Div},
@@ -303,8 +344,10 @@ void bind_ops(py::module_& m, TensorClass& cls) {
                    OpName{"__xor__", "__rxor__", "__ixor__", Bin::Xor}}) {
     Bin k = o.k;
     const char* inp = o.inp;
-    cls.def(o.fwd, [k](const TensorPtr& a, py::handle b) { return binary(k, a, b, false); }, py::is_operator());
-    cls.def(o.rev, [k](const TensorPtr& a, py::handle b) { return binary(k, a, b, true); }, py::is_operator());
+    if (k != Bin::Add && k != Bin::Sub && k != Bin::Mul && k != Bin::Div) {
+      cls.def(o.fwd, [k](const TensorPtr& a, py::handle b) { return binary(k, a, b, false); }, py::is_operator());
+      cls.def(o.rev, [k](const TensorPtr& a, py::handle b) { return binary(k, a, b, true); }, py::is_operator());
+    }
     cls.def(o.inp, [k, inp](const TensorPtr& a, py::handle b) -> py::object {
       if (k == Bin::MatMul) {  // a @= b: PyTorch computes out of place and writes back
         TensorPtr r = tensor_op(k, a, as_operand(b, *a));
@@ -324,7 +367,6 @@ void bind_ops(py::module_& m, TensorClass& cls) {
   }
   // Tensors stay usable as dict keys: identity hashing, as in PyTorch.
   cls.def("__hash__", [](py::handle self) { return static_cast<Py_hash_t>(reinterpret_cast<uintptr_t>(self.ptr()) >> 4); });
-  cls.def("__neg__", &ops::neg, GilRelease());
   cls.def("__pos__", [](const TensorPtr& t) { return t; });
   cls.def("__abs__", &ops::abs, GilRelease());
   cls.def("__invert__", &ops::bitwise_not, GilRelease());

@@ -2,15 +2,6 @@
 
 namespace gradcore {
 
-size_t dtype_size(DType d) {
-  switch (d) {
-    case DType::Float64: case DType::Int64: return 8;
-    case DType::Float32: case DType::Int32: return 4;
-    case DType::Float16: case DType::BFloat16: case DType::Int16: return 2;
-    default: return 1;
-  }
-}
-
 const char* dtype_name(DType d) {
   static const char* names[kNumDTypes] = {"float32", "float64", "float16", "bfloat16", "int64",
                                           "int32",   "int16",   "int8",    "uint8",    "bool"};

@@ -23,7 +23,10 @@ enum class DType : uint8_t {
 };
 constexpr int kNumDTypes = 10;
 
-size_t dtype_size(DType d);
+inline size_t dtype_size(DType d) {
+  constexpr unsigned char sizes[kNumDTypes] = {4, 8, 2, 2, 8, 4, 2, 1, 1, 1};
+  return sizes[static_cast<int>(d)];
+}
 const char* dtype_name(DType d);        // "float32", "int64", "bool", ...
 const char* dtype_torch_name(DType d);  // "Float", "Long", "Bool", ... (PyTorch's messages)
 inline bool is_floating(DType d) { return static_cast<int>(d) <= static_cast<int>(DType::BFloat16); }
