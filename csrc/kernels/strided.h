@@ -17,6 +17,8 @@
 #pragma once
 #include <algorithm>
 #include <cstdint>
+#include <cstring>
+#include <type_traits>
 
 #include "cpu/parallel.h"
 #include "kernels/kernel_api.h"
@@ -100,7 +102,27 @@ void for_each_row(int ndim, const int64_t* shape, char* const* base, const int64
       }
     }
   };
-  if (rows <= rows_per || L.numel < grain) { run(0, rows); return; }
+  if (L.numel < grain) { run(0, rows); return; }
+  if (inner > grain) {
+    // Long rows (one contiguous block, or a few): tasks are pieces of rows.
+    const int64_t pieces = (inner + grain - 1) / grain;
+    cpu::parallel_range(rows * pieces, 1, [&](int64_t t0, int64_t t1) {
+      for (int64_t t = t0; t < t1; ++t) {
+        const int64_t r = t / pieces, c0 = (t % pieces) * grain, len = std::min(grain, inner - c0);
+        char* p[N];
+        int64_t rem = r;
+        for (int k = 0; k < N; ++k) p[k] = base[k] + c0 * inner_s[k];
+        for (int d = L.nd - 2; d >= 0; --d) {
+          const int64_t i = rem % L.shape[d];
+          rem /= L.shape[d];
+          for (int k = 0; k < N; ++k) p[k] += i * L.strides[k][d];
+        }
+        row(p, inner_s, len);
+      }
+    });
+    return;
+  }
+  if (rows <= rows_per) { run(0, rows); return; }
   const int64_t tasks = (rows + rows_per - 1) / rows_per;
   cpu::parallel_range(tasks, 1, [&](int64_t t0, int64_t t1) { run(t0 * rows_per, std::min(rows, t1 * rows_per)); });
 }
@@ -139,22 +161,57 @@ auto typed_row(F f) {
   };
 }
 
+// Three inputs: every combination of unit-stride and broadcast-scalar (stride 0) inputs
+// gets its own loop (clamp(x, lo, hi) with number bounds, where(cond, x, 0), ...).
+template <class Out, class A, class B, class C, bool SA, bool SB, bool SC, class F>
+inline void typed_loop3(F& f, Out* out, const A* a, const B* b, const C* c, int64_t n) {
+  const A a0 = *a;
+  const B b0 = *b;
+  const C c0 = *c;
+  for (int64_t i = 0; i < n; ++i) out[i] = f(SA ? a0 : a[i], SB ? b0 : b[i], SC ? c0 : c[i]);
+}
+
 template <class Out, class A, class B, class C, class F>
 auto typed_row(F f) {
-  return [f](char** p, const int64_t* s, int64_t n) {
-    if (s[0] == int64_t(sizeof(Out)) && s[1] == int64_t(sizeof(A)) && s[2] == int64_t(sizeof(B)) &&
-        s[3] == int64_t(sizeof(C))) {
+  return [f](char** p, const int64_t* s, int64_t n) mutable {
+    auto ok = [&](int k, int64_t size) { return s[k] == size || s[k] == 0; };
+    if (s[0] == int64_t(sizeof(Out)) && ok(1, sizeof(A)) && ok(2, sizeof(B)) && ok(3, sizeof(C))) {
       Out* out = reinterpret_cast<Out*>(p[0]);
       const A* a = reinterpret_cast<const A*>(p[1]);
       const B* b = reinterpret_cast<const B*>(p[2]);
       const C* c = reinterpret_cast<const C*>(p[3]);
-      for (int64_t i = 0; i < n; ++i) out[i] = f(a[i], b[i], c[i]);
-      return;
+      const int mode = (s[1] == 0) * 4 + (s[2] == 0) * 2 + (s[3] == 0);
+      switch (mode) {
+        case 0: typed_loop3<Out, A, B, C, false, false, false>(f, out, a, b, c, n); return;
+        case 1: typed_loop3<Out, A, B, C, false, false, true>(f, out, a, b, c, n); return;
+        case 2: typed_loop3<Out, A, B, C, false, true, false>(f, out, a, b, c, n); return;
+        case 3: typed_loop3<Out, A, B, C, false, true, true>(f, out, a, b, c, n); return;
+        case 4: typed_loop3<Out, A, B, C, true, false, false>(f, out, a, b, c, n); return;
+        case 5: typed_loop3<Out, A, B, C, true, false, true>(f, out, a, b, c, n); return;
+        case 6: typed_loop3<Out, A, B, C, true, true, false>(f, out, a, b, c, n); return;
+        default: typed_loop3<Out, A, B, C, true, true, true>(f, out, a, b, c, n); return;
+      }
     }
     for (int64_t i = 0; i < n; ++i)
       *reinterpret_cast<Out*>(p[0] + i * s[0]) = f(GC_AT(A, 1, i), GC_AT(B, 2, i), GC_AT(C, 3, i));
   };
 }
 #undef GC_AT
+
+// Branch-free c ? a : b (a random mask would mispredict a branch half the time, and the
+// bit select vectorises).
+template <class T>
+inline T select_bits(bool c, T a, T b) {
+  using U = std::conditional_t<sizeof(T) == 8, uint64_t, std::conditional_t<sizeof(T) == 4, uint32_t,
+            std::conditional_t<sizeof(T) == 2, uint16_t, uint8_t>>>;
+  U ua, ub;
+  std::memcpy(&ua, &a, sizeof(T));
+  std::memcpy(&ub, &b, sizeof(T));
+  const U m = static_cast<U>(U(0) - static_cast<U>(c));
+  const U r = static_cast<U>((ua & m) | (ub & static_cast<U>(~m)));
+  T out;
+  std::memcpy(&out, &r, sizeof(T));
+  return out;
+}
 
 }  // namespace gradcore::kernels

@@ -309,7 +309,8 @@ TensorPtr where(const TensorPtr& cond_in, const TensorPtr& x_in, const TensorPtr
   if (out->numel) {
     dispatch_arith(dt, [&](auto tag) {
       using T = typename decltype(tag)::type;
-      iterate(*out, kernels::typed_row<T, bool, T, T>([](bool c, T a, T b) { return c ? a : b; }), *cond, *x, *y);
+      iterate(*out, kernels::typed_row<T, bool, T, T>([](bool c, T a, T b) { return kernels::select_bits(c, a, b); }),
+              *cond, *x, *y);
       return 0;
     });
   }
@@ -354,13 +355,16 @@ TensorPtr clamp(const TensorPtr& x_in, const TensorPtr& lo_in, const TensorPtr& 
     // min(max(x, lo), hi), NaN in x propagating (PyTorch); when lo > hi every value is hi.
     dispatch_arith(dt, [&](auto tag) {
       using T = typename decltype(tag)::type;
+      // v < l ? l : v keeps a NaN v (the compare is false); a NaN bound wins via l != l.
       auto clip_lo = [](T v, T l) {
-        if constexpr (std::is_floating_point_v<T>) { if (v != v) return v; if (l != l) return l; }
-        return v < l ? l : v;
+        T r = v < l ? l : v;
+        if constexpr (std::is_floating_point_v<T>) r = l != l ? l : r;
+        return r;
       };
       auto clip_hi = [](T v, T h) {
-        if constexpr (std::is_floating_point_v<T>) { if (v != v) return v; if (h != h) return h; }
-        return v > h ? h : v;
+        T r = v > h ? h : v;
+        if constexpr (std::is_floating_point_v<T>) r = h != h ? h : r;
+        return r;
       };
       if (lo && hi) iterate(*out, kernels::typed_row<T, T, T, T>([=](T v, T l, T h) { return clip_hi(clip_lo(v, l), h); }), *x, *lo, *hi);
       else if (lo) iterate(*out, kernels::typed_row<T, T, T>([=](T v, T l) { return clip_lo(v, l); }), *x, *lo);
