@@ -26,10 +26,11 @@
 
 #include "core/check.h"
 #include "core/dtype.h"
+#include "core/small_vec.h"
 
 namespace gradcore {
 
-using Shape = std::vector<int64_t>;
+using Shape = DimVec;  // shapes and strides: up to 6 dims without a heap allocation
 std::string shape_str(const Shape& s);   // "(2, 3)", "(5,)", "()"
 int64_t shape_numel(const Shape& s);     // ValueError on negative dims and on int64 overflow
 Shape contiguous_strides(const Shape& shape);
