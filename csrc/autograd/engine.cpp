@@ -241,7 +241,7 @@ tensor_list grad(const tensor_list& outputs, const tensor_list& inputs, const te
     for (const TensorPtr& o : outputs) is_output |= o == t;
     if (t->grad_fn) capture.push_back(Edge{t->grad_fn, t->output_nr});
     else if (is_output) capture.push_back(gradient_edge(t));
-    else capture.push_back(Edge{t->grad_accumulator.lock(), 0});
+    else capture.push_back(Edge{existing_grad_accumulator(t), 0});
   }
   tensor_list res = run(outputs, grad_outputs, retain_graph, create_graph, &capture);
   for (size_t i = 0; i < res.size(); ++i) {

@@ -88,6 +88,7 @@ class SavedTensor {
 };
 
 // Accumulates into leaf.grad. Never released; shared by every graph that uses the leaf.
+// Concurrent backward passes sum into .grad under the leaf's lock (Note [Leaf locks]).
 struct AccumulateGrad final : Node {
   TensorPtr variable;
   explicit AccumulateGrad(TensorPtr v) : variable(std::move(v)) {}
