@@ -78,7 +78,7 @@ void bind_autograd(py::module_& m, TensorClass& cls) {
         if (auto* acc = dynamic_cast<const autograd::AccumulateGrad*>(&n)) return py::cast(acc->variable);
         return py::none();
       }, "For an AccumulateGrad node: the leaf tensor it accumulates into.")
-      .def_property_readonly("released", [](const Node& n) { return n.released; },
+      .def_property_readonly("released", [](const Node& n) { return n.released(); },
                              "True once a backward without retain_graph freed this node's saved values.")
       .def_property_readonly("output_shape", [](const Node& n) -> py::object {
         if (n.out_ndim < 0) return py::none();
