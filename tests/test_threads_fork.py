@@ -280,13 +280,15 @@ def test_backward_with_retain_graph_beside_one_that_frees() -> None:
 
 FORK_SCRIPT = textwrap.dedent(
     r"""
-    import json, os, signal, sys, threading, time
+    import json, os, signal, sys, threading, time, warnings
     import numpy as np
     import gradcore as gc
     import gradcore.nn as nn
     import gradcore.nn.functional as F
 
     N_FORKS, CHILD_DEADLINE_S = int(sys.argv[1]), float(sys.argv[2])
+    # Python 3.12+ warns that fork() with threads may deadlock the child: that is the point.
+    warnings.filterwarnings("ignore", message=".*use of fork.*", category=DeprecationWarning)
     gc.set_num_threads(2)
     rng = np.random.default_rng(0)
     A, B = rng.standard_normal((192, 160)), rng.standard_normal((160, 176))

@@ -22,9 +22,10 @@ std::atomic<uint64_t> g_sequence_nr{0};
 // unlike a mutex per leaf, the table can be taken whole before fork() (Note [Fork
 // safety], cpu/fork.cpp), so a child that goes on training its copy of the model never
 // finds a leaf locked by a thread it does not have. Rules: a thread holds at most one leaf
-// lock; under it nothing calls Python or drops the last reference to a tensor (its buffer
-// may be Python-owned); a create_graph sum, which records a node (and in anomaly mode calls
-// Python for the creation site), runs outside the lock (AccumulateGrad::apply).
+// lock (only the fork prepare handler takes them all, in table order); under it nothing
+// calls Python or drops the last reference to a tensor (its buffer may be Python-owned);
+// a create_graph sum, which records a node (and in anomaly mode calls Python for the
+// creation site), runs outside the lock (AccumulateGrad::apply).
 constexpr int kLeafLockBits = 8;
 struct alignas(64) LeafLock {
   std::mutex mu;
