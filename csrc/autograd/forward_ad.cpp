@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "autograd/ops.h"
+#include "cpu/fork.h"
 
 namespace gradcore::autograd::fw {
 
@@ -17,6 +18,9 @@ std::atomic<uint64_t> g_next_level{0};
 // creates (y -> tangent -> its grad_fn -> saved y).
 std::mutex g_dual_mu;
 std::vector<std::weak_ptr<Tensor>> g_duals;
+// See Note [Fork safety] (cpu/fork.cpp).
+[[maybe_unused]] const bool g_fork_registered = cpu::register_fork_lock(
+    cpu::FORK_RANK_DUAL, [] { g_dual_mu.lock(); }, [] { g_dual_mu.unlock(); }, [] { g_dual_mu.unlock(); });
 }  // namespace
 
 bool thread_enabled() { return t_enabled; }

@@ -31,6 +31,8 @@ inline bool needs_record(std::initializer_list<const Tensor*> inputs) {
 Edge gradient_edge(const TensorPtr& t);
 // The leaf's AccumulateGrad, created on first use (null when t does not require grad).
 std::shared_ptr<Node> grad_accumulator(const TensorPtr& t);
+// The leaf's AccumulateGrad while a live graph holds it, else null (never creates one).
+std::shared_ptr<Node> existing_grad_accumulator(const TensorPtr& t);
 
 template <class N, class... Args>
 std::shared_ptr<N> make_node(std::initializer_list<TensorPtr> inputs, Args&&... args) {

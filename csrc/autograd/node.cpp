@@ -1,18 +1,54 @@
 #include "autograd/node.h"
 
 #include <atomic>
+#include <cstdint>
 #include <mutex>
 
 #include "autograd/function.h"
 #include "autograd/grad_mode.h"
 #include "autograd/ops.h"
+#include "cpu/fork.h"
 #include "kernels/kernel_api.h"
 
 namespace gradcore {
 
 namespace {
 std::atomic<uint64_t> g_sequence_nr{0};
-std::mutex g_accumulate_mu;
+
+// Note [Leaf locks]: summing into a leaf's .grad and creating its AccumulateGrad take a
+// lock of that leaf, not one process-wide mutex, so backward passes of independent graphs
+// on several threads accumulate in parallel, and two that reach the same leaf add one
+// after the other (.grad is the sum of both, as in PyTorch). The locks are a fixed table
+// picked by the leaf's address: two leaves may share one (which only costs a wait), and,
+// unlike a mutex per leaf, the table can be taken whole before fork() (Note [Fork
+// safety], cpu/fork.cpp), so a child that goes on training its copy of the model never
+// finds a leaf locked by a thread it does not have. Rules: a thread holds at most one leaf
+// lock (only the fork prepare handler takes them all, in table order); under it nothing
+// calls Python or drops the last reference to a tensor (its buffer may be Python-owned);
+// a create_graph sum, which records a node (and in anomaly mode calls Python for the
+// creation site), runs outside the lock (AccumulateGrad::apply).
+constexpr int kLeafLockBits = 8;
+struct alignas(64) LeafLock {
+  std::mutex mu;
+};
+LeafLock g_leaf_locks[1 << kLeafLockBits];
+
+std::mutex& leaf_lock(const Tensor* leaf) {
+  uint64_t h = static_cast<uint64_t>(reinterpret_cast<uintptr_t>(leaf)) * 0x9E3779B97F4A7C15ull;  // Fibonacci hashing
+  return g_leaf_locks[h >> (64 - kLeafLockBits)].mu;
+}
+
+[[maybe_unused]] const bool g_fork_registered = cpu::register_fork_lock(
+    cpu::FORK_RANK_LEAF,
+    [] {
+      for (LeafLock& l : g_leaf_locks) l.mu.lock();
+    },
+    [] {
+      for (LeafLock& l : g_leaf_locks) l.mu.unlock();
+    },
+    [] {
+      for (LeafLock& l : g_leaf_locks) l.mu.unlock();
+    });
 }  // namespace
 
 Node::Node() : sequence_nr(g_sequence_nr.fetch_add(1, std::memory_order_relaxed)) {}
@@ -114,11 +150,28 @@ tensor_list AccumulateGrad::apply(tensor_list&& grads) {
   if (!g) return {};
   GC_CHECK(g->shape == variable->shape, RuntimeError, "AccumulateGrad: gradient of shape ", shape_str(g->shape),
            " for a leaf of shape ", shape_str(variable->shape));
-  std::lock_guard<std::mutex> lock(g_accumulate_mu);
+  std::mutex& mu = leaf_lock(variable.get());  // Note [Leaf locks]
   if (grad_enabled()) {
-    // create_graph: keep the gradient's own history, accumulate out of place.
-    variable->grad = variable->grad ? ops::add(variable->grad, g) : g;
-  } else if (!variable->grad) {
+    // create_graph: keep the gradient's own history, accumulate out of place. The sum is
+    // recorded, so it runs outside the lock; it is published only if no other thread
+    // changed .grad meanwhile, else it is redone on the new value.
+    for (;;) {
+      TensorPtr seen, updated;
+      {
+        std::lock_guard<std::mutex> lock(mu);
+        seen = variable->grad;
+      }
+      updated = seen ? ops::add(seen, g) : ops::contiguous(g);  // .grad is contiguous (kernels read it flat)
+      std::lock_guard<std::mutex> lock(mu);
+      if (variable->grad == seen) {
+        variable->grad = std::move(updated);  // `seen` keeps the old value alive past the lock
+        return {};
+      }
+    }
+  }
+  TensorPtr replaced;  // released after the lock (declared first)
+  std::lock_guard<std::mutex> lock(mu);
+  if (!variable->grad) {
     // Steal the buffer when nobody else can see it; otherwise copy.
     bool exclusive = g.use_count() == 1 && g->storage.use_count() == 1 && g->is_contiguous && !g->needs_grad();
     if (exclusive) {
@@ -129,7 +182,8 @@ tensor_list AccumulateGrad::apply(tensor_list&& grads) {
       variable->grad = c;
     }
   } else if (variable->grad->needs_grad()) {
-    variable->grad = ops::add(ops::detach(variable->grad), g);
+    replaced = variable->grad;
+    variable->grad = ops::add(ops::detach(replaced), g);
   } else {
     ops::add_inplace(variable->grad, g, 1.0);
   }
@@ -138,13 +192,18 @@ tensor_list AccumulateGrad::apply(tensor_list&& grads) {
 
 std::shared_ptr<Node> grad_accumulator(const TensorPtr& t) {
   if (!t->requires_grad || t->grad_fn) return nullptr;
-  std::lock_guard<std::mutex> lock(g_accumulate_mu);
+  std::lock_guard<std::mutex> lock(leaf_lock(t.get()));  // two threads must not create two
   std::shared_ptr<Node> acc = t->grad_accumulator.lock();
   if (!acc) {
     acc = std::make_shared<AccumulateGrad>(t);
     t->grad_accumulator = acc;
   }
   return acc;
+}
+
+std::shared_ptr<Node> existing_grad_accumulator(const TensorPtr& t) {
+  std::lock_guard<std::mutex> lock(leaf_lock(t.get()));
+  return t->grad_accumulator.lock();
 }
 
 Edge gradient_edge(const TensorPtr& t) {

@@ -11,6 +11,7 @@
 //     tensor_list apply(tensor_list&& g) override { return {mul(g[0], result_.unpack(this))}; }
 //   };
 #pragma once
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -33,7 +34,11 @@ namespace gradcore {
 struct Node : std::enable_shared_from_this<Node> {
   std::vector<autograd::Edge> next_edges;
   uint64_t sequence_nr;
-  bool released = false;  // saved values freed by a backward without retain_graph
+  // Who is using the saved values: kReleased once a backward without retain_graph has
+  // claimed the node (it frees them after apply), plus the number of backwards with
+  // retain_graph inside apply(). See Note [Concurrent backward on one graph] (engine.cpp).
+  static constexpr uint32_t kReleased = 1u << 31;
+  std::atomic<uint32_t> use_state{0};
   std::string creation_site;  // filled in anomaly mode only (see grad_mode.h)
   std::unique_ptr<HookList> pre_hooks;  // Tensor.register_hook on this node's outputs
   // Shape and dtype of output 0, recorded by set_history for graph pictures (gc.viz);
@@ -55,6 +60,9 @@ struct Node : std::enable_shared_from_this<Node> {
   virtual bool is_accumulator() const { return false; }
   // Saved tensors, for graph pictures (name, tensor); empty once released.
   virtual std::vector<std::pair<std::string, TensorPtr>> saved_tensors() const { return {}; }
+
+  // Saved values freed (or being consumed) by a backward without retain_graph.
+  bool released() const { return use_state.load(std::memory_order_acquire) & kReleased; }
 
   void set_output_meta(const Tensor& t) {
     out_dtype = t.dtype;
@@ -93,6 +101,7 @@ class SavedTensor {
 };
 
 // Accumulates into leaf.grad. Never released; shared by every graph that uses the leaf.
+// Concurrent backward passes sum into .grad under the leaf's lock (Note [Leaf locks]).
 struct AccumulateGrad final : Node {
   TensorPtr variable;
   explicit AccumulateGrad(TensorPtr v) : variable(std::move(v)) {}

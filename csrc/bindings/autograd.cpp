@@ -95,7 +95,7 @@ void bind_autograd(py::module_& m, TensorClass& cls) {
         if (auto* acc = dynamic_cast<const autograd::AccumulateGrad*>(&n)) return py::cast(acc->variable);
         return py::none();
       }, "For an AccumulateGrad node: the leaf tensor it accumulates into.")
-      .def_property_readonly("released", [](const Node& n) { return n.released; },
+      .def_property_readonly("released", [](const Node& n) { return n.released(); },
                              "True once a backward without retain_graph freed this node's saved values.")
       .def_property_readonly("output_shape", [](const Node& n) -> py::object {
         if (n.out_ndim < 0) return py::none();
@@ -134,7 +134,7 @@ void bind_autograd(py::module_& m, TensorClass& cls) {
                  shape_str(t.shape));
         GC_CHECK(gt->dtype == t.dtype, TypeError, "grad dtype ", dtype_name(gt->dtype), " for a tensor of dtype ",
                  dtype_name(t.dtype));
-        t.grad = gt;
+        t.grad = gt->is_contiguous ? gt : ops::contiguous(gt);  // optimizers read .grad as one block
       }, "The accumulated gradient (leaves), or None.");
   cls.def_property_readonly("is_leaf", [](const Tensor& t) { return t.is_leaf(); },
                             "True for tensors not produced by a recorded op.");

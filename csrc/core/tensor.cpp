@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "cpu/allocator.h"
+#include "cpu/fork.h"
 
 namespace gradcore {
 
@@ -215,6 +216,10 @@ namespace {
 std::mutex g_rng_mu;
 uint64_t g_seed = 67280421310721ull;
 uint64_t g_offset = 0;
+// A child of fork() gets a consistent (seed, offset) and an unlocked g_rng_mu. See Note
+// [Fork safety] (cpu/fork.cpp).
+[[maybe_unused]] const bool g_rng_fork_registered = cpu::register_fork_lock(
+    cpu::FORK_RANK_RNG, [] { g_rng_mu.lock(); }, [] { g_rng_mu.unlock(); }, [] { g_rng_mu.unlock(); });
 }  // namespace
 
 void manual_seed(uint64_t seed) {

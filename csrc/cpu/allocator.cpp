@@ -6,6 +6,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "cpu/fork.h"
+
 namespace gradcore::cpu {
 namespace {
 
@@ -35,6 +37,16 @@ Cache& cache() {
   static Cache* c = new Cache();  // leaked on purpose: outlives every static tensor
   return *c;
 }
+
+// fork() waits until no thread is inside the cache's critical section, so the child gets
+// consistent free lists and an unlocked mutex. See Note [Fork safety] (cpu/fork.cpp).
+[[maybe_unused]] const bool g_fork_registered = register_fork_lock(
+    FORK_RANK_ALLOCATOR,
+    [] {
+      cache_limit();  // a one-time initialisation in flight elsewhere completes first
+      cache().mu.lock();
+    },
+    [] { cache().mu.unlock(); }, [] { cache().mu.unlock(); });
 
 }  // namespace
 

@@ -5,6 +5,7 @@
 
 #include "core/check.h"
 #include "cpu/cpuid.h"
+#include "cpu/fork.h"
 
 namespace gradcore::cpu {
 namespace {
@@ -43,6 +44,11 @@ const KernelTable* init_tables() {
   }
   return &g_tables[chosen];
 }
+
+// A fork while another thread builds the tables (their function-local static) would leave
+// the child waiting for that initialisation for ever: prepare completes it first.
+[[maybe_unused]] const bool g_fork_registered =
+    register_fork_lock(FORK_RANK_STATICS, [] { kernels(); }, nullptr, nullptr);
 
 }  // namespace
 

@@ -1,8 +1,6 @@
 #include "cpu/parallel.h"
 
-#include <pthread.h>
 #include <sched.h>
-#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
@@ -12,6 +10,8 @@
 #include <mutex>
 #include <thread>
 #include <vector>
+
+#include "cpu/fork.h"
 
 namespace gradcore::cpu {
 namespace {
@@ -162,30 +162,30 @@ class Pool {
   bool stop_ = false;
 };
 
+// g_pool_mu guards the handle (g_pool, g_num_threads), not the pool's work.
 std::mutex g_pool_mu;
 std::shared_ptr<Pool> g_pool;
 int g_num_threads = 0;
-pid_t g_pool_pid = 0;
 
-void after_fork_child() {
-  // The worker threads do not exist in the child: forget the pool (leak it, its
-  // mutexes may be held) and build a fresh one on first use.
-  new (&g_pool_mu) std::mutex();
-  new std::shared_ptr<Pool>(std::move(g_pool));  // leaked: its threads are gone
+// Note [Pool after fork]: the child has none of the pool's worker threads, and a parent
+// thread may have been inside Pool::run (holding the pool's submit_mu_, mu_) when it forked.
+// The child never touches that Pool again: it is leaked, not destroyed (its destructor
+// would join threads that do not exist and lock mutexes that may be held), and a fresh
+// pool is built on first use. g_pool_mu itself is taken by prepare (Note [Fork safety],
+// cpu/fork.cpp), so the handle is consistent and unlocked in the child.
+void abandon_pool_in_child() {
+  if (g_pool) new std::shared_ptr<Pool>(std::move(g_pool));  // leaked on purpose
   g_pool.reset();
-  g_pool_pid = 0;
+  g_pool_mu.unlock();
 }
+
+[[maybe_unused]] const bool g_fork_registered = register_fork_lock(
+    FORK_RANK_POOL, [] { g_pool_mu.lock(); }, [] { g_pool_mu.unlock(); }, abandon_pool_in_child);
 
 std::shared_ptr<Pool> pool() {
   std::lock_guard<std::mutex> g(g_pool_mu);
-  static bool atfork = (pthread_atfork(nullptr, nullptr, after_fork_child), true);
-  (void)atfork;
   if (g_num_threads == 0) g_num_threads = default_num_threads();
-  if (!g_pool || g_pool_pid != getpid()) {
-    if (g_pool) new std::shared_ptr<Pool>(std::move(g_pool));  // from another process
-    g_pool = std::make_shared<Pool>(g_num_threads);
-    g_pool_pid = getpid();
-  }
+  if (!g_pool) g_pool = std::make_shared<Pool>(g_num_threads);
   return g_pool;
 }
 

@@ -27,6 +27,7 @@ tensor_list with_grads(const tensor_list& params, const char* what) {
     GC_CHECK(p->grad->shape == p->shape, ValueError, what, ": gradient ", shape_str(p->grad->shape),
              " for a parameter of shape ", shape_str(p->shape));
     check_same_dtype(*p, *p->grad, what);
+    GC_CHECK(p->grad->is_contiguous, RuntimeError, what, ": parameter ", i, " has a non-contiguous gradient");
     out.push_back(p);
   }
   return out;
@@ -87,6 +88,11 @@ StepPlan plan_step(const std::string& kind_name, kernels::OptimKind kind, const 
     GC_CHECK(p->grad->shape == p->shape, ValueError, "optim_step: gradient ", shape_str(p->grad->shape),
              " for parameter ", i, " of shape ", shape_str(p->shape));
     check_same_dtype(*p, *p->grad, "optim_step");
+    // The fused kernels read every buffer as one block of numel elements.
+    GC_CHECK(p->is_contiguous && p->grad->is_contiguous, RuntimeError, "optim_step: parameter ", i,
+             " (or its gradient) is not contiguous; optimizers update contiguous parameters (use .contiguous())");
+    GC_CHECK(dt == DType::Float32 || dt == DType::Float64, TypeError,
+             "optim_step: the fused optimizers update float32 and float64 parameters, got ", dtype_name(dt));
     const double st = step_data[i];
     GC_CHECK(st >= 0 && st < 9007199254740992.0 && st == std::floor(st), ValueError,
              "optim_step: step count ", st, " of parameter ", i, " is not a non-negative integer");
@@ -107,6 +113,7 @@ StepPlan plan_step(const std::string& kind_name, kernels::OptimKind kind, const 
                  " does not match parameter ", i, " of shape ", shape_str(p->shape));
         GC_CHECK((*s)->dtype == dt, TypeError, "optim_step: state buffer of dtype ", dtype_name((*s)->dtype),
                  " for parameter ", i, " of dtype ", dtype_name(dt));
+        GC_CHECK((*s)->is_contiguous, RuntimeError, "optim_step: state buffer for parameter ", i, " is not contiguous");
         add_range(*s);
       }
       plan.s_ptr[k].push_back(s ? (*s)->data_ptr() : nullptr);
@@ -178,7 +185,8 @@ TensorPtr tensor_norms(const tensor_list& tensors, double norm_type) {
   for (size_t i = 0; i < tensors.size(); ++i) {
     const TensorPtr& t = tensors[i];
     if (!t) { o[i] = __builtin_nan(""); continue; }
-    const void* ptr = t->data_ptr();
+    const TensorPtr td = dense(t);
+    const void* ptr = td->data_ptr();
     const int64_t n = t->numel;
     double part = dispatch(t->dtype, [&](auto z) {
       using T = decltype(z);
