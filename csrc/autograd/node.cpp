@@ -80,7 +80,13 @@ constexpr const char* kInplaceHint =
     " Hint: enable anomaly detection to find the operation that failed to compute its gradient, with "
     "gc.autograd.set_detect_anomaly(True).";
 
-uint64_t storage_checksum(const Tensor& t) { return kernels::checksum(t.data_ptr(), t.nbytes()); }
+// The bytes the tensor can reach (a view: the span of its storage it covers).
+uint64_t storage_checksum(const Tensor& t) {
+  int64_t lo, hi;
+  t.storage_extent(&lo, &hi);
+  const size_t es = dtype_size(t.dtype);
+  return kernels::checksum(static_cast<const char*>(t.storage->data) + lo * es, static_cast<size_t>(hi - lo) * es);
+}
 
 }  // namespace
 
