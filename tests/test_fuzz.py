@@ -1086,6 +1086,14 @@ GARBAGE_SCRIPT = textwrap.dedent(
         return (run, [R.choice([garbage(), R.choice(tensors())])], {})
 
     # ---- calls that MUST raise ------------------------------------------------------
+    def _swapped_backward():  # a saved input whose storage .data = swaps: detected at backward
+        x = gc.randn(3, requires_grad=True)
+        loss = (x * x).sum()
+        view = x.detach().numpy()
+        x.data = gc.zeros(3)
+        view[:] = 1.0  # the view still owns its (old) storage
+        loss.backward()
+
     def must_raise_cases():
         z = gc.zeros
         m = small_model()
@@ -1133,6 +1141,18 @@ GARBAGE_SCRIPT = textwrap.dedent(
             ("load_junk", lambda: gc.load(raw)), ("load_missing", lambda: gc.load(raw + ".nope")),
             ("reshape_bad", lambda: gc.zeros(2, 3).reshape(R.choice([(4, -1), (7,), (-1, -1), (2, 2), (0, -1)]))),
             ("sum_bad_dim", lambda: gc.zeros(2, 3).sum(dim=R.choice([2, -3, 2 ** 62, (0, 0), (0, 5)]))),
+            ("reshape_overflow", lambda: gc.zeros(0).reshape(R.choice([(2 ** 62, 4), (2 ** 40, 2 ** 40, 0, 2 ** 30)]))),
+            ("shape_huge_int", lambda: gc.zeros(R.choice([2 ** 63, 2 ** 64, -2 ** 64]))),
+            ("index_huge_int", lambda: gc.zeros(3)[R.choice([2 ** 63, -2 ** 70, 3, -4])]),
+            ("numpy_requires_grad", lambda: gc.randn(3, requires_grad=True).numpy()),
+            ("inplace_expanded", lambda: gc.ones(1).expand(4).add_(1.0)),
+            ("inplace_leaf", lambda: gc.ones(3, requires_grad=True).mul_(2.0)),
+            ("int_requires_grad", lambda: gc.tensor([1, 2], requires_grad=True)),
+            ("int_of_nan", lambda: int(gc.tensor(float("nan")))),
+            ("view_not_viewable", lambda: gc.randn(3, 4).t().view(12)),
+            ("mask_wrong_shape", lambda: gc.randn(3, 4)[gc.tensor([True, False])]),
+            ("float_index", lambda: gc.randn(3)[gc.tensor([0.0, 1.0])]),
+            ("storage_swap_backward", lambda: _swapped_backward()),
             ("max_bad_dim", lambda: gc.zeros(2, 3).max(dim=R.choice([2, -3, (1, 1)]))),
             ("matmul_bad", lambda: gc.matmul(gc.zeros(2, 3), gc.zeros(R.choice([(4, 5), (2,), (2, 3), (5, 3, 3)])))),
             ("matmul_0d", lambda: gc.matmul(gc.tensor(1.0), gc.zeros(3))),
@@ -1210,7 +1230,12 @@ GARBAGE_SCRIPT = textwrap.dedent(
         return [None, float("nan"), float("inf"), -1, 0, 2 ** 63, -2 ** 63, 2 ** 40, 1.5, "abc", b"x", [], (),
                 [[1.0], [2.0, 3.0]], np.zeros((0, 3), np.float32), np.array([np.nan]), np.arange(3),
                 np.zeros(2, np.complex64), gc.zeros(0), gc.tensor(float("nan")), gc.zeros(2, 3, dtype=gc.float64),
-                gc.randn(3, requires_grad=True) * 2, object(), Evil(), IndexLike(2 ** 62)]
+                gc.randn(3, requires_grad=True) * 2, object(), Evil(), IndexLike(2 ** 62),
+                # issue 10/11 classes: ints beyond int64, huge zero-element shapes, strided views,
+                # integer and bool tensors, an expanded view
+                2 ** 64, -2 ** 64, (2 ** 62, 4), (2 ** 57, 0), gc.zeros(2 ** 40, 0), gc.randn(4, 3).t(),
+                gc.arange(6).reshape(2, 3)[:, ::2], gc.tensor([True, False]), gc.tensor([0, 2]),
+                gc.ones(1).expand(5), IndexLike(2 ** 64)]
 
     names = sorted(ENTRY)
     SWEEP = []
