@@ -70,6 +70,7 @@ class type_caster<long> {
 // gradcore's dtypes are Python objects of class gradcore.dtype, one per DType (so that
 // `t.dtype is gc.float32`); DType arguments and results convert through them.
 namespace gradcore::bindings {
+bool is_tensor_object(py::handle h);  // is_tensor below, callable before its definition
 py::handle dtype_object(DType d);
 bool dtype_from_object(py::handle obj, DType* out);
 }  // namespace gradcore::bindings
@@ -80,6 +81,18 @@ struct type_caster<gradcore::DType> {
   bool load(handle src, bool) { return gradcore::bindings::dtype_from_object(src, &value); }
   static handle cast(gradcore::DType d, return_value_policy, handle) {
     return gradcore::bindings::dtype_object(d).inc_ref();
+  }
+};
+// A list of tensors is never a Tensor: a Tensor is a sequence too (len, getitem), and the
+// generic list caster would iterate it (a zero-element tensor of shape (2**40, 0) has 2**40
+// rows). Anything else converts as pybind11's list caster does.
+template <>
+struct type_caster<std::vector<std::shared_ptr<gradcore::Tensor>>>
+    : list_caster<std::vector<std::shared_ptr<gradcore::Tensor>>, std::shared_ptr<gradcore::Tensor>> {
+  bool load(handle src, bool convert) {
+    if (gradcore::bindings::is_tensor_object(src)) return false;
+    return list_caster<std::vector<std::shared_ptr<gradcore::Tensor>>, std::shared_ptr<gradcore::Tensor>>::load(src,
+                                                                                                              convert);
   }
 };
 }  // namespace pybind11::detail

@@ -4,6 +4,7 @@
 
 namespace gradcore::bindings {
 PyTypeObject* g_tensor_type = nullptr;
+bool is_tensor_object(py::handle h) { return is_tensor(h); }
 namespace {
 PyObject* g_int_overflow = nullptr;  // gradcore.IntOverflowError, created at import
 PyObject* g_shape_error = nullptr;   // gradcore.ShapeError
