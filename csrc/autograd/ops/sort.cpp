@@ -689,7 +689,7 @@ ValuesIndices topk(const TensorPtr& x, int64_t k, int64_t dim, bool largest, boo
 ValuesIndices kthvalue(const TensorPtr& x, int64_t k, int64_t dim, bool keepdim) {
   const int64_t d = normalize_dim(dim, x->ndim());
   check_dim_nonempty(*x, d, "kthvalue");
-  GC_CHECK(x->dtype != DType::Bool, RuntimeError, "\"kthvalue_cpu\" not implemented for 'Bool'");
+  GC_CHECK(x->dtype != DType::Bool || x->ndim() == 0, RuntimeError, "\"kthvalue_cpu\" not implemented for 'Bool'");
   if (is_half(x->dtype)) return halves_back(kthvalue(to_dtype(x, DType::Float32), k, dim, keepdim), x->dtype);
   GC_CHECK(k >= 1 && k <= size_along(*x, d), RuntimeError, "kthvalue(): selected number k out of range for dimension ", d);
   return reduce_select(x, d, keepdim, "KthvalueBackward0", [&](auto* xp, const Lanes& L, auto* v, int64_t* i) {
