@@ -253,6 +253,30 @@ def test_strided_and_long_lanes_match_numpy() -> None:
         assert v.argmax().item() == int(nv.argmax())
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int32, np.int8])
+def test_contiguous_lane_extremes_find_nan_and_first_index(dtype: Any) -> None:
+    """Long contiguous lanes (lanes.h's 32-wide lane_extreme, its tail and the index search)."""
+    rng = np.random.default_rng(10)
+    for n in (1, 31, 32, 33, 95, 70001):
+        a = rng.integers(-100, 100, (2, n)).astype(dtype)
+        for pos in sorted({0, n // 2, n - 1, min(33, n - 1)}):
+            b = a.copy()
+            if b.dtype.kind == "f":
+                b[1, pos] = NAN
+            else:
+                b[1, pos] = np.iinfo(dtype).max  # the maximum occurs here first (maybe also later)
+                b[1, -1] = np.iinfo(dtype).max
+            x = gc.tensor(b)
+            for is_max in (True, False):
+                r = x.max(1) if is_max else x.min(1)
+                want_v = b.max(axis=1) if is_max else b.min(axis=1)
+                want_i = b.argmax(axis=1) if is_max else b.argmin(axis=1)  # NumPy: the first NaN / extreme too
+                np.testing.assert_array_equal(r.values.numpy(), want_v, err_msg=f"n={n} pos={pos}")
+                np.testing.assert_array_equal(r.indices.numpy(), want_i, err_msg=f"n={n} pos={pos}")
+                np.testing.assert_array_equal((x.amax(1) if is_max else x.amin(1)).numpy(), want_v)
+            np.testing.assert_array_equal(x.argmax().item(), b.argmax())
+
+
 def test_results_do_not_depend_on_the_thread_count() -> None:
     rng = np.random.default_rng(7)
     a = gc.tensor(rng.integers(-50, 50, (64, 3000)).astype(np.float32))

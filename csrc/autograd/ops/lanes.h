@@ -12,10 +12,12 @@
 //   for_lane_blocks(L, [&](int64_t o, int64_t j0, int64_t j1) { scan lanes j0..j1 of o together; });
 //
 // Threads split the lanes, never a lane, so every result is the same for any thread count,
-// and a task that writes only its own lanes of an output never races another.
+// and a task that writes only its own lanes of an output never races another. lane_extreme
+// is the one kernel-like loop shared by several ops (max/min along a dim, amin).
 #pragma once
 #include <algorithm>
 #include <cstdint>
+#include <type_traits>
 
 #include "core/tensor.h"
 #include "cpu/parallel.h"
@@ -60,6 +62,36 @@ inline void for_lane_blocks(const Lanes& L, F&& f) {
       f(o, j0, std::min(j0 + bs, L.inner));
     }
   });
+}
+
+// The extreme (Max: largest) of n >= 1 contiguous values, NaN when any is NaN: 32 running
+// extremes and 32 NaN catchers, each a plain select (GCC vectorises them into min/max and
+// compare instructions even at the SSE2 baseline; fewer leave the loop latency bound).
+template <class T, bool Max>
+inline T lane_extreme(const T* p, int64_t n) {
+  constexpr int K = 32;
+  auto pick = [](T v, T m) { return (Max ? m < v : v < m) ? v : m; };
+  T m[K], bad[K];
+  for (int k = 0; k < K; ++k) { m[k] = p[0]; bad[k] = p[0]; }
+  int64_t i = 0;
+  for (; i + K <= n; i += K)
+    for (int k = 0; k < K; ++k) {
+      const T v = p[i + k];
+      m[k] = pick(v, m[k]);
+      if constexpr (std::is_floating_point_v<T>) bad[k] = v != v ? v : bad[k];
+    }
+  for (; i < n; ++i) {
+    m[0] = pick(p[i], m[0]);
+    if constexpr (std::is_floating_point_v<T>) bad[0] = p[i] != p[i] ? p[i] : bad[0];
+  }
+  for (int k = 1; k < K; ++k) {
+    m[0] = pick(m[k], m[0]);
+    if constexpr (std::is_floating_point_v<T>) bad[0] = bad[k] != bad[k] ? bad[k] : bad[0];
+  }
+  if constexpr (std::is_floating_point_v<T>) {
+    if (bad[0] != bad[0]) return bad[0];
+  }
+  return m[0];
 }
 
 }  // namespace gradcore::ops

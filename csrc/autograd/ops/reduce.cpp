@@ -69,11 +69,27 @@ void generic_reduce(RKind kind, const T* x, Acc* y, int64_t outer, int64_t n, in
   });
 }
 
-// -x without autograd (amin of floats is -amax(-x): the max kernels, NaN propagating).
-TensorPtr negated(const TensorPtr& x) {
-  autograd::GradModeGuard no_grad(false);
-  autograd::fw::DisableGuard no_tangent;
-  return neg(detach(x));
+// The minimum of floats over the middle axis of (outer, n, inner), NaN propagating (the
+// table has max kernels only): lane_extreme along contiguous lanes, else rows of lanes at once.
+template <class T>
+void min_axis(const T* x, T* y, int64_t outer, int64_t n, int64_t inner) {
+  const Lanes L{outer, n, inner};
+  if (inner == 1) {
+    for_lanes(L, [&](int64_t l0, int64_t l1) {
+      for (int64_t l = l0; l < l1; ++l) y[l] = lane_extreme<T, false>(x + l * n, n);
+    });
+    return;
+  }
+  for_lane_blocks(L, [&](int64_t o, int64_t j0, int64_t j1) {
+    const T* xo = x + o * n * inner;
+    T* yo = y + o * inner;
+    for (int64_t j = j0; j < j1; ++j) yo[j] = xo[j];
+    for (int64_t i = 1; i < n; ++i)
+      for (int64_t j = j0; j < j1; ++j) {
+        const T v = xo[i * inner + j];
+        yo[j] = v < yo[j] || v != v ? v : yo[j];
+      }
+  });
 }
 
 // Reduces runs of adjacent dims in one (outer, n, inner) pass each, last run first.
@@ -82,8 +98,6 @@ TensorPtr negated(const TensorPtr& x) {
 // selection sums to 0 and has min 1 (all() of nothing is true); max / min otherwise
 // refuse zero-size dims up front.
 TensorPtr reduce_forward(RKind kind, const TensorPtr& x_in, const std::vector<int64_t>& dims, DType out_dtype) {
-  if (kind == RKind::Min && is_f32_or_f64(x_in->dtype))
-    return negated(reduce_forward(RKind::Max, negated(x_in), dims, out_dtype));
   TensorPtr cur = dense(x_in);
   const TensorPtr& x = cur;
   Shape shape = x->shape;
@@ -120,6 +134,8 @@ TensorPtr reduce_forward(RKind kind, const TensorPtr& x_in, const std::vector<in
       if (kind == RKind::Sum) {
         if (outer == 1 && inner == 1) out->data<T>()[0] = kernels::sum_all<T>(cur->data<T>(), n);
         else kernels::sum_axis<T>(cur->data<T>(), out->data<T>(), outer, n, inner);
+      } else if (kind == RKind::Min) {
+        min_axis<T>(cur->data<T>(), out->data<T>(), outer, n, inner);
       } else {
         if (outer == 1 && inner == 1) out->data<T>()[0] = kernels::max_all<T>(cur->data<T>(), n);
         else kernels::max_axis<T>(cur->data<T>(), out->data<T>(), outer, n, inner);
@@ -312,15 +328,31 @@ template <class T>
 using ProdAcc = std::conditional_t<std::is_floating_point_v<T>, double, uint64_t>;
 
 // The product of each lane (floating: accumulated in double, rounded once; integers: uint64,
-// two's complement wrap-around).
+// two's complement wrap-around; contiguous lanes in eight interleaved partial products).
 template <class T>
 void prod_lanes(const T* x, const Lanes& L, T* y) {
+  using Acc = ProdAcc<T>;
+  if (L.inner == 1) {  // contiguous lanes: eight running products (no latency chain), combined
+    for_lanes(L, [&](int64_t l0, int64_t l1) {
+      for (int64_t l = l0; l < l1; ++l) {
+        const T* p = x + l * L.n;
+        Acc a[8] = {1, 1, 1, 1, 1, 1, 1, 1};
+        int64_t i = 0;
+        for (; i + 8 <= L.n; i += 8)
+          for (int k = 0; k < 8; ++k) a[k] = static_cast<Acc>(a[k] * static_cast<Acc>(p[i + k]));
+        for (; i < L.n; ++i) a[0] = static_cast<Acc>(a[0] * static_cast<Acc>(p[i]));
+        y[l] = static_cast<T>(static_cast<Acc>(static_cast<Acc>(a[0] * a[1]) * static_cast<Acc>(a[2] * a[3])) *
+                              static_cast<Acc>(static_cast<Acc>(a[4] * a[5]) * static_cast<Acc>(a[6] * a[7])));
+      }
+    });
+    return;
+  }
   for_lane_blocks(L, [&](int64_t o, int64_t j0, int64_t j1) {
-    ProdAcc<T> acc[kLaneBlock];
+    Acc acc[kLaneBlock];
     for (int64_t j = j0; j < j1; ++j) acc[j - j0] = 1;
     const T* xo = x + o * L.n * L.inner;
     for (int64_t i = 0; i < L.n; ++i)
-      for (int64_t j = j0; j < j1; ++j) acc[j - j0] = static_cast<ProdAcc<T>>(acc[j - j0] * static_cast<ProdAcc<T>>(xo[i * L.inner + j]));
+      for (int64_t j = j0; j < j1; ++j) acc[j - j0] = static_cast<Acc>(acc[j - j0] * static_cast<Acc>(xo[i * L.inner + j]));
     for (int64_t j = j0; j < j1; ++j) y[o * L.inner + j] = static_cast<T>(acc[j - j0]);
   });
 }

@@ -92,6 +92,23 @@ inline bool beats(T a, T cur) {
 
 template <class T, bool Max>
 void extreme_lanes(const T* x, const Lanes& L, T* vals, int64_t* idx) {
+  if (L.inner == 1) {  // contiguous lanes: the extreme (vectorised), then its first position
+    for_lanes(L, [&](int64_t l0, int64_t l1) {
+      for (int64_t l = l0; l < l1; ++l) {
+        const T* p = x + l * L.n;
+        const T m = lane_extreme<T, Max>(p, L.n);
+        int64_t i = 0;
+        if (nan_of(m)) {
+          while (!nan_of(p[i])) ++i;
+        } else {
+          while (!(p[i] == m)) ++i;
+        }
+        vals[l] = m;
+        idx[l] = i;
+      }
+    });
+    return;
+  }
   for_lane_blocks(L, [&](int64_t o, int64_t j0, int64_t j1) {
     const T* xo = x + o * L.n * L.inner;
     T* v = vals + o * L.inner;
@@ -142,8 +159,23 @@ using ScanAcc = std::conditional_t<std::is_floating_point_v<T>, double, uint64_t
 
 template <class T, bool Prod>
 void scan_lanes(const T* x, T* y, const Lanes& L, bool reverse) {
+  using Acc = ScanAcc<T>;
+  if (L.inner == 1) {  // contiguous lanes
+    for_lanes(L, [&](int64_t l0, int64_t l1) {
+      for (int64_t l = l0; l < l1; ++l) {
+        const T* xl = x + l * L.n;
+        T* yl = y + l * L.n;
+        Acc acc = Prod ? Acc(1) : Acc(0);
+        for (int64_t s = 0; s < L.n; ++s) {
+          const int64_t i = reverse ? L.n - 1 - s : s;
+          acc = Prod ? static_cast<Acc>(acc * static_cast<Acc>(xl[i])) : static_cast<Acc>(acc + static_cast<Acc>(xl[i]));
+          yl[i] = static_cast<T>(acc);
+        }
+      }
+    });
+    return;
+  }
   for_lane_blocks(L, [&](int64_t o, int64_t j0, int64_t j1) {
-    using Acc = ScanAcc<T>;
     Acc acc[kLaneBlock];
     for (int64_t j = j0; j < j1; ++j) acc[j - j0] = Prod ? Acc(1) : Acc(0);
     const int64_t off = o * L.n * L.inner;
@@ -220,9 +252,23 @@ void topk_lanes(const T* x, const Lanes& L, int64_t k, bool largest, T* vals, in
   for_lanes(L, [&](int64_t l0, int64_t l1) {
     std::vector<Key<T>> buf;
     for (int64_t l = l0; l < l1; ++l) {
-      load_lane(x, L, L.base(l), buf);
+      const int64_t b = L.base(l);
       auto pick = [&](auto cmp) {
-        if (k < L.n) std::nth_element(buf.begin(), buf.begin() + (k - 1), buf.end(), cmp);
+        if (k * 16 <= L.n) {  // few of many: a heap of the k best so far (its top the worst kept)
+          buf.resize(static_cast<size_t>(k));
+          for (int64_t i = 0; i < k; ++i) buf[i] = {x[b + i * L.inner], i};
+          std::make_heap(buf.begin(), buf.end(), cmp);
+          for (int64_t i = k; i < L.n; ++i) {
+            const Key<T> e{x[b + i * L.inner], i};
+            if (!cmp(e, buf.front())) continue;  // no better than the k-th best: most elements stop here
+            std::pop_heap(buf.begin(), buf.end(), cmp);
+            buf.back() = e;
+            std::push_heap(buf.begin(), buf.end(), cmp);
+          }
+        } else {
+          load_lane(x, L, b, buf);
+          if (k < L.n) std::nth_element(buf.begin(), buf.begin() + (k - 1), buf.end(), cmp);
+        }
         std::sort(buf.begin(), buf.begin() + k, cmp);
       };
       if (largest) pick(Descending<T>());
