@@ -453,7 +453,7 @@ def _thread_sensitive_results() -> Dict[str, np.ndarray]:
         out[f"mean_{name}"] = big.mean().detach().numpy().copy()
         out[f"sum_dim0_{name}"] = m.sum(dim=0).detach().numpy().copy()
         out[f"sum_dim1_{name}"] = m.sum(dim=1).detach().numpy().copy()
-        out[f"max_dim1_{name}"] = m.max(dim=1).detach().numpy().copy()
+        out[f"max_dim1_{name}"] = m.max(dim=1).values.detach().numpy().copy()
         out[f"softmax_{name}"] = gc.softmax(m, 1).detach().numpy().copy()
         out[f"log_softmax_d0_{name}"] = gc.log_softmax(m, 0).detach().numpy().copy()
         out[f"ce_{name}"] = F.cross_entropy(m, np.arange(300) % 1001).detach().numpy().copy()
@@ -587,7 +587,7 @@ def test_from_numpy_of_unaligned_memory_under_every_isa(np_dtype: Any, isa: str)
     m = t.reshape(64, 64)
     np.testing.assert_allclose((m @ m).detach().numpy(), A.reshape(64, 64) @ A.reshape(64, 64), rtol=rtol, atol=1e-4)
     np.testing.assert_allclose(gc.softmax(m, 1).detach().numpy().sum(axis=1), np.ones(64), rtol=rtol)
-    np.testing.assert_allclose(m.max(dim=0).detach().numpy(), A.reshape(64, 64).max(axis=0), rtol=rtol)
+    np.testing.assert_allclose(m.max(dim=0).values.detach().numpy(), A.reshape(64, 64).max(axis=0), rtol=rtol)
 
 
 @pytest.mark.parametrize("np_dtype,dtype", [(np.float32, gc.float32), (np.float64, gc.float64)])

@@ -160,7 +160,7 @@ GC_CASES: Dict[str, Tuple[Callable[..., Any], List[np.ndarray]]] = {
     "elementwise": (lambda x: (x.tanh() * x.exp() + x.sigmoid() / (x ** 2 + 1)).sqrt(), [X6]),
     "activations": (lambda x: F.gelu(x) + F.gelu(x, approximate="tanh") * F.softplus(x) + F.leaky_relu(x, 0.2), [X6]),
     "softmax_logsoftmax": (lambda x: F.softmax(x.reshape(2, 3), 1) * F.log_softmax(x.reshape(2, 3), 0), [X6]),
-    "reductions": (lambda x: x.reshape(2, 3).max(1) * x.reshape(3, 2).mean(0).sum() + abs(x).sum(), [X6]),
+    "reductions": (lambda x: x.reshape(2, 3).amax(1) * x.reshape(3, 2).mean(0).sum() + abs(x).sum(), [X6]),
     "mlp_loss": (lambda w1, b1, w2, b2: F.cross_entropy(
         F.linear(F.linear(_f64(X_MLP), w1, b1, activation="tanh"), w2, b2), Y_MLP, label_smoothing=0.05), PARAMS),
     "mlp_logits": (lambda w1, b1, w2, b2: F.linear(F.relu(F.linear(_f64(X_MLP), w1, b1) + 0.3), w2, b2), PARAMS),

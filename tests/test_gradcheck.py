@@ -61,8 +61,8 @@ GRADCHECK_OPS: list = [
     ("mean_dim", lambda x: x.mean(dim=-1), ((2, 3, 2),), "any"),
     ("mean_dims_keep", lambda x: x.mean(dim=(0, 1), keepdim=True), ((2, 3, 2),), "any"),
     ("max_all", lambda x: x.max(), ((2, 3, 2),), "distinct"),          # no ties
-    ("max_dim", lambda x: x.max(dim=1), ((2, 3, 2),), "distinct"),     # no ties
-    ("max_dims_keep", lambda x: x.max(dim=(0, 2), keepdim=True), ((2, 3, 2),), "distinct"),
+    ("max_dim", lambda x: x.max(dim=1).values, ((2, 3, 2),), "distinct"),  # no ties
+    ("amax_dims_keep", lambda x: x.amax(dim=(0, 2), keepdim=True), ((2, 3, 2),), "distinct"),
     ("reshape", lambda x: x.reshape(3, -1), ((2, 3, 2),), "any"),
     ("transpose", lambda x: x.transpose(0, 1), ((2, 3),), "any"),
     ("transpose_3d", lambda x: x.transpose(0, 2), ((2, 3, 2),), "any"),
@@ -172,7 +172,7 @@ SECOND_ORDER_OPS: list = [
     ("sigmoid", lambda x: x.sigmoid(), ((2, 3),), "any"),
     ("relu", lambda x: x.relu() * x, ((2, 3),), "away0"),   # relu(x) * x = x^2 on x > 0
     ("abs", lambda x: x.abs() * x, ((2, 3),), "away0"),     # |x| * x: second derivative 2 sign(x)
-    ("max_dim", lambda x: x.max(dim=1) ** 2, ((2, 3),), "distinct"),
+    ("max_dim", lambda x: x.max(dim=1).values ** 2, ((2, 3),), "distinct"),
     ("mean_sq", lambda x: (x * x).mean(dim=0), ((2, 3),), "any"),
     ("matmul", lambda a, b: (a @ b) ** 2, ((2, 3), (3, 2)), "any"),
     ("linear", lambda x, w, b: F.linear(x, w, b) ** 2, ((3, 4), (2, 4), (2,)), "any"),

@@ -307,7 +307,7 @@ def test_max_reductions_propagate_nan_from_any_position(isa, dtype):
             got = t.max().item()
             assert np.isnan(got), f"max over all of {shape} with NaN at {pos} ({isa}): {got}"
             for d in range(len(shape)):
-                np.testing.assert_array_equal(t.max(dim=d).detach().numpy(), np.max(x, axis=d),
+                np.testing.assert_array_equal(t.amax(dim=d).detach().numpy(), np.max(x, axis=d),
                                               err_msg=f"max dim {d} of {shape}, NaN at {pos} ({isa})")
 
 
@@ -315,8 +315,8 @@ def test_max_gradient_at_nan_and_tied_inf_matches_torch():
     """Note [max gradient at ties and NaN] (reduce.cpp): torch.max() shares among NaNs; amax(dim) is NaN."""
     torch = pytest.importorskip("torch")
     rows = np.array([[1.0, NAN, 3.0, NAN], [2.0, INF, INF, -1.0], [-INF, -INF, -INF, -INF], [5.0, 5.0, 0.0, 1.0]])
-    for fn, tfn in [(lambda t: t.max(), lambda t: t.max()), (lambda t: t.max(dim=1), lambda t: t.amax(dim=1)),
-                    (lambda t: t.max(dim=0, keepdim=True), lambda t: t.amax(dim=0, keepdim=True))]:
+    for fn, tfn in [(lambda t: t.max(), lambda t: t.max()), (lambda t: t.amax(dim=1), lambda t: t.amax(dim=1)),
+                    (lambda t: t.amax(dim=0, keepdim=True), lambda t: t.amax(dim=0, keepdim=True))]:
         for data in (rows, rows[1:], rows[3:]):
             t = gc.tensor(data, requires_grad=True)
             tt = torch.tensor(data, requires_grad=True)

@@ -202,22 +202,22 @@ OPS = [
        torch_fn=lambda x: torch.mean(x, dim=0, keepdim=True)),
     Op("max_all", lambda x: x.max(), np.max, (M3,), "distinct", torch_fn=lambda x: torch.amax(x)),
     Op("max_all_wide", lambda x: x.max(), np.max, (S,), "distinct", torch_fn=lambda x: torch.amax(x)),
-    Op("max_d0", lambda x: x.max(dim=0), lambda x: x.max(axis=0), (M3,), "distinct",
-       torch_fn=lambda x: torch.amax(x, dim=0)),
-    Op("max_d1_keep", lambda x: x.max(dim=1, keepdim=True), lambda x: x.max(axis=1, keepdims=True), (M3,),
-       "distinct", torch_fn=lambda x: torch.amax(x, dim=1, keepdim=True)),
-    Op("max_dneg1", lambda x: x.max(dim=-1), lambda x: x.max(axis=-1), (M3,), "distinct",
-       torch_fn=lambda x: torch.amax(x, dim=-1)),
-    Op("max_d02", lambda x: x.max(dim=(0, 2)), lambda x: x.max(axis=(0, 2)), (M3,), "distinct",
+    Op("max_d0", lambda x: x.max(dim=0).values, lambda x: x.max(axis=0), (M3,), "distinct",
+       torch_fn=lambda x: torch.max(x, dim=0).values),
+    Op("max_d1_keep", lambda x: x.max(dim=1, keepdim=True).values, lambda x: x.max(axis=1, keepdims=True), (M3,),
+       "distinct", torch_fn=lambda x: torch.max(x, dim=1, keepdim=True).values),
+    Op("max_dneg1", lambda x: x.max(dim=-1)[0], lambda x: x.max(axis=-1), (M3,), "distinct",
+       torch_fn=lambda x: torch.max(x, dim=-1)[0]),
+    Op("amax_d02", lambda x: x.amax(dim=(0, 2)), lambda x: x.max(axis=(0, 2)), (M3,), "distinct",
        torch_fn=lambda x: torch.amax(x, dim=(0, 2))),
-    Op("max_d02_keep", lambda x: x.max(dim=(0, 2), keepdim=True), lambda x: x.max(axis=(0, 2), keepdims=True),
+    Op("amax_d02_keep", lambda x: x.amax(dim=(0, 2), keepdim=True), lambda x: x.max(axis=(0, 2), keepdims=True),
        (M3,), "distinct", torch_fn=lambda x: torch.amax(x, dim=(0, 2), keepdim=True)),
-    Op("max_d0_wide", lambda x: x.max(dim=0), lambda x: x.max(axis=0), (S,), "distinct",
-       torch_fn=lambda x: torch.amax(x, dim=0)),
-    Op("max_all_keep", lambda x: x.max(keepdim=True), lambda x: x.max(keepdims=True), (M3,), "distinct",
+    Op("max_d0_wide", lambda x: x.max(dim=0).values, lambda x: x.max(axis=0), (S,), "distinct",
+       torch_fn=lambda x: torch.max(x, dim=0).values),
+    Op("amax_all_keep", lambda x: x.amax(keepdim=True), lambda x: x.max(keepdims=True), (M3,), "distinct",
        torch_fn=lambda x: torch.amax(x, dim=(0, 1, 2), keepdim=True)),
-    Op("gc.max", lambda x: gc.max(x, dim=1), lambda x: x.max(axis=1), (S,), "distinct",
-       torch_fn=lambda x: torch.amax(x, dim=1)),
+    Op("gc.max", lambda x: gc.max(x, dim=1).values, lambda x: x.max(axis=1), (S,), "distinct",
+       torch_fn=lambda x: torch.max(x, dim=1).values),
     # ---- shape ----------------------------------------------------------------------------
     Op("reshape", lambda x: x.reshape(6, 4), lambda x: x.reshape(6, 4), (M3,)),
     Op("reshape_neg1", lambda x: x.reshape(4, -1), lambda x: x.reshape(4, -1), (M3,)),
@@ -416,7 +416,7 @@ def test_max_gradient_split_between_ties(dtype: Any, isa: str) -> None:
     np.testing.assert_array_equal(x.grad.detach().numpy(), [0.0, 0.5, 0.5, 0.0])
 
     x = gc.tensor([[5.0, 5.0, 5.0], [1.0, 4.0, 4.0]], dtype=dtype, requires_grad=True)
-    x.max(dim=1).backward(gc.tensor([3.0, 1.0], dtype=dtype))
+    x.amax(dim=1).backward(gc.tensor([3.0, 1.0], dtype=dtype))
     np.testing.assert_allclose(x.grad.detach().numpy(), [[1.0, 1.0, 1.0], [0.0, 0.5, 0.5]], rtol=1e-6)
 
 
@@ -425,7 +425,7 @@ def test_max_gradient_ties_match_torch_amax() -> None:
     data = np.array([[2.0, 7.0, 7.0, 1.0], [7.0, 7.0, 7.0, 7.0], [0.0, -1.0, 0.0, 3.0]])
     x = gc.tensor(data, requires_grad=True)
     tx = torch_mod.tensor(data, requires_grad=True)
-    x.max(dim=1).sum().backward()
+    x.amax(dim=1).sum().backward()
     torch_mod.amax(tx, dim=1).sum().backward()
     np.testing.assert_allclose(x.grad.detach().numpy(), tx.grad.detach().numpy(), rtol=1e-12)
 

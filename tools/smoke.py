@@ -42,7 +42,7 @@ def run() -> dict:
     b = gc.tensor(b_np, requires_grad=True)
     y = gc.tanh(a * b + gc.exp(-gc.abs(a))) - gc.sigmoid(a) / (1.0 + b * b) + gc.relu(a - b)
     out["elementwise"] = _arr(y)
-    s = (y * y).sum() + y.mean() + gc.max(y, 1).sum()
+    s = (y * y).sum() + y.mean() + gc.amax(y, 1).sum()
     s.backward()
     out["elementwise_loss"] = _arr(s)
     out["elementwise_grad_a"] = _arr(a.grad)

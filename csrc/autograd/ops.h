@@ -114,10 +114,67 @@ TensorPtr gelu_backward(const TensorPtr& grad, const TensorPtr& input, bool tanh
 // `dtype` (optional) is the accumulation and result dtype; integer sums accumulate in int64.
 TensorPtr sum(const TensorPtr& x, const std::vector<int64_t>& dims, bool keepdim, const DType* dtype = nullptr);
 TensorPtr mean(const TensorPtr& x, const std::vector<int64_t>& dims, bool keepdim, const DType* dtype = nullptr);
-// Max values (torch.amax). The gradient is split evenly between tied maxima.
+// torch.amax / torch.amin over dims (empty: all). Ties share the gradient evenly; at a NaN
+// extreme its whole slice gets NaN (Note [max gradient at ties and NaN], reduce.cpp).
+TensorPtr amax(const TensorPtr& x, const std::vector<int64_t>& dims, bool keepdim);
+TensorPtr amin(const TensorPtr& x, const std::vector<int64_t>& dims, bool keepdim);
+// dims empty: torch.max(x) / torch.min(x), the extreme of all elements (keepdim keeps size-1
+// dims), whose ties, or NaNs at a NaN extreme, share the gradient; else amax / amin.
 TensorPtr max(const TensorPtr& x, const std::vector<int64_t>& dims, bool keepdim);
+TensorPtr min(const TensorPtr& x, const std::vector<int64_t>& dims, bool keepdim);
+// grad (broadcast to input's shape) shared evenly by the elements of input equal to the
+// 0-dim `value`, or by its NaNs when value is NaN (PyTorch's evenly_distribute_backward).
+TensorPtr evenly_distribute_backward(const TensorPtr& grad, const TensorPtr& input, const TensorPtr& value);
+// The product over one dim, or of all elements (dim null). Integers and bool multiply in
+// int64 unless `dtype` is given. Zeros get PyTorch's gradient (no division by them).
+TensorPtr prod(const TensorPtr& x, const int64_t* dim, bool keepdim, const DType* dtype = nullptr);
+// Truth values (nonzero, NaN included, is true) reduced over dims (empty: all): bool results
+// (uint8 for uint8 input, as PyTorch); count_nonzero gives int64. No gradient.
+TensorPtr any(const TensorPtr& x, const std::vector<int64_t>& dims, bool keepdim);
+TensorPtr all(const TensorPtr& x, const std::vector<int64_t>& dims, bool keepdim);
+TensorPtr count_nonzero(const TensorPtr& x, const std::vector<int64_t>& dims);
 // Sum `x` down to `shape` (the inverse of broadcasting).
 TensorPtr sum_to(const TensorPtr& x, const Shape& shape);
+
+// ---- sort.cpp: selection, ordering and scans along one dim; unique, bincount, histc ----
+// Ties, NaN and indices as PyTorch's, see Note [Order, ties and NaN] (sort.cpp). A 0-dim
+// tensor takes dim 0 / -1 as one lane of one element. Values picked by indices carry the
+// gradient back to those positions (Note [Index-selected values]); indices are int64.
+struct ValuesIndices {
+  TensorPtr values, indices;
+};
+ValuesIndices max_dim(const TensorPtr& x, int64_t dim, bool keepdim);    // torch.max(x, dim)
+ValuesIndices min_dim(const TensorPtr& x, int64_t dim, bool keepdim);
+TensorPtr argmax(const TensorPtr& x, const int64_t* dim, bool keepdim);  // dim null: index into the flattened x
+TensorPtr argmin(const TensorPtr& x, const int64_t* dim, bool keepdim);
+ValuesIndices sort(const TensorPtr& x, int64_t dim, bool descending, bool stable);  // always stable
+TensorPtr argsort(const TensorPtr& x, int64_t dim, bool descending, bool stable);
+ValuesIndices topk(const TensorPtr& x, int64_t k, int64_t dim, bool largest, bool sorted);  // always sorted
+ValuesIndices kthvalue(const TensorPtr& x, int64_t k, int64_t dim, bool keepdim);           // k from 1
+ValuesIndices median(const TensorPtr& x, int64_t dim, bool keepdim);  // the lower middle; NaN if any
+TensorPtr median(const TensorPtr& x);  // of all elements (0-dim); the gradient shared by equal elements
+ValuesIndices mode(const TensorPtr& x, int64_t dim, bool keepdim);
+ValuesIndices cummax(const TensorPtr& x, int64_t dim);
+ValuesIndices cummin(const TensorPtr& x, int64_t dim);
+// Running sums / products along dim (reverse: from the end), in `dtype`, else int64 for
+// integers and bool, else x's dtype; floating values accumulate in double.
+TensorPtr cumsum(const TensorPtr& x, int64_t dim, const DType* dtype = nullptr, bool reverse = false);
+TensorPtr cumprod(const TensorPtr& x, int64_t dim, const DType* dtype = nullptr, bool reverse = false);
+// The sorted distinct values of x (NaNs all distinct, last), with the group of each element
+// (x's shape) and each group's size when asked (null otherwise). No gradient.
+struct UniqueResult {
+  TensorPtr values, inverse, counts;
+};
+UniqueResult unique(const TensorPtr& x, bool return_inverse, bool return_counts);
+// Occurrences of each value of a 1-D non-negative integer tensor (summed weights when given).
+TensorPtr bincount(const TensorPtr& x, const TensorPtr& weights, int64_t minlength);
+// Counts of x in `bins` equal bins over [min, max] (the data's range when min == max).
+TensorPtr histc(const TensorPtr& x, int64_t bins, double min, double max);
+// out[..i..] = x[..index[..i..]..] along dim (torch.gather with index shaped like x except
+// along dim), and the adjoint: zeros(shape) with src added at index along dim. Each is the
+// other's backward; the gradient of the selecting ops above.
+TensorPtr gather_along(const TensorPtr& x, int64_t dim, const TensorPtr& index);
+TensorPtr scatter_add_along(const TensorPtr& src, int64_t dim, const TensorPtr& index, const Shape& shape);
 
 // ---- view.cpp: views share their input's storage (Note [View autograd]) ----
 TensorPtr as_strided(const TensorPtr& x, const Shape& size, const Shape& stride, int64_t storage_offset);

@@ -154,5 +154,6 @@ void bind_autograd(py::module_& m, TensorClass& cls);
 void bind_function(py::module_& m, TensorClass& cls);
 void bind_backend(py::module_& m);
 void bind_optim(py::module_& m);
+void bind_sort(py::module_& m, TensorClass& cls);  // sort.cpp
 
 }  // namespace gradcore::bindings

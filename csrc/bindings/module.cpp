@@ -77,4 +77,5 @@ PYBIND11_MODULE(_core, m) {
   bindings::bind_function(m, cls);
   bindings::bind_backend(m);
   bindings::bind_optim(m);
+  bindings::bind_sort(m, cls);
 }

@@ -587,21 +587,59 @@ void bind_ops(py::module_& m, TensorClass& cls) {
         py::arg("dtype") = py::none(), "Mean over all elements or over dim (int or tuple), keepdim as in sum.");
   cls.def("mean", mean_fn, py::arg("dim") = py::none(), py::arg("keepdim") = false, py::kw_only(),
           py::arg("dtype") = py::none(), "Mean over all elements or over dim (int or tuple).");
-  auto amax_fn = [](const TensorPtr& x, py::object dim, bool keepdim) {
+  for (bool is_max : {true, false}) {
+    const char* name = is_max ? "amax" : "amin";
+    auto f = [is_max](const TensorPtr& x, py::object dim, bool keepdim) {
+      std::vector<int64_t> dims = parse_dims(dim);
+      py::gil_scoped_release nogil;
+      return is_max ? ops::amax(x, dims, keepdim) : ops::amin(x, dims, keepdim);
+    };
+    const char* doc = is_max ? "Maximum values over dim (int or tuple; all dims by default); ties share the gradient "
+                               "evenly, a NaN maximum gives its slice a NaN gradient (torch.amax)."
+                             : "Minimum values over dim (int or tuple; all dims by default); ties share the gradient "
+                               "evenly, a NaN minimum gives its slice a NaN gradient (torch.amin).";
+    m.def(name, f, py::arg("input"), py::arg("dim") = py::tuple(), py::arg("keepdim") = false, doc);
+    cls.def(name, f, py::arg("dim") = py::tuple(), py::arg("keepdim") = false, doc);
+  }
+  auto prod_fn = [](const TensorPtr& x, py::object dim, bool keepdim, py::object dtype) {
+    GC_CHECK(dim.is_none() || (!py::isinstance<py::bool_>(dim) && (py::isinstance<py::int_>(dim) || PyIndex_Check(dim.ptr()))),
+             TypeError, "prod(): argument 'dim' must be int, not ", std::string(py::str(py::type::of(dim).attr("__name__"))));
+    int64_t d = dim.is_none() ? 0 : dim.cast<int64_t>();
+    GC_CHECK(!dim.is_none() || !keepdim, TypeError, "prod(): keepdim needs dim");
+    DType store;
+    DType* dt = opt_dtype(dtype, store);
+    py::gil_scoped_release nogil;
+    return ops::prod(x, dim.is_none() ? nullptr : &d, keepdim, dt);
+  };
+  const char* prod_doc = "The product of all elements, or over dim (an int); integers and bool multiply in int64 "
+                         "unless dtype is given. Zeros get PyTorch's gradient (no division by them).";
+  m.def("prod", prod_fn, py::arg("input"), py::arg("dim") = py::none(), py::arg("keepdim") = false, py::kw_only(),
+        py::arg("dtype") = py::none(), prod_doc);
+  cls.def("prod", prod_fn, py::arg("dim") = py::none(), py::arg("keepdim") = false, py::kw_only(),
+          py::arg("dtype") = py::none(), prod_doc);
+  for (bool is_any : {true, false}) {
+    const char* name = is_any ? "any" : "all";
+    auto f = [is_any](const TensorPtr& x, py::object dim, bool keepdim) {
+      std::vector<int64_t> dims = parse_dims(dim);
+      py::gil_scoped_release nogil;
+      return is_any ? ops::any(x, dims, keepdim) : ops::all(x, dims, keepdim);
+    };
+    const char* doc = is_any ? "Whether any element (over dim: int or tuple; all by default) is nonzero; a bool "
+                               "tensor (uint8 for uint8 input)."
+                             : "Whether every element (over dim: int or tuple; all by default) is nonzero; a bool "
+                               "tensor (uint8 for uint8 input).";
+    m.def(name, f, py::arg("input"), py::arg("dim") = py::none(), py::arg("keepdim") = false, doc);
+    cls.def(name, f, py::arg("dim") = py::none(), py::arg("keepdim") = false, doc);
+  }
+  auto count_nonzero_fn = [](const TensorPtr& x, py::object dim) {
     std::vector<int64_t> dims = parse_dims(dim);
     py::gil_scoped_release nogil;
-    return ops::max(x, dims, keepdim);
+    return ops::count_nonzero(x, dims);
   };
-  m.def("amax", amax_fn, py::arg("input"), py::arg("dim") = py::tuple(), py::arg("keepdim") = false,
-        "Maximum values over dim (int or tuple; all dims by default); the gradient is shared evenly between ties.");
-  cls.def("amax", amax_fn, py::arg("dim") = py::tuple(), py::arg("keepdim") = false,
-          "Maximum values over dim (int or tuple; all dims by default).");
-  m.def("max", amax_fn, py::arg("input"), py::arg("dim") = py::none(), py::arg("keepdim") = false,
-        "Maximum values over all elements or over dim (NaN if any element is NaN); the gradient is shared "
-        "evenly between ties (a NaN maximum: among the NaNs for all elements, as torch.max; NaN over the slice "
-        "for dim, as torch.amax).");
-  cls.def("max", amax_fn, py::arg("dim") = py::none(), py::arg("keepdim") = false,
-          "Maximum values over all elements or over dim.");
+  m.def("count_nonzero", count_nonzero_fn, py::arg("input"), py::arg("dim") = py::none(),
+        "The number of nonzero elements, over dim (int or tuple; all by default); int64.");
+  cls.def("count_nonzero", count_nonzero_fn, py::arg("dim") = py::none(),
+          "The number of nonzero elements, over dim (int or tuple; all by default); int64.");
 
   // ---- shape and views ----
   cls.def("reshape", [](const TensorPtr& x, py::args shape) {

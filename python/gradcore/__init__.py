@@ -23,7 +23,9 @@ from gradcore._core import (
     eq, ne, not_equal, lt, less, le, less_equal, gt, greater, ge, greater_equal, equal,
     logical_and, logical_or, logical_xor, logical_not, bitwise_and, bitwise_or, bitwise_xor, bitwise_not,
     isnan, isinf, isposinf, isneginf, isfinite, where, maximum, minimum, clamp, clip,
-    sum, mean, max, amax, reshape, flatten, transpose, swapaxes, swapdims, t, permute, squeeze, unsqueeze,
+    sum, mean, prod, max, min, amax, amin, argmax, argmin, any, all, count_nonzero,
+    sort, argsort, topk, kthvalue, median, mode, cummax, cummin, cumsum, cumprod, unique, bincount, histc,
+    reshape, flatten, transpose, swapaxes, swapdims, t, permute, squeeze, unsqueeze,
     narrow, select, diagonal, unbind, split, chunk, detach, clone, softmax, log_softmax,
     backend_info, set_num_threads, get_num_threads, is_grad_enabled,
 )
@@ -33,7 +35,7 @@ from gradcore.autograd import (
     no_grad, enable_grad, set_grad_enabled, inference_mode, is_inference_mode_enabled,
     grad, backward, gradcheck, gradgradcheck, GradcheckError,
 )
-from gradcore import autograd, data, nn, optim, train
+from gradcore import autograd, data, nn, optim, return_types, train
 from gradcore import viz
 from gradcore.io import load, save
 
@@ -61,16 +63,6 @@ def numel(input: Tensor) -> Any:
     return input.numel()
 
 
-def any(input: Tensor, dim: Any = None, keepdim: Any = False) -> Tensor:
-    """Whether any element (along dim) is nonzero (a bool tensor)."""
-    return input.any(dim, keepdim)
-
-
-def all(input: Tensor, dim: Any = None, keepdim: Any = False) -> Tensor:
-    """Whether every element (along dim) is nonzero (a bool tensor)."""
-    return input.all(dim, keepdim)
-
-
 def isclose(input: Tensor, other: Any, rtol: Any = 1e-05, atol: Any = 1e-08, equal_nan: Any = False) -> Tensor:
     """|input - other| <= atol + rtol * |other| elementwise (a bool tensor)."""
     return input.isclose(other, rtol, atol, equal_nan)
@@ -79,11 +71,6 @@ def isclose(input: Tensor, other: Any, rtol: Any = 1e-05, atol: Any = 1e-08, equ
 def allclose(input: Tensor, other: Any, rtol: Any = 1e-05, atol: Any = 1e-08, equal_nan: Any = False) -> Any:
     """Whether isclose holds everywhere."""
     return input.allclose(other, rtol, atol, equal_nan)
-
-
-def count_nonzero(input: Tensor, dim: Any = None) -> Tensor:
-    """The number of nonzero elements (along dim)."""
-    return input.count_nonzero(dim)
 
 
 __all__ = [
@@ -99,13 +86,15 @@ __all__ = [
     "eq", "ne", "not_equal", "lt", "less", "le", "less_equal", "gt", "greater", "ge", "greater_equal", "equal",
     "logical_and", "logical_or", "logical_xor", "logical_not", "bitwise_and", "bitwise_or", "bitwise_xor",
     "bitwise_not", "isnan", "isinf", "isposinf", "isneginf", "isfinite", "where", "maximum", "minimum", "clamp",
-    "clip", "sum", "mean", "max", "amax", "reshape", "flatten", "transpose", "swapaxes", "swapdims", "t", "permute",
+    "clip", "sum", "mean", "prod", "max", "min", "amax", "amin", "argmax", "argmin", "sort", "argsort", "topk",
+    "kthvalue", "median", "mode", "cummax", "cummin", "cumsum", "cumprod", "unique", "bincount", "histc",
+    "reshape", "flatten", "transpose", "swapaxes", "swapdims", "t", "permute",
     "squeeze", "unsqueeze", "narrow", "select", "diagonal", "unbind", "split", "chunk", "detach", "clone",
     "softmax", "log_softmax", "any", "all", "isclose", "allclose", "count_nonzero", "is_tensor",
     "is_floating_point", "numel",
     "backend_info", "set_num_threads", "get_num_threads", "is_grad_enabled",
     "no_grad", "enable_grad", "set_grad_enabled", "inference_mode", "is_inference_mode_enabled",
     "grad", "backward", "gradcheck", "gradgradcheck", "GradcheckError",
-    "autograd", "data", "nn", "optim", "train", "save", "load",
+    "autograd", "data", "nn", "optim", "return_types", "train", "save", "load",
     "viz",
 ]

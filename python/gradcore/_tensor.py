@@ -357,18 +357,6 @@ def _numpy_force(self: Tensor, force: bool = False) -> np.ndarray:
     return self.detach().numpy() if force else self.numpy()
 
 
-def _any(self: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:
-    """Whether any element (along dim) is nonzero; a bool tensor."""
-    nz = self.ne(0) if self.dtype is not _core.bool else self
-    return nz.sum(dim, keepdim) > 0 if dim is not None else nz.sum() > 0
-
-
-def _all(self: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:
-    """Whether every element (along dim) is nonzero; a bool tensor."""
-    nz = self.eq(0) if self.dtype is not _core.bool else self.logical_not()
-    return nz.sum(dim, keepdim) == 0 if dim is not None else nz.sum() == 0
-
-
 def _isclose(self: Tensor, other: Any, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False) -> Tensor:
     """|self - other| <= atol + rtol * |other| elementwise (a bool tensor); infinities equal themselves."""
     other = other if isinstance(other, Tensor) else _core.tensor(other, dtype=self.dtype)
@@ -389,11 +377,6 @@ def _allclose(self: Tensor, other: Any, rtol: float = 1e-05, atol: float = 1e-08
     return bool(_isclose(self, other, rtol, atol, equal_nan).all())
 
 
-def _count_nonzero(self: Tensor, dim: Any = None) -> Tensor:
-    """The number of nonzero elements (along dim)."""
-    return self.ne(0).sum(dim)
-
-
 def _requires_grad_default(self: Tensor) -> Any:
     return self.requires_grad
 
@@ -403,7 +386,7 @@ PYTHON_METHODS = {
     "new_ones": _new_ones, "new_empty": _new_empty, "new_full": _new_full, "new_tensor": _new_tensor,
     "type_as": _type_as, "view_as": _view_as, "reshape_as": _reshape_as, "expand_as": _expand_as,
     "__iter__": _iter, "__contains__": _contains, "__format__": _format, "cpu": _cpu,
-    "any": _any, "all": _all, "isclose": _isclose, "allclose": _allclose, "count_nonzero": _count_nonzero,
+    "isclose": _isclose, "allclose": _allclose,
 }
 PYTHON_PROPERTIES = {
     "device": property(lambda self: _CPU, doc="The device of the tensor (always cpu)."),
