@@ -184,9 +184,9 @@ SHAPE_HEADERS = {
     # zero elements, absurd other dims: safetensors accepts it, NumPy refuses it
     "zero_and_huge": ({"x": {"dtype": "F32", "shape": [0, 2**62, 2**62], "data_offsets": [0, 0]}},
                       "(0, 4611686018427387904, 4611686018427387904), whose size overflows int64"),
-    # uint8 fits, the float32 array load builds from it would not
-    "zero_and_huge_after_conversion": ({"x": {"dtype": "U8", "shape": [0, 2**31, 2**31], "data_offsets": [0, 0]}},
-                                       "(0, 2147483648, 2147483648), whose size overflows int64"),
+    # the non-zero dims alone overflow int64, whatever the item size
+    "zero_and_huge_uint8": ({"x": {"dtype": "U8", "shape": [0, 2**32, 2**32], "data_offsets": [0, 0]}},
+                            "(0, 4294967296, 4294967296), whose size overflows int64"),
     "range_too_short": ({"x": {"dtype": "F32", "shape": [3], "data_offsets": [0, 8]}},
                         "'x' of shape (3,) and dtype F32 needs 12 bytes, but its data_offsets [0, 8] span 8"),
     "range_too_long": ({"a": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]},
@@ -212,8 +212,8 @@ def test_load_zero_size_tensor_with_large_dims(tmp_path, dtype):
     p = tmp_path / "z.safetensors"
     _write_safetensors(p, {"x": {"dtype": dtype, "shape": [0, 2**31, 4], "data_offsets": [0, 0]}})
     x = gc.load(p)["x"]
-    assert tuple(x.shape) == (0, 2**31, 4) and x.detach().numpy().size == 0
-    assert x.dtype == (gc.float64 if dtype == "F64" else gc.float32)
+    assert tuple(x.shape) == (0, 2**31, 4) and x.numel() == 0
+    assert x.dtype == {"F32": gc.float32, "F64": gc.float64, "I64": gc.int64, "BF16": gc.bfloat16}[dtype]
 
 
 def test_load_missing_file(tmp_path):
@@ -284,18 +284,26 @@ def test_torch_checkpoint_loads_into_gradcore(tmp_path):
         np.testing.assert_array_equal(p.detach().numpy(), q.detach().numpy())
 
 
-def test_torch_half_precision_checkpoints_load_as_float32(tmp_path):
-    """load() promises float16/bfloat16 tensors come back as float32."""
+def test_torch_checkpoints_of_every_dtype_load_as_that_dtype(tmp_path):
+    """A safetensors file written by torch loads with each tensor's own dtype and values, and
+    gradcore's files load in torch the same way."""
     torch = pytest.importorskip("torch")
-    from safetensors.torch import save_file
+    from safetensors.torch import load_file, save_file
 
     w = torch.tensor([[0.5, -1.25], [3.0, 1e-3]])
-    for dt in (torch.float16, torch.bfloat16):
-        path = tmp_path / f"{dt}.safetensors"
-        save_file({"w": w.to(dt)}, str(path))
-        out = gc.load(path)
-        assert out["w"].dtype == gc.float32
-        np.testing.assert_array_equal(out["w"].detach().numpy(), w.to(dt).float().detach().numpy())
+    pairs = [(torch.float32, gc.float32), (torch.float64, gc.float64), (torch.float16, gc.float16),
+             (torch.bfloat16, gc.bfloat16), (torch.int64, gc.int64), (torch.int32, gc.int32),
+             (torch.int16, gc.int16), (torch.int8, gc.int8), (torch.uint8, gc.uint8), (torch.bool, gc.bool)]
+    for tdt, gdt in pairs:
+        path = tmp_path / f"{tdt}.safetensors"
+        save_file({"w": w.to(tdt)}, str(path))
+        out = gc.load(path)["w"]
+        assert out.dtype == gdt
+        assert out.tolist() == w.to(tdt).tolist()
+        back = tmp_path / f"{tdt}.gc.safetensors"
+        gc.save({"w": out}, back)
+        t = load_file(str(back))["w"]
+        assert t.dtype == tdt and t.tolist() == w.to(tdt).tolist()
 
 
 # --------------------------------------------------------------------------------------
@@ -303,23 +311,23 @@ def test_torch_half_precision_checkpoints_load_as_float32(tmp_path):
 # --------------------------------------------------------------------------------------
 @pytest.mark.parametrize("exc", [OSError("disk full"), KeyboardInterrupt()])
 def test_failed_save_keeps_old_checkpoint_and_leaves_no_temp_file(tmp_path, monkeypatch, exc):
-    import safetensors.numpy
+    import gradcore.io
 
     path = tmp_path / "ck.safetensors"
     old = {"w": gc.tensor([1.0, 2.0, 3.0])}
     gc.save(old, path)
     old_bytes = path.read_bytes()
-    real = safetensors.numpy.save_file
+    real = gradcore.io._write_safetensors
     seen = []
 
-    def broken(tensors, filename, metadata=None):
+    def broken(tensors, filename, metadata):
         seen.append(os.path.abspath(filename))
-        real(tensors, filename, metadata=metadata)
+        real(tensors, filename, metadata)
         with open(filename, "r+b") as f:      # half-written
             f.truncate(os.path.getsize(filename) // 2)
         raise exc
 
-    monkeypatch.setattr(safetensors.numpy, "save_file", broken)
+    monkeypatch.setattr(gradcore.io, "_write_safetensors", broken)
     with pytest.raises(type(exc)):
         gc.save({"w": gc.tensor([9.0, 9.0, 9.0]), "extra": gc.ones(100)}, path)
     assert seen and seen[0] != str(path.resolve())            # wrote to a temporary file ...

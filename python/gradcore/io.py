@@ -32,10 +32,60 @@ _LAYOUT_KEY = "gradcore.layout"
 _RESERVED = "__metadata__"  # the safetensors header's own entry: no tensor may have this name
 
 
-def _c_array(x: Any) -> np.ndarray:
+class _BF16:
+    """A bfloat16 tensor's bits (uint16) on their way into the file (NumPy has no bfloat16)."""
+
+    def __init__(self, bits: np.ndarray) -> None:
+        self.bits = bits
+
+
+def _c_array(x: Any) -> Any:
     """A C-contiguous array of the same shape (0-dim stays 0-dim, unlike ascontiguousarray)."""
+    if isinstance(x, Tensor) and x.dtype is _core.bfloat16:
+        # The upper half of each float32 is the bfloat16 (the conversion back is exact).
+        f = x.detach().float().numpy()
+        return _BF16((np.ascontiguousarray(f).view(np.uint32) >> 16).astype("<u2"))
     a = x.detach().numpy() if isinstance(x, Tensor) else np.asarray(x)
     return a if a.flags.c_contiguous else a.copy(order="C")
+
+
+_ST_DTYPE = {np.dtype(np.float32): "F32", np.dtype(np.float64): "F64", np.dtype(np.float16): "F16",
+             np.dtype(np.int64): "I64", np.dtype(np.int32): "I32", np.dtype(np.int16): "I16",
+             np.dtype(np.int8): "I8", np.dtype(np.uint8): "U8", np.dtype(np.bool_): "BOOL"}
+
+
+def _write_safetensors(arrays: Dict[str, Any], path: str, metadata: Dict[str, str]) -> None:
+    """The safetensors format (an 8-byte little-endian header size, the JSON header naming
+    each tensor's dtype, shape and byte range, then the bytes), written directly so that
+    bfloat16 (which NumPy, and so safetensors.numpy, cannot express) is stored as BF16."""
+    header: Dict[str, Any] = {}
+    chunks = []
+    offset = 0
+    for name in sorted(arrays):
+        a = arrays[name]
+        if isinstance(a, _BF16):
+            dtype, data, shape = "BF16", a.bits, a.bits.shape
+        else:
+            if a.dtype not in _ST_DTYPE:
+                raise TypeError(f"save: tensor {name!r} has unsupported dtype {a.dtype}")
+            dtype, data, shape = _ST_DTYPE[a.dtype], a, a.shape
+            if data.dtype.byteorder == ">":
+                data = data.astype(data.dtype.newbyteorder("<"))
+        raw = np.ascontiguousarray(data).tobytes()
+        header[name] = {"dtype": dtype, "shape": list(shape), "data_offsets": [offset, offset + len(raw)]}
+        chunks.append(raw)
+        offset += len(raw)
+    if metadata:
+        header[_RESERVED] = metadata
+    text = json.dumps(header, separators=(",", ":")).encode()
+    text += b" " * (-len(text) % 8)  # the data starts 8-byte aligned
+    with open(path, "wb") as f:
+        f.write(len(text).to_bytes(8, "little"))
+        f.write(text)
+        for c in chunks:
+            f.write(c)
+        f.flush()
+        os.fsync(f.fileno())
 
 
 def _unique(name: str, arrays: Dict[str, np.ndarray]) -> str:
@@ -70,7 +120,7 @@ def _check_keys(d: Dict[Any, Any], top: bool) -> None:
         seen[text] = k
 
 
-def _flatten(obj: Any, prefix: str, arrays: Dict[str, np.ndarray], top: bool = False) -> Any:
+def _flatten(obj: Any, prefix: str, arrays: Dict[str, Any], top: bool = False) -> Any:
     """Move tensors into `arrays` (keyed by dotted path, made unique); return the JSON skeleton."""
     if isinstance(obj, (Tensor, np.ndarray)):
         name = _unique(prefix, arrays)
@@ -113,11 +163,10 @@ def _is_flat_tensor_dict(obj: Any) -> bool:
 
 
 def save(obj: Any, path: PathLike) -> None:
-    """Write ``obj`` (a state dict) to ``path`` in the safetensors format, atomically."""
-    from safetensors.numpy import save_file
-
+    """Write ``obj`` (a state dict) to ``path`` in the safetensors format, atomically.
+    Every dtype is stored as itself (bfloat16 as BF16), readable by ``safetensors.torch``."""
     path = os.fspath(path)
-    arrays: Dict[str, np.ndarray] = {}
+    arrays: Dict[str, Any] = {}
     metadata: Dict[str, str] = {}
     if _is_flat_tensor_dict(obj):
         _check_keys(obj, top=True)
@@ -131,11 +180,7 @@ def save(obj: Any, path: PathLike) -> None:
     tmp = os.path.join(folder, f".{os.path.basename(path)}.{uuid.uuid4().hex}.tmp")
     os.close(os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
     try:
-        mode = os.stat(tmp).st_mode & 0o777
-        save_file(arrays, tmp, metadata=metadata or None)
-        os.chmod(tmp, mode)  # the writer may have recreated the file with its own mode
-        with open(tmp, "rb+") as f:
-            os.fsync(f.fileno())
+        _write_safetensors(arrays, tmp, metadata)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
@@ -156,8 +201,8 @@ def _check_shapes(path: str) -> None:
     with its byte range. safe_open catches both too, but with a message that names neither,
     and it accepts a zero-element shape with absurd other dims, which NumPy then refuses.
 
-    The rule is NumPy's: the product of the non-zero dims times the item size (of the array
-    load builds: float32 for every dtype but F64) must fit in int64. Anything this function
+    The rule is NumPy's: the product of the non-zero dims times the item size must fit in
+    int64. Anything this function
     does not understand (a malformed header) is left to safe_open, which rejects it.
     """
     try:
@@ -180,8 +225,7 @@ def _check_shapes(path: str) -> None:
         itemsize = _ITEMSIZE.get(dtype) if isinstance(dtype, str) else None
         if itemsize is None:
             continue
-        built = 8 if dtype == "F64" else max(itemsize, 4)  # NumPy reads `itemsize`, then converts to `built`
-        if built * math.prod(max(d, 1) for d in shape) > _INT64_MAX:
+        if itemsize * math.prod(max(d, 1) for d in shape) > _INT64_MAX:
             raise ValueError(f"load: {path}: tensor {name!r} has shape {tuple(shape)}, whose size overflows int64")
         if isinstance(offsets, list) and len(offsets) == 2 and all(type(o) is int for o in offsets):
             nbytes = itemsize * math.prod(shape)
@@ -191,11 +235,12 @@ def _check_shapes(path: str) -> None:
 
 
 def load(path: PathLike) -> Any:
-    """Read a checkpoint written by :func:`save` (or any safetensors file of float tensors).
+    """Read a checkpoint written by :func:`save` (or any safetensors file).
 
     Raises ``FileNotFoundError`` for a missing file and ``ValueError`` for a file that is
-    not a valid safetensors file (truncated, corrupted, hostile header). Float16/bfloat16
-    and integer tensors are converted to float32 (gradcore holds float32/float64 only).
+    not a valid safetensors file (truncated, corrupted, hostile header). Every dtype comes
+    back as itself (float32/64/16, bfloat16, int64/32/16/8, uint8, bool); dtypes gradcore
+    lacks (uint16/32/64, float8) are a ValueError.
     """
     from safetensors import safe_open
 
@@ -222,12 +267,14 @@ def load(path: PathLike) -> Any:
         raise ValueError(f"load: {path} is not a valid safetensors file ({e})") from e
     tensors: Dict[str, Tensor] = {}
     for k, a in arrays.items():
+        if isinstance(a, _BF16):  # bfloat16 bits -> float32 (exact) -> bfloat16 (exact)
+            f32 = (a.bits.astype(np.uint32) << 16).view(np.float32)
+            tensors[k] = _core.tensor(f32, dtype=_core.bfloat16)
+            continue
         a = np.asarray(a)
-        if a.dtype in (np.float32, np.float64):
-            ok = a.flags.c_contiguous and a.flags.writeable
-            tensors[k] = _core.from_numpy(a if ok else a.copy(order="C"))
-        elif a.dtype.kind in "fiub":
-            tensors[k] = _core.tensor(a.astype(np.float32))
+        if a.dtype in _ST_DTYPE:
+            ok = a.flags.c_contiguous and a.flags.writeable and a.dtype.byteorder != ">"
+            tensors[k] = _core.from_numpy(a if ok else a.astype(a.dtype.newbyteorder("=")).copy(order="C"))
         else:
             raise ValueError(f"load: tensor {k!r} has unsupported dtype {a.dtype}")
     if _LAYOUT_KEY in metadata:
@@ -239,8 +286,8 @@ def load(path: PathLike) -> Any:
     return tensors
 
 
-def _read_bfloat16(path: str, keys: Any) -> Dict[str, np.ndarray]:
-    """bfloat16 tensors as float32: the upper half of a float32's bits. Called only after
+def _read_bfloat16(path: str, keys: Any) -> Dict[str, Any]:
+    """bfloat16 tensors' bits (uint16). Called only after
     safe_open has validated the header, so the offsets below are known to be in range."""
     with open(path, "rb") as f:
         n = int.from_bytes(f.read(8), "little")
@@ -253,5 +300,5 @@ def _read_bfloat16(path: str, keys: Any) -> Dict[str, np.ndarray]:
             begin, end = entry["data_offsets"]
             f.seek(8 + n + begin)
             raw = np.frombuffer(f.read(end - begin), dtype="<u2")
-            out[k] = (raw.astype(np.uint32) << 16).view(np.float32).reshape(entry["shape"])
+            out[k] = _BF16(raw.reshape(entry["shape"]))
     return out
