@@ -13,13 +13,11 @@ After changing ``csrc/bindings/*.cpp``, rebuild (importing gradcore does it in a
 install) and run::
 
     pip install -e .[dev]                       # mypy, pybind11-stubgen
-    pybind11-stubgen gradcore._core -o /tmp/gc-stubs
-    diff -u python/gradcore/_core.pyi /tmp/gc-stubs/gradcore/_core.pyi
+    python tools/gen_stub.py                    # rewrites python/gradcore/_core.pyi
 
-Carry the new or changed entries from the generated file into ``python/gradcore/_core.pyi``
-and keep the hand refinements listed in its header comment (stubgen sees only ``object``
-where a binding takes a ``py::object``, and mistakes gradcore's ``dtype`` enum for NumPy's).
-Then check both ways::
+The script runs pybind11-stubgen and applies the fixes its docstring lists (builtins
+shadowed by gradcore's dtype aliases, gradcore's ``dtype`` mistaken for NumPy's, keyword
+parameter names, the exception classes). Then check both ways::
 
     mypy --strict python/gradcore               # the stub is used by the whole package
     python -m pytest -q tests/test_stubs.py
@@ -29,6 +27,7 @@ from __future__ import annotations
 import ast
 import functools
 import inspect
+import keyword
 import re
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Set, Tuple
@@ -151,6 +150,13 @@ LIVE_CLASSES = sorted(n for n in _live_module_names() if isinstance(getattr(_cor
 LIVE_FUNCTIONS = sorted(n for n in _live_module_names() if callable(getattr(_core, n)) and n not in LIVE_CLASSES)
 
 
+def _slot_wrappers(cls: type) -> Set[str]:
+    """Dunders the class defines as C slot wrappers: pybind11's "No constructor defined"
+    ``__init__``, and Tensor's CPython number slots (``__add__`` ...). The stub may declare
+    them (a type checker needs ``__add__``) but need not."""
+    return {n for n, v in vars(cls).items() if _dunder(n) and type(v).__name__ == "wrapper_descriptor"}
+
+
 def _live_class_names(cls: type) -> Tuple[Set[str], Set[str]]:
     """(public names from dir(), dunder methods/attributes the class itself defines)."""
     inherited = set(dir(BaseException)) if issubclass(cls, BaseException) else set()  # args, with_traceback
@@ -259,7 +265,7 @@ def _live_signatures(obj: object, name: str) -> Optional[Set[Signature]]:
     """Every signature pybind11 exposes for ``obj``; None when it exposes none."""
     if getattr(obj, "__text_signature__", None) and callable(obj):
         sig = _text_signature(obj)
-        return None if sig is None else {sig}
+        return None if sig is None else {_escape_keywords(sig)}
     lines = (getattr(obj, "__doc__", None) or "").splitlines()
     if not lines:
         return None
@@ -267,8 +273,15 @@ def _live_signatures(obj: object, name: str) -> Optional[Set[Signature]]:
         found = [m.group(1) for line in lines if (m := re.match(rf"^\d+\. ({re.escape(name)}\(.*)$", line))]
     else:
         found = [lines[0]]
-    sigs = {sig for sig in (_parse_doc_signature(s, name) for s in found) if sig is not None}
+    sigs = {_escape_keywords(sig) for sig in (_parse_doc_signature(s, name) for s in found) if sig is not None}
     return sigs or None
+
+
+def _escape_keywords(sig: Signature) -> Signature:
+    """A parameter named after a Python keyword (PyTorch's ``uniform_(from=0, to=1)``) is
+    spelt with a trailing underscore in a stub, which must be valid Python."""
+    return tuple(re.sub(r"^(\w+)", lambda m: m.group(1) + "_" if keyword.iskeyword(m.group(1)) else m.group(1), p)
+                 for p in sig)
 
 
 def _signatures_agree(stub: Set[Signature], live: Set[Signature]) -> bool:
@@ -332,7 +345,7 @@ def test_class_members_match(cls_name: str) -> None:
     scope = _stub_class(cls_name)
     public, dunders = _live_class_names(cls)
     stub_public = {n for n in scope.names() if not n.startswith("_")}
-    stub_dunders = {n for n in scope.names() if _dunder(n)}
+    stub_dunders = {n for n in scope.names() if _dunder(n)} - _slot_wrappers(cls)
     assert stub_public == public, _diff(f"public members of {cls_name}", stub_public, public)
     assert stub_dunders == dunders, _diff(f"dunder members of {cls_name}", stub_dunders, dunders)
 

@@ -22,6 +22,8 @@ class device:
     """A device (PyTorch's ``torch.device``): gradcore has one, ``device("cpu")``."""
 
     __slots__ = ("type", "index")
+    type: str
+    index: Optional[int]
 
     def __init__(self, type: Any = "cpu", index: Optional[int] = None) -> None:  # noqa: A002
         if isinstance(type, device):
@@ -344,7 +346,7 @@ def _contains(self: Tensor, element: Any) -> bool:
 
 def _format(self: Tensor, spec: str) -> str:
     if self.dim() == 0 and spec:
-        return self.item().__format__(spec)
+        return format(self.item(), spec)
     return object.__format__(self, spec) if spec else repr(self)
 
 
@@ -361,7 +363,8 @@ def _isclose(self: Tensor, other: Any, rtol: float = 1e-05, atol: float = 1e-08,
     """|self - other| <= atol + rtol * |other| elementwise (a bool tensor); infinities equal themselves."""
     other = other if isinstance(other, Tensor) else _core.tensor(other, dtype=self.dtype)
     if not self.dtype.is_floating_point and not other.dtype.is_floating_point:
-        return self == other
+        equal: Tensor = self == other
+        return equal
     a = self.detach()
     b = other.detach()
     dt = _core.result_type(a, b)
@@ -369,7 +372,8 @@ def _isclose(self: Tensor, other: Any, rtol: float = 1e-05, atol: float = 1e-08,
     close = (a == b) | ((a - b).abs() <= atol + rtol * b.abs())
     if equal_nan:
         close = close | (a.isnan() & b.isnan())
-    return close & ~((a.isinf() | b.isinf()) & (a != b))
+    result: Tensor = close & ~((a.isinf() | b.isinf()) & (a != b))
+    return result
 
 
 def _allclose(self: Tensor, other: Any, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False) -> bool:

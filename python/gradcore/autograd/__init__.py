@@ -142,7 +142,9 @@ def grad(
     An input the outputs do not depend on raises ``RuntimeError`` unless ``allow_unused``
     (then its entry is ``None``).
     """
-    return _core.grad(outputs, inputs, grad_outputs, retain_graph, create_graph, allow_unused)
+    grads: Tuple[Optional[Tensor], ...] = _core.grad(outputs, inputs, grad_outputs, retain_graph, create_graph,
+                                                     allow_unused)
+    return grads
 
 
 def backward(

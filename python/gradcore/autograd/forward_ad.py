@@ -81,7 +81,8 @@ def _active_level() -> int:
 
 
 def _tangent(t: Tensor) -> Optional[Tensor]:
-    return _core._fw_tangent(t)
+    tangent: Optional[Tensor] = _core._fw_tangent(t)
+    return tangent
 
 
 def _set_tangent(t: Tensor, tangent: Tensor) -> None:
