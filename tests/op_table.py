@@ -207,6 +207,9 @@ op("pow_half", lambda x: gc.pow(x, 0.5), [(2, 3)], "pos",
 op("pow_0", lambda x: x ** 0, [(2, 3)])
 op("pow_1", lambda x: x ** 1, [(2, 3)])
 op("rpow", lambda x: 3 ** x, [(2, 3)])
+op("pow_tensor", lambda a, b: a ** b, [(2, 3), (3,)], ["pos", "any"])
+op("pow_tensor_bcast", lambda a, b: gc.pow(a, b), [(3, 1), (2, 1, 4)], ["pos", "any"],
+   torch_fn=lambda a, b: torch.pow(a, b))
 # ---- unary ----
 op("neg", lambda x: -x, [(2, 3)])
 op("neg_fn", lambda x: gc.neg(x), [(2, 3)],
@@ -352,6 +355,12 @@ op("where", lambda a, b: gc.where(gc.tensor(_MASK), a, b), [(2, 3), (2, 3)],
    torch_fn=lambda a, b: torch.where(torch.tensor(_MASK), a, b))
 op("where_bcast", lambda a, b: gc.where(gc.tensor(_MASK), a, b), [(2, 3), (3,)],
    torch_fn=lambda a, b: torch.where(torch.tensor(_MASK), a, b))
+op("lerp", lambda a, b, w: gc.lerp(a, b, w), [(3, 4), (4,), (3, 1)], torch_fn=lambda a, b, w: torch.lerp(a, b, w))
+op("lerp_scalar", lambda a, b: a.lerp(b, 0.7), [(2, 3), (2, 3)], torch_fn=lambda a, b: a.lerp(b, 0.7))
+op("addcmul", lambda a, b, c: gc.addcmul(a, b, c, value=0.5), [(3, 4), (4,), (3, 1)],
+   torch_fn=lambda a, b, c: torch.addcmul(a, b, c, value=0.5))
+op("addcdiv", lambda a, b, c: a.addcdiv(b, c, value=-2), [(3, 4), (4,), (3, 1)], ["any", "any", "pos"],
+   torch_fn=lambda a, b, c: a.addcdiv(b, c, value=-2))
 op("maximum", lambda a, b: gc.maximum(a, b), [], make=_fixed("maximum", _A, _A + _GAP),
    torch_fn=lambda a, b: torch.maximum(a, b))
 op("minimum", lambda a, b: gc.minimum(a, b), [], make=_fixed("minimum", _A, _A + _GAP),
@@ -460,14 +469,14 @@ COVERAGE: Dict[str, List[str]] = {
     "mul": ["mul", "mul_bcast", "mul_0d", "mul_self", "mul_scalar", "rmul_scalar"],
     "div": ["div", "div_bcast", "div_scalar"], "rsub": ["rsub_scalar"], "rdiv": ["rdiv_scalar"],
     "remainder": ["remainder"],
-    "pow": ["pow_2", "pow_3", "pow_frac", "pow_neg", "pow_half", "pow_0", "pow_1"],
-    "neg": ["neg", "neg_fn"], "exp": ["exp", "rpow"], "log": ["log"], "sqrt": ["sqrt"], "abs": ["abs"],
+    "pow": ["pow_2", "pow_3", "pow_frac", "pow_neg", "pow_half", "pow_0", "pow_1", "pow_tensor", "pow_tensor_bcast"],
+    "rpow": ["rpow"], "neg": ["neg", "neg_fn"], "exp": ["exp"], "log": ["log"], "sqrt": ["sqrt"], "abs": ["abs"],
     "tanh": ["tanh"], "sigmoid": ["sigmoid"], "relu": ["relu"], "erf": ["erf"],
     "softplus": ["softplus", "bce_with_logits"],
     "gelu": ["gelu", "gelu_tanh"], "leaky_relu": ["leaky_relu"], "dropout": ["dropout"], "rounding": ["floor"],
     "relu_backward": ["relu", "linear_relu"], "sigmoid_backward": ["sigmoid", "linear_sigmoid"],
     "tanh_backward": ["tanh", "linear_tanh"], "gelu_backward": ["gelu", "gelu_tanh", "linear_gelu", "linear_gelu_tanh"],
-    "where": ["where", "where_bcast"], "maximum": ["maximum"], "minimum": ["minimum"],
+    "where": ["where", "where_bcast"], "lerp": ["lerp", "lerp_scalar"], "maximum": ["maximum"], "minimum": ["minimum"],
     "clamp": ["clamp_scalar", "clamp_min_only", "clamp_tensor"],
     "sum": ["sum_all", "sum_dim", "sum_negdim_keep", "sum_dims_keep"],
     "mean": ["mean_all", "mean_dim", "mean_dims_keep"], "max": ["max_all"],

@@ -90,8 +90,21 @@ uint64_t storage_checksum(const Tensor& t) {
 
 }  // namespace
 
-SavedTensor::SavedTensor(const TensorPtr& t, bool is_output) {
-  if (!t) return;
+namespace {
+thread_local SaveRedirect* t_redirect = nullptr;
+}  // namespace
+
+SaveRedirect::SaveRedirect(const Storage* s, std::function<TensorPtr(const TensorPtr&)> c)
+    : storage(s), copy(std::move(c)), prev(t_redirect) {
+  t_redirect = this;
+}
+SaveRedirect::~SaveRedirect() { t_redirect = prev; }
+
+SavedTensor::SavedTensor(const TensorPtr& t_in, bool is_output) {
+  if (!t_in) return;
+  // Note [Saving what an in-place op overwrites]
+  const TensorPtr& t = (!is_output && t_redirect && t_in->storage.get() == t_redirect->storage)
+                           ? t_redirect->copy(t_in) : t_in;
   was_defined_ = true;
   is_output_ = is_output;
   version_ = t->storage->version;

@@ -13,6 +13,7 @@
 #pragma once
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -80,6 +81,23 @@ namespace autograd {
 // the storage it used when saved (`t.data = other` swaps it) at the same version (in-place
 // writes bump it); otherwise backward raises PyTorch's "modified by an inplace operation"
 // error instead of giving a wrong gradient. See also Note [External writers] (node.cpp).
+// Note [Saving what an in-place op overwrites]: the recorded path of an in-place op
+// (ops::apply_inplace) computes r = op(self) out of place and then writes r into self's
+// memory. An op that saves its input (abs, log, pow, clamp, mul by a tensor ...) would then
+// hold a value that the write modifies, and backward would refuse it. While such an op runs,
+// apply_inplace installs a SaveRedirect for self's storage: a SavedTensor of an input that
+// lives in that storage saves `copy(t)` instead (a differentiable clone made before the
+// write, as PyTorch saves `original_self`). Thread-local; nests.
+struct SaveRedirect {
+  const Storage* storage;
+  std::function<TensorPtr(const TensorPtr&)> copy;
+  SaveRedirect* prev;
+  SaveRedirect(const Storage* s, std::function<TensorPtr(const TensorPtr&)> c);
+  ~SaveRedirect();
+  SaveRedirect(const SaveRedirect&) = delete;
+  SaveRedirect& operator=(const SaveRedirect&) = delete;
+};
+
 class SavedTensor {
  public:
   SavedTensor() = default;

@@ -54,6 +54,8 @@ TensorPtr rfloor_divide(const TensorPtr& a, const Scalar& s);
 TensorPtr remainder(const TensorPtr& a, const Scalar& s);
 TensorPtr rremainder(const TensorPtr& a, const Scalar& s);
 TensorPtr pow(const TensorPtr& a, const Scalar& p);                    // a ** p
+TensorPtr pow(const TensorPtr& a, const TensorPtr& b);                 // a ** b (broadcast)
+TensorPtr rpow(const TensorPtr& a, const Scalar& s);                   // s ** a
 // Float shorthands used by backward formulas (the tensor's dtype is kept).
 inline TensorPtr add_scalar(const TensorPtr& a, double s) { return add(a, Scalar::of(s)); }
 inline TensorPtr mul_scalar(const TensorPtr& a, double s) { return mul(a, Scalar::of(s)); }
@@ -78,6 +80,7 @@ enum class FloatClass { NAN_, INF, POSINF, NEGINF, FINITE };
 TensorPtr classify(FloatClass c, const TensorPtr& x);                   // isnan, isinf, ... (bool)
 // where(cond, x, y): cond bool (or any dtype, nonzero = true); differentiable in x and y.
 TensorPtr where(const TensorPtr& cond, const TensorPtr& x, const TensorPtr& y);
+TensorPtr lerp(const TensorPtr& x, const TensorPtr& end, const TensorPtr& weight);  // x + weight (end - x)
 TensorPtr maximum(const TensorPtr& a, const TensorPtr& b);              // NaN propagates
 TensorPtr minimum(const TensorPtr& a, const TensorPtr& b);
 // clamp with optional scalar or tensor bounds (null / nullopt = unbounded).
@@ -247,7 +250,7 @@ void cast_values(const TensorPtr& dst, const TensorPtr& src);  // dst = src conv
 // grad, or a forward-mode tangent on either).
 bool inplace_records(const Tensor& self, std::initializer_list<const Tensor*> sources);
 void copy_(const TensorPtr& dst, const TensorPtr& src);       // broadcasts src; converts dtype
-void fill_(const TensorPtr& dst, const Scalar& value);
+void fill_(const TensorPtr& dst, const Scalar& value, const char* op = "fill_");  // op: the name errors and grad_fn use
 inline void fill_(const TensorPtr& dst, double value) { fill_(dst, Scalar::of(value)); }
 void uniform_(const TensorPtr& dst, double low, double high);
 void normal_(const TensorPtr& dst, double mean, double std);

@@ -136,6 +136,9 @@ void bind_autograd(py::module_& m, TensorClass& cls) {
                  dtype_name(t.dtype));
         t.grad = gt->is_contiguous ? gt : ops::contiguous(gt);  // optimizers read .grad as one block
       }, "The accumulated gradient (leaves), or None.");
+  cls.def_property_readonly("_version", [](const Tensor& t) { return t.storage->version; },
+                            "The version counter (PyTorch's t._version): in-place writes to the tensor or any view of "
+                            "its storage bump it; backward checks saved tensors against it.");
   cls.def_property_readonly("is_leaf", [](const Tensor& t) { return t.is_leaf(); },
                             "True for tensors not produced by a recorded op.");
   cls.def_property_readonly("grad_fn", [](const Tensor& t) { return t.grad_fn; },

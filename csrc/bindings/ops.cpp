@@ -46,7 +46,7 @@ TensorPtr tensor_op(Bin k, const TensorPtr& a, const TensorPtr& b) {
         s = is_floating(b->dtype) ? Scalar::of(*bd->data<double>()) : Scalar::of_int(*bd->data<int64_t>());
         return ops::pow(a, s);
       }
-      throw TypeError("pow: tensor exponents are not supported yet (use a Python number or a 0-dim tensor)");
+      return ops::pow(a, b);
     default: return ops::compare(cmp_of(k), a, b);
   }
 }
@@ -62,10 +62,7 @@ TensorPtr scalar_op(Bin k, const TensorPtr& a, const Scalar& s, bool reflected) 
     case Bin::Mod: return reflected ? ops::rremainder(a, s) : ops::remainder(a, s);
     case Bin::And: case Bin::Or: case Bin::Xor: return ops::bitwise(logic_of(k), a, s);
     case Bin::Pow:
-      if (!reflected) return ops::pow(a, s);
-      // s ** a = exp(a * ln s) for a positive base
-      GC_CHECK(s.d > 0, ValueError, "pow: a scalar base must be positive (tensor exponent), got ", s.d);
-      return ops::exp(ops::mul_scalar(a, std::log(s.d)));
+      return reflected ? ops::rpow(a, s) : ops::pow(a, s);
     case Bin::MatMul: break;
     default: return ops::compare(cmp_of(k), a, s);
   }
@@ -809,7 +806,7 @@ void bind_ops(py::module_& m, TensorClass& cls) {
   // ---- in-place methods (Note [In-place ops]: recorded in grad mode where it applies) ----
   cls.def("zero_", [](const TensorPtr& t) {
     py::gil_scoped_release nogil;
-    ops::fill_(t, 0.0);
+    ops::fill_(t, Scalar::of(0.0), "zero_");
     return t;
   }, "Fill with zeros in place.");
   cls.def("fill_", [](const TensorPtr& t, py::handle v) {
@@ -854,8 +851,21 @@ void bind_ops(py::module_& m, TensorClass& cls) {
     return t;
   }, py::arg("p") = 0.5, "Fill with 1 with probability p, else 0, in place.");
   struct IName { const char* name; Bin k; };
-  for (IName i : {IName{"mul_", Bin::Mul}, IName{"multiply_", Bin::Mul}, IName{"div_", Bin::Div},
-                  IName{"divide_", Bin::Div}, IName{"true_divide_", Bin::Div}, IName{"floor_divide_", Bin::FloorDiv},
+  for (const char* name : {"div_", "divide_"}) {
+    const char* nm = name;
+    cls.def(name, [nm, div_fn](const TensorPtr& t, py::handle other, py::object rounding_mode) {
+      if (rounding_mode.is_none()) return inplace_binary(Bin::Div, t, other, nm);
+      if (py::isinstance<py::str>(rounding_mode) && rounding_mode.cast<std::string>() == "floor")
+        return inplace_binary(Bin::FloorDiv, t, other, nm);
+      TensorPtr b = py::isinstance<Tensor>(other) ? other.cast<TensorPtr>() : nullptr;
+      return ops::apply_inplace(t, nm, [&](const TensorPtr& x) {
+        return div_fn(py::cast(x), other, rounding_mode).cast<TensorPtr>();
+      }, {b.get()});
+    }, py::arg("other"), py::kw_only(), py::arg("rounding_mode") = py::none(),
+       "In-place form of the op without the underscore.");
+  }
+  for (IName i : {IName{"mul_", Bin::Mul}, IName{"multiply_", Bin::Mul},
+                  IName{"true_divide_", Bin::Div}, IName{"floor_divide_", Bin::FloorDiv},
                   IName{"remainder_", Bin::Mod}, IName{"pow_", Bin::Pow}, IName{"bitwise_and_", Bin::And},
                   IName{"bitwise_or_", Bin::Or}, IName{"bitwise_xor_", Bin::Xor}, IName{"eq_", Bin::Eq},
                   IName{"ne_", Bin::Ne}, IName{"lt_", Bin::Lt}, IName{"le_", Bin::Le}, IName{"gt_", Bin::Gt},
@@ -900,26 +910,49 @@ void bind_ops(py::module_& m, TensorClass& cls) {
           py::arg("min"), "max(self, min) in place.");
   cls.def("clamp_max_", [](const TensorPtr& t, py::handle hi) { return clamp_inplace(t, py::none(), hi, "clamp_max_"); },
           py::arg("max"), "min(self, max) in place.");
+  // lerp is an op (ops::lerp); addcmul / addcdiv are compositions (whose gradients are
+  // PyTorch's formulas), each written once and shared by the three spellings.
+  auto addc = [](bool divide) {
+    return [divide](const TensorPtr& x, const TensorPtr& a, const TensorPtr& b, const Scalar& v) {
+      return ops::add(x, ops::mul(divide ? ops::div(a, b) : ops::mul(a, b), v));
+    };
+  };
+  auto value_of = [](py::handle value, const char* name) {
+    Scalar v = Scalar::of(1.0);
+    GC_CHECK(parse_scalar(value, v), TypeError, name, "(): argument 'value' must be a Number");
+    return v;
+  };
   cls.def("lerp_", [](const TensorPtr& t, const TensorPtr& end, py::handle weight) {
     TensorPtr w = as_operand(weight, *t);
     py::gil_scoped_release nogil;
-    return ops::apply_inplace(t, "lerp_", [&](const TensorPtr& x) { return ops::add(x, ops::mul(w, ops::sub(end, x))); },
-                              {end.get(), w.get()});
+    return ops::apply_inplace(t, "lerp_", [&](const TensorPtr& x) { return ops::lerp(x, end, w); }, {end.get(), w.get()});
   }, py::arg("end"), py::arg("weight"), "self += weight * (end - self), in place.");
-  cls.def("addcmul_", [](const TensorPtr& t, const TensorPtr& a, const TensorPtr& b, py::handle value) {
-    Scalar v = Scalar::of(1.0);
-    GC_CHECK(parse_scalar(value, v), TypeError, "addcmul_(): value must be a number");
+  auto lerp = [](const TensorPtr& t, const TensorPtr& end, py::handle weight) {
+    TensorPtr w = as_operand(weight, *t);
     py::gil_scoped_release nogil;
-    return ops::apply_inplace(t, "addcmul_", [&](const TensorPtr& x) { return ops::add(x, ops::mul(ops::mul(a, b), v)); },
-                              {a.get(), b.get()});
-  }, py::arg("tensor1"), py::arg("tensor2"), py::kw_only(), py::arg("value") = 1, "self += value * tensor1 * tensor2.");
-  cls.def("addcdiv_", [](const TensorPtr& t, const TensorPtr& a, const TensorPtr& b, py::handle value) {
-    Scalar v = Scalar::of(1.0);
-    GC_CHECK(parse_scalar(value, v), TypeError, "addcdiv_(): value must be a number");
-    py::gil_scoped_release nogil;
-    return ops::apply_inplace(t, "addcdiv_", [&](const TensorPtr& x) { return ops::add(x, ops::mul(ops::div(a, b), v)); },
-                              {a.get(), b.get()});
-  }, py::arg("tensor1"), py::arg("tensor2"), py::kw_only(), py::arg("value") = 1, "self += value * tensor1 / tensor2.");
+    return ops::lerp(t, end, w);
+  };
+  cls.def("lerp", lerp, py::arg("end"), py::arg("weight"), "self + weight * (end - self).");
+  m.def("lerp", lerp, py::arg("input"), py::arg("end"), py::arg("weight"), "input + weight * (end - input).");
+  for (bool divide : {false, true}) {
+    const char* name = divide ? "addcdiv" : "addcmul";
+    const char* name_ = divide ? "addcdiv_" : "addcmul_";
+    const char* doc = divide ? "self + value * tensor1 / tensor2." : "self + value * tensor1 * tensor2.";
+    auto f = addc(divide);
+    auto outofplace = [f, value_of, name](const TensorPtr& t, const TensorPtr& a, const TensorPtr& b, py::handle value) {
+      Scalar v = value_of(value, name);
+      py::gil_scoped_release nogil;
+      return f(t, a, b, v);
+    };
+    cls.def(name_, [f, value_of, name_](const TensorPtr& t, const TensorPtr& a, const TensorPtr& b, py::handle value) {
+      Scalar v = value_of(value, name_);
+      py::gil_scoped_release nogil;
+      return ops::apply_inplace(t, name_, [&](const TensorPtr& x) { return f(x, a, b, v); }, {a.get(), b.get()});
+    }, py::arg("tensor1"), py::arg("tensor2"), py::kw_only(), py::arg("value") = 1, "In-place form of the op without the underscore.");
+    cls.def(name, outofplace, py::arg("tensor1"), py::arg("tensor2"), py::kw_only(), py::arg("value") = 1, doc);
+    m.def(name, outofplace, py::arg("input"), py::arg("tensor1"), py::arg("tensor2"), py::kw_only(), py::arg("value") = 1,
+          doc);
+  }
 }
 
 }  // namespace gradcore::bindings

@@ -9,7 +9,7 @@ import builtins
 import collections.abc
 import numpy
 import typing
-__all__: list[str] = ['DTypeError', 'IntOverflowError', 'Node', 'RemovableHandle', 'ShapeError', 'Tensor', 'abs', 'absolute', 'add', 'all', 'amax', 'amin', 'any', 'arange', 'argmax', 'argmin', 'argsort', 'as_tensor', 'backend_info', 'backward', 'bfloat16', 'bincount', 'bitwise_and', 'bitwise_not', 'bitwise_or', 'bitwise_xor', 'bool', 'can_cast', 'ceil', 'chunk', 'clamp', 'clamp_grads', 'clip', 'clone', 'count_nonzero', 'cross_entropy', 'cummax', 'cummin', 'cumprod', 'cumsum', 'detach', 'diagonal', 'div', 'divide', 'double', 'dropout', 'dtype', 'empty', 'empty_like', 'eq', 'equal', 'erf', 'exp', 'fix', 'flatten', 'float', 'float16', 'float32', 'float64', 'floor', 'floor_divide', 'from_numpy', 'full', 'full_like', 'ge', 'gelu', 'get_default_dtype', 'get_num_threads', 'grad', 'grad_norm', 'greater', 'greater_equal', 'gt', 'half', 'histc', 'initial_seed', 'int', 'int16', 'int32', 'int64', 'int8', 'is_anomaly_enabled', 'is_grad_enabled', 'isfinite', 'isinf', 'isnan', 'isneginf', 'isposinf', 'kthvalue', 'le', 'leaky_relu', 'less', 'less_equal', 'linear', 'log', 'log_softmax', 'logical_and', 'logical_not', 'logical_or', 'logical_xor', 'long', 'lt', 'manual_seed', 'matmul', 'max', 'maximum', 'mean', 'median', 'min', 'minimum', 'mm', 'mode', 'mse_loss', 'mul', 'multiply', 'narrow', 'ne', 'neg', 'negative', 'not_equal', 'ones', 'ones_like', 'optim_step', 'permute', 'pow', 'prod', 'promote_types', 'rand', 'randn', 'relu', 'remainder', 'reshape', 'result_type', 'round', 'scale_grads', 'select', 'set_anomaly_enabled', 'set_default_dtype', 'set_grad_enabled', 'set_num_threads', 'sgn', 'short', 'sigmoid', 'sign', 'softmax', 'softplus', 'sort', 'split', 'sqrt', 'squeeze', 'sub', 'subtract', 'sum', 'swapaxes', 'swapdims', 't', 'tanh', 'tensor', 'tensor_norms', 'topk', 'transpose', 'true_divide', 'trunc', 'uint8', 'unbind', 'unique', 'unsqueeze', 'where', 'zeros', 'zeros_like']
+__all__: list[str] = ['DTypeError', 'IntOverflowError', 'Node', 'RemovableHandle', 'ShapeError', 'Tensor', 'abs', 'absolute', 'add', 'addcdiv', 'addcmul', 'all', 'amax', 'amin', 'any', 'arange', 'argmax', 'argmin', 'argsort', 'as_tensor', 'backend_info', 'backward', 'bfloat16', 'bincount', 'bitwise_and', 'bitwise_not', 'bitwise_or', 'bitwise_xor', 'bool', 'can_cast', 'ceil', 'chunk', 'clamp', 'clamp_grads', 'clip', 'clone', 'count_nonzero', 'cross_entropy', 'cummax', 'cummin', 'cumprod', 'cumsum', 'detach', 'diagonal', 'div', 'divide', 'double', 'dropout', 'dtype', 'empty', 'empty_like', 'eq', 'equal', 'erf', 'exp', 'fix', 'flatten', 'float', 'float16', 'float32', 'float64', 'floor', 'floor_divide', 'from_numpy', 'full', 'full_like', 'ge', 'gelu', 'get_default_dtype', 'get_num_threads', 'grad', 'grad_norm', 'greater', 'greater_equal', 'gt', 'half', 'histc', 'initial_seed', 'int', 'int16', 'int32', 'int64', 'int8', 'is_anomaly_enabled', 'is_grad_enabled', 'isfinite', 'isinf', 'isnan', 'isneginf', 'isposinf', 'kthvalue', 'le', 'leaky_relu', 'lerp', 'less', 'less_equal', 'linear', 'log', 'log_softmax', 'logical_and', 'logical_not', 'logical_or', 'logical_xor', 'long', 'lt', 'manual_seed', 'matmul', 'max', 'maximum', 'mean', 'median', 'min', 'minimum', 'mm', 'mode', 'mse_loss', 'mul', 'multiply', 'narrow', 'ne', 'neg', 'negative', 'not_equal', 'ones', 'ones_like', 'optim_step', 'permute', 'pow', 'prod', 'promote_types', 'rand', 'randn', 'relu', 'remainder', 'reshape', 'result_type', 'round', 'scale_grads', 'select', 'set_anomaly_enabled', 'set_default_dtype', 'set_grad_enabled', 'set_num_threads', 'sgn', 'short', 'sigmoid', 'sign', 'softmax', 'softplus', 'sort', 'split', 'sqrt', 'squeeze', 'sub', 'subtract', 'sum', 'swapaxes', 'swapdims', 't', 'tanh', 'tensor', 'tensor_norms', 'topk', 'transpose', 'true_divide', 'trunc', 'uint8', 'unbind', 'unique', 'unsqueeze', 'where', 'zeros', 'zeros_like']
 _dtype: typing.TypeAlias = dtype  # the dtype class (inside Tensor `dtype` is a property)
 class DTypeError(TypeError, RuntimeError):
     """
@@ -199,13 +199,21 @@ class Tensor:
         """
         self += alpha * other (or -=), in place.
         """
+    def addcdiv(self, tensor1: Tensor, tensor2: Tensor, *, value: typing.Any = 1) -> Tensor:
+        """
+        self + value * tensor1 / tensor2.
+        """
     def addcdiv_(self, tensor1: Tensor, tensor2: Tensor, *, value: typing.Any = 1) -> Tensor:
         """
-        self += value * tensor1 / tensor2.
+        In-place form of the op without the underscore.
+        """
+    def addcmul(self, tensor1: Tensor, tensor2: Tensor, *, value: typing.Any = 1) -> Tensor:
+        """
+        self + value * tensor1 * tensor2.
         """
     def addcmul_(self, tensor1: Tensor, tensor2: Tensor, *, value: typing.Any = 1) -> Tensor:
         """
-        self += value * tensor1 * tensor2.
+        In-place form of the op without the underscore.
         """
     def all(self, dim: typing.Any = None, keepdim: builtins.bool = False) -> Tensor:
         """
@@ -403,7 +411,7 @@ class Tensor:
         """
         self / other; rounding_mode None (true division), 'trunc' or 'floor'.
         """
-    def div_(self, other: typing.Any) -> Tensor:
+    def div_(self, other: typing.Any, *, rounding_mode: typing.Any = None) -> Tensor:
         """
         In-place form of the op without the underscore.
         """
@@ -411,7 +419,7 @@ class Tensor:
         """
         self / other; rounding_mode None (true division), 'trunc' or 'floor'.
         """
-    def divide_(self, other: typing.Any) -> Tensor:
+    def divide_(self, other: typing.Any, *, rounding_mode: typing.Any = None) -> Tensor:
         """
         In-place form of the op without the underscore.
         """
@@ -570,6 +578,10 @@ class Tensor:
     def le_(self, other: typing.Any) -> Tensor:
         """
         In-place form of the op without the underscore.
+        """
+    def lerp(self, end: Tensor, weight: typing.Any) -> Tensor:
+        """
+        self + weight * (end - self).
         """
     def lerp_(self, end: Tensor, weight: typing.Any) -> Tensor:
         """
@@ -996,6 +1008,11 @@ class Tensor:
         The tensor with its dimensions reversed (a view).
         """
     @property
+    def _version(self) -> builtins.int:
+        """
+        The version counter (PyTorch's t._version): in-place writes to the tensor or any view of its storage bump it; backward checks saved tensors against it.
+        """
+    @property
     def data(self) -> Tensor:
         """
         A tensor sharing this storage, outside the graph. Assigning swaps the storage (no graph).
@@ -1216,6 +1233,14 @@ def absolute(input: Tensor) -> Tensor:
 def add(input: typing.Any, other: typing.Any, *, alpha: typing.Any = None) -> typing.Any:
     """
     input + alpha * other (or -), broadcasting; scalars allowed on either side.
+    """
+def addcdiv(input: Tensor, tensor1: Tensor, tensor2: Tensor, *, value: typing.Any = 1) -> Tensor:
+    """
+    self + value * tensor1 / tensor2.
+    """
+def addcmul(input: Tensor, tensor1: Tensor, tensor2: Tensor, *, value: typing.Any = 1) -> Tensor:
+    """
+    self + value * tensor1 * tensor2.
     """
 def all(input: Tensor, dim: typing.Any = None, keepdim: builtins.bool = False) -> Tensor:
     """
@@ -1488,6 +1513,10 @@ def le(input: typing.Any, other: typing.Any) -> typing.Any:
 def leaky_relu(input: Tensor, negative_slope: typing.SupportsFloat | typing.SupportsIndex = 0.01) -> Tensor:
     """
     x if x > 0 else negative_slope * x.
+    """
+def lerp(input: Tensor, end: Tensor, weight: typing.Any) -> Tensor:
+    """
+    input + weight * (end - input).
     """
 def less(input: typing.Any, other: typing.Any) -> typing.Any:
     """

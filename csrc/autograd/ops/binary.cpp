@@ -315,6 +315,40 @@ struct PowBackward final : Node {
   std::vector<std::pair<std::string, TensorPtr>> saved_tensors() const override { return {{"self", x_.raw()}}; }
 };
 
+// pow with a tensor exponent: PyTorch's gradients (derivatives.yaml, pow.Tensor_Tensor):
+// base g * b * a^(b-1), zero where b == 0; exponent g * a^b * log(a), zero where a == 0
+// and b >= 0 (where the limit is 0 rather than NaN).
+TensorPtr pow_tensor_grads(const TensorPtr& g, const TensorPtr& a, const TensorPtr& b, bool want_a, bool want_b,
+                           TensorPtr* ga, TensorPtr* gb) {
+  const DType dt = a->dtype;
+  TensorPtr zero = zeros({}, dt);
+  if (want_a && ga)
+    *ga = where(compare(CmpOp::EQ, b, Scalar::of(0.0)), zero, mul(g, mul(b, pow(a, sub(b, Scalar::of(1.0))))));
+  if (want_b && gb) {
+    TensorPtr at_zero = logical(LogicOp::AND, compare(CmpOp::EQ, a, Scalar::of(0.0)), compare(CmpOp::GE, b, Scalar::of(0.0)));
+    *gb = where(at_zero, zero, mul(g, mul(pow(a, b), log(a))));
+  }
+  return nullptr;
+}
+
+struct PowTensorBackward final : Node {
+  SavedTensor a_, b_;
+  Shape a_shape, b_shape;
+  const char* name() const override { return "PowBackward1"; }
+  tensor_list apply(tensor_list&& g) override {
+    tensor_list r(2);
+    TensorPtr a = a_.unpack(this), b = b_.unpack(this), ga, gb;
+    pow_tensor_grads(g[0], a, b, wants(*this, 0), wants(*this, 1), &ga, &gb);
+    if (ga) r[0] = sum_to(ga, a_shape);
+    if (gb) r[1] = sum_to(gb, b_shape);
+    return r;
+  }
+  void release_saved() override { a_.reset(); b_.reset(); }
+  std::vector<std::pair<std::string, TensorPtr>> saved_tensors() const override {
+    return {{"self", a_.raw()}, {"exponent", b_.raw()}};
+  }
+};
+
 // x / s: the gradient is g / s (a true division, as the forward).
 struct DivScalarBackward final : Node {
   double s = 1.0;
@@ -578,6 +612,60 @@ TensorPtr pow(const TensorPtr& a, const Scalar& p) {
     set_history(out, n);
   }
   return out;
+}
+
+TensorPtr pow(const TensorPtr& a_in, const TensorPtr& b_in) {
+  const DType want = result_type({a_in.get(), b_in.get()});
+  Shape shape = broadcast_shapes(a_in->shape, b_in->shape, "pow");
+  if (!is_floating(want)) {
+    const DType dt = want == DType::Bool ? DType::Int64 : want;
+    TensorPtr a = to_dtype(a_in, dt), b = to_dtype(b_in, dt);
+    {
+      autograd::GradModeGuard off(false);
+      GC_CHECK(dt == DType::UInt8 || !*dense(any(compare(CmpOp::LT, b, Scalar::of_int(0)), {}, false))->data<bool>(),
+               RuntimeError, "Integers to negative integer powers are not allowed.");
+    }
+    TensorPtr out = empty(shape, dt);
+    if (out->numel) {
+      dispatch_arith(dt, [&](auto tag) {
+        using T = typename decltype(tag)::type;
+        if constexpr (!std::is_floating_point_v<T>)
+          iterate(*out, kernels::typed_row<T, T, T>([](T v, T e) { return int_pow<T>(v, static_cast<int64_t>(e)); }),
+                  *a, *b);
+        return 0;
+      });
+    }
+    return out;
+  }
+  const DType dt = is_f32_or_f64(want) ? want : DType::Float32;
+  TensorPtr a = to_dtype(a_in, dt), b = to_dtype(b_in, dt);
+  TensorPtr out = empty(shape, dt);
+  if (out->numel) {
+    dispatch(dt, [&](auto zero) {
+      using T = decltype(zero);
+      iterate(*out, kernels::typed_row<T, T, T>([](T v, T e) { return std::pow(v, e); }), *a, *b);
+      return 0;
+    });
+  }
+  forward_rule(out, {a.get(), b.get()}, [&] {
+    TensorPtr ta = tangent(a), tb = tangent(b), da, db;
+    pow_tensor_grads(ta ? ta : zeros({}, dt), a, b, ta != nullptr, false, &da, nullptr);
+    pow_tensor_grads(tb ? tb : zeros({}, dt), a, b, false, tb != nullptr, nullptr, &db);
+    return da && db ? add(da, db) : (da ? da : db);
+  });
+  if (needs_record({a.get(), b.get()})) {
+    auto n = make_node<PowTensorBackward>({a, b});
+    n->a_ = SavedTensor(a, false);
+    n->b_ = SavedTensor(b, false);
+    n->a_shape = a->shape;
+    n->b_shape = b->shape;
+    set_history(out, n);
+  }
+  return want != dt ? to_dtype(out, want) : out;
+}
+
+TensorPtr rpow(const TensorPtr& a, const Scalar& s) {
+  return pow(scalar_tensor(s, result_type({a.get()}, {&s})), a);
 }
 
 }  // namespace gradcore::ops

@@ -331,6 +331,61 @@ TensorPtr where(const TensorPtr& cond_in, const TensorPtr& x_in, const TensorPtr
   return want != dt ? to_dtype(out, want) : out;
 }
 
+// lerp: PyTorch's two-sided formula, exact at weight 1 and with its inf/NaN pattern:
+// |w| < 0.5 ? x + w (end - x) : end - (end - x)(1 - w). Gradients are PyTorch's:
+// x gets g (1 - w), end gets g w, weight gets g (end - x).
+struct LerpBackward final : Node {
+  SavedTensor x_, end_, w_;
+  Shape x_shape, end_shape, w_shape;
+  const char* name() const override { return "LerpBackward1"; }
+  tensor_list apply(tensor_list&& g) override {
+    tensor_list r(3);
+    TensorPtr x = x_.unpack(this), end = end_.unpack(this), w = w_.unpack(this);
+    if (wants(*this, 0)) r[0] = sum_to(mul(g[0], rsub_scalar(w, 1.0)), x_shape);
+    if (wants(*this, 1)) r[1] = sum_to(mul(g[0], w), end_shape);
+    if (wants(*this, 2)) r[2] = sum_to(mul(g[0], sub(end, x)), w_shape);
+    return r;
+  }
+};
+
+TensorPtr lerp(const TensorPtr& x_in, const TensorPtr& end_in, const TensorPtr& w_in) {
+  const DType want = result_type({x_in.get(), end_in.get(), w_in.get()});
+  GC_CHECK(is_floating(want), RuntimeError, "\"lerp_kernel\" not implemented for '", dtype_torch_name(want), "'");
+  const DType dt = is_f32_or_f64(want) ? want : DType::Float32;
+  TensorPtr x = to_dtype(x_in, dt), end = to_dtype(end_in, dt), w = to_dtype(w_in, dt);
+  Shape shape = broadcast_shapes(broadcast_shapes(x->shape, end->shape, "lerp"), w->shape, "lerp");
+  TensorPtr out = empty(shape, dt);
+  if (out->numel) {
+    dispatch(dt, [&](auto zero) {
+      using T = decltype(zero);
+      iterate(*out, kernels::typed_row<T, T, T, T>([](T a, T b, T t) {
+                return std::abs(t) < T(0.5) ? a + t * (b - a) : b - (b - a) * (T(1) - t);
+              }), *x, *end, *w);
+      return 0;
+    });
+  }
+  forward_rule(out, {x.get(), end.get(), w.get()}, [&] {
+    TensorPtr tx = tangent(x), te = tangent(end), tw = tangent(w);
+    TensorPtr acc;
+    auto plus = [&acc](TensorPtr t) { acc = acc ? add(acc, t) : t; };
+    if (tx) plus(mul(tx, rsub_scalar(w, 1.0)));
+    if (te) plus(mul(te, w));
+    if (tw) plus(mul(tw, sub(end, x)));
+    return acc;
+  });
+  if (needs_record({x.get(), end.get(), w.get()})) {
+    auto n = make_node<LerpBackward>({x, end, w});
+    n->x_ = SavedTensor(x, false);
+    n->end_ = SavedTensor(end, false);
+    n->w_ = SavedTensor(w, false);
+    n->x_shape = x->shape;
+    n->end_shape = end->shape;
+    n->w_shape = w->shape;
+    set_history(out, n);
+  }
+  return want != dt ? to_dtype(out, want) : out;
+}
+
 TensorPtr maximum(const TensorPtr& a, const TensorPtr& b) { return maxmin(a, b, true); }
 TensorPtr minimum(const TensorPtr& a, const TensorPtr& b) { return maxmin(a, b, false); }
 

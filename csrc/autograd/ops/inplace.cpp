@@ -55,6 +55,18 @@ TensorPtr zero_region(const TensorPtr& g, const Replay& replay) {
   return out;
 }
 
+// The history of a constant written over self (zero_, fill_, copy_ of a constant): the
+// overwritten values get a zero gradient. PyTorch's names for the common ones.
+struct OverwriteBackward final : Node {
+  const char* op = "";
+  const char* name() const override {
+    if (std::strcmp(op, "zero_") == 0) return "ZeroBackward0";
+    if (std::strcmp(op, "copy_") == 0) return "CopyBackwards";
+    return "FillBackward0";
+  }
+  tensor_list apply(tensor_list&& g) override { return {zeros(g[0]->shape, g[0]->dtype)}; }
+};
+
 // The history of "base with the region `replay` selects replaced by value": edge 0 the
 // base (its gradient with the region zeroed), edge 1 the value (the region, summed to the
 // value's shape when it was broadcast). PyTorch calls this node CopySlices.
@@ -174,12 +186,35 @@ TensorPtr apply_inplace(const TensorPtr& self, const char* op, const Replay& out
     if (self->is_leaf() && self->requires_grad) throw_leaf_inplace(false);
     if (is_view && self->view->base->is_leaf() && self->view->base->requires_grad) throw_leaf_inplace(true);
   }
-  TensorPtr r = outofplace(self);
+  TensorPtr r;
+  {
+    // Note [Saving what an in-place op overwrites] (node.h): what op(self) saves from
+    // self's storage is a clone made now, before the write (one per tensor saved).
+    std::vector<std::pair<const Tensor*, TensorPtr>> copies;
+    autograd::SaveRedirect redirect(self->storage.get(), [&copies](const TensorPtr& t) {
+      for (const auto& [saved, copy] : copies)
+        if (saved == t.get()) return copy;
+      autograd::SaveRedirect off(nullptr, {});
+      TensorPtr c = clone(t);
+      copies.emplace_back(t.get(), c);
+      return c;
+    });
+    r = outofplace(self);
+  }
   GC_CHECK(can_cast(r->dtype, self->dtype), RuntimeError, "result type ", dtype_torch_name(r->dtype),
            " can't be cast to the desired output type ", dtype_torch_name(self->dtype));
   GC_CHECK(r->shape == self->shape, ShapeError, op, ": output with shape ", shape_str(self->shape),
            " doesn't match the broadcast shape ", shape_str(r->shape));
   if (r->dtype != self->dtype) r = to_dtype(r, self->dtype);
+  if (grad && !r->needs_grad() && (self->needs_grad() || (is_view && self->view->base->needs_grad()))) {
+    // A constant overwrites a value that requires grad (zero_, fill_, copy_ from a constant,
+    // a view's region): the region's gradient is zero from now on, and self keeps requiring
+    // grad, as in PyTorch.
+    if (r->storage == self->storage) r = clone(r);
+    auto n = make_node<OverwriteBackward>({self});
+    n->op = op;
+    set_history(r, n);
+  }
   copy_values(self, r);
   self->storage->version++;
   // The new tangent is the new value's (zeros when it has none but self had one: copy_ or
@@ -228,8 +263,8 @@ void copy_(const TensorPtr& dst, const TensorPtr& src) {
   }, {src.get()});
 }
 
-void fill_(const TensorPtr& dst, const Scalar& value) {
-  apply_inplace(dst, "fill_", [&](const TensorPtr& self) {
+void fill_(const TensorPtr& dst, const Scalar& value, const char* op) {
+  apply_inplace(dst, op, [&](const TensorPtr& self) {
     return expand(scalar_tensor(value, self->dtype), self->shape);
   });
 }
