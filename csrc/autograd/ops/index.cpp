@@ -176,13 +176,18 @@ void index_put_into(const TensorPtr& dst, const IndexPlan& p, const TensorPtr& v
       }
     return;
   }
-  dispatch_arith(dst->dtype, [&](auto tag) {
+  // dispatch_all, not dispatch_arith: the 16-bit floats are 2-byte elements (summed in
+  // float and rounded back each step), never read as float.
+  dispatch_all(dst->dtype, [&](auto tag) {
     using T = typename decltype(tag)::type;
     T* d = dst->data<T>();
     const T* s = values->data<T>();
     for_each_gather(p, [&](int64_t xo, int64_t oi, int64_t rs, int64_t c0, int64_t c1) {
       if constexpr (std::is_same_v<T, bool>) {
         for (int64_t c = c0; c < c1; ++c) d[xo + c * rs] = d[xo + c * rs] || s[oi + c];
+      } else if constexpr (std::is_same_v<T, Half> || std::is_same_v<T, BFloat16>) {
+        for (int64_t c = c0; c < c1; ++c)
+          d[xo + c * rs] = from_f64<T>(static_cast<float>(to_f64(d[xo + c * rs])) + static_cast<float>(to_f64(s[oi + c])));
       } else {
         for (int64_t c = c0; c < c1; ++c) d[xo + c * rs] = static_cast<T>(d[xo + c * rs] + s[oi + c]);
       }
@@ -1302,8 +1307,9 @@ ScatterReduce parse_scatter_reduce(const std::string& r) {
   if (r == "sum") return ScatterReduce::SUM;
   if (r == "prod") return ScatterReduce::PROD;
   if (r == "mean") return ScatterReduce::MEAN;
-  if (r == "amax") return ScatterReduce::AMAX;
-  if (r == "amin") return ScatterReduce::AMIN;
+  // NOTE: torch 2.13 also takes "max" and "min" (undocumented) for amax and amin.
+  if (r == "amax" || r == "max") return ScatterReduce::AMAX;
+  if (r == "amin" || r == "min") return ScatterReduce::AMIN;
   throw RuntimeError("reduce argument must be either sum, prod, mean, amax or amin, got " + r);
 }
 
@@ -1522,8 +1528,12 @@ TensorPtr scatter_reduce_(const TensorPtr& x, int64_t dim, const TensorPtr& inde
     scatter_reduce_into(x, a, reduce, include_self);
     return x;
   }
+  // amax / amin / prod save self for backward: they get a copy of it (PyTorch's original
+  // self), as self's memory is overwritten by the result.
+  const bool saves_self = reduce == ScatterReduce::AMAX || reduce == ScatterReduce::AMIN || reduce == ScatterReduce::PROD;
   return apply_inplace(x, "scatter_reduce_", [&](const TensorPtr& s) {
-    return scatter_reduce(s, dim, index, src, reduce, include_self);
+    return scatter_reduce(saves_self && needs_record({s.get(), src.get()}) ? clone(s) : s, dim, index, src, reduce,
+                          include_self);
   }, {src.get()});
 }
 
