@@ -605,6 +605,23 @@ void gather_kernel(const Tensor& dst, const Tensor& src, const Tensor& ix, const
     using U = typename decltype(tag)::type;
     U* d = static_cast<U*>(dst.data_ptr());
     const U* s = static_cast<const U*>(src.data_ptr());
+    if (w.run == 1 && w.nbo == 1) {  // dim innermost (nothing after it): one lane of K per row a
+      const int64_t kd = w.k_st[0], ki = w.k_st[2];
+      if (w.empty()) return 0;
+      cpu::parallel_range(w.na, std::max<int64_t>(1, kIndexGrain / w.K), [&](int64_t a0, int64_t a1) {
+        for (int64_t a = a0; a < a1; ++a) {
+          U* dp = d + offset_of(a, w.a_shape, w.a_st[0]);
+          const U* sp = s + offset_of(a, w.a_shape, w.a_st[1]);
+          const int64_t* ip = ixp + offset_of(a, w.a_shape, w.a_st[2]);
+          if (kd == 1 && ki == 1 && ind == 1) {
+            for (int64_t k = 0; k < w.K; ++k) dp[k] = sp[ip[k]];
+          } else {
+            for (int64_t k = 0; k < w.K; ++k) dp[k * kd] = sp[ip[k * ki] * ind];
+          }
+        }
+      });
+      return 0;
+    }
     walk_rows(w, [&](int64_t od, int64_t os, int64_t oi, int64_t n) {
       U* dp = d + od;
       const U* sp = s + os;
@@ -629,6 +646,22 @@ void scatter_kernel(const Tensor& dst, const T* src, const Tensor& ix, const Dim
   const int64_t sd = w.run_st[0], ss = w.run_st[1], si = w.run_st[2];
   const int64_t* ixp = ix.data<int64_t>();
   T* d = static_cast<T*>(dst.data_ptr());
+  if (w.run == 1 && w.nbo == 1) {  // dim innermost: one lane of K per row a, k in order in one thread
+    const int64_t ks = w.k_st[1], ki = w.k_st[2];
+    if (w.empty()) return;
+    cpu::parallel_range(w.na, std::max<int64_t>(1, kIndexGrain / w.K), [&](int64_t a0, int64_t a1) {
+      for (int64_t a = a0; a < a1; ++a) {
+        T* dp = d + offset_of(a, w.a_shape, w.a_st[0]);
+        const T* sp = src + offset_of(a, w.a_shape, w.a_st[1]);
+        const int64_t* ip = ixp + offset_of(a, w.a_shape, w.a_st[2]);
+        for (int64_t k = 0; k < w.K; ++k) {
+          T& e = dp[ip[k * ki] * ind];
+          e = f(e, sp[k * ks]);
+        }
+      }
+    });
+    return;
+  }
   walk_cols(w, [&](int64_t od, int64_t os, int64_t oi, int64_t n) {
     T* dp = d + od;
     const T* sp = src + os;
