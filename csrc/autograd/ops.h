@@ -172,7 +172,8 @@ TensorPtr bincount(const TensorPtr& x, const TensorPtr& weights, int64_t minleng
 TensorPtr histc(const TensorPtr& x, int64_t bins, double min, double max);
 // out[..i..] = x[..index[..i..]..] along dim (torch.gather with index shaped like x except
 // along dim), and the adjoint: zeros(shape) with src added at index along dim. Each is the
-// other's backward; the gradient of the selecting ops above.
+// other's backward; the gradient of the selecting ops above. Thin forms of gather and
+// scatter_add (index.cpp).
 TensorPtr gather_along(const TensorPtr& x, int64_t dim, const TensorPtr& index);
 TensorPtr scatter_add_along(const TensorPtr& src, int64_t dim, const TensorPtr& index, const Shape& shape);
 
