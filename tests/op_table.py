@@ -454,6 +454,122 @@ op("prod_zero2_all", lambda x: x.prod() + (x * x).sum(), [], make=_fixed("prod_z
 op("prod_zero_dim", lambda x: x.prod(1), [], make=_fixed("prod_zero_dim", _PROD_ZERO))
 
 
+# ---- issue 11 item 3: the index op family (index.cpp; Note [Dim-wise index ops]) ----
+# Constant int64 index tensors and bool masks, as gradcore and as torch tensors. Repeated
+# indices where the op sums them (gather, index_select, index_add, scatter_add, the
+# scatter_reduce rows); distinct ones where the last write wins (scatter: the numerical
+# gradient of an overwritten source element is 0, PyTorch's formula gives it the gradient
+# anyway); amax/amin inputs fixed and distinct (gaps >= 0.01: no ties, which are kinks).
+_IX_SEL = [2, 0, 2]
+_IX_G = [[0, 2, 2], [1, 1, 0]]        # gather along dim 1 of (2, 3)
+_IX_G0 = [[1, 0, 1], [0, 0, 1]]       # along dim 0 of (2, 3): rows, repeated
+_IX_S = [[1, 0, 2], [0, 2, 1]]        # scatter along dim 1 of (2, 3): distinct in each row
+_IX_R = [[0, 1, 1, 0], [2, 2, 0, 1]]  # scatter_reduce along dim 1 of (2, 3) from (2, 4): repeated
+_MASK11 = np.array([[True, False, True], [False, False, True]])
+_RED_X = np.array([[0.31, -0.52, 0.77], [-0.13, 0.45, -0.96]])
+_RED_S = np.array([[0.12, 0.58, -0.33, 0.91], [-0.71, 0.26, 0.64, -0.05]])
+
+
+def _g(a: Any) -> gc.Tensor:
+    return gc.tensor(np.asarray(a))
+
+
+def _t(a: Any) -> Any:
+    return torch.tensor(np.asarray(a))
+
+
+op("index_select", lambda x: gc.index_select(x, 1, _g(_IX_SEL)), [(2, 3)],
+   torch_fn=lambda x: torch.index_select(x, 1, _t(_IX_SEL)))
+op("index_select_negdim", lambda x: x.index_select(-2, _g([1, 1, 0])), [(2, 3)],
+   torch_fn=lambda x: x.index_select(-2, _t([1, 1, 0])))
+op("gather", lambda x: x.gather(1, _g(_IX_G)), [(2, 3)],
+   torch_fn=lambda x: x.gather(1, _t(_IX_G)))
+op("gather_dim0", lambda x: gc.gather(x, 0, _g(_IX_G0)), [(2, 3)],
+   torch_fn=lambda x: torch.gather(x, 0, _t(_IX_G0)))
+op("take_along_dim", lambda x: gc.take_along_dim(x, _g([[0], [-1]]), 1), [(2, 3)],
+   torch_fn=lambda x: torch.take_along_dim(x, _t([[0], [-1]]), 1))
+op("take_along_dim_bcast", lambda x: x.take_along_dim(_g([[2, 0, 2, 1]]), dim=-1), [(2, 3)],
+   torch_fn=lambda x: x.take_along_dim(_t([[2, 0, 2, 1]]), dim=-1))
+op("take_along_dim_flat", lambda x: gc.take_along_dim(x, _g([5, 0, 5])), [(2, 3)],
+   torch_fn=lambda x: torch.take_along_dim(x, _t([5, 0, 5])))
+op("scatter_src", lambda x, s: x.scatter(1, _g(_IX_S), s), [(2, 3), (2, 3)],
+   torch_fn=lambda x, s: x.scatter(1, _t(_IX_S), s))
+# NOTE: torch 2.13's own backward fails for a src larger than the index ("ScatterBackward0
+# returned an invalid gradient"); its oracle reads the same corner of src explicitly.
+op("scatter_src_larger", lambda x, s: gc.scatter(x, 0, _g([[1, 0, 1]]), s), [(2, 3), (2, 4)],
+   torch_fn=lambda x, s: torch.scatter(x, 0, _t([[1, 0, 1]]), s[:1, :3]))
+op("scatter_value", lambda x: x.scatter(1, _g([[2], [0]]), 0.5), [(2, 3)],
+   torch_fn=lambda x: x.scatter(1, _t([[2], [0]]), 0.5))
+op("scatter_add", lambda x, s: x.scatter_add(1, _g(_IX_R), s), [(2, 3), (2, 4)],
+   torch_fn=lambda x, s: x.scatter_add(1, _t(_IX_R), s))
+op("scatter_add_fn", lambda x, s: gc.scatter_add(x, 0, _g(_IX_G0), s), [(2, 3), (2, 3)],
+   torch_fn=lambda x, s: torch.scatter_add(x, 0, _t(_IX_G0), s))
+op("scatter_reduce_sum", lambda x, s: x.scatter_reduce(1, _g(_IX_R), s, "sum"), [(2, 3), (2, 4)],
+   torch_fn=lambda x, s: x.scatter_reduce(1, _t(_IX_R), s, "sum"))
+op("scatter_reduce_sum_noself", lambda x, s: x.scatter_reduce(1, _g(_IX_R), s, "sum", include_self=False),
+   [(2, 3), (2, 4)],
+   torch_fn=lambda x, s: x.scatter_reduce(1, _t(_IX_R), s, "sum", include_self=False))
+op("scatter_reduce_mean", lambda x, s: gc.scatter_reduce(x, 1, _g(_IX_R), s, "mean"), [(2, 3), (2, 4)],
+   torch_fn=lambda x, s: torch.scatter_reduce(x, 1, _t(_IX_R), s, "mean"))
+op("scatter_reduce_mean_noself", lambda x, s: x.scatter_reduce(1, _g(_IX_R), s, "mean", include_self=False),
+   [(2, 3), (2, 4)],
+   torch_fn=lambda x, s: x.scatter_reduce(1, _t(_IX_R), s, "mean", include_self=False))
+op("scatter_reduce_amax", lambda x, s: x.scatter_reduce(1, _g(_IX_R), s, "amax"), [],
+   make=_fixed("sr_amax", _RED_X, _RED_S),
+   torch_fn=lambda x, s: x.scatter_reduce(1, _t(_IX_R), s, "amax"))
+op("scatter_reduce_amax_noself", lambda x, s: x.scatter_reduce(1, _g(_IX_R), s, "amax", include_self=False), [],
+   make=_fixed("sr_amax_ns", _RED_X, _RED_S),
+   torch_fn=lambda x, s: x.scatter_reduce(1, _t(_IX_R), s, "amax", include_self=False))
+op("scatter_reduce_amin", lambda x, s: x.scatter_reduce(1, _g(_IX_R), s, "amin"), [],
+   make=_fixed("sr_amin", _RED_X, _RED_S),
+   torch_fn=lambda x, s: x.scatter_reduce(1, _t(_IX_R), s, "amin"))
+op("scatter_reduce_prod", lambda x, s: x.scatter_reduce(1, _g(_IX_R), s, "prod"), [(2, 3), (2, 4)], "away0",
+   torch_fn=lambda x, s: x.scatter_reduce(1, _t(_IX_R), s, "prod"))
+op("scatter_reduce_prod_noself", lambda x, s: x.scatter_reduce(1, _g(_IX_R), s, "prod", include_self=False),
+   [(2, 3), (2, 4)], "away0",
+   torch_fn=lambda x, s: x.scatter_reduce(1, _t(_IX_R), s, "prod", include_self=False))
+op("index_add", lambda x, s: x.index_add(1, _g([2, 0, 2, 2]), s, alpha=2.0), [(2, 3), (2, 4)],
+   torch_fn=lambda x, s: x.index_add(1, _t([2, 0, 2, 2]), s, alpha=2.0))
+op("index_add_fn", lambda x, s: gc.index_add(x, 0, _g([1]), s), [(2, 3), (1, 3)],
+   torch_fn=lambda x, s: torch.index_add(x, 0, _t([1]), s))
+op("index_fill", lambda x: x.index_fill(1, _g([2, -3, 2]), -0.5), [(2, 3)],
+   torch_fn=lambda x: x.index_fill(1, _t([2, -3, 2]), -0.5))
+op("index_fill_tensor", lambda x, v: gc.index_fill(x, 0, _g([1, 1]), v), [(2, 3), ()],
+   torch_fn=lambda x, v: torch.index_fill(x, 0, _t([1, 1]), v))
+op("index_put_accumulate", lambda x, v: gc.index_put(x, (_g([1, 0, 1]),), v, accumulate=True), [(2, 3), (3, 3)],
+   torch_fn=lambda x, v: torch.index_put(x, (_t([1, 0, 1]),), v, accumulate=True))
+op("masked_fill", lambda x: x.masked_fill(_g(_MASK11), 0.25), [(2, 3)],
+   torch_fn=lambda x: x.masked_fill(_t(_MASK11), 0.25))
+op("masked_fill_tensor", lambda x, v: gc.masked_fill(x, _g(_MASK11), v), [(2, 3), ()],
+   torch_fn=lambda x, v: torch.masked_fill(x, _t(_MASK11), v))
+op("masked_fill_bcast", lambda x: gc.masked_fill(x, _g(_MASK11), -1.0), [(3,)],
+   torch_fn=lambda x: torch.masked_fill(x, _t(_MASK11), -1.0))
+op("masked_select", lambda x: x.masked_select(_g(_MASK11)), [(2, 3)],
+   torch_fn=lambda x: x.masked_select(_t(_MASK11)))
+op("masked_select_bcast", lambda x: gc.masked_select(x, _g(_MASK11)), [(3,)],
+   torch_fn=lambda x: torch.masked_select(x, _t(_MASK11)))
+op("masked_scatter", lambda x, s: x.masked_scatter(_g(_MASK11), s), [(2, 3), (5,)],
+   torch_fn=lambda x, s: x.masked_scatter(_t(_MASK11), s))
+op("masked_scatter_2d_source", lambda x, s: gc.masked_scatter(x, _g(_MASK11), s), [(2, 3), (2, 2)],
+   torch_fn=lambda x, s: torch.masked_scatter(x, _t(_MASK11), s))
+# in-place forms, recorded (on a non-leaf; through a view: test_index_ops.py, reverse mode)
+op("scatter_inplace", lambda x, s: (x * 1.0).scatter_(1, _g(_IX_S), s), [(2, 3), (2, 3)],
+   torch_fn=lambda x, s: (x * 1.0).scatter_(1, _t(_IX_S), s))
+op("scatter_add_inplace", lambda x, s: (x * 1.0).scatter_add_(1, _g(_IX_R), s), [(2, 3), (2, 4)],
+   torch_fn=lambda x, s: (x * 1.0).scatter_add_(1, _t(_IX_R), s))
+op("scatter_reduce_inplace", lambda x, s: (x * 1.0).scatter_reduce_(1, _g(_IX_R), s, "mean"), [(2, 3), (2, 4)],
+   torch_fn=lambda x, s: (x * 1.0).scatter_reduce_(1, _t(_IX_R), s, "mean"))
+op("index_add_inplace", lambda x, s: (x * 1.0).index_add_(0, _g([1, 1]), s), [(2, 3), (2, 3)],
+   torch_fn=lambda x, s: (x * 1.0).index_add_(0, _t([1, 1]), s))
+op("index_fill_inplace", lambda x, v: (x * 1.0).index_fill_(1, _g([0]), v), [(2, 3), ()],
+   torch_fn=lambda x, v: (x * 1.0).index_fill_(1, _t([0]), v))
+op("masked_fill_inplace", lambda x: (x * 1.0).masked_fill_(_g(_MASK11[0]), 2.0), [(2, 3)],
+   torch_fn=lambda x: (x * 1.0).masked_fill_(_t(_MASK11[0]), 2.0))
+op("masked_scatter_inplace", lambda x, s: (x * 1.0).masked_scatter_(_g(_MASK11), s), [(2, 3), (4,)],
+   torch_fn=lambda x, s: (x * 1.0).masked_scatter_(_t(_MASK11), s))
+op("index_put_inplace", lambda x, v: (x * 1.0).index_put_((_g([0, 1]), _g([2, 2])), v), [(2, 3), (2,)],
+   torch_fn=lambda x, v: (x * 1.0).index_put_((_t([0, 1]), _t([2, 2])), v))
+
 def case(name: str) -> Tuple[Callable[..., Any], List[Any], Dict[str, float]]:
     c = OPS[name]
     return c.fn, c.make(), dict(c.tol)
@@ -489,7 +605,8 @@ COVERAGE: Dict[str, List[str]] = {
     "narrow": ["narrow"], "squeeze": ["squeeze"], "unsqueeze": ["unsqueeze"],
     "diagonal": ["diagonal", "diagonal_offset"], "unfold": ["unfold"],
     "view_scatter": ["select", "slice_step", "diagonal", "unfold", "as_strided"],
-    "index": ["index_list", "index_mask", "index_mixed"], "index_put": ["setitem_advanced"],
+    "index": ["index_list", "index_mask", "index_mixed"],
+    "index_put": ["setitem_advanced", "index_put_accumulate", "index_put_inplace"],
     "view_put": ["setitem_basic", "setitem_advanced"],
     "to_dtype": ["to_float64", "to_float32_and_back"],
     "mm": ["mm", "mm_trans_a", "mm_trans_b", "mm_trans_ab"],
@@ -511,6 +628,20 @@ COVERAGE: Dict[str, List[str]] = {
     "cumsum": ["cumsum", "cumsum_fn", "cumprod"],
     "cumprod": ["cumprod", "cumprod_zero", "cumprod_zero_d0", "prod_zero_dim"],
     "prod": ["prod_all", "prod_dim", "prod_dim_keep", "prod_zero_all", "prod_zero2_all", "prod_zero_dim"],
+    # issue 11 item 3: the index op family
+    "index_select": ["index_select", "index_select_negdim"], "gather": ["gather", "gather_dim0", "take_along_dim"],
+    "take_along_dim": ["take_along_dim", "take_along_dim_bcast", "take_along_dim_flat"],
+    "scatter": ["scatter_src", "scatter_src_larger", "scatter_value", "scatter_inplace", "scatter_reduce_sum_noself"],
+    "scatter_add": ["scatter_add", "scatter_add_fn", "scatter_add_inplace", "gather", "gather_dim0"],
+    "scatter_reduce": ["scatter_reduce_sum", "scatter_reduce_sum_noself", "scatter_reduce_mean",
+                       "scatter_reduce_mean_noself", "scatter_reduce_amax", "scatter_reduce_amax_noself",
+                       "scatter_reduce_amin", "scatter_reduce_prod", "scatter_reduce_prod_noself",
+                       "scatter_reduce_inplace"],
+    "index_add": ["index_add", "index_add_fn", "index_add_inplace", "index_select"],
+    "index_fill": ["index_fill", "index_fill_tensor", "index_fill_inplace"],
+    "masked_fill": ["masked_fill", "masked_fill_tensor", "masked_fill_bcast", "masked_fill_inplace"],
+    "masked_select": ["masked_select", "masked_select_bcast", "masked_scatter"],
+    "masked_scatter": ["masked_scatter", "masked_scatter_2d_source", "masked_scatter_inplace", "masked_select"],
 }
 # Declarations of ops.h without a derivative (comparisons, logic, helpers, factories,
 # in-place machinery, optimizer updates); floor_divide's backward raises as PyTorch's.
@@ -521,6 +652,8 @@ NOT_DIFFERENTIABLE = {
     "scalar_tensor", "zeros", "full", "scalar_like", "rand", "randn", "arange", "apply_inplace", "grad_norm",
     "tensor_norms",
     "argmax", "argmin", "argsort", "bincount", "histc", "any", "all", "count_nonzero",  # issue 11 item 5
+    # issue 11 item 3: the in-place forms (recorded through the out-of-place ops: the *_inplace rows)
+    "scatter_", "scatter_add_", "scatter_reduce_", "index_add_", "index_fill_", "masked_fill_", "masked_scatter_",
 }
 
 

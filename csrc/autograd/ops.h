@@ -175,7 +175,8 @@ TensorPtr bincount(const TensorPtr& x, const TensorPtr& weights, int64_t minleng
 TensorPtr histc(const TensorPtr& x, int64_t bins, double min, double max);
 // out[..i..] = x[..index[..i..]..] along dim (torch.gather with index shaped like x except
 // along dim), and the adjoint: zeros(shape) with src added at index along dim. Each is the
-// other's backward; the gradient of the selecting ops above.
+// other's backward; the gradient of the selecting ops above. Thin forms of gather and
+// scatter_add (index.cpp).
 TensorPtr gather_along(const TensorPtr& x, int64_t dim, const TensorPtr& index);
 TensorPtr scatter_add_along(const TensorPtr& src, int64_t dim, const TensorPtr& index, const Shape& shape);
 
@@ -218,6 +219,57 @@ TensorPtr index_put_(const TensorPtr& x, const std::vector<TensorPtr>& idx, cons
 // The coordinates of the nonzero (true) elements: one int64 tensor per dim of x.
 std::vector<TensorPtr> nonzero_indices(const TensorPtr& x);
 TensorPtr nonzero(const TensorPtr& x);                        // (count, ndim) int64
+
+// ---- index.cpp: the index op family (Note [Dim-wise index ops], Note [Masked ops]) ----
+// Index tensors are int64 (int32 too where PyTorch takes it), masks bool; dims may be
+// negative; a 0-dim tensor counts as one element. Every index is checked before anything
+// is written. Out-of-range indices raise IndexBoundsError: Python's
+// gradcore.IndexOutOfBoundsError, an IndexError naming the index and the size that is also
+// a RuntimeError (what PyTorch raises for gather, scatter and index_add).
+struct IndexBoundsError : IndexError { using IndexError::IndexError; };
+TensorPtr index_select(const TensorPtr& x, int64_t dim, const TensorPtr& index);
+TensorPtr gather(const TensorPtr& x, int64_t dim, const TensorPtr& index);
+// torch.take_along_dim: x and indices broadcast except along dim, negative indices wrap;
+// dim null: both flattened.
+TensorPtr take_along_dim(const TensorPtr& x, const TensorPtr& indices, const int64_t* dim);
+// scatter's reduce= ("add", "multiply"); PyTorch has no derivative for the reducing forms.
+enum class ScatterMode { ASSIGN, ADD, MULTIPLY };
+TensorPtr scatter(const TensorPtr& x, int64_t dim, const TensorPtr& index, const TensorPtr& src,
+                  ScatterMode mode = ScatterMode::ASSIGN);
+TensorPtr scatter(const TensorPtr& x, int64_t dim, const TensorPtr& index, const Scalar& value,
+                  ScatterMode mode = ScatterMode::ASSIGN);
+TensorPtr scatter_add(const TensorPtr& x, int64_t dim, const TensorPtr& index, const TensorPtr& src);
+enum class ScatterReduce { SUM, PROD, MEAN, AMAX, AMIN };
+ScatterReduce parse_scatter_reduce(const std::string& reduce);  // "sum" "prod" "mean" "amax" "amin"
+TensorPtr scatter_reduce(const TensorPtr& x, int64_t dim, const TensorPtr& index, const TensorPtr& src,
+                         ScatterReduce reduce, bool include_self);
+// x + alpha * (source rows added at index along dim); repeated indices sum (in index order).
+TensorPtr index_add(const TensorPtr& x, int64_t dim, const TensorPtr& index, const TensorPtr& source,
+                    const Scalar& alpha);
+TensorPtr index_fill(const TensorPtr& x, int64_t dim, const TensorPtr& index, const Scalar& value);
+TensorPtr index_fill(const TensorPtr& x, int64_t dim, const TensorPtr& index, const TensorPtr& value);  // 0-dim
+// x and mask broadcast together (the in-place forms: mask broadcast to x's shape).
+TensorPtr masked_fill(const TensorPtr& x, const TensorPtr& mask, const Scalar& value);
+TensorPtr masked_fill(const TensorPtr& x, const TensorPtr& mask, const TensorPtr& value);  // 0-dim value
+// 1-D, in row-major order; as_getitem: x[mask] (recorded as PyTorch's IndexBackward0).
+TensorPtr masked_select(const TensorPtr& x, const TensorPtr& mask, bool as_getitem = false);
+// x with its masked elements replaced, in row-major order, by source's first elements.
+TensorPtr masked_scatter(const TensorPtr& x, const TensorPtr& mask, const TensorPtr& source);
+// In-place forms (Note [In-place ops]): straight into x's memory when nothing is recorded.
+TensorPtr scatter_(const TensorPtr& x, int64_t dim, const TensorPtr& index, const TensorPtr& src,
+                   ScatterMode mode = ScatterMode::ASSIGN);
+TensorPtr scatter_(const TensorPtr& x, int64_t dim, const TensorPtr& index, const Scalar& value,
+                   ScatterMode mode = ScatterMode::ASSIGN);
+TensorPtr scatter_add_(const TensorPtr& x, int64_t dim, const TensorPtr& index, const TensorPtr& src);
+TensorPtr scatter_reduce_(const TensorPtr& x, int64_t dim, const TensorPtr& index, const TensorPtr& src,
+                          ScatterReduce reduce, bool include_self);
+TensorPtr index_add_(const TensorPtr& x, int64_t dim, const TensorPtr& index, const TensorPtr& source,
+                     const Scalar& alpha);
+TensorPtr index_fill_(const TensorPtr& x, int64_t dim, const TensorPtr& index, const Scalar& value);
+TensorPtr index_fill_(const TensorPtr& x, int64_t dim, const TensorPtr& index, const TensorPtr& value);
+TensorPtr masked_fill_(const TensorPtr& x, const TensorPtr& mask, const Scalar& value);
+TensorPtr masked_fill_(const TensorPtr& x, const TensorPtr& mask, const TensorPtr& value);
+TensorPtr masked_scatter_(const TensorPtr& x, const TensorPtr& mask, const TensorPtr& source);
 
 // ---- shape.cpp: conversion, factories, in-place writes ----
 // A copy converted to dtype (x itself when it already has it); differentiable between floats.

@@ -150,6 +150,7 @@ void tensor_type_setup(PyHeapTypeObject* heap_type);
 void bind_tensor(py::module_& m, TensorClass& cls);
 void bind_ops(py::module_& m, TensorClass& cls);
 void bind_index(py::module_& m, TensorClass& cls);
+void bind_index_ops(py::module_& m, TensorClass& cls);  // index_ops.cpp: the index op family
 void bind_autograd(py::module_& m, TensorClass& cls);
 void bind_function(py::module_& m, TensorClass& cls);
 void bind_backend(py::module_& m);

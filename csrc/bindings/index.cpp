@@ -162,6 +162,15 @@ TensorPtr getitem(const TensorPtr& t, py::handle key) {
     py::gil_scoped_release nogil;
     return ops::select(t, 0, i);
   }
+  // x[mask] with a bool mask of x's own shape: its true elements in row-major order, one pass
+  // (ops::masked_select; recorded as PyTorch records the index, IndexBackward0).
+  if (py::isinstance<Tensor>(key)) {
+    TensorPtr k = key.cast<TensorPtr>();
+    if (k->dtype == DType::Bool && k->ndim() > 0 && k->shape == t->shape) {
+      py::gil_scoped_release nogil;
+      return ops::masked_select(t, k, true);
+    }
+  }
   ParsedKey pk = parse_key(*t, key);
   py::gil_scoped_release nogil;
   TensorPtr cur = apply_steps(t, pk.steps);

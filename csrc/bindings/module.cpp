@@ -73,6 +73,7 @@ PYBIND11_MODULE(_core, m) {
   bindings::bind_tensor(m, cls);
   bindings::bind_ops(m, cls);
   bindings::bind_index(m, cls);
+  bindings::bind_index_ops(m, cls);
   bindings::bind_autograd(m, cls);
   bindings::bind_function(m, cls);
   bindings::bind_backend(m);

@@ -28,6 +28,9 @@ from gradcore._core import (
     reshape, flatten, transpose, swapaxes, swapdims, t, permute, squeeze, unsqueeze,
     narrow, select, diagonal, unbind, split, chunk, detach, clone, softmax, log_softmax,
     backend_info, set_num_threads, get_num_threads, is_grad_enabled,
+    # the index op family (issue 11)
+    IndexOutOfBoundsError, index_select, gather, take_along_dim, scatter, scatter_add, scatter_reduce, index_add,
+    index_fill, index_put, index_put_, masked_fill, masked_select, masked_scatter, nonzero, argwhere,
 )
 from gradcore._tensor import device, finfo, iinfo
 from gradcore import _tensor
@@ -97,4 +100,7 @@ __all__ = [
     "grad", "backward", "gradcheck", "gradgradcheck", "GradcheckError",
     "autograd", "data", "nn", "optim", "return_types", "train", "save", "load",
     "viz",
+    "IndexOutOfBoundsError", "index_select", "gather", "take_along_dim", "scatter", "scatter_add", "scatter_reduce",
+    "index_add", "index_fill", "index_put", "index_put_", "masked_fill", "masked_select", "masked_scatter", "nonzero",
+    "argwhere",
 ]

@@ -1,6 +1,6 @@
 """``gradcore-bench``: gradcore against its peers, side by side in one run, as ratios.
 
-    gradcore-bench gemm|mlp-step|tiny-step|op-overhead|elementwise|all
+    gradcore-bench gemm|mlp-step|tiny-step|op-overhead|elementwise|indexing|all
                    [--threads N] [--batch B ...] [--repeat R] [--json PATH]
 
 Each workload is timed for gradcore and for every available peer (NumPy always; PyTorch
@@ -310,8 +310,49 @@ def bench_elementwise(args: argparse.Namespace) -> List[Dict[str, Any]]:
     return rows
 
 
+def bench_indexing(args: argparse.Namespace) -> List[Dict[str, Any]]:
+    """Gathers and scatters over x (10^5, 512) float32: x[idx] and its backward (the scatter-add
+    of the gradient into zeros), x[mask] (half true), a basic-indexing view, index_select, gather."""
+    torch = _torch()
+    rows = []
+    n, d = 100_000, 512
+    rng = np.random.default_rng(0)
+    xa = rng.standard_normal((n, d)).astype(np.float32)
+    ia = rng.integers(0, n, n)
+    ma = rng.random((n, d)) < 0.5
+    ra = rng.random(n) < 0.5
+    ja = rng.integers(0, d, (n, 64))
+    gx, gi, gm, gr, gj = gc.from_numpy(xa), gc.from_numpy(ia), gc.from_numpy(ma), gc.from_numpy(ra), gc.from_numpy(ja)
+    g3 = gx.reshape(1000, 100, d)
+    # the gradient of x[idx] flowing back: the engine runs zeros.index_put_((idx,), g, accumulate=True)
+    gg = gc.from_numpy(xa[::-1].copy())
+    cases: List[Tuple[str, Timer, Any]] = [
+        ("x[idx] fwd", lambda: gx[gi], lambda t: (lambda: t["x"][t["i"]])),
+        ("x[idx] bwd (scatter-add)", lambda: gc.zeros(n, d).index_put_((gi,), gg, accumulate=True),
+         lambda t: (lambda: torch.zeros(n, d).index_put_((t["i"],), t["g"], accumulate=True))),
+        ("x[mask] (50%)", lambda: gx[gm], lambda t: (lambda: t["x"][t["m"]])),
+        ("x[rowmask] (50%)", lambda: gx[gr], lambda t: (lambda: t["x"][t["r"]])),
+        ("x[:, -1, :] (view)", lambda: g3[:, -1, :], lambda t: (lambda: t["x3"][:, -1, :])),
+        ("index_select(x, 0, idx)", lambda: gc.index_select(gx, 0, gi),
+         lambda t: (lambda: torch.index_select(t["x"], 0, t["i"]))),
+        ("gather(x, 1, (1e5, 64))", lambda: gc.gather(gx, 1, gj), lambda t: (lambda: torch.gather(t["x"], 1, t["j"]))),
+    ]
+    tt: Dict[str, Any] = {}
+    if torch is not None:
+        tt = {"x": torch.from_numpy(xa), "i": torch.from_numpy(ia), "m": torch.from_numpy(ma),
+              "r": torch.from_numpy(ra), "j": torch.from_numpy(ja), "g": torch.from_numpy(gg.numpy())}
+        tt["x3"] = tt["x"].reshape(1000, 100, d)
+    for name, gfn, tfn in cases:
+        _progress(f"indexing {name}")
+        fns: Dict[str, Timer] = {"gradcore": gfn}
+        if torch is not None:
+            fns["torch"] = tfn(tt)
+        rows.append(_row("indexing", name, _measure(fns, args.repeat), "ms"))
+    return rows
+
+
 WORKLOADS = {"gemm": bench_gemm, "mlp-step": bench_mlp_step, "tiny-step": bench_tiny_step,
-             "op-overhead": bench_op_overhead, "elementwise": bench_elementwise}
+             "op-overhead": bench_op_overhead, "elementwise": bench_elementwise, "indexing": bench_indexing}
 
 
 def machine_info() -> Dict[str, Any]:

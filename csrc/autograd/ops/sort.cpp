@@ -330,32 +330,6 @@ void mode_lanes(const T* x, const Lanes& L, T* vals, int64_t* idx) {
   });
 }
 
-// out[o, i, j] = x[o, index[o, i, j], j] over (outer, ni, inner); x has nx per lane.
-template <class T>
-void gather_lanes(const T* x, int64_t nx, const int64_t* index, const Lanes& L, T* out) {
-  for_lane_blocks(L, [&](int64_t o, int64_t j0, int64_t j1) {
-    const T* xo = x + o * nx * L.inner;
-    const int64_t off = o * L.n * L.inner;
-    for (int64_t i = 0; i < L.n; ++i)
-      for (int64_t j = j0; j < j1; ++j) out[off + i * L.inner + j] = xo[index[off + i * L.inner + j] * L.inner + j];
-  });
-}
-
-// out[o, index[o, i, j], j] += src[o, i, j]; each task owns its lanes of out (race-free, in
-// index order within a lane: deterministic).
-template <class T>
-void scatter_add_lanes(const T* src, const int64_t* index, const Lanes& L, T* out, int64_t nout) {
-  for_lane_blocks(L, [&](int64_t o, int64_t j0, int64_t j1) {
-    T* oo = out + o * nout * L.inner;
-    const int64_t off = o * L.n * L.inner;
-    for (int64_t i = 0; i < L.n; ++i)
-      for (int64_t j = j0; j < j1; ++j) {
-        T& d = oo[index[off + i * L.inner + j] * L.inner + j];
-        d = static_cast<T>(d + src[off + i * L.inner + j]);
-      }
-  });
-}
-
 // ---- op helpers ----
 
 inline bool is_half(DType d) { return is_floating(d) && !is_f32_or_f64(d); }
@@ -589,97 +563,18 @@ struct CumprodBackward final : Node {
   std::vector<std::pair<std::string, TensorPtr>> saved_tensors() const override { return {{"self", x_.raw()}, {"result", y_.raw()}}; }
 };
 
-struct GatherBackward final : Node {
-  TensorPtr index;  // int64, no grad; copied when the caller's could change
-  int64_t dim = 0;
-  Shape in_shape;
-  const char* name() const override { return "GatherBackward0"; }
-  tensor_list apply(tensor_list&& g) override { return {scatter_add_along(g[0], dim, index, in_shape)}; }
-};
-
-struct ScatterAddBackward final : Node {
-  TensorPtr index;
-  int64_t dim = 0;
-  const char* name() const override { return "ScatterAddBackward0"; }
-  tensor_list apply(tensor_list&& g) override { return {gather_along(g[0], dim, index)}; }
-};
-
-// gather_along / scatter_add_along: index has x's ndim and x's sizes except along dim.
-void check_along(const Tensor& big, const TensorPtr& index_t, int64_t d, const char* op) {
-  const Tensor& index = *index_t;
-  GC_CHECK(index.dtype == DType::Int64, RuntimeError, op, "(): Expected dtype int64 for index");
-  GC_CHECK(index.ndim() == big.ndim(), RuntimeError, op, "(): Index tensor must have the same number of dimensions as ",
-           "the input tensor (", index.ndim(), " vs ", big.ndim(), ")");
-  for (int64_t k = 0; k < big.ndim(); ++k)
-    GC_CHECK(k == d || index.shape[k] == big.shape[k], RuntimeError, op, "(): index ", shape_str(index.shape),
-             " must match the input ", shape_str(big.shape), " except along dim ", d);
-  const int64_t n = size_along(big, d);
-  TensorPtr id = dense(index_t);
-  const int64_t* p = id->data<int64_t>();
-  for (int64_t i = 0; i < index.numel; ++i)
-    GC_CHECK(p[i] >= 0 && p[i] < n, IndexError, op, "(): index ", p[i], " is out of bounds for dimension ", d,
-             " with size ", n);
-}
-
 }  // namespace
 
-TensorPtr gather_along(const TensorPtr& x, int64_t dim, const TensorPtr& index) {
-  const int64_t d = normalize_dim(dim, x->ndim());
-  check_along(*x, index, d, "gather_along");
-  TensorPtr out = empty(index->shape, x->dtype);
-  if (out->numel > 0) {
-    TensorPtr xd = dense(x), id = dense(index);
-    const Lanes L = lanes_of(index->shape, d);
-    dispatch_all(x->dtype, [&](auto tag) {
-      using T = typename decltype(tag)::type;
-      gather_lanes<T>(xd->data<T>(), size_along(*x, d), id->data<int64_t>(), L, out->data<T>());
-      return 0;
-    });
-  }
-  if (is_floating(x->dtype)) {
-    forward_rule(out, {x.get()}, [&] { return gather_along(tangent(x), d, index); });
-    if (needs_record({x.get()})) {
-      auto n = make_node<GatherBackward>({x});
-      n->index = index;
-      n->dim = d;
-      n->in_shape = x->shape;
-      set_history(out, n);
-    }
-  }
-  return out;
-}
+// The public gather / scatter_add (index.cpp: one implementation, with their Backward nodes
+// and forward rules); float16/bfloat16 gradients are summed in float32.
+TensorPtr gather_along(const TensorPtr& x, int64_t dim, const TensorPtr& index) { return gather(x, dim, index); }
 
 TensorPtr scatter_add_along(const TensorPtr& src, int64_t dim, const TensorPtr& index, const Shape& shape) {
   if (is_half(src->dtype))
     return to_dtype(scatter_add_along(to_dtype(src, DType::Float32), dim, index, shape), src->dtype);
-  const int64_t d = normalize_dim(dim, static_cast<int64_t>(shape.size()));
   GC_CHECK(src->shape == index->shape, RuntimeError, "scatter_add_along(): src ", shape_str(src->shape),
            " and index ", shape_str(index->shape), " must have the same shape");
-  TensorPtr out = zeros(shape, src->dtype);
-  check_along(*out, index, d, "scatter_add_along");
-  if (src->numel > 0) {
-    TensorPtr sd = dense(src), id = dense(index);
-    const Lanes L = lanes_of(index->shape, d);
-    dispatch_arith(src->dtype, [&](auto tag) {
-      using T = typename decltype(tag)::type;
-      if constexpr (std::is_same_v<T, bool>) {
-        throw TypeError("scatter_add_along(): bool values");
-      } else {
-        scatter_add_lanes<T>(sd->data<T>(), id->data<int64_t>(), L, out->data<T>(), size_along(*out, d));
-      }
-      return 0;
-    });
-  }
-  if (is_floating(src->dtype)) {
-    forward_rule(out, {src.get()}, [&] { return scatter_add_along(tangent(src), d, index, shape); });
-    if (needs_record({src.get()})) {
-      auto n = make_node<ScatterAddBackward>({src});
-      n->index = index;
-      n->dim = d;
-      set_history(out, n);
-    }
-  }
-  return out;
+  return scatter_add(zeros(shape, src->dtype), dim, index, src);
 }
 
 ValuesIndices max_dim(const TensorPtr& x, int64_t dim, bool keepdim) { return extreme_dim(x, dim, keepdim, true); }
