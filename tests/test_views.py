@@ -315,7 +315,7 @@ def test_write_to_expanded_view_raises() -> None:
 def test_expand_new_leading_dim_strides_and_empty_write() -> None:
     # A new leading dim of size 1 strides over the dims after it (torch's inferExpandGeometry).
     for shape, size in [((2,), (1, -1)), ((2, 3), (1, 1, 2, -1)), ((), (1,)), ((3,), (2, 1, -1))]:
-        assert gc.zeros(*shape).expand(*size).stride() == torch.zeros(*shape).expand(*size).stride()
+        assert gc.zeros(shape).expand(*size).stride() == torch.zeros(shape).expand(*size).stride()
     # An expanded empty tensor has no element written twice: copy_ into it is allowed.
     for lib in (torch, gc):
         e = lib.zeros(0).expand(2, -1)
