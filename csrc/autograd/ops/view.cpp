@@ -330,9 +330,10 @@ TensorPtr expand(const TensorPtr& x, const Shape& shape_in) {
       strides[d] = 0;
     }
   }
-  // As PyTorch (inferExpandGeometry): a new leading dim of size 1 strides over the dims after it.
-  for (int64_t d = lead - 1; d >= 0; --d)
-    if (shape[d] == 1) strides[d] = d + 1 < nd ? shape[d + 1] * strides[d + 1] : 1;
+  // As PyTorch (inferExpandGeometry): a new leading dim of size 1 strides over the dims after
+  // it; every dim expanded from a 0-dim tensor has stride 0.
+  for (int64_t d = x->ndim() > 0 ? lead - 1 : -1; d >= 0; --d)
+    if (shape[d] == 1) strides[d] = shape[d + 1] * strides[d + 1];
   shape_numel(shape);  // overflow check
   TensorPtr y = restride(x, shape, strides, x->offset);
   return finish_view(x, y, [shape](const TensorPtr& t) { return expand(t, shape); }, [&] {
