@@ -1,11 +1,13 @@
 // index.cpp — Tensor.__getitem__ / __setitem__: PyTorch's indexing.
 //
 // A key is parsed left to right into basic steps (int -> select, slice -> slice, None ->
-// unsqueeze, Ellipsis, True/False), applied as views, and advanced indices (integer tensors,
-// lists, NumPy arrays; bool masks become the indices of their true elements), which are
-// gathered at the end by ops::index with PyTorch's placement of the advanced dims (Note
-// [Advanced indexing], ops/index.cpp). As in PyTorch (and unlike NumPy) an int is always a
-// basic index. __getitem__ of basic indices alone is a view. __setitem__ writes through the
+// unsqueeze, Ellipsis), applied as views, and advanced indices (integer tensors, lists,
+// NumPy arrays; bool masks become the indices of their true elements), which are gathered
+// at the end by ops::index with PyTorch's placement of the advanced dims (Note [Advanced
+// indexing], ops/index.cpp). As in PyTorch (and unlike NumPy) an int, and a 0-dim integer
+// tensor or array, is always a basic index; True/False is a 0-dim mask (a new dim of size 1
+// or 0 indexed by [0] or []: an advanced index, so it broadcasts with the other advanced
+// indices and the result is a copy). __getitem__ of basic indices alone is a view. __setitem__ writes through the
 // view (or index_put_); in grad mode, when the tensor or the value takes part in autograd,
 // it is recorded as an in-place op whose new value is "self with the region replaced".
 #include "autograd/grad_mode.h"
@@ -17,7 +19,7 @@ namespace {
 
 // One basic step, replayable on any tensor of the indexed tensor's shape.
 struct Step {
-  enum Kind { SELECT, SLICE, UNSQUEEZE, EMPTY } kind;
+  enum Kind { SELECT, SLICE, UNSQUEEZE } kind;
   int64_t dim, a = 0, b = 0, c = 1;  // select: a = index; slice: start a, stop b, step c
 };
 
@@ -28,7 +30,6 @@ TensorPtr apply_steps(const TensorPtr& x, const std::vector<Step>& steps) {
       case Step::SELECT: cur = ops::select(cur, s.dim, s.a); break;
       case Step::SLICE: cur = ops::slice(cur, s.dim, s.a, s.b, s.c); break;
       case Step::UNSQUEEZE: cur = ops::unsqueeze(cur, s.dim); break;
-      case Step::EMPTY: cur = ops::slice(ops::unsqueeze(cur, s.dim), s.dim, 0, 0, 1); break;
     }
   }
   return cur;
@@ -51,18 +52,33 @@ TensorPtr index_tensor_of(py::handle o) {
   } else {
     py::object arr = py::module_::import("numpy").attr("asarray")(o);
     std::string kind = py::str(arr.attr("dtype").attr("kind"));
-    if (py::len(arr) == 0 && kind == "f") arr = py::module_::import("numpy").attr("asarray")(o, py::arg("dtype") = "int64");
+    if (arr.attr("size").cast<int64_t>() == 0 && kind == "f") arr = py::module_::import("numpy").attr("asarray")(o, py::arg("dtype") = "int64");
     t = tensor_from_data(arr, std::nullopt);
   }
   GC_CHECK(!is_floating(t->dtype), IndexError, "tensors used as indices must be long, int, byte or bool tensors");
   return t;
 }
 
+// A 0-dim tensor or NumPy array of an integer dtype other than bool/uint8 (those are masks):
+// PyTorch reads it as an int (a select, so a view), not as an advanced index.
+bool is_zero_dim_int(py::handle o) {
+  if (py::isinstance<Tensor>(o)) {
+    const Tensor& t = *o.cast<TensorPtr>();
+    return t.ndim() == 0 && !is_floating(t.dtype) && t.dtype != DType::Bool && t.dtype != DType::UInt8;
+  }
+  if (py::isinstance<py::array>(o)) {
+    std::string kind = py::str(o.attr("dtype").attr("kind"));
+    return o.attr("ndim").cast<int64_t>() == 0 &&
+           (kind == "i" || (kind == "u" && o.attr("dtype").attr("itemsize").cast<int64_t>() > 1));
+  }
+  return false;
+}
+
 int64_t dims_consumed(py::handle o) {
   if (o.is_none() || o.ptr() == Py_Ellipsis || PyBool_Check(o.ptr())) return 0;
   if (py::isinstance<Tensor>(o)) {
     const Tensor& t = *o.cast<TensorPtr>();
-    return t.dtype == DType::Bool || t.dtype == DType::UInt8 ? std::max<int64_t>(t.ndim(), 1) : 1;
+    return t.dtype == DType::Bool || t.dtype == DType::UInt8 ? t.ndim() : 1;  // a 0-dim mask adds a dim
   }
   if (py::isinstance<py::array>(o)) {
     std::string kind = py::str(o.attr("dtype").attr("kind"));
@@ -100,9 +116,10 @@ ParsedKey parse_key(const Tensor& x, py::handle key) {
       ++d;
     } else if (p == Py_Ellipsis) {
       d += x.ndim() - consumed;  // the full slices the ellipsis stands for
-    } else if (PyBool_Check(p)) {
-      pk.steps.push_back({p == Py_True ? Step::UNSQUEEZE : Step::EMPTY, d});
-      shape.insert(shape.begin() + d, p == Py_True ? 1 : 0);
+    } else if (PyBool_Check(p)) {  // a 0-dim mask: a new dim of size 1 indexed by [0] (True) or [] (False)
+      pk.steps.push_back({Step::UNSQUEEZE, d});
+      shape.insert(shape.begin() + d, 1);
+      set_adv(d, ops::full(Shape{p == Py_True ? 1 : 0}, 0.0, DType::Int64));
       ++d;
     } else if (PySlice_Check(p)) {
       Py_ssize_t start, stop, step;
@@ -113,9 +130,10 @@ ParsedKey parse_key(const Tensor& x, py::handle key) {
       pk.steps.push_back({Step::SLICE, d, start, std::max<int64_t>(stop, start), step});
       shape[d] = stop > start ? (stop - start + step - 1) / step : 0;
       ++d;
-    } else if ((PyLong_Check(p) || (PyIndex_Check(p) && !py::isinstance<Tensor>(it) && !py::isinstance<py::array>(it))) &&
+    } else if ((PyLong_Check(p) || (PyIndex_Check(p) && !py::isinstance<Tensor>(it) && !py::isinstance<py::array>(it)) ||
+                is_zero_dim_int(it)) &&
                !PyFloat_Check(p)) {
-      const int64_t i = it.cast<int64_t>();
+      const int64_t i = is_zero_dim_int(it) ? it.attr("item")().cast<int64_t>() : it.cast<int64_t>();
       const int64_t n = shape[d];
       GC_CHECK(i >= -n && i < n, IndexError, "index ", i, " is out of bounds for dimension ", d, " with size ", n);
       pk.steps.push_back({Step::SELECT, d, i});

@@ -190,11 +190,13 @@ inline To from_f64(double v) {
     return Half{float_to_half(static_cast<float>(v))};
   } else if constexpr (std::is_same_v<To, BFloat16>) {
     return BFloat16{float_to_bfloat16(static_cast<float>(v))};
-  } else if constexpr (sizeof(To) == 8) {
+  } else if constexpr (sizeof(To) == 8 || std::is_same_v<To, uint8_t>) {
     // x86's truncating conversion, as PyTorch on x86: NaN and out-of-range give INT64_MIN.
-    return v >= -9223372036854775808.0 && v < 9223372036854775808.0 ? static_cast<To>(v) : INT64_MIN;
+    // uint8 goes through int64, then wraps (PyTorch's static_cast_with_inter_type).
+    const int64_t w = v >= -9223372036854775808.0 && v < 9223372036854775808.0 ? static_cast<int64_t>(v) : INT64_MIN;
+    return static_cast<To>(w);
   } else {
-    // Narrower integers go through int32 (NaN / out of range: INT32_MIN), then wrap.
+    // int32/int16/int8 go through int32 (NaN / out of range: INT32_MIN), then wrap.
     const int32_t w = v >= -2147483648.0 && v < 2147483648.0 ? static_cast<int32_t>(v) : INT32_MIN;
     return static_cast<To>(w);
   }

@@ -483,8 +483,8 @@ TensorPtr scalar_arith(Arith k, const TensorPtr& a, const Scalar& s, bool reflec
   DType rt = result_type({a.get()}, {&s});
   if (k == Arith::DIV && !is_floating(rt)) rt = default_dtype();
   const bool fast = is_f32_or_f64(rt) && rt == a->dtype && k != Arith::FLOORDIV && k != Arith::REM;
+  check_bool_arith(k, reflected ? s.dtype() : a->dtype, reflected ? a->dtype : s.dtype());  // x - True too
   if (!fast) {
-    check_bool_arith(k, reflected ? s.dtype() : a->dtype, reflected ? a->dtype : s.dtype());
     TensorPtr st = scalar_tensor(s, rt);
     return reflected ? arith(k, st, a) : arith(k, a, st);
   }

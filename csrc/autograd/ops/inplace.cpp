@@ -134,8 +134,9 @@ void refresh_view_grad_fn(const TensorPtr& v) {
 }
 
 // PyTorch refuses in-place writes where several indices share one element (an expanded
-// view): the result would depend on the order of the writes.
+// view): the result would depend on the order of the writes. An empty tensor has no element.
 void check_no_internal_overlap(const Tensor& t) {
+  if (t.numel == 0) return;
   for (size_t i = 0; i < t.shape.size(); ++i)
     GC_CHECK(!(t.strides[i] == 0 && t.shape[i] > 1), RuntimeError,
              "unsupported operation: more than one element of the written-to tensor refers to a single memory "

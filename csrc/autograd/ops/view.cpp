@@ -314,7 +314,7 @@ TensorPtr expand(const TensorPtr& x, const Shape& shape_in) {
     if (d < lead) {
       GC_CHECK(want >= 0, ShapeError, "expand: the expanded size ", want, " is not allowed in a leading, non-existing dimension ", d);
       shape[d] = want;
-      strides[d] = 0;
+      strides[d] = 0;  // a new dim of size 1 gets its stride below
       continue;
     }
     const int64_t have = x->shape[d - lead];
@@ -330,6 +330,10 @@ TensorPtr expand(const TensorPtr& x, const Shape& shape_in) {
       strides[d] = 0;
     }
   }
+  // As PyTorch (inferExpandGeometry): a new leading dim of size 1 strides over the dims after
+  // it; every dim expanded from a 0-dim tensor has stride 0.
+  for (int64_t d = x->ndim() > 0 ? lead - 1 : -1; d >= 0; --d)
+    if (shape[d] == 1) strides[d] = shape[d + 1] * strides[d + 1];
   shape_numel(shape);  // overflow check
   TensorPtr y = restride(x, shape, strides, x->offset);
   return finish_view(x, y, [shape](const TensorPtr& t) { return expand(t, shape); }, [&] {
