@@ -64,10 +64,7 @@ STRICTER: Dict[str, str] = {
 }
 STRICTER_TYPE = "IndexError"
 # gradcore raises a different type than torch today (reported; strict xfail).
-KNOWN: Dict[str, str] = {
-    "unbroadcastable_index_arrays": "ops::index raises gradcore.ShapeError, torch IndexError",
-    "string_index": "x['a'] raises IndexError in gradcore, TypeError in torch",
-}
+KNOWN: Dict[str, str] = {}
 
 RUNNER = r'''
 import json, sys

@@ -242,8 +242,8 @@ def test_low_precision_rounding_matches_torch(dst: str) -> None:
 @pytest.mark.parametrize("data", [
     [1, 2], [1.0, 2], [True, False], [True, 1], [True, 1.5], [[1], [2]], [[1.5], [2]], 3, 3.5, True, [],
     [[]], np.array([1, 2], np.int32), np.array([1.5], np.float16), np.float64(2.5), np.int16(3), np.bool_(True),
-    pytest.param([np.int32(1), np.int32(2)], marks=pytest.mark.xfail(
-        strict=True, reason="tensor() of a list of NumPy int32 scalars infers int64; torch infers int32")),
+    [np.int32(1), np.int32(2)], [np.float64(1.5), 2], [np.float16(1), np.int32(2)], [np.int32(1), 2.5],
+    [[np.int8(1)], [2]], [np.uint8(3), np.int8(1)],
     [2 ** 40],
 ], ids=repr)
 def test_tensor_dtype_inference(data: Any) -> None:

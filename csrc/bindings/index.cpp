@@ -162,6 +162,8 @@ ParsedKey parse_key(const Tensor& x, py::handle key) {
         set_adv(d, t);
         ++d;
       }
+    } else if (py::isinstance<py::str>(it)) {
+      throw TypeError("new(): invalid data type 'str'");  // PyTorch reads a str key as a sequence
     } else {
       throw IndexError(std::string("only integers, slices (`:`), ellipsis (`...`), None and long or byte Variables "
                                    "are valid indices (got ") + std::string(py::str(py::type::of(it).attr("__name__"))) +

@@ -122,6 +122,37 @@ TensorPtr tensor_from_numpy(py::array arr) {
                    release_pyobject, owner);
 }
 
+// The dtype PyTorch infers for nested lists holding NumPy scalars: the promotion of every
+// element's own dtype (Python bool/int/float -> bool/int64/the default dtype; a NumPy
+// scalar its dtype), which differs from NumPy's (tensor([np.int32(1), 2.5]) is float32,
+// tensor([np.float16(1), np.int32(2)]) float16). False when no NumPy scalar is inside.
+bool infer_list_dtype(py::handle o, DType& acc, bool& seen, bool& numpy_seen, int depth = 0) {
+  if (depth > 64) return false;
+  DType d;
+  if (PyList_Check(o.ptr()) || PyTuple_Check(o.ptr())) {
+    for (py::handle e : py::reinterpret_borrow<py::sequence>(o))
+      if (!infer_list_dtype(e, acc, seen, numpy_seen, depth + 1)) return false;
+    return true;
+  }
+  if (py::isinstance(o, np().attr("generic"))) {  // first: np.float64 is also a Python float
+    auto nd = dtype_from_np_name(py::str(o.attr("dtype").attr("name")));
+    if (!nd) return false;
+    d = *nd;
+    numpy_seen = true;
+  } else if (PyBool_Check(o.ptr())) {
+    d = DType::Bool;
+  } else if (PyLong_Check(o.ptr())) {
+    d = DType::Int64;
+  } else if (PyFloat_Check(o.ptr())) {
+    d = ops::default_dtype();
+  } else {
+    return false;
+  }
+  acc = seen ? promote_types(acc, d) : d;
+  seen = true;
+  return true;
+}
+
 TensorPtr tensor_from_data(py::handle data, std::optional<DType> dtype) {
   if (py::isinstance<Tensor>(data)) {
     TensorPtr src = data.cast<TensorPtr>();
@@ -154,6 +185,11 @@ TensorPtr tensor_from_data(py::handle data, std::optional<DType> dtype) {
   else if (kind == "b") def = DType::Bool;
   else def = DType::Int64;
   if (a.size() == 0 && !numpy_typed) def = ops::default_dtype();  // tensor([]) is float32
+  if (!numpy_typed && !dtype && (kind == "i" || kind == "u" || kind == "f") && a.size() > 0) {
+    DType acc = def;
+    bool seen = false, numpy_seen = false;
+    if (infer_list_dtype(data, acc, seen, numpy_seen) && numpy_seen) def = acc;
+  }
   DType dt = dtype.value_or(def);
   // One NumPy call converts any strides or byte order to a C-contiguous array of dt (through
   // float32 for bfloat16, which NumPy lacks).

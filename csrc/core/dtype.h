@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <cstring>
 #include <type_traits>
+#include <stdexcept>
 
 namespace gradcore {
 
@@ -140,7 +141,7 @@ inline auto dispatch_all(DType d, F&& f) {
     case DType::UInt8: return f(Tag<uint8_t>{});
     case DType::Bool: return f(Tag<bool>{});
   }
-  return f(Tag<float>{});
+  throw std::logic_error("dispatch_all: not a DType");  // unreachable for a valid enum value
 }
 
 // The same over the types with arithmetic (all but the 16-bit floats, which ops convert).

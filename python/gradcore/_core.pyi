@@ -9,11 +9,15 @@ import builtins
 import collections.abc
 import numpy
 import typing
-__all__: list[str] = ['DTypeError', 'IntOverflowError', 'Node', 'RemovableHandle', 'ShapeError', 'Tensor', 'abs', 'absolute', 'add', 'addcdiv', 'addcmul', 'all', 'amax', 'amin', 'any', 'arange', 'argmax', 'argmin', 'argsort', 'as_tensor', 'backend_info', 'backward', 'bfloat16', 'bincount', 'bitwise_and', 'bitwise_not', 'bitwise_or', 'bitwise_xor', 'bool', 'can_cast', 'ceil', 'chunk', 'clamp', 'clamp_grads', 'clip', 'clone', 'count_nonzero', 'cross_entropy', 'cummax', 'cummin', 'cumprod', 'cumsum', 'detach', 'diagonal', 'div', 'divide', 'double', 'dropout', 'dtype', 'empty', 'empty_like', 'eq', 'equal', 'erf', 'exp', 'fix', 'flatten', 'float', 'float16', 'float32', 'float64', 'floor', 'floor_divide', 'from_numpy', 'full', 'full_like', 'ge', 'gelu', 'get_default_dtype', 'get_num_threads', 'grad', 'grad_norm', 'greater', 'greater_equal', 'gt', 'half', 'histc', 'initial_seed', 'int', 'int16', 'int32', 'int64', 'int8', 'is_anomaly_enabled', 'is_grad_enabled', 'isfinite', 'isinf', 'isnan', 'isneginf', 'isposinf', 'kthvalue', 'le', 'leaky_relu', 'lerp', 'less', 'less_equal', 'linear', 'log', 'log_softmax', 'logical_and', 'logical_not', 'logical_or', 'logical_xor', 'long', 'lt', 'manual_seed', 'matmul', 'max', 'maximum', 'mean', 'median', 'min', 'minimum', 'mm', 'mode', 'mse_loss', 'mul', 'multiply', 'narrow', 'ne', 'neg', 'negative', 'not_equal', 'ones', 'ones_like', 'optim_step', 'permute', 'pow', 'prod', 'promote_types', 'rand', 'randn', 'relu', 'remainder', 'reshape', 'result_type', 'round', 'scale_grads', 'select', 'set_anomaly_enabled', 'set_default_dtype', 'set_grad_enabled', 'set_num_threads', 'sgn', 'short', 'sigmoid', 'sign', 'softmax', 'softplus', 'sort', 'split', 'sqrt', 'squeeze', 'sub', 'subtract', 'sum', 'swapaxes', 'swapdims', 't', 'tanh', 'tensor', 'tensor_norms', 'topk', 'transpose', 'true_divide', 'trunc', 'uint8', 'unbind', 'unique', 'unsqueeze', 'where', 'zeros', 'zeros_like']
+__all__: list[str] = ['DTypeError', 'IndexOutOfBoundsError', 'IntOverflowError', 'Node', 'RemovableHandle', 'ShapeError', 'Tensor', 'abs', 'absolute', 'add', 'addcdiv', 'addcmul', 'all', 'amax', 'amin', 'any', 'arange', 'argmax', 'argmin', 'argsort', 'argwhere', 'as_tensor', 'backend_info', 'backward', 'bfloat16', 'bincount', 'bitwise_and', 'bitwise_not', 'bitwise_or', 'bitwise_xor', 'bool', 'can_cast', 'ceil', 'chunk', 'clamp', 'clamp_grads', 'clip', 'clone', 'count_nonzero', 'cross_entropy', 'cummax', 'cummin', 'cumprod', 'cumsum', 'detach', 'diagonal', 'div', 'divide', 'double', 'dropout', 'dtype', 'empty', 'empty_like', 'eq', 'equal', 'erf', 'exp', 'fix', 'flatten', 'float', 'float16', 'float32', 'float64', 'floor', 'floor_divide', 'from_numpy', 'full', 'full_like', 'gather', 'ge', 'gelu', 'get_default_dtype', 'get_num_threads', 'grad', 'grad_norm', 'greater', 'greater_equal', 'gt', 'half', 'histc', 'index_add', 'index_fill', 'index_put', 'index_put_', 'index_select', 'initial_seed', 'int', 'int16', 'int32', 'int64', 'int8', 'is_anomaly_enabled', 'is_grad_enabled', 'isfinite', 'isinf', 'isnan', 'isneginf', 'isposinf', 'kthvalue', 'le', 'leaky_relu', 'lerp', 'less', 'less_equal', 'linear', 'log', 'log_softmax', 'logical_and', 'logical_not', 'logical_or', 'logical_xor', 'long', 'lt', 'manual_seed', 'masked_fill', 'masked_scatter', 'masked_select', 'matmul', 'max', 'maximum', 'mean', 'median', 'min', 'minimum', 'mm', 'mode', 'mse_loss', 'mul', 'multiply', 'narrow', 'ne', 'neg', 'negative', 'nonzero', 'not_equal', 'ones', 'ones_like', 'optim_step', 'permute', 'pow', 'prod', 'promote_types', 'rand', 'randn', 'relu', 'remainder', 'reshape', 'result_type', 'round', 'scale_grads', 'scatter', 'scatter_add', 'scatter_reduce', 'select', 'set_anomaly_enabled', 'set_default_dtype', 'set_grad_enabled', 'set_num_threads', 'sgn', 'short', 'sigmoid', 'sign', 'softmax', 'softplus', 'sort', 'split', 'sqrt', 'squeeze', 'sub', 'subtract', 'sum', 'swapaxes', 'swapdims', 't', 'take_along_dim', 'tanh', 'tensor', 'tensor_norms', 'topk', 'transpose', 'true_divide', 'trunc', 'uint8', 'unbind', 'unique', 'unsqueeze', 'where', 'zeros', 'zeros_like']
 _dtype: typing.TypeAlias = dtype  # the dtype class (inside Tensor `dtype` is a property)
 class DTypeError(TypeError, RuntimeError):
     """
     Operands of dtypes an op cannot combine. A TypeError and, as PyTorch raises for the same mistakes, a RuntimeError.
+    """
+class IndexOutOfBoundsError(IndexError, RuntimeError):
+    """
+    An index outside [-size, size) (or [0, size) where negative indices are not allowed) given to an index op (gather, scatter, index_select, index_add, ...). An IndexError and, as PyTorch raises for several of these ops, a RuntimeError.
     """
 class IntOverflowError(OverflowError, ValueError, IndexError, TypeError):
     """
@@ -246,6 +250,10 @@ class Tensor:
     def argsort(self, dim: builtins.int = -1, descending: builtins.bool = False, *, stable: builtins.bool = False) -> Tensor:
         """
         The indices that sort input along dim (stable; NaN last, first when descending).
+        """
+    def argwhere(self) -> Tensor:
+        """
+        nonzero(): an (n, ndim) int64 tensor.
         """
     def as_strided(self, size: typing.Any, stride: typing.Any, storage_offset: typing.Any = None) -> Tensor:
         """
@@ -495,6 +503,10 @@ class Tensor:
         """
         In-place form of the op without the underscore.
         """
+    def gather(self, dim: builtins.int, index: Tensor, *, sparse_grad: builtins.bool = False) -> Tensor:
+        """
+        out[i][j] = input[index[i][j]][j] (dim 0; likewise for any dim); index int64/int32 with input's number of dims, no larger than input outside dim. Differentiable (backward: scatter_add).
+        """
     def ge(self, other: typing.Any) -> typing.Any:
         """
         input >= other elementwise (a bool tensor).
@@ -526,6 +538,34 @@ class Tensor:
     def histc(self, bins: builtins.int = 100, min: typing.SupportsFloat | typing.SupportsIndex = 0.0, max: typing.SupportsFloat | typing.SupportsIndex = 0.0) -> Tensor:
         """
         Counts of the elements in `bins` equal bins over [min, max] (the data's range when min == max); elements outside, and NaN, are not counted. Floating tensors only.
+        """
+    def index_add(self, dim: builtins.int, index: Tensor, source: Tensor, *, alpha: typing.Any = 1) -> Tensor:
+        """
+        input + alpha * source added into the slices at index (1-D) along dim; repeated indices sum, in index order.
+        """
+    def index_add_(self, dim: builtins.int, index: Tensor, source: Tensor, *, alpha: typing.Any = 1) -> Tensor:
+        """
+        index_add in place.
+        """
+    def index_fill(self, dim: builtins.int, index: Tensor, value: typing.Any) -> Tensor:
+        """
+        input with the slices at index (1-D int64; negative indices count from the end) along dim set to value (a number or a 0-dim tensor, differentiable).
+        """
+    def index_fill_(self, dim: builtins.int, index: Tensor, value: typing.Any) -> Tensor:
+        """
+        index_fill in place.
+        """
+    def index_put(self, indices: typing.Any, values: Tensor, accumulate: builtins.bool = False) -> Tensor:
+        """
+        input with input[indices] = values (broadcast); accumulate=True adds instead (repeated indices sum). indices is a tuple of int64/int32 tensors or bool masks; values has input's dtype.
+        """
+    def index_put_(self, indices: typing.Any, values: Tensor, accumulate: builtins.bool = False) -> Tensor:
+        """
+        index_put in place.
+        """
+    def index_select(self, dim: builtins.int, index: Tensor) -> Tensor:
+        """
+        The slices of input at index (1-D int64/int32) along dim; differentiable (backward: index_add).
         """
     def int(self) -> Tensor:
         """
@@ -635,6 +675,26 @@ class Tensor:
         """
         In-place form of the op without the underscore.
         """
+    def masked_fill(self, mask: Tensor, value: typing.Any) -> Tensor:
+        """
+        input with value (a number or a 0-dim tensor, differentiable) where the bool mask is true; input and mask broadcast together.
+        """
+    def masked_fill_(self, mask: Tensor, value: typing.Any) -> Tensor:
+        """
+        masked_fill in place (the mask broadcasts to this tensor's shape).
+        """
+    def masked_scatter(self, mask: Tensor, source: Tensor) -> Tensor:
+        """
+        input with the elements where the bool mask is true replaced, in row-major order, by source's first elements (source needs at least as many elements as the mask has true ones).
+        """
+    def masked_scatter_(self, mask: Tensor, source: Tensor) -> Tensor:
+        """
+        masked_scatter in place (the mask broadcasts to this tensor's shape).
+        """
+    def masked_select(self, mask: Tensor) -> Tensor:
+        """
+        The elements of input where the bool mask is true (both broadcast), as a 1-D tensor in row-major order.
+        """
     def matmul(self, other: typing.Any) -> typing.Any:
         """
         Matrix product: 1-D and 2-D operands, and N-D @ 2-D.
@@ -743,6 +803,10 @@ class Tensor:
         """
         zeros(size) with this tensor's dtype (unless dtype= is given).
         """
+    def nonzero(self, *, as_tuple: builtins.bool = False) -> typing.Any:
+        """
+        The indices of the nonzero elements: an (n, ndim) int64 tensor, or with as_tuple=True one 1-D tensor per dim (a 0-dim input counts as 1-D).
+        """
     def normal_(self, mean: typing.SupportsFloat | typing.SupportsIndex = 0.0, std: typing.SupportsFloat | typing.SupportsIndex = 1.0) -> Tensor:
         """
         Fill with N(mean, std^2) from gradcore's seeded RNG, in place.
@@ -820,6 +884,42 @@ class Tensor:
     def round_(self) -> Tensor:
         """
         In-place form of the op without the underscore.
+        """
+    @typing.overload
+    def scatter(self, dim: builtins.int, index: Tensor, src: Tensor, *, reduce: typing.Any = None) -> Tensor:
+        """
+        input with src (or the number value) written at index along dim: self[index[i][j]][j] = src[i][j] (dim 0). Repeated indices: the last write wins. reduce='add'/'multiply' combines instead (not differentiable, as in PyTorch).
+        """
+    @typing.overload
+    def scatter(self, dim: builtins.int, index: Tensor, value: typing.Any, *, reduce: typing.Any = None) -> Tensor:
+        """
+        input with src (or the number value) written at index along dim: self[index[i][j]][j] = src[i][j] (dim 0). Repeated indices: the last write wins. reduce='add'/'multiply' combines instead (not differentiable, as in PyTorch).
+        """
+    @typing.overload
+    def scatter_(self, dim: builtins.int, index: Tensor, src: Tensor, *, reduce: typing.Any = None) -> Tensor:
+        """
+        scatter in place.
+        """
+    @typing.overload
+    def scatter_(self, dim: builtins.int, index: Tensor, value: typing.Any, *, reduce: typing.Any = None) -> Tensor:
+        """
+        scatter in place.
+        """
+    def scatter_add(self, dim: builtins.int, index: Tensor, src: Tensor) -> Tensor:
+        """
+        input with src added at index along dim: self[index[i][j]][j] += src[i][j] (dim 0). Repeated indices sum, in index order (deterministic for any thread count).
+        """
+    def scatter_add_(self, dim: builtins.int, index: Tensor, src: Tensor) -> Tensor:
+        """
+        scatter_add in place.
+        """
+    def scatter_reduce(self, dim: builtins.int, index: Tensor, src: Tensor, reduce: str, *, include_self: builtins.bool = True) -> Tensor:
+        """
+        input with src reduced into it at index along dim; reduce is 'sum', 'prod', 'mean', 'amax' or 'amin'; include_self=False leaves self's values out of the positions reached. Differentiable (amax/amin: the gradient is shared evenly among the elements equal to the result).
+        """
+    def scatter_reduce_(self, dim: builtins.int, index: Tensor, src: Tensor, reduce: str, *, include_self: builtins.bool = True) -> Tensor:
+        """
+        scatter_reduce in place.
         """
     def select(self, dim: builtins.int, index: builtins.int) -> Tensor:
         """
@@ -916,6 +1016,10 @@ class Tensor:
     def t(self) -> Tensor:
         """
         The transpose of a 2-D tensor (a view); 0-D and 1-D tensors as they are.
+        """
+    def take_along_dim(self, indices: Tensor, dim: builtins.int | None = None) -> Tensor:
+        """
+        input gathered at indices along dim (both broadcast except along dim; negative indices count from the end), or from the flattened input when dim is None. indices must be int64.
         """
     def tanh(self) -> Tensor:
         """
@@ -1274,6 +1378,10 @@ def argsort(input: Tensor, dim: builtins.int = -1, descending: builtins.bool = F
     """
     The indices that sort input along dim (stable; NaN last, first when descending).
     """
+def argwhere(input: Tensor) -> Tensor:
+    """
+    nonzero(input): an (n, ndim) int64 tensor.
+    """
 def as_tensor(data: typing.Any, dtype: typing.Any = None, device: typing.Any = None) -> Tensor:
     """
     Like tensor(), but shares memory with a Tensor or a NumPy array when the dtype allows.
@@ -1430,6 +1538,10 @@ def full_like(input: Tensor, fill_value: typing.Any, *, dtype: typing.Any = None
     """
     A tensor of input's shape (and dtype unless given) filled with fill_value.
     """
+def gather(input: Tensor, dim: builtins.int, index: Tensor, *, sparse_grad: builtins.bool = False) -> Tensor:
+    """
+    out[i][j] = input[index[i][j]][j] (dim 0; likewise for any dim); index int64/int32 with input's number of dims, no larger than input outside dim. Differentiable (backward: scatter_add).
+    """
 def ge(input: typing.Any, other: typing.Any) -> typing.Any:
     """
     input >= other elementwise (a bool tensor).
@@ -1469,6 +1581,26 @@ def gt(input: typing.Any, other: typing.Any) -> typing.Any:
 def histc(input: Tensor, bins: builtins.int = 100, min: typing.SupportsFloat | typing.SupportsIndex = 0.0, max: typing.SupportsFloat | typing.SupportsIndex = 0.0) -> Tensor:
     """
     Counts of the elements in `bins` equal bins over [min, max] (the data's range when min == max); elements outside, and NaN, are not counted. Floating tensors only.
+    """
+def index_add(input: Tensor, dim: builtins.int, index: Tensor, source: Tensor, *, alpha: typing.Any = 1) -> Tensor:
+    """
+    input + alpha * source added into the slices at index (1-D) along dim; repeated indices sum, in index order.
+    """
+def index_fill(input: Tensor, dim: builtins.int, index: Tensor, value: typing.Any) -> Tensor:
+    """
+    input with the slices at index (1-D int64; negative indices count from the end) along dim set to value (a number or a 0-dim tensor, differentiable).
+    """
+def index_put(input: Tensor, indices: typing.Any, values: Tensor, accumulate: builtins.bool = False) -> Tensor:
+    """
+    input with input[indices] = values (broadcast); accumulate=True adds instead (repeated indices sum). indices is a tuple of int64/int32 tensors or bool masks; values has input's dtype.
+    """
+def index_put_(input: Tensor, indices: typing.Any, values: Tensor, accumulate: builtins.bool = False) -> Tensor:
+    """
+    index_put in place.
+    """
+def index_select(input: Tensor, dim: builtins.int, index: Tensor) -> Tensor:
+    """
+    The slices of input at index (1-D int64/int32) along dim; differentiable (backward: index_add).
     """
 def initial_seed() -> builtins.int:
     """
@@ -1562,6 +1694,18 @@ def manual_seed(seed: builtins.int) -> None:
     """
     Seed gradcore's random number generator (randn, rand, init, dropout).
     """
+def masked_fill(input: Tensor, mask: Tensor, value: typing.Any) -> Tensor:
+    """
+    input with value (a number or a 0-dim tensor, differentiable) where the bool mask is true; input and mask broadcast together.
+    """
+def masked_scatter(input: Tensor, mask: Tensor, source: Tensor) -> Tensor:
+    """
+    input with the elements where the bool mask is true replaced, in row-major order, by source's first elements (source needs at least as many elements as the mask has true ones).
+    """
+def masked_select(input: Tensor, mask: Tensor) -> Tensor:
+    """
+    The elements of input where the bool mask is true (both broadcast), as a 1-D tensor in row-major order.
+    """
 def matmul(input: typing.Any, other: typing.Any) -> typing.Any:
     """
     Matrix product: 1-D and 2-D operands, and N-D @ 2-D.
@@ -1626,6 +1770,10 @@ def negative(input: Tensor) -> Tensor:
     """
     -x elementwise.
     """
+def nonzero(input: Tensor, *, as_tuple: builtins.bool = False) -> typing.Any:
+    """
+    The indices of the nonzero elements: an (n, ndim) int64 tensor, or with as_tuple=True one 1-D tensor per dim (a 0-dim input counts as 1-D).
+    """
 def not_equal(input: typing.Any, other: typing.Any) -> typing.Any:
     """
     input != other elementwise (a bool tensor).
@@ -1689,6 +1837,24 @@ def round(input: Tensor) -> Tensor:
 def scale_grads(params: collections.abc.Sequence[Tensor], factor: typing.SupportsFloat | typing.SupportsIndex) -> None:
     """
     Multiply every parameter's .grad by factor, in place.
+    """
+@typing.overload
+def scatter(input: Tensor, dim: builtins.int, index: Tensor, src: Tensor, *, reduce: typing.Any = None) -> Tensor:
+    """
+    input with src (or the number value) written at index along dim: self[index[i][j]][j] = src[i][j] (dim 0). Repeated indices: the last write wins. reduce='add'/'multiply' combines instead (not differentiable, as in PyTorch).
+    """
+@typing.overload
+def scatter(input: Tensor, dim: builtins.int, index: Tensor, value: typing.Any, *, reduce: typing.Any = None) -> Tensor:
+    """
+    input with src (or the number value) written at index along dim: self[index[i][j]][j] = src[i][j] (dim 0). Repeated indices: the last write wins. reduce='add'/'multiply' combines instead (not differentiable, as in PyTorch).
+    """
+def scatter_add(input: Tensor, dim: builtins.int, index: Tensor, src: Tensor) -> Tensor:
+    """
+    input with src added at index along dim: self[index[i][j]][j] += src[i][j] (dim 0). Repeated indices sum, in index order (deterministic for any thread count).
+    """
+def scatter_reduce(input: Tensor, dim: builtins.int, index: Tensor, src: Tensor, reduce: str, *, include_self: builtins.bool = True) -> Tensor:
+    """
+    input with src reduced into it at index along dim; reduce is 'sum', 'prod', 'mean', 'amax' or 'amin'; include_self=False leaves self's values out of the positions reached. Differentiable (amax/amin: the gradient is shared evenly among the elements equal to the result).
     """
 def select(input: Tensor, dim: builtins.int, index: builtins.int) -> Tensor:
     """
@@ -1770,6 +1936,10 @@ def t(input: Tensor) -> Tensor:
     """
     The transpose of a 2-D tensor (a view).
     """
+def take_along_dim(input: Tensor, indices: Tensor, dim: builtins.int | None = None) -> Tensor:
+    """
+    input gathered at indices along dim (both broadcast except along dim; negative indices count from the end), or from the flattened input when dim is None. indices must be int64.
+    """
 def tanh(input: Tensor) -> Tensor:
     """
     Hyperbolic tangent elementwise.
@@ -1810,9 +1980,15 @@ def unsqueeze(input: Tensor, dim: builtins.int) -> Tensor:
     """
     A view with a size-1 dim inserted at dim.
     """
+@typing.overload
 def where(condition: Tensor, input: typing.Any, other: typing.Any) -> typing.Any:
     """
     x where condition is true, else y (broadcasting; differentiable in x and y).
+    """
+@typing.overload
+def where(condition: Tensor) -> typing.Any:
+    """
+    where(condition): nonzero(condition, as_tuple=True).
     """
 def zeros(*args: typing.Any, dtype: typing.Any = None, device: typing.Any = None, requires_grad: builtins.bool = False) -> Tensor:
     """

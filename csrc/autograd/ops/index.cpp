@@ -48,8 +48,22 @@ IndexPlan plan_index(const Tensor& x, const std::vector<TensorPtr>& idx) {
     if (first < 0) first = static_cast<int>(k);
     else if (last != static_cast<int>(k) - 1) adjacent = false;
     last = static_cast<int>(k);
-    p.bshape = p.bshape.empty() && k == static_cast<size_t>(first) ? idx[k]->shape
-                                                                   : broadcast_shapes(p.bshape, idx[k]->shape, "index");
+    if (k == static_cast<size_t>(first)) {
+      p.bshape = idx[k]->shape;
+      continue;
+    }
+    try {
+      p.bshape = broadcast_shapes(p.bshape, idx[k]->shape, "index");
+    } catch (const ShapeError&) {  // PyTorch's type and message
+      std::string shapes;
+      for (const TensorPtr& t : idx) {
+        if (!t) continue;
+        std::string sh = "[";
+        for (size_t i = 0; i < t->shape.size(); ++i) sh += (i ? ", " : "") + std::to_string(t->shape[i]);
+        shapes += (shapes.empty() ? "" : ", ") + sh + "]";
+      }
+      throw IndexError("shape mismatch: indexing tensors could not be broadcast together with shapes " + shapes);
+    }
   }
   GC_CHECK(first >= 0, RuntimeError, "internal: index() without an index tensor");
   // Offsets of every b: sum over indexed dims of idx_k[b] * stride_k, bounds checked.
@@ -1561,12 +1575,10 @@ TensorPtr scatter_reduce_(const TensorPtr& x, int64_t dim, const TensorPtr& inde
     scatter_reduce_into(x, a, reduce, include_self);
     return x;
   }
-  // amax / amin / prod save self for backward: they get a copy of it (PyTorch's original
-  // self), as self's memory is overwritten by the result.
-  const bool saves_self = reduce == ScatterReduce::AMAX || reduce == ScatterReduce::AMIN || reduce == ScatterReduce::PROD;
+  // amax / amin / prod save self for backward: apply_inplace saves a copy made before the
+  // write (Note [Saving what an in-place op overwrites]).
   return apply_inplace(x, "scatter_reduce_", [&](const TensorPtr& s) {
-    return scatter_reduce(saves_self && needs_record({s.get(), src.get()}) ? clone(s) : s, dim, index, src, reduce,
-                          include_self);
+    return scatter_reduce(s, dim, index, src, reduce, include_self);
   }, {src.get()});
 }
 
