@@ -285,24 +285,29 @@ def bench_op_overhead(args: argparse.Namespace) -> List[Dict[str, Any]]:
 
 
 def bench_elementwise(args: argparse.Namespace) -> List[Dict[str, Any]]:
-    """relu, add and exp over 16 Mi float32 elements, with effective memory bandwidth."""
+    """relu, add, exp, a comparison and where over 16 Mi float32 elements, with effective
+    memory bandwidth."""
     torch = _torch()
     rows = []
     n = 16 * 1024 * 1024
     rng = np.random.default_rng(0)
     xa = rng.standard_normal(n).astype(np.float32)
     xb = rng.standard_normal(n).astype(np.float32)
-    ga, gb = gc.from_numpy(xa), gc.from_numpy(xb)
+    ca = xa > xb
+    ga, gb, gcond = gc.from_numpy(xa), gc.from_numpy(xb), gc.from_numpy(ca)
     for name, gfn, nfn, tfn, nbytes in (
         ("relu", lambda: ga.relu(), lambda: np.maximum(xa, 0), "relu", 8),
         ("add", lambda: ga + gb, lambda: xa + xb, "add", 12),
         ("exp", lambda: ga.exp(), lambda: np.exp(xa), "exp", 8),
+        ("x<y", lambda: ga < gb, lambda: xa < xb, "lt", 9),
+        ("where", lambda: gc.where(gcond, ga, gb), lambda: np.where(ca, xa, xb), "where", 13),
     ):
         _progress(f"elementwise {name}")
         fns: Dict[str, Timer] = {"gradcore": gfn, "numpy": nfn}
         if torch is not None:
-            ta, tb = torch.from_numpy(xa), torch.from_numpy(xb)
-            fns["torch"] = {"relu": lambda: torch.relu(ta), "add": lambda: ta + tb, "exp": lambda: torch.exp(ta)}[tfn]
+            ta, tb, tc = torch.from_numpy(xa), torch.from_numpy(xb), torch.from_numpy(ca)
+            fns["torch"] = {"relu": lambda: torch.relu(ta), "add": lambda: ta + tb, "exp": lambda: torch.exp(ta),
+                            "lt": lambda: ta < tb, "where": lambda: torch.where(tc, ta, tb)}[tfn]
         row = _row("elementwise", f"{name} 16Mi", _measure(fns, args.repeat), "ms")
         for k, r in row["results"].items():
             r["GB/s"] = nbytes * n / (r["median"] / 1e3) / 1e9

@@ -612,7 +612,9 @@ Shape strides_without(const Tensor& t, int64_t dim) {
 }
 
 // dst[..] = src[.. index ..] (gathers; src is the indexed operand, `ind` its dim stride).
-void gather_kernel(const Tensor& dst, const Tensor& src, const Tensor& ix, const DimWalk& w, int64_t ind) {
+// `extent`: src's size along the gathered dim (for prefetching; 0 = none).
+void gather_kernel(const Tensor& dst, const Tensor& src, const Tensor& ix, const DimWalk& w, int64_t ind,
+                   int64_t extent = 0) {
   const int64_t sd = w.run_st[0], ss = w.run_st[1], si = w.run_st[2];
   const int64_t* ixp = ix.data<int64_t>();
   dispatch_bytes(dtype_size(dst.dtype), [&](auto tag) {
@@ -628,6 +630,13 @@ void gather_kernel(const Tensor& dst, const Tensor& src, const Tensor& ix, const
           const U* sp = s + offset_of(a, w.a_shape, w.a_st[1]);
           const int64_t* ip = ixp + offset_of(a, w.a_shape, w.a_st[2]);
           if (kd == 1 && ki == 1 && ind == 1) {
+            // Random reads within a row defeat the hardware prefetcher: fetch the row
+            // after next (a contiguous lane of `extent` elements) while this one is gathered.
+            if (extent > 0 && a + 2 < a1) {
+              const char* next = reinterpret_cast<const char*>(s + offset_of(a + 2, w.a_shape, w.a_st[1]));
+              for (int64_t off = 0; off < extent * static_cast<int64_t>(sizeof(U)); off += 64)
+                __builtin_prefetch(next + off);
+            }
             for (int64_t k = 0; k < w.K; ++k) dp[k] = sp[ip[k]];
           } else {
             for (int64_t k = 0; k < w.K; ++k) dp[k * kd] = sp[ip[k * ki] * ind];
@@ -724,7 +733,8 @@ TensorPtr gather_forward(const GatherArgs& a, const Shape& out_shape) {
   if (out->numel == 0) return out;
   TensorPtr o1 = as_1d(out);
   Shape st[3] = {o1->strides, strides_without(*a.x1, a.dim), a.ix->strides};
-  gather_kernel(*o1, *a.x1, *a.ix, make_walk(a.ix->shape, a.dim, st), a.x1->strides[a.dim]);
+  gather_kernel(*o1, *a.x1, *a.ix, make_walk(a.ix->shape, a.dim, st), a.x1->strides[a.dim],
+                a.x1->strides[a.dim] == 1 && a.x1->shape[a.dim] <= 4096 ? a.x1->shape[a.dim] : 0);
   return out;
 }
 
