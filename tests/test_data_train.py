@@ -90,8 +90,11 @@ def test_yielded_dtypes():
         assert isinstance(f32, gc.Tensor) and f32.dtype == gc.float32 and tuple(f32.shape) == (4, 3)
         assert isinstance(f64, gc.Tensor) and f64.dtype == gc.float64 and tuple(f64.shape) == (4, 2)
         assert isinstance(f16, gc.Tensor) and f16.dtype == gc.float32
-        for lab in (i32, u8, b):
-            assert isinstance(lab, np.ndarray) and lab.dtype == np.int64 and lab.shape == (4,)
+        for lab in (i32, u8):  # integer labels: int64 tensors, as losses take them
+            assert isinstance(lab, gc.Tensor) and lab.dtype == gc.int64 and tuple(lab.shape) == (4,)
+        assert isinstance(b, gc.Tensor) and b.dtype == gc.bool and tuple(b.shape) == (4,)
+        if not shuffle:
+            np.testing.assert_array_equal(i32.numpy(), arrays[3][:4])
         assert not f32.requires_grad
 
 
@@ -102,7 +105,7 @@ def test_non_contiguous_inputs_are_batched_correctly():
         for shuffle in (False, True):
             loader = DataLoader(v, np.arange(10), batch_size=3, shuffle=shuffle, seed=0)
             for xb, idx in loader:
-                np.testing.assert_array_equal(xb.detach().numpy(), v[idx])
+                np.testing.assert_array_equal(xb.detach().numpy(), v[idx.numpy()])
 
 
 def test_accepts_lists_and_tensors_and_validates():

@@ -2,7 +2,7 @@
 
 The DataLoader copies only the batch it hands out: each array is indexed with the batch's
 indices (NumPy fancy indexing, one copy), float arrays become gradcore tensors without a
-further copy, and integer arrays (labels) stay NumPy arrays, which the losses accept.
+further copy, and integer arrays (labels) become int64 tensors, as PyTorch scripts expect.
 """
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ class DataLoader:
     ``gc.manual_seed`` makes it reproducible). ``drop_last`` drops a final short batch.
     Float arrays are yielded as float32/float64 tensors (other float widths and integer
     feature arrays are converted to float32 only if ``as_float`` lists their position);
-    integer arrays are yielded as NumPy int64 arrays (class labels).
+    integer arrays as int64 tensors (class labels), bool arrays as bool tensors.
     """
 
     def __init__(self, *arrays: Any, batch_size: int = 1, shuffle: bool = False, drop_last: bool = False,
@@ -64,8 +64,10 @@ class DataLoader:
             return _core.from_numpy(a)
         if a.dtype.kind == "f":
             return _core.from_numpy(np.ascontiguousarray(a, dtype=np.float32))
-        if a.dtype.kind in "iub":
-            return a.astype(np.int64, copy=False)
+        if a.dtype.kind == "b":
+            return _core.from_numpy(np.ascontiguousarray(a))
+        if a.dtype.kind in "iu":
+            return _core.from_numpy(np.ascontiguousarray(a, dtype=np.int64))
         return a
 
     def __iter__(self) -> Iterator[Tuple[Any, ...]]:

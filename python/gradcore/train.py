@@ -12,6 +12,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence
 
 import numpy as np
 
+from gradcore import _core
 from gradcore._core import Tensor
 from gradcore.autograd import no_grad
 
@@ -20,8 +21,12 @@ __all__ = ["fit", "evaluate", "plot_history"]
 
 def _accuracy_count(out: Tensor, target: Any) -> Optional[int]:
     """Correct predictions for class logits (N, C) and integer labels; None otherwise."""
-    if out.ndim != 2 or isinstance(target, Tensor):
+    if out.ndim != 2:
         return None
+    if isinstance(target, Tensor):
+        if target.dtype.is_floating_point or target.dtype is _core.bool or tuple(target.shape) != (out.shape[0],):
+            return None
+        return int((out.detach().argmax(1) == target).sum())
     t = np.asarray(target)
     if t.dtype.kind not in "iu" or t.shape != (out.shape[0],):
         return None
