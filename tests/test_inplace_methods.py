@@ -190,3 +190,14 @@ def test_sgd_update_under_no_grad_updates_parameter() -> None:
         p -= 0.1 * p.grad
     assert p is alias and p.requires_grad and p.is_leaf
     np.testing.assert_allclose(p.detach().numpy(), [0.8, -1.6])
+
+
+def test_imatmul_with_a_new_shape_rebinds_like_torch() -> None:
+    """x @= w with w (4, 5): the product (3, 5) cannot live in x, so x is rebound to it, as
+    in PyTorch (whose @= always rebinds); x's old object is untouched."""
+    for lib in (gc, torch):
+        x = lib.tensor(X.copy())
+        old = x
+        x @= lib.tensor(RNG.uniform(-1, 1, (4, 5)))
+        assert tuple(x.shape) == (3, 5) and x is not old
+        np.testing.assert_array_equal(old.numpy(), X)

@@ -346,8 +346,11 @@ void bind_ops(py::module_& m, TensorClass& cls) {
       cls.def(o.rev, [k](const TensorPtr& a, py::handle b) { return binary(k, a, b, true); }, py::is_operator());
     }
     cls.def(o.inp, [k, inp](const TensorPtr& a, py::handle b) -> py::object {
-      if (k == Bin::MatMul) {  // a @= b: PyTorch computes out of place and writes back
+      if (k == Bin::MatMul) {
+        // a @= b: in place when the product has a's shape and dtype (issue 11); otherwise a
+        // rebinds to the product, as in PyTorch (which has no __imatmul__: always a rebind).
         TensorPtr r = tensor_op(k, a, as_operand(b, *a));
+        if (r->shape != a->shape || r->dtype != a->dtype) return py::cast(r);
         {
           py::gil_scoped_release nogil;
           ops::copy_(a, r);
