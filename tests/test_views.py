@@ -204,12 +204,11 @@ def run_chain(x: Any, steps: List[Step], check: Callable[[Any, int], None] = lam
 
 
 def layout(t: Any) -> Tuple[Any, ...]:
-    # The stride of a size-1 dim addresses nothing (torch's own ops disagree on it, e.g.
-    # view() recomputes it), and an empty tensor has no layout to observe.
+    # Every stride, size-1 dims included (they address nothing, but scripts print them);
+    # an empty tensor has no layout to observe.
     if t.numel() == 0:
         return tuple(t.shape), t.is_contiguous()
-    strides = tuple(s if n != 1 else None for s, n in zip(t.stride(), t.shape))
-    return tuple(t.shape), strides, t.storage_offset(), t.is_contiguous()
+    return tuple(t.shape), tuple(t.stride()), t.storage_offset(), t.is_contiguous()
 
 
 @SETTINGS

@@ -116,10 +116,12 @@ TensorPtr restride(const TensorPtr& x, Shape shape, Shape strides, int64_t offse
 // new shape would need a dim to span two non-contiguous chunks of x.
 bool view_strides(const Tensor& x, const Shape& shape, Shape& out) {
   out.assign(shape.size(), 0);
-  if (x.numel == 0 || x.is_contiguous) {
-    out = contiguous_strides(shape);
+  if (x.numel == 0) {  // PyTorch: the old strides for the same shape, else contiguous ones
+    out = shape == x.shape ? x.strides : contiguous_strides(shape);
     return true;
   }
+  // No shortcut for contiguous x: the strides of its size-1 dims carry over as PyTorch's do
+  // (zeros(1, 1).diagonal().view(1).stride() is (2,)).
   Shape os = x.shape, ost = x.strides;
   if (os.empty()) { os = {1}; ost = {1}; }
   int64_t view_d = static_cast<int64_t>(shape.size()) - 1;
