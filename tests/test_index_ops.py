@@ -401,15 +401,15 @@ def test_node_names_follow_pytorch() -> None:
 # in-place semantics
 # ---------------------------------------------------------------------------------------
 
-INPLACE = {
-    "scatter_": lambda x: x.scatter_(1, gc.tensor([[0], [1]]), gc.ones(2, 1)),
-    "scatter_add_": lambda x: x.scatter_add_(1, gc.tensor([[0], [1]]), gc.ones(2, 1)),
-    "scatter_reduce_": lambda x: x.scatter_reduce_(1, gc.tensor([[0], [1]]), gc.ones(2, 1), "amax"),
-    "index_add_": lambda x: x.index_add_(0, gc.tensor([1]), gc.ones(1, 3)),
-    "index_fill_": lambda x: x.index_fill_(0, gc.tensor([1]), 2.0),
-    "index_put_": lambda x: x.index_put_((gc.tensor([1]),), gc.tensor(2.0)),
-    "masked_fill_": lambda x: x.masked_fill_(gc.tensor([True, False, True]), 2.0),
-    "masked_scatter_": lambda x: x.masked_scatter_(gc.tensor([True, False, True]), gc.ones(2, 3)),
+INPLACE = {  # name -> fn(lib, x), the same call for gradcore and torch
+    "scatter_": lambda L, x: x.scatter_(1, L.tensor([[0], [1]]), L.ones(2, 1)),
+    "scatter_add_": lambda L, x: x.scatter_add_(1, L.tensor([[0], [1]]), L.ones(2, 1)),
+    "scatter_reduce_": lambda L, x: x.scatter_reduce_(1, L.tensor([[0], [1]]), L.ones(2, 1), "amax"),
+    "index_add_": lambda L, x: x.index_add_(0, L.tensor([1]), L.ones(1, 3)),
+    "index_fill_": lambda L, x: x.index_fill_(0, L.tensor([1]), 2.0),
+    "index_put_": lambda L, x: x.index_put_((L.tensor([1]),), L.tensor(2.0)),
+    "masked_fill_": lambda L, x: x.masked_fill_(L.tensor([True, False, True]), 2.0),
+    "masked_scatter_": lambda L, x: x.masked_scatter_(L.tensor([True, False, True]), L.ones(2, 3)),
 }
 
 
@@ -418,33 +418,23 @@ def test_inplace_refuses_leaves_bumps_versions_and_records(name: str) -> None:
     fn = INPLACE[name]
     leaf = gc.zeros(2, 3, requires_grad=True)
     with pytest.raises(RuntimeError, match="leaf"):
-        fn(leaf)
+        fn(gc, leaf)
     x = gc.zeros(2, 3)
-    assert fn(x) is x
+    assert fn(gc, x) is x
     # the write bumps the version: a saved output modified in place is detected
     w = gc.zeros(2, 3, requires_grad=True)
     y = w.exp()
-    fn(y)
+    fn(gc, y)
     with pytest.raises(RuntimeError, match="modified by an inplace operation"):
         y.sum().backward()
     # recorded on a view of a non-leaf: the base sees the write and the gradient flows
     a = gc.ones(2, 3, 2, requires_grad=True)
     b = a * 2.0
-    fn(b[:, :, 0])
+    fn(gc, b[:, :, 0])
     b.sum().backward()
     ta = torch.ones(2, 3, 2, requires_grad=True)
     tb = ta * 2.0
-    tfn = {
-        "scatter_": lambda x: x.scatter_(1, torch.tensor([[0], [1]]), torch.ones(2, 1)),
-        "scatter_add_": lambda x: x.scatter_add_(1, torch.tensor([[0], [1]]), torch.ones(2, 1)),
-        "scatter_reduce_": lambda x: x.scatter_reduce_(1, torch.tensor([[0], [1]]), torch.ones(2, 1), "amax"),
-        "index_add_": lambda x: x.index_add_(0, torch.tensor([1]), torch.ones(1, 3)),
-        "index_fill_": lambda x: x.index_fill_(0, torch.tensor([1]), 2.0),
-        "index_put_": lambda x: x.index_put_((torch.tensor([1]),), torch.tensor(2.0)),
-        "masked_fill_": lambda x: x.masked_fill_(torch.tensor([True, False, True]), 2.0),
-        "masked_scatter_": lambda x: x.masked_scatter_(torch.tensor([True, False, True]), torch.ones(2, 3)),
-    }[name]
-    tfn(tb[:, :, 0])
+    fn(torch, tb[:, :, 0])
     tb.sum().backward()
     _same(b.detach(), tb.detach())
     np.testing.assert_array_equal(a.grad.numpy(), ta.grad.numpy())

@@ -160,32 +160,24 @@ void bind_index_ops(py::module_& m, TensorClass& cls) {
       "input with src (or the number value) written at index along dim: self[index[i][j]][j] = src[i][j] (dim 0). "
       "Repeated indices: the last write wins. reduce='add'/'multiply' combines instead (not differentiable, as in "
       "PyTorch).";
-  auto scatter_src = [](const TensorPtr& x, int64_t dim, const TensorPtr& index, const TensorPtr& src,
-                        py::handle reduce) {
-    ops::ScatterMode mode = scatter_mode(reduce);
-    py::gil_scoped_release nogil;
-    return ops::scatter(x, dim, index, src, mode);
+  // scatter / scatter_ with a src tensor or a number value: one body each, in place or not.
+  auto scatter_src_fn = [](bool inplace) {
+    return [inplace](const TensorPtr& x, int64_t dim, const TensorPtr& index, const TensorPtr& src, py::handle reduce) {
+      ops::ScatterMode mode = scatter_mode(reduce);
+      py::gil_scoped_release nogil;
+      return inplace ? ops::scatter_(x, dim, index, src, mode) : ops::scatter(x, dim, index, src, mode);
+    };
   };
-  auto scatter_value = [](const TensorPtr& x, int64_t dim, const TensorPtr& index, py::handle value,
-                          py::handle reduce) {
-    ops::ScatterMode mode = scatter_mode(reduce);
-    Scalar s = number_arg(value, "scatter", "value");
-    py::gil_scoped_release nogil;
-    return ops::scatter(x, dim, index, s, mode);
+  auto scatter_value_fn = [](bool inplace) {
+    return [inplace](const TensorPtr& x, int64_t dim, const TensorPtr& index, py::handle value, py::handle reduce) {
+      ops::ScatterMode mode = scatter_mode(reduce);
+      Scalar s = number_arg(value, inplace ? "scatter_" : "scatter", "value");
+      py::gil_scoped_release nogil;
+      return inplace ? ops::scatter_(x, dim, index, s, mode) : ops::scatter(x, dim, index, s, mode);
+    };
   };
-  auto scatter_src_ = [](const TensorPtr& x, int64_t dim, const TensorPtr& index, const TensorPtr& src,
-                         py::handle reduce) {
-    ops::ScatterMode mode = scatter_mode(reduce);
-    py::gil_scoped_release nogil;
-    return ops::scatter_(x, dim, index, src, mode);
-  };
-  auto scatter_value_ = [](const TensorPtr& x, int64_t dim, const TensorPtr& index, py::handle value,
-                           py::handle reduce) {
-    ops::ScatterMode mode = scatter_mode(reduce);
-    Scalar s = number_arg(value, "scatter_", "value");
-    py::gil_scoped_release nogil;
-    return ops::scatter_(x, dim, index, s, mode);
-  };
+  auto scatter_src = scatter_src_fn(false), scatter_src_ = scatter_src_fn(true);
+  auto scatter_value = scatter_value_fn(false), scatter_value_ = scatter_value_fn(true);
   m.def("scatter", scatter_src, py::arg("input"), py::arg("dim"), py::arg("index"), py::arg("src"), py::kw_only(),
         py::arg("reduce") = py::none(), scatter_doc);
   m.def("scatter", scatter_value, py::arg("input"), py::arg("dim"), py::arg("index"), py::arg("value"),
