@@ -295,3 +295,14 @@ def test_safetensors_round_trip_every_dtype(n: str, tmp_path: Any) -> None:
     d = st.load_file(str(path))
     assert name_of(d["x"].dtype) == n
     np.testing.assert_array_equal(d["x"].to(torch.float64).numpy(), as_f64(x))
+
+
+@pytest.mark.parametrize("base", ["int64", "int8", "bool", "float16", "float32"])
+@pytest.mark.parametrize("exp", ["float64", "float32", "int64", "int16"])
+def test_pow_with_zero_dim_tensor_exponent_promotes_like_torch(base: str, exp: str) -> None:
+    """x ** t with t 0-dim: t's category can lift the result (int ** float64 0-dim is float64)."""
+    a = np.array([1, 2, 3]).astype(np.bool_ if base == "bool" else base)
+    g = gc.tensor(a) ** gc.tensor(2, dtype=getattr(gc, exp))
+    t = torch.tensor(a) ** torch.tensor(2, dtype=getattr(torch, exp))
+    assert str(g.dtype).split(".")[-1] == str(t.dtype).split(".")[-1]
+    np.testing.assert_allclose(g.numpy().astype(np.float64), t.numpy().astype(np.float64))

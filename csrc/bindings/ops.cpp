@@ -40,7 +40,9 @@ TensorPtr tensor_op(Bin k, const TensorPtr& a, const TensorPtr& b) {
     case Bin::MatMul: return ops::matmul(a, b);
     case Bin::And: case Bin::Or: case Bin::Xor: return ops::bitwise(logic_of(k), a, b);
     case Bin::Pow:
-      if (b->ndim() == 0 && b->numel == 1 && !b->needs_grad()) {  // a 0-dim exponent: its value
+      // A 0-dim exponent of a float base: its value (the dtype stays a's). An integer base
+      // takes the general path: int ** 0-dim float64 tensor is float64 (result_type).
+      if (b->ndim() == 0 && b->numel == 1 && !b->needs_grad() && is_floating(a->dtype)) {
         Scalar s;
         TensorPtr bd = ops::to_dtype(b, is_floating(b->dtype) ? DType::Float64 : DType::Int64);
         s = is_floating(b->dtype) ? Scalar::of(*bd->data<double>()) : Scalar::of_int(*bd->data<int64_t>());
