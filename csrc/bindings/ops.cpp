@@ -820,6 +820,7 @@ void bind_ops(py::module_& m, TensorClass& cls) {
       return t;
     }
     GC_CHECK(parse_scalar(v, s), TypeError, "fill_(): value must be a number");
+    ops::check_value_fits(s, t->dtype);
     py::gil_scoped_release nogil;
     ops::fill_(t, s);
     return t;

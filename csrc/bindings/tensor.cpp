@@ -574,7 +574,9 @@ void bind_tensor(py::module_& m, TensorClass& cls) {
         GC_CHECK(parse_scalar(fill_value, s), TypeError, "full(): fill_value must be a number");
         // PyTorch: the dtype follows fill_value (int -> int64, bool -> bool, float -> default).
         DType def = s.kind == ops::Scalar::FLOAT ? ops::default_dtype() : s.dtype();
-        return finish(ops::full(parse_shape(py::make_tuple(shape)), s, parse_dtype(dtype, def)), requires_grad, device);
+        const DType d = parse_dtype(dtype, def);
+        ops::check_value_fits(s, d);
+        return finish(ops::full(parse_shape(py::make_tuple(shape)), s, d), requires_grad, device);
       }, py::arg("size"), py::arg("fill_value"), py::kw_only(), py::arg("dtype") = py::none(),
       py::arg("device") = py::none(), py::arg("requires_grad") = false,
       "A tensor of the given size filled with fill_value (its dtype follows fill_value).");
@@ -595,7 +597,9 @@ void bind_tensor(py::module_& m, TensorClass& cls) {
                         bool requires_grad) {
         ops::Scalar s;
         GC_CHECK(parse_scalar(fill_value, s), TypeError, "full_like(): fill_value must be a number");
-        return finish(ops::full(t->shape, s, parse_dtype(dtype, t->dtype)), requires_grad, device);
+        const DType d = parse_dtype(dtype, t->dtype);
+        ops::check_value_fits(s, d);
+        return finish(ops::full(t->shape, s, d), requires_grad, device);
       }, py::arg("input"), py::arg("fill_value"), py::kw_only(), py::arg("dtype") = py::none(),
       py::arg("device") = py::none(), py::arg("requires_grad") = false,
       "A tensor of input's shape (and dtype unless given) filled with fill_value.");
