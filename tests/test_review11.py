@@ -151,3 +151,30 @@ def test_format_of_zero_dim_is_its_number(dt):
 def test_repr_pads_for_the_sign(vals):
     a, b = _both(lambda L: repr(L.tensor(vals)))
     assert a.replace("torch", "gradcore") == b
+
+
+# ---- tensor() of Python numbers range-checks an integer dtype as PyTorch ------------------
+@pytest.mark.parametrize("f,exc", [
+    (lambda L: L.tensor([300], dtype=L.uint8), RuntimeError),
+    (lambda L: L.tensor([-256], dtype=L.uint8), RuntimeError),
+    (lambda L: L.tensor([[1, 2], [300, 4]], dtype=L.int8), RuntimeError),
+    (lambda L: L.tensor([2.5e9], dtype=L.int32), RuntimeError),
+    (lambda L: L.tensor([float("nan")], dtype=L.int64), RuntimeError),
+    (lambda L: L.tensor(2 ** 63), ValueError),
+])
+def test_tensor_of_out_of_range_numbers_raises(f, exc):
+    with pytest.raises(exc):
+        f(torch)
+    with pytest.raises(exc):
+        f(gc)
+
+
+@pytest.mark.parametrize("f", [
+    lambda L: L.tensor([-1, 255], dtype=L.uint8),
+    lambda L: L.tensor([2.7, -3.9], dtype=L.int8),
+    lambda L: L.tensor([1e6], dtype=L.float16),
+    lambda L: L.tensor([np.uint8(3), 4]),
+    lambda L: L.tensor([2 ** 62, -2 ** 63]),
+])
+def test_tensor_of_numbers_in_range(f):
+    _same(*_both(f))

@@ -191,10 +191,32 @@ TensorPtr tensor_from_data(py::handle data, std::optional<DType> dtype) {
     if (infer_list_dtype(data, acc, seen, numpy_seen) && numpy_seen) def = acc;
   }
   DType dt = dtype.value_or(def);
+  // Python numbers (not NumPy data, which converts as NumPy casts) are range-checked against an
+  // integer dtype as PyTorch does: tensor([300], dtype=uint8) raises RuntimeError, tensor(2**63)
+  // ValueError; floating dtypes take them unchecked (tensor([1e6], dtype=float16) is inf).
+  if (!numpy_typed && a.size() > 0 && kind != "b" && !is_floating(dt) && dt != DType::Bool) {
+    GC_CHECK(kind != "u" || a.attr("max")().cast<uint64_t>() <= static_cast<uint64_t>(INT64_MAX), ValueError,
+             "Overflow when unpacking long long");
+    for (const char* m : {"min", "max"}) {
+      py::object v = a.attr(m)();
+      ops::check_value_fits(kind == "f" ? ops::Scalar::of(v.cast<double>()) : ops::Scalar::of_int(v.cast<int64_t>()), dt);
+    }
+  }
   // One NumPy call converts any strides or byte order to a C-contiguous array of dt (through
   // float32 for bfloat16, which NumPy lacks).
   const char* target = dt == DType::BFloat16 ? "float32" : np_name(dt);
-  py::array c = np().attr("asarray")(a, py::arg("dtype") = target, py::arg("order") = "C");
+  // Under np.errstate(all="ignore"): a cast that overflows (1e6 to float16 is inf) converts
+  // silently as in PyTorch, without NumPy's RuntimeWarning.
+  py::object quiet = np().attr("errstate")(py::arg("all") = "ignore");
+  quiet.attr("__enter__")();
+  py::array c;
+  try {
+    c = np().attr("asarray")(a, py::arg("dtype") = target, py::arg("order") = "C");
+  } catch (...) {
+    quiet.attr("__exit__")(py::none(), py::none(), py::none());
+    throw;
+  }
+  quiet.attr("__exit__")(py::none(), py::none(), py::none());
   Shape shape(c.shape(), c.shape() + c.ndim());
   TensorPtr out = empty(shape, dt);
   if (dt == DType::BFloat16) {
