@@ -178,3 +178,10 @@ def test_tensor_of_out_of_range_numbers_raises(f, exc):
 ])
 def test_tensor_of_numbers_in_range(f):
     _same(*_both(f))
+
+
+def test_contains_str_raises_runtime_error():
+    for L in (torch, gc):
+        with pytest.raises(RuntimeError, match="__contains__ only supports Tensor or scalar"):
+            "a" in L.tensor([1, 2])  # noqa: B015
+    assert (2 in gc.tensor([1, 2])) and (np.int64(1) in gc.tensor([1, 2]))

@@ -340,7 +340,7 @@ def _iter(self: Tensor) -> Iterator[Tensor]:
 
 
 def _contains(self: Tensor, element: Any) -> bool:
-    if isinstance(element, (Tensor, int, float, bool)) or np.isscalar(element):
+    if isinstance(element, (Tensor, int, float, bool)) or (np.isscalar(element) and not isinstance(element, (str, bytes))):
         return bool((self == element).any())
     raise RuntimeError(f"Tensor.__contains__ only supports Tensor or scalar, but you passed in a {type(element)}.")
 
