@@ -185,3 +185,11 @@ def test_contains_str_raises_runtime_error():
         with pytest.raises(RuntimeError, match="__contains__ only supports Tensor or scalar"):
             "a" in L.tensor([1, 2])  # noqa: B015
     assert (2 in gc.tensor([1, 2])) and (np.int64(1) in gc.tensor([1, 2]))
+
+
+@pytest.mark.parametrize("f", [lambda t: int(t), lambda t: float(t)])
+@pytest.mark.parametrize("vals", [[1, 2], [1.5, 2.5], []])
+def test_int_float_of_many_elements_is_value_error(f, vals):
+    for L in (torch, gc):
+        with pytest.raises(ValueError, match="only one element tensors"):
+            f(L.tensor(vals))

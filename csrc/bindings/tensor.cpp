@@ -391,7 +391,7 @@ py::object item(const Tensor& t) {
 }
 
 double item_double(const Tensor& t) {
-  GC_CHECK(t.numel == 1, RuntimeError, "only one element tensors can be converted to Python scalars");
+  GC_CHECK(t.numel == 1, ValueError, "only one element tensors can be converted to Python scalars");  // PyTorch: ValueError
   return dispatch_all(t.dtype, [&](auto tag) { return to_f64(*t.data<typename decltype(tag)::type>()); });
 }
 
@@ -513,7 +513,7 @@ void bind_tensor(py::module_& m, TensorClass& cls) {
   cls.def("__float__", [](const Tensor& t) { return item_double(t); });
   // int(float) semantics: truncation toward zero; NaN -> ValueError, +-inf -> OverflowError.
   cls.def("__int__", [](const Tensor& t) -> py::object {
-    GC_CHECK(t.numel == 1, RuntimeError, "only one element tensors can be converted to Python scalars");
+    GC_CHECK(t.numel == 1, ValueError, "only one element tensors can be converted to Python scalars");  // PyTorch: ValueError
     if (!is_floating(t.dtype)) return py::int_(item(t));
     PyObject* r = PyLong_FromDouble(item_double(t));
     if (!r) throw py::error_already_set();
