@@ -193,3 +193,12 @@ def test_int_float_of_many_elements_is_value_error(f, vals):
     for L in (torch, gc):
         with pytest.raises(ValueError, match="only one element tensors"):
             f(L.tensor(vals))
+
+
+@pytest.mark.parametrize("op", ["any", "all"])
+@pytest.mark.parametrize("dim", [[], ()])
+@pytest.mark.parametrize("vals,dt", [([[0, 2], [1, 0]], "uint8"), ([[0.0, 1.5]], "float32"), (0.5, "float64"),
+                                     ([True, False], "bool")])
+def test_any_all_over_no_dims_reduce_nothing(op, dim, vals, dt):
+    a, b = _both(lambda L: getattr(L.tensor(vals, dtype=getattr(L, dt)), op)(dim=dim))
+    _same(a, b)
