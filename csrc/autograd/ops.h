@@ -280,6 +280,11 @@ TensorPtr full(const Shape& shape, const Scalar& value, DType dtype);
 inline TensorPtr full(const Shape& shape, double value, DType dtype) { return full(shape, Scalar::of(value), dtype); }
 TensorPtr scalar_like(const Tensor& like, double value);      // 0-dim tensor with like's dtype
 TensorPtr scalar_tensor(const Scalar& s, DType dtype);        // 0-dim tensor of dtype
+// A Python number written into a tensor of dtype d (fill_, full, x[i] = v, masked_fill ...),
+// checked as PyTorch's: RuntimeError "value cannot be converted to type ... without overflow"
+// for an integer dtype's out-of-range values (and inf / NaN), a float dtype's finite values
+// beyond its max. Arithmetic with a scalar (u8 + 300) wraps as PyTorch's and is not checked.
+void check_value_fits(const Scalar& v, DType d);
 TensorPtr rand(const Shape& shape, DType dtype, double low, double high);
 TensorPtr randn(const Shape& shape, DType dtype, double mean, double std);
 TensorPtr arange(double start, double stop, double step, DType dtype);

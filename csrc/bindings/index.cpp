@@ -88,8 +88,45 @@ int64_t dims_consumed(py::handle o) {
   return 1;
 }
 
+// PyTorch (after NumPy's old heuristic) reads a non-tuple sequence key as a tuple of indices
+// when it is shorter than 32 and holds a tensor, a sequence, a slice, None or Ellipsis:
+// x[[rows, cols]] is x[rows, cols] and x[[[0, 1], [1, 2]]] is x[[0, 1], [1, 2]], while
+// x[[0, 1]] stays one index list. A NumPy array key is never read so. PyTorch warns that this
+// is deprecated; gradcore does the same, with the same warning, so that results agree.
+bool sequence_as_tuple(py::handle key) {
+  if (py::isinstance<py::tuple>(key) || py::isinstance<Tensor>(key) || py::isinstance<py::array>(key) ||
+      py::isinstance<py::str>(key) || !PySequence_Check(key.ptr()))
+    return false;
+  const Py_ssize_t n = PySequence_Size(key.ptr());
+  if (n < 0) {
+    PyErr_Clear();
+    return false;
+  }
+  if (n >= 32) return false;
+  for (Py_ssize_t i = 0; i < n; ++i) {
+    py::object o = py::reinterpret_steal<py::object>(PySequence_GetItem(key.ptr(), i));
+    if (!o) {
+      PyErr_Clear();
+      return false;
+    }
+    if (py::isinstance<Tensor>(o) || PySequence_Check(o.ptr()) || PySlice_Check(o.ptr()) || o.is_none() ||
+        o.ptr() == Py_Ellipsis)
+      return true;
+  }
+  return false;
+}
+
 ParsedKey parse_key(const Tensor& x, py::handle key) {
-  py::tuple items = py::isinstance<py::tuple>(key) ? py::reinterpret_borrow<py::tuple>(key) : py::make_tuple(key);
+  py::tuple items = py::isinstance<py::tuple>(key) ? py::reinterpret_borrow<py::tuple>(key)
+                    : py::make_tuple(key);
+  if (!py::isinstance<py::tuple>(key) && sequence_as_tuple(key)) {
+    if (PyErr_WarnEx(PyExc_UserWarning,
+                     "Using a non-tuple sequence for multidimensional indexing is deprecated (as in PyTorch); use "
+                     "x[tuple(seq)] instead of x[seq]. PyTorch plans to read it as a tensor index, x[tensor(seq)], "
+                     "which will give an error or a different result", 1) < 0)
+      throw py::error_already_set();
+    items = py::reinterpret_steal<py::tuple>(PySequence_Tuple(key.ptr()));
+  }
   int64_t consumed = 0;
   bool ellipsis = false;
   for (auto it : items) {
@@ -203,8 +240,14 @@ void setitem(const TensorPtr& t, py::handle key, py::handle value) {
   TensorPtr v;
   ops::Scalar s;
   if (py::isinstance<Tensor>(value)) v = value.cast<TensorPtr>();
-  else if (parse_scalar(value, s)) v = ops::scalar_tensor(s, t->dtype);
+  else if (parse_scalar(value, s)) {
+    ops::check_value_fits(s, t->dtype);
+    v = ops::scalar_tensor(s, t->dtype);
+  }
   else v = tensor_from_data(value, t->dtype);
+  // As PyTorch (slicePrefix1sDims), the value's leading size-1 dims are dropped before it is
+  // broadcast: x[0] = row.unsqueeze(0) writes the row.
+  while (v->ndim() > 0 && v->shape[0] == 1) v = ops::select(v, 0, 0);
   py::gil_scoped_release nogil;
   const bool record = ops::inplace_records(*t, {v.get()});
   if (!record) {

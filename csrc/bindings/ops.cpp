@@ -623,7 +623,12 @@ void bind_ops(py::module_& m, TensorClass& cls) {
     const char* name = is_any ? "any" : "all";
     auto f = [is_any](const TensorPtr& x, py::object dim, bool keepdim) {
       std::vector<int64_t> dims = parse_dims(dim);
+      const bool no_dims = !dim.is_none() && dims.empty();  // dim=[]: PyTorch reduces nothing (sum reduces all)
       py::gil_scoped_release nogil;
+      if (no_dims) {  // elementwise, as a reduction over a new dim of size 1
+        TensorPtr u = ops::unsqueeze(x, 0);
+        return is_any ? ops::any(u, {0}, false) : ops::all(u, {0}, false);
+      }
       return is_any ? ops::any(x, dims, keepdim) : ops::all(x, dims, keepdim);
     };
     const char* doc = is_any ? "Whether any element (over dim: int or tuple; all by default) is nonzero; a bool "
@@ -825,6 +830,7 @@ void bind_ops(py::module_& m, TensorClass& cls) {
       return t;
     }
     GC_CHECK(parse_scalar(v, s), TypeError, "fill_(): value must be a number");
+    ops::check_value_fits(s, t->dtype);
     py::gil_scoped_release nogil;
     ops::fill_(t, s);
     return t;

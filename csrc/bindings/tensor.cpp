@@ -191,10 +191,32 @@ TensorPtr tensor_from_data(py::handle data, std::optional<DType> dtype) {
     if (infer_list_dtype(data, acc, seen, numpy_seen) && numpy_seen) def = acc;
   }
   DType dt = dtype.value_or(def);
+  // Python numbers (not NumPy data, which converts as NumPy casts) are range-checked against an
+  // integer dtype as PyTorch does: tensor([300], dtype=uint8) raises RuntimeError, tensor(2**63)
+  // ValueError; floating dtypes take them unchecked (tensor([1e6], dtype=float16) is inf).
+  if (!numpy_typed && a.size() > 0 && kind != "b" && !is_floating(dt) && dt != DType::Bool) {
+    GC_CHECK(kind != "u" || a.attr("max")().cast<uint64_t>() <= static_cast<uint64_t>(INT64_MAX), ValueError,
+             "Overflow when unpacking long long");
+    for (const char* m : {"min", "max"}) {
+      py::object v = a.attr(m)();
+      ops::check_value_fits(kind == "f" ? ops::Scalar::of(v.cast<double>()) : ops::Scalar::of_int(v.cast<int64_t>()), dt);
+    }
+  }
   // One NumPy call converts any strides or byte order to a C-contiguous array of dt (through
   // float32 for bfloat16, which NumPy lacks).
   const char* target = dt == DType::BFloat16 ? "float32" : np_name(dt);
-  py::array c = np().attr("asarray")(a, py::arg("dtype") = target, py::arg("order") = "C");
+  // Under np.errstate(all="ignore"): a cast that overflows (1e6 to float16 is inf) converts
+  // silently as in PyTorch, without NumPy's RuntimeWarning.
+  py::object quiet = np().attr("errstate")(py::arg("all") = "ignore");
+  quiet.attr("__enter__")();
+  py::array c;
+  try {
+    c = np().attr("asarray")(a, py::arg("dtype") = target, py::arg("order") = "C");
+  } catch (...) {
+    quiet.attr("__exit__")(py::none(), py::none(), py::none());
+    throw;
+  }
+  quiet.attr("__exit__")(py::none(), py::none(), py::none());
   Shape shape(c.shape(), c.shape() + c.ndim());
   TensorPtr out = empty(shape, dt);
   if (dt == DType::BFloat16) {
@@ -369,7 +391,7 @@ py::object item(const Tensor& t) {
 }
 
 double item_double(const Tensor& t) {
-  GC_CHECK(t.numel == 1, RuntimeError, "only one element tensors can be converted to Python scalars");
+  GC_CHECK(t.numel == 1, ValueError, "only one element tensors can be converted to Python scalars");  // PyTorch: ValueError
   return dispatch_all(t.dtype, [&](auto tag) { return to_f64(*t.data<typename decltype(tag)::type>()); });
 }
 
@@ -491,7 +513,7 @@ void bind_tensor(py::module_& m, TensorClass& cls) {
   cls.def("__float__", [](const Tensor& t) { return item_double(t); });
   // int(float) semantics: truncation toward zero; NaN -> ValueError, +-inf -> OverflowError.
   cls.def("__int__", [](const Tensor& t) -> py::object {
-    GC_CHECK(t.numel == 1, RuntimeError, "only one element tensors can be converted to Python scalars");
+    GC_CHECK(t.numel == 1, ValueError, "only one element tensors can be converted to Python scalars");  // PyTorch: ValueError
     if (!is_floating(t.dtype)) return py::int_(item(t));
     PyObject* r = PyLong_FromDouble(item_double(t));
     if (!r) throw py::error_already_set();
@@ -574,7 +596,9 @@ void bind_tensor(py::module_& m, TensorClass& cls) {
         GC_CHECK(parse_scalar(fill_value, s), TypeError, "full(): fill_value must be a number");
         // PyTorch: the dtype follows fill_value (int -> int64, bool -> bool, float -> default).
         DType def = s.kind == ops::Scalar::FLOAT ? ops::default_dtype() : s.dtype();
-        return finish(ops::full(parse_shape(py::make_tuple(shape)), s, parse_dtype(dtype, def)), requires_grad, device);
+        const DType d = parse_dtype(dtype, def);
+        ops::check_value_fits(s, d);
+        return finish(ops::full(parse_shape(py::make_tuple(shape)), s, d), requires_grad, device);
       }, py::arg("size"), py::arg("fill_value"), py::kw_only(), py::arg("dtype") = py::none(),
       py::arg("device") = py::none(), py::arg("requires_grad") = false,
       "A tensor of the given size filled with fill_value (its dtype follows fill_value).");
@@ -595,7 +619,9 @@ void bind_tensor(py::module_& m, TensorClass& cls) {
                         bool requires_grad) {
         ops::Scalar s;
         GC_CHECK(parse_scalar(fill_value, s), TypeError, "full_like(): fill_value must be a number");
-        return finish(ops::full(t->shape, s, parse_dtype(dtype, t->dtype)), requires_grad, device);
+        const DType d = parse_dtype(dtype, t->dtype);
+        ops::check_value_fits(s, d);
+        return finish(ops::full(t->shape, s, d), requires_grad, device);
       }, py::arg("input"), py::arg("fill_value"), py::kw_only(), py::arg("dtype") = py::none(),
       py::arg("device") = py::none(), py::arg("requires_grad") = false,
       "A tensor of input's shape (and dtype unless given) filled with fill_value.");

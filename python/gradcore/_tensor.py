@@ -140,7 +140,8 @@ class _Formatter:
             self.sci_mode = hi > 1e8
         else:
             self.sci_mode = hi / lo > 1000.0 or hi > 1e8 or lo < 1e-4
-        for v in nonzero.tolist() + ([0.0] if finite.size != nonzero.size else []):
+        # The width counts the sign (PyTorch pads " 0.2500" beside "-2.2500").
+        for v in finite[finite != 0].tolist() + ([0.0] if finite.size != nonzero.size else []):
             self.width = max(self.width, len(self._fmt(v)))
 
     def _fmt(self, v: float) -> str:
@@ -339,13 +340,14 @@ def _iter(self: Tensor) -> Iterator[Tensor]:
 
 
 def _contains(self: Tensor, element: Any) -> bool:
-    if isinstance(element, (Tensor, int, float, bool)) or np.isscalar(element):
+    if isinstance(element, (Tensor, int, float, bool)) or (np.isscalar(element) and not isinstance(element, (str, bytes))):
         return bool((self == element).any())
     raise RuntimeError(f"Tensor.__contains__ only supports Tensor or scalar, but you passed in a {type(element)}.")
 
 
 def _format(self: Tensor, spec: str) -> str:
-    if self.dim() == 0 and spec:
+    # As PyTorch: a 0-d tensor formats as its number, also with an empty spec (f"{loss}" is "0.25").
+    if self.dim() == 0:
         return format(self.item(), spec)
     return object.__format__(self, spec) if spec else repr(self)
 

@@ -956,14 +956,16 @@ ScatterOp scatter_op_of(ScatterMode m) {
   return m == ScatterMode::ADD ? ScatterOp::ADD : m == ScatterMode::MULTIPLY ? ScatterOp::MUL : ScatterOp::ASSIGN;
 }
 
-// A Python number written into a tensor of dtype d, checked as PyTorch's: an integer dtype
+}  // namespace
+
+// (ops.h) A Python number written into a tensor of dtype d, checked as PyTorch's: an integer dtype
 // refuses values out of its range (and inf / NaN), a float dtype finite values beyond its max.
 void check_value_fits(const Scalar& v, DType d) {
   const char* tname = "";
   double lo = 0, hi = 0;
   switch (d) {
     case DType::Int8: tname = "int8_t"; lo = -128; hi = 127; break;
-    case DType::UInt8: tname = "uint8_t"; lo = 0; hi = 255; break;
+    case DType::UInt8: tname = "uint8_t"; lo = -255; hi = 255; break;  // PyTorch lets -v wrap (c10::overflows)
     case DType::Int16: tname = "int16_t"; lo = -32768; hi = 32767; break;
     case DType::Int32: tname = "int"; lo = -2147483648.0; hi = 2147483647.0; break;
     case DType::Int64: tname = "int64_t"; lo = -9223372036854775808.0; hi = 9223372036854775807.0; break;
@@ -982,6 +984,8 @@ void check_value_fits(const Scalar& v, DType d) {
   }
   GC_CHECK(ok, RuntimeError, "value cannot be converted to type ", tname, " without overflow");
 }
+
+namespace {
 
 // The value of a 0-dim tensor as a Scalar (for the range check).
 Scalar scalar_of(const TensorPtr& t) {

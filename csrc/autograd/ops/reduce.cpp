@@ -245,6 +245,10 @@ TensorPtr mean(const TensorPtr& x_in, const std::vector<int64_t>& dims_in, bool 
   GC_CHECK(is_floating(x->dtype), RuntimeError,
            "mean(): could not infer output dtype. Input dtype must be either a floating point or complex dtype. Got: ",
            dtype_torch_name(x->dtype));
+  // float16 / bfloat16: sum and scale in float32, rounded once (a float16 sum overflows to inf
+  // long before the mean does: mean of 5000 x 30000.0 is 30000, as in PyTorch).
+  if (!is_f32_or_f64(x->dtype))
+    return float_op(x, [&](const TensorPtr& xf) { return mean(xf, dims_in, keepdim, nullptr); });
   std::vector<int64_t> dims = x->ndim() == 0 ? std::vector<int64_t>{} : norm_dims(dims_in, x->ndim(), "mean");
   int64_t count = 1;
   for (int64_t d : dims) count *= x->shape[d];
