@@ -372,6 +372,7 @@ op("clamp_tensor", lambda x, lo, hi: gc.clamp(x, lo, hi), [],
    make=_fixed("clamp_t", _CLAMP_X, np.full((2, 3), -0.5), np.full((3,), 0.5)),
    torch_fn=lambda x, lo, hi: torch.clamp(x, lo, hi))
 op("floor", lambda x: x.floor() + x, [], make=_fixed("floor", np.array([[0.3, -1.4, 2.6], [-0.2, 1.7, 0.45]])))
+op("sign", lambda x: x.sign() * x.sign().detach() + x, [], make=_fixed("sign", np.array([[0.3, -1.4, 2.6], [-0.2, 1.7, 0.45]])))
 op("select", lambda x: x.select(1, 2), [(2, 3, 2)])
 op("select_neg_index", lambda x: x[:, -1], [(2, 3)])
 op("slice_step", lambda x: x[::2], [(5, 3)])
@@ -589,7 +590,7 @@ COVERAGE: Dict[str, List[str]] = {
     "rpow": ["rpow"], "neg": ["neg", "neg_fn"], "exp": ["exp"], "log": ["log"], "sqrt": ["sqrt"], "abs": ["abs"],
     "tanh": ["tanh"], "sigmoid": ["sigmoid"], "relu": ["relu"], "erf": ["erf"],
     "softplus": ["softplus", "bce_with_logits"],
-    "gelu": ["gelu", "gelu_tanh"], "leaky_relu": ["leaky_relu"], "dropout": ["dropout"], "rounding": ["floor"],
+    "gelu": ["gelu", "gelu_tanh"], "leaky_relu": ["leaky_relu"], "dropout": ["dropout"], "rounding": ["floor"], "sign": ["sign"],
     "relu_backward": ["relu", "linear_relu"], "sigmoid_backward": ["sigmoid", "linear_sigmoid"],
     "tanh_backward": ["tanh", "linear_tanh"], "gelu_backward": ["gelu", "gelu_tanh", "linear_gelu", "linear_gelu_tanh"],
     "where": ["where", "where_bcast"], "lerp": ["lerp", "lerp_scalar"], "maximum": ["maximum"], "minimum": ["minimum"],
@@ -646,7 +647,7 @@ COVERAGE: Dict[str, List[str]] = {
 # Declarations of ops.h without a derivative (comparisons, logic, helpers, factories,
 # in-place machinery, optimizer updates); floor_divide's backward raises as PyTorch's.
 NOT_DIFFERENTIABLE = {
-    "eq", "sign", "broadcast_shapes", "normalize_dim", "parse_reduction", "floor_divide", "rfloor_divide",
+    "eq", "broadcast_shapes", "normalize_dim", "parse_reduction", "floor_divide", "rfloor_divide",
     "rremainder",
     "compare", "logical", "logical_not", "bitwise", "bitwise_not", "classify", "nonzero", "index_put_", "dense",
     "scalar_tensor", "zeros", "full", "scalar_like", "rand", "randn", "arange", "apply_inplace", "grad_norm",

@@ -202,3 +202,18 @@ def test_int_float_of_many_elements_is_value_error(f, vals):
 def test_any_all_over_no_dims_reduce_nothing(op, dim, vals, dt):
     a, b = _both(lambda L: getattr(L.tensor(vals, dtype=getattr(L, dt)), op)(dim=dim))
     _same(a, b)
+
+
+def test_sign_is_differentiable_with_zero_gradient_like_torch() -> None:
+    for lib in (gc, torch):
+        x = lib.tensor([1.5, -2.0, 0.0], requires_grad=True)
+        y = x.sign()
+        assert y.grad_fn is not None and y.grad_fn.name() == "SignBackward0"
+        y.sum().backward()
+        np.testing.assert_array_equal(x.grad.numpy(), [0.0, 0.0, 0.0])
+
+
+@pytest.mark.parametrize("key", ["[:, 3:3]", "[2:2]", "[:, 7:9]", "[:, 4:1]", "[1:, 2:]"])
+def test_empty_slice_storage_offset_like_torch(key: str) -> None:
+    offs = [eval(f"lib.zeros(3, 5){key}").storage_offset() for lib in (gc, torch)]
+    assert offs[0] == offs[1]

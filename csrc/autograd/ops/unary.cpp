@@ -212,9 +212,29 @@ TensorPtr relu(const TensorPtr& x) {
   }
   return float_op(x, [](const TensorPtr& x) { return unary_op<ReluF>(UNARY_RELU, x); });
 }
+namespace {
+// The backward of piecewise-constant ops (sign, floor, ceil, trunc, round): zero.
+struct ZeroGradBackward final : Node {
+  const char* name_ = "FloorBackward0";
+  const char* name() const override { return name_; }
+  tensor_list apply(tensor_list&& g) override { return {zeros(g[0]->shape, g[0]->dtype)}; }
+};
+}  // namespace
+
 TensorPtr sign(const TensorPtr& x) {
   if (!is_floating(x->dtype)) return x->dtype == DType::Bool ? clone(x) : integer_unary(UNARY_SIGN, x);
-  return float_op(x, [](const TensorPtr& x) { return unary_forward(UNARY_SIGN, x); });
+  return float_op(x, [](const TensorPtr& x) {
+    TensorPtr y = unary_forward(UNARY_SIGN, x);
+    // PyTorch's sign is differentiable with a zero gradient (SignBackward0), so a graph
+    // through it alone still reaches its inputs.
+    forward_rule(y, {x.get()}, [&] { return zeros(x->shape, x->dtype); });
+    if (needs_record({x.get()})) {
+      auto n = make_node<ZeroGradBackward>({x});
+      n->name_ = "SignBackward0";
+      set_history(y, n);
+    }
+    return y;
+  });
 }
 
 TensorPtr gelu_impl(const TensorPtr& x, bool tanh_approximation);
@@ -303,14 +323,6 @@ TensorPtr dropout(const TensorPtr& x, double p) {
 TensorPtr relu_backward(const TensorPtr& g, const TensorPtr& y) { return act_backward(kernels::ACT_RELU, g, y); }
 TensorPtr sigmoid_backward(const TensorPtr& g, const TensorPtr& y) { return act_backward(kernels::ACT_SIGMOID, g, y); }
 TensorPtr tanh_backward(const TensorPtr& g, const TensorPtr& y) { return act_backward(kernels::ACT_TANH, g, y); }
-
-namespace {
-struct ZeroGradBackward final : Node {
-  const char* name_ = "FloorBackward0";
-  const char* name() const override { return name_; }
-  tensor_list apply(tensor_list&& g) override { return {zeros(g[0]->shape, g[0]->dtype)}; }
-};
-}  // namespace
 
 TensorPtr rounding(RoundOp op, const TensorPtr& x_in) {
   if (!is_floating(x_in->dtype)) return clone(x_in);  // integers are already whole

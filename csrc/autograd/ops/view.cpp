@@ -370,7 +370,8 @@ TensorPtr slice(const TensorPtr& x, int64_t dim, int64_t start, int64_t stop, in
   Shape shape = x->shape, strides = x->strides;
   shape[d] = len;
   strides[d] = x->strides[d] * step;
-  TensorPtr y = restride(x, shape, strides, x->offset + (len ? start * x->strides[d] : 0));
+  // The offset moves to start even when the result is empty, as PyTorch (x[:, 3:3].storage_offset() is 3).
+  TensorPtr y = restride(x, shape, strides, x->offset + start * x->strides[d]);
   return scatter_view(x, y, [d, start, stop, step](const TensorPtr& t) { return slice(t, d, start, stop, step); },
                       "SliceBackward0");
 }
