@@ -217,3 +217,29 @@ def test_sign_is_differentiable_with_zero_gradient_like_torch() -> None:
 def test_empty_slice_storage_offset_like_torch(key: str) -> None:
     offs = [eval(f"lib.zeros(3, 5){key}").storage_offset() for lib in (gc, torch)]
     assert offs[0] == offs[1]
+
+
+def test_shape_is_a_size_like_torch() -> None:
+    for lib in (gc, torch):
+        x = lib.zeros(2, 3, 4)
+        s = x.shape
+        assert isinstance(s, lib.Size) and isinstance(s, tuple) and s == (2, 3, 4)
+        assert x.size() == lib.Size([2, 3, 4]) and s.numel() == 24
+        assert isinstance(s[1:], lib.Size) and s[1:] == (3, 4) and s[-1] == 4
+        assert isinstance(s + (5,), lib.Size) and s + (5,) == (2, 3, 4, 5)
+        assert type(x.stride()) is tuple  # stride() stays a plain tuple, as in torch
+    assert repr(gc.zeros(2, 3).shape) == "gradcore.Size([2, 3])" and repr(gc.zeros(()).shape) == "gradcore.Size([])"
+
+
+@pytest.mark.parametrize("expr", ["b ** True", "b ** 2", "b ** 0", "b ** False", "b ** lib.tensor([2, 0])",
+                                  "lib.tensor([2, 3]) ** True", "b ** b"])
+def test_bool_pow_dtypes_like_torch(expr: str) -> None:
+    out = []
+    for lib in (gc, torch):
+        b = lib.tensor([True, False])
+        try:
+            r = eval(expr)
+            out.append((str(r.dtype).split(".")[-1], r.tolist()))
+        except RuntimeError:  # torch: NotImplementedError (a RuntimeError) for bool ** bool
+            out.append("raises")
+    assert out[0] == out[1]

@@ -377,6 +377,21 @@ py::tuple shape_tuple(const Shape& s) {
   return t;
 }
 
+namespace {
+// gradcore.Size (python/gradcore/_tensor.py, PyTorch's torch.Size: a tuple subclass with
+// numel()), registered at import. Built by tuple's own tp_new: no Python call per .shape.
+PyTypeObject* g_size_type = nullptr;
+}  // namespace
+
+py::object size_object(const Shape& s) {
+  py::tuple t = shape_tuple(s);
+  if (!g_size_type) return std::move(t);
+  py::tuple args = py::make_tuple(t);
+  PyObject* r = PyTuple_Type.tp_new(g_size_type, args.ptr(), nullptr);
+  if (!r) throw py::error_already_set();
+  return py::reinterpret_steal<py::object>(r);
+}
+
 // The value of a one-element tensor as a Python number of its kind.
 py::object item(const Tensor& t) {
   GC_CHECK(t.numel == 1, RuntimeError, "a Tensor with ", t.numel,
@@ -468,9 +483,15 @@ void bind_tensor(py::module_& m, TensorClass& cls) {
   cls.attr("__array_priority__") = 1000;
   cls.attr("__array_ufunc__") = py::none();
 
-  cls.def_property_readonly("shape", [](const Tensor& t) { return shape_tuple(t.shape); }, "The shape, a tuple of ints.");
+  m.def("_set_size_type", [](py::handle tp) {
+    GC_CHECK(PyType_Check(tp.ptr()) && PyType_IsSubtype(reinterpret_cast<PyTypeObject*>(tp.ptr()), &PyTuple_Type),
+             TypeError, "_set_size_type: expected a tuple subclass");
+    g_size_type = reinterpret_cast<PyTypeObject*>(tp.inc_ref().ptr());
+  }, "Internal: the class .shape and .size() return (gradcore.Size).");
+  cls.def_property_readonly("shape", [](const Tensor& t) { return size_object(t.shape); },
+                            "The shape, a gradcore.Size (a tuple of ints).");
   cls.def("size", [](const Tensor& t, py::object dim) -> py::object {
-        if (dim.is_none()) return shape_tuple(t.shape);
+        if (dim.is_none()) return size_object(t.shape);
         GC_CHECK(t.ndim() > 0, IndexError, "dimension specified as ", dim.cast<int64_t>(),
                  " but tensor has no dimensions");
         return py::int_(t.shape[ops::normalize_dim(dim.cast<int64_t>(), t.ndim())]);

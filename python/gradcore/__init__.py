@@ -32,7 +32,7 @@ from gradcore._core import (
     IndexOutOfBoundsError, index_select, gather, take_along_dim, scatter, scatter_add, scatter_reduce, index_add,
     index_fill, index_put, index_put_, masked_fill, masked_select, masked_scatter, nonzero, argwhere,
 )
-from gradcore._tensor import device, finfo, iinfo
+from gradcore._tensor import Size, device, finfo, iinfo
 from gradcore import _tensor
 from gradcore.autograd import (
     no_grad, enable_grad, set_grad_enabled, inference_mode, is_inference_mode_enabled,
@@ -77,7 +77,7 @@ def allclose(input: Tensor, other: Any, rtol: Any = 1e-05, atol: Any = 1e-08, eq
 
 
 __all__ = [
-    "Tensor", "dtype", "IntOverflowError", "ShapeError", "device", "finfo", "iinfo",
+    "Tensor", "dtype", "IntOverflowError", "ShapeError", "Size", "device", "finfo", "iinfo",
     "float32", "float64", "float16", "bfloat16", "int64", "int32", "int16", "int8", "uint8", "bool",
     "float", "double", "half", "long", "int", "short",
     "get_default_dtype", "set_default_dtype", "promote_types", "can_cast", "result_type",

@@ -1201,9 +1201,9 @@ class Tensor:
         Whether retain_grad() was called on this non-leaf tensor.
         """
     @property
-    def shape(self) -> tuple[typing.Any, ...]:
+    def shape(self) -> typing.Any:
         """
-        The shape, a tuple of ints.
+        The shape, a gradcore.Size (a tuple of ints).
         """
 class dtype:
     """
@@ -1321,6 +1321,10 @@ def _record_function(name: str, ctx: typing.Any, backward: typing.Any, inputs: l
 def _set_isa(isa: str) -> None:
     """
     Switch the kernel table (tests); can only lower the level.
+    """
+def _set_size_type(arg0: typing.Any) -> None:
+    """
+    Internal: the class .shape and .size() return (gradcore.Size).
     """
 def _unpack_dual(tensor: Tensor) -> tuple[Tensor, typing.Any]:
     """

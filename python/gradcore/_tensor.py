@@ -15,7 +15,32 @@ import numpy as np
 from gradcore import _core
 from gradcore._core import Tensor
 
-__all__ = ["device", "finfo", "iinfo", "install", "PYTHON_METHODS"]
+__all__ = ["Size", "device", "finfo", "iinfo", "install", "PYTHON_METHODS"]
+
+
+class Size(tuple):  # type: ignore[type-arg]
+    """PyTorch's ``torch.Size``: what ``t.shape`` and ``t.size()`` return, a tuple of ints
+    with ``numel()``; slicing and ``+`` keep the type."""
+
+    __slots__ = ()
+
+    def numel(self) -> int:
+        n = 1
+        for d in self:
+            n *= d
+        return n
+
+    def __getitem__(self, key: Any) -> Any:
+        r = tuple.__getitem__(self, key)
+        return Size(r) if isinstance(key, slice) else r
+
+    def __add__(self, other: Any) -> "Size":
+        return Size(tuple.__add__(self, other))
+
+    def __repr__(self) -> str:
+        return f"gradcore.Size({list(self)!r})"
+
+    __str__ = __repr__
 
 
 class device:
@@ -404,6 +429,7 @@ PYTHON_PROPERTIES = {
 
 def install() -> None:
     """Attach the Python methods and properties to gradcore.Tensor (idempotent)."""
+    _core._set_size_type(Size)
     for name, fn in PYTHON_METHODS.items():
         setattr(Tensor, name, fn)
     for name, prop in PYTHON_PROPERTIES.items():

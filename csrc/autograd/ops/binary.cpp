@@ -584,7 +584,7 @@ TensorPtr pow(const TensorPtr& a, const Scalar& p) {
   if (!is_floating(a->dtype)) {
     if (p.kind == Scalar::FLOAT) return pow(to_dtype(a, default_dtype()), p);  // int ** 2.0 -> float
     GC_CHECK(p.i >= 0, RuntimeError, "Integers to negative integer powers are not allowed.");
-    TensorPtr out = empty(a->shape, a->dtype == DType::Bool ? DType::Int64 : a->dtype);
+    TensorPtr out = empty(a->shape, result_type({a.get()}, {&p}));  // bool ** True is bool, ** 2 int64
     TensorPtr x = to_dtype(a, out->dtype);
     const int64_t e = p.i;
     dispatch_arith(out->dtype, [&](auto tag) {
@@ -618,7 +618,8 @@ TensorPtr pow(const TensorPtr& a_in, const TensorPtr& b_in) {
   const DType want = result_type({a_in.get(), b_in.get()});
   Shape shape = broadcast_shapes(a_in->shape, b_in->shape, "pow");
   if (!is_floating(want)) {
-    const DType dt = want == DType::Bool ? DType::Int64 : want;
+    GC_CHECK(want != DType::Bool, RuntimeError, "\"pow\" not implemented for 'Bool'");  // as PyTorch
+    const DType dt = want;
     TensorPtr a = to_dtype(a_in, dt), b = to_dtype(b_in, dt);
     {
       autograd::GradModeGuard off(false);
