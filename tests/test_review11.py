@@ -243,3 +243,26 @@ def test_bool_pow_dtypes_like_torch(expr: str) -> None:
         except RuntimeError:  # torch: NotImplementedError (a RuntimeError) for bool ** bool
             out.append("raises")
     assert out[0] == out[1]
+
+
+BIG_INT_CASES = [
+    "L.zeros(3) * 2**64", "2**64 * L.zeros(3)", "L.zeros(3).add(2**64)", "L.zeros(3) + 2**63", "L.zeros(3) + (-2**63-1)",
+    "L.zeros(3, dtype=L.int64) + 2**63", "L.zeros(3).clamp(max=2**64)", "L.zeros(3) < 2**64", "L.zeros(3).fill_(2**63)",
+    "L.zeros(3, dtype=L.uint8) + 2**63", "L.zeros(3, dtype=L.int64).fill_(2**64)", "L.zeros(3, dtype=L.int64).fill_(2**63)",
+    "L.full((2,), 2**64)", "L.zeros(2, dtype=L.int64).masked_fill(L.tensor([True, False]), 2**63)",
+    "L.zeros(3, dtype=L.float64) - 2**63", "L.zeros(3) == 2**63",
+]
+
+
+@pytest.mark.parametrize("expr", BIG_INT_CASES)
+def test_python_ints_beyond_int64_as_torch(expr: str) -> None:
+    """[2**63, 2**64) is PyTorch's uint64 range (its value for floats, wrapped for integers,
+    refused by fills of integer tensors); beyond it, or below -2**63, OverflowError."""
+    out = []
+    for L in (gc, torch):
+        try:
+            v = eval(expr)
+            out.append((v.tolist(), str(v.dtype).split(".")[-1]))
+        except (OverflowError, RuntimeError) as e:
+            out.append(OverflowError if isinstance(e, OverflowError) else RuntimeError)
+    assert out[0] == out[1]

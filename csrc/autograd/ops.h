@@ -24,6 +24,7 @@ struct Scalar {
   enum Kind : uint8_t { BOOL, INT, FLOAT } kind = FLOAT;
   int64_t i = 0;
   double d = 0;
+  bool beyond_int64 = false;  // a Python int in [2**63, 2**64): i wrapped, d its value (PyTorch's uint64)
   static Scalar of(double v) { Scalar s; s.kind = FLOAT; s.d = v; s.i = 0; return s; }
   static Scalar of_int(int64_t v) { Scalar s; s.kind = INT; s.i = v; s.d = static_cast<double>(v); return s; }
   static Scalar of_bool(bool v) { Scalar s; s.kind = BOOL; s.i = v; s.d = v; return s; }

@@ -317,11 +317,22 @@ bool parse_scalar(py::handle o, ops::Scalar& out) {
   if (PyLong_Check(p)) {
     int overflow = 0;
     long long v = PyLong_AsLongLongAndOverflow(p, &overflow);
-    if (overflow) {  // beyond int64: PyTorch keeps it as a double for float tensors
-      out = ops::Scalar::of(PyLong_AsDouble(p));
-      if (PyErr_Occurred()) throw py::error_already_set();
-      out.kind = ops::Scalar::INT;
-      out.i = overflow > 0 ? INT64_MAX : INT64_MIN;
+    if (overflow) {
+      // As PyTorch: an int in [2**63, 2**64) is read as uint64 (its value for floating
+      // results, wrapped for integer ones); beyond, or below -2**63, OverflowError.
+      if (overflow < 0) {
+        PyErr_SetString(PyExc_OverflowError, "can't convert negative int to unsigned");
+        throw py::error_already_set();
+      }
+      unsigned long long u = PyLong_AsUnsignedLongLong(p);
+      if (PyErr_Occurred()) {
+        PyErr_Clear();
+        PyErr_SetString(PyExc_OverflowError, "int too big to convert");
+        throw py::error_already_set();
+      }
+      out = ops::Scalar::of_int(static_cast<int64_t>(u));
+      out.d = static_cast<double>(u);
+      out.beyond_int64 = true;
       return true;
     }
     out = ops::Scalar::of_int(v);

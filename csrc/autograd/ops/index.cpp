@@ -980,7 +980,7 @@ void check_value_fits(const Scalar& v, DType d) {
   } else if (v.kind == Scalar::FLOAT) {
     ok = std::isfinite(v.d) && v.d > lo - 1 && v.d < hi + 1;
   } else {
-    ok = d == DType::Int64 || (static_cast<double>(v.i) >= lo && static_cast<double>(v.i) <= hi);
+    ok = !v.beyond_int64 && (d == DType::Int64 || (static_cast<double>(v.i) >= lo && static_cast<double>(v.i) <= hi));
   }
   GC_CHECK(ok, RuntimeError, "value cannot be converted to type ", tname, " without overflow");
 }

@@ -71,7 +71,7 @@ TensorPtr scalar_tensor(const Scalar& s, DType dtype) {
   dispatch_all(dtype, [&](auto tag) {
     using T = typename decltype(tag)::type;
     T v;
-    if (s.kind == Scalar::FLOAT) v = from_f64<T>(s.d);
+    if (s.kind == Scalar::FLOAT || (s.beyond_int64 && is_floating(dtype))) v = from_f64<T>(s.d);  // uint64 range
     else v = cast_value<T, int64_t>(s.i);
     *t->data<T>() = v;
     return 0;
