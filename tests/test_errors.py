@@ -142,10 +142,13 @@ def test_matmul_of_mixed_dtypes_is_type_and_runtime_error() -> None:
         assert isinstance(info.value, RuntimeError)
 
 
-def test_integer_tensor_to_negative_power_is_runtime_error() -> None:
-    # Tensor exponents work (op table rows pow_tensor*); PyTorch refuses negative integer ones.
+def test_integer_tensor_to_negative_power_like_torch() -> None:
+    # A negative Python int exponent is refused as in PyTorch; a negative tensor exponent is
+    # computed as PyTorch does (1 and -1 keep their magnitude, other bases give 0).
     with pytest.raises(RuntimeError, match="Integers to negative integer powers are not allowed"):
-        gc.tensor([2, 3]) ** gc.tensor([1, -1])
+        gc.tensor([2, 3]) ** -1
+    got = gc.tensor([2, 1, -1, -2, 0]) ** gc.tensor([-1, -3, -3, -2, -1])
+    assert got.tolist() == [0, 1, -1, 0, 0] and got.dtype == gc.int64
 
 
 def test_unsupported_operand_is_type_error() -> None:

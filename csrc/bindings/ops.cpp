@@ -422,7 +422,7 @@ void bind_ops(py::module_& m, TensorClass& cls) {
     if (rounding_mode.is_none()) return binary_fn(Bin::Div, a, b, "div");
     std::string mode = rounding_mode.cast<std::string>();
     if (mode == "floor") return binary_fn(Bin::FloorDiv, a, b, "div");
-    GC_CHECK(mode == "trunc", ValueError,
+    GC_CHECK(mode == "trunc", RuntimeError,
              "div expected rounding_mode to be one of None, 'trunc', or 'floor' but found '", mode, "'");
     py::object q = binary_fn(Bin::Div, a, b, "div");
     TensorPtr qt = q.cast<TensorPtr>();

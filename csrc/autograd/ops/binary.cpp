@@ -621,18 +621,21 @@ TensorPtr pow(const TensorPtr& a_in, const TensorPtr& b_in) {
     GC_CHECK(want != DType::Bool, RuntimeError, "\"pow\" not implemented for 'Bool'");  // as PyTorch
     const DType dt = want;
     TensorPtr a = to_dtype(a_in, dt), b = to_dtype(b_in, dt);
-    {
-      autograd::GradModeGuard off(false);
-      GC_CHECK(dt == DType::UInt8 || !*dense(any(compare(CmpOp::LT, b, Scalar::of_int(0)), {}, false))->data<bool>(),
-               RuntimeError, "Integers to negative integer powers are not allowed.");
-    }
     TensorPtr out = empty(shape, dt);
     if (out->numel) {
       dispatch_arith(dt, [&](auto tag) {
         using T = typename decltype(tag)::type;
         if constexpr (!std::is_floating_point_v<T>)
-          iterate(*out, kernels::typed_row<T, T, T>([](T v, T e) { return int_pow<T>(v, static_cast<int64_t>(e)); }),
-                  *a, *b);
+          // A negative exponent (PyTorch computes it for tensor exponents): 1 and -1 keep
+          // their magnitude, every other base truncates to 0.
+          iterate(*out, kernels::typed_row<T, T, T>([](T v, T e) {
+            const auto ei = static_cast<int64_t>(e);
+            if (ei >= 0) return int_pow<T>(v, ei);
+            if (v == T(1)) return T(1);
+            if constexpr (std::is_signed_v<T>)
+              if (v == T(-1)) return (ei & 1) ? T(-1) : T(1);
+            return T(0);
+          }), *a, *b);
         return 0;
       });
     }

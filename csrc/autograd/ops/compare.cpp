@@ -350,7 +350,9 @@ struct LerpBackward final : Node {
 
 TensorPtr lerp(const TensorPtr& x_in, const TensorPtr& end_in, const TensorPtr& w_in) {
   const DType want = result_type({x_in.get(), end_in.get(), w_in.get()});
-  GC_CHECK(is_floating(want), RuntimeError, "\"lerp_kernel\" not implemented for '", dtype_torch_name(want), "'");
+  for (const TensorPtr& t : {x_in, end_in})  // PyTorch's lerp takes floating input and end only
+    GC_CHECK(is_floating(t->dtype), RuntimeError, "\"lerp_kernel_scalar\" not implemented for '",
+             dtype_torch_name(t->dtype), "'");
   const DType dt = is_f32_or_f64(want) ? want : DType::Float32;
   TensorPtr x = to_dtype(x_in, dt), end = to_dtype(end_in, dt), w = to_dtype(w_in, dt);
   Shape shape = broadcast_shapes(broadcast_shapes(x->shape, end->shape, "lerp"), w->shape, "lerp");
