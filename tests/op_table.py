@@ -86,6 +86,9 @@ def _distinct(rng: np.random.Generator, shape: Shape) -> np.ndarray:
 
 DOMAINS: Dict[str, Callable[[np.random.Generator, Shape], np.ndarray]] = {
     "any": _any, "pos": _pos, "away0": _away0, "distinct": _distinct,
+    "unit": lambda rng, shape: rng.uniform(-0.9, 0.9, shape),   # asin, atanh, erfinv
+    "prob": lambda rng, shape: rng.uniform(0.1, 0.9, shape),    # logit
+    "gt1": lambda rng, shape: rng.uniform(1.2, 3.0, shape),     # acosh
 }
 
 
@@ -214,27 +217,128 @@ op("pow_tensor_bcast", lambda a, b: gc.pow(a, b), [(3, 1), (2, 1, 4)], ["pos", "
 op("neg", lambda x: -x, [(2, 3)])
 op("neg_fn", lambda x: gc.neg(x), [(2, 3)],
    torch_fn=lambda x: torch.neg(x))
-op("exp", lambda x: x.exp(), [(2, 3)])
-op("log", lambda x: x.log(), [(2, 3)], "pos")
-op("sqrt", lambda x: gc.sqrt(x), [(2, 3)], "pos",
-   torch_fn=lambda x: torch.sqrt(x))
 op("abs", lambda x: abs(x), [(2, 3)], "away0")
-op("tanh", lambda x: x.tanh(), [(2, 3)])
-op("sigmoid", lambda x: gc.sigmoid(x), [(2, 3)],
-   torch_fn=lambda x: torch.sigmoid(x))
-op("relu", lambda x: x.relu(), [(2, 3)], "away0")
-op("erf", lambda x: gc._core.erf(x), [(2, 3)],
-   torch_fn=lambda x: torch.erf(x))
-op("softplus", lambda x: F.softplus(x), [(2, 3)],
-   torch_fn=lambda x: TF.softplus(x))
-op("gelu", lambda x: F.gelu(x), [(2, 3)],
-   torch_fn=lambda x: _torch_gelu(x))
-op("gelu_tanh", lambda x: F.gelu(x, approximate="tanh"), [(2, 3)],
-   torch_fn=lambda x: _torch_gelu(x, approximate="tanh"))
+# The elementwise registry ops and activations: one ELEMENTWISE row each (below).
 op("leaky_relu", lambda x: F.leaky_relu(x, 0.1), [(2, 3)], "away0",
    torch_fn=lambda x: TF.leaky_relu(x, 0.1))
 op("dropout", _dropout, [(4, 5)],
    torch_fn=lambda x: x * _dropout_mask(tuple(x.shape)))
+
+# ---- the elementwise table (Note [One op, one row], csrc/autograd/ops/math.cpp) ----
+# One row per registry op (GC_UNARY_FLOAT_OPS, GC_BINARY_FLOAT_OPS, GC_ACTIVATIONS and the
+# parameterised activations): it becomes an OPS row (gradcheck, gradgradcheck, forward mode,
+# NaN/Inf against torch) and is what tests/test_elementwise.py reads for values against
+# torch per ISA and dtype, integer inputs, in-place forms, grad_fn names, random shapes
+# (the fuzz) and, where `ulp` is set, the float32 accuracy of the vectorised kernel.
+# tests/test_elementwise.py checks that the rows and the live registry are the same set.
+
+
+@dataclass
+class Elementwise:
+    name: str
+    fn: Callable[..., Any]           # on gradcore tensors
+    torch_fn: Callable[..., Any]     # the same on torch tensors
+    domain: str                      # DOMAINS key of its inputs' values
+    arity: int = 1
+    ulp: Optional[float] = None      # float32 bound of a vectorised kernel (per ISA)
+    ref: Optional[Callable[[np.ndarray], np.ndarray]] = None  # float64 NumPy reference (ulp checks)
+    method: bool = True              # Tensor.name and Tensor.name_ exist
+    ints: bool = True                # accepts integer inputs (computes in the default dtype)
+    node: bool = True                # grad_fn has PyTorch's name (False: a composition's node)
+
+
+ELEMENTWISE: Dict[str, Elementwise] = {}
+
+
+def elementwise(name: str, domain: str = "any", arity: int = 1, fn: Any = None, torch_fn: Any = None,
+                ulp: Optional[float] = None, ref: Any = None, method: bool = True, ints: bool = True,
+                registry: Optional[str] = None, node: bool = True, **tol: float) -> None:
+    """A row: ``gc.<name>`` / ``torch.<name>`` unless fn / torch_fn say otherwise. ``registry``
+    is the C++ registry name when it differs from ``name`` (gelu_tanh's F spelling)."""
+    if fn is None:
+        fn = lambda *a: getattr(gc, name)(*a)  # noqa: E731
+    if torch_fn is None:
+        torch_fn = lambda *a: getattr(torch, name)(*a)  # noqa: E731
+    ELEMENTWISE[registry or name] = Elementwise(name, fn, torch_fn, domain, arity, ulp, ref, method, ints, node)
+    shapes = [(2, 3)] if arity == 1 else [(2, 3), (3,)]
+    op(name, fn, shapes, domain, torch_fn=torch_fn, **tol)
+
+
+def _sigmoid_ref(v: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-v))
+
+
+elementwise("exp", ulp=2, ref=np.exp)
+elementwise("log", "pos", ulp=2, ref=np.log)
+elementwise("sqrt", "pos", ulp=0.5, ref=np.sqrt)
+elementwise("erf", ulp=2)
+elementwise("erfc")
+elementwise("erfinv", "unit")
+elementwise("exp2")
+elementwise("expm1", ulp=2, ref=np.expm1)
+elementwise("log2", "pos")
+elementwise("log10", "pos")
+elementwise("log1p", "pos", ulp=2, ref=np.log1p)
+elementwise("sin", ulp=2, ref=np.sin)
+elementwise("cos", ulp=2, ref=np.cos)
+elementwise("tan", "unit")
+elementwise("asin", "unit")
+elementwise("acos", "unit")
+elementwise("atan")
+elementwise("sinh")
+elementwise("cosh")
+elementwise("asinh")
+elementwise("acosh", "gt1")
+elementwise("atanh", "unit")
+elementwise("rsqrt", "pos")
+elementwise("reciprocal", "away0")
+elementwise("frac", ints=False)
+elementwise("sinc", "away0")
+elementwise("deg2rad")
+elementwise("rad2deg")
+elementwise("arcsin", "unit")
+elementwise("arccos", "unit")
+elementwise("arctan")
+elementwise("arcsinh")
+elementwise("arccosh", "gt1")
+elementwise("arctanh", "unit")
+elementwise("atan2", "away0", arity=2)
+elementwise("hypot", "away0", arity=2)
+elementwise("copysign", "away0", arity=2)
+elementwise("fmod", "away0", arity=2)
+elementwise("xlogy", "pos", arity=2)
+elementwise("logaddexp", arity=2)
+elementwise("logaddexp2", arity=2)
+# activations (GC_ACTIVATIONS): gc.* where torch has it, else F.*
+elementwise("relu", "away0", ulp=0, ref=lambda v: np.maximum(v, 0))
+elementwise("sigmoid", ulp=2, ref=_sigmoid_ref)
+elementwise("tanh", ulp=3, ref=np.tanh)  # glibc tanhf (the generic unit): 3 ulp
+elementwise("selu", method=False)  # torch.selu; no Tensor method
+elementwise("gelu", fn=lambda x: F.gelu(x), torch_fn=lambda x: _torch_gelu(x), method=False)
+elementwise("gelu_tanh", fn=lambda x: F.gelu(x, approximate="tanh"),
+            torch_fn=lambda x: _torch_gelu(x, approximate="tanh"), method=False)
+for _name, _domain in [("silu", "any"), ("mish", "any"), ("softplus", "any"), ("hardswish", "any"),
+                       ("hardsigmoid", "any"), ("softsign", "away0"), ("logsigmoid", "any"), ("relu6", "away0"),
+                       ("elu", "away0"), ("celu", "away0"), ("tanhshrink", "any"), ("softshrink", "away0"),
+                       ("hardshrink", "away0")]:
+    elementwise(_name, _domain, fn=getattr(F, _name), torch_fn=getattr(TF, _name) if TF is not None else None,
+                method=False)
+elementwise("softplus_beta", fn=lambda x: F.softplus(x, 2.0, 1.5), torch_fn=lambda x: TF.softplus(x, 2.0, 1.5),
+            method=False, registry="_softplus")
+elementwise("elu_alpha", "away0", fn=lambda x: F.elu(x, 0.7), torch_fn=lambda x: TF.elu(x, 0.7), method=False,
+            registry="elu_alpha")
+elementwise("hardtanh", "away0", fn=lambda x: F.hardtanh(x, -0.6, 0.8), torch_fn=lambda x: TF.hardtanh(x, -0.6, 0.8),
+            method=False)
+elementwise("threshold", "away0", fn=lambda x: F.threshold(x, 0.1, 20.0), torch_fn=lambda x: TF.threshold(x, 0.1, 20.0),
+            method=False)
+elementwise("square", ulp=0.5, ref=np.square)
+elementwise("logit", "prob")
+elementwise("logit_eps", "any", fn=lambda x: gc.logit(x, 0.2), torch_fn=lambda x: torch.logit(x, 0.2), method=False,
+            registry="logit_eps")
+elementwise("nan_to_num", node=False)  # WhereBackward0
+elementwise("round_decimals", fn=lambda x: gc.round(x, decimals=2), torch_fn=lambda x: torch.round(x, decimals=2),
+            method=False, registry="round_decimals")
+
 # ---- reductions ----
 op("sum_all", lambda x: x.sum(), [(2, 3, 2)])
 op("sum_dim", lambda x: x.sum(dim=1), [(2, 3, 2)])
@@ -587,12 +691,12 @@ COVERAGE: Dict[str, List[str]] = {
     "div": ["div", "div_bcast", "div_scalar"], "rsub": ["rsub_scalar"], "rdiv": ["rdiv_scalar"],
     "remainder": ["remainder"],
     "pow": ["pow_2", "pow_3", "pow_frac", "pow_neg", "pow_half", "pow_0", "pow_1", "pow_tensor", "pow_tensor_bcast"],
-    "rpow": ["rpow"], "neg": ["neg", "neg_fn"], "exp": ["exp"], "log": ["log"], "sqrt": ["sqrt"], "abs": ["abs"],
-    "tanh": ["tanh"], "sigmoid": ["sigmoid"], "relu": ["relu"], "erf": ["erf"],
-    "softplus": ["softplus", "bce_with_logits"],
-    "gelu": ["gelu", "gelu_tanh"], "leaky_relu": ["leaky_relu"], "dropout": ["dropout"], "rounding": ["floor"], "sign": ["sign"],
-    "relu_backward": ["relu", "linear_relu"], "sigmoid_backward": ["sigmoid", "linear_sigmoid"],
-    "tanh_backward": ["tanh", "linear_tanh"], "gelu_backward": ["gelu", "gelu_tanh", "linear_gelu", "linear_gelu_tanh"],
+    "rpow": ["rpow"], "neg": ["neg", "neg_fn"], "abs": ["abs"],
+    "leaky_relu": ["leaky_relu"], "dropout": ["dropout"], "rounding": ["floor"], "sign": ["sign"],
+    "gelu_backward": ["gelu", "gelu_tanh", "linear_gelu", "linear_gelu_tanh"],
+    "elu": ["elu", "celu", "elu_alpha", "selu"], "hardtanh": ["hardtanh", "relu6"], "threshold": ["threshold"],
+    "softshrink": ["softshrink"], "hardshrink": ["hardshrink"], "square": ["square"], "logit": ["logit", "logit_eps"],
+    "nan_to_num": ["nan_to_num"], "round_decimals": ["round_decimals"],
     "where": ["where", "where_bcast"], "lerp": ["lerp", "lerp_scalar"], "maximum": ["maximum"], "minimum": ["minimum"],
     "clamp": ["clamp_scalar", "clamp_min_only", "clamp_tensor"],
     "sum": ["sum_all", "sum_dim", "sum_negdim_keep", "sum_dims_keep"],
@@ -644,10 +748,23 @@ COVERAGE: Dict[str, List[str]] = {
     "masked_select": ["masked_select", "masked_select_bcast", "masked_scatter"],
     "masked_scatter": ["masked_scatter", "masked_scatter_2d_source", "masked_scatter_inplace", "masked_select"],
 }
+# The registry rows cover themselves (an activation row also its fused backward op).
+for _key, _row in ELEMENTWISE.items():
+    if _key in ("_softplus", "elu_alpha", "logit_eps", "round_decimals", "tanhshrink", "celu"):
+        continue  # parameterised forms of the rows above, and compositions (no op of their own)
+    COVERAGE.setdefault(_key, [])
+    COVERAGE[_key].append(_row.name)
+for _act in ("relu", "sigmoid", "tanh", "gelu", "gelu_tanh", "silu", "mish", "softplus", "hardswish", "hardsigmoid",
+             "softsign", "logsigmoid", "selu", "relu6"):
+    COVERAGE[_act + "_backward"] = [_act] + (["linear_" + _act] if "linear_" + _act in OPS else [])
+for _alias in ("arcsin", "arccos", "arctan", "arcsinh", "arccosh", "arctanh"):
+    COVERAGE.pop(_alias, None)  # aliases: the rows of asin ... (ops.h declares no function of theirs)
+COVERAGE["softplus"].append("bce_with_logits")
+
 # Declarations of ops.h without a derivative (comparisons, logic, helpers, factories,
 # in-place machinery, optimizer updates); floor_divide's backward raises as PyTorch's.
 NOT_DIFFERENTIABLE = {
-    "eq", "broadcast_shapes", "normalize_dim", "parse_reduction", "floor_divide", "rfloor_divide",
+    "eq", "relu_integer", "broadcast_shapes", "normalize_dim", "parse_reduction", "floor_divide", "rfloor_divide",
     "rremainder",
     "compare", "logical", "logical_not", "bitwise", "bitwise_not", "classify", "nonzero", "index_put_", "dense",
     "scalar_tensor", "zeros", "full", "scalar_like", "rand", "randn", "arange", "apply_inplace", "grad_norm",

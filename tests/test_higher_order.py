@@ -377,6 +377,17 @@ def test_op_table_covers_every_differentiable_op_of_ops_h() -> None:
         text = fh.read()
     declared = set(re.findall(r"^\s*(?:TensorPtr|Shape|int64_t|Reduction)\s+(\w+)\(", text, re.M))
     assert len(declared) > 40  # the parse found the index
+    # The registry rows (Note [One op, one row]): each `X(name, ...` declares name, and an
+    # activation row also name_backward (its fused backward op).
+    for registry in ("GC_UNARY_FLOAT_OPS", "GC_BINARY_FLOAT_OPS", "GC_ACTIVATIONS"):
+        m = re.search(r"#define " + registry + r"\(X\)((?:.*\\\n)*.*)", text)
+        assert m, registry
+        body = m.group(1)  # the macro's continuation lines
+        rows = re.findall(r"\bX\((\w+),", body)
+        assert rows, registry
+        declared |= set(rows)
+        if registry == "GC_ACTIVATIONS":
+            declared |= {r + "_backward" for r in rows}
     differentiable = declared - NOT_DIFFERENTIABLE
     assert differentiable == set(COVERAGE), (
         f"ops.h and op_table.COVERAGE differ: missing rows for {sorted(differentiable - set(COVERAGE))}, "

@@ -89,29 +89,165 @@ TensorPtr clamp(const TensorPtr& x, const Scalar* lo, const Scalar* hi);
 TensorPtr clamp(const TensorPtr& x, const TensorPtr& lo, const TensorPtr& hi);
 bool equal(const TensorPtr& a, const TensorPtr& b);                     // same shape and values
 
-// ---- unary.cpp ----
+// ---- unary.cpp: the hand-written unary ops (integer forms, parameters, no gradient) ----
 TensorPtr neg(const TensorPtr& x);
-TensorPtr exp(const TensorPtr& x);
-TensorPtr log(const TensorPtr& x);
-TensorPtr sqrt(const TensorPtr& x);
 TensorPtr abs(const TensorPtr& x);
-TensorPtr tanh(const TensorPtr& x);
-TensorPtr sigmoid(const TensorPtr& x);
-TensorPtr relu(const TensorPtr& x);
-TensorPtr sign(const TensorPtr& x);                           // no gradient
-TensorPtr erf(const TensorPtr& x);
-TensorPtr softplus(const TensorPtr& x);                       // log(1 + exp(x)), stable
-TensorPtr gelu(const TensorPtr& x, bool tanh_approximation);
+TensorPtr sign(const TensorPtr& x);                           // gradient 0
+TensorPtr relu_integer(const TensorPtr& x);                   // relu of integer tensors (bool refused)
 TensorPtr leaky_relu(const TensorPtr& x, double negative_slope);
 enum class RoundOp { FLOOR, CEIL, TRUNC, ROUND };               // round: half to even
 TensorPtr rounding(RoundOp op, const TensorPtr& x);            // gradient 0; integers unchanged
 // Zeroes each element with probability p (counter-based RNG), scales the rest by 1/(1-p).
 TensorPtr dropout(const TensorPtr& x, double p);
-// Fused backward ops (ops of their own, differentiable through a composed formula).
-TensorPtr relu_backward(const TensorPtr& grad, const TensorPtr& result);
-TensorPtr sigmoid_backward(const TensorPtr& grad, const TensorPtr& result);
-TensorPtr tanh_backward(const TensorPtr& grad, const TensorPtr& result);
+
+// ---- math.cpp: the elementwise math registries (Note [One op, one row]) ----
+//
+// Each row below is a whole op: the generated C++ function, its Backward node and
+// forward-mode rule (math.cpp), its bindings gradcore.name / Tensor.name / Tensor.name_ in
+// place (bindings/ops.cpp), its stub and export (tools/gen_stub.py writes _core.pyi and
+// python/gradcore/_ops.py from the live registry) — and one row of tests/op_table.py's
+// ELEMENTWISE table, which every test suite reads. Columns:
+//   forward  K(NAME): the kernel table's UNARY_NAME (vectorised per ISA, dense blocks), or
+//            S(expr of v): a scalar expression (float or double v) run by the strided engine;
+//   saves    IN (x), OUT (y) or NONE: what the backward keeps;
+//   grad     the input's gradient from the output's `g` and x or y, composed of
+//            differentiable ops, so create_graph records it. Elementwise ops have a diagonal
+//            Jacobian, so the forward-mode rule is the same expression with g the tangent;
+//   ints     FLOAT: integer/bool inputs compute in the default dtype (PyTorch's sin of an
+//            int tensor is float32); REFUSE: NotImplementedError, as PyTorch's.
+//
+// X(name, grad_fn name, forward, saves, grad, ints, doc)
+#define GC_UNARY_FLOAT_OPS(X)                                                                                   \
+  X(exp, "ExpBackward0", K(EXP), OUT, mul(g, y), FLOAT, "e**x elementwise.")                                     \
+  X(log, "LogBackward0", K(LOG), IN, div(g, x), FLOAT, "Natural logarithm elementwise.")                         \
+  X(sqrt, "SqrtBackward0", K(SQRT), OUT, div(g, mul_scalar(y, 2.0)), FLOAT, "Square root elementwise.")          \
+  X(erf, "ErfBackward0", K(ERF), IN, mul(g, mul_scalar(exp(neg(mul(x, x))), kTwoOverSqrtPi)), FLOAT,             \
+    "The error function elementwise.")                                                                         \
+  X(erfc, "ErfcBackward0", K(ERFC), IN, mul(g, mul_scalar(exp(neg(mul(x, x))), -kTwoOverSqrtPi)), FLOAT,         \
+    "1 - erf(x), accurate where erf(x) is near 1.")                                                             \
+  X(erfinv, "ErfinvBackward0", S(erfinv_value(v)), OUT, mul(g, mul_scalar(exp(mul(y, y)), kSqrtPiOver2)), FLOAT, \
+    "The inverse of erf on (-1, 1).")                                                                          \
+  X(exp2, "Exp2Backward0", S(std::exp2(v)), OUT, mul(g, mul_scalar(y, kLn2)), FLOAT, "2**x elementwise.")       \
+  X(expm1, "Expm1Backward0", K(EXPM1), OUT, mul(g, add_scalar(y, 1.0)), FLOAT, "exp(x) - 1, accurate near 0.")  \
+  X(log2, "Log2Backward0", S(std::log2(v)), IN, div(g, mul_scalar(x, kLn2)), FLOAT, "Base-2 logarithm.")        \
+  X(log10, "Log10Backward0", S(std::log10(v)), IN, div(g, mul_scalar(x, kLn10)), FLOAT, "Base-10 logarithm.")  \
+  X(log1p, "Log1PBackward0", K(LOG1P), IN, div(g, add_scalar(x, 1.0)), FLOAT, "log(1 + x), accurate near 0.")  \
+  X(sin, "SinBackward0", K(SIN), IN, mul(g, cos(x)), FLOAT, "Sine elementwise.")                               \
+  X(cos, "CosBackward0", K(COS), IN, mul(g, neg(sin(x))), FLOAT, "Cosine elementwise.")                        \
+  X(tan, "TanBackward0", S(std::tan(v)), OUT, mul(g, add_scalar(mul(y, y), 1.0)), FLOAT, "Tangent.")            \
+  X(asin, "AsinBackward0", S(std::asin(v)), IN, div(g, sqrt(rsub_scalar(mul(x, x), 1.0))), FLOAT, "Arcsine.")   \
+  X(acos, "AcosBackward0", S(std::acos(v)), IN, neg(div(g, sqrt(rsub_scalar(mul(x, x), 1.0)))), FLOAT,          \
+    "Arccosine.")                                                                                              \
+  X(atan, "AtanBackward0", S(std::atan(v)), IN, div(g, add_scalar(mul(x, x), 1.0)), FLOAT, "Arctangent.")       \
+  X(sinh, "SinhBackward0", S(std::sinh(v)), IN, mul(g, cosh(x)), FLOAT, "Hyperbolic sine.")                    \
+  X(cosh, "CoshBackward0", S(std::cosh(v)), IN, mul(g, sinh(x)), FLOAT, "Hyperbolic cosine.")                  \
+  X(asinh, "AsinhBackward0", S(std::asinh(v)), IN, div(g, sqrt(add_scalar(mul(x, x), 1.0))), FLOAT,             \
+    "Inverse hyperbolic sine.")                                                                                \
+  X(acosh, "AcoshBackward0", S(std::acosh(v)), IN, div(g, sqrt(add_scalar(mul(x, x), -1.0))), FLOAT,            \
+    "Inverse hyperbolic cosine.")                                                                              \
+  X(atanh, "AtanhBackward0", S(std::atanh(v)), IN, div(g, rsub_scalar(mul(x, x), 1.0)), FLOAT,                  \
+    "Inverse hyperbolic tangent.")                                                                             \
+  X(rsqrt, "RsqrtBackward0", S(1 / std::sqrt(v)), OUT, mul(g, mul_scalar(mul(y, mul(y, y)), -0.5)), FLOAT,      \
+    "1 / sqrt(x).")                                                                                            \
+  X(reciprocal, "ReciprocalBackward0", S(1 / v), OUT, neg(mul(g, mul(y, y))), FLOAT, "1 / x.")                 \
+  X(frac, "FracBackward0", S(v - std::trunc(v)), NONE, g, REFUSE, "x - trunc(x), the fractional part.")         \
+  X(sinc, "SincBackward0", S(sinc_value(v)), IN, mul(g, sinc_derivative(x)), FLOAT, "sin(pi x) / (pi x), 1 at 0.") \
+  X(deg2rad, "Deg2RadBackward0", S(v * kPi / 180), NONE, mul_scalar(g, kPi / 180), FLOAT, "Degrees to radians.") \
+  X(rad2deg, "Rad2DegBackward0", S(v * 180 / kPi), NONE, mul_scalar(g, 180 / kPi), FLOAT, "Radians to degrees.")
+// Other spellings of the rows above (PyTorch's aliases): X(alias, name).
+#define GC_UNARY_ALIASES(X) \
+  X(arcsin, asin) X(arccos, acos) X(arctan, atan) X(arcsinh, asinh) X(arccosh, acosh) X(arctanh, atanh)
+
+// Binary rows, broadcasting with PyTorch's type promotion (integer and bool results compute
+// in the default dtype). The forward is a scalar expression of a and b; grad_a and grad_b
+// are each input's gradient from the output's `g`, a, b and the output y (differentiable
+// ops; summed to the input's shape). The forward-mode rule is grad_a(tangent a) +
+// grad_b(tangent b). `other` is a tensor, or a Python number where PyTorch takes one (NUMBER);
+// `ints` as GC_ACTIVATIONS' ("=": integer operands give an integer result, fmod's).
+// X(name, grad_fn name, forward, grad_a, grad_b, other, ints, doc)
+#define GC_BINARY_FLOAT_OPS(X)                                                                                  \
+  X(atan2, "Atan2Backward0", std::atan2(a, b), div(mul(g, b), add(mul(a, a), mul(b, b))),                        \
+    neg(div(mul(g, a), add(mul(a, a), mul(b, b)))), TENSOR, "", "The angle of (b, a) in (-pi, pi].")            \
+  X(hypot, "HypotBackward0", std::hypot(a, b), mul(g, div(a, y)), mul(g, div(b, y)), TENSOR, "hypot_cpu",       \
+    "sqrt(a**2 + b**2) without overflow.")                                                                     \
+  X(copysign, "CopysignBackward0", std::copysign(a, b), mul(g, copysign_ratio(a, y)), zeros_like_g(g, b), NUMBER, \
+    "", "|a| with the sign of b.")                                                                             \
+  X(fmod, "FmodBackward1", fmod_value(a, b), g, neg(mul(g, trunc_div(a, b))), NUMBER, "=",                       \
+    "The C remainder of a / b (the sign of a).")                                                               \
+  X(xlogy, "XlogyBackward0", xlogy_value(a, b), mul(g, xlogy_self_factor(a, b)), mul(g, div(a, b)), NUMBER, "",  \
+    "a * log(b), 0 where a is 0 (unless b is NaN).")                                                            \
+  X(logaddexp, "LogaddexpBackward0", logaddexp_value(a, b), div(g, add_scalar(exp(sub(b, a)), 1.0)),             \
+    div(g, add_scalar(exp(sub(a, b)), 1.0)), TENSOR, "logaddexp_cpu", "log(exp(a) + exp(b)), stable.")          \
+  X(logaddexp2, "Logaddexp2Backward0", logaddexp2_value(a, b), div(g, add_scalar(exp2(sub(b, a)), 1.0)),         \
+    div(g, add_scalar(exp2(sub(a, b)), 1.0)), TENSOR, "logaddexp2_cpu", "log2(2**a + 2**b), stable.")
+
+#define GC_DECLARE_UNARY(name, ...) TensorPtr name(const TensorPtr& x);
+GC_UNARY_FLOAT_OPS(GC_DECLARE_UNARY)
+#define GC_DECLARE_BINARY(name, ...) TensorPtr name(const TensorPtr& a, const TensorPtr& b);
+GC_BINARY_FLOAT_OPS(GC_DECLARE_BINARY)
+#undef GC_DECLARE_BINARY
+TensorPtr square(const TensorPtr& x);                          // x ** 2 (integers stay integers)
+TensorPtr logit(const TensorPtr& x, const double* eps);        // log(x / (1 - x)), x clamped to [eps, 1 - eps]
+TensorPtr nan_to_num(const TensorPtr& x, const double* nan, const double* posinf, const double* neginf);
+TensorPtr round_decimals(const TensorPtr& x, int64_t decimals);  // round(x * 10**d) / 10**d
+
+// ---- activation.cpp: the activations (Note [One activation, one descriptor]) ----
+//
+// Each row is a whole activation: the op name(x), its fused backward op name_backward(g, s)
+// (one kernel pass; the composed formula while recording), its grad_fn, and its descriptor,
+// through which F.linear(x, w, b, activation=name) fuses it into the GEMM epilogue and
+// LinearBackward's one-pass gradient. Columns: the forward kernel (UNARY_*), the backward
+// kernel (ACT_*), what the backward needs (OUT: the output y, IN: the input x), and the
+// composed gradient from g and s (differentiable ops; also the forward-mode rule).
+// X(name, grad_fn name, forward kernel, backward kernel, saves, composed grad, doc)
+#define GC_ACTIVATIONS(X)                                                                                       \
+  X(relu, "ReluBackward0", RELU, RELU, OUT, "=", mul(g, relu_mask(s)), "max(x, 0) elementwise.")                      \
+  X(sigmoid, "SigmoidBackward0", SIGMOID, SIGMOID, OUT, "", mul(g, mul(s, rsub_scalar(s, 1.0))),                     \
+    "1 / (1 + exp(-x)), stable for any x.")                                                                    \
+  X(tanh, "TanhBackward0", TANH, TANH, OUT, "", mul(g, rsub_scalar(mul(s, s), 1.0)), "Hyperbolic tangent.")          \
+  X(gelu, "GeluBackward0", GELU, GELU, IN, "GeluKernelImpl", mul(g, gelu_derivative(s, false)), "x * Phi(x), exact (erf).")       \
+  X(gelu_tanh, "GeluBackward0", GELU_TANH, GELU_TANH, IN, "GeluKernelImpl", mul(g, gelu_derivative(s, true)),                      \
+    "GELU's tanh approximation.")                                                                              \
+  X(silu, "SiluBackward0", SILU, SILU, IN, "silu_cpu", mul(g, silu_derivative(s)), "x * sigmoid(x) (swish).")               \
+  X(mish, "MishBackward0", MISH, MISH, IN, "mish_cpu", mul(g, mish_derivative(s)), "x * tanh(softplus(x)).")                \
+  X(softplus, "SoftplusBackward0", SOFTPLUS, SOFTPLUS, IN, "softplus_cpu", mul(g, softplus_derivative(s, 1.0, 20.0)),            \
+    "log(1 + exp(x)), stable; x itself above 20.")                                                              \
+  X(hardswish, "HardswishBackward0", HARDSWISH, HARDSWISH, IN, "hardswish_cpu", mul(g, hardswish_derivative(s)),                 \
+    "x * relu6(x + 3) / 6.")                                                                                   \
+  X(hardsigmoid, "HardsigmoidBackward0", HARDSIGMOID, HARDSIGMOID, IN, "hardsigmoid_cpu",                                           \
+    mul(g, mul_scalar(band_mask(s, -3.0, 3.0), 1.0f / 6.0f)), "relu6(x + 3) / 6.")                                  \
+  X(softsign, "DivBackward0", SOFTSIGN, SOFTSIGN, IN, "", softsign_grad(g, s),                   \
+    "x / (1 + |x|).")                                                                                          \
+  X(logsigmoid, "LogSigmoidBackward0", LOGSIGMOID, LOGSIGMOID, IN, "log_sigmoid_cpu", mul(g, sigmoid(neg(s))),                     \
+    "log(sigmoid(x)), stable.")                                                                                \
+  X(selu, "EluBackward0", SELU, SELU, IN, "elu_cpu", mul(g, selu_derivative(s)), "scale * (max(0, x) + min(0, alpha (e**x - 1))).") \
+  X(relu6, "HardtanhBackward0", RELU6, RELU6, IN, "=", mul(g, hardtanh_mask(s, 0.0, 6.0)), "min(max(x, 0), 6).")
+
+GC_ACTIVATIONS(GC_DECLARE_UNARY)
+#define GC_DECLARE_ACT_BACKWARD(name, ...) TensorPtr name##_backward(const TensorPtr& grad, const TensorPtr& saved);
+GC_ACTIVATIONS(GC_DECLARE_ACT_BACKWARD)
+#undef GC_DECLARE_ACT_BACKWARD
+#undef GC_DECLARE_UNARY
+TensorPtr gelu(const TensorPtr& x, bool tanh_approximation);
 TensorPtr gelu_backward(const TensorPtr& grad, const TensorPtr& input, bool tanh_approximation);
+// The descriptor of an activation row, by name ("relu", ...); null when there is none.
+struct Activation {
+  const char* name;
+  UnaryOp forward;                 // also the GEMM epilogue's
+  ActBackward backward;   // the fused backward kernel
+  bool saves_input;                // the backward needs x (else the output y)
+  TensorPtr (*op)(const TensorPtr& x);
+  TensorPtr (*grad)(const TensorPtr& g, const TensorPtr& saved);  // name_backward
+};
+const Activation* find_activation(const std::string& name);
+const std::vector<Activation>& activations();
+// Parameterised activations (the scalar engine; composed backward formulas).
+TensorPtr elu(const TensorPtr& x, double alpha, double scale, double input_scale);  // elu, celu
+TensorPtr softplus(const TensorPtr& x, double beta, double threshold);
+TensorPtr hardtanh(const TensorPtr& x, double min_val, double max_val);
+TensorPtr threshold(const TensorPtr& x, double threshold, double value);
+TensorPtr softshrink(const TensorPtr& x, double lambd);
+TensorPtr hardshrink(const TensorPtr& x, double lambd);
 
 // ---- reduce.cpp ----
 // dims empty = all dims. Negative dims count from the end; out of range -> IndexError.
@@ -321,10 +457,10 @@ void check_inplace(const TensorPtr& t, const char* op);       // refuses what ap
 TensorPtr mm(const TensorPtr& a, const TensorPtr& b, bool trans_a, bool trans_b);
 // NumPy-style matmul for 1-D and 2-D operands, and N-D @ 2-D (leading dims flattened).
 TensorPtr matmul(const TensorPtr& a, const TensorPtr& b);
-// act(x @ w^T + b), with w of shape (out, in) as in PyTorch; b may be null; act is -1
-// (none) or UNARY_RELU / UNARY_SIGMOID / UNARY_TANH / UNARY_GELU / UNARY_GELU_TANH, fused
-// into the GEMM epilogue (and its derivative into one backward pass with db).
-TensorPtr linear(const TensorPtr& x, const TensorPtr& w, const TensorPtr& b, int act = -1);
+// act(x @ w^T + b), with w of shape (out, in) as in PyTorch; b may be null; act null (none)
+// or any activation descriptor (find_activation), fused into the GEMM epilogue (and its
+// derivative into one backward pass with db).
+TensorPtr linear(const TensorPtr& x, const TensorPtr& w, const TensorPtr& b, const Activation* act = nullptr);
 
 // ---- loss.cpp ----
 enum class Reduction { None, Mean, Sum };

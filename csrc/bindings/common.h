@@ -149,6 +149,7 @@ TensorPtr optional_tensor(py::handle obj, const char* what);
 void tensor_type_setup(PyHeapTypeObject* heap_type);
 void bind_tensor(py::module_& m, TensorClass& cls);
 void bind_ops(py::module_& m, TensorClass& cls);
+void bind_math(py::module_& m, TensorClass& cls);  // math.cpp: the registry ops
 void bind_index(py::module_& m, TensorClass& cls);
 void bind_index_ops(py::module_& m, TensorClass& cls);  // index_ops.cpp: the index op family
 void bind_autograd(py::module_& m, TensorClass& cls);

@@ -62,6 +62,8 @@ PYBIND11_MODULE(_core, m) {
       PyErr_SetString(PyExc_IndexError, e.what());
     } catch (const gradcore::RuntimeError& e) {
       PyErr_SetString(PyExc_RuntimeError, e.what());
+    } catch (const gradcore::NotImplementedError& e) {
+      PyErr_SetString(PyExc_NotImplementedError, e.what());
     } catch (const gradcore::ShapeError& e) {
       PyErr_SetString(bindings::g_shape_error, e.what());
     } catch (const gradcore::DTypeError& e) {
@@ -72,6 +74,7 @@ PYBIND11_MODULE(_core, m) {
   bindings::g_tensor_type = reinterpret_cast<PyTypeObject*>(cls.ptr());
   bindings::bind_tensor(m, cls);
   bindings::bind_ops(m, cls);
+  bindings::bind_math(m, cls);
   bindings::bind_index(m, cls);
   bindings::bind_index_ops(m, cls);
   bindings::bind_autograd(m, cls);

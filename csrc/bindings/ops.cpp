@@ -527,17 +527,12 @@ void bind_ops(py::module_& m, TensorClass& cls) {
   // ---- unary ----
   using Unary = TensorPtr (*)(const TensorPtr&);
   struct UName { const char* name; Unary f; const char* doc; };
+  // The registry ops (exp, sin, ..., the activations) are bound by bindings/math.cpp.
   for (UName u : {UName{"neg", &ops::neg, "-x elementwise."}, UName{"negative", &ops::neg, "-x elementwise."},
-                  UName{"exp", &ops::exp, "e**x elementwise."}, UName{"log", &ops::log, "Natural logarithm elementwise."},
-                  UName{"sqrt", &ops::sqrt, "Square root elementwise."},
                   UName{"abs", &ops::abs, "|x| elementwise (gradient 0 at 0)."},
                   UName{"absolute", &ops::abs, "|x| elementwise (alias of abs)."},
-                  UName{"tanh", &ops::tanh, "Hyperbolic tangent elementwise."},
-                  UName{"sigmoid", &ops::sigmoid, "1 / (1 + exp(-x)), stable for any x."},
-                  UName{"relu", &ops::relu, "max(x, 0) elementwise."},
                   UName{"sign", &ops::sign, "-1, 0 or 1 by the sign of x (NaN stays NaN)."},
-                  UName{"sgn", &ops::sign, "The sign of x (alias of sign for real tensors)."},
-                  UName{"erf", &ops::erf, "The error function elementwise."}}) {
+                  UName{"sgn", &ops::sign, "The sign of x (alias of sign for real tensors)."}}) {
     m.def(u.name, u.f, py::arg("input"), GilRelease(), u.doc);
     cls.def(u.name, u.f, GilRelease(), u.doc);
   }
@@ -545,20 +540,12 @@ void bind_ops(py::module_& m, TensorClass& cls) {
   for (RoundName r : {RoundName{"floor", ops::RoundOp::FLOOR, "The largest integer <= x (gradient 0)."},
                       RoundName{"ceil", ops::RoundOp::CEIL, "The smallest integer >= x (gradient 0)."},
                       RoundName{"trunc", ops::RoundOp::TRUNC, "x rounded toward 0 (gradient 0)."},
-                      RoundName{"fix", ops::RoundOp::TRUNC, "x rounded toward 0 (alias of trunc)."},
-                      RoundName{"round", ops::RoundOp::ROUND, "x rounded to the nearest integer, halves to even."}}) {
+                      RoundName{"fix", ops::RoundOp::TRUNC, "x rounded toward 0 (alias of trunc)."}}) {
     ops::RoundOp op = r.op;
     auto f = [op](const TensorPtr& x) { return ops::rounding(op, x); };
     m.def(r.name, f, py::arg("input"), GilRelease(), r.doc);
     cls.def(r.name, f, GilRelease(), r.doc);
   }
-  m.def("softplus", &ops::softplus, py::arg("input"), GilRelease(), "log(1 + exp(x)), stable for any x.");
-  m.def("gelu", [](const TensorPtr& x, const std::string& approximate) {
-        GC_CHECK(approximate == "none" || approximate == "tanh", ValueError,
-                 "gelu: approximate must be 'none' or 'tanh', got '", approximate, "'");
-        py::gil_scoped_release nogil;
-        return ops::gelu(x, approximate == "tanh");
-      }, py::arg("input"), py::arg("approximate") = "none", "x * Phi(x) (exact, erf) or its tanh approximation.");
   m.def("leaky_relu", &ops::leaky_relu, py::arg("input"), py::arg("negative_slope") = 0.01, GilRelease(),
         "x if x > 0 else negative_slope * x.");
   m.def("dropout", &ops::dropout, py::arg("input"), py::arg("p") = 0.5, GilRelease(),
@@ -798,15 +785,12 @@ void bind_ops(py::module_& m, TensorClass& cls) {
       "Mean squared error (reduction 'mean', 'sum' or 'none'); shapes must match.");
   m.def("linear", [](const TensorPtr& x, const TensorPtr& w, py::object bias, const std::string& activation) {
         TensorPtr b = optional_tensor(bias, "linear: bias");
-        int act = activation == "none"        ? -1
-                  : activation == "relu"      ? UNARY_RELU
-                  : activation == "sigmoid"   ? UNARY_SIGMOID
-                  : activation == "tanh"      ? UNARY_TANH
-                  : activation == "gelu"      ? UNARY_GELU
-                  : activation == "gelu_tanh" ? UNARY_GELU_TANH
-                                              : -2;
-        GC_CHECK(act != -2, ValueError, "linear: activation must be none, relu, sigmoid, tanh, gelu or gelu_tanh, got '",
-                 activation, "'");
+        const ops::Activation* act = activation == "none" ? nullptr : ops::find_activation(activation);
+        if (!act && activation != "none") {
+          std::string known = "none";
+          for (const ops::Activation& a : ops::activations()) known += std::string(", ") + a.name;
+          throw ValueError("linear: activation must be one of " + known + ", got '" + activation + "'");
+        }
         py::gil_scoped_release nogil;
         return ops::linear(x, w, b, act);
       }, py::arg("input"), py::arg("weight"), py::arg("bias") = py::none(), py::arg("activation") = "none",
@@ -896,16 +880,14 @@ void bind_ops(py::module_& m, TensorClass& cls) {
     }, py::arg("other"), py::kw_only(), py::arg("alpha") = py::none(), "self += alpha * other (or -=), in place.");
   }
   struct UI { const char* name; Unary f; };
-  for (UI u : {UI{"exp_", &ops::exp}, UI{"log_", &ops::log}, UI{"sqrt_", &ops::sqrt}, UI{"neg_", &ops::neg},
-               UI{"negative_", &ops::neg}, UI{"abs_", &ops::abs}, UI{"relu_", &ops::relu},
-               UI{"sigmoid_", &ops::sigmoid}, UI{"tanh_", &ops::tanh}, UI{"sign_", &ops::sign}}) {
+  for (UI u : {UI{"neg_", &ops::neg}, UI{"negative_", &ops::neg}, UI{"abs_", &ops::abs}, UI{"sign_", &ops::sign}}) {
     Unary f = u.f;
     const char* name = u.name;
     cls.def(name, [f, name](const TensorPtr& t) { return unary_inplace(t, name, f); },
             "In-place form of the op without the underscore.");
   }
   for (RoundName r : {RoundName{"floor_", ops::RoundOp::FLOOR, ""}, RoundName{"ceil_", ops::RoundOp::CEIL, ""},
-                      RoundName{"trunc_", ops::RoundOp::TRUNC, ""}, RoundName{"round_", ops::RoundOp::ROUND, ""}}) {
+                      RoundName{"trunc_", ops::RoundOp::TRUNC, ""}}) {
     ops::RoundOp op = r.op;
     const char* name = r.name;
     cls.def(name, [op, name](const TensorPtr& t) {

@@ -15,6 +15,8 @@ struct ValueError : std::runtime_error { using std::runtime_error::runtime_error
 struct TypeError : std::runtime_error { using std::runtime_error::runtime_error; };
 struct RuntimeError : std::runtime_error { using std::runtime_error::runtime_error; };
 struct IndexError : std::runtime_error { using std::runtime_error::runtime_error; };
+// An op PyTorch does not implement for these arguments (e.g. frac of an integer tensor).
+struct NotImplementedError : std::runtime_error { using std::runtime_error::runtime_error; };
 // Shapes that do not fit together (broadcasting, view/reshape, matmul, cat): Python sees
 // gradcore.ShapeError, both a ValueError (gradcore's convention) and a RuntimeError
 // (what PyTorch raises for the same mistake).

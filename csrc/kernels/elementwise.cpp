@@ -62,12 +62,7 @@ void axpby(T alpha, const T* x, T beta, T* y, int64_t n) {
 
 template <class T>
 void activation_backward(ActBackward act, const T* g, const T* y, T* out, int64_t n) {
-  const auto& k = table<T>();
-  auto f = act == ACT_RELU      ? k.relu_backward
-           : act == ACT_SIGMOID ? k.sigmoid_backward
-           : act == ACT_TANH    ? k.tanh_backward
-           : act == ACT_GELU    ? k.gelu_backward
-                                : k.gelu_tanh_backward;
+  auto f = table<T>().act_backward[act];
   cpu::parallel_range(n, kParallelGrain, [&](int64_t b, int64_t e) { f(g + b, y + b, out + b, e - b); });
 }
 

@@ -381,12 +381,7 @@ void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha, const T* A
 template <class T>
 void linear_act_backward(int act, const T* g, const T* saved, T* gpre, T* db, int64_t rows, int64_t cols) {
   const auto& k = table<T>();
-  auto grad_fn = act == UNARY_RELU ? k.relu_backward
-                 : act == UNARY_SIGMOID ? k.sigmoid_backward
-                 : act == UNARY_TANH ? k.tanh_backward
-                 : act == UNARY_GELU ? k.gelu_backward
-                 : act == UNARY_GELU_TANH ? k.gelu_tanh_backward
-                                          : nullptr;
+  auto grad_fn = act >= 0 && act < ACT_COUNT ? k.act_backward[act] : nullptr;
   const bool copy_only = !grad_fn && gpre != g;
   // gpre[r0:r1, j0:j1] = g * act'(saved) (or a copy of g)
   auto prep = [&](int64_t, int64_t r0, int64_t r1, int64_t j0, int64_t j1) {

@@ -28,8 +28,8 @@ void gemm(bool transA, bool transB, int64_t M, int64_t N, int64_t K, T alpha, co
           const T* B, int64_t ldb, T beta, T* C, int64_t ldc, const GemmEpilogue<T>* epilogue = nullptr);
 
 // Linear's fused backward pass over the (rows, cols) output gradient g:
-//   gpre = g * act'(saved)   (saved: the output y for relu/sigmoid/tanh, the
-//                            pre-activation z for gelu; act -1 means gpre = g)
+//   gpre = g * act'(saved)   (act an ActBackward; saved: the output y or the
+//                            pre-activation z, as its descriptor says; act -1: gpre = g)
 //   db[j] = sum_i gpre[i, j] (Note [Blocked column sums], column_sum.h; db may be null)
 template <class T>
 void linear_act_backward(int act, const T* g, const T* saved, T* gpre, T* db, int64_t rows, int64_t cols);
@@ -49,10 +49,9 @@ template <class T>
 void pow_scalar(const T* x, T p, T* y, int64_t n);
 template <class T>
 void axpby(T alpha, const T* x, T beta, T* y, int64_t n);
-// RELU/SIGMOID/TANH take the forward output y; GELU/GELU_TANH take the input x.
-enum ActBackward { ACT_RELU, ACT_SIGMOID, ACT_TANH, ACT_GELU, ACT_GELU_TANH };
+// out = g * act'(.) from the saved s (the output or the input: the activation's descriptor).
 template <class T>
-void activation_backward(ActBackward act, const T* g, const T* y, T* out, int64_t n);
+void activation_backward(ActBackward act, const T* g, const T* s, T* out, int64_t n);
 template <class T>
 void leaky_relu(const T* x, T slope, T* y, int64_t n);
 template <class T>

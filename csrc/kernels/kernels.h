@@ -17,16 +17,40 @@
 
 namespace gradcore {
 
+// The unary kernels, X(NAME, OpStruct): OpStruct<T>::f(x) is the scalar body, defined once
+// in kernels_impl.inc and compiled by every ISA unit into table.unary[UNARY_NAME]. Adding
+// a kernel is its struct plus one entry here. Non-obvious ones:
+//   SIGN  -1, 0, +1, and 0 at NaN (PyTorch's sign); not differentiable, used by abs' backward
+//   STEP  1 where x > 0 else 0 (0 at NaN); leaky_relu's and dropout's mask
+//   GELU  x * Phi(x), exact (erf); GELU_TANH its tanh approximation
+//   SOFTPLUS  log(1 + exp(x)), stable for any x; x itself above 20 (PyTorch's threshold)
+#define GC_UNARY_KERNELS(X)                                                                                   \
+  X(NEG, OpNeg) X(EXP, OpExp) X(LOG, OpLog) X(SQRT, OpSqrt) X(ABS, OpAbs) X(TANH, OpTanh)                     \
+  X(SIGMOID, OpSigmoid) X(RELU, OpRelu) X(SIGN, OpSign) X(STEP, OpStep) X(ERF, OpErf) X(GELU, OpGelu)         \
+  X(GELU_TANH, OpGeluTanh) X(SOFTPLUS, OpSoftplus) X(LOG1P, OpLog1p) X(EXPM1, OpExpm1) X(SIN, OpSin)          \
+  X(COS, OpCos) X(ERFC, OpErfc) X(SILU, OpSilu) X(MISH, OpMish) X(HARDSWISH, OpHardswish)                     \
+  X(HARDSIGMOID, OpHardsigmoid) X(SOFTSIGN, OpSoftsign) X(LOGSIGMOID, OpLogsigmoid) X(SELU, OpSelu)           \
+  X(RELU6, OpRelu6)
 enum UnaryOp : int {
-  UNARY_NEG = 0, UNARY_EXP, UNARY_LOG, UNARY_SQRT, UNARY_ABS, UNARY_TANH, UNARY_SIGMOID,
-  UNARY_RELU,
-  UNARY_SIGN,  // -1, 0, +1, and 0 at NaN (PyTorch's sign); not differentiable, used by abs' backward
-  UNARY_STEP,  // 1 where x > 0 else 0 (0 at NaN); leaky_relu's and dropout's mask
-  UNARY_ERF,
-  UNARY_GELU,       // x * Phi(x), exact (erf)
-  UNARY_GELU_TANH,  // tanh approximation
-  UNARY_SOFTPLUS,   // log(1 + exp(x)), stable for any x
+#define GC_ENUM_ENTRY(NAME, OP) UNARY_##NAME,
+  GC_UNARY_KERNELS(GC_ENUM_ENTRY)
+#undef GC_ENUM_ENTRY
   UNARY_COUNT
+};
+// The fused activation backward kernels, X(NAME, BwdStruct): BwdStruct<T>::f(g, s) is
+// g * act'(.) computed from the saved s, the forward's output y or its input x as the
+// activation's descriptor says (autograd/ops/activation.h). One entry per activation that
+// has a fused backward; its struct lives in kernels_impl.inc.
+#define GC_ACT_BACKWARD_KERNELS(X)                                                                            \
+  X(RELU, BwdRelu) X(SIGMOID, BwdSigmoid) X(TANH, BwdTanh) X(GELU, BwdGelu) X(GELU_TANH, BwdGeluTanh)         \
+  X(SILU, BwdSilu) X(MISH, BwdMish) X(SOFTPLUS, BwdSoftplus) X(HARDSWISH, BwdHardswish)                        \
+  X(HARDSIGMOID, BwdHardsigmoid) X(SOFTSIGN, BwdSoftsign) X(LOGSIGMOID, BwdLogsigmoid) X(SELU, BwdSelu)        \
+  X(RELU6, BwdRelu6)
+enum ActBackward : int {
+#define GC_ENUM_ENTRY(NAME, OP) ACT_##NAME,
+  GC_ACT_BACKWARD_KERNELS(GC_ENUM_ENTRY)
+#undef GC_ENUM_ENTRY
+  ACT_COUNT
 };
 enum BinaryOp : int {
   BINARY_ADD = 0, BINARY_SUB, BINARY_MUL, BINARY_DIV,
@@ -70,15 +94,8 @@ struct TypedKernels {
   void (*binary[BINARY_COUNT][BMODE_COUNT])(const T* a, const T* b, T* y, int64_t n);
   void (*pow_scalar)(const T* x, T p, T* y, int64_t n);
   void (*axpby)(T alpha, const T* x, T beta, T* y, int64_t n);   // y = alpha*x + beta*y
-  // grad_in = grad_out * !(y <= 0) (relu: NaN passes, PyTorch's threshold_backward),
-  // grad_out * y * (1 - y) (sigmoid), grad_out * (1 - y^2) (tanh)
-  void (*relu_backward)(const T* g, const T* y, T* out, int64_t n);
-  void (*sigmoid_backward)(const T* g, const T* y, T* out, int64_t n);
-  void (*tanh_backward)(const T* g, const T* y, T* out, int64_t n);
-  // From the input x: gelu'(x) (exact / tanh form; NaN at +-inf, as in PyTorch),
-  // leaky_relu'(x) = x > 0 ? 1 : slope (slope at NaN).
-  void (*gelu_backward)(const T* g, const T* x, T* out, int64_t n);
-  void (*gelu_tanh_backward)(const T* g, const T* x, T* out, int64_t n);
+  // Fused activation backward: out = g * act'(.) from the saved s (ActBackward).
+  void (*act_backward[ACT_COUNT])(const T* g, const T* s, T* out, int64_t n);
   void (*leaky_relu)(const T* x, T slope, T* y, int64_t n);
   void (*leaky_relu_backward)(const T* g, const T* x, T slope, T* out, int64_t n);
   // Optimizer updates of n contiguous elements (PyTorch's formulas; see optim.cpp).

@@ -18,7 +18,7 @@ from gradcore._core import (
     tensor, as_tensor, from_numpy, zeros, ones, empty, full, zeros_like, ones_like, empty_like, full_like,
     randn, rand, arange, manual_seed, initial_seed,
     add, sub, subtract, mul, multiply, div, divide, true_divide, floor_divide, remainder, pow, matmul, mm,
-    neg, negative, exp, log, sqrt, abs, absolute, tanh, sigmoid, relu, sign, sgn, erf,
+    neg, negative, abs, absolute, tanh, sigmoid, relu, selu, sign, sgn, square, logit, nan_to_num,
     floor, ceil, trunc, fix, round,
     eq, ne, not_equal, lt, less, le, less_equal, gt, greater, ge, greater_equal, equal,
     logical_and, logical_or, logical_xor, logical_not, bitwise_and, bitwise_or, bitwise_xor, bitwise_not,
@@ -32,6 +32,8 @@ from gradcore._core import (
     IndexOutOfBoundsError, index_select, gather, take_along_dim, scatter, scatter_add, scatter_reduce, index_add,
     index_fill, index_put, index_put_, masked_fill, masked_select, masked_scatter, nonzero, argwhere,
 )
+from gradcore._ops import *  # noqa: F401,F403  (the registry ops: exp, sin, atan2, ...)
+from gradcore import _ops
 from gradcore._tensor import Size, device, finfo, iinfo
 from gradcore import _tensor
 from gradcore.autograd import (
@@ -84,8 +86,8 @@ __all__ = [
     "tensor", "as_tensor", "from_numpy", "zeros", "ones", "empty", "full", "zeros_like", "ones_like", "empty_like",
     "full_like", "randn", "rand", "arange", "manual_seed", "initial_seed",
     "add", "sub", "subtract", "mul", "multiply", "div", "divide", "true_divide", "floor_divide", "remainder", "pow",
-    "matmul", "mm", "neg", "negative", "exp", "log", "sqrt", "abs", "absolute", "tanh", "sigmoid", "relu", "sign",
-    "sgn", "erf", "floor", "ceil", "trunc", "fix", "round",
+    "matmul", "mm", "neg", "negative", "abs", "absolute", "tanh", "sigmoid", "relu", "selu", "sign",
+    "sgn", "square", "logit", "nan_to_num", "floor", "ceil", "trunc", "fix", "round",
     "eq", "ne", "not_equal", "lt", "less", "le", "less_equal", "gt", "greater", "ge", "greater_equal", "equal",
     "logical_and", "logical_or", "logical_xor", "logical_not", "bitwise_and", "bitwise_or", "bitwise_xor",
     "bitwise_not", "isnan", "isinf", "isposinf", "isneginf", "isfinite", "where", "maximum", "minimum", "lerp", "addcmul", "addcdiv", "clamp",
@@ -104,3 +106,4 @@ __all__ = [
     "index_add", "index_fill", "index_put", "index_put_", "masked_fill", "masked_select", "masked_scatter", "nonzero",
     "argwhere",
 ]
+__all__ += _ops.__all__

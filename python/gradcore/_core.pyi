@@ -9,7 +9,7 @@ import builtins
 import collections.abc
 import numpy
 import typing
-__all__: list[str] = ['DTypeError', 'IndexOutOfBoundsError', 'IntOverflowError', 'Node', 'RemovableHandle', 'ShapeError', 'Tensor', 'abs', 'absolute', 'add', 'addcdiv', 'addcmul', 'all', 'amax', 'amin', 'any', 'arange', 'argmax', 'argmin', 'argsort', 'argwhere', 'as_tensor', 'backend_info', 'backward', 'bfloat16', 'bincount', 'bitwise_and', 'bitwise_not', 'bitwise_or', 'bitwise_xor', 'bool', 'can_cast', 'ceil', 'chunk', 'clamp', 'clamp_grads', 'clip', 'clone', 'count_nonzero', 'cross_entropy', 'cummax', 'cummin', 'cumprod', 'cumsum', 'detach', 'diagonal', 'div', 'divide', 'double', 'dropout', 'dtype', 'empty', 'empty_like', 'eq', 'equal', 'erf', 'exp', 'fix', 'flatten', 'float', 'float16', 'float32', 'float64', 'floor', 'floor_divide', 'from_numpy', 'full', 'full_like', 'gather', 'ge', 'gelu', 'get_default_dtype', 'get_num_threads', 'grad', 'grad_norm', 'greater', 'greater_equal', 'gt', 'half', 'histc', 'index_add', 'index_fill', 'index_put', 'index_put_', 'index_select', 'initial_seed', 'int', 'int16', 'int32', 'int64', 'int8', 'is_anomaly_enabled', 'is_grad_enabled', 'isfinite', 'isinf', 'isnan', 'isneginf', 'isposinf', 'kthvalue', 'le', 'leaky_relu', 'lerp', 'less', 'less_equal', 'linear', 'log', 'log_softmax', 'logical_and', 'logical_not', 'logical_or', 'logical_xor', 'long', 'lt', 'manual_seed', 'masked_fill', 'masked_scatter', 'masked_select', 'matmul', 'max', 'maximum', 'mean', 'median', 'min', 'minimum', 'mm', 'mode', 'mse_loss', 'mul', 'multiply', 'narrow', 'ne', 'neg', 'negative', 'nonzero', 'not_equal', 'ones', 'ones_like', 'optim_step', 'permute', 'pow', 'prod', 'promote_types', 'rand', 'randn', 'relu', 'remainder', 'reshape', 'result_type', 'round', 'scale_grads', 'scatter', 'scatter_add', 'scatter_reduce', 'select', 'set_anomaly_enabled', 'set_default_dtype', 'set_grad_enabled', 'set_num_threads', 'sgn', 'short', 'sigmoid', 'sign', 'softmax', 'softplus', 'sort', 'split', 'sqrt', 'squeeze', 'sub', 'subtract', 'sum', 'swapaxes', 'swapdims', 't', 'take_along_dim', 'tanh', 'tensor', 'tensor_norms', 'topk', 'transpose', 'true_divide', 'trunc', 'uint8', 'unbind', 'unique', 'unsqueeze', 'where', 'zeros', 'zeros_like']
+__all__: list[str] = ['DTypeError', 'IndexOutOfBoundsError', 'IntOverflowError', 'Node', 'RemovableHandle', 'ShapeError', 'Tensor', 'abs', 'absolute', 'acos', 'acosh', 'add', 'addcdiv', 'addcmul', 'all', 'amax', 'amin', 'any', 'arange', 'arccos', 'arccosh', 'arcsin', 'arcsinh', 'arctan', 'arctanh', 'argmax', 'argmin', 'argsort', 'argwhere', 'as_tensor', 'asin', 'asinh', 'atan', 'atan2', 'atanh', 'backend_info', 'backward', 'bfloat16', 'bincount', 'bitwise_and', 'bitwise_not', 'bitwise_or', 'bitwise_xor', 'bool', 'can_cast', 'ceil', 'chunk', 'clamp', 'clamp_grads', 'clip', 'clone', 'copysign', 'cos', 'cosh', 'count_nonzero', 'cross_entropy', 'cummax', 'cummin', 'cumprod', 'cumsum', 'deg2rad', 'detach', 'diagonal', 'div', 'divide', 'double', 'dropout', 'dtype', 'elu', 'empty', 'empty_like', 'eq', 'equal', 'erf', 'erfc', 'erfinv', 'exp', 'exp2', 'expm1', 'fix', 'flatten', 'float', 'float16', 'float32', 'float64', 'floor', 'floor_divide', 'fmod', 'frac', 'from_numpy', 'full', 'full_like', 'gather', 'ge', 'gelu', 'gelu_tanh', 'get_default_dtype', 'get_num_threads', 'grad', 'grad_norm', 'greater', 'greater_equal', 'gt', 'half', 'hardshrink', 'hardsigmoid', 'hardswish', 'hardtanh', 'histc', 'hypot', 'index_add', 'index_fill', 'index_put', 'index_put_', 'index_select', 'initial_seed', 'int', 'int16', 'int32', 'int64', 'int8', 'is_anomaly_enabled', 'is_grad_enabled', 'isfinite', 'isinf', 'isnan', 'isneginf', 'isposinf', 'kthvalue', 'le', 'leaky_relu', 'lerp', 'less', 'less_equal', 'linear', 'log', 'log10', 'log1p', 'log2', 'log_softmax', 'logaddexp', 'logaddexp2', 'logical_and', 'logical_not', 'logical_or', 'logical_xor', 'logit', 'logsigmoid', 'long', 'lt', 'manual_seed', 'masked_fill', 'masked_scatter', 'masked_select', 'matmul', 'max', 'maximum', 'mean', 'median', 'min', 'minimum', 'mish', 'mm', 'mode', 'mse_loss', 'mul', 'multiply', 'nan_to_num', 'narrow', 'ne', 'neg', 'negative', 'nonzero', 'not_equal', 'ones', 'ones_like', 'optim_step', 'permute', 'pow', 'prod', 'promote_types', 'rad2deg', 'rand', 'randn', 'reciprocal', 'relu', 'relu6', 'remainder', 'reshape', 'result_type', 'round', 'rsqrt', 'scale_grads', 'scatter', 'scatter_add', 'scatter_reduce', 'select', 'selu', 'set_anomaly_enabled', 'set_default_dtype', 'set_grad_enabled', 'set_num_threads', 'sgn', 'short', 'sigmoid', 'sign', 'silu', 'sin', 'sinc', 'sinh', 'softmax', 'softplus', 'softshrink', 'softsign', 'sort', 'split', 'sqrt', 'square', 'squeeze', 'sub', 'subtract', 'sum', 'swapaxes', 'swapdims', 't', 'take_along_dim', 'tan', 'tanh', 'tensor', 'tensor_norms', 'threshold', 'topk', 'transpose', 'true_divide', 'trunc', 'uint8', 'unbind', 'unique', 'unsqueeze', 'where', 'xlogy', 'zeros', 'zeros_like']
 _dtype: typing.TypeAlias = dtype  # the dtype class (inside Tensor `dtype` is a property)
 class DTypeError(TypeError, RuntimeError):
     """
@@ -195,6 +195,22 @@ class Tensor:
         """
         |x| elementwise (alias of abs).
         """
+    def acos(self) -> Tensor:
+        """
+        Arccosine.
+        """
+    def acos_(self) -> Tensor:
+        """
+        In-place form of acos.
+        """
+    def acosh(self) -> Tensor:
+        """
+        Inverse hyperbolic cosine.
+        """
+    def acosh_(self) -> Tensor:
+        """
+        In-place form of acosh.
+        """
     def add(self, other: typing.Any, *, alpha: typing.Any = None) -> typing.Any:
         """
         self + alpha * other (or -), broadcasting.
@@ -239,6 +255,54 @@ class Tensor:
         """
         Whether any element (over dim: int or tuple; all by default) is nonzero; a bool tensor (uint8 for uint8 input).
         """
+    def arccos(self) -> Tensor:
+        """
+        Alias of acos.
+        """
+    def arccos_(self) -> Tensor:
+        """
+        In-place form of arccos.
+        """
+    def arccosh(self) -> Tensor:
+        """
+        Alias of acosh.
+        """
+    def arccosh_(self) -> Tensor:
+        """
+        In-place form of arccosh.
+        """
+    def arcsin(self) -> Tensor:
+        """
+        Alias of asin.
+        """
+    def arcsin_(self) -> Tensor:
+        """
+        In-place form of arcsin.
+        """
+    def arcsinh(self) -> Tensor:
+        """
+        Alias of asinh.
+        """
+    def arcsinh_(self) -> Tensor:
+        """
+        In-place form of arcsinh.
+        """
+    def arctan(self) -> Tensor:
+        """
+        Alias of atan.
+        """
+    def arctan_(self) -> Tensor:
+        """
+        In-place form of arctan.
+        """
+    def arctanh(self) -> Tensor:
+        """
+        Alias of atanh.
+        """
+    def arctanh_(self) -> Tensor:
+        """
+        In-place form of arctanh.
+        """
     def argmax(self, dim: typing.Any = None, keepdim: builtins.bool = False) -> typing.Any:
         """
         The index of the first maximum along dim, or in the flattened input (dim=None); NaN counts as the maximum. int64.
@@ -258,6 +322,46 @@ class Tensor:
     def as_strided(self, size: typing.Any, stride: typing.Any, storage_offset: typing.Any = None) -> Tensor:
         """
         A view with the given size, strides and storage offset (in elements).
+        """
+    def asin(self) -> Tensor:
+        """
+        Arcsine.
+        """
+    def asin_(self) -> Tensor:
+        """
+        In-place form of asin.
+        """
+    def asinh(self) -> Tensor:
+        """
+        Inverse hyperbolic sine.
+        """
+    def asinh_(self) -> Tensor:
+        """
+        In-place form of asinh.
+        """
+    def atan(self) -> Tensor:
+        """
+        Arctangent.
+        """
+    def atan2(self, other: typing.Any) -> Tensor:
+        """
+        The angle of (b, a) in (-pi, pi].
+        """
+    def atan2_(self, other: typing.Any) -> Tensor:
+        """
+        In-place form of atan2.
+        """
+    def atan_(self) -> Tensor:
+        """
+        In-place form of atan.
+        """
+    def atanh(self) -> Tensor:
+        """
+        Inverse hyperbolic tangent.
+        """
+    def atanh_(self) -> Tensor:
+        """
+        In-place form of atanh.
         """
     def backward(self, gradient: typing.Any = None, retain_graph: typing.Any = None, create_graph: builtins.bool = False) -> None:
         """
@@ -371,6 +475,30 @@ class Tensor:
         """
         Copy src (broadcast to this shape, converted to this dtype) into this tensor in place; differentiable in src.
         """
+    def copysign(self, other: typing.Any) -> Tensor:
+        """
+        |a| with the sign of b.
+        """
+    def copysign_(self, other: typing.Any) -> Tensor:
+        """
+        In-place form of copysign.
+        """
+    def cos(self) -> Tensor:
+        """
+        Cosine elementwise.
+        """
+    def cos_(self) -> Tensor:
+        """
+        In-place form of cos.
+        """
+    def cosh(self) -> Tensor:
+        """
+        Hyperbolic cosine.
+        """
+    def cosh_(self) -> Tensor:
+        """
+        In-place form of cosh.
+        """
     def count_nonzero(self, dim: typing.Any = None) -> Tensor:
         """
         The number of nonzero elements, over dim (int or tuple; all by default); int64.
@@ -398,6 +526,14 @@ class Tensor:
     def data_ptr(self) -> builtins.int:
         """
         The address of element 0.
+        """
+    def deg2rad(self) -> Tensor:
+        """
+        Degrees to radians.
+        """
+    def deg2rad_(self) -> Tensor:
+        """
+        In-place form of deg2rad.
         """
     def detach(self) -> Tensor:
         """
@@ -455,13 +591,41 @@ class Tensor:
         """
         The error function elementwise.
         """
+    def erf_(self) -> Tensor:
+        """
+        In-place form of erf.
+        """
+    def erfc(self) -> Tensor:
+        """
+        1 - erf(x), accurate where erf(x) is near 1.
+        """
+    def erfc_(self) -> Tensor:
+        """
+        In-place form of erfc.
+        """
+    def erfinv(self) -> Tensor:
+        """
+        The inverse of erf on (-1, 1).
+        """
+    def erfinv_(self) -> Tensor:
+        """
+        In-place form of erfinv.
+        """
     def exp(self) -> Tensor:
         """
         e**x elementwise.
         """
+    def exp2(self) -> Tensor:
+        """
+        2**x elementwise.
+        """
+    def exp2_(self) -> Tensor:
+        """
+        In-place form of exp2.
+        """
     def exp_(self) -> Tensor:
         """
-        In-place form of the op without the underscore.
+        In-place form of exp.
         """
     def expand(self, *args: typing.Any) -> Tensor:
         """
@@ -470,6 +634,14 @@ class Tensor:
     def expand_as(self, other: Tensor) -> Tensor:
         """
         expand(other.shape).
+        """
+    def expm1(self) -> Tensor:
+        """
+        exp(x) - 1, accurate near 0.
+        """
+    def expm1_(self) -> Tensor:
+        """
+        In-place form of expm1.
         """
     def fill_(self, value: typing.Any) -> Tensor:
         """
@@ -502,6 +674,22 @@ class Tensor:
     def floor_divide_(self, other: typing.Any) -> Tensor:
         """
         In-place form of the op without the underscore.
+        """
+    def fmod(self, other: typing.Any) -> Tensor:
+        """
+        The C remainder of a / b (the sign of a).
+        """
+    def fmod_(self, other: typing.Any) -> Tensor:
+        """
+        In-place form of fmod.
+        """
+    def frac(self) -> Tensor:
+        """
+        x - trunc(x), the fractional part.
+        """
+    def frac_(self) -> Tensor:
+        """
+        In-place form of frac.
         """
     def gather(self, dim: builtins.int, index: Tensor, *, sparse_grad: builtins.bool = False) -> Tensor:
         """
@@ -538,6 +726,14 @@ class Tensor:
     def histc(self, bins: builtins.int = 100, min: typing.SupportsFloat | typing.SupportsIndex = 0.0, max: typing.SupportsFloat | typing.SupportsIndex = 0.0) -> Tensor:
         """
         Counts of the elements in `bins` equal bins over [min, max] (the data's range when min == max); elements outside, and NaN, are not counted. Floating tensors only.
+        """
+    def hypot(self, other: typing.Any) -> Tensor:
+        """
+        sqrt(a**2 + b**2) without overflow.
+        """
+    def hypot_(self, other: typing.Any) -> Tensor:
+        """
+        In-place form of hypot.
         """
     def index_add(self, dim: builtins.int, index: Tensor, source: Tensor, *, alpha: typing.Any = 1) -> Tensor:
         """
@@ -639,13 +835,53 @@ class Tensor:
         """
         Natural logarithm elementwise.
         """
+    def log10(self) -> Tensor:
+        """
+        Base-10 logarithm.
+        """
+    def log10_(self) -> Tensor:
+        """
+        In-place form of log10.
+        """
+    def log1p(self) -> Tensor:
+        """
+        log(1 + x), accurate near 0.
+        """
+    def log1p_(self) -> Tensor:
+        """
+        In-place form of log1p.
+        """
+    def log2(self) -> Tensor:
+        """
+        Base-2 logarithm.
+        """
+    def log2_(self) -> Tensor:
+        """
+        In-place form of log2.
+        """
     def log_(self) -> Tensor:
         """
-        In-place form of the op without the underscore.
+        In-place form of log.
         """
     def log_softmax(self, dim: builtins.int = -1) -> Tensor:
         """
         x - logsumexp(x) along dim, numerically stable.
+        """
+    def logaddexp(self, other: typing.Any) -> Tensor:
+        """
+        log(exp(a) + exp(b)), stable.
+        """
+    def logaddexp2(self, other: typing.Any) -> Tensor:
+        """
+        log2(2**a + 2**b), stable.
+        """
+    def logaddexp2_(self, other: typing.Any) -> Tensor:
+        """
+        In-place form of logaddexp2.
+        """
+    def logaddexp_(self, other: typing.Any) -> Tensor:
+        """
+        In-place form of logaddexp.
         """
     def logical_and(self, other: typing.Any) -> Tensor:
         """
@@ -662,6 +898,14 @@ class Tensor:
     def logical_xor(self, other: typing.Any) -> Tensor:
         """
         Elementwise logic on truth values (nonzero is true); bool result.
+        """
+    def logit(self, eps: typing.SupportsFloat | typing.SupportsIndex | None = None) -> Tensor:
+        """
+        log(x / (1 - x)), x clamped to [eps, 1 - eps].
+        """
+    def logit_(self, eps: typing.SupportsFloat | typing.SupportsIndex | None = None) -> Tensor:
+        """
+        In-place logit.
         """
     def long(self) -> Tensor:
         """
@@ -746,6 +990,14 @@ class Tensor:
     def multiply_(self, other: typing.Any) -> Tensor:
         """
         In-place form of the op without the underscore.
+        """
+    def nan_to_num(self, nan: typing.SupportsFloat | typing.SupportsIndex | None = 0.0, posinf: typing.SupportsFloat | typing.SupportsIndex | None = None, neginf: typing.SupportsFloat | typing.SupportsIndex | None = None) -> Tensor:
+        """
+        NaN -> nan (0), +inf -> posinf, -inf -> neginf (the dtype's extremes by default).
+        """
+    def nan_to_num_(self, nan: typing.SupportsFloat | typing.SupportsIndex | None = 0.0, posinf: typing.SupportsFloat | typing.SupportsIndex | None = None, neginf: typing.SupportsFloat | typing.SupportsIndex | None = None) -> Tensor:
+        """
+        In-place nan_to_num.
         """
     def narrow(self, dim: builtins.int, start: builtins.int, length: builtins.int) -> Tensor:
         """
@@ -839,6 +1091,22 @@ class Tensor:
         """
         The product of all elements, or over dim (an int); integers and bool multiply in int64 unless dtype is given. Zeros get PyTorch's gradient (no division by them).
         """
+    def rad2deg(self) -> Tensor:
+        """
+        Radians to degrees.
+        """
+    def rad2deg_(self) -> Tensor:
+        """
+        In-place form of rad2deg.
+        """
+    def reciprocal(self) -> Tensor:
+        """
+        1 / x.
+        """
+    def reciprocal_(self) -> Tensor:
+        """
+        In-place form of reciprocal.
+        """
     def register_hook(self, hook: collections.abc.Callable[..., typing.Any]) -> RemovableHandle:
         """
         Call hook(grad) each time the gradient w.r.t. this tensor is computed (backward and gc.grad).
@@ -847,7 +1115,7 @@ class Tensor:
         """
     def relu(self) -> Tensor:
         """
-        max(x, 0) elementwise.
+        The activation of the same name.
         """
     def relu_(self) -> Tensor:
         """
@@ -877,13 +1145,21 @@ class Tensor:
         """
         Keep this non-leaf tensor's gradient in .grad after backward() (leaves always do).
         """
-    def round(self) -> Tensor:
+    def round(self, *, decimals: builtins.int = 0) -> Tensor:
         """
-        x rounded to the nearest integer, halves to even.
+        x rounded to `decimals` places (default: the nearest integer), halves to even.
         """
-    def round_(self) -> Tensor:
+    def round_(self, *, decimals: builtins.int = 0) -> Tensor:
         """
-        In-place form of the op without the underscore.
+        In-place round.
+        """
+    def rsqrt(self) -> Tensor:
+        """
+        1 / sqrt(x).
+        """
+    def rsqrt_(self) -> Tensor:
+        """
+        In-place form of rsqrt.
         """
     @typing.overload
     def scatter(self, dim: builtins.int, index: Tensor, src: Tensor, *, reduce: typing.Any = None) -> Tensor:
@@ -935,7 +1211,7 @@ class Tensor:
         """
     def sigmoid(self) -> Tensor:
         """
-        1 / (1 + exp(-x)), stable for any x.
+        The activation of the same name.
         """
     def sigmoid_(self) -> Tensor:
         """
@@ -948,6 +1224,30 @@ class Tensor:
     def sign_(self) -> Tensor:
         """
         In-place form of the op without the underscore.
+        """
+    def sin(self) -> Tensor:
+        """
+        Sine elementwise.
+        """
+    def sin_(self) -> Tensor:
+        """
+        In-place form of sin.
+        """
+    def sinc(self) -> Tensor:
+        """
+        sin(pi x) / (pi x), 1 at 0.
+        """
+    def sinc_(self) -> Tensor:
+        """
+        In-place form of sinc.
+        """
+    def sinh(self) -> Tensor:
+        """
+        Hyperbolic sine.
+        """
+    def sinh_(self) -> Tensor:
+        """
+        In-place form of sinh.
         """
     def size(self, dim: typing.Any = None) -> typing.Any:
         """
@@ -971,7 +1271,15 @@ class Tensor:
         """
     def sqrt_(self) -> Tensor:
         """
-        In-place form of the op without the underscore.
+        In-place form of sqrt.
+        """
+    def square(self) -> Tensor:
+        """
+        x ** 2 (integers stay integers).
+        """
+    def square_(self) -> Tensor:
+        """
+        In-place square.
         """
     def squeeze(self, dim: typing.Any = None) -> Tensor:
         """
@@ -1021,9 +1329,17 @@ class Tensor:
         """
         input gathered at indices along dim (both broadcast except along dim; negative indices count from the end), or from the flattened input when dim is None. indices must be int64.
         """
+    def tan(self) -> Tensor:
+        """
+        Tangent.
+        """
+    def tan_(self) -> Tensor:
+        """
+        In-place form of tan.
+        """
     def tanh(self) -> Tensor:
         """
-        Hyperbolic tangent elementwise.
+        The activation of the same name.
         """
     def tanh_(self) -> Tensor:
         """
@@ -1101,6 +1417,14 @@ class Tensor:
     def where(self, condition: Tensor, other: typing.Any) -> Tensor:
         """
         self where condition is true, else other.
+        """
+    def xlogy(self, other: typing.Any) -> Tensor:
+        """
+        a * log(b), 0 where a is 0 (unless b is NaN).
+        """
+    def xlogy_(self, other: typing.Any) -> Tensor:
+        """
+        In-place form of xlogy.
         """
     def zero_(self) -> Tensor:
         """
@@ -1281,8 +1605,20 @@ class RemovableHandle:
         """
         Unregister the hook (a second call does nothing).
         """
+def _activations() -> list[typing.Any]:
+    """
+    The activation registry (GC_ACTIVATIONS): what F.linear fuses.
+    """
 def _allocator_stats() -> dict[typing.Any, typing.Any]:
     ...
+def _apply_inplace(self: Tensor, name: str, fn: collections.abc.Callable[..., typing.Any]) -> Tensor:
+    """
+    self = fn(self) in place, recorded as PyTorch's in-place ops are (F.elu(x, inplace=True), ...).
+    """
+def _elementwise_ops() -> list[typing.Any]:
+    """
+    The elementwise registry ops (Note [One op, one row]).
+    """
 def _empty_cache() -> None:
     ...
 def _fw_enter_level() -> builtins.int:
@@ -1326,6 +1662,10 @@ def _set_size_type(arg0: typing.Any) -> None:
     """
     Internal: the class .shape and .size() return (gradcore.Size).
     """
+def _softplus(input: Tensor, beta: typing.SupportsFloat | typing.SupportsIndex = 1.0, threshold: typing.SupportsFloat | typing.SupportsIndex = 20.0) -> Tensor:
+    """
+    log(1 + exp(beta x)) / beta, x itself where beta x > threshold.
+    """
 def _unpack_dual(tensor: Tensor) -> tuple[Tensor, typing.Any]:
     """
     Internal: forward_ad.unpack_dual.
@@ -1337,6 +1677,14 @@ def abs(input: Tensor) -> Tensor:
 def absolute(input: Tensor) -> Tensor:
     """
     |x| elementwise (alias of abs).
+    """
+def acos(input: Tensor) -> Tensor:
+    """
+    Arccosine.
+    """
+def acosh(input: Tensor) -> Tensor:
+    """
+    Inverse hyperbolic cosine.
     """
 def add(input: typing.Any, other: typing.Any, *, alpha: typing.Any = None) -> typing.Any:
     """
@@ -1370,6 +1718,30 @@ def arange(start: typing.Any, end: typing.Any = None, step: typing.Any = None, *
     """
     Values from start (inclusive) to end (exclusive) by step; arange(n) counts from 0. int64 for int arguments, else the default dtype.
     """
+def arccos(input: Tensor) -> Tensor:
+    """
+    Alias of acos.
+    """
+def arccosh(input: Tensor) -> Tensor:
+    """
+    Alias of acosh.
+    """
+def arcsin(input: Tensor) -> Tensor:
+    """
+    Alias of asin.
+    """
+def arcsinh(input: Tensor) -> Tensor:
+    """
+    Alias of asinh.
+    """
+def arctan(input: Tensor) -> Tensor:
+    """
+    Alias of atan.
+    """
+def arctanh(input: Tensor) -> Tensor:
+    """
+    Alias of atanh.
+    """
 def argmax(input: Tensor, dim: typing.Any = None, keepdim: builtins.bool = False) -> typing.Any:
     """
     The index of the first maximum along dim, or in the flattened input (dim=None); NaN counts as the maximum. int64.
@@ -1389,6 +1761,26 @@ def argwhere(input: Tensor) -> Tensor:
 def as_tensor(data: typing.Any, dtype: typing.Any = None, device: typing.Any = None) -> Tensor:
     """
     Like tensor(), but shares memory with a Tensor or a NumPy array when the dtype allows.
+    """
+def asin(input: Tensor) -> Tensor:
+    """
+    Arcsine.
+    """
+def asinh(input: Tensor) -> Tensor:
+    """
+    Inverse hyperbolic sine.
+    """
+def atan(input: Tensor) -> Tensor:
+    """
+    Arctangent.
+    """
+def atan2(input: Tensor, other: typing.Any) -> Tensor:
+    """
+    The angle of (b, a) in (-pi, pi].
+    """
+def atanh(input: Tensor) -> Tensor:
+    """
+    Inverse hyperbolic tangent.
     """
 def backend_info() -> dict[typing.Any, typing.Any]:
     """
@@ -1446,6 +1838,18 @@ def clone(input: Tensor) -> Tensor:
     """
     A copy (same layout) that stays in the graph.
     """
+def copysign(input: Tensor, other: typing.Any) -> Tensor:
+    """
+    |a| with the sign of b.
+    """
+def cos(input: Tensor) -> Tensor:
+    """
+    Cosine elementwise.
+    """
+def cosh(input: Tensor) -> Tensor:
+    """
+    Hyperbolic cosine.
+    """
 def count_nonzero(input: Tensor, dim: typing.Any = None) -> Tensor:
     """
     The number of nonzero elements, over dim (int or tuple; all by default); int64.
@@ -1470,6 +1874,10 @@ def cumsum(input: Tensor, dim: builtins.int, *, dtype: typing.Any = None) -> Ten
     """
     Running sums along dim (integers and bool in int64 unless dtype is given; floating values accumulate in double).
     """
+def deg2rad(input: Tensor) -> Tensor:
+    """
+    Degrees to radians.
+    """
 def detach(input: Tensor) -> Tensor:
     """
     A new tensor sharing the storage, outside the graph.
@@ -1489,6 +1897,10 @@ def divide(input: typing.Any, other: typing.Any, *, rounding_mode: typing.Any = 
 def dropout(input: Tensor, p: typing.SupportsFloat | typing.SupportsIndex = 0.5) -> Tensor:
     """
     Zero each element with probability p and scale the rest by 1/(1-p) (training mode).
+    """
+def elu(input: Tensor, alpha: typing.SupportsFloat | typing.SupportsIndex = 1.0, scale: typing.SupportsFloat | typing.SupportsIndex = 1.0, input_scale: typing.SupportsFloat | typing.SupportsIndex = 1.0) -> Tensor:
+    """
+    x > 0 ? scale x : scale alpha (exp(x input_scale) - 1).
     """
 def empty(*args: typing.Any, dtype: typing.Any = None, device: typing.Any = None, requires_grad: builtins.bool = False) -> Tensor:
     """
@@ -1510,9 +1922,25 @@ def erf(input: Tensor) -> Tensor:
     """
     The error function elementwise.
     """
+def erfc(input: Tensor) -> Tensor:
+    """
+    1 - erf(x), accurate where erf(x) is near 1.
+    """
+def erfinv(input: Tensor) -> Tensor:
+    """
+    The inverse of erf on (-1, 1).
+    """
 def exp(input: Tensor) -> Tensor:
     """
     e**x elementwise.
+    """
+def exp2(input: Tensor) -> Tensor:
+    """
+    2**x elementwise.
+    """
+def expm1(input: Tensor) -> Tensor:
+    """
+    exp(x) - 1, accurate near 0.
     """
 def fix(input: Tensor) -> Tensor:
     """
@@ -1529,6 +1957,14 @@ def floor(input: Tensor) -> Tensor:
 def floor_divide(input: typing.Any, other: typing.Any) -> typing.Any:
     """
     input // other, rounded toward -inf (Python's //).
+    """
+def fmod(input: Tensor, other: typing.Any) -> Tensor:
+    """
+    The C remainder of a / b (the sign of a).
+    """
+def frac(input: Tensor) -> Tensor:
+    """
+    x - trunc(x), the fractional part.
     """
 def from_numpy(ndarray: typing.Any) -> Tensor:
     """
@@ -1550,9 +1986,13 @@ def ge(input: typing.Any, other: typing.Any) -> typing.Any:
     """
     input >= other elementwise (a bool tensor).
     """
-def gelu(input: Tensor, approximate: str = 'none') -> Tensor:
+def gelu(input: Tensor) -> Tensor:
     """
-    x * Phi(x) (exact, erf) or its tanh approximation.
+    x * Phi(x), exact (erf).
+    """
+def gelu_tanh(input: Tensor) -> Tensor:
+    """
+    GELU's tanh approximation.
     """
 def get_default_dtype() -> _dtype:
     """
@@ -1582,9 +2022,29 @@ def gt(input: typing.Any, other: typing.Any) -> typing.Any:
     """
     input > other elementwise (a bool tensor).
     """
+def hardshrink(input: Tensor, lambd: typing.SupportsFloat | typing.SupportsIndex = 0.5) -> Tensor:
+    """
+    x where |x| > lambd, else 0.
+    """
+def hardsigmoid(input: Tensor) -> Tensor:
+    """
+    relu6(x + 3) / 6.
+    """
+def hardswish(input: Tensor) -> Tensor:
+    """
+    x * relu6(x + 3) / 6.
+    """
+def hardtanh(input: Tensor, min_val: typing.SupportsFloat | typing.SupportsIndex = -1.0, max_val: typing.SupportsFloat | typing.SupportsIndex = 1.0) -> Tensor:
+    """
+    min(max(x, min_val), max_val).
+    """
 def histc(input: Tensor, bins: builtins.int = 100, min: typing.SupportsFloat | typing.SupportsIndex = 0.0, max: typing.SupportsFloat | typing.SupportsIndex = 0.0) -> Tensor:
     """
     Counts of the elements in `bins` equal bins over [min, max] (the data's range when min == max); elements outside, and NaN, are not counted. Floating tensors only.
+    """
+def hypot(input: Tensor, other: typing.Any) -> Tensor:
+    """
+    sqrt(a**2 + b**2) without overflow.
     """
 def index_add(input: Tensor, dim: builtins.int, index: Tensor, source: Tensor, *, alpha: typing.Any = 1) -> Tensor:
     """
@@ -1670,9 +2130,29 @@ def log(input: Tensor) -> Tensor:
     """
     Natural logarithm elementwise.
     """
+def log10(input: Tensor) -> Tensor:
+    """
+    Base-10 logarithm.
+    """
+def log1p(input: Tensor) -> Tensor:
+    """
+    log(1 + x), accurate near 0.
+    """
+def log2(input: Tensor) -> Tensor:
+    """
+    Base-2 logarithm.
+    """
 def log_softmax(input: Tensor, dim: builtins.int = -1) -> Tensor:
     """
     x - logsumexp(x) along dim, numerically stable.
+    """
+def logaddexp(input: Tensor, other: typing.Any) -> Tensor:
+    """
+    log(exp(a) + exp(b)), stable.
+    """
+def logaddexp2(input: Tensor, other: typing.Any) -> Tensor:
+    """
+    log2(2**a + 2**b), stable.
     """
 def logical_and(input: Tensor, other: typing.Any) -> Tensor:
     """
@@ -1689,6 +2169,14 @@ def logical_or(input: Tensor, other: typing.Any) -> Tensor:
 def logical_xor(input: Tensor, other: typing.Any) -> Tensor:
     """
     Elementwise logic on truth values (nonzero is true); bool result.
+    """
+def logit(input: Tensor, eps: typing.SupportsFloat | typing.SupportsIndex | None = None) -> Tensor:
+    """
+    log(x / (1 - x)), x clamped to [eps, 1 - eps].
+    """
+def logsigmoid(input: Tensor) -> Tensor:
+    """
+    log(sigmoid(x)), stable.
     """
 def lt(input: typing.Any, other: typing.Any) -> typing.Any:
     """
@@ -1738,6 +2226,10 @@ def minimum(input: Tensor, other: typing.Any) -> Tensor:
     """
     Elementwise max/min of two tensors; NaN propagates.
     """
+def mish(input: Tensor) -> Tensor:
+    """
+    x * tanh(softplus(x)).
+    """
 def mm(input: Tensor, mat2: Tensor, *, trans_a: builtins.bool = False, trans_b: builtins.bool = False) -> Tensor:
     """
     op(input) @ op(mat2) for 2-D tensors, with transpose flags (no transpose is materialised).
@@ -1757,6 +2249,10 @@ def mul(input: typing.Any, other: typing.Any) -> typing.Any:
 def multiply(input: typing.Any, other: typing.Any) -> typing.Any:
     """
     input * other (alias of mul).
+    """
+def nan_to_num(input: Tensor, nan: typing.SupportsFloat | typing.SupportsIndex | None = 0.0, posinf: typing.SupportsFloat | typing.SupportsIndex | None = None, neginf: typing.SupportsFloat | typing.SupportsIndex | None = None) -> Tensor:
+    """
+    NaN -> nan (0), +inf -> posinf, -inf -> neginf (the dtype's extremes by default).
     """
 def narrow(input: Tensor, dim: builtins.int, start: builtins.int, length: builtins.int) -> Tensor:
     """
@@ -1810,6 +2306,10 @@ def promote_types(type1: typing.Any, type2: typing.Any) -> _dtype:
     """
     The smallest dtype both convert to (torch.promote_types).
     """
+def rad2deg(input: Tensor) -> Tensor:
+    """
+    Radians to degrees.
+    """
 def rand(*args: typing.Any, dtype: typing.Any = None, device: typing.Any = None, requires_grad: builtins.bool = False) -> Tensor:
     """
     Uniform samples in [0, 1) from gradcore's counter-based RNG (seed with manual_seed).
@@ -1818,9 +2318,17 @@ def randn(*args: typing.Any, dtype: typing.Any = None, device: typing.Any = None
     """
     Standard normal samples from gradcore's counter-based RNG (seed with manual_seed).
     """
+def reciprocal(input: Tensor) -> Tensor:
+    """
+    1 / x.
+    """
 def relu(input: Tensor) -> Tensor:
     """
     max(x, 0) elementwise.
+    """
+def relu6(input: Tensor) -> Tensor:
+    """
+    min(max(x, 0), 6).
     """
 def remainder(input: typing.Any, other: typing.Any) -> typing.Any:
     """
@@ -1834,9 +2342,13 @@ def result_type(tensor1: typing.Any, tensor2: typing.Any) -> _dtype:
     """
     The dtype an op on these operands gives (torch.result_type).
     """
-def round(input: Tensor) -> Tensor:
+def round(input: Tensor, *, decimals: builtins.int = 0) -> Tensor:
     """
-    x rounded to the nearest integer, halves to even.
+    x rounded to `decimals` places (default: the nearest integer), halves to even.
+    """
+def rsqrt(input: Tensor) -> Tensor:
+    """
+    1 / sqrt(x).
     """
 def scale_grads(params: collections.abc.Sequence[Tensor], factor: typing.SupportsFloat | typing.SupportsIndex) -> None:
     """
@@ -1863,6 +2375,10 @@ def scatter_reduce(input: Tensor, dim: builtins.int, index: Tensor, src: Tensor,
 def select(input: Tensor, dim: builtins.int, index: builtins.int) -> Tensor:
     """
     input[..., index, ...] at dim (a view).
+    """
+def selu(input: Tensor) -> Tensor:
+    """
+    scale * (max(0, x) + min(0, alpha (e**x - 1))).
     """
 def set_anomaly_enabled(mode: builtins.bool) -> None:
     """
@@ -1892,13 +2408,37 @@ def sign(input: Tensor) -> Tensor:
     """
     -1, 0 or 1 by the sign of x (NaN stays NaN).
     """
+def silu(input: Tensor) -> Tensor:
+    """
+    x * sigmoid(x) (swish).
+    """
+def sin(input: Tensor) -> Tensor:
+    """
+    Sine elementwise.
+    """
+def sinc(input: Tensor) -> Tensor:
+    """
+    sin(pi x) / (pi x), 1 at 0.
+    """
+def sinh(input: Tensor) -> Tensor:
+    """
+    Hyperbolic sine.
+    """
 def softmax(input: Tensor, dim: builtins.int = -1) -> Tensor:
     """
     exp(x) / sum(exp(x)) along dim, max-subtracted (stable for any magnitude).
     """
 def softplus(input: Tensor) -> Tensor:
     """
-    log(1 + exp(x)), stable for any x.
+    log(1 + exp(x)), stable; x itself above 20.
+    """
+def softshrink(input: Tensor, lambd: typing.SupportsFloat | typing.SupportsIndex = 0.5) -> Tensor:
+    """
+    x - lambd above lambd, x + lambd below -lambd, else 0.
+    """
+def softsign(input: Tensor) -> Tensor:
+    """
+    x / (1 + |x|).
     """
 def sort(input: Tensor, dim: builtins.int = -1, descending: builtins.bool = False, *, stable: typing.Any = None) -> typing.Any:
     """
@@ -1911,6 +2451,10 @@ def split(tensor: Tensor, split_size_or_sections: typing.Any, dim: builtins.int 
 def sqrt(input: Tensor) -> Tensor:
     """
     Square root elementwise.
+    """
+def square(input: Tensor) -> Tensor:
+    """
+    x ** 2 (integers stay integers).
     """
 def squeeze(input: Tensor, dim: typing.Any = None) -> Tensor:
     """
@@ -1944,9 +2488,13 @@ def take_along_dim(input: Tensor, indices: Tensor, dim: builtins.int | None = No
     """
     input gathered at indices along dim (both broadcast except along dim; negative indices count from the end), or from the flattened input when dim is None. indices must be int64.
     """
+def tan(input: Tensor) -> Tensor:
+    """
+    Tangent.
+    """
 def tanh(input: Tensor) -> Tensor:
     """
-    Hyperbolic tangent elementwise.
+    Hyperbolic tangent.
     """
 def tensor(data: typing.Any, *, dtype: typing.Any = None, device: typing.Any = None, requires_grad: builtins.bool = False) -> Tensor:
     """
@@ -1955,6 +2503,10 @@ def tensor(data: typing.Any, *, dtype: typing.Any = None, device: typing.Any = N
 def tensor_norms(tensors: collections.abc.Sequence[typing.Any], norm_type: typing.SupportsFloat | typing.SupportsIndex = 2.0) -> Tensor:
     """
     The norm of each tensor's values (NaN for None) as a float64 tensor, one pass each.
+    """
+def threshold(input: Tensor, threshold: typing.SupportsFloat | typing.SupportsIndex, value: typing.SupportsFloat | typing.SupportsIndex) -> Tensor:
+    """
+    x where x > threshold, else value.
     """
 def topk(input: Tensor, k: builtins.int, dim: builtins.int = -1, largest: builtins.bool = True, sorted: builtins.bool = True) -> typing.Any:
     """
@@ -1993,6 +2545,10 @@ def where(condition: Tensor, input: typing.Any, other: typing.Any) -> typing.Any
 def where(condition: Tensor) -> typing.Any:
     """
     where(condition): nonzero(condition, as_tuple=True).
+    """
+def xlogy(input: Tensor, other: typing.Any) -> Tensor:
+    """
+    a * log(b), 0 where a is 0 (unless b is NaN).
     """
 def zeros(*args: typing.Any, dtype: typing.Any = None, device: typing.Any = None, requires_grad: builtins.bool = False) -> Tensor:
     """

@@ -1,6 +1,6 @@
 """``gradcore-bench``: gradcore against its peers, side by side in one run, as ratios.
 
-    gradcore-bench gemm|mlp-step|tiny-step|op-overhead|elementwise|indexing|all
+    gradcore-bench gemm|mlp-step|tiny-step|op-overhead|elementwise|unary|indexing|all
                    [--threads N] [--batch B ...] [--repeat R] [--json PATH]
 
 Each workload is timed for gradcore and for every available peer (NumPy always; PyTorch
@@ -315,6 +315,48 @@ def bench_elementwise(args: argparse.Namespace) -> List[Dict[str, Any]]:
     return rows
 
 
+# The unary kernels of the issue-12 table: (name, gradcore, NumPy (None: NumPy has none), torch).
+_UNARY_CASES: List[Tuple[str, Callable[[Any], Any], Optional[Callable[[np.ndarray], Any]], Callable[[Any, Any], Any]]] = [
+    ("exp", lambda t: t.exp(), np.exp, lambda th, t: th.exp(t)),
+    ("log", lambda t: t.log(), np.log, lambda th, t: th.log(t)),
+    ("log1p", lambda t: t.log1p(), np.log1p, lambda th, t: th.log1p(t)),
+    ("tanh", lambda t: t.tanh(), np.tanh, lambda th, t: th.tanh(t)),
+    ("sigmoid", lambda t: t.sigmoid(), lambda a: 1 / (1 + np.exp(-a)), lambda th, t: th.sigmoid(t)),
+    ("erf", lambda t: t.erf(), None, lambda th, t: th.erf(t)),
+    ("gelu", lambda t: gc.nn.functional.gelu(t), None, lambda th, t: th.nn.functional.gelu(t)),
+    ("silu", lambda t: gc.nn.functional.silu(t), lambda a: a / (1 + np.exp(-a)), lambda th, t: th.nn.functional.silu(t)),
+    ("softplus", lambda t: gc.nn.functional.softplus(t), lambda a: np.logaddexp(0, a),
+     lambda th, t: th.nn.functional.softplus(t)),
+    ("sin", lambda t: t.sin(), np.sin, lambda th, t: th.sin(t)),
+    ("cos", lambda t: t.cos(), np.cos, lambda th, t: th.cos(t)),
+]
+
+
+def bench_unary(args: argparse.Namespace) -> List[Dict[str, Any]]:
+    """The vectorised unary kernels (exp log log1p tanh sigmoid erf gelu silu softplus sin cos)
+    over 16 Mi and 256x784 float32 elements, against NumPy (where it has the function, else
+    its usual composition) and torch, with the elements per nanosecond."""
+    torch = _torch()
+    rows = []
+    rng = np.random.default_rng(0)
+    for shape, label in (((16 * 1024 * 1024,), "16Mi"), ((256, 784), "256x784")):
+        xa = rng.uniform(0.01, 4.0, shape).astype(np.float32)  # positive: log/log1p defined
+        ga = gc.from_numpy(xa)
+        ta = torch.from_numpy(xa) if torch is not None else None
+        for name, gfn, nfn, tfn in _UNARY_CASES:
+            _progress(f"unary {name} {label}")
+            fns: Dict[str, Timer] = {"gradcore": (lambda f: lambda: f(ga))(gfn)}
+            if nfn is not None:
+                fns["numpy"] = (lambda f: lambda: f(xa))(nfn)
+            if torch is not None:
+                fns["torch"] = (lambda f: lambda: f(torch, ta))(tfn)
+            row = _row("unary", f"{name} {label}", _measure(fns, args.repeat), "ms")
+            for r in row["results"].values():
+                r["GB/s"] = 8 * xa.size / (r["median"] / 1e3) / 1e9
+            rows.append(row)
+    return rows
+
+
 def bench_indexing(args: argparse.Namespace) -> List[Dict[str, Any]]:
     """Gathers and scatters over x (10^5, 512) float32: x[idx] and its backward (the scatter-add
     of the gradient into zeros), x[mask] (half true), a basic-indexing view, index_select, gather."""
@@ -357,7 +399,8 @@ def bench_indexing(args: argparse.Namespace) -> List[Dict[str, Any]]:
 
 
 WORKLOADS = {"gemm": bench_gemm, "mlp-step": bench_mlp_step, "tiny-step": bench_tiny_step,
-             "op-overhead": bench_op_overhead, "elementwise": bench_elementwise, "indexing": bench_indexing}
+             "op-overhead": bench_op_overhead, "elementwise": bench_elementwise, "indexing": bench_indexing,
+             "unary": bench_unary}
 
 
 def machine_info() -> Dict[str, Any]:

@@ -44,6 +44,13 @@ inline TensorPtr float_op(const TensorPtr& x, F&& f) {
   return f(to_dtype(x, default_dtype()));
 }
 
+// PyTorch's NotImplementedError for ops without integer kernels: `kernel` names the kernel
+// in its message ("silu_cpu"); "" and "=" (the registries' integer-accepting columns) pass.
+inline void refuse_integers(const Tensor& x, const char* kernel) {
+  GC_CHECK(is_floating(x.dtype) || kernel[0] == 0 || kernel[0] == '=', NotImplementedError, "\"", kernel,
+           "\" not implemented for '", dtype_torch_name(x.dtype), "'");
+}
+
 // Refuses integer and bool tensors for ops that only make sense on floating point.
 inline void check_floating(const Tensor& t, const char* op) {
   GC_CHECK(is_floating(t.dtype), TypeError, op, ": expected a floating point tensor, got ", dtype_name(t.dtype),
@@ -74,5 +81,12 @@ inline void iterate(const Tensor& out, Row&& row, const Ts&... ins) {
   for (int j = 0; j < N; ++j) sp[j] = st[j];
   kernels::for_each_row<N>(nd, out.shape.data(), ptrs, sp, row);
 }
+
+// y = the table kernel `op` of a float32/float64 x of any layout: a dense input (contiguous
+// or a permuted block) is read as one block and the output takes its layout; others are
+// made contiguous first (unary.cpp). No autograd.
+TensorPtr unary_forward(UnaryOp op, const TensorPtr& x);
+// Records y = f(x) for a piecewise-constant f: gradient and tangent 0 (a Node named `node`).
+TensorPtr with_zero_gradient(const TensorPtr& y, const TensorPtr& x, const char* node);
 
 }  // namespace gradcore::ops

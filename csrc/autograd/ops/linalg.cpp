@@ -69,8 +69,8 @@ struct MmBackward final : Node {
 // the activation per C tile. Backward: one pass computes gpre = g * act'(.) and
 // db = sum_rows(gpre) together, then two GEMMs with transpose flags.
 struct LinearBackward final : Node {
-  SavedTensor x_, w_, b_, act_saved_;  // x as 2-D (rows, in); act_saved_: y (relu/sigmoid/tanh) or z (gelu)
-  int act = -1;
+  SavedTensor x_, w_, b_, act_saved_;  // x as 2-D (rows, in); act_saved_: y, or z when the activation saves its input
+  const Activation* act = nullptr;
   const char* name() const override { return "LinearBackward0"; }
   tensor_list apply(tensor_list&& g) override {
     tensor_list r(3);
@@ -79,31 +79,24 @@ struct LinearBackward final : Node {
     TensorPtr gpre, db;
     if (needs_composed({gy.get(), x.get(), w.get(), act_saved_.raw().get()})) {
       // create_graph or forward-mode tangents: the same formula from differentiable ops.
-      TensorPtr sv = act >= 0 ? act_saved_.unpack(this) : nullptr;
-      if (act == UNARY_GELU || act == UNARY_GELU_TANH) {
+      TensorPtr sv = act ? act_saved_.unpack(this) : nullptr;
+      if (act && act->saves_input) {
         // The saved pre-activation z has no history; rebuild it from x, w, b so that
-        // gelu''(z) dz reaches x, w and b in the recorded backward.
+        // act''(z) dz reaches x, w and b in the recorded backward.
         TensorPtr b = b_.unpack(this);
         sv = mm(x, w, false, true);
         if (b) sv = add(sv, b);
       }
-      switch (act) {
-        case UNARY_RELU: gpre = relu_backward(gy, sv); break;
-        case UNARY_SIGMOID: gpre = sigmoid_backward(gy, sv); break;
-        case UNARY_TANH: gpre = tanh_backward(gy, sv); break;
-        case UNARY_GELU: gpre = gelu_backward(gy, sv, false); break;
-        case UNARY_GELU_TANH: gpre = gelu_backward(gy, sv, true); break;
-        default: gpre = gy; break;
-      }
+      gpre = act ? act->grad(gy, sv) : gy;
       if (wants(*this, 2)) db = sum(gpre, {0}, false);
     } else {
-      TensorPtr sv = act >= 0 ? act_saved_.unpack(this) : nullptr;
-      gpre = act >= 0 ? empty(gy->shape, gy->dtype) : gy;
+      TensorPtr sv = act ? act_saved_.unpack(this) : nullptr;
+      gpre = act ? empty(gy->shape, gy->dtype) : gy;
       if (wants(*this, 2)) db = empty({gy->shape[1]}, gy->dtype);
-      if (act >= 0 || db) {
+      if (act || db) {
         dispatch(gy->dtype, [&](auto z) {
           using T = decltype(z);
-          kernels::linear_act_backward<T>(act, gy->data<T>(), sv ? sv->data<T>() : nullptr, gpre->data<T>(),
+          kernels::linear_act_backward<T>(act ? act->backward : -1, gy->data<T>(), sv ? sv->data<T>() : nullptr, gpre->data<T>(),
                                           db ? db->data<T>() : nullptr, gy->shape[0], gy->shape[1]);
           return 0;
         });
@@ -182,9 +175,7 @@ TensorPtr matmul(const TensorPtr& a, const TensorPtr& b) {
   return reshape(c, out_shape);
 }
 
-TensorPtr linear(const TensorPtr& x, const TensorPtr& w, const TensorPtr& b, int act) {
-  GC_CHECK(act == -1 || act == UNARY_RELU || act == UNARY_SIGMOID || act == UNARY_TANH || act == UNARY_GELU ||
-               act == UNARY_GELU_TANH, ValueError, "linear: unsupported fused activation ", act);
+TensorPtr linear(const TensorPtr& x, const TensorPtr& w, const TensorPtr& b, const Activation* act) {
   GC_CHECK(w->ndim() == 2, ValueError, "linear: weight must be 2-D (out_features, in_features), got ",
            shape_str(w->shape));
   GC_CHECK(x->ndim() >= 1, ValueError, "linear: input must have at least one dimension");
@@ -207,28 +198,22 @@ TensorPtr linear(const TensorPtr& x, const TensorPtr& w, const TensorPtr& b, int
     Shape os(x->shape.begin(), x->shape.end() - 1);
     os.push_back(out);
     TensorPtr z = b ? add(zeros(os, x->dtype), b) : zeros(os, x->dtype);
-    switch (act) {
-      case UNARY_RELU: return relu(z);
-      case UNARY_SIGMOID: return sigmoid(z);
-      case UNARY_TANH: return tanh(z);
-      case UNARY_GELU: return gelu(z, false);
-      case UNARY_GELU_TANH: return gelu(z, true);
-      default: return z;
-    }
+    return act ? act->op(z) : z;
   }
   Shape out_shape(x->shape.begin(), x->shape.end() - 1);
   // x as 2-D (rows, in); the reshape is recorded, so x's gradient comes back in x's shape.
   TensorPtr x2 = x->ndim() == 2 ? x : reshape(x, {shape_numel(out_shape), in});
   out_shape.push_back(out);
-  const bool is_gelu = act == UNARY_GELU || act == UNARY_GELU_TANH;
-  // GELU's backward needs the pre-activation z, so z is kept and GELU applied after.
+  // An activation whose backward needs its input (GELU, SiLU, ...) keeps the pre-activation
+  // z and is applied after the GEMM; the others run in its epilogue.
+  const bool is_gelu = act && act->saves_input;
   TensorPtr y = empty({x2->shape[0], out}, x->dtype);
   TensorPtr xd = dense(x2), wd = dense(w), bd = b ? dense(b) : nullptr;
   dispatch(x->dtype, [&](auto z) {
     using T = decltype(z);
     kernels::GemmEpilogue<T> ep;
     ep.bias = bd ? bd->data<T>() : nullptr;
-    ep.act = is_gelu ? -1 : act;
+    ep.act = !act || is_gelu ? -1 : act->forward;
     if (y->numel)
       kernels::gemm<T>(false, true, y->shape[0], out, in, T(1), xd->data<T>(), in, wd->data<T>(), in, T(0),
                        y->data<T>(), out, (ep.bias || ep.act >= 0) ? &ep : nullptr);
@@ -240,7 +225,7 @@ TensorPtr linear(const TensorPtr& x, const TensorPtr& w, const TensorPtr& b, int
     y = empty(z_pre->shape, z_pre->dtype);
     dispatch(x->dtype, [&](auto z) {
       using T = decltype(z);
-      kernels::unary<T>(static_cast<UnaryOp>(act), z_pre->data<T>(), y->data<T>(), y->numel);
+      kernels::unary<T>(act->forward, z_pre->data<T>(), y->data<T>(), y->numel);
       return 0;
     });
   }
@@ -256,20 +241,13 @@ TensorPtr linear(const TensorPtr& x, const TensorPtr& w, const TensorPtr& b, int
     TensorPtr dz = tx ? mm(tx, w, false, true) : nullptr;
     if (tw) dz = dz ? add(dz, mm(x2, tw, false, true)) : mm(x2, tw, false, true);
     if (tb) dz = dz ? add(dz, tb) : expand(tb, y->shape);
-    // While recording, GELU's pre-activation is recomputed in the graph (z_pre has none).
+    // While recording, the pre-activation is recomputed in the graph (z_pre has none).
     TensorPtr z = z_pre;
     if (is_gelu && n) {
       z = mm(x2, w, false, true);
       if (b) z = add(z, b);
     }
-    switch (act) {
-      case UNARY_RELU: return relu_backward(dz, y);
-      case UNARY_SIGMOID: return sigmoid_backward(dz, y);
-      case UNARY_TANH: return tanh_backward(dz, y);
-      case UNARY_GELU: return gelu_backward(dz, z, false);
-      case UNARY_GELU_TANH: return gelu_backward(dz, z, true);
-      default: return dz;
-    }
+    return act ? act->grad(dz, is_gelu ? z : y) : dz;
   });
   if (n) {
     if (w->needs_grad() || is_gelu) n->x_ = SavedTensor(x2, false);
@@ -277,7 +255,7 @@ TensorPtr linear(const TensorPtr& x, const TensorPtr& w, const TensorPtr& b, int
     if (is_gelu) {
       n->act_saved_ = SavedTensor(z_pre, false);
       n->b_ = SavedTensor(b, false);
-    } else if (act >= 0) {
+    } else if (act) {
       n->act_saved_ = SavedTensor(y, true);
     }
   }

@@ -1,6 +1,6 @@
-// unary.cpp — neg exp log sqrt abs tanh sigmoid relu, and their fused backward ops.
-// Float ops on integer inputs compute in the default dtype (float_op); neg, abs, sign and
-// relu also exist for integers, as in PyTorch.
+// unary.cpp — the hand-written unary ops: neg, abs, sign (also for integers, as in PyTorch),
+// relu on integers, leaky_relu, dropout, rounding. The registry ops are in math.cpp and
+// activation.cpp.
 #include <cmath>
 #include <type_traits>
 
@@ -11,8 +11,6 @@ using autograd::make_node;
 using autograd::needs_record;
 using autograd::SavedTensor;
 using autograd::set_history;
-
-namespace {
 
 // y = op(x) for float32/float64 x of any layout: a dense input (contiguous or a permuted
 // block) is read as one block and the output takes its layout; others are made contiguous.
@@ -27,6 +25,8 @@ TensorPtr unary_forward(UnaryOp op, const TensorPtr& x_in) {
   });
   return y;
 }
+
+namespace {
 
 // Integer and bool versions of the ops PyTorch defines on them (neg, abs, sign, relu).
 TensorPtr integer_unary(UnaryOp op, const TensorPtr& x) {
@@ -58,93 +58,11 @@ TensorPtr integer_unary(UnaryOp op, const TensorPtr& x) {
   return y;
 }
 
-// A unary op whose backward needs its input (log, abs) or its output (exp, sqrt, tanh,
-// sigmoid, relu). `Formula` maps (grad, saved) to the input's gradient.
-template <class Formula>
-struct UnaryBackward final : Node {
-  SavedTensor saved_;
-  bool saved_is_output_ = false;
-  const char* name() const override { return Formula::name; }
-  tensor_list apply(tensor_list&& g) override { return {Formula::grad(g[0], saved_.unpack(this))}; }
-  void release_saved() override { saved_.reset(); }
-  std::vector<std::pair<std::string, TensorPtr>> saved_tensors() const override {
-    return {{saved_is_output_ ? "result" : "self", saved_.raw()}};
-  }
-};
-
-template <class Formula>
-TensorPtr unary_op(UnaryOp op, const TensorPtr& x) {
-  TensorPtr y = unary_forward(op, x);
-  // Note [Forward rules after set_history]: a rule that uses the output runs once the
-  // output is linked to its node (so reverse mode can differentiate the tangent), and a
-  // saved output is saved after the rule (so it keeps its tangent for forward-over-reverse).
-  std::shared_ptr<UnaryBackward<Formula>> n;
-  if (needs_record({x.get()})) {
-    n = make_node<UnaryBackward<Formula>>({x});
-    set_history(y, n);
-  }
-  // Elementwise, so the forward rule is the backward formula applied to the tangent.
-  forward_rule(y, {x.get()}, [&] { return Formula::grad(tangent(x), Formula::saves_output ? y : x); });
-  if (n) {
-    n->saved_is_output_ = Formula::saves_output;
-    n->saved_ = SavedTensor(Formula::saves_output ? y : x, Formula::saves_output);
-  }
-  return y;
-}
-
-struct ExpF { static constexpr const char* name = "ExpBackward0"; static constexpr bool saves_output = true;
-  static TensorPtr grad(const TensorPtr& g, const TensorPtr& y) { return mul(g, y); } };
-struct LogF { static constexpr const char* name = "LogBackward0"; static constexpr bool saves_output = false;
-  static TensorPtr grad(const TensorPtr& g, const TensorPtr& x) { return div(g, x); } };
-struct SqrtF { static constexpr const char* name = "SqrtBackward0"; static constexpr bool saves_output = true;
-  static TensorPtr grad(const TensorPtr& g, const TensorPtr& y) { return div(g, mul_scalar(y, 2.0)); } };
-// NOTE: abs'(0) = 0 and abs'(NaN) = 0 (sign(0), sign(NaN)), as in PyTorch.
-struct AbsF { static constexpr const char* name = "AbsBackward0"; static constexpr bool saves_output = false;
-  static TensorPtr grad(const TensorPtr& g, const TensorPtr& x) { return mul(g, sign(x)); } };
-// d erf / dx = 2/sqrt(pi) exp(-x^2)
-struct ErfF { static constexpr const char* name = "ErfBackward0"; static constexpr bool saves_output = false;
-  static TensorPtr grad(const TensorPtr& g, const TensorPtr& x) {
-    return mul(g, mul_scalar(exp(neg(mul(x, x))), 1.1283791670955126));
-  } };
-// softplus' = sigmoid
-struct SoftplusF { static constexpr const char* name = "SoftplusBackward0"; static constexpr bool saves_output = false;
-  static TensorPtr grad(const TensorPtr& g, const TensorPtr& x) { return mul(g, sigmoid(x)); } };
-struct TanhF { static constexpr const char* name = "TanhBackward0"; static constexpr bool saves_output = true;
-  static TensorPtr grad(const TensorPtr& g, const TensorPtr& y) { return tanh_backward(g, y); } };
-struct SigmoidF { static constexpr const char* name = "SigmoidBackward0"; static constexpr bool saves_output = true;
-  static TensorPtr grad(const TensorPtr& g, const TensorPtr& y) { return sigmoid_backward(g, y); } };
-struct ReluF { static constexpr const char* name = "ReluBackward0"; static constexpr bool saves_output = true;
-  static TensorPtr grad(const TensorPtr& g, const TensorPtr& y) { return relu_backward(g, y); } };
-
-// Fused activation backward: one kernel pass when nothing records; while recording
-// (create_graph) the same formula composed from differentiable ops.
-TensorPtr act_backward(kernels::ActBackward act, const TensorPtr& g, const TensorPtr& y) {
-  GC_CHECK(g->shape == y->shape, ValueError, "activation backward: ", shape_str(g->shape), " vs ",
-           shape_str(y->shape));
-  if (needs_composed({g.get(), y.get()})) {
-    switch (act) {
-      // The kernel's mask (1 where y > 0 or y is NaN) as a constant factor.
-      case kernels::ACT_RELU: return mul(g, act_backward(kernels::ACT_RELU, full(y->shape, 1.0, y->dtype), detach(y)));
-      case kernels::ACT_SIGMOID: return mul(g, mul(y, rsub_scalar(y, 1.0)));
-      case kernels::ACT_TANH: return mul(g, rsub_scalar(mul(y, y), 1.0));
-      default: break;
-    }
-  }
-  TensorPtr out = empty(g->shape, g->dtype);
-  TensorPtr gd = dense(g), yd = dense(y);
-  dispatch(g->dtype, [&](auto t) {
-    using T = decltype(t);
-    kernels::activation_backward<T>(act, gd->data<T>(), yd->data<T>(), out->data<T>(), g->numel);
-    return 0;
-  });
-  return out;
-}
-
-struct GeluBackward final : Node {
+// abs' = sign(x): 0 at 0 and at NaN (sign(0), sign(NaN)), as in PyTorch.
+struct AbsBackward final : Node {
   SavedTensor x_;
-  bool tanh_approx = false;
-  const char* name() const override { return "GeluBackward0"; }
-  tensor_list apply(tensor_list&& g) override { return {gelu_backward(g[0], x_.unpack(this), tanh_approx)}; }
+  const char* name() const override { return "AbsBackward0"; }
+  tensor_list apply(tensor_list&& g) override { return {mul(g[0], sign(x_.unpack(this)))}; }
   void release_saved() override { x_.reset(); }
   std::vector<std::pair<std::string, TensorPtr>> saved_tensors() const override { return {{"self", x_.raw()}}; }
 };
@@ -191,26 +109,22 @@ TensorPtr neg(const TensorPtr& x) {
     return y;
   });
 }
-#define GC_FLOAT_UNARY(fn, F, OP) \
-  TensorPtr fn(const TensorPtr& x) { return float_op(x, [](const TensorPtr& x) { return unary_op<F>(OP, x); }); }
-GC_FLOAT_UNARY(exp, ExpF, UNARY_EXP)
-GC_FLOAT_UNARY(log, LogF, UNARY_LOG)
-GC_FLOAT_UNARY(sqrt, SqrtF, UNARY_SQRT)
-GC_FLOAT_UNARY(tanh, TanhF, UNARY_TANH)
-GC_FLOAT_UNARY(sigmoid, SigmoidF, UNARY_SIGMOID)
-GC_FLOAT_UNARY(erf, ErfF, UNARY_ERF)
-GC_FLOAT_UNARY(softplus, SoftplusF, UNARY_SOFTPLUS)
-#undef GC_FLOAT_UNARY
 TensorPtr abs(const TensorPtr& x) {
   if (!is_floating(x->dtype)) return x->dtype == DType::Bool ? clone(x) : integer_unary(UNARY_ABS, x);
-  return float_op(x, [](const TensorPtr& x) { return unary_op<AbsF>(UNARY_ABS, x); });
+  return float_op(x, [](const TensorPtr& x) {
+    TensorPtr y = unary_forward(UNARY_ABS, x);
+    forward_rule(y, {x.get()}, [&] { return mul(tangent(x), sign(x)); });
+    if (needs_record({x.get()})) {
+      auto n = make_node<AbsBackward>({x});
+      n->x_ = SavedTensor(x, false);
+      set_history(y, n);
+    }
+    return y;
+  });
 }
-TensorPtr relu(const TensorPtr& x) {
-  if (!is_floating(x->dtype)) {
-    GC_CHECK(x->dtype != DType::Bool, RuntimeError, "\"clamp_min_cpu\" not implemented for 'Bool'");
-    return integer_unary(UNARY_RELU, x);
-  }
-  return float_op(x, [](const TensorPtr& x) { return unary_op<ReluF>(UNARY_RELU, x); });
+TensorPtr relu_integer(const TensorPtr& x) {
+  GC_CHECK(x->dtype != DType::Bool, RuntimeError, "\"clamp_min_cpu\" not implemented for 'Bool'");
+  return integer_unary(UNARY_RELU, x);
 }
 namespace {
 // The backward of piecewise-constant ops (sign, floor, ceil, trunc, round): zero.
@@ -220,6 +134,16 @@ struct ZeroGradBackward final : Node {
   tensor_list apply(tensor_list&& g) override { return {zeros(g[0]->shape, g[0]->dtype)}; }
 };
 }  // namespace
+
+TensorPtr with_zero_gradient(const TensorPtr& y, const TensorPtr& x, const char* node) {
+  forward_rule(y, {x.get()}, [&] { return zeros(x->shape, x->dtype); });
+  if (needs_record({x.get()})) {
+    auto n = make_node<ZeroGradBackward>({x});
+    n->name_ = node;
+    set_history(y, n);
+  }
+  return y;
+}
 
 TensorPtr sign(const TensorPtr& x) {
   if (!is_floating(x->dtype)) return x->dtype == DType::Bool ? clone(x) : integer_unary(UNARY_SIGN, x);
@@ -237,52 +161,7 @@ TensorPtr sign(const TensorPtr& x) {
   });
 }
 
-TensorPtr gelu_impl(const TensorPtr& x, bool tanh_approximation);
 TensorPtr leaky_relu_impl(const TensorPtr& x, double slope);
-
-TensorPtr gelu(const TensorPtr& x_in, bool tanh_approximation) {
-  return float_op(x_in, [&](const TensorPtr& x) { return gelu_impl(x, tanh_approximation); });
-}
-
-TensorPtr gelu_impl(const TensorPtr& x, bool tanh_approximation) {
-  TensorPtr y = unary_forward(tanh_approximation ? UNARY_GELU_TANH : UNARY_GELU, x);
-  forward_rule(y, {x.get()}, [&] { return gelu_backward(tangent(x), x, tanh_approximation); });
-  if (needs_record({x.get()})) {
-    auto n = make_node<GeluBackward>({x});
-    n->x_ = SavedTensor(x, false);
-    n->tanh_approx = tanh_approximation;
-    set_history(y, n);
-  }
-  return y;
-}
-
-TensorPtr gelu_backward(const TensorPtr& g, const TensorPtr& x, bool tanh_approximation) {
-  GC_CHECK(g->shape == x->shape, ValueError, "gelu backward: ", shape_str(g->shape), " vs ", shape_str(x->shape));
-  if (needs_composed({g.get(), x.get()})) {
-    if (tanh_approximation) {
-      // 0.5 (1 + t) + 0.5 x (1 - t^2) u',  u = c (x + 0.044715 x^3), t = tanh(u)
-      const double c = 0.7978845608028654;
-      TensorPtr x2 = mul(x, x);
-      TensorPtr t = tanh(mul_scalar(add(x, mul_scalar(mul(x2, x), 0.044715)), c));
-      TensorPtr du = mul_scalar(add_scalar(mul_scalar(x2, 3 * 0.044715), 1.0), c);
-      TensorPtr d = add(mul_scalar(add_scalar(t, 1.0), 0.5), mul(mul_scalar(x, 0.5), mul(rsub_scalar(mul(t, t), 1.0), du)));
-      return mul(g, d);
-    }
-    // Phi(x) + x phi(x)
-    TensorPtr cdf = mul_scalar(add_scalar(erf(mul_scalar(x, 0.7071067811865476)), 1.0), 0.5);
-    TensorPtr pdf = mul_scalar(exp(mul_scalar(mul(x, x), -0.5)), 0.3989422804014327);
-    return mul(g, add(cdf, mul(x, pdf)));
-  }
-  TensorPtr out = empty(g->shape, g->dtype);
-  TensorPtr gd = dense(g), xd = dense(x);
-  dispatch(g->dtype, [&](auto t) {
-    using T = decltype(t);
-    kernels::activation_backward<T>(tanh_approximation ? kernels::ACT_GELU_TANH : kernels::ACT_GELU, gd->data<T>(),
-                                    xd->data<T>(), out->data<T>(), g->numel);
-    return 0;
-  });
-  return out;
-}
 
 TensorPtr leaky_relu(const TensorPtr& x_in, double slope) {
   return float_op(x_in, [&](const TensorPtr& x) { return leaky_relu_impl(x, slope); });
@@ -319,10 +198,6 @@ TensorPtr dropout(const TensorPtr& x, double p) {
   }
   return mul(x, mask);
 }
-
-TensorPtr relu_backward(const TensorPtr& g, const TensorPtr& y) { return act_backward(kernels::ACT_RELU, g, y); }
-TensorPtr sigmoid_backward(const TensorPtr& g, const TensorPtr& y) { return act_backward(kernels::ACT_SIGMOID, g, y); }
-TensorPtr tanh_backward(const TensorPtr& g, const TensorPtr& y) { return act_backward(kernels::ACT_TANH, g, y); }
 
 TensorPtr rounding(RoundOp op, const TensorPtr& x_in) {
   if (!is_floating(x_in->dtype)) return clone(x_in);  // integers are already whole

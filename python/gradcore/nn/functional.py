@@ -12,12 +12,27 @@ from gradcore._core import Tensor
 __all__ = [
     "relu", "sigmoid", "tanh", "softmax", "log_softmax", "linear", "cross_entropy", "mse_loss",
     "gelu", "leaky_relu", "softplus", "dropout", "flatten", "binary_cross_entropy_with_logits",
+    # activations (issue 12): each a C++ kernel and fused backward (GC_ACTIVATIONS, ops.h)
+    "relu_", "relu6", "elu", "elu_", "selu", "selu_", "celu", "celu_", "leaky_relu_", "silu", "mish",
+    "hardtanh", "hardtanh_", "hardswish", "hardsigmoid", "softsign", "logsigmoid", "tanhshrink", "softshrink",
+    "hardshrink", "threshold", "threshold_",
 ]
 
 
-def relu(input: Tensor) -> Tensor:
+def _maybe_inplace(input: Tensor, inplace: bool, name: str, fn: Any) -> Tensor:
+    """fn(input), or with ``inplace`` the same op written into ``input`` (recorded as PyTorch's)."""
+    out: Tensor = _core._apply_inplace(input, name, fn) if inplace else fn(input)
+    return out
+
+
+def relu(input: Tensor, inplace: bool = False) -> Tensor:
     """max(x, 0) elementwise."""
-    return _core.relu(input)
+    return input.relu_() if inplace else _core.relu(input)
+
+
+def relu_(input: Tensor) -> Tensor:
+    """relu in place."""
+    return input.relu_()
 
 
 def sigmoid(input: Tensor) -> Tensor:
@@ -28,6 +43,110 @@ def sigmoid(input: Tensor) -> Tensor:
 def tanh(input: Tensor) -> Tensor:
     """Hyperbolic tangent."""
     return _core.tanh(input)
+
+
+def relu6(input: Tensor, inplace: bool = False) -> Tensor:
+    """min(max(x, 0), 6)."""
+    return _maybe_inplace(input, inplace, "relu6_", _core.relu6)
+
+
+def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
+    """x if x > 0 else alpha * (exp(x) - 1)."""
+    return _maybe_inplace(input, inplace, "elu_", lambda t: _core.elu(t, alpha))
+
+
+def elu_(input: Tensor, alpha: float = 1.0) -> Tensor:
+    """elu in place."""
+    return elu(input, alpha, True)
+
+
+def selu(input: Tensor, inplace: bool = False) -> Tensor:
+    """scale * (max(0, x) + min(0, alpha * (exp(x) - 1))) with the self-normalising constants."""
+    return _maybe_inplace(input, inplace, "selu_", _core.selu)
+
+
+def selu_(input: Tensor) -> Tensor:
+    """selu in place."""
+    return selu(input, True)
+
+
+def celu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
+    """max(0, x) + min(0, alpha * (exp(x / alpha) - 1))."""
+    if alpha == 0:
+        raise RuntimeError("ZeroDivisionError")
+    return _maybe_inplace(input, inplace, "celu_", lambda t: _core.elu(t, alpha, 1.0, 1.0 / alpha))
+
+
+def celu_(input: Tensor, alpha: float = 1.0) -> Tensor:
+    """celu in place."""
+    return celu(input, alpha, True)
+
+
+def silu(input: Tensor, inplace: bool = False) -> Tensor:
+    """x * sigmoid(x) (swish)."""
+    return _maybe_inplace(input, inplace, "silu_", _core.silu)
+
+
+def mish(input: Tensor, inplace: bool = False) -> Tensor:
+    """x * tanh(softplus(x))."""
+    return _maybe_inplace(input, inplace, "mish_", _core.mish)
+
+
+def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False) -> Tensor:
+    """min(max(x, min_val), max_val)."""
+    if min_val > max_val:
+        raise ValueError("min_val cannot be greater than max_val")
+    return _maybe_inplace(input, inplace, "hardtanh_", lambda t: _core.hardtanh(t, min_val, max_val))
+
+
+def hardtanh_(input: Tensor, min_val: float = -1.0, max_val: float = 1.0) -> Tensor:
+    """hardtanh in place."""
+    return hardtanh(input, min_val, max_val, True)
+
+
+def hardswish(input: Tensor, inplace: bool = False) -> Tensor:
+    """x * relu6(x + 3) / 6."""
+    return _maybe_inplace(input, inplace, "hardswish_", _core.hardswish)
+
+
+def hardsigmoid(input: Tensor, inplace: bool = False) -> Tensor:
+    """relu6(x + 3) / 6."""
+    return _maybe_inplace(input, inplace, "hardsigmoid_", _core.hardsigmoid)
+
+
+def softsign(input: Tensor) -> Tensor:
+    """x / (1 + |x|)."""
+    return _core.softsign(input)
+
+
+def logsigmoid(input: Tensor) -> Tensor:
+    """log(sigmoid(x)), stable for any x."""
+    return _core.logsigmoid(input)
+
+
+def tanhshrink(input: Tensor) -> Tensor:
+    """x - tanh(x)."""
+    return input - _core.tanh(input)
+
+
+def softshrink(input: Tensor, lambd: float = 0.5) -> Tensor:
+    """x - lambd above lambd, x + lambd below -lambd, else 0."""
+    return _core.softshrink(input, lambd)
+
+
+def hardshrink(input: Tensor, lambd: float = 0.5) -> Tensor:
+    """x where |x| > lambd, else 0."""
+    return _core.hardshrink(input, lambd)
+
+
+def threshold(input: Tensor, threshold: float, value: float, inplace: bool = False) -> Tensor:
+    """x where x > threshold, else value."""
+    return _maybe_inplace(input, inplace, "threshold_", lambda t: _core.threshold(t, threshold, value))
+
+
+def threshold_(input: Tensor, threshold: float, value: float) -> Tensor:
+    """threshold in place."""
+    return _maybe_inplace(input, True, "threshold_", lambda t: _core.threshold(t, threshold, value))
 
 
 def softmax(input: Tensor, dim: int = -1) -> Tensor:
@@ -70,17 +189,28 @@ def mse_loss(input: Tensor, target: Any, reduction: str = "mean") -> Tensor:
 
 def gelu(input: Tensor, approximate: str = "none") -> Tensor:
     """x * Phi(x) (``approximate="none"``, exact with erf) or its tanh approximation."""
-    return _core.gelu(input, approximate)
+    if approximate == "none":
+        return _core.gelu(input)
+    if approximate == "tanh":
+        return _core.gelu_tanh(input)
+    raise RuntimeError("approximate argument must be either none or tanh.")
 
 
-def leaky_relu(input: Tensor, negative_slope: float = 0.01) -> Tensor:
+def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
     """x if x > 0 else negative_slope * x."""
-    return _core.leaky_relu(input, negative_slope)
+    return _maybe_inplace(input, inplace, "leaky_relu_", lambda t: _core.leaky_relu(t, negative_slope))
 
 
-def softplus(input: Tensor) -> Tensor:
-    """log(1 + exp(x)), computed stably for any x."""
-    return _core.softplus(input)
+def leaky_relu_(input: Tensor, negative_slope: float = 0.01) -> Tensor:
+    """leaky_relu in place."""
+    return leaky_relu(input, negative_slope, True)
+
+
+def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
+    """log(1 + exp(beta x)) / beta, computed stably; x itself where beta x > threshold."""
+    if beta == 1.0 and threshold == 20.0:
+        return _core.softplus(input)
+    return _core._softplus(input, beta, threshold)
 
 
 def dropout(input: Tensor, p: float = 0.5, training: bool = True) -> Tensor:

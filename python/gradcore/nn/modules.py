@@ -8,6 +8,9 @@ from gradcore import _core
 from gradcore._core import Tensor
 from gradcore.nn import functional as F
 from gradcore.nn import init
+from gradcore.nn.activation import (  # noqa: F401  (re-exported: their home before issue 12)
+    GELU, LeakyReLU, ReLU, Sigmoid, Tanh, fusable_activation,
+)
 from gradcore.nn.module import Module, Parameter
 
 
@@ -91,74 +94,7 @@ class Sequential(Module):
 
 def _fusable_activation(m: Module) -> Optional[str]:
     """The fused-epilogue name of an activation module that Sequential can fold into Linear."""
-    t = type(m)
-    if t is ReLU:
-        return "relu"
-    if t is Sigmoid:
-        return "sigmoid"
-    if t is Tanh:
-        return "tanh"
-    if t is GELU:
-        return "gelu" if m.approximate == "none" else "gelu_tanh"
-    return None
-
-
-class ReLU(Module):
-    """max(x, 0) elementwise."""
-
-    def forward(self, x: Tensor) -> Tensor:
-        """``F.relu(x)``."""
-        return F.relu(x)
-
-
-class Sigmoid(Module):
-    """1 / (1 + exp(-x)) elementwise."""
-
-    def forward(self, x: Tensor) -> Tensor:
-        """``F.sigmoid(x)``."""
-        return F.sigmoid(x)
-
-
-class Tanh(Module):
-    """Hyperbolic tangent elementwise."""
-
-    def forward(self, x: Tensor) -> Tensor:
-        """``F.tanh(x)``."""
-        return F.tanh(x)
-
-
-class LeakyReLU(Module):
-    """x if x > 0 else negative_slope * x."""
-
-    def __init__(self, negative_slope: float = 0.01) -> None:
-        super().__init__()
-        self.negative_slope = negative_slope
-
-    def forward(self, x: Tensor) -> Tensor:
-        """``F.leaky_relu(x, negative_slope)``."""
-        return F.leaky_relu(x, self.negative_slope)
-
-    def extra_repr(self) -> str:
-        """``negative_slope=...``."""
-        return f"negative_slope={self.negative_slope}"
-
-
-class GELU(Module):
-    """x * Phi(x); ``approximate="tanh"`` selects the tanh approximation."""
-
-    def __init__(self, approximate: str = "none") -> None:
-        super().__init__()
-        if approximate not in ("none", "tanh"):
-            raise ValueError(f"GELU: approximate must be 'none' or 'tanh', got {approximate!r}")
-        self.approximate = approximate
-
-    def forward(self, x: Tensor) -> Tensor:
-        """``F.gelu(x, approximate)``."""
-        return F.gelu(x, self.approximate)
-
-    def extra_repr(self) -> str:
-        """``approximate=...``."""
-        return f"approximate={self.approximate!r}"
+    return fusable_activation(m)
 
 
 class Softmax(Module):
