@@ -312,7 +312,7 @@ elementwise("logaddexp2", arity=2)
 # activations (GC_ACTIVATIONS): gc.* where torch has it, else F.*
 elementwise("relu", "away0", ulp=0, ref=lambda v: np.maximum(v, 0))
 elementwise("sigmoid", ulp=2, ref=_sigmoid_ref)
-elementwise("tanh", ulp=3, ref=np.tanh)  # glibc tanhf (the generic unit): 3 ulp
+elementwise("tanh", ulp=2, ref=np.tanh)
 elementwise("selu", method=False)  # torch.selu; no Tensor method
 elementwise("gelu", fn=lambda x: F.gelu(x), torch_fn=lambda x: _torch_gelu(x), method=False)
 elementwise("gelu_tanh", fn=lambda x: F.gelu(x, approximate="tanh"),
