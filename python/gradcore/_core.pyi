@@ -6,10 +6,11 @@ gradcore's compiled core: tensor, kernels, autograd engine
 # checks that names and parameters match the live module.
 from __future__ import annotations
 import builtins
+import builtins
 import collections.abc
 import numpy
 import typing
-__all__: list[str] = ['DTypeError', 'IndexOutOfBoundsError', 'IntOverflowError', 'Node', 'RemovableHandle', 'ShapeError', 'Tensor', 'abs', 'absolute', 'add', 'addcdiv', 'addcmul', 'all', 'amax', 'amin', 'any', 'arange', 'argmax', 'argmin', 'argsort', 'argwhere', 'as_tensor', 'backend_info', 'backward', 'bfloat16', 'bincount', 'bitwise_and', 'bitwise_not', 'bitwise_or', 'bitwise_xor', 'bool', 'can_cast', 'ceil', 'chunk', 'clamp', 'clamp_grads', 'clip', 'clone', 'count_nonzero', 'cross_entropy', 'cummax', 'cummin', 'cumprod', 'cumsum', 'detach', 'diagonal', 'div', 'divide', 'double', 'dropout', 'dtype', 'empty', 'empty_like', 'eq', 'equal', 'erf', 'exp', 'fix', 'flatten', 'float', 'float16', 'float32', 'float64', 'floor', 'floor_divide', 'from_numpy', 'full', 'full_like', 'gather', 'ge', 'gelu', 'get_default_dtype', 'get_num_threads', 'grad', 'grad_norm', 'greater', 'greater_equal', 'gt', 'half', 'histc', 'index_add', 'index_fill', 'index_put', 'index_put_', 'index_select', 'initial_seed', 'int', 'int16', 'int32', 'int64', 'int8', 'is_anomaly_enabled', 'is_grad_enabled', 'isfinite', 'isinf', 'isnan', 'isneginf', 'isposinf', 'kthvalue', 'le', 'leaky_relu', 'lerp', 'less', 'less_equal', 'linear', 'log', 'log_softmax', 'logical_and', 'logical_not', 'logical_or', 'logical_xor', 'long', 'lt', 'manual_seed', 'masked_fill', 'masked_scatter', 'masked_select', 'matmul', 'max', 'maximum', 'mean', 'median', 'min', 'minimum', 'mm', 'mode', 'mse_loss', 'mul', 'multiply', 'narrow', 'ne', 'neg', 'negative', 'nonzero', 'not_equal', 'ones', 'ones_like', 'optim_step', 'permute', 'pow', 'prod', 'promote_types', 'rand', 'randn', 'relu', 'remainder', 'reshape', 'result_type', 'round', 'scale_grads', 'scatter', 'scatter_add', 'scatter_reduce', 'select', 'set_anomaly_enabled', 'set_default_dtype', 'set_grad_enabled', 'set_num_threads', 'sgn', 'short', 'sigmoid', 'sign', 'softmax', 'softplus', 'sort', 'split', 'sqrt', 'squeeze', 'sub', 'subtract', 'sum', 'swapaxes', 'swapdims', 't', 'take_along_dim', 'tanh', 'tensor', 'tensor_norms', 'topk', 'transpose', 'true_divide', 'trunc', 'uint8', 'unbind', 'unique', 'unsqueeze', 'where', 'zeros', 'zeros_like']
+__all__: list[str] = ['DTypeError', 'IndexOutOfBoundsError', 'IntOverflowError', 'Node', 'RemovableHandle', 'ShapeError', 'Tensor', 'abs', 'absolute', 'add', 'addcdiv', 'addcmul', 'all', 'amax', 'amin', 'any', 'arange', 'argmax', 'argmin', 'argsort', 'argwhere', 'as_tensor', 'backend_info', 'backward', 'bfloat16', 'bincount', 'bitwise_and', 'bitwise_not', 'bitwise_or', 'bitwise_xor', 'bool', 'can_cast', 'ceil', 'chunk', 'clamp', 'clamp_grads', 'clip', 'clone', 'count_nonzero', 'cross_entropy', 'cummax', 'cummin', 'cumprod', 'cumsum', 'detach', 'diagonal', 'div', 'divide', 'double', 'dropout', 'dtype', 'empty', 'empty_like', 'eq', 'equal', 'erf', 'exp', 'fix', 'flatten', 'float', 'float16', 'float32', 'float64', 'floor', 'floor_divide', 'from_numpy', 'full', 'full_like', 'gather', 'ge', 'gelu', 'get_default_dtype', 'get_num_threads', 'grad', 'grad_norm', 'greater', 'greater_equal', 'gt', 'half', 'histc', 'index_add', 'index_fill', 'index_put', 'index_put_', 'index_select', 'initial_seed', 'int', 'int16', 'int32', 'int64', 'int8', 'is_anomaly_enabled', 'is_grad_enabled', 'isfinite', 'isinf', 'isnan', 'isneginf', 'isposinf', 'kthvalue', 'le', 'leaky_relu', 'lerp', 'less', 'less_equal', 'linear', 'log', 'log_softmax', 'logcumsumexp', 'logical_and', 'logical_not', 'logical_or', 'logical_xor', 'logsumexp', 'long', 'lt', 'manual_seed', 'masked_fill', 'masked_scatter', 'masked_select', 'matmul', 'max', 'maximum', 'mean', 'median', 'min', 'minimum', 'mm', 'mode', 'mse_loss', 'mul', 'multiply', 'narrow', 'ne', 'neg', 'negative', 'nonzero', 'not_equal', 'ones', 'ones_like', 'optim_step', 'permute', 'pow', 'prod', 'promote_types', 'rand', 'randn', 'relu', 'remainder', 'reshape', 'result_type', 'round', 'scale_grads', 'scatter', 'scatter_add', 'scatter_reduce', 'select', 'set_anomaly_enabled', 'set_default_dtype', 'set_grad_enabled', 'set_num_threads', 'sgn', 'short', 'sigmoid', 'sign', 'softmax', 'softplus', 'sort', 'split', 'sqrt', 'squeeze', 'std', 'std_mean', 'sub', 'subtract', 'sum', 'swapaxes', 'swapdims', 't', 'take_along_dim', 'tanh', 'tensor', 'tensor_norms', 'topk', 'transpose', 'true_divide', 'trunc', 'uint8', 'unbind', 'unique', 'unsqueeze', 'var', 'var_mean', 'where', 'zeros', 'zeros_like']
 _dtype: typing.TypeAlias = dtype  # the dtype class (inside Tensor `dtype` is a property)
 class DTypeError(TypeError, RuntimeError):
     """
@@ -33,6 +34,45 @@ class Tensor:
     """
     __array_priority__: typing.ClassVar[builtins.int] = 1000
     __array_ufunc__ = None
+    @staticmethod
+    def corrcoef(input: Tensor) -> Tensor:
+        """
+        The Pearson correlation coefficients of input's rows (cov normalised, clipped to [-1, 1]).
+        """
+    @staticmethod
+    def cov(input: Tensor, *, correction: builtins.int = 1, fweights: Tensor | None = None, aweights: Tensor | None = None) -> Tensor:
+        """
+        The covariance of the variables in input's rows (observations in columns; a 1-D input is
+            one variable), divided by sum(w) - correction (PyTorch's weighted form with fweights
+            and aweights).
+        """
+    @staticmethod
+    def dist(input: Tensor, other: Tensor, p: typing.Any = 2) -> Tensor:
+        """
+        The p-norm of input - other (broadcast).
+        """
+    @staticmethod
+    def nanmean(input: Tensor, dim: typing.Any = None, keepdim: builtins.bool = False, *, dtype: typing.Any = None) -> Tensor:
+        """
+        The mean over dim (None: all) of the non-NaN elements (NaN where there are none).
+        """
+    @staticmethod
+    def nanquantile(input: Tensor, q: typing.Any, dim: typing.Any = None, keepdim: builtins.bool = False, *, interpolation: str = 'linear') -> Tensor:
+        """
+        quantile ignoring NaNs (NaN only for lanes of NaNs).
+        """
+    @staticmethod
+    def nansum(input: Tensor, dim: typing.Any = None, keepdim: builtins.bool = False, *, dtype: typing.Any = None) -> Tensor:
+        """
+        The sum over dim (None: all) with NaNs counted as zero; their gradient is 0.
+        """
+    @staticmethod
+    def quantile(input: Tensor, q: typing.Any, dim: typing.Any = None, keepdim: builtins.bool = False, *, interpolation: str = 'linear') -> Tensor:
+        """
+        The q-th quantiles over dim (None: all elements), interpolated as numpy's methods
+            linear / lower / higher / midpoint / nearest; a lane holding NaN gives NaN. A 1-D q adds a
+            leading dim. Gradients flow to the selected (sorted) elements.
+        """
     def __abs__(self) -> Tensor:
         ...
     def __add__(self, value: typing.Any) -> Tensor:
@@ -235,6 +275,8 @@ class Tensor:
         """
         Minimum values over dim (int or tuple; all dims by default); ties share the gradient evenly, a NaN minimum gives its slice a NaN gradient (torch.amin).
         """
+    def aminmax(self, *, dim: builtins.int | None = None, keepdim: builtins.bool = False) -> typing.Any:
+        ...
     def any(self, dim: typing.Any = None, keepdim: builtins.bool = False) -> Tensor:
         """
         Whether any element (over dim: int or tuple; all by default) is nonzero; a bool tensor (uint8 for uint8 input).
@@ -647,6 +689,10 @@ class Tensor:
         """
         x - logsumexp(x) along dim, numerically stable.
         """
+    def logcumsumexp(self, dim: builtins.int) -> Tensor:
+        """
+        The running log(sum(exp(x))) along dim, stable for any magnitude.
+        """
     def logical_and(self, other: typing.Any) -> Tensor:
         """
         Elementwise logic on truth values (nonzero is true); bool result.
@@ -662,6 +708,10 @@ class Tensor:
     def logical_xor(self, other: typing.Any) -> Tensor:
         """
         Elementwise logic on truth values (nonzero is true); bool result.
+        """
+    def logsumexp(self, dim: typing.Any, keepdim: builtins.bool = False) -> Tensor:
+        """
+        log(sum(exp(x))) over dim (int or tuple), the maximum subtracted: stable for any magnitude.
         """
     def long(self) -> Tensor:
         """
@@ -807,6 +857,8 @@ class Tensor:
         """
         The indices of the nonzero elements: an (n, ndim) int64 tensor, or with as_tuple=True one 1-D tensor per dim (a 0-dim input counts as 1-D).
         """
+    def norm(self, p: typing.Any = 'fro', dim: typing.Any = None, keepdim: builtins.bool = False, dtype: typing.Any = None) -> Tensor:
+        ...
     def normal_(self, mean: typing.SupportsFloat | typing.SupportsIndex = 0.0, std: typing.SupportsFloat | typing.SupportsIndex = 1.0) -> Tensor:
         """
         Fill with N(mean, std^2) from gradcore's seeded RNG, in place.
@@ -977,6 +1029,10 @@ class Tensor:
         """
         A view without size-1 dims (all, or the given dim(s)).
         """
+    def std(self, dim: typing.Any = None, unbiased: typing.Any = None, keepdim: builtins.bool = False, *, correction: typing.Any = None) -> Tensor:
+        """
+        Standard deviation over dim (None: all), dividing by N - correction (unbiased=True: 1).
+        """
     def storage_offset(self) -> builtins.int:
         """
         The offset of element 0 in the storage, in elements.
@@ -1089,6 +1145,10 @@ class Tensor:
     def unsqueeze(self, dim: builtins.int) -> Tensor:
         """
         A view with a size-1 dim inserted at dim.
+        """
+    def var(self, dim: typing.Any = None, unbiased: typing.Any = None, keepdim: builtins.bool = False, *, correction: typing.Any = None) -> Tensor:
+        """
+        Variance over dim (None: all), dividing by N - correction (unbiased=True: 1); two-pass, stable for a large mean with a small spread.
         """
     def view(self, *args: typing.Any) -> Tensor:
         """
@@ -1308,6 +1368,10 @@ def _fw_set_tangent(tensor: Tensor, tangent: Tensor) -> None:
 def _fw_tangent(tensor: Tensor) -> typing.Any:
     """
     Internal: the tangent of a dual tensor at the active level, or None.
+    """
+def _linalg_vector_norm(input: Tensor, ord: typing.SupportsFloat | typing.SupportsIndex, dim: typing.Any, keepdim: builtins.bool) -> Tensor:
+    """
+    The kernel of gradcore.linalg.vector_norm (floating input, dim None or () for all dims).
     """
 def _make_dual(primal: Tensor, tangent: Tensor) -> Tensor:
     """
@@ -1674,6 +1738,10 @@ def log_softmax(input: Tensor, dim: builtins.int = -1) -> Tensor:
     """
     x - logsumexp(x) along dim, numerically stable.
     """
+def logcumsumexp(input: Tensor, dim: builtins.int) -> Tensor:
+    """
+    The running log(sum(exp(x))) along dim, stable for any magnitude.
+    """
 def logical_and(input: Tensor, other: typing.Any) -> Tensor:
     """
     Elementwise logic on truth values (nonzero is true); bool result.
@@ -1689,6 +1757,10 @@ def logical_or(input: Tensor, other: typing.Any) -> Tensor:
 def logical_xor(input: Tensor, other: typing.Any) -> Tensor:
     """
     Elementwise logic on truth values (nonzero is true); bool result.
+    """
+def logsumexp(input: Tensor, dim: typing.Any, keepdim: builtins.bool = False) -> Tensor:
+    """
+    log(sum(exp(x))) over dim (int or tuple), the maximum subtracted: stable for any magnitude.
     """
 def lt(input: typing.Any, other: typing.Any) -> typing.Any:
     """
@@ -1916,6 +1988,14 @@ def squeeze(input: Tensor, dim: typing.Any = None) -> Tensor:
     """
     A view without size-1 dims (all, or the given dim(s)).
     """
+def std(input: Tensor, dim: typing.Any = None, unbiased: typing.Any = None, keepdim: builtins.bool = False, *, correction: typing.Any = None) -> Tensor:
+    """
+    Standard deviation over dim (None: all), dividing by N - correction (unbiased=True: 1).
+    """
+def std_mean(input: Tensor, dim: typing.Any = None, unbiased: typing.Any = None, keepdim: builtins.bool = False, *, correction: typing.Any = None) -> tuple[Tensor, Tensor]:
+    """
+    (std, mean) over dim, as std and mean.
+    """
 def sub(input: typing.Any, other: typing.Any, *, alpha: typing.Any = None) -> typing.Any:
     """
     input + alpha * other (or -), broadcasting; scalars allowed on either side.
@@ -1983,6 +2063,14 @@ def unique(input: Tensor, sorted: builtins.bool = True, return_inverse: builtins
 def unsqueeze(input: Tensor, dim: builtins.int) -> Tensor:
     """
     A view with a size-1 dim inserted at dim.
+    """
+def var(input: Tensor, dim: typing.Any = None, unbiased: typing.Any = None, keepdim: builtins.bool = False, *, correction: typing.Any = None) -> Tensor:
+    """
+    Variance over dim (None: all), dividing by N - correction (unbiased=True: 1); two-pass, stable for a large mean with a small spread.
+    """
+def var_mean(input: Tensor, dim: typing.Any = None, unbiased: typing.Any = None, keepdim: builtins.bool = False, *, correction: typing.Any = None) -> tuple[Tensor, Tensor]:
+    """
+    (var, mean) over dim, as var and mean.
     """
 @typing.overload
 def where(condition: Tensor, input: typing.Any, other: typing.Any) -> typing.Any:

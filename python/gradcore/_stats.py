@@ -139,7 +139,7 @@ def _quantile(name: str, input: Tensor, q: Any, dim: Any, keepdim: builtins.bool
     se = s.unsqueeze(0).expand((k,) + tuple(s.shape))
     out = _core.gather(se, -1, idx_below)
     if interpolation in ("linear", "midpoint"):
-        out = out + weights * (_core.gather(se, -1, idx_above) - out)
+        out = _core.lerp(out, _core.gather(se, -1, idx_above), weights)  # PyTorch's lerp formula, infinities alike
     out = out.squeeze(-1)                    # (k, *lead)
     if dim is None:
         if keepdim:
@@ -234,7 +234,8 @@ def cov(input: Tensor, *, correction: builtins.int = 1, fweights: Optional[Tenso
         norm_factor = 0.0
     centered = x2 - avg.unsqueeze(1)
     c = _core.mm(centered, (centered if w is None else centered * w).t())
-    return (c / norm_factor).squeeze()
+    out: Tensor = (c / norm_factor).squeeze()
+    return out
 
 
 def corrcoef(input: Tensor) -> Tensor:
@@ -279,7 +280,8 @@ def dist(input: Tensor, other: Tensor, p: Any = 2) -> Tensor:
 
 def _euclid_mm(x1: Tensor, x2: Tensor) -> Tensor:
     """sqrt(clamp(|a|^2 + |b|^2 - 2 a.b, 0)) for 2-D x1 (P, M), x2 (R, M): one GEMM."""
-    return _EuclidMM.apply(x1, x2)
+    out: Tensor = _EuclidMM.apply(x1, x2)
+    return out
 
 
 def cdist(x1: Tensor, x2: Tensor, p: Any = 2.0, compute_mode: str = "use_mm_for_euclid_dist_if_necessary") -> Tensor:
@@ -315,7 +317,18 @@ def cdist(x1: Tensor, x2: Tensor, p: Any = 2.0, compute_mode: str = "use_mm_for_
     diff = x1.unsqueeze(-2) - x2.unsqueeze(-3)          # (..., P, R, M)
     if diff.shape[-1] == 0:
         return _core.zeros(tuple(diff.shape[:-1]), dtype=x1.dtype) + 0 * diff.sum(-1)
-    return linalg.vector_norm(diff, builtins.float(p), -1)
+    d = linalg.vector_norm(diff, builtins.float(p), -1)
+    if p == 1:
+        # NOTE: PyTorch's cdist backward for p = 1 takes sign(NaN) = NaN (the vector norm's, as
+        # torch.sign, is 0): a NaN difference gives its inputs a NaN gradient. The term added
+        # is 0 where the difference is not NaN (and NaN only where d is NaN already); its
+        # gradient NaN at the NaN differences, 0 elsewhere.
+        zero = _core.zeros((), dtype=diff.dtype)
+        with _core_no_grad():
+            is_nan = _core.isnan(diff)
+            nan_at = _core.where(is_nan, _core.full((), builtins.float("nan"), dtype=diff.dtype), zero)
+        d = d + (_core.where(is_nan, diff, zero) * nan_at).sum(-1)
+    return d
 
 
 def _euclid_mm_backward(g: Tensor, x1: Tensor, x2: Tensor, d: Tensor) -> Tuple[Tensor, Tensor]:
@@ -328,15 +341,20 @@ def _euclid_mm_backward(g: Tensor, x1: Tensor, x2: Tensor, d: Tensor) -> Tuple[T
     return dx1, dx2
 
 
+def _euclid_mm_values(x1: Tensor, x2: Tensor) -> Tensor:
+    n1 = (x1 * x1).sum(-1, True)                # (P, 1)
+    n2 = (x2 * x2).sum(-1, True).t()            # (1, R)
+    out: Tensor = _core.sqrt(_core.clamp(n1 + n2 - 2 * _core.mm(x1, x2.t()), 0, None))
+    return out
+
+
 def _make_euclid_mm() -> Any:
-    from gradcore.autograd import Function
+    from gradcore.autograd.function import Function
 
     class EuclidMM(Function):
         @staticmethod
         def forward(ctx: Any, x1: Tensor, x2: Tensor) -> Tensor:
-            n1 = (x1 * x1).sum(-1, True)                # (P, 1)
-            n2 = (x2 * x2).sum(-1, True).t()            # (1, R)
-            d = _core.sqrt(_core.clamp(n1 + n2 - 2 * _core.mm(x1, x2.t()), 0, None))
+            d = _euclid_mm_values(x1, x2)
             ctx.save_for_backward(x1, x2, d)
             return d
 
@@ -348,10 +366,12 @@ def _make_euclid_mm() -> Any:
         @staticmethod
         def jvp(ctx: Any, t1: Tensor, t2: Tensor) -> Tensor:
             # d(d_ij) = <x1_i - x2_j, t1_i - t2_j> / d_ij (0 where d_ij = 0)
-            x1, x2, d = ctx.saved_tensors
+            x1, x2, _ = ctx.saved_tensors
+            d = _euclid_mm_values(x1, x2)  # recomputed from x1, x2: reverse over this jvp sees d's dependence
             num = (x1 * t1).sum(-1, True) + (x2 * t2).sum(-1, True).t() - _core.mm(x1, t2.t()) - _core.mm(t1, x2.t())
             one = _core.ones((), dtype=d.dtype)
-            return _core.where(d == 0, _core.zeros((), dtype=d.dtype), num / _core.where(d == 0, one, d))
+            out: Tensor = _core.where(d == 0, _core.zeros((), dtype=d.dtype), num / _core.where(d == 0, one, d))
+            return out
 
     return EuclidMM
 

@@ -225,8 +225,9 @@ TensorPtr var_float(const TensorPtr& x, const std::vector<int64_t>& dims_in, dou
     TensorPtr dev = sub(x, mean(x, dims, true));
     return mul_scalar(sum(mul(dev, tangent(x)), dims, keepdim), scale);
   });
+  std::shared_ptr<VarBackward> n;
   if (needs_record({x.get()})) {
-    auto n = make_node<VarBackward>({x});
+    n = make_node<VarBackward>({x});
     n->x_ = SavedTensor(x, false);
     n->dims = dims;
     n->kd = r.kd;
@@ -268,25 +269,33 @@ TensorPtr logsumexp_float(const TensorPtr& x, const std::vector<int64_t>& dims_i
     over_lanes(r, [&](int64_t l0, int64_t l1) { logsumexp_lanes<T>(px, l0, l1, r.n, py); });
     return 0;
   });
-  forward_rule(y, {x.get()}, [&] {
-    return sum(mul(tangent(x), exp(sub(x, as_kd(y, r.kd)))), dims, keepdim);
-  });
+  std::shared_ptr<LogsumexpBackward> n;
   if (needs_record({x.get()})) {
-    auto n = make_node<LogsumexpBackward>({x});
+    n = make_node<LogsumexpBackward>({x});
     n->x_ = SavedTensor(x, false);
-    n->y_ = SavedTensor(y, true);
     n->kd = r.kd;
     set_history(y, n);
   }
+  // Note [Saved result with a tangent]: the rule runs after set_history (it reads y, whose
+  // history reverse-over-forward needs) and y is saved after the rule (the saved result
+  // carries its tangent into forward-over-reverse).
+  forward_rule(y, {x.get()}, [&] {
+    return sum(mul(tangent(x), exp(sub(x, as_kd(y, r.kd)))), dims, keepdim);
+  });
+  if (n) n->y_ = SavedTensor(y, true);
   return y;
 }
 
 // ---- logcumsumexp ----
 // sum over a running window of w_j exp(a_j - b_i), stably: exp(logcumsumexp(log|w| + a) - b)
-// for the positive and the negative w apart (log 0 = -inf drops a term). The window is
-// j <= i (from the start), or j >= i for `reverse`.
+// for the positive and the negative w apart. The window is j <= i (from the start), or
+// j >= i for `reverse`. NOTE: a dropped term takes the dtype's lowest finite value, not
+// -inf (as PyTorch): with -inf, a window of dropped terms has logcumsumexp -inf, and the
+// derivative of this formula (create_graph) meets inf - inf.
 TensorPtr weighted_window_exp(const TensorPtr& w, const TensorPtr& a, const TensorPtr& b, int64_t dim, bool reverse) {
-  const TensorPtr ninf = scalar_like(*a, -std::numeric_limits<double>::infinity());
+  const double lowest = a->dtype == DType::Float32 ? static_cast<double>(std::numeric_limits<float>::lowest())
+                                                   : std::numeric_limits<double>::lowest();
+  const TensorPtr ninf = scalar_like(*a, lowest);
   const TensorPtr log_abs = log(abs(w));
   auto part = [&](CmpOp side) {
     TensorPtr lw = where(compare(side, w, Scalar::of(0.0)), log_abs, ninf);
@@ -329,17 +338,19 @@ TensorPtr logcumsumexp_float(const TensorPtr& x, int64_t dim_in, bool reverse) {
       return 0;
     });
   }
-  forward_rule(y, {x.get()}, [&] {
-    return weighted_window_exp(tangent(x), x, y, dim, reverse);
-  });
+  std::shared_ptr<LogcumsumexpBackward> n;
   if (needs_record({x.get()})) {
-    auto n = make_node<LogcumsumexpBackward>({x});
+    n = make_node<LogcumsumexpBackward>({x});
     n->x_ = SavedTensor(x, false);
-    n->y_ = SavedTensor(y, true);
     n->dim = dim;
     n->reverse = reverse;
     set_history(y, n);
   }
+  // See Note [Saved result with a tangent].
+  forward_rule(y, {x.get()}, [&] {
+    return weighted_window_exp(tangent(x), x, y, dim, reverse);
+  });
+  if (n) n->y_ = SavedTensor(y, true);
   return y;
 }
 
@@ -351,7 +362,7 @@ TensorPtr logcumsumexp_float(const TensorPtr& x, int64_t dim_in, bool reverse) {
 TensorPtr norm_backward(const TensorPtr& g_kd, const TensorPtr& x, const TensorPtr& norm_kd, double ord,
                         const std::vector<int64_t>& dims) {
   const TensorPtr zero = scalar_like(*x, 0.0);
-  if (ord == 0) return mul(zeros(x->shape, x->dtype), g_kd);
+  if (ord == 0) return zeros(x->shape, x->dtype);  // not 0 * g: a NaN upstream gradient stays out, as PyTorch
   if (ord == 1) return mul(sign(x), g_kd);
   if (std::isinf(ord)) {
     TensorPtr ax = abs(x);
@@ -407,20 +418,22 @@ TensorPtr vector_norm_float(const TensorPtr& x, double ord, const std::vector<in
     over_lanes(r, [&](int64_t l0, int64_t l1) { vector_norm_lanes<T>(px, l0, l1, r.n, ord, py); });
     return 0;
   });
-  forward_rule(y, {x.get()}, [&] {
-    // d norm = sum(norm_backward(1) * t): the same subgradients as the backward
-    TensorPtr w = norm_backward(scalar_like(*x, 1.0), x, as_kd(y, r.kd), ord, dims);
-    return sum(mul(w, tangent(x)), dims, keepdim);
-  });
+  std::shared_ptr<NormBackward> n;
   if (needs_record({x.get()})) {
-    auto n = make_node<NormBackward>({x});
+    n = make_node<NormBackward>({x});
     n->x_ = SavedTensor(x, false);
-    n->y_ = SavedTensor(y, true);
     n->dims = dims;
     n->kd = r.kd;
     n->ord = ord;
     set_history(y, n);
   }
+  // See Note [Saved result with a tangent].
+  forward_rule(y, {x.get()}, [&] {
+    // d norm = sum(norm_backward(1) * t): the same subgradients as the backward
+    TensorPtr w = norm_backward(scalar_like(*x, 1.0), x, as_kd(y, r.kd), ord, dims);
+    return sum(mul(w, tangent(x)), dims, keepdim);
+  });
+  if (n) n->y_ = SavedTensor(y, true);
   return y;
 }
 
