@@ -64,7 +64,8 @@ class Tensor:
     @staticmethod
     def nansum(input: Tensor, dim: typing.Any = None, keepdim: builtins.bool = False, *, dtype: typing.Any = None) -> Tensor:
         """
-        The sum over dim (None: all) with NaNs counted as zero; their gradient is 0.
+        The sum over dim (None: all) with NaNs counted as zero. The gradient is PyTorch's
+            g * ~isnan(x), a product: an infinite g (nanmean of only NaNs) gives NaN there, not 0.
         """
     @staticmethod
     def quantile(input: Tensor, q: typing.Any, dim: typing.Any = None, keepdim: builtins.bool = False, *, interpolation: str = 'linear') -> Tensor:

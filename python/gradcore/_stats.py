@@ -40,9 +40,62 @@ def _norm_dim(d: Any, ndim: int) -> int:
 
 
 def nansum(input: Tensor, dim: Any = None, keepdim: builtins.bool = False, *, dtype: Any = None) -> Tensor:
-    """The sum over dim (None: all) with NaNs counted as zero; their gradient is 0."""
-    x = input.masked_fill(_core.isnan(input), 0) if input.is_floating_point() else input
-    return _core.sum(x, dim, keepdim, dtype=dtype)
+    """The sum over dim (None: all) with NaNs counted as zero. The gradient is PyTorch's
+    g * ~isnan(x), a product: an infinite g (nanmean of only NaNs) gives NaN there, not 0."""
+    if not input.is_floating_point():
+        return _core.sum(input, dim, keepdim, dtype=dtype)
+    x = input if dtype is None else input.to(dtype)
+    if dim is None or (isinstance(dim, (list, tuple)) and len(dim) == 0):
+        dims: Tuple[int, ...] = tuple(range(x.dim()))
+    elif isinstance(dim, (list, tuple)):
+        dims = tuple(_norm_dim(d, x.dim()) for d in dim)
+    else:
+        dims = (_norm_dim(dim, x.dim()),)
+    out: Tensor = _NanSum.apply(x, dims, keepdim)
+    return out
+
+
+def _make_nansum() -> Any:
+    from gradcore.autograd.function import Function
+
+    def kd_shape(x: Tensor, dims: Tuple[int, ...]) -> Tuple[int, ...]:
+        return tuple(1 if d in dims else n for d, n in enumerate(x.shape))
+
+    class NanSum(Function):
+        @staticmethod
+        def forward(ctx: Any, x: Tensor, dims: Tuple[int, ...], keepdim: builtins.bool) -> Tensor:
+            ctx.dims, ctx.keepdim = dims, keepdim
+            ctx.save_for_backward(x)
+            return _core.sum(x.masked_fill(_core.isnan(x), 0), list(dims), keepdim)
+
+        @staticmethod
+        def backward(ctx: Any, g: Tensor) -> Tuple[Any, None, None]:
+            (x,) = ctx.saved_tensors
+            keep = _core.logical_not(_core.isnan(x.detach())).to(x.dtype)
+            return g.reshape(kd_shape(x, ctx.dims)) * keep, None, None
+
+        @staticmethod
+        def jvp(ctx: Any, t: Tensor, *_: Any) -> Tensor:
+            (x,) = ctx.saved_tensors
+            return _core.sum(t.masked_fill(_core.isnan(x), 0), list(ctx.dims), ctx.keepdim)
+
+    return NanSum
+
+
+class _LazyFn:
+    """A Function class built on first use (gradcore.autograd imports this package)."""
+
+    def __init__(self, make: Any) -> None:
+        self._make = make
+        self._fn: Any = None
+
+    def apply(self, *args: Any) -> Any:
+        if self._fn is None:
+            self._fn = self._make()
+        return self._fn.apply(*args)
+
+
+_NanSum = _LazyFn(_make_nansum)
 
 
 def nanmean(input: Tensor, dim: Any = None, keepdim: builtins.bool = False, *, dtype: Any = None) -> Tensor:
@@ -63,7 +116,9 @@ def aminmax(input: Tensor, *, dim: Optional[builtins.int] = None, keepdim: built
         if isinstance(dim, builtins.bool) or not isinstance(dim, builtins.int):
             raise TypeError(f"aminmax(): argument 'dim' must be int, not {type(dim).__name__}")
         d = _norm_dim(dim, input.dim())
-        empty = input.dim() > 0 and input.shape[d] == 0
+        if input.dim() > 0 and input.shape[d] == 0:
+            raise IndexError(f"aminmax: Expected reduction dim {d} to have non-zero size.")
+        empty = False
     else:
         empty = input.numel() == 0
     if empty:
@@ -376,17 +431,7 @@ def _make_euclid_mm() -> Any:
     return EuclidMM
 
 
-class _LazyFunction:
-    def __init__(self) -> None:
-        self._fn: Any = None
-
-    def apply(self, *args: Any) -> Any:
-        if self._fn is None:
-            self._fn = _make_euclid_mm()
-        return self._fn.apply(*args)
-
-
-_EuclidMM = _LazyFunction()
+_EuclidMM = _LazyFn(lambda: _make_euclid_mm())
 
 
 def _method_norm(self: Tensor, p: Any = "fro", dim: Any = None, keepdim: builtins.bool = False,

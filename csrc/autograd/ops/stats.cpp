@@ -242,6 +242,65 @@ void check_var_input(const Tensor& x) {
   GC_CHECK(is_floating(x.dtype), RuntimeError, "std and var only support floating point and complex dtypes");
 }
 
+// ---- std ----
+// PyTorch's std_backward: var's gradient times g / (2 std), 0 where std is 0 (a constant
+// slice: sqrt's infinite slope is not taken, unlike sqrt(var)).
+TensorPtr std_grad(const TensorPtr& g_kd, const TensorPtr& x, const TensorPtr& s_kd, const std::vector<int64_t>& dims,
+                   double n_minus_c) {
+  TensorPtr zero = scalar_like(*x, 0.0), one = scalar_like(*x, 1.0);
+  TensorPtr at0 = compare(CmpOp::EQ, s_kd, Scalar::of(0.0));
+  TensorPtr scale = where(at0, zero, div(g_kd, mul_scalar(where(at0, one, s_kd), n_minus_c)));
+  return mul(sub(x, mean(x, dims, true)), scale);  // [x] = (x - mean) g / ((n - c) std)
+}
+
+struct StdBackward final : Node {
+  SavedTensor x_, y_;
+  std::vector<int64_t> dims;
+  Shape kd;
+  double n_minus_c = 0;
+  const char* name() const override { return "StdBackward0"; }
+  tensor_list apply(tensor_list&& g) override {
+    TensorPtr x = x_.unpack(this), y = y_.unpack(this);
+    return {std_grad(reshape(g[0], kd), x, reshape(y, kd), dims, n_minus_c)};
+  }
+  void release_saved() override { x_.reset(); y_.reset(); }
+  std::vector<std::pair<std::string, TensorPtr>> saved_tensors() const override {
+    return {{"self", x_.raw()}, {"result", y_.raw()}};
+  }
+};
+
+TensorPtr std_float(const TensorPtr& x, const std::vector<int64_t>& dims_in, double correction, bool keepdim) {
+  std::vector<int64_t> dims = stat_dims(dims_in, x->ndim());
+  TensorPtr y, kd_t;
+  Shape kd = x->shape;
+  int64_t n = 1;
+  for (int64_t d : dims) {
+    n *= x->shape[d];
+    kd[d] = 1;
+  }
+  {
+    autograd::GradModeGuard no_grad(false);
+    autograd::fw::DisableGuard no_tangent;
+    y = sqrt(var_float(detach(x), dims, correction, keepdim, nullptr));
+  }
+  const double n_minus_c = static_cast<double>(n) - correction;
+  std::shared_ptr<StdBackward> node;
+  if (needs_record({x.get()})) {
+    node = make_node<StdBackward>({x});
+    node->x_ = SavedTensor(x, false);
+    node->dims = dims;
+    node->kd = kd;
+    node->n_minus_c = n_minus_c;
+    set_history(y, node);
+  }
+  // See Note [Saved result with a tangent].
+  forward_rule(y, {x.get()}, [&] {
+    return sum(std_grad(tangent(x), x, reshape(y, kd), dims, n_minus_c), dims, keepdim);
+  });
+  if (node) node->y_ = SavedTensor(y, true);
+  return y;
+}
+
 // ---- logsumexp ----
 struct LogsumexpBackward final : Node {
   SavedTensor x_, y_;
@@ -405,10 +464,13 @@ struct NormBackward final : Node {
 
 TensorPtr vector_norm_float(const TensorPtr& x, double ord, const std::vector<int64_t>& dims_in, bool keepdim) {
   std::vector<int64_t> dims = stat_dims(dims_in, x->ndim());
-  bool empty_dim = false;
-  for (int64_t d : dims) empty_dim |= x->shape[d] == 0;
-  GC_CHECK(!(std::isinf(ord) && empty_dim), RuntimeError, "linalg.vector_norm cannot compute the ",
-           ord > 0 ? "inf" : "-inf", " norm on an empty tensor because the operation does not have an identity");
+  if (ord < 0 || std::isinf(ord)) {  // max / min-like norms of nothing have no identity
+    for (int64_t d : dims)
+      GC_CHECK(x->shape[d] != 0, RuntimeError, "linalg.vector_norm cannot compute the ", ord,
+               " norm on the dimension ", d, " because this dimension is empty and the operation does not have an identity");
+    GC_CHECK(!(x->numel == 0 && dims.empty() && x->ndim() > 0), RuntimeError, "linalg.vector_norm cannot compute the ",
+             ord, " norm on an empty tensor because the operation does not have an identity");
+  }
   ReducedLanes r = reduced_lanes(x, dims, keepdim);
   TensorPtr y = empty(r.out, x->dtype);
   dispatch(x->dtype, [&](auto t) {
@@ -445,14 +507,15 @@ TensorPtr var(const TensorPtr& x, const std::vector<int64_t>& dims, double corre
 }
 
 TensorPtr std_dev(const TensorPtr& x, const std::vector<int64_t>& dims, double correction, bool keepdim) {
-  return sqrt(var(x, dims, correction, keepdim));
+  check_var_input(*x);
+  return float_op(x, [&](const TensorPtr& xf) { return std_float(xf, dims, correction, keepdim); });
 }
 
 std::pair<TensorPtr, TensorPtr> var_mean(const TensorPtr& x, const std::vector<int64_t>& dims, double correction,
                                          bool keepdim, bool take_sqrt) {
   check_var_input(*x);
-  TensorPtr v = float_op(x, [&](const TensorPtr& xf) { return var_float(xf, dims, correction, keepdim, nullptr); });
-  return {take_sqrt ? sqrt(v) : v, mean(x, dims, keepdim)};
+  TensorPtr v = take_sqrt ? nullptr : var(x, dims, correction, keepdim);
+  return {take_sqrt ? std_dev(x, dims, correction, keepdim) : v, mean(x, dims, keepdim)};
 }
 
 TensorPtr logsumexp(const TensorPtr& x_in, const std::vector<int64_t>& dims, bool keepdim) {
