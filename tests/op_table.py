@@ -784,3 +784,91 @@ def num_hvp(f: Callable[..., gc.Tensor], args: List[gc.Tensor], vs: List[np.ndar
         return [np.zeros(x.shape) if g is None else g.detach().numpy().copy() for g, x in zip(gs, xs)]
     plus, minus = grads(1.0), grads(-1.0)
     return [(p - m) / (2 * eps) for p, m in zip(plus, minus)]
+
+
+# --- reductions and statistics (issue 12, reduce12) ---
+# var/std at distinct values (a positive variance: std's sqrt is smooth there); norms away
+# from 0 (|x| >= 0.2: |x|^p and sign are smooth), inf-norms and quantiles at distinct values
+# (no ties; quantile's q avoids the ranks' integer points so 'linear' interpolates).
+_Q = [0.3, 0.65]
+op("var_all", lambda x: x.var(), [(2, 3)])
+op("var_dim", lambda x: x.var(1), [(3, 4)])
+op("var_dims_keep_corr0", lambda x: gc.var(x, (0, 2), keepdim=True, correction=0), [(2, 3, 2)],
+   torch_fn=lambda x: torch.var(x, (0, 2), keepdim=True, correction=0))
+op("var_unbiased_false", lambda x: x.var(0, False), [(4, 2)])
+op("std_all", lambda x: x.std(), [(2, 3)], "distinct")
+op("std_dim_keep", lambda x: x.std(-1, keepdim=True), [(3, 4)], "distinct")
+op("std_corr2", lambda x: gc.std(x, 0, correction=2), [(5, 2)], "distinct",
+   torch_fn=lambda x: torch.std(x, 0, correction=2))
+op("var_mean", lambda x: gc.var_mean(x, 1)[0] + gc.var_mean(x, 1)[1], [(3, 4)],
+   torch_fn=lambda x: torch.var_mean(x, 1)[0] + torch.var_mean(x, 1)[1])
+op("std_mean", lambda x: gc.std_mean(x, 0)[0] * gc.std_mean(x, 0)[1], [(4, 3)], "distinct",
+   torch_fn=lambda x: torch.std_mean(x, 0)[0] * torch.std_mean(x, 0)[1])
+op("logsumexp_dim", lambda x: x.logsumexp(1), [(3, 4)])
+op("logsumexp_dims_keep", lambda x: gc.logsumexp(x, (0, 2), keepdim=True), [(2, 3, 2)],
+   torch_fn=lambda x: torch.logsumexp(x, (0, 2), keepdim=True))
+op("logcumsumexp", lambda x: x.logcumsumexp(1), [(2, 4)])
+op("logcumsumexp_d0", lambda x: gc.logcumsumexp(x, 0), [(4, 2)], torch_fn=lambda x: torch.logcumsumexp(x, 0))
+op("vector_norm_2", lambda x: gc.linalg.vector_norm(x), [(2, 3)], "away0",
+   torch_fn=lambda x: torch.linalg.vector_norm(x))
+op("vector_norm_1_dim", lambda x: gc.linalg.vector_norm(x, 1, dim=1), [(3, 4)], "away0",
+   torch_fn=lambda x: torch.linalg.vector_norm(x, 1, dim=1))
+op("vector_norm_3_keep", lambda x: gc.linalg.vector_norm(x, 3, dim=(0, 2), keepdim=True), [(2, 3, 2)], "away0",
+   torch_fn=lambda x: torch.linalg.vector_norm(x, 3, dim=(0, 2), keepdim=True))
+op("vector_norm_half", lambda x: gc.linalg.vector_norm(x, 0.5, dim=0), [(3, 2)], "away0",
+   torch_fn=lambda x: torch.linalg.vector_norm(x, 0.5, dim=0))
+op("vector_norm_1p5", lambda x: gc.linalg.vector_norm(x, 1.5, dim=-1), [(2, 3)], "away0",
+   torch_fn=lambda x: torch.linalg.vector_norm(x, 1.5, dim=-1))
+op("vector_norm_inf", lambda x: gc.linalg.vector_norm(x, float("inf"), dim=1), [(2, 3)], "distinct",
+   torch_fn=lambda x: torch.linalg.vector_norm(x, float("inf"), dim=1))
+op("vector_norm_neginf", lambda x: gc.linalg.vector_norm(x, -float("inf")), [(2, 3)], "distinct",
+   torch_fn=lambda x: torch.linalg.vector_norm(x, -float("inf")))
+op("vector_norm_0", lambda x: gc.linalg.vector_norm(x, 0, dim=1) * x.sum(), [(2, 3)], "away0",
+   torch_fn=lambda x: torch.linalg.vector_norm(x, 0, dim=1) * x.sum())
+op("norm_fro", lambda x: x.norm(), [(2, 3)], "away0")
+op("norm_p3_dim", lambda x: x.norm(3, 1), [(2, 3)], "away0")
+op("matrix_norm_inf", lambda x: gc.linalg.matrix_norm(x, float("inf")), [(2, 3, 3)], "distinct",
+   torch_fn=lambda x: torch.linalg.matrix_norm(x, float("inf")))
+op("matrix_norm_1", lambda x: gc.linalg.matrix_norm(x, 1, keepdim=True), [(3, 4)], "distinct",
+   torch_fn=lambda x: torch.linalg.matrix_norm(x, 1, keepdim=True))
+op("matrix_norm_fro", lambda x: gc.linalg.norm(x, dim=(0, 1)), [(3, 4)], "away0",
+   torch_fn=lambda x: torch.linalg.norm(x, dim=(0, 1)))
+op("dist_p2", lambda x, y: gc.dist(x, y), [(2, 3), (3,)], "distinct", torch_fn=lambda x, y: torch.dist(x, y))
+op("dist_p1p5", lambda x, y: x.dist(y, 1.5), [(2, 3), (2, 3)], "distinct")
+op("cdist_p2", lambda x, y: gc.cdist(x, y), [(3, 2), (4, 2)], "distinct", torch_fn=lambda x, y: torch.cdist(x, y))
+op("cdist_p2_mm", lambda x, y: gc.cdist(x, y, compute_mode="use_mm_for_euclid_dist"), [(3, 2), (4, 2)], "distinct",
+   torch_fn=lambda x, y: torch.cdist(x, y, compute_mode="use_mm_for_euclid_dist"))
+op("cdist_p1_batched", lambda x, y: gc.cdist(x, y, 1.0), [(2, 3, 2), (2, 2, 2)], "distinct",
+   torch_fn=lambda x, y: torch.cdist(x, y, 1.0))
+op("cdist_p3", lambda x, y: gc.cdist(x, y, 3.0), [(3, 2), (2, 2)], "distinct",
+   torch_fn=lambda x, y: torch.cdist(x, y, 3.0))
+op("nansum", lambda x: gc.nansum(x, 1), [(2, 3)], torch_fn=lambda x: torch.nansum(x, 1))
+op("nanmean", lambda x: x.nanmean(), [(2, 3)])
+op("aminmax", lambda x: gc.aminmax(x, dim=1).min * 2 + gc.aminmax(x, dim=1).max, [(3, 4)], "distinct",
+   torch_fn=lambda x: torch.aminmax(x, dim=1).min * 2 + torch.aminmax(x, dim=1).max)
+op("quantile_dim", lambda x: gc.quantile(x, 0.3, 1), [(3, 5)], "distinct",
+   torch_fn=lambda x: torch.quantile(x, 0.3, 1))
+op("quantile_q_tensor", lambda x: gc.quantile(x, gc.tensor(_Q, dtype=x.dtype)), [(2, 3)], "distinct",
+   torch_fn=lambda x: torch.quantile(x, torch.tensor(_Q, dtype=x.dtype)))
+op("quantile_midpoint_keep", lambda x: x.quantile(0.4, 0, True, interpolation="midpoint"), [(4, 2)], "distinct")
+op("quantile_lower", lambda x: x.quantile(0.4, 1, interpolation="lower"), [(2, 4)], "distinct")
+op("nanquantile", lambda x: gc.nanquantile(x, 0.7, 0), [(4, 3)], "distinct",
+   torch_fn=lambda x: torch.nanquantile(x, 0.7, 0))
+op("cov", lambda x: gc.cov(x), [(2, 5)], torch_fn=lambda x: torch.cov(x))
+_AW = [0.5, 1.25, 2.0, 0.75]
+op("cov_weights", lambda x: gc.cov(x, fweights=_g([1, 2, 1, 3]), aweights=gc.tensor(_AW, dtype=x.dtype)), [(3, 4)],
+   torch_fn=lambda x: torch.cov(x, fweights=_t([1, 2, 1, 3]), aweights=torch.tensor(_AW, dtype=x.dtype)))
+op("cov_fweights_corr0", lambda x: gc.cov(x, correction=0, fweights=_g([2, 1, 1])), [(2, 3)],
+   torch_fn=lambda x: torch.cov(x, correction=0, fweights=_t([2, 1, 1])))
+op("corrcoef", lambda x: gc.corrcoef(x), [(3, 5)], "distinct", torch_fn=lambda x: torch.corrcoef(x))
+
+COVERAGE.update({
+    "var": ["var_all", "var_dim", "var_dims_keep_corr0", "var_unbiased_false", "var_mean"],
+    "std_dev": ["std_all", "std_dim_keep", "std_corr2", "std_mean"],
+    "logsumexp": ["logsumexp_dim", "logsumexp_dims_keep"],
+    "logcumsumexp": ["logcumsumexp", "logcumsumexp_d0"],
+    "vector_norm": ["vector_norm_2", "vector_norm_1_dim", "vector_norm_3_keep", "vector_norm_half",
+                    "vector_norm_1p5", "vector_norm_inf", "vector_norm_neginf", "vector_norm_0", "norm_fro",
+                    "norm_p3_dim", "matrix_norm_inf", "matrix_norm_1", "matrix_norm_fro", "dist_p2", "dist_p1p5",
+                    "cdist_p2", "cdist_p1_batched", "cdist_p3"],
+})

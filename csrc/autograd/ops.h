@@ -488,4 +488,24 @@ TensorPtr tensor_norms(const tensor_list& tensors, double norm_type);
 void scale_grads(const tensor_list& params, double factor);
 void clamp_grads(const tensor_list& params, double clip_value);
 
+// ---- stats.cpp: variance, logsumexp, norms (issue 12, reduce12) ----
+// Reductions over dims (empty: all; negative count from the end; out of range IndexError,
+// repeated RuntimeError), each output element computed from its lane of values in double.
+// var divides by max(0, n - correction) (n: the elements reduced), two-pass with the mean's
+// rounding error removed; integer input is refused (RuntimeError, as PyTorch).
+TensorPtr var(const TensorPtr& x, const std::vector<int64_t>& dims, double correction, bool keepdim);
+TensorPtr std_dev(const TensorPtr& x, const std::vector<int64_t>& dims, double correction, bool keepdim);  // sqrt(var)
+// (var or std when take_sqrt, mean): torch.var_mean / torch.std_mean.
+std::pair<TensorPtr, TensorPtr> var_mean(const TensorPtr& x, const std::vector<int64_t>& dims, double correction,
+                                         bool keepdim, bool take_sqrt);
+// log(sum(exp(x))) over dims, the maximum subtracted (+inf gives +inf, all -inf -inf,
+// nothing -inf); integers compute in the default dtype. Gradient: softmax.
+TensorPtr logsumexp(const TensorPtr& x, const std::vector<int64_t>& dims, bool keepdim);
+// The running logsumexp along dim (reverse: from the end); floating input only.
+TensorPtr logcumsumexp(const TensorPtr& x, int64_t dim, bool reverse = false);
+// torch.linalg.vector_norm: ord inf / -inf (max / min |x|), 0 (nonzero count), any other
+// float ((sum |x|^ord)^(1/ord)); floating input only. PyTorch's subgradient 0 where the norm
+// is 0 (ord < 1: where x is 0).
+TensorPtr vector_norm(const TensorPtr& x, double ord, const std::vector<int64_t>& dims, bool keepdim);
+
 }  // namespace gradcore::ops

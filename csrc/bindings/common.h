@@ -157,5 +157,7 @@ void bind_function(py::module_& m, TensorClass& cls);
 void bind_backend(py::module_& m);
 void bind_optim(py::module_& m);
 void bind_sort(py::module_& m, TensorClass& cls);  // sort.cpp
+// --- reduce12: statistics reductions
+void bind_stats(py::module_& m, TensorClass& cls);  // stats.cpp
 
 }  // namespace gradcore::bindings

@@ -82,4 +82,5 @@ PYBIND11_MODULE(_core, m) {
   bindings::bind_backend(m);
   bindings::bind_optim(m);
   bindings::bind_sort(m, cls);
+  bindings::bind_stats(m, cls);  // reduce12
 }

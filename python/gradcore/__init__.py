@@ -107,3 +107,15 @@ __all__ = [
     "argwhere",
 ]
 __all__ += _ops.__all__
+
+# --- reductions and statistics (issue 12, reduce12)
+from gradcore._core import var, std, var_mean, std_mean, logsumexp, logcumsumexp  # noqa: E402
+from gradcore._stats import (  # noqa: E402
+    nansum, nanmean, aminmax, quantile, nanquantile, cov, corrcoef, norm, dist, cdist,
+)
+from gradcore import linalg  # noqa: E402
+
+__all__ += [
+    "var", "std", "var_mean", "std_mean", "logsumexp", "logcumsumexp", "nansum", "nanmean", "aminmax", "quantile",
+    "nanquantile", "cov", "corrcoef", "norm", "dist", "cdist", "linalg",
+]

@@ -434,3 +434,8 @@ def install() -> None:
         setattr(Tensor, name, fn)
     for name, prop in PYTHON_PROPERTIES.items():
         setattr(Tensor, name, prop)
+
+# --- reductions and statistics (issue 12, reduce12): Python-composed Tensor methods
+from gradcore import _stats  # noqa: E402
+
+PYTHON_METHODS.update(_stats.TENSOR_METHODS)

@@ -56,3 +56,36 @@ median = _make("median")
 mode = _make("mode")
 cummax = _make("cummax")
 cummin = _make("cummin")
+
+
+# --- reduce12: aminmax's (min, max)
+class aminmax(tuple):  # type: ignore[type-arg]  # noqa: N801
+    """(min, max) of gradcore.aminmax, as a tuple with named fields."""
+
+    __slots__ = ()
+    n_fields = 2
+    n_sequence_fields = 2
+    n_unnamed_fields = 0
+
+    def __new__(cls, sequence: Iterable[Any]) -> "aminmax":
+        items = tuple(sequence)
+        if len(items) != 2:
+            raise TypeError(f"{cls.__module__}.aminmax() takes a 2-sequence ({len(items)}-sequence given)")
+        return super().__new__(cls, items)
+
+    @property
+    def min(self) -> Any:
+        return self[0]
+
+    @property
+    def max(self) -> Any:
+        return self[1]
+
+    def __repr__(self) -> str:
+        return f"{type(self).__module__}.aminmax(\nmin={self[0]!r},\nmax={self[1]!r})"
+
+    def __reduce__(self) -> Tuple[Any, Tuple[Tuple[Any, ...]]]:
+        return (type(self), (tuple(self),))
+
+
+__all__ += ["aminmax"]
