@@ -352,4 +352,14 @@ TensorPtr tensor_norms(const tensor_list& tensors, double norm_type);
 void scale_grads(const tensor_list& params, double factor);
 void clamp_grads(const tensor_list& params, double clip_value);
 
+// ---- concat.cpp (issue 12, shape ops): the copying data-movement ops ----
+// torch.cat: inputs promoted to their result_type, joined along dim (one block copy each);
+// 1-D (0,) inputs are skipped as PyTorch's legacy rule (Note [Legacy empty cat inputs]).
+TensorPtr cat(const tensor_list& tensors, int64_t dim);
+// torch.flip: the order of elements reversed along each of dims (a copy; duplicates refused).
+TensorPtr flip(const TensorPtr& x, const std::vector<int64_t>& dims);
+// torch.diag_embed: zeros with x's last dim written on the offset diagonal of dims
+// (dim1, dim2) of the result (ndim + 1 dims); the adjoint of diagonal.
+TensorPtr diag_embed(const TensorPtr& x, int64_t offset, int64_t dim1, int64_t dim2);
+
 }  // namespace gradcore::ops

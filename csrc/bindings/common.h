@@ -156,5 +156,6 @@ void bind_function(py::module_& m, TensorClass& cls);
 void bind_backend(py::module_& m);
 void bind_optim(py::module_& m);
 void bind_sort(py::module_& m, TensorClass& cls);  // sort.cpp
+void bind_shape(py::module_& m, TensorClass& cls);  // shape.cpp: issue 12 shape ops
 
 }  // namespace gradcore::bindings

@@ -79,4 +79,5 @@ PYBIND11_MODULE(_core, m) {
   bindings::bind_backend(m);
   bindings::bind_optim(m);
   bindings::bind_sort(m, cls);
+  bindings::bind_shape(m, cls);  // issue 12: shape ops
 }

@@ -9,7 +9,7 @@ import builtins
 import collections.abc
 import numpy
 import typing
-__all__: list[str] = ['DTypeError', 'IndexOutOfBoundsError', 'IntOverflowError', 'Node', 'RemovableHandle', 'ShapeError', 'Tensor', 'abs', 'absolute', 'add', 'addcdiv', 'addcmul', 'all', 'amax', 'amin', 'any', 'arange', 'argmax', 'argmin', 'argsort', 'argwhere', 'as_tensor', 'backend_info', 'backward', 'bfloat16', 'bincount', 'bitwise_and', 'bitwise_not', 'bitwise_or', 'bitwise_xor', 'bool', 'can_cast', 'ceil', 'chunk', 'clamp', 'clamp_grads', 'clip', 'clone', 'count_nonzero', 'cross_entropy', 'cummax', 'cummin', 'cumprod', 'cumsum', 'detach', 'diagonal', 'div', 'divide', 'double', 'dropout', 'dtype', 'empty', 'empty_like', 'eq', 'equal', 'erf', 'exp', 'fix', 'flatten', 'float', 'float16', 'float32', 'float64', 'floor', 'floor_divide', 'from_numpy', 'full', 'full_like', 'gather', 'ge', 'gelu', 'get_default_dtype', 'get_num_threads', 'grad', 'grad_norm', 'greater', 'greater_equal', 'gt', 'half', 'histc', 'index_add', 'index_fill', 'index_put', 'index_put_', 'index_select', 'initial_seed', 'int', 'int16', 'int32', 'int64', 'int8', 'is_anomaly_enabled', 'is_grad_enabled', 'isfinite', 'isinf', 'isnan', 'isneginf', 'isposinf', 'kthvalue', 'le', 'leaky_relu', 'lerp', 'less', 'less_equal', 'linear', 'log', 'log_softmax', 'logical_and', 'logical_not', 'logical_or', 'logical_xor', 'long', 'lt', 'manual_seed', 'masked_fill', 'masked_scatter', 'masked_select', 'matmul', 'max', 'maximum', 'mean', 'median', 'min', 'minimum', 'mm', 'mode', 'mse_loss', 'mul', 'multiply', 'narrow', 'ne', 'neg', 'negative', 'nonzero', 'not_equal', 'ones', 'ones_like', 'optim_step', 'permute', 'pow', 'prod', 'promote_types', 'rand', 'randn', 'relu', 'remainder', 'reshape', 'result_type', 'round', 'scale_grads', 'scatter', 'scatter_add', 'scatter_reduce', 'select', 'set_anomaly_enabled', 'set_default_dtype', 'set_grad_enabled', 'set_num_threads', 'sgn', 'short', 'sigmoid', 'sign', 'softmax', 'softplus', 'sort', 'split', 'sqrt', 'squeeze', 'sub', 'subtract', 'sum', 'swapaxes', 'swapdims', 't', 'take_along_dim', 'tanh', 'tensor', 'tensor_norms', 'topk', 'transpose', 'true_divide', 'trunc', 'uint8', 'unbind', 'unique', 'unsqueeze', 'where', 'zeros', 'zeros_like']
+__all__: list[str] = ['DTypeError', 'IndexOutOfBoundsError', 'IntOverflowError', 'Node', 'RemovableHandle', 'ShapeError', 'Tensor', 'abs', 'absolute', 'add', 'addcdiv', 'addcmul', 'all', 'amax', 'amin', 'any', 'arange', 'argmax', 'argmin', 'argsort', 'argwhere', 'as_tensor', 'backend_info', 'backward', 'bfloat16', 'bincount', 'bitwise_and', 'bitwise_not', 'bitwise_or', 'bitwise_xor', 'bool', 'can_cast', 'cat', 'ceil', 'chunk', 'clamp', 'clamp_grads', 'clip', 'clone', 'concat', 'concatenate', 'count_nonzero', 'cross_entropy', 'cummax', 'cummin', 'cumprod', 'cumsum', 'detach', 'diag_embed', 'diagonal', 'div', 'divide', 'double', 'dropout', 'dtype', 'empty', 'empty_like', 'eq', 'equal', 'erf', 'exp', 'fix', 'flatten', 'flip', 'float', 'float16', 'float32', 'float64', 'floor', 'floor_divide', 'from_numpy', 'full', 'full_like', 'gather', 'ge', 'gelu', 'get_default_dtype', 'get_num_threads', 'grad', 'grad_norm', 'greater', 'greater_equal', 'gt', 'half', 'histc', 'index_add', 'index_fill', 'index_put', 'index_put_', 'index_select', 'initial_seed', 'int', 'int16', 'int32', 'int64', 'int8', 'is_anomaly_enabled', 'is_grad_enabled', 'isfinite', 'isinf', 'isnan', 'isneginf', 'isposinf', 'kthvalue', 'le', 'leaky_relu', 'lerp', 'less', 'less_equal', 'linear', 'log', 'log_softmax', 'logical_and', 'logical_not', 'logical_or', 'logical_xor', 'long', 'lt', 'manual_seed', 'masked_fill', 'masked_scatter', 'masked_select', 'matmul', 'max', 'maximum', 'mean', 'median', 'min', 'minimum', 'mm', 'mode', 'mse_loss', 'mul', 'multiply', 'narrow', 'ne', 'neg', 'negative', 'nonzero', 'not_equal', 'ones', 'ones_like', 'optim_step', 'permute', 'pow', 'prod', 'promote_types', 'rand', 'randn', 'relu', 'remainder', 'reshape', 'result_type', 'round', 'scale_grads', 'scatter', 'scatter_add', 'scatter_reduce', 'select', 'set_anomaly_enabled', 'set_default_dtype', 'set_grad_enabled', 'set_num_threads', 'sgn', 'short', 'sigmoid', 'sign', 'softmax', 'softplus', 'sort', 'split', 'sqrt', 'squeeze', 'sub', 'subtract', 'sum', 'swapaxes', 'swapdims', 't', 'take_along_dim', 'tanh', 'tensor', 'tensor_norms', 'topk', 'transpose', 'true_divide', 'trunc', 'uint8', 'unbind', 'unique', 'unsqueeze', 'where', 'zeros', 'zeros_like']
 _dtype: typing.TypeAlias = dtype  # the dtype class (inside Tensor `dtype` is a property)
 class DTypeError(TypeError, RuntimeError):
     """
@@ -307,6 +307,10 @@ class Tensor:
         """
         This tensor as bool (itself when it already is).
         """
+    def broadcast_to(self, size: typing.Any) -> Tensor:
+        """
+        broadcast_to(self, size): a view.
+        """
     def byte(self) -> Tensor:
         """
         This tensor as uint8 (itself when it already is).
@@ -407,6 +411,14 @@ class Tensor:
         """
         Detach this tensor from the graph in place; returns it.
         """
+    def diag(self, diagonal: builtins.int = 0) -> Tensor:
+        """
+        diag(self, diagonal).
+        """
+    def diag_embed(self, offset: builtins.int = 0, dim1: builtins.int = -2, dim2: builtins.int = -1) -> Tensor:
+        """
+        Zeros of one more dim with input's last dim on the offset diagonal of (dim1, dim2).
+        """
     def diagonal(self, offset: builtins.int = 0, dim1: builtins.int = 0, dim2: builtins.int = 1) -> Tensor:
         """
         The diagonal of dims dim1, dim2 as the last dim (a view).
@@ -434,6 +446,10 @@ class Tensor:
     def double(self) -> Tensor:
         """
         This tensor as float64 (itself when it already is).
+        """
+    def dsplit(self, indices_or_sections: typing.Any) -> tuple[Tensor, ...]:
+        """
+        dsplit(self, indices_or_sections).
         """
     def element_size(self) -> builtins.int:
         """
@@ -482,6 +498,18 @@ class Tensor:
     def flatten(self, start_dim: builtins.int = 0, end_dim: builtins.int = -1) -> Tensor:
         """
         Merge dims start_dim..end_dim into one (a view when possible).
+        """
+    def flip(self, *args: typing.Any) -> Tensor:
+        """
+        A copy with the order of elements reversed along each of dims.
+        """
+    def fliplr(self) -> Tensor:
+        """
+        fliplr(self).
+        """
+    def flipud(self) -> Tensor:
+        """
+        flipud(self).
         """
     def float(self) -> Tensor:
         """
@@ -538,6 +566,10 @@ class Tensor:
     def histc(self, bins: builtins.int = 100, min: typing.SupportsFloat | typing.SupportsIndex = 0.0, max: typing.SupportsFloat | typing.SupportsIndex = 0.0) -> Tensor:
         """
         Counts of the elements in `bins` equal bins over [min, max] (the data's range when min == max); elements outside, and NaN, are not counted. Floating tensors only.
+        """
+    def hsplit(self, indices_or_sections: typing.Any) -> tuple[Tensor, ...]:
+        """
+        hsplit(self, indices_or_sections).
         """
     def index_add(self, dim: builtins.int, index: Tensor, source: Tensor, *, alpha: typing.Any = 1) -> Tensor:
         """
@@ -731,6 +763,14 @@ class Tensor:
         """
         (values, indices): the most frequent value along dim (the smallest of equally frequent ones) and the last index where it occurs.
         """
+    def moveaxis(self, source: typing.Any, destination: typing.Any) -> Tensor:
+        """
+        movedim(self, source, destination): a view.
+        """
+    def movedim(self, source: typing.Any, destination: typing.Any) -> Tensor:
+        """
+        movedim(self, source, destination): a view.
+        """
     def mul(self, other: typing.Any) -> typing.Any:
         """
         input * other, broadcasting (NumPy rules); scalars allowed on either side.
@@ -861,6 +901,14 @@ class Tensor:
         """
         In-place form of the op without the underscore.
         """
+    def repeat(self, *repeats: typing.Any) -> Tensor:
+        """
+        This tensor tiled repeats[i] times along each dim (x.repeat(2, 3) or x.repeat((2, 3))); a copy.
+        """
+    def repeat_interleave(self, repeats: typing.Any, dim: builtins.int | None = None, *, output_size: builtins.int | None = None) -> Tensor:
+        """
+        repeat_interleave(self, repeats, dim, output_size=).
+        """
     def requires_grad_(self, requires_grad: builtins.bool = True) -> Tensor:
         """
         Set requires_grad on a leaf in place; returns the tensor.
@@ -876,6 +924,14 @@ class Tensor:
     def retain_grad(self) -> None:
         """
         Keep this non-leaf tensor's gradient in .grad after backward() (leaves always do).
+        """
+    def roll(self, shifts: typing.Any, dims: typing.Any = None) -> Tensor:
+        """
+        roll(self, shifts, dims).
+        """
+    def rot90(self, k: builtins.int = 1, dims: typing.Any = None) -> Tensor:
+        """
+        rot90(self, k, dims) (dims (0, 1) by default).
         """
     def round(self) -> Tensor:
         """
@@ -1029,6 +1085,14 @@ class Tensor:
         """
         In-place form of the op without the underscore.
         """
+    def tensor_split(self, indices_or_sections: typing.Any, dim: builtins.int = 0) -> tuple[Tensor, ...]:
+        """
+        tensor_split(self, indices_or_sections, dim).
+        """
+    def tile(self, *dims: typing.Any) -> Tensor:
+        """
+        tile(self, dims): x.tile(2, 3) or x.tile((2, 3)).
+        """
     def to(self, *args: typing.Any, **kwargs: typing.Any) -> Tensor:
         """
         This tensor converted: ``to(dtype)``, ``to(other)``, ``to("cpu")``, ``to(device, dtype)``.
@@ -1042,9 +1106,21 @@ class Tensor:
         """
         (values, indices) of the k largest (or smallest) elements along dim, in order (also for sorted=False); NaN counts as the largest; equal elements by position.
         """
+    def trace(self) -> Tensor:
+        """
+        trace(self).
+        """
     def transpose(self, dim0: builtins.int, dim1: builtins.int) -> Tensor:
         """
         A view with dims dim0 and dim1 swapped.
+        """
+    def tril(self, diagonal: builtins.int = 0) -> Tensor:
+        """
+        tril(self, diagonal).
+        """
+    def triu(self, diagonal: builtins.int = 0) -> Tensor:
+        """
+        triu(self, diagonal).
         """
     def true_divide(self, other: typing.Any) -> typing.Any:
         """
@@ -1074,6 +1150,10 @@ class Tensor:
         """
         The slices along dim, as a tuple of views.
         """
+    def unflatten(self, dim: builtins.int, sizes: typing.Any) -> Tensor:
+        """
+        unflatten(self, dim, sizes): a view.
+        """
     def unfold(self, dimension: builtins.int, size: builtins.int, step: builtins.int) -> Tensor:
         """
         All slices of `size` elements along dimension, `step` apart, as a new last dim (a view).
@@ -1097,6 +1177,10 @@ class Tensor:
     def view_as(self, other: Tensor) -> Tensor:
         """
         view(other.shape).
+        """
+    def vsplit(self, indices_or_sections: typing.Any) -> tuple[Tensor, ...]:
+        """
+        vsplit(self, indices_or_sections).
         """
     def where(self, condition: Tensor, other: typing.Any) -> Tensor:
         """
@@ -1422,6 +1506,10 @@ def can_cast(from_: typing.Any, to: typing.Any) -> builtins.bool:
     """
     Whether an in-place op may write a `from_` value into a `to` tensor.
     """
+def cat(tensors: typing.Any, dim: builtins.int = 0) -> Tensor:
+    """
+    The tensors joined along dim (promoted to their result_type); a 1-D empty tensor is skipped, as PyTorch's legacy rule.
+    """
 def ceil(input: Tensor) -> Tensor:
     """
     The smallest integer >= x (gradient 0).
@@ -1445,6 +1533,14 @@ def clip(input: Tensor, min: typing.Any = None, max: typing.Any = None) -> Tenso
 def clone(input: Tensor) -> Tensor:
     """
     A copy (same layout) that stays in the graph.
+    """
+def concat(tensors: typing.Any, dim: builtins.int = 0) -> Tensor:
+    """
+    The tensors joined along dim (promoted to their result_type); a 1-D empty tensor is skipped, as PyTorch's legacy rule.
+    """
+def concatenate(tensors: typing.Any, axis: builtins.int = 0) -> Tensor:
+    """
+    The tensors joined along dim (promoted to their result_type); a 1-D empty tensor is skipped, as PyTorch's legacy rule.
     """
 def count_nonzero(input: Tensor, dim: typing.Any = None) -> Tensor:
     """
@@ -1473,6 +1569,10 @@ def cumsum(input: Tensor, dim: builtins.int, *, dtype: typing.Any = None) -> Ten
 def detach(input: Tensor) -> Tensor:
     """
     A new tensor sharing the storage, outside the graph.
+    """
+def diag_embed(input: Tensor, offset: builtins.int = 0, dim1: builtins.int = -2, dim2: builtins.int = -1) -> Tensor:
+    """
+    Zeros of one more dim with input's last dim on the offset diagonal of (dim1, dim2).
     """
 def diagonal(input: Tensor, offset: builtins.int = 0, dim1: builtins.int = 0, dim2: builtins.int = 1) -> Tensor:
     """
@@ -1521,6 +1621,10 @@ def fix(input: Tensor) -> Tensor:
 def flatten(input: Tensor, start_dim: builtins.int = 0, end_dim: builtins.int = -1) -> Tensor:
     """
     Merge dims start_dim..end_dim into one (a view when possible).
+    """
+def flip(input: Tensor, dims: typing.Any) -> Tensor:
+    """
+    A copy with the order of elements reversed along each of dims.
     """
 def floor(input: Tensor) -> Tensor:
     """

@@ -5,9 +5,18 @@ from gradcore.nn.modules import (  # noqa: F401
     BCEWithLogitsLoss, CrossEntropyLoss, Dropout, Flatten, GELU, Identity, LeakyReLU, Linear, MSELoss, ReLU,
     Sequential, Sigmoid, Softmax, Tanh,
 )
+from gradcore.nn.modules import (  # noqa: F401  (issue 12: shape ops)
+    CircularPad1d, CircularPad2d, CircularPad3d, ConstantPad1d, ConstantPad2d, ConstantPad3d, ReflectionPad1d,
+    ReflectionPad2d, ReflectionPad3d, ReplicationPad1d, ReplicationPad2d, ReplicationPad3d, Unflatten, ZeroPad1d,
+    ZeroPad2d, ZeroPad3d,
+)
 
 __all__ = [
     "functional", "hooks", "init", "utils", "Module", "Parameter", "StateDictError",
     "Linear", "Sequential", "ReLU", "Sigmoid", "Tanh", "LeakyReLU", "GELU", "Softmax", "Dropout", "Flatten",
     "Identity", "CrossEntropyLoss", "MSELoss", "BCEWithLogitsLoss",
+    # issue 12: shape ops
+    "Unflatten", "ZeroPad1d", "ZeroPad2d", "ZeroPad3d", "ConstantPad1d", "ConstantPad2d", "ConstantPad3d",
+    "ReflectionPad1d", "ReflectionPad2d", "ReflectionPad3d", "ReplicationPad1d", "ReplicationPad2d",
+    "ReplicationPad3d", "CircularPad1d", "CircularPad2d", "CircularPad3d",
 ]
