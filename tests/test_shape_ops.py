@@ -119,6 +119,7 @@ CASES: List[Tuple[str, Callable[..., Any], List[Tuple[int, ...]]]] = [
     ("trace", lambda m, x: m.trace(x), [(3, 4)]),
     ("pad_constant", lambda m, x: _pad(m)(x, (1, 2, 0, 1)), [(2, 3)]),
     ("pad_constant_value", lambda m, x: _pad(m)(x, (2, 0), value=1), [(2, 3)]),
+    ("pad_constant_fraction", lambda m, x: _pad(m)(x, (1, 1), value=2.5), [(2, 3)]),  # truncated for ints
     ("pad_constant_crop", lambda m, x: _pad(m)(x, (-1, 1, 1, -2)), [(3, 4)]),
     ("pad_constant_3dims", lambda m, x: _pad(m)(x, (1, 0, 0, 1, 1, 1)), [(2, 3, 2)]),
     ("pad_reflect", lambda m, x: _pad(m)(x, (2, 1), mode="reflect"), [(2, 3, 4)]),
@@ -169,6 +170,16 @@ def test_cat_stack_promote_as_torch(pair: Tuple[str, str]) -> None:
 def test_cat_only_legacy_empty_inputs() -> None:
     e = np.zeros((0,), dtype=np.float32)
     _same(gc.cat([gc.tensor(e), gc.tensor(e)], 3), torch.cat([torch.tensor(e), torch.tensor(e)], 3))
+
+
+def test_cat_of_only_legacy_empty_inputs_stays_in_the_graph() -> None:
+    e = gc.zeros((0,), dtype=gc.float64, requires_grad=True)
+    te = torch.zeros((0,), dtype=torch.float64, requires_grad=True)
+    out, tout = gc.cat([e, e], 2), torch.cat([te, te], 2)
+    assert out.requires_grad == tout.requires_grad
+    out.sum().backward()
+    tout.sum().backward()
+    assert tuple(e.grad.shape) == tuple(te.grad.shape) == (0,)
 
 
 def test_cat_gradient_flows_to_each_input_and_keeps_dtype() -> None:
@@ -231,9 +242,11 @@ def test_views_write_through(view: Any) -> None:
     g = gc.tensor(np.arange(6.0).reshape(2, 3))
     t = torch.tensor(np.arange(6.0).reshape(2, 3))
     gv, tv = fn(g), fn(t)
+    g0, t0 = g._version, t._version
     gv.mul_(-1.0)
     tv.mul_(-1.0)
     np.testing.assert_array_equal(g.numpy(), t.numpy())
+    assert g._version - g0 == t._version - t0 == 1  # one version counter per storage
     assert not np.array_equal(g.numpy(), np.arange(6.0).reshape(2, 3))
 
 

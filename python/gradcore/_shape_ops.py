@@ -26,17 +26,19 @@ import numpy as np
 from gradcore import _core
 from gradcore._core import Tensor
 
+
 def _type_name(o: Any) -> str:
     return type(o).__name__
 
 
 def _norm_dim(dim: Any, ndim: int) -> int:
     n = ndim if ndim > 0 else 1
-    if not isinstance(dim, int) or isinstance(dim, bool):
+    if isinstance(dim, bool) or not hasattr(dim, "__index__") or isinstance(dim, Tensor) and dim.dim() > 0:
         raise TypeError(f"dim must be an int, not {_type_name(dim)}")
-    if not -n <= dim < n:
-        raise IndexError(f"Dimension out of range (expected to be in range of [{-n}, {n - 1}], but got {dim})")
-    return dim + n if dim < 0 else dim
+    d = int(dim.__index__())
+    if not -n <= d < n:
+        raise IndexError(f"Dimension out of range (expected to be in range of [{-n}, {n - 1}], but got {d})")
+    return d + n if d < 0 else d
 
 
 def _int_tuple(v: Any, what: str) -> Tuple[int, ...]:

@@ -57,9 +57,9 @@ TensorPtr cat(const tensor_list& tensors, int64_t dim) {
     dtype = i == 0 ? t.dtype : promote_types(dtype, t.dtype);
     if (!ref && !skipped(t)) ref = &t;
   }
-  if (!ref) return empty({0}, dtype);  // only (0,) inputs: PyTorch checks no dim (no graph either)
-  const int64_t nd = ref->ndim();
-  const int64_t d = normalize_dim(dim, nd);
+  // Only (0,) inputs: PyTorch checks no dim; the result is (0,) (still recorded below).
+  const int64_t nd = ref ? ref->ndim() : 1;
+  const int64_t d = ref ? normalize_dim(dim, nd) : 0;
   int64_t total = 0;
   for (size_t i = 0; i < tensors.size(); ++i) {
     const Tensor& t = *tensors[i];
@@ -71,7 +71,7 @@ TensorPtr cat(const tensor_list& tensors, int64_t dim) {
                " in the list.");
     total += t.shape[d];
   }
-  Shape shape = ref->shape;
+  Shape shape = ref ? ref->shape : Shape{0};
   shape[d] = total;
   TensorPtr out = empty(shape, dtype);
   std::vector<int64_t> starts(tensors.size(), 0), sizes(tensors.size(), -1);
