@@ -16,6 +16,9 @@ its inputs (float64, random from a fixed NumPy seed, so failures reproduce). Eve
   slicing), ``detach`` separately (it has no derivative by design);
 * linear algebra (mm with transpose flags, matmul 1-D/2-D/N-D, F.linear with and without
   bias and with each fused activation);
+* the shape ops of issue 12 (cat/stack/hstack..., split/chunk/tensor_split/unbind views,
+  repeat/tile/repeat_interleave, flip/roll/rot90, tril/triu, diag/diag_embed/trace, F.pad in
+  every mode, broadcast_to/broadcast_tensors/meshgrid), with a 0-size and a legacy-empty cat;
 * softmax, log_softmax, cross_entropy (none/sum/mean, label smoothing), mse_loss,
   binary_cross_entropy_with_logits.
 
@@ -675,6 +678,76 @@ op("masked_scatter_inplace", lambda x, s: (x * 1.0).masked_scatter_(_g(_MASK11),
 op("index_put_inplace", lambda x, v: (x * 1.0).index_put_((_g([0, 1]), _g([2, 2])), v), [(2, 3), (2,)],
    torch_fn=lambda x, v: (x * 1.0).index_put_((_t([0, 1]), _t([2, 2])), v))
 
+# ---- issue 12: shape ops (cat / flip / diag_embed in C++; the rest compose them with views) ----
+def _pair_prod(p: Any) -> Any:
+    return p[0] * p[1]
+
+
+op("cat", lambda a, b: gc.cat([a, b]), [(2, 3), (1, 3)], torch_fn=lambda a, b: torch.cat([a, b]))
+op("cat_dim1_three", lambda a, b, c: gc.cat((a, b, c), 1), [(2, 1), (2, 3), (2, 2)],
+   torch_fn=lambda a, b, c: torch.cat((a, b, c), 1))
+op("cat_negdim_batched", lambda a, b: gc.concat([a, b], dim=-1), [(2, 2, 2), (2, 2, 1)],
+   torch_fn=lambda a, b: torch.concat([a, b], dim=-1))
+op("cat_zero_size", lambda a, b: gc.cat([a, b], 0), [(0, 3), (2, 3)], torch_fn=lambda a, b: torch.cat([a, b], 0))
+op("cat_legacy_empty", lambda a, b: gc.cat([a, b], 1), [(0,), (2, 3)], torch_fn=lambda a, b: torch.cat([a, b], 1))
+op("stack", lambda a, b: gc.stack([a, b], 1), [(2, 3), (2, 3)], torch_fn=lambda a, b: torch.stack([a, b], 1))
+op("hstack", lambda a, b: gc.hstack([a, b]), [(2, 1), (2, 3)], torch_fn=lambda a, b: torch.hstack([a, b]))
+op("vstack", lambda a, b: gc.vstack([a, b]), [(3,), (2, 3)], torch_fn=lambda a, b: torch.vstack([a, b]))
+op("dstack", lambda a, b: gc.dstack([a, b]), [(2, 3), (2, 3, 2)], torch_fn=lambda a, b: torch.dstack([a, b]))
+op("split_sizes", lambda x: x.split([1, 3], 1)[1], [(2, 4)])
+op("chunk_last", lambda x: x.chunk(3, 0)[2], [(5, 2)])
+op("tensor_split_indices", lambda x: x.tensor_split([1, 3], 1)[1], [(2, 5)])
+op("tensor_split_sections", lambda x: x.tensor_split(3, 0)[0], [(5, 2)])
+op("unbind", lambda x: x.unbind(1)[2], [(2, 3)])
+op("squeeze_tuple", lambda x: x.squeeze((0, 2)), [(1, 3, 1)])
+op("unflatten", lambda x: x.unflatten(1, (2, -1)), [(2, 6)])
+op("movedim", lambda x: x.movedim((0, 1), (2, 0)), [(2, 3, 4)])
+op("repeat", lambda x: x.repeat(2, 1, 3), [(2, 3)])
+op("tile", lambda x: x.tile((2,)), [(2, 3)])
+op("repeat_interleave_int", lambda x: x.repeat_interleave(2, dim=1), [(2, 3)])
+op("repeat_interleave_flat", lambda x: x.repeat_interleave(3), [(2, 2)])
+op("repeat_interleave_tensor", lambda x: x.repeat_interleave(_g([2, 0, 3]), dim=0), [(3, 2)],
+   torch_fn=lambda x: x.repeat_interleave(_t([2, 0, 3]), dim=0))
+op("flip", lambda x: x.flip(0, 2), [(2, 3, 4)])
+op("flip_fn", lambda x: gc.flip(x, (-1,)), [(3, 4)], torch_fn=lambda x: torch.flip(x, (-1,)))
+op("fliplr", lambda x: x.fliplr(), [(3, 4)])
+op("flipud", lambda x: x.flipud(), [(3, 4)])
+op("roll", lambda x: x.roll((1, -2), (0, 1)), [(3, 4)])
+op("roll_flat", lambda x: x.roll(5), [(3, 4)])
+op("rot90", lambda x: x.rot90(1, (0, 1)), [(3, 4)])
+op("rot90_k3_batched", lambda x: x.rot90(3, (1, 2)), [(2, 3, 4)])
+op("rot90_k2", lambda x: x.rot90(2), [(3, 4)])
+op("tril", lambda x: x.tril(), [(3, 4)])
+op("tril_neg", lambda x: x.tril(-1), [(4, 3)])
+op("triu_batched", lambda x: x.triu(1), [(2, 3, 4)])
+op("diag_1d", lambda x: x.diag(1), [(3,)])
+op("diag_2d", lambda x: x.diag(-1), [(3, 4)])
+op("diag_embed", lambda x: x.diag_embed(), [(2, 3)])
+op("diag_embed_offset_dims", lambda x: gc.diag_embed(x, -1, 0, 2), [(2, 3)],
+   torch_fn=lambda x: torch.diag_embed(x, -1, 0, 2))
+op("trace", lambda x: x.trace(), [(3, 4)])
+op("pad_constant", lambda x: F.pad(x, (1, 2, 0, 1), value=0.5), [(2, 3)],
+   torch_fn=lambda x: TF.pad(x, (1, 2, 0, 1), value=0.5))
+op("pad_constant_crop", lambda x: F.pad(x, (-1, 2, 1, -1)), [(3, 4)], torch_fn=lambda x: TF.pad(x, (-1, 2, 1, -1)))
+op("pad_reflect", lambda x: F.pad(x, (2, 1), mode="reflect"), [(2, 3, 4)],
+   torch_fn=lambda x: TF.pad(x, (2, 1), mode="reflect"))
+op("pad_reflect_2d", lambda x: F.pad(x, (1, 1, 2, 0), mode="reflect"), [(1, 2, 3, 4)],
+   torch_fn=lambda x: TF.pad(x, (1, 1, 2, 0), mode="reflect"))
+op("pad_replicate", lambda x: F.pad(x, (2, 3), mode="replicate"), [(2, 3, 4)],
+   torch_fn=lambda x: TF.pad(x, (2, 3), mode="replicate"))
+op("pad_replicate_2d", lambda x: F.pad(x, (1, 0, 2, 1), mode="replicate"), [(2, 3, 4)],
+   torch_fn=lambda x: TF.pad(x, (1, 0, 2, 1), mode="replicate"))
+op("pad_circular", lambda x: F.pad(x, (1, 2, 2, 1), mode="circular"), [(1, 2, 3, 4)],
+   torch_fn=lambda x: TF.pad(x, (1, 2, 2, 1), mode="circular"))
+op("pad_circular_crop", lambda x: F.pad(x, (-1, 2), mode="circular"), [(2, 4)],
+   torch_fn=lambda x: TF.pad(x, (-1, 2), mode="circular"))
+op("broadcast_to", lambda x: x.broadcast_to((2, 3, 4)), [(3, 1)])
+op("broadcast_tensors", lambda a, b: _pair_prod(gc.broadcast_tensors(a, b)), [(3, 1), (2, 1, 4)],
+   torch_fn=lambda a, b: _pair_prod(torch.broadcast_tensors(a, b)))
+op("meshgrid_xy", lambda a, b: _pair_prod(gc.meshgrid(a, b, indexing="xy")), [(2,), (3,)],
+   torch_fn=lambda a, b: _pair_prod(torch.meshgrid(a, b, indexing="xy")))
+
+
 def case(name: str) -> Tuple[Callable[..., Any], List[Any], Dict[str, float]]:
     c = OPS[name]
     return c.fn, c.make(), dict(c.tol)
@@ -747,6 +820,11 @@ COVERAGE: Dict[str, List[str]] = {
     "masked_fill": ["masked_fill", "masked_fill_tensor", "masked_fill_bcast", "masked_fill_inplace"],
     "masked_select": ["masked_select", "masked_select_bcast", "masked_scatter"],
     "masked_scatter": ["masked_scatter", "masked_scatter_2d_source", "masked_scatter_inplace", "masked_select"],
+    # issue 12: shape ops (the composed ones reach these three through their rows)
+    "cat": ["cat", "cat_dim1_three", "cat_negdim_batched", "cat_zero_size", "cat_legacy_empty", "stack", "hstack",
+            "vstack", "dstack", "roll", "roll_flat", "pad_constant", "pad_constant_crop"],
+    "flip": ["flip", "flip_fn", "fliplr", "flipud", "rot90", "rot90_k3_batched", "rot90_k2"],
+    "diag_embed": ["diag_embed", "diag_embed_offset_dims", "diag_1d"],
 }
 # The registry rows cover themselves (an activation row also its fused backward op).
 for _key, _row in ELEMENTWISE.items():

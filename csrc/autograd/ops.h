@@ -507,5 +507,14 @@ TensorPtr logcumsumexp(const TensorPtr& x, int64_t dim, bool reverse = false);
 // float ((sum |x|^ord)^(1/ord)); floating input only. PyTorch's subgradient 0 where the norm
 // is 0 (ord < 1: where x is 0).
 TensorPtr vector_norm(const TensorPtr& x, double ord, const std::vector<int64_t>& dims, bool keepdim);
+// ---- concat.cpp (issue 12, shape ops): the copying data-movement ops ----
+// torch.cat: inputs promoted to their result_type, joined along dim (one block copy each);
+// 1-D (0,) inputs are skipped as PyTorch's legacy rule (Note [Legacy empty cat inputs]).
+TensorPtr cat(const tensor_list& tensors, int64_t dim);
+// torch.flip: the order of elements reversed along each of dims (a copy; duplicates refused).
+TensorPtr flip(const TensorPtr& x, const std::vector<int64_t>& dims);
+// torch.diag_embed: zeros with x's last dim written on the offset diagonal of dims
+// (dim1, dim2) of the result (ndim + 1 dims); the adjoint of diagonal.
+TensorPtr diag_embed(const TensorPtr& x, int64_t offset, int64_t dim1, int64_t dim2);
 
 }  // namespace gradcore::ops

@@ -159,5 +159,6 @@ void bind_optim(py::module_& m);
 void bind_sort(py::module_& m, TensorClass& cls);  // sort.cpp
 // --- reduce12: statistics reductions
 void bind_stats(py::module_& m, TensorClass& cls);  // stats.cpp
+void bind_shape(py::module_& m, TensorClass& cls);  // shape.cpp: issue 12 shape ops
 
 }  // namespace gradcore::bindings

@@ -119,3 +119,22 @@ __all__ += [
     "var", "std", "var_mean", "std_mean", "logsumexp", "logcumsumexp", "nansum", "nanmean", "aminmax", "quantile",
     "nanquantile", "cov", "corrcoef", "norm", "dist", "cdist", "linalg",
 ]
+
+# ---- issue 12: shape ops (cat/flip/diag_embed in C++, the rest composed in _shape_ops) ----
+from gradcore._core import cat, concat, concatenate, flip, diag_embed  # noqa: E402
+from gradcore import _shape_ops  # noqa: E402
+from gradcore._shape_ops import (  # noqa: E402
+    stack, hstack, vstack, dstack, column_stack, row_stack, atleast_1d, atleast_2d, atleast_3d, tensor_split,
+    hsplit, vsplit, dsplit, unflatten, movedim, moveaxis, broadcast_shapes, broadcast_to, broadcast_tensors,
+    meshgrid, repeat_interleave, tile, fliplr, flipud, roll, rot90, tril, triu, diag, trace,
+)
+
+for _name, _fn in _shape_ops.METHODS.items():
+    setattr(Tensor, _name, _fn)
+
+__all__ += [
+    "cat", "concat", "concatenate", "flip", "diag_embed", "stack", "hstack", "vstack", "dstack", "column_stack",
+    "row_stack", "atleast_1d", "atleast_2d", "atleast_3d", "tensor_split", "hsplit", "vsplit", "dsplit", "unflatten",
+    "movedim", "moveaxis", "broadcast_shapes", "broadcast_to", "broadcast_tensors", "meshgrid", "repeat_interleave",
+    "tile", "fliplr", "flipud", "roll", "rot90", "tril", "triu", "diag", "trace",
+]

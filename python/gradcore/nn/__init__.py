@@ -6,10 +6,19 @@ from gradcore.nn.activation import *  # noqa: F401,F403
 from gradcore.nn.modules import (  # noqa: F401
     BCEWithLogitsLoss, CrossEntropyLoss, Dropout, Flatten, Identity, Linear, MSELoss, Sequential, Softmax,
 )
+from gradcore.nn.modules import (  # noqa: F401  (issue 12: shape ops)
+    CircularPad1d, CircularPad2d, CircularPad3d, ConstantPad1d, ConstantPad2d, ConstantPad3d, ReflectionPad1d,
+    ReflectionPad2d, ReflectionPad3d, ReplicationPad1d, ReplicationPad2d, ReplicationPad3d, Unflatten, ZeroPad1d,
+    ZeroPad2d, ZeroPad3d,
+)
 
 __all__ = [
     "functional", "hooks", "init", "utils", "Module", "Parameter", "StateDictError",
     "Linear", "Sequential", "ReLU", "Sigmoid", "Tanh", "LeakyReLU", "GELU", "Softmax", "Dropout", "Flatten",
     "Identity", "CrossEntropyLoss", "MSELoss", "BCEWithLogitsLoss", "activation",
+    # issue 12: shape ops
+    "Unflatten", "ZeroPad1d", "ZeroPad2d", "ZeroPad3d", "ConstantPad1d", "ConstantPad2d", "ConstantPad3d",
+    "ReflectionPad1d", "ReflectionPad2d", "ReflectionPad3d", "ReplicationPad1d", "ReplicationPad2d",
+    "ReplicationPad3d", "CircularPad1d", "CircularPad2d", "CircularPad3d",
 ]
 __all__ += [n for n in activation.__all__ if n not in __all__]

@@ -268,3 +268,129 @@ def binary_cross_entropy_with_logits(
     if reduction == "none":
         return loss
     raise ValueError(f"reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+
+
+# ---- issue 12: shape ops (pad, one_hot) ----
+_PAD_MODES = ("constant", "reflect", "replicate", "circular")
+
+
+def _pad_index(n: int, left: int, right: int, mode: str) -> Tensor:
+    """Source positions along one dim of the padded result (length n + left + right):
+    output position j reads input position idx[j], with j - left outside [0, n) folded back
+    by the mode. Negative pads start/stop inside [0, n) (a crop)."""
+    import numpy as np
+    p = np.arange(-left, n + right, dtype=np.int64)
+    if mode == "reflect":
+        p = np.abs(p)
+        p = np.where(p > n - 1, 2 * (n - 1) - p, p)
+    elif mode == "replicate":
+        p = np.clip(p, 0, n - 1)
+    else:  # circular
+        p = np.mod(p, n)
+    return _core.tensor(p, dtype=_core.int64)
+
+
+def pad(input: Tensor, pad: Any, mode: str = "constant", value: Optional[float] = None) -> Tensor:
+    """Pad (or, with negative amounts, crop) the last len(pad) // 2 dims: ``pad`` lists
+    (left, right) pairs from the last dim backwards. ``mode`` "constant" fills with
+    ``value`` (0 by default) and works for any rank; "reflect" (mirror without the edge),
+    "replicate" (the edge repeated) and "circular" (wrap around) pad 1, 2 or 3 trailing dims
+    of a tensor with one or two more dims, as PyTorch. Differentiable: the constant mode is
+    narrows and a cat (its backward slices the gradient); the others gather with
+    index_select, whose backward is an accumulating index_add."""
+    if not isinstance(pad, (tuple, list)):
+        raise TypeError(f"pad(): argument 'pad' (position 2) must be tuple of ints, not {type(pad).__name__}")
+    for i, v in enumerate(pad):
+        if isinstance(v, bool) or not isinstance(v, int):
+            raise TypeError(f"pad(): argument 'pad' (position 2) must be tuple of ints, but found element of type "
+                            f"{type(v).__name__} at pos {i}")
+    if len(pad) % 2:
+        raise RuntimeError("Padding length must be divisible by 2")
+    nd = input.dim()
+    npad = len(pad) // 2
+    if npad > nd:
+        raise RuntimeError("Padding length should be less than or equal to two times the input dimension but got "
+                           f"padding length {len(pad)} and input of dimension {nd}")
+    if mode not in _PAD_MODES:
+        raise NotImplementedError(f"Unrecognised padding mode {mode}")
+    out = input
+    if mode == "constant":
+        fill = 0 if value is None else value
+        for k in range(npad):
+            d = nd - 1 - k
+            left, right = pad[2 * k], pad[2 * k + 1]
+            n = out.shape[d]
+            start, length = max(-left, 0), n - max(-left, 0) - max(-right, 0)
+            if length < 0:
+                raise RuntimeError("narrow(): length must be non-negative.")
+            if start or length != n:
+                out = out.narrow(d, start, length)
+            if left > 0 or right > 0:
+                def block(amount: int) -> Tensor:
+                    shape = list(out.shape)
+                    shape[d] = amount
+                    return _core.full(shape, fill, dtype=input.dtype)
+                parts = ([block(left)] if left > 0 else []) + [out] + ([block(right)] if right > 0 else [])
+                out = _core.cat(parts, d)
+        return out if out is not input else input.clone()  # always a new tensor, as PyTorch's
+    if value is not None and value != 0:
+        raise RuntimeError(f'Padding mode "{mode}" doesn\'t take in value argument')
+    if npad > 3 or nd not in (npad + 1, npad + 2):
+        raise NotImplementedError(
+            f"Padding size {len(pad)} is not supported for {nd}D input tensor.\n"
+            "Supported combinations for non-constant padding:\n"
+            "  - 2D or 3D input: padding size = 2 (pads last dimension)\n"
+            "  - 3D or 4D input: padding size = 4 (pads last 2 dimensions)\n"
+            "  - 4D or 5D input: padding size = 6 (pads last 3 dimensions)")
+    shape = list(input.shape)
+    if mode in ("reflect", "replicate"):
+        first = 1 if nd == npad + 2 else 0  # a batch dim may be empty, the others not
+        if any(s == 0 for s in shape[first:]):
+            raise RuntimeError(f"Expected {npad + 1}D or {npad + 2}D (batch mode) tensor with possibly 0 batch size "
+                               f"and other non-zero dimensions for input, but got: {shape}")
+    for k in range(npad):
+        d = nd - 1 - k
+        left, right = pad[2 * k], pad[2 * k + 1]
+        n = shape[d]
+        if mode == "reflect" and (left >= n or right >= n):
+            raise RuntimeError(f"Argument #4: Padding size should be less than the corresponding input dimension, "
+                               f"but got: padding ({left}, {right}) at dimension {d} of input {shape}")
+        if mode == "circular" and (left > n or right > n):
+            raise RuntimeError("Padding value causes wrapping around more than once.")
+        if n + left + right < 0:
+            raise RuntimeError(f"The input size {n}, plus negative padding {left} and {right} resulted in a negative "
+                               "output size, which is invalid. Check dimension "
+                               f"{d} of your input.")
+        if mode == "circular" and (left < 0 or right < 0):
+            # As PyTorch: the crop comes first, the wrap-around reads the cropped values.
+            out = out.narrow(d, max(-left, 0), n - max(-left, 0) - max(-right, 0))
+            n, left, right = out.shape[d], max(left, 0), max(right, 0)
+            if left > n or right > n:  # (PyTorch reads uninitialised memory here)
+                raise RuntimeError("Padding value causes wrapping around more than once.")
+        out = out.index_select(d, _pad_index(n, left, right, mode))
+    return out
+
+
+def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
+    """int64 tensor of shape ``tensor.shape + (num_classes,)``, 1 at each class index;
+    ``num_classes=-1`` takes max + 1. ``tensor`` must be int64 with values in [0, num_classes)."""
+    if tensor.dtype != _core.int64:
+        raise RuntimeError("one_hot is only applicable to index tensor of type LongTensor.")
+    if num_classes == -1:
+        if tensor.numel() == 0:
+            raise RuntimeError("Can not infer total number of classes from empty tensor.")
+        num_classes = int(tensor.max().item()) + 1
+    if tensor.numel() > 0:
+        if int(tensor.min().item()) < 0:
+            raise RuntimeError("Class values must be non-negative.")
+        if int(tensor.max().item()) >= num_classes:
+            raise RuntimeError("Class values must be smaller than num_classes.")
+    elif num_classes < 0:
+        raise RuntimeError("Class values must be smaller than num_classes.")
+    out = _core.zeros(tuple(tensor.shape) + (num_classes,), dtype=_core.int64)
+    if tensor.numel() == 0:
+        return out
+    return out.scatter_(-1, tensor.unsqueeze(-1), 1)
+
+
+__all__ += ["pad", "one_hot"]

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import math
-from typing import Any, Iterator, Optional, Union
+from typing import Any, Iterator, Optional, Tuple, Union
 
 from gradcore import _core
 from gradcore._core import Tensor
@@ -192,3 +192,145 @@ class BCEWithLogitsLoss(Module):
     def forward(self, input: Tensor, target: Any) -> Tensor:
         """``F.binary_cross_entropy_with_logits(input, target, reduction, pos_weight)``."""
         return F.binary_cross_entropy_with_logits(input, target, self.reduction, self.pos_weight)
+
+
+# ---- issue 12: shape ops (Unflatten, padding layers over F.pad) ----
+class Unflatten(Module):
+    """Split dim ``dim`` into ``unflattened_size`` (``x.unflatten(dim, unflattened_size)``)."""
+
+    def __init__(self, dim: int, unflattened_size: Any) -> None:
+        super().__init__()
+        self.dim, self.unflattened_size = dim, tuple(unflattened_size)
+
+    def forward(self, x: Tensor) -> Tensor:
+        """``x.unflatten(dim, unflattened_size)``."""
+        from gradcore._shape_ops import unflatten
+        return unflatten(x, self.dim, self.unflattened_size)
+
+    def extra_repr(self) -> str:
+        """``dim=..., unflattened_size=...``."""
+        return f"dim={self.dim}, unflattened_size={self.unflattened_size}"
+
+
+class _PadNd(Module):
+    """F.pad(x, padding, mode, value) with ``padding`` an int (every side) or a tuple of
+    (left, right) pairs from the last dim backwards, as PyTorch's padding layers."""
+
+    _mode = "constant"
+    _n = 1
+    _check_dims: Optional[Tuple[int, int]] = None  # input ranks the layer accepts (ValueError otherwise)
+
+    def __init__(self, padding: Any, value: Optional[float] = None) -> None:
+        super().__init__()
+        self.padding = (padding,) * (2 * self._n) if isinstance(padding, int) else tuple(padding)
+        self.value = value
+
+    def forward(self, x: Tensor) -> Tensor:
+        """``F.pad(x, padding, mode)``."""
+        if self._check_dims is not None and x.dim() not in self._check_dims:
+            lo, hi = self._check_dims
+            raise ValueError(f"expected {lo}D or {hi}D input (got {x.dim()}D input)")
+        if self._mode == "constant":
+            return F.pad(x, self.padding, "constant", 0.0 if self.value is None else self.value)
+        return F.pad(x, self.padding, self._mode)
+
+    def extra_repr(self) -> str:
+        """The padding (and value for the constant layers)."""
+        if self._mode == "constant" and type(self).__name__.startswith("Constant"):
+            return f"padding={self.padding}, value={self.value}"
+        return f"{self.padding}"
+
+
+class ConstantPad1d(_PadNd):
+    """Pad the last dim with ``value``."""
+
+    def __init__(self, padding: Any, value: float) -> None:
+        super().__init__(padding, value)
+
+
+class ConstantPad2d(_PadNd):
+    """Pad the last 2 dims with ``value``."""
+
+    _n = 2
+
+    def __init__(self, padding: Any, value: float) -> None:
+        super().__init__(padding, value)
+
+
+class ConstantPad3d(_PadNd):
+    """Pad the last 3 dims with ``value``."""
+
+    _n = 3
+
+    def __init__(self, padding: Any, value: float) -> None:
+        super().__init__(padding, value)
+
+
+class ZeroPad1d(_PadNd):
+    """Pad the last dim with zeros."""
+
+
+class ZeroPad2d(_PadNd):
+    """Pad the last 2 dims with zeros."""
+
+    _n = 2
+
+
+class ZeroPad3d(_PadNd):
+    """Pad the last 3 dims with zeros."""
+
+    _n = 3
+
+
+class ReflectionPad1d(_PadNd):
+    """Pad the last dim with its reflection (the edge not repeated)."""
+
+    _mode = "reflect"
+
+
+class ReflectionPad2d(_PadNd):
+    """Pad the last 2 dims with their reflection."""
+
+    _mode, _n = "reflect", 2
+
+
+class ReflectionPad3d(_PadNd):
+    """Pad the last 3 dims with their reflection."""
+
+    _mode, _n = "reflect", 3
+
+
+class ReplicationPad1d(_PadNd):
+    """Pad the last dim with copies of its edge values."""
+
+    _mode = "replicate"
+
+
+class ReplicationPad2d(_PadNd):
+    """Pad the last 2 dims with copies of their edge values."""
+
+    _mode, _n = "replicate", 2
+
+
+class ReplicationPad3d(_PadNd):
+    """Pad the last 3 dims with copies of their edge values."""
+
+    _mode, _n = "replicate", 3
+
+
+class CircularPad1d(_PadNd):
+    """Pad the last dim by wrapping around (2-D or 3-D input)."""
+
+    _mode, _check_dims = "circular", (2, 3)
+
+
+class CircularPad2d(_PadNd):
+    """Pad the last 2 dims by wrapping around (3-D or 4-D input)."""
+
+    _mode, _n, _check_dims = "circular", 2, (3, 4)
+
+
+class CircularPad3d(_PadNd):
+    """Pad the last 3 dims by wrapping around (4-D or 5-D input)."""
+
+    _mode, _n, _check_dims = "circular", 3, (4, 5)
