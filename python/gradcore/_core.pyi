@@ -9,7 +9,7 @@ import builtins
 import collections.abc
 import numpy
 import typing
-__all__: list[str] = ['DTypeError', 'IndexOutOfBoundsError', 'IntOverflowError', 'Node', 'RemovableHandle', 'ShapeError', 'Tensor', 'abs', 'absolute', 'add', 'addcdiv', 'addcmul', 'all', 'amax', 'amin', 'any', 'arange', 'argmax', 'argmin', 'argsort', 'argwhere', 'as_tensor', 'backend_info', 'backward', 'bfloat16', 'bincount', 'bitwise_and', 'bitwise_not', 'bitwise_or', 'bitwise_xor', 'bool', 'can_cast', 'ceil', 'chunk', 'clamp', 'clamp_grads', 'clip', 'clone', 'count_nonzero', 'cross_entropy', 'cummax', 'cummin', 'cumprod', 'cumsum', 'detach', 'diagonal', 'div', 'divide', 'double', 'dropout', 'dtype', 'empty', 'empty_like', 'eq', 'equal', 'erf', 'exp', 'fix', 'flatten', 'float', 'float16', 'float32', 'float64', 'floor', 'floor_divide', 'from_numpy', 'full', 'full_like', 'gather', 'ge', 'gelu', 'get_default_dtype', 'get_num_threads', 'grad', 'grad_norm', 'greater', 'greater_equal', 'gt', 'half', 'histc', 'index_add', 'index_fill', 'index_put', 'index_put_', 'index_select', 'initial_seed', 'int', 'int16', 'int32', 'int64', 'int8', 'is_anomaly_enabled', 'is_grad_enabled', 'isfinite', 'isinf', 'isnan', 'isneginf', 'isposinf', 'kthvalue', 'le', 'leaky_relu', 'lerp', 'less', 'less_equal', 'linear', 'log', 'log_softmax', 'logical_and', 'logical_not', 'logical_or', 'logical_xor', 'long', 'lt', 'manual_seed', 'masked_fill', 'masked_scatter', 'masked_select', 'matmul', 'max', 'maximum', 'mean', 'median', 'min', 'minimum', 'mm', 'mode', 'mse_loss', 'mul', 'multiply', 'narrow', 'ne', 'neg', 'negative', 'nonzero', 'not_equal', 'ones', 'ones_like', 'optim_step', 'permute', 'pow', 'prod', 'promote_types', 'rand', 'randn', 'relu', 'remainder', 'reshape', 'result_type', 'round', 'scale_grads', 'scatter', 'scatter_add', 'scatter_reduce', 'select', 'set_anomaly_enabled', 'set_default_dtype', 'set_grad_enabled', 'set_num_threads', 'sgn', 'short', 'sigmoid', 'sign', 'softmax', 'softplus', 'sort', 'split', 'sqrt', 'squeeze', 'sub', 'subtract', 'sum', 'swapaxes', 'swapdims', 't', 'take_along_dim', 'tanh', 'tensor', 'tensor_norms', 'topk', 'transpose', 'true_divide', 'trunc', 'uint8', 'unbind', 'unique', 'unsqueeze', 'where', 'zeros', 'zeros_like']
+__all__: list[str] = ['DTypeError', 'IndexOutOfBoundsError', 'IntOverflowError', 'Node', 'RemovableHandle', 'ShapeError', 'Tensor', 'abs', 'absolute', 'add', 'addcdiv', 'addcmul', 'all', 'amax', 'amin', 'any', 'arange', 'argmax', 'argmin', 'argsort', 'argwhere', 'as_tensor', 'backend_info', 'backward', 'bfloat16', 'bincount', 'bitwise_and', 'bitwise_not', 'bitwise_or', 'bitwise_xor', 'bmm', 'bool', 'can_cast', 'ceil', 'chunk', 'clamp', 'clamp_grads', 'clip', 'clone', 'count_nonzero', 'cross_entropy', 'cummax', 'cummin', 'cumprod', 'cumsum', 'detach', 'diagonal', 'div', 'divide', 'double', 'dropout', 'dtype', 'empty', 'empty_like', 'eq', 'equal', 'erf', 'exp', 'fix', 'flatten', 'float', 'float16', 'float32', 'float64', 'floor', 'floor_divide', 'from_numpy', 'full', 'full_like', 'gather', 'ge', 'gelu', 'get_default_dtype', 'get_num_threads', 'grad', 'grad_norm', 'greater', 'greater_equal', 'gt', 'half', 'histc', 'index_add', 'index_fill', 'index_put', 'index_put_', 'index_select', 'initial_seed', 'int', 'int16', 'int32', 'int64', 'int8', 'is_anomaly_enabled', 'is_grad_enabled', 'isfinite', 'isinf', 'isnan', 'isneginf', 'isposinf', 'kthvalue', 'le', 'leaky_relu', 'lerp', 'less', 'less_equal', 'linear', 'log', 'log_softmax', 'logical_and', 'logical_not', 'logical_or', 'logical_xor', 'long', 'lt', 'manual_seed', 'masked_fill', 'masked_scatter', 'masked_select', 'matmul', 'max', 'maximum', 'mean', 'median', 'min', 'minimum', 'mm', 'mode', 'mse_loss', 'mul', 'multiply', 'narrow', 'ne', 'neg', 'negative', 'nonzero', 'not_equal', 'ones', 'ones_like', 'optim_step', 'permute', 'pow', 'prod', 'promote_types', 'rand', 'randn', 'relu', 'remainder', 'reshape', 'result_type', 'round', 'scale_grads', 'scatter', 'scatter_add', 'scatter_reduce', 'select', 'set_anomaly_enabled', 'set_default_dtype', 'set_grad_enabled', 'set_num_threads', 'sgn', 'short', 'sigmoid', 'sign', 'softmax', 'softplus', 'sort', 'split', 'sqrt', 'squeeze', 'sub', 'subtract', 'sum', 'swapaxes', 'swapdims', 't', 'take_along_dim', 'tanh', 'tensor', 'tensor_norms', 'topk', 'transpose', 'true_divide', 'trunc', 'uint8', 'unbind', 'unique', 'unsqueeze', 'where', 'zeros', 'zeros_like']
 _dtype: typing.TypeAlias = dtype  # the dtype class (inside Tensor `dtype` is a property)
 class DTypeError(TypeError, RuntimeError):
     """
@@ -33,6 +33,36 @@ class Tensor:
     """
     __array_priority__: typing.ClassVar[builtins.int] = 1000
     __array_ufunc__ = None
+    @staticmethod
+    def cholesky(input: Tensor, upper: typing.Any = False) -> Tensor:
+        """
+        torch.cholesky: linalg.cholesky with upper= positional.
+        """
+    @staticmethod
+    def det(input: Tensor) -> Tensor:
+        """
+        Alias of gradcore.linalg.det.
+        """
+    @staticmethod
+    def inverse(input: Tensor) -> Tensor:
+        """
+        Alias of gradcore.linalg.inv.
+        """
+    @staticmethod
+    def logdet(input: Tensor) -> Tensor:
+        """
+        log(det(input)): NaN where the determinant is negative, -inf where it is 0.
+        """
+    @staticmethod
+    def pinverse(input: Tensor, rcond: typing.Any = 1e-15) -> Tensor:
+        """
+        torch.pinverse: linalg.pinv with rtol=rcond.
+        """
+    @staticmethod
+    def slogdet(input: Tensor) -> typing.Any:
+        """
+        (sign, logabsdet) as gradcore.return_types.slogdet.
+        """
     def __abs__(self) -> Tensor:
         ...
     def __add__(self, value: typing.Any) -> Tensor:
@@ -219,6 +249,18 @@ class Tensor:
         """
         In-place form of the op without the underscore.
         """
+    def addmm(self, *args: typing.Any, **kwargs: typing.Any) -> Tensor:
+        """
+        beta * input + alpha * (mat1 @ mat2) for 2-D mat1, mat2 (input broadcast).
+        """
+    def addmv(self, *args: typing.Any, **kwargs: typing.Any) -> Tensor:
+        """
+        beta * input + alpha * (mat @ vec).
+        """
+    def addr(self, *args: typing.Any, **kwargs: typing.Any) -> Tensor:
+        """
+        beta * input + alpha * outer(vec1, vec2).
+        """
     def all(self, dim: typing.Any = None, keepdim: builtins.bool = False) -> Tensor:
         """
         Whether every element (over dim: int or tuple; all by default) is nonzero; a bool tensor (uint8 for uint8 input).
@@ -263,6 +305,10 @@ class Tensor:
         """
         Accumulate the gradient of this tensor into the .grad of every leaf it depends on.
         """
+    def baddbmm(self, *args: typing.Any, **kwargs: typing.Any) -> Tensor:
+        """
+        beta * input + alpha * bmm(batch1, batch2) (input broadcast to (b, n, p)).
+        """
     def bernoulli_(self, p: typing.SupportsFloat | typing.SupportsIndex = 0.5) -> Tensor:
         """
         Fill with 1 with probability p, else 0, in place.
@@ -302,6 +348,10 @@ class Tensor:
     def bitwise_xor_(self, other: typing.Any) -> Tensor:
         """
         In-place form of the op without the underscore.
+        """
+    def bmm(self, mat2: Tensor) -> Tensor:
+        """
+        Batched matrix product of 3-D tensors with equal batch sizes.
         """
     def bool(self) -> Tensor:
         """
@@ -431,6 +481,10 @@ class Tensor:
         """
         In-place form of the op without the underscore.
         """
+    def dot(self, *args: typing.Any, **kwargs: typing.Any) -> Tensor:
+        """
+        The inner product of two 1-D tensors of the same size (0-dim result).
+        """
     def double(self) -> Tensor:
         """
         This tensor as float64 (itself when it already is).
@@ -515,6 +569,10 @@ class Tensor:
         """
         In-place form of the op without the underscore.
         """
+    def ger(self, *args: typing.Any, **kwargs: typing.Any) -> Tensor:
+        """
+        The outer product of two 1-D tensors: out[i, j] = input[i] * vec2[j].
+        """
     def greater(self, other: typing.Any) -> typing.Any:
         """
         input > other elementwise (a bool tensor).
@@ -567,6 +625,11 @@ class Tensor:
         """
         The slices of input at index (1-D int64/int32) along dim; differentiable (backward: index_add).
         """
+    def inner(self, *args: typing.Any, **kwargs: typing.Any) -> Tensor:
+        """
+        Sum over the last dims: out[i..., j...] = sum_k input[i..., k] other[j..., k]; a 0-dim
+            operand multiplies.
+        """
     def int(self) -> Tensor:
         """
         This tensor as int32 (itself when it already is).
@@ -606,6 +669,11 @@ class Tensor:
     def item(self) -> typing.Any:
         """
         The value of a one-element tensor as a Python number (float, int or bool by dtype).
+        """
+    def kron(self, *args: typing.Any, **kwargs: typing.Any) -> Tensor:
+        """
+        The Kronecker product: out[i*q + k, ...] = input[i, ...] * other[k, ...] (the operands'
+            dims right-aligned, the shorter one padded with leading 1s).
         """
     def kthvalue(self, k: builtins.int, dim: builtins.int = -1, keepdim: builtins.bool = False) -> typing.Any:
         """
@@ -697,7 +765,7 @@ class Tensor:
         """
     def matmul(self, other: typing.Any) -> typing.Any:
         """
-        Matrix product: 1-D and 2-D operands, and N-D @ 2-D.
+        Matrix product with PyTorch's rules: 1-D and 2-D operands, batched N-D with broadcast batch dims.
         """
     def max(self, dim: typing.Any = None, keepdim: typing.Any = None, *, other: typing.Any = None) -> typing.Any:
         """
@@ -746,6 +814,10 @@ class Tensor:
     def multiply_(self, other: typing.Any) -> Tensor:
         """
         In-place form of the op without the underscore.
+        """
+    def mv(self, *args: typing.Any, **kwargs: typing.Any) -> Tensor:
+        """
+        Matrix-vector product of a 2-D input and a 1-D vec.
         """
     def narrow(self, dim: builtins.int, start: builtins.int, length: builtins.int) -> Tensor:
         """
@@ -822,6 +894,10 @@ class Tensor:
     def numpy(self) -> numpy.ndarray:
         """
         A NumPy view of the data (no copy, strided like the tensor); it keeps the storage alive. Raises RuntimeError for a tensor that requires grad (use .detach().numpy()).
+        """
+    def outer(self, *args: typing.Any, **kwargs: typing.Any) -> Tensor:
+        """
+        The outer product of two 1-D tensors: out[i, j] = input[i] * vec2[j].
         """
     def permute(self, *args: typing.Any) -> Tensor:
         """
@@ -1089,6 +1165,10 @@ class Tensor:
     def unsqueeze(self, dim: builtins.int) -> Tensor:
         """
         A view with a size-1 dim inserted at dim.
+        """
+    def vdot(self, *args: typing.Any, **kwargs: typing.Any) -> Tensor:
+        """
+        dot with the first argument conjugated: dot for real tensors (gradcore has no complex).
         """
     def view(self, *args: typing.Any) -> Tensor:
         """
@@ -1418,6 +1498,10 @@ def bitwise_xor(input: typing.Any, other: typing.Any) -> typing.Any:
     """
     input ^ other on bool or integer tensors.
     """
+def bmm(input: Tensor, mat2: Tensor) -> Tensor:
+    """
+    Batched matrix product of 3-D tensors with equal batch sizes.
+    """
 def can_cast(from_: typing.Any, to: typing.Any) -> builtins.bool:
     """
     Whether an in-place op may write a `from_` value into a `to` tensor.
@@ -1712,7 +1796,7 @@ def masked_select(input: Tensor, mask: Tensor) -> Tensor:
     """
 def matmul(input: typing.Any, other: typing.Any) -> typing.Any:
     """
-    Matrix product: 1-D and 2-D operands, and N-D @ 2-D.
+    Matrix product with PyTorch's rules: 1-D and 2-D operands, batched N-D with broadcast batch dims.
     """
 def max(input: Tensor, dim: typing.Any = None, keepdim: typing.Any = None, *, other: typing.Any = None) -> typing.Any:
     """
