@@ -358,6 +358,10 @@ def _plan(eq: str, shapes: Tuple[Tuple[int, ...], ...]) -> Tuple[List[Step], Tup
             lab = labs[dup]
             labs = [x for i, x in enumerate(labs) if i not in (first, dup)] + [lab]
         cur.append(labs)
+    # the size of each label in each operand (1 where it broadcasts)
+    op_sz: List[Dict[int, int]] = []
+    for labs0, shp in zip(op_labels, shapes):
+        op_sz.append({lab: s for lab, s in zip(labs0, shp)})
     # contract left to right; before each contraction, sum out labels no one else needs
     def needed(after: int) -> Set[int]:
         s = set(out)
@@ -369,15 +373,19 @@ def _plan(eq: str, shapes: Tuple[Tuple[int, ...], ...]) -> Tuple[List[Step], Tup
     steps.append(("take", 0))
     keep = needed(1)
     acc = _sum_out(steps, acc, keep)
+    acc_sz = op_sz[0]
     for k in range(1, len(cur)):
         keep_after = needed(k + 1)
         rlabs = _sum_out_operand(steps, k, cur[k], keep_after | set(acc))
-        acc = _contract(steps, acc, k, rlabs, keep_after, size)
+        acc, acc_sz = _contract(steps, acc, acc_sz, k, rlabs, op_sz[k], keep_after, size)
     acc = _sum_out(steps, acc, set(out))
-    # broadcast size-1 dims of output labels, then permute to the output order
-    perm = [acc.index(lab) for lab in out]
-    steps.append(("permute", tuple(perm)))
-    steps.append(("expand", tuple(size[lab] for lab in out)))
+    # permute to the output order, then broadcast size-1 dims of output labels
+    perm = tuple(acc.index(lab) for lab in out)
+    if perm != tuple(range(len(perm))):
+        steps.append(("permute", perm))
+    want = tuple(size[lab] for lab in out)
+    if want != tuple(acc_sz[lab] for lab in out):
+        steps.append(("expand", want))
     return steps, tuple(out)
 
 
@@ -399,20 +407,34 @@ def _sum_out_operand(steps: List[Step], k: int, labs: List[int], keep: Set[int])
     return [lab for lab in labs if lab in keep]
 
 
-def _contract(steps: List[Step], left: List[int], k: int, right: List[int], keep: Set[int],
-              size: Dict[int, int]) -> List[int]:
-    """acc (labels left) with operand k (labels right): batch = shared and kept, contracted =
-    shared and not kept; one matmul of (batch, L, C) @ (batch, C, R)."""
+def _contract(steps: List[Step], left: List[int], lsz: Dict[int, int], k: int, right: List[int],
+              rsz: Dict[int, int], keep: Set[int], size: Dict[int, int]) -> Tuple[List[int], Dict[int, int]]:
+    """acc (labels left, sizes lsz) with operand k (labels right, sizes rsz): batch = shared
+    and kept, contracted = shared and not kept; one matmul of (batch, L, C) @ (batch, C, R).
+    Every shape is worked out here, once per (equation, shapes); the step only runs views."""
     batch = [lab for lab in left if lab in right and lab in keep]
     con = [lab for lab in left if lab in right and lab not in keep]
     lfree = [lab for lab in left if lab not in right]
     rfree = [lab for lab in right if lab not in left]
     lperm = tuple(left.index(lab) for lab in batch + lfree + con)
     rperm = tuple(right.index(lab) for lab in batch + con + rfree)
-    bs = tuple(size[lab] for lab in batch)
     ls, cs, rs = (tuple(size[lab] for lab in g) for g in (lfree, con, rfree))
-    steps.append(("contract", k, lperm, rperm, bs, ls, cs, rs))
-    return batch + lfree + rfree
+    a_has = tuple(lsz[lab] for lab in batch + lfree + con)
+    b_has = tuple(rsz[lab] for lab in batch + con + rfree)
+    # size-1 dims broadcast: the batch dims through matmul, the others by expand (a view)
+    a_want = tuple(lsz[lab] for lab in batch) + ls + cs
+    b_want = tuple(rsz[lab] for lab in batch) + cs + rs
+    pl, pc, pr = _prod(ls), _prod(cs), _prod(rs)
+    a_shape = a_want[:len(batch)] + (pl, pc)
+    b_shape = b_want[:len(batch)] + (pc, pr)
+    bsz = tuple(max(lsz[lab], rsz[lab]) for lab in batch)
+    c_shape, o_shape = bsz + (pl, pr), bsz + ls + rs
+    ident = lambda p: None if p == tuple(range(len(p))) else p  # noqa: E731
+    steps.append(("contract", k, ident(lperm), ident(rperm), None if a_has == a_want else a_want,
+                  None if b_has == b_want else b_want, None if a_shape == a_want else a_shape,
+                  None if b_shape == b_want else b_shape, None if o_shape == c_shape else o_shape))
+    out = batch + lfree + rfree
+    return out, dict(zip(out, o_shape))
 
 
 def _run_plan(steps: List[Step], ops: Sequence[Tensor]) -> Any:
@@ -420,7 +442,25 @@ def _run_plan(steps: List[Step], ops: Sequence[Tensor]) -> Any:
     acc: Any = None
     for st in steps:
         kind = st[0]
-        if kind == "diag":
+        if kind == "contract":
+            _, k, lperm, rperm, a_exp, b_exp, a_rs, b_rs, c_rs = st
+            a, b = acc, ops[k]
+            if lperm is not None:
+                a = a.permute(*lperm)
+            if rperm is not None:
+                b = b.permute(*rperm)
+            if a_exp is not None:
+                a = a.expand(*a_exp)
+            if b_exp is not None:
+                b = b.expand(*b_exp)
+            if a_rs is not None:
+                a = a.reshape(*a_rs)
+            if b_rs is not None:
+                b = b.reshape(*b_rs)
+            acc = _core.matmul(a, b)
+            if c_rs is not None:
+                acc = acc.reshape(*c_rs)
+        elif kind == "diag":
             _, k, d1, d2 = st
             ops[k] = ops[k].diagonal(0, d1, d2)
         elif kind == "take":
@@ -429,34 +469,10 @@ def _run_plan(steps: List[Step], ops: Sequence[Tensor]) -> Any:
             acc = acc.sum(list(st[1]))
         elif kind == "sum_operand":
             ops[st[1]] = ops[st[1]].sum(list(st[2]))
-        elif kind == "contract":
-            _, k, lperm, rperm, bs, ls, cs, rs = st
-            a = acc.permute(*lperm) if lperm != tuple(range(len(lperm))) else acc
-            b = ops[k].permute(*rperm) if rperm != tuple(range(len(rperm))) else ops[k]
-            nb = len(bs)
-            # size-1 dims broadcast: the batch dims through matmul, the others by expand
-            a_want = tuple(a.shape[:nb]) + ls + cs
-            b_want = tuple(b.shape[:nb]) + cs + rs
-            if tuple(a.shape) != a_want:
-                a = a.expand(*a_want)
-            if tuple(b.shape) != b_want:
-                b = b.expand(*b_want)
-            pl, pc, pr = _prod(ls), _prod(cs), _prod(rs)
-            a_shape = tuple(a.shape[:nb]) + (pl, pc)
-            b_shape = tuple(b.shape[:nb]) + (pc, pr)
-            if tuple(a.shape) != a_shape:
-                a = a.reshape(*a_shape)
-            if tuple(b.shape) != b_shape:
-                b = b.reshape(*b_shape)
-            c = _core.matmul(a, b)
-            o_shape = tuple(c.shape[:nb]) + ls + rs
-            acc = c.reshape(*o_shape) if tuple(c.shape) != o_shape else c
         elif kind == "permute":
-            if st[1] != tuple(range(len(st[1]))):
-                acc = acc.permute(*st[1])
+            acc = acc.permute(*st[1])
         elif kind == "expand":
-            if tuple(acc.shape) != st[1]:
-                acc = acc.expand(*st[1])
+            acc = acc.expand(*st[1])
     return acc
 
 
