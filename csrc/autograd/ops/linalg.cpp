@@ -283,9 +283,19 @@ TensorPtr matmul(const TensorPtr& a, const TensorPtr& b) {
   check_matmul_dtypes(*a, *b, "matmul");
   if (!is_f32_or_f64(a->dtype)) return to_dtype(matmul(to_dtype(a, DType::Float32), to_dtype(b, DType::Float32)), a->dtype);
   const int64_t ka = a->shape[na - 1], kb = b->shape[nb >= 2 ? nb - 2 : 0];
+  if (ka != kb) {  // PyTorch's message for each case, then both shapes
+    const std::string shapes = std::string("; matmul: ") + shape_str(a->shape) + " @ " + shape_str(b->shape);
+    const int64_t rows = ka ? a->numel / ka : 0;
+    GC_CHECK(!(na == 1 && nb == 1), ShapeError, "inconsistent tensor size, expected tensor [", ka, "] and src [", kb,
+             "] to have the same number of elements, but got ", ka, " and ", kb, " elements respectively", shapes);
+    GC_CHECK(!(na == 2 && nb == 1), ShapeError, "size mismatch, got input (", a->shape[0], "), mat (", a->shape[0],
+             "x", ka, "), vec (", kb, ")", shapes);
+    GC_CHECK(!(nb <= 2), ShapeError, "mat1 and mat2 shapes cannot be multiplied (", na == 1 ? 1 : rows, "x", ka,
+             " and ", kb, "x", nb == 2 ? b->shape[1] : 1, ")", shapes);
+    GC_CHECK(false, ShapeError, "Expected size for first two dimensions of batch2 tensor to be: [",
+             nb > 2 ? b->shape[0] : 1, ", ", ka, "] but got: [", nb > 2 ? b->shape[0] : 1, ", ", kb, "]", shapes);
+  }
   if (na == 1 && nb == 1) {
-    GC_CHECK(ka == kb, ShapeError, "inconsistent tensor size, expected tensor [", ka, "] and src [", kb,
-             "] to have the same number of elements, but got ", ka, " and ", kb, " elements respectively");
     return reshape(mm(reshape(a, {1, ka}), reshape(b, {kb, 1}), false, false), {});
   }
   if (na <= 2 && nb <= 2) {  // 1-D operands as a row (left) or a column (right), then mm
@@ -295,8 +305,6 @@ TensorPtr matmul(const TensorPtr& a, const TensorPtr& b) {
   }
   if (nb <= 2 && folds_to_rows(*a)) {
     // N-D @ 2-D (or 1-D): the leading dims fold into the rows of one GEMM (a view).
-    GC_CHECK(ka == kb, ShapeError, "mat1 and mat2 shapes cannot be multiplied (", ka ? a->numel / ka : 0, "x", ka,
-             " and ", kb, "x", nb == 2 ? b->shape[1] : 1, ")");
     Shape out_shape(a->shape.begin(), a->shape.end() - 1);
     TensorPtr a2 = reshape(a, {ka ? a->numel / ka : shape_numel(out_shape), ka});
     TensorPtr c = mm(a2, nb == 1 ? reshape(b, {kb, 1}) : b, false, false);
