@@ -407,6 +407,10 @@ def _sum_out_operand(steps: List[Step], k: int, labs: List[int], keep: Set[int])
     return [lab for lab in labs if lab in keep]
 
 
+def _non_identity(perm: Tuple[int, ...]) -> Optional[Tuple[int, ...]]:
+    return None if perm == tuple(range(len(perm))) else perm
+
+
 def _contract(steps: List[Step], left: List[int], lsz: Dict[int, int], k: int, right: List[int],
               rsz: Dict[int, int], keep: Set[int], size: Dict[int, int]) -> Tuple[List[int], Dict[int, int]]:
     """acc (labels left, sizes lsz) with operand k (labels right, sizes rsz): batch = shared
@@ -429,8 +433,7 @@ def _contract(steps: List[Step], left: List[int], lsz: Dict[int, int], k: int, r
     b_shape = b_want[:len(batch)] + (pc, pr)
     bsz = tuple(max(lsz[lab], rsz[lab]) for lab in batch)
     c_shape, o_shape = bsz + (pl, pr), bsz + ls + rs
-    ident = lambda p: None if p == tuple(range(len(p))) else p  # noqa: E731
-    steps.append(("contract", k, ident(lperm), ident(rperm), None if a_has == a_want else a_want,
+    steps.append(("contract", k, _non_identity(lperm), _non_identity(rperm), None if a_has == a_want else a_want,
                   None if b_has == b_want else b_want, None if a_shape == a_want else a_shape,
                   None if b_shape == b_want else b_shape, None if o_shape == c_shape else o_shape))
     out = batch + lfree + rfree
