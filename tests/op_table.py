@@ -746,6 +746,121 @@ op("broadcast_tensors", lambda a, b: _pair_prod(gc.broadcast_tensors(a, b)), [(3
    torch_fn=lambda a, b: _pair_prod(torch.broadcast_tensors(a, b)))
 op("meshgrid_xy", lambda a, b: _pair_prod(gc.meshgrid(a, b, indexing="xy")), [(2,), (3,)],
    torch_fn=lambda a, b: _pair_prod(torch.meshgrid(a, b, indexing="xy")))
+# ---- linear algebra (issue 12, linalg12) ----
+def _mT(x: Any) -> Any:
+    return x.transpose(-2, -1)
+
+
+def _sym_distinct(name: str, n: int) -> Callable[[], List[Any]]:
+    """A near-symmetric matrix with well-separated eigenvalues (fn symmetrizes it)."""
+    def make() -> List[Any]:
+        rng = np.random.default_rng(_seed(name))
+        q, _ = np.linalg.qr(rng.standard_normal((n, n)))
+        a = q @ np.diag(np.arange(1.0, n + 1) * 1.5 - 2.0) @ q.T + 0.05 * rng.standard_normal((n, n))
+        return [leaf(a)]
+    return make
+
+
+def _distinct_sv(name: str, m: int, n: int) -> Callable[[], List[Any]]:
+    """An m x n matrix with well-separated singular values 1, 2, 3, ..."""
+    def make() -> List[Any]:
+        rng = np.random.default_rng(_seed(name))
+        k = min(m, n)
+        u, _ = np.linalg.qr(rng.standard_normal((m, k)))
+        v, _ = np.linalg.qr(rng.standard_normal((n, k)))
+        return [leaf(u @ np.diag(np.arange(1.0, k + 1)) @ v.T + 0.02 * rng.standard_normal((m, n)))]
+    return make
+
+
+def _well_conditioned(name: str, shape: Shape, shift: float = 3.0) -> Callable[[], List[Any]]:
+    def make() -> List[Any]:
+        rng = np.random.default_rng(_seed(name))
+        return [leaf(rng.uniform(-1, 1, shape) + shift * np.eye(shape[-1]))]
+    return make
+
+
+def _with(first: Callable[[], List[Any]], name: str, shapes: Sequence[Shape]) -> Callable[[], List[Any]]:
+    rest = inputs(name, shapes, ["any"] * len(shapes))
+    return lambda: first() + rest()
+
+
+op("matmul_batched", lambda a, b: gc.matmul(a, b), [(2, 3, 4), (2, 4, 2)], torch_fn=lambda a, b: torch.matmul(a, b))
+op("matmul_bcast", lambda a, b: a @ b, [(2, 1, 3, 4), (3, 4, 2)])
+op("matmul_bcast_2d_left", lambda a, b: a @ b, [(3, 4), (2, 4, 2)])
+op("matmul_1d_nd", lambda a, b: a @ b, [(3,), (2, 3, 2)])
+op("matmul_nd_1d", lambda a, b: a @ b, [(2, 2, 3), (3,)])
+op("matmul_transposed", lambda a, b: a.transpose(-1, -2) @ b.transpose(-1, -2), [(2, 4, 3), (2, 2, 4)])
+op("bmm", lambda a, b: gc.bmm(a, b), [(2, 3, 4), (2, 4, 2)], torch_fn=lambda a, b: torch.bmm(a, b))
+op("baddbmm", lambda i, a, b: gc.baddbmm(i, a, b, beta=0.5, alpha=2.0), [(1, 3, 2), (2, 3, 4), (2, 4, 2)],
+   torch_fn=lambda i, a, b: torch.baddbmm(i, a, b, beta=0.5, alpha=2.0))
+op("addmm", lambda i, a, b: gc.addmm(i, a, b, beta=1.5, alpha=-0.5), [(3,), (2, 4), (4, 3)],
+   torch_fn=lambda i, a, b: torch.addmm(i, a, b, beta=1.5, alpha=-0.5))
+op("addmv", lambda i, a, v: gc.addmv(i, a, v), [(2,), (2, 3), (3,)], torch_fn=lambda i, a, v: torch.addmv(i, a, v))
+op("addr", lambda i, a, b: gc.addr(i, a, b, alpha=2.0), [(2, 3), (2,), (3,)],
+   torch_fn=lambda i, a, b: torch.addr(i, a, b, alpha=2.0))
+op("mv", lambda a, v: gc.mv(a, v), [(2, 3), (3,)], torch_fn=lambda a, v: torch.mv(a, v))
+op("dot", lambda a, b: gc.dot(a, b), [(4,), (4,)], torch_fn=lambda a, b: torch.dot(a, b))
+op("outer", lambda a, b: gc.outer(a, b), [(3,), (2,)], torch_fn=lambda a, b: torch.outer(a, b))
+op("inner", lambda a, b: gc.inner(a, b), [(2, 3), (4, 3)], torch_fn=lambda a, b: torch.inner(a, b))
+op("tensordot", lambda a, b: gc.tensordot(a, b, dims=([0, 2], [1, 0])), [(2, 3, 4), (4, 2, 3)],
+   torch_fn=lambda a, b: torch.tensordot(a, b, dims=([0, 2], [1, 0])))
+op("kron", lambda a, b: gc.kron(a, b), [(2, 3), (2, 2)], torch_fn=lambda a, b: torch.kron(a, b))
+op("einsum_bmm", lambda a, b: gc.einsum("bij,bjk->bik", a, b), [(2, 3, 4), (2, 4, 2)],
+   torch_fn=lambda a, b: torch.einsum("bij,bjk->bik", a, b))
+op("einsum_attention", lambda a, b: gc.einsum("bhtd,bhsd->bhts", a, b), [(1, 2, 3, 4), (1, 2, 2, 4)],
+   torch_fn=lambda a, b: torch.einsum("bhtd,bhsd->bhts", a, b))
+op("einsum_diag_sum", lambda a, b: gc.einsum("iij,jk->ik", a, b), [(3, 3, 2), (2, 4)],
+   torch_fn=lambda a, b: torch.einsum("iij,jk->ik", a, b))
+op("einsum_ellipsis", lambda a, b: gc.einsum("...ij,...jk", a, b), [(2, 1, 2, 3), (3, 3, 2)],
+   torch_fn=lambda a, b: torch.einsum("...ij,...jk", a, b))
+op("einsum_three", lambda a, b, c: gc.einsum("bn,anm,bm->ba", a, b, c), [(3, 4), (2, 4, 5), (3, 5)],
+   torch_fn=lambda a, b, c: torch.einsum("bn,anm,bm->ba", a, b, c))
+op("einsum_trace_outer", lambda a, b: gc.einsum("ii,j->j", a, b), [(3, 3), (2,)],
+   torch_fn=lambda a, b: torch.einsum("ii,j->j", a, b))
+op("multi_dot", lambda a, b, c: gc.linalg.multi_dot([a, b, c]), [(2, 3), (3, 4), (4,)],
+   torch_fn=lambda a, b, c: torch.linalg.multi_dot([a, b, c]))
+op("linalg_inv", lambda a: gc.linalg.inv(a), [], make=_well_conditioned("linalg_inv", (2, 3, 3)),
+   torch_fn=lambda a: torch.linalg.inv(a))
+op("linalg_det", lambda a: gc.linalg.det(a), [], make=_well_conditioned("linalg_det", (2, 3, 3), 2.0),
+   torch_fn=lambda a: torch.linalg.det(a))
+op("linalg_slogdet", lambda a: gc.linalg.slogdet(a)[1] * 1.0, [], make=_well_conditioned("linalg_slogdet", (3, 3)),
+   torch_fn=lambda a: torch.linalg.slogdet(a)[1] * 1.0)
+op("linalg_solve", lambda a, b: gc.linalg.solve(a, b), [],
+   make=_with(_well_conditioned("linalg_solve", (2, 3, 3)), "linalg_solve_b", [(3, 2)]),
+   torch_fn=lambda a, b: torch.linalg.solve(a, b))
+_EYE3 = gc.tensor(np.eye(3), dtype=gc.float64)
+op("linalg_cholesky", lambda a: gc.linalg.cholesky(a @ _mT(a) + 0.5 * _EYE3.to(a.dtype)), [(3, 3)],
+   torch_fn=lambda a: torch.linalg.cholesky(a @ _mT(a) + 0.5 * torch.eye(3, dtype=a.dtype)))
+op("linalg_eigh", lambda a: _eigh_inv(gc, a), [], make=_sym_distinct("linalg_eigh", 3),
+   torch_fn=lambda a: _eigh_inv(torch, a))
+op("linalg_svd", lambda a: _svd_inv(gc, a), [], make=_distinct_sv("linalg_svd", 4, 3),
+   torch_fn=lambda a: _svd_inv(torch, a))
+op("linalg_svd_wide", lambda a: _svd_inv(gc, a), [], make=_distinct_sv("linalg_svd_wide", 2, 4),
+   torch_fn=lambda a: _svd_inv(torch, a))
+op("linalg_svdvals", lambda a: gc.linalg.svdvals(a), [], make=_distinct_sv("linalg_svdvals", 3, 4),
+   torch_fn=lambda a: torch.linalg.svdvals(a))
+op("linalg_qr", lambda a: _qr_inv(gc, a), [], make=_distinct_sv("linalg_qr", 4, 3),
+   torch_fn=lambda a: _qr_inv(torch, a))
+op("linalg_pinv", lambda a: gc.linalg.pinv(a), [], make=_distinct_sv("linalg_pinv", 4, 3),
+   torch_fn=lambda a: torch.linalg.pinv(a))
+
+
+def _eigh_inv(m: Any, a: Any) -> Any:
+    """A function of eigh that does not depend on the eigenvectors' signs: V^2 scaled by w."""
+    w, v = m.linalg.eigh((a + _mT(a)) * 0.5)
+    return v * v * w.unsqueeze(-2) + w
+
+
+def _svd_inv(m: Any, a: Any) -> Any:
+    """Sign-invariant: U diag(S^2 + S) Vh (each (u_i, v_i) pair flips together)."""
+    u, s, vh = m.linalg.svd(a, full_matrices=False)
+    return (u * (s * s + s).unsqueeze(-2)) @ vh
+
+
+def _qr_inv(m: Any, a: Any) -> Any:
+    """Sign-invariant in the columns of Q / rows of R: (Q * Q) @ (R * R)."""
+    q, r = m.linalg.qr(a)
+    return (q * q) @ (r * r)
 
 
 def case(name: str) -> Tuple[Callable[..., Any], List[Any], Dict[str, float]]:
@@ -788,7 +903,9 @@ COVERAGE: Dict[str, List[str]] = {
     "view_put": ["setitem_basic", "setitem_advanced"],
     "to_dtype": ["to_float64", "to_float32_and_back"],
     "mm": ["mm", "mm_trans_a", "mm_trans_b", "mm_trans_ab"],
-    "matmul": ["matmul_2d", "matmul_1d_1d", "matmul_1d_2d", "matmul_2d_1d", "matmul_nd_2d"],
+    "matmul": ["matmul_2d", "matmul_1d_1d", "matmul_1d_2d", "matmul_2d_1d", "matmul_nd_2d", "matmul_batched",
+               "matmul_bcast", "matmul_bcast_2d_left", "matmul_1d_nd", "matmul_nd_1d", "matmul_transposed",
+               "einsum_bmm", "einsum_attention", "einsum_ellipsis"],
     "linear": ["linear", "linear_nobias", "linear_relu", "linear_sigmoid", "linear_tanh", "linear_tanh_nobias",
                "linear_gelu", "linear_gelu_tanh"],
     "softmax": ["softmax", "softmax_d0", "softmax_3d_d1"], "log_softmax": ["log_softmax", "log_softmax_d0"],
@@ -825,6 +942,9 @@ COVERAGE: Dict[str, List[str]] = {
             "vstack", "dstack", "roll", "roll_flat", "pad_constant", "pad_constant_crop"],
     "flip": ["flip", "flip_fn", "fliplr", "flipud", "rot90", "rot90_k3_batched", "rot90_k2"],
     "diag_embed": ["diag_embed", "diag_embed_offset_dims", "diag_1d"],
+    # issue 12 (linalg12); the Python compositions (einsum, tensordot, gradcore.linalg, ...) reach
+    # matmul / mm and the view ops through their rows
+    "bmm": ["bmm", "baddbmm"],
 }
 # The registry rows cover themselves (an activation row also its fused backward op).
 for _key, _row in ELEMENTWISE.items():

@@ -1179,7 +1179,8 @@ GARBAGE_SCRIPT = textwrap.dedent(
             ("float_index", lambda: gc.randn(3)[gc.tensor([0.0, 1.0])]),
             ("storage_swap_backward", lambda: _swapped_backward()),
             ("max_bad_dim", lambda: gc.zeros(2, 3).max(dim=R.choice([2, -3, (1, 1)]))),
-            ("matmul_bad", lambda: gc.matmul(gc.zeros(2, 3), gc.zeros(R.choice([(4, 5), (2,), (2, 3), (5, 3, 3)])))),
+            # (2, 3) @ (5, 3, 3) is a valid batched product (issue 12); (5, 4, 3) is not
+            ("matmul_bad", lambda: gc.matmul(gc.zeros(2, 3), gc.zeros(R.choice([(4, 5), (2,), (2, 3), (5, 4, 3)])))),
             ("matmul_0d", lambda: gc.matmul(gc.tensor(1.0), gc.zeros(3))),
             ("matmul_dtype", lambda: gc.zeros(2, 2) @ gc.zeros(2, 2, dtype=gc.float64)),
             ("transpose_bad", lambda: gc.zeros(2, 3).transpose(0, 2)),

@@ -39,6 +39,10 @@ DTYPES = {"f64": (gc.float64, np.float64, torch.float64, 1e-10, 1e-12),
           "f32": (gc.float32, np.float32, torch.float32, 2e-5, 2e-5)}
 # Rows whose forward is not defined in float32 inputs as written (they cast on purpose).
 F64_ONLY = {"to_float32_and_back"}
+# linalg12: factorizations run in LAPACK (NumPy's here, torch's own there); where a NaN or inf
+# spreads inside a factorization is up to the LAPACK build, and torch raises for some (eigh,
+# cholesky), so these rows are checked on finite inputs only (test_linalg.py, op_table).
+LAPACK_ROWS = {n for n in OPS if n.startswith("linalg_") and n != "linalg_matmul"}
 
 
 def _inject(a: np.ndarray, values: List[float], start: int) -> np.ndarray:
@@ -85,7 +89,7 @@ def _run(name: str, pattern: str, dkey: str) -> Tuple[bool, bool]:
 
 
 @pytest.mark.parametrize("pattern", list(PATTERNS))
-@pytest.mark.parametrize("name", list(OPS))
+@pytest.mark.parametrize("name", [n for n in OPS if n not in LAPACK_ROWS])
 def test_nonfinite_inputs_match_torch(name: str, pattern: str, isa: str) -> None:
     for dkey in DTYPES:
         if dkey == "f32" and name in F64_ONLY:
@@ -95,5 +99,6 @@ def test_nonfinite_inputs_match_torch(name: str, pattern: str, isa: str) -> None
 
 def test_nonfinite_patterns_reach_the_outputs() -> None:
     """Not vacuous: for most rows some pattern makes the output non-finite (the specials get through)."""
-    reached = [n for n in OPS if any(_run(n, p, "f64")[0] for p in ("nan", "mixed"))]
-    assert len(reached) >= 0.9 * len(OPS), sorted(set(OPS) - set(reached))
+    rows = [n for n in OPS if n not in LAPACK_ROWS]
+    reached = [n for n in rows if any(_run(n, p, "f64")[0] for p in ("nan", "mixed"))]
+    assert len(reached) >= 0.9 * len(rows), sorted(set(rows) - set(reached))

@@ -455,8 +455,12 @@ void check_inplace(const TensorPtr& t, const char* op);       // refuses what ap
 // op(a) @ op(b) for 2-D a, b with transpose flags (never materialises a transpose; a
 // transposed view is passed to GEMM as a flag too).
 TensorPtr mm(const TensorPtr& a, const TensorPtr& b, bool trans_a, bool trans_b);
-// NumPy-style matmul for 1-D and 2-D operands, and N-D @ 2-D (leading dims flattened).
+// torch.matmul: 1-D . 1-D dot, 1-D / 2-D as rows and columns, N-D @ 2-D with the leading
+// dims folded into GEMM rows (when that is a view), else batched over the broadcast batch
+// dims (Note [Batched matmul], linalg.cpp).
 TensorPtr matmul(const TensorPtr& a, const TensorPtr& b);
+// torch.bmm: 3-D @ 3-D with equal batch sizes (no broadcasting).
+TensorPtr bmm(const TensorPtr& a, const TensorPtr& b);
 // act(x @ w^T + b), with w of shape (out, in) as in PyTorch; b may be null; act null (none)
 // or any activation descriptor (find_activation), fused into the GEMM epilogue (and its
 // derivative into one backward pass with db).

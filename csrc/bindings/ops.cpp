@@ -381,7 +381,7 @@ void bind_ops(py::module_& m, TensorClass& cls) {
                    FnName{"floor_divide", Bin::FloorDiv, "input // other, rounded toward -inf (Python's //)."},
                    FnName{"remainder", Bin::Mod, "input % other with the sign of other (Python's %)."},
                    FnName{"pow", Bin::Pow, "input ** exponent with a scalar exponent (or a positive scalar base)."},
-                   FnName{"matmul", Bin::MatMul, "Matrix product: 1-D and 2-D operands, and N-D @ 2-D."},
+                   FnName{"matmul", Bin::MatMul, "Matrix product with PyTorch's rules: 1-D and 2-D operands, batched N-D with broadcast batch dims."},
                    FnName{"eq", Bin::Eq, "input == other elementwise (a bool tensor)."},
                    FnName{"ne", Bin::Ne, "input != other elementwise (a bool tensor)."},
                    FnName{"not_equal", Bin::Ne, "input != other elementwise (a bool tensor)."},
@@ -946,6 +946,11 @@ void bind_ops(py::module_& m, TensorClass& cls) {
     m.def(name, outofplace, py::arg("input"), py::arg("tensor1"), py::arg("tensor2"), py::kw_only(), py::arg("value") = 1,
           doc);
   }
+  // ---- linear algebra (issue 12, linalg12) ----
+  m.def("bmm", [](const TensorPtr& a, const TensorPtr& b) { return ops::bmm(a, b); }, py::arg("input"),
+        py::arg("mat2"), GilRelease(), "Batched matrix product of 3-D tensors with equal batch sizes.");
+  cls.def("bmm", [](const TensorPtr& a, const TensorPtr& b) { return ops::bmm(a, b); }, py::arg("mat2"),
+          GilRelease(), "Batched matrix product of 3-D tensors with equal batch sizes.");
 }
 
 }  // namespace gradcore::bindings

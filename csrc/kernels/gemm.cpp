@@ -378,6 +378,28 @@ void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha, const T* A
   }
 }
 
+// Below this many multiply-adds a product runs on one thread and the batch is split
+// instead (gemm's own threading starts at 2^16..2^18 and pays off fully only well above).
+constexpr int64_t kBatchSplitMaxWork = int64_t(1) << 22;
+
+template <class T>
+void gemm_batched(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha, const T* A, int64_t lda,
+                  const int64_t* a_off, const T* B, int64_t ldb, const int64_t* b_off, T beta, T* C, int64_t ldc,
+                  int64_t c_stride, int64_t batch) {
+  if (batch <= 0 || M <= 0 || N <= 0) return;
+  auto one = [&](int64_t i) {
+    gemm<T>(ta, tb, M, N, K, alpha, A + a_off[i], lda, B + b_off[i], ldb, beta, C + i * c_stride, ldc, nullptr);
+  };
+  if (batch > 1 && cpu::get_num_threads() > 1 && M * N * K < kBatchSplitMaxWork) {
+    // gemm() called inside a pool task runs its own parallel loops inline.
+    cpu::parallel_range(batch, 1, [&](int64_t b, int64_t e) {
+      for (int64_t i = b; i < e; ++i) one(i);
+    });
+  } else {
+    for (int64_t i = 0; i < batch; ++i) one(i);
+  }
+}
+
 template <class T>
 void linear_act_backward(int act, const T* g, const T* saved, T* gpre, T* db, int64_t rows, int64_t cols) {
   const auto& k = table<T>();
@@ -406,6 +428,12 @@ template void gemm<float>(bool, bool, int64_t, int64_t, int64_t, float, const fl
                           int64_t, float, float*, int64_t, const GemmEpilogue<float>*);
 template void gemm<double>(bool, bool, int64_t, int64_t, int64_t, double, const double*, int64_t, const double*,
                            int64_t, double, double*, int64_t, const GemmEpilogue<double>*);
+template void gemm_batched<float>(bool, bool, int64_t, int64_t, int64_t, float, const float*, int64_t,
+                                  const int64_t*, const float*, int64_t, const int64_t*, float, float*, int64_t,
+                                  int64_t, int64_t);
+template void gemm_batched<double>(bool, bool, int64_t, int64_t, int64_t, double, const double*, int64_t,
+                                   const int64_t*, const double*, int64_t, const int64_t*, double, double*, int64_t,
+                                   int64_t, int64_t);
 template void linear_act_backward<float>(int, const float*, const float*, float*, float*, int64_t, int64_t);
 template void linear_act_backward<double>(int, const double*, const double*, double*, double*, int64_t, int64_t);
 

@@ -27,6 +27,17 @@ template <class T>
 void gemm(bool transA, bool transB, int64_t M, int64_t N, int64_t K, T alpha, const T* A, int64_t lda,
           const T* B, int64_t ldb, T beta, T* C, int64_t ldc, const GemmEpilogue<T>* epilogue = nullptr);
 
+// A batch of products C_i = alpha * op(A_i) @ op(B_i) + beta * C_i, i in [0, batch), all
+// M x N x K with the same transposes and leading dims: A_i = A + a_off[i], B_i = B + b_off[i]
+// (element offsets; equal offsets share one matrix, so a broadcast batch operand is never
+// copied), C_i = C + i * c_stride. Each product is one gemm() call; when a single product
+// is too small to split well, the batch itself is split over the threads (contiguous runs,
+// each product on one thread), so results are bitwise the same for any thread count.
+template <class T>
+void gemm_batched(bool transA, bool transB, int64_t M, int64_t N, int64_t K, T alpha, const T* A, int64_t lda,
+                  const int64_t* a_off, const T* B, int64_t ldb, const int64_t* b_off, T beta, T* C, int64_t ldc,
+                  int64_t c_stride, int64_t batch);
+
 // Linear's fused backward pass over the (rows, cols) output gradient g:
 //   gpre = g * act'(saved)   (act an ActBackward; saved: the output y or the
 //                            pre-activation z, as its descriptor says; act -1: gpre = g)

@@ -138,3 +138,62 @@ __all__ += [
     "movedim", "moveaxis", "broadcast_shapes", "broadcast_to", "broadcast_tensors", "meshgrid", "repeat_interleave",
     "tile", "fliplr", "flipud", "roll", "rot90", "tril", "triu", "diag", "trace",
 ]
+
+# --- linear algebra (issue 12, linalg12) ---
+import math as _math  # noqa: E402
+from gradcore._core import bmm  # noqa: E402
+from gradcore._linalg_ops import (  # noqa: E402
+    addmm, addmv, addr, baddbmm, mv, dot, vdot, outer, ger, inner, tensordot, einsum, kron, chain_matmul,
+)
+from gradcore import linalg  # noqa: E402
+
+
+def det(input: Tensor) -> Any:
+    """Alias of gradcore.linalg.det."""
+    return linalg.det(input)
+
+
+def inverse(input: Tensor) -> Any:
+    """Alias of gradcore.linalg.inv."""
+    return linalg.inv(input)
+
+
+def cholesky(input: Tensor, upper: Any = False) -> Any:
+    """torch.cholesky: linalg.cholesky with upper= positional."""
+    return linalg.cholesky(input, upper=upper)
+
+
+def slogdet(input: Tensor) -> Any:
+    """(sign, logabsdet) as gradcore.return_types.slogdet."""
+    r = linalg.slogdet(input)
+    return return_types.slogdet((r[0], r[1]))
+
+
+def logdet(input: Tensor) -> Any:
+    """log(det(input)): NaN where the determinant is negative, -inf where it is 0."""
+    sign, logabs = linalg.slogdet(input)
+    nan = full(tuple(sign.shape), _math.nan, dtype=logabs.dtype)  # (float is gradcore.float here)
+    return where(sign < 0, nan, logabs)
+
+
+def pinverse(input: Tensor, rcond: Any = 1e-15) -> Any:
+    """torch.pinverse: linalg.pinv with rtol=rcond."""
+    return linalg.pinv(input, rtol=rcond)
+
+
+def _linalg_methods() -> None:
+    from gradcore._linalg_ops import TENSOR_METHODS
+    methods = dict(TENSOR_METHODS)
+    for name, fn in {"det": det, "inverse": inverse, "cholesky": cholesky, "slogdet": slogdet, "logdet": logdet,
+                     "pinverse": pinverse}.items():
+        methods[name] = fn
+    _tensor.PYTHON_METHODS.update(methods)
+    _tensor.install()
+
+
+_linalg_methods()
+
+__all__ += [
+    "bmm", "addmm", "addmv", "addr", "baddbmm", "mv", "dot", "vdot", "outer", "ger", "inner", "tensordot", "einsum",
+    "kron", "chain_matmul", "linalg", "det", "inverse", "cholesky", "slogdet", "logdet", "pinverse",
+]

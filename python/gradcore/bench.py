@@ -1,6 +1,6 @@
 """``gradcore-bench``: gradcore against its peers, side by side in one run, as ratios.
 
-    gradcore-bench gemm|mlp-step|tiny-step|op-overhead|elementwise|unary|indexing|all
+    gradcore-bench gemm|mlp-step|tiny-step|op-overhead|elementwise|unary|indexing|matmul-batched|all
                    [--threads N] [--batch B ...] [--repeat R] [--json PATH]
 
 Each workload is timed for gradcore and for every available peer (NumPy always; PyTorch
@@ -398,9 +398,63 @@ def bench_indexing(args: argparse.Namespace) -> List[Dict[str, Any]]:
     return rows
 
 
+# --- linalg12: batched matmul ---
+BMM_SHAPES = [((32, 64, 64), (32, 64, 64)), ((8, 4, 128, 32), (8, 4, 32, 128))]
+
+
+def _bmm_timer(a: Any, b: Any, transposed: bool, matmul: Any = None) -> Timer:
+    """a @ b, or a^T @ b^T of the last two dims (transposed views; np.swapaxes for NumPy)."""
+    if transposed:
+        if matmul is not None:
+            return lambda: matmul(np.swapaxes(a, -1, -2), np.swapaxes(b, -1, -2))
+        return lambda: a.transpose(-1, -2) @ b.transpose(-1, -2)
+    if matmul is not None:
+        return lambda: matmul(a, b)
+    return lambda: a @ b
+
+
+def bench_matmul_batched(args: argparse.Namespace) -> List[Dict[str, Any]]:
+    """float32 batched matmul (broadcast batch dims) at attention-like shapes, the same with
+    transposed operands (``x.transpose(-1, -2)`` views: transpose flags, no copies), and
+    einsum("bhtd,bhsd->bhts") against the equivalent q @ k.transpose(-1, -2)."""
+    torch = _torch()
+    rows = []
+    rng = np.random.default_rng(0)
+    for sa, sb in BMM_SHAPES:
+        A = rng.standard_normal(sa).astype(np.float32)
+        B = rng.standard_normal(sb).astype(np.float32)
+        flops = 2.0 * float(np.prod(sa[:-1])) * sa[-1] * sb[-1]
+        for form in ("A@B", "A^T@B^T"):
+            # A^T @ B^T: the stored arrays have the last two dims swapped, the product is the same shape
+            An = np.ascontiguousarray(np.swapaxes(A, -1, -2)) if form != "A@B" else A
+            Bn = np.ascontiguousarray(np.swapaxes(B, -1, -2)) if form != "A@B" else B
+            fns: Dict[str, Timer] = {"gradcore": _bmm_timer(gc.from_numpy(An), gc.from_numpy(Bn), form != "A@B"),
+                                     "numpy": _bmm_timer(An, Bn, form != "A@B", np.matmul)}
+            if torch is not None:
+                fns["torch"] = _bmm_timer(torch.from_numpy(An), torch.from_numpy(Bn), form != "A@B")
+            name = f"{sa}@{sb}".replace(" ", "") + ("" if form == "A@B" else " T")
+            _progress(f"matmul-batched {name}")
+            rows.append(_row("bmm", name, _measure(fns, args.repeat), "ms", flops))
+    # attention scores: q (b, h, t, d), k (b, h, s, d)
+    q = rng.standard_normal((8, 4, 128, 32)).astype(np.float32)
+    k = rng.standard_normal((8, 4, 128, 32)).astype(np.float32)
+    gq, gk = gc.from_numpy(q), gc.from_numpy(k)
+    flops = 2.0 * 8 * 4 * 128 * 128 * 32
+    eq = "bhtd,bhsd->bhts"
+    fns = {"gradcore": lambda: gc.einsum(eq, gq, gk),
+           "gradcore-matmul": lambda: gq @ gk.transpose(-1, -2),
+           "numpy": lambda: np.einsum(eq, q, k, optimize=True)}
+    if torch is not None:
+        tq, tk = torch.from_numpy(q), torch.from_numpy(k)
+        fns["torch"] = lambda: torch.einsum(eq, tq, tk)
+    _progress("matmul-batched einsum")
+    rows.append(_row("bmm", "einsum " + eq, _measure(fns, args.repeat), "ms", flops))
+    return rows
+
+
 WORKLOADS = {"gemm": bench_gemm, "mlp-step": bench_mlp_step, "tiny-step": bench_tiny_step,
              "op-overhead": bench_op_overhead, "elementwise": bench_elementwise, "indexing": bench_indexing,
-             "unary": bench_unary}
+             "unary": bench_unary, "matmul-batched": bench_matmul_batched}
 
 
 def machine_info() -> Dict[str, Any]:

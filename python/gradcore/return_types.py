@@ -7,7 +7,8 @@ sequence: ``return_types.max((values, indices))``. The compiled core creates the
 """
 from __future__ import annotations
 
-from typing import Any, Iterable, Tuple
+import operator
+from typing import Any, Dict, Iterable, Tuple
 
 __all__ = ["max", "min", "sort", "topk", "kthvalue", "median", "mode", "cummax", "cummin"]
 
@@ -89,3 +90,35 @@ class aminmax(tuple):  # type: ignore[type-arg]  # noqa: N801
 
 
 __all__ += ["aminmax"]
+# --- linalg12: the named results of gradcore.linalg (PyTorch's torch.return_types.linalg_*) ---
+def _make_named(name: str, fields: Tuple[str, ...]) -> type:
+    def __new__(cls: type, sequence: Iterable[Any]) -> Any:
+        items = tuple(sequence)
+        if len(items) != len(fields):
+            raise TypeError(f"{cls.__module__}.{cls.__name__}() takes a {len(fields)}-sequence "
+                            f"({len(items)}-sequence given)")
+        return tuple.__new__(cls, items)
+
+    def __repr__(self: Any) -> str:
+        body = ",\n".join(f"{f}={v!r}" for f, v in zip(fields, self))
+        return f"{type(self).__module__}.{type(self).__name__}(\n{body})"
+
+    def __reduce__(self: Any) -> Tuple[Any, Tuple[Tuple[Any, ...]]]:
+        return (type(self), (tuple(self),))
+
+    ns: Dict[str, Any] = {"__slots__": (), "__module__": __name__, "__qualname__": name, "__new__": __new__,
+                "__repr__": __repr__, "__reduce__": __reduce__, "n_fields": len(fields),
+                "n_sequence_fields": len(fields), "n_unnamed_fields": 0,
+                "__doc__": f"({', '.join(fields)}) of gradcore.{name.replace('linalg_', 'linalg.')}."}
+    for i, f in enumerate(fields):
+        ns[f] = property(operator.itemgetter(i))
+    return type(name, (tuple,), ns)
+
+
+linalg_slogdet = _make_named("linalg_slogdet", ("sign", "logabsdet"))
+slogdet = _make_named("slogdet", ("sign", "logabsdet"))
+linalg_eigh = _make_named("linalg_eigh", ("eigenvalues", "eigenvectors"))
+linalg_svd = _make_named("linalg_svd", ("U", "S", "Vh"))
+linalg_qr = _make_named("linalg_qr", ("Q", "R"))
+linalg_inv_ex = _make_named("linalg_inv_ex", ("inverse", "info"))
+__all__ += ["linalg_slogdet", "slogdet", "linalg_eigh", "linalg_svd", "linalg_qr", "linalg_inv_ex"]
