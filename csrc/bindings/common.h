@@ -156,5 +156,6 @@ void bind_function(py::module_& m, TensorClass& cls);
 void bind_backend(py::module_& m);
 void bind_optim(py::module_& m);
 void bind_sort(py::module_& m, TensorClass& cls);  // sort.cpp
+void bind_random(py::module_& m, TensorClass& cls);  // random.cpp: generators, random ops, creation (issue 12)
 
 }  // namespace gradcore::bindings

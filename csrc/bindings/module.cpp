@@ -66,6 +66,8 @@ PYBIND11_MODULE(_core, m) {
       PyErr_SetString(bindings::g_shape_error, e.what());
     } catch (const gradcore::DTypeError& e) {
       PyErr_SetString(bindings::g_dtype_error, e.what());
+    } catch (const gradcore::NotImplementedError& e) {
+      PyErr_SetString(PyExc_NotImplementedError, e.what());
     }
   });
   bindings::TensorClass cls(m, "Tensor", py::custom_type_setup(bindings::tensor_type_setup));
@@ -79,4 +81,5 @@ PYBIND11_MODULE(_core, m) {
   bindings::bind_backend(m);
   bindings::bind_optim(m);
   bindings::bind_sort(m, cls);
+  bindings::bind_random(m, cls);  // random.cpp: generators, random ops, creation (issue 12)
 }

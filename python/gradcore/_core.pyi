@@ -9,7 +9,7 @@ import builtins
 import collections.abc
 import numpy
 import typing
-__all__: list[str] = ['DTypeError', 'IndexOutOfBoundsError', 'IntOverflowError', 'Node', 'RemovableHandle', 'ShapeError', 'Tensor', 'abs', 'absolute', 'add', 'addcdiv', 'addcmul', 'all', 'amax', 'amin', 'any', 'arange', 'argmax', 'argmin', 'argsort', 'argwhere', 'as_tensor', 'backend_info', 'backward', 'bfloat16', 'bincount', 'bitwise_and', 'bitwise_not', 'bitwise_or', 'bitwise_xor', 'bool', 'can_cast', 'ceil', 'chunk', 'clamp', 'clamp_grads', 'clip', 'clone', 'count_nonzero', 'cross_entropy', 'cummax', 'cummin', 'cumprod', 'cumsum', 'detach', 'diagonal', 'div', 'divide', 'double', 'dropout', 'dtype', 'empty', 'empty_like', 'eq', 'equal', 'erf', 'exp', 'fix', 'flatten', 'float', 'float16', 'float32', 'float64', 'floor', 'floor_divide', 'from_numpy', 'full', 'full_like', 'gather', 'ge', 'gelu', 'get_default_dtype', 'get_num_threads', 'grad', 'grad_norm', 'greater', 'greater_equal', 'gt', 'half', 'histc', 'index_add', 'index_fill', 'index_put', 'index_put_', 'index_select', 'initial_seed', 'int', 'int16', 'int32', 'int64', 'int8', 'is_anomaly_enabled', 'is_grad_enabled', 'isfinite', 'isinf', 'isnan', 'isneginf', 'isposinf', 'kthvalue', 'le', 'leaky_relu', 'lerp', 'less', 'less_equal', 'linear', 'log', 'log_softmax', 'logical_and', 'logical_not', 'logical_or', 'logical_xor', 'long', 'lt', 'manual_seed', 'masked_fill', 'masked_scatter', 'masked_select', 'matmul', 'max', 'maximum', 'mean', 'median', 'min', 'minimum', 'mm', 'mode', 'mse_loss', 'mul', 'multiply', 'narrow', 'ne', 'neg', 'negative', 'nonzero', 'not_equal', 'ones', 'ones_like', 'optim_step', 'permute', 'pow', 'prod', 'promote_types', 'rand', 'randn', 'relu', 'remainder', 'reshape', 'result_type', 'round', 'scale_grads', 'scatter', 'scatter_add', 'scatter_reduce', 'select', 'set_anomaly_enabled', 'set_default_dtype', 'set_grad_enabled', 'set_num_threads', 'sgn', 'short', 'sigmoid', 'sign', 'softmax', 'softplus', 'sort', 'split', 'sqrt', 'squeeze', 'sub', 'subtract', 'sum', 'swapaxes', 'swapdims', 't', 'take_along_dim', 'tanh', 'tensor', 'tensor_norms', 'topk', 'transpose', 'true_divide', 'trunc', 'uint8', 'unbind', 'unique', 'unsqueeze', 'where', 'zeros', 'zeros_like']
+__all__: list[str] = ['DTypeError', 'Generator', 'IndexOutOfBoundsError', 'IntOverflowError', 'Node', 'RemovableHandle', 'ShapeError', 'Tensor', 'abs', 'absolute', 'add', 'addcdiv', 'addcmul', 'all', 'amax', 'amin', 'any', 'arange', 'argmax', 'argmin', 'argsort', 'argwhere', 'as_tensor', 'backend_info', 'backward', 'bernoulli', 'bfloat16', 'bincount', 'bitwise_and', 'bitwise_not', 'bitwise_or', 'bitwise_xor', 'bool', 'can_cast', 'ceil', 'chunk', 'clamp', 'clamp_grads', 'clip', 'clone', 'count_nonzero', 'cross_entropy', 'cummax', 'cummin', 'cumprod', 'cumsum', 'default_generator', 'detach', 'diagonal', 'div', 'divide', 'double', 'dropout', 'dtype', 'empty', 'empty_like', 'eq', 'equal', 'erf', 'exp', 'eye', 'fix', 'flatten', 'float', 'float16', 'float32', 'float64', 'floor', 'floor_divide', 'from_numpy', 'full', 'full_like', 'gather', 'ge', 'gelu', 'get_default_dtype', 'get_num_threads', 'get_rng_state', 'grad', 'grad_norm', 'greater', 'greater_equal', 'gt', 'half', 'histc', 'index_add', 'index_fill', 'index_put', 'index_put_', 'index_select', 'initial_seed', 'int', 'int16', 'int32', 'int64', 'int8', 'is_anomaly_enabled', 'is_grad_enabled', 'isfinite', 'isinf', 'isnan', 'isneginf', 'isposinf', 'kthvalue', 'le', 'leaky_relu', 'lerp', 'less', 'less_equal', 'linear', 'linspace', 'log', 'log_softmax', 'logical_and', 'logical_not', 'logical_or', 'logical_xor', 'logspace', 'long', 'lt', 'manual_seed', 'masked_fill', 'masked_scatter', 'masked_select', 'matmul', 'max', 'maximum', 'mean', 'median', 'min', 'minimum', 'mm', 'mode', 'mse_loss', 'mul', 'multinomial', 'multiply', 'narrow', 'ne', 'neg', 'negative', 'nonzero', 'not_equal', 'ones', 'ones_like', 'optim_step', 'permute', 'poisson', 'pow', 'prod', 'promote_types', 'rand', 'randint', 'randn', 'randperm', 'relu', 'remainder', 'reshape', 'result_type', 'round', 'scale_grads', 'scatter', 'scatter_add', 'scatter_reduce', 'seed', 'select', 'set_anomaly_enabled', 'set_default_dtype', 'set_grad_enabled', 'set_num_threads', 'set_rng_state', 'sgn', 'short', 'sigmoid', 'sign', 'softmax', 'softplus', 'sort', 'split', 'sqrt', 'squeeze', 'sub', 'subtract', 'sum', 'swapaxes', 'swapdims', 't', 'take_along_dim', 'tanh', 'tensor', 'tensor_norms', 'topk', 'transpose', 'true_divide', 'trunc', 'uint8', 'unbind', 'unique', 'unsqueeze', 'where', 'zeros', 'zeros_like']
 _dtype: typing.TypeAlias = dtype  # the dtype class (inside Tensor `dtype` is a property)
 class DTypeError(TypeError, RuntimeError):
     """
@@ -263,9 +263,13 @@ class Tensor:
         """
         Accumulate the gradient of this tensor into the .grad of every leaf it depends on.
         """
-    def bernoulli_(self, p: typing.SupportsFloat | typing.SupportsIndex = 0.5) -> Tensor:
+    def bernoulli(self, p: typing.Any = None, *, generator: typing.Any = None) -> Tensor:
         """
-        Fill with 1 with probability p, else 0, in place.
+        torch.bernoulli(self, ...).
+        """
+    def bernoulli_(self, p: typing.Any = 0.5, *, generator: typing.Any = None) -> Tensor:
+        """
+        Fill with 1 with probability p (a number or a tensor broadcast to self), else 0, in place.
         """
     def bfloat16(self) -> Tensor:
         """
@@ -310,6 +314,10 @@ class Tensor:
     def byte(self) -> Tensor:
         """
         This tensor as uint8 (itself when it already is).
+        """
+    def cauchy_(self, median: typing.SupportsFloat | typing.SupportsIndex = 0.0, sigma: typing.SupportsFloat | typing.SupportsIndex = 1.0, *, generator: typing.Any = None) -> Tensor:
+        """
+        Fill with Cauchy(median, sigma) samples, in place.
         """
     def ceil(self) -> Tensor:
         """
@@ -471,6 +479,10 @@ class Tensor:
         """
         expand(other.shape).
         """
+    def exponential_(self, lambd: typing.SupportsFloat | typing.SupportsIndex = 1.0, *, generator: typing.Any = None) -> Tensor:
+        """
+        Fill with Exponential(lambd) samples (density lambd * exp(-lambd x)), in place.
+        """
     def fill_(self, value: typing.Any) -> Tensor:
         """
         Fill with value in place.
@@ -514,6 +526,10 @@ class Tensor:
     def ge_(self, other: typing.Any) -> Tensor:
         """
         In-place form of the op without the underscore.
+        """
+    def geometric_(self, p: typing.SupportsFloat | typing.SupportsIndex, *, generator: typing.Any = None) -> Tensor:
+        """
+        Fill with the number of Bernoulli(p) trials up to the first success (>= 1), in place.
         """
     def greater(self, other: typing.Any) -> typing.Any:
         """
@@ -643,6 +659,10 @@ class Tensor:
         """
         In-place form of the op without the underscore.
         """
+    def log_normal_(self, mean: typing.SupportsFloat | typing.SupportsIndex = 1.0, std: typing.SupportsFloat | typing.SupportsIndex = 2.0, *, generator: typing.Any = None) -> Tensor:
+        """
+        Fill with exp(N(mean, std^2)) samples, in place.
+        """
     def log_softmax(self, dim: builtins.int = -1) -> Tensor:
         """
         x - logsumexp(x) along dim, numerically stable.
@@ -739,6 +759,10 @@ class Tensor:
         """
         In-place form of the op without the underscore.
         """
+    def multinomial(self, num_samples: typing.Any, replacement: builtins.bool = False, *, generator: typing.Any = None) -> Tensor:
+        """
+        torch.multinomial(self, ...).
+        """
     def multiply(self, other: typing.Any) -> typing.Any:
         """
         input * other (alias of mul).
@@ -807,9 +831,9 @@ class Tensor:
         """
         The indices of the nonzero elements: an (n, ndim) int64 tensor, or with as_tuple=True one 1-D tensor per dim (a 0-dim input counts as 1-D).
         """
-    def normal_(self, mean: typing.SupportsFloat | typing.SupportsIndex = 0.0, std: typing.SupportsFloat | typing.SupportsIndex = 1.0) -> Tensor:
+    def normal_(self, mean: typing.SupportsFloat | typing.SupportsIndex = 0.0, std: typing.SupportsFloat | typing.SupportsIndex = 1.0, *, generator: typing.Any = None) -> Tensor:
         """
-        Fill with N(mean, std^2) from gradcore's seeded RNG, in place.
+        Fill with N(mean, std^2), in place.
         """
     def not_equal(self, other: typing.Any) -> typing.Any:
         """
@@ -838,6 +862,10 @@ class Tensor:
     def prod(self, dim: typing.Any = None, keepdim: builtins.bool = False, *, dtype: typing.Any = None) -> Tensor:
         """
         The product of all elements, or over dim (an int); integers and bool multiply in int64 unless dtype is given. Zeros get PyTorch's gradient (no division by them).
+        """
+    def random_(self, from_: typing.Any = None, to: typing.Any = None, *, generator: typing.Any = None) -> Tensor:
+        """
+        Fill with integers in [from, to) (random_(to): [0, to); random_(): [0, 2**mantissa] for floats, [0, max] for integers), in place.
         """
     def register_hook(self, hook: collections.abc.Callable[..., typing.Any]) -> RemovableHandle:
         """
@@ -1078,9 +1106,9 @@ class Tensor:
         """
         All slices of `size` elements along dimension, `step` apart, as a new last dim (a view).
         """
-    def uniform_(self, from_: typing.SupportsFloat | typing.SupportsIndex = 0.0, to: typing.SupportsFloat | typing.SupportsIndex = 1.0) -> Tensor:
+    def uniform_(self, from_: typing.SupportsFloat | typing.SupportsIndex = 0.0, to: typing.SupportsFloat | typing.SupportsIndex = 1.0, *, generator: typing.Any = None) -> Tensor:
         """
-        Fill with U(from, to) from gradcore's seeded RNG, in place.
+        Fill with U(from, to), in place.
         """
     def unique(self, sorted: builtins.bool = True, return_inverse: builtins.bool = False, return_counts: builtins.bool = False, dim: typing.Any = None) -> typing.Any:
         """
@@ -1281,6 +1309,37 @@ class RemovableHandle:
         """
         Unregister the hook (a second call does nothing).
         """
+class Generator:
+    """
+    A random number generator (PyTorch's torch.Generator): a counter-based Philox stream whose state is (seed, offset). Pass it as generator= to any random function. Streams are reproducible and independent of the thread count; they are not PyTorch's bit stream.
+    """
+    def __init__(self, device: typing.Any = 'cpu') -> None:
+        ...
+    def get_state(self) -> Tensor:
+        """
+        The generator's state as a uint8 tensor (see set_state).
+        """
+    def initial_seed(self) -> builtins.int:
+        """
+        The seed the generator was last seeded with.
+        """
+    def manual_seed(self, seed: typing.Any) -> Generator:
+        """
+        Seed the generator (and restart its stream); returns the generator.
+        """
+    def seed(self) -> builtins.int:
+        """
+        Seed with a non-deterministic random number and return it.
+        """
+    def set_state(self, new_state: typing.Any) -> Generator:
+        """
+        Restore a state from get_state(); returns the generator. A tensor that is not one gives RuntimeError.
+        """
+    @property
+    def device(self) -> typing.Any:
+        """
+        The device (cpu).
+        """
 def _allocator_stats() -> dict[typing.Any, typing.Any]:
     ...
 def _empty_cache() -> None:
@@ -1398,6 +1457,10 @@ def backward(tensors: typing.Any, grad_tensors: typing.Any = None, retain_graph:
     """
     Accumulate the gradients of tensors (with grad_tensors for non-scalars) into the leaves' .grad.
     """
+def bernoulli(input: Tensor, p: typing.Any = None, *, generator: typing.Any = None) -> Tensor:
+    """
+    1 with probability input (or p, when given), else 0; input's shape and dtype.
+    """
 def bincount(input: Tensor, weights: typing.Any = None, minlength: builtins.int = 0) -> Tensor:
     """
     How often each value 0..max occurs in a 1-D non-negative integer tensor (at least minlength bins); with weights their sums (float32 weights sum in float32, others in float64).
@@ -1490,7 +1553,7 @@ def dropout(input: Tensor, p: typing.SupportsFloat | typing.SupportsIndex = 0.5)
     """
     Zero each element with probability p and scale the rest by 1/(1-p) (training mode).
     """
-def empty(*args: typing.Any, dtype: typing.Any = None, device: typing.Any = None, requires_grad: builtins.bool = False) -> Tensor:
+def empty(*args: typing.Any, size: typing.Any = None, dtype: typing.Any = None, device: typing.Any = None, requires_grad: builtins.bool = False) -> Tensor:
     """
     empty(*size, dtype=None): an uninitialised tensor.
     """
@@ -1513,6 +1576,10 @@ def erf(input: Tensor) -> Tensor:
 def exp(input: Tensor) -> Tensor:
     """
     e**x elementwise.
+    """
+def eye(n: typing.Any, m: typing.Any = None, *, dtype: typing.Any = None, device: typing.Any = None, requires_grad: builtins.bool = False) -> Tensor:
+    """
+    The n x m (m defaults to n) identity matrix.
     """
 def fix(input: Tensor) -> Tensor:
     """
@@ -1562,6 +1629,10 @@ def get_num_threads() -> builtins.int:
     """
     The size of gradcore's thread pool.
     """
+def get_rng_state() -> Tensor:
+    """
+    The default generator's state (a uint8 tensor).
+    """
 def grad(outputs: typing.Any, inputs: typing.Any, grad_outputs: typing.Any = None, retain_graph: typing.Any = None, create_graph: builtins.bool = False, allow_unused: builtins.bool = False) -> typing.Any:
     """
     Gradients of outputs w.r.t. inputs, as a tuple, without touching any .grad.
@@ -1608,7 +1679,7 @@ def index_select(input: Tensor, dim: builtins.int, index: Tensor) -> Tensor:
     """
 def initial_seed() -> builtins.int:
     """
-    The seed of gradcore's RNG (set by manual_seed).
+    The seed of the default generator.
     """
 def is_anomaly_enabled() -> builtins.bool:
     """
@@ -1666,6 +1737,10 @@ def linear(input: Tensor, weight: Tensor, bias: typing.Any = None, activation: s
     """
     activation(input @ weight.T + bias), weight of shape (out_features, in_features): one GEMM with the bias and activation fused into its epilogue.
     """
+def linspace(start: typing.Any, end: typing.Any, steps: typing.Any, *, dtype: typing.Any = None, device: typing.Any = None, requires_grad: builtins.bool = False) -> Tensor:
+    """
+    steps evenly spaced values from start to end, both included (the default dtype unless given).
+    """
 def log(input: Tensor) -> Tensor:
     """
     Natural logarithm elementwise.
@@ -1690,13 +1765,17 @@ def logical_xor(input: Tensor, other: typing.Any) -> Tensor:
     """
     Elementwise logic on truth values (nonzero is true); bool result.
     """
+def logspace(start: typing.Any, end: typing.Any, steps: typing.Any, base: typing.SupportsFloat | typing.SupportsIndex = 10.0, *, dtype: typing.Any = None, device: typing.Any = None, requires_grad: builtins.bool = False) -> Tensor:
+    """
+    base ** linspace(start, end, steps).
+    """
 def lt(input: typing.Any, other: typing.Any) -> typing.Any:
     """
     input < other elementwise (a bool tensor).
     """
-def manual_seed(seed: builtins.int) -> None:
+def manual_seed(seed: typing.Any) -> Generator:
     """
-    Seed gradcore's random number generator (randn, rand, init, dropout).
+    Seed the default generator (rand, randn, init, dropout, ...); returns gradcore.default_generator.
     """
 def masked_fill(input: Tensor, mask: Tensor, value: typing.Any) -> Tensor:
     """
@@ -1754,6 +1833,10 @@ def mul(input: typing.Any, other: typing.Any) -> typing.Any:
     """
     input * other, broadcasting (NumPy rules); scalars allowed on either side.
     """
+def multinomial(input: Tensor, num_samples: typing.Any, replacement: builtins.bool = False, *, generator: typing.Any = None) -> Tensor:
+    """
+    num_samples category indices per row of input (1-D or 2-D non-negative weights), int64.
+    """
 def multiply(input: typing.Any, other: typing.Any) -> typing.Any:
     """
     input * other (alias of mul).
@@ -1782,7 +1865,7 @@ def not_equal(input: typing.Any, other: typing.Any) -> typing.Any:
     """
     input != other elementwise (a bool tensor).
     """
-def ones(*args: typing.Any, dtype: typing.Any = None, device: typing.Any = None, requires_grad: builtins.bool = False) -> Tensor:
+def ones(*args: typing.Any, size: typing.Any = None, dtype: typing.Any = None, device: typing.Any = None, requires_grad: builtins.bool = False) -> Tensor:
     """
     ones(*size, dtype=None, requires_grad=False)
     """
@@ -1798,6 +1881,10 @@ def permute(input: Tensor, dims: typing.Any) -> Tensor:
     """
     A view with its dims reordered: result.shape[i] = input.shape[dims[i]].
     """
+def poisson(input: Tensor, generator: typing.Any = None) -> Tensor:
+    """
+    Poisson samples with the rates of input (its dtype).
+    """
 def pow(input: typing.Any, exponent: typing.Any) -> typing.Any:
     """
     input ** exponent with a scalar exponent (or a positive scalar base).
@@ -1810,13 +1897,21 @@ def promote_types(type1: typing.Any, type2: typing.Any) -> _dtype:
     """
     The smallest dtype both convert to (torch.promote_types).
     """
-def rand(*args: typing.Any, dtype: typing.Any = None, device: typing.Any = None, requires_grad: builtins.bool = False) -> Tensor:
+def rand(*args: typing.Any, size: typing.Any = None, generator: typing.Any = None, dtype: typing.Any = None, device: typing.Any = None, requires_grad: builtins.bool = False) -> Tensor:
     """
-    Uniform samples in [0, 1) from gradcore's counter-based RNG (seed with manual_seed).
+    rand(*size, generator=None, dtype=None): uniform samples in [0, 1).
     """
-def randn(*args: typing.Any, dtype: typing.Any = None, device: typing.Any = None, requires_grad: builtins.bool = False) -> Tensor:
+def randint(*args: typing.Any, low: typing.Any = None, high: typing.Any = None, size: typing.Any = None, generator: typing.Any = None, dtype: typing.Any = None, device: typing.Any = None, requires_grad: builtins.bool = False) -> Tensor:
     """
-    Standard normal samples from gradcore's counter-based RNG (seed with manual_seed).
+    randint(low=0, high, size, *, generator=None, dtype=None): integers in [low, high) (int64 by default).
+    """
+def randn(*args: typing.Any, size: typing.Any = None, generator: typing.Any = None, dtype: typing.Any = None, device: typing.Any = None, requires_grad: builtins.bool = False) -> Tensor:
+    """
+    randn(*size, generator=None, dtype=None): standard normal samples.
+    """
+def randperm(n: typing.Any, *, generator: typing.Any = None, dtype: typing.Any = None, device: typing.Any = None, requires_grad: builtins.bool = False) -> Tensor:
+    """
+    A random permutation of 0 .. n-1 (int64 by default).
     """
 def relu(input: Tensor) -> Tensor:
     """
@@ -1860,6 +1955,10 @@ def scatter_reduce(input: Tensor, dim: builtins.int, index: Tensor, src: Tensor,
     """
     input with src reduced into it at index along dim; reduce is 'sum', 'prod', 'mean', 'amax' or 'amin'; include_self=False leaves self's values out of the positions reached. Differentiable (amax/amin: the gradient is shared evenly among the elements equal to the result).
     """
+def seed() -> builtins.int:
+    """
+    Seed the default generator with a non-deterministic random number and return it.
+    """
 def select(input: Tensor, dim: builtins.int, index: builtins.int) -> Tensor:
     """
     input[..., index, ...] at dim (a view).
@@ -1879,6 +1978,10 @@ def set_grad_enabled(mode: builtins.bool) -> None:
 def set_num_threads(n: builtins.int) -> None:
     """
     Set the size of gradcore's thread pool (the calling thread counts as one).
+    """
+def set_rng_state(new_state: typing.Any) -> None:
+    """
+    Restore the default generator's state from get_rng_state().
     """
 def sgn(input: Tensor) -> Tensor:
     """
@@ -1994,7 +2097,7 @@ def where(condition: Tensor) -> typing.Any:
     """
     where(condition): nonzero(condition, as_tuple=True).
     """
-def zeros(*args: typing.Any, dtype: typing.Any = None, device: typing.Any = None, requires_grad: builtins.bool = False) -> Tensor:
+def zeros(*args: typing.Any, size: typing.Any = None, dtype: typing.Any = None, device: typing.Any = None, requires_grad: builtins.bool = False) -> Tensor:
     """
     zeros(*size, dtype=None, requires_grad=False)
     """
@@ -2004,6 +2107,7 @@ def zeros_like(input: Tensor, *, dtype: typing.Any = None, device: typing.Any = 
     """
 bfloat16: dtype
 bool: dtype
+default_generator: Generator
 double: dtype
 float: dtype
 float16: dtype

@@ -272,9 +272,11 @@ void fill_(const TensorPtr& dst, const Scalar& value, const char* op) {
 
 namespace {
 // RNG fills write straight into dst (contiguous), or into a temporary then copied.
+// `kernel` names PyTorch's kernel in the error for a non-floating dst (NotImplementedError).
 template <class Fill>
-void rng_fill(const TensorPtr& dst, const char* op, Fill&& fill) {
-  check_floating(*dst, op);
+void rng_fill(const TensorPtr& dst, const char* op, const char* kernel, Fill&& fill) {
+  GC_CHECK(is_floating(dst->dtype), NotImplementedError, "\"", kernel, "\" not implemented for '",
+           dtype_torch_name(dst->dtype), "'");
   check_inplace(dst, op);
   TensorPtr target = dst->is_contiguous && is_f32_or_f64(dst->dtype) ? dst : empty(dst->shape, DType::Float32);
   if (target->dtype == DType::Float32) fill(target->data<float>(), float{});
@@ -283,22 +285,22 @@ void rng_fill(const TensorPtr& dst, const char* op, Fill&& fill) {
 }
 }  // namespace
 
-void uniform_(const TensorPtr& dst, double low, double high) {
+void uniform_(const TensorPtr& dst, double low, double high, Generator* gen) {
   GC_CHECK(low <= high, RuntimeError, "uniform_ expects to return a [from, to) range, but found from=", low,
            " > to=", high);
   uint64_t seed;
-  uint64_t off = rng_reserve(kernels::rng_blocks(dst->numel), &seed);
-  rng_fill(dst, "uniform_", [&](auto* p, auto z) {
+  uint64_t off = rng_reserve(kernels::rng_blocks(dst->numel), &seed, gen);
+  rng_fill(dst, "uniform_", "check_uniform_bounds", [&](auto* p, auto z) {
     using T = decltype(z);
     kernels::rng_uniform<T>(p, dst->numel, seed, off, static_cast<T>(low), static_cast<T>(high));
   });
 }
 
-void normal_(const TensorPtr& dst, double mean, double std) {
+void normal_(const TensorPtr& dst, double mean, double std, Generator* gen) {
   GC_CHECK(std >= 0, RuntimeError, "normal expects std >= 0.0, but found std ", std);
   uint64_t seed;
-  uint64_t off = rng_reserve(kernels::rng_blocks(dst->numel), &seed);
-  rng_fill(dst, "normal_", [&](auto* p, auto z) {
+  uint64_t off = rng_reserve(kernels::rng_blocks(dst->numel), &seed, gen);
+  rng_fill(dst, "normal_", "normal_kernel_cpu", [&](auto* p, auto z) {
     using T = decltype(z);
     kernels::rng_normal<T>(p, dst->numel, seed, off, static_cast<T>(mean), static_cast<T>(std));
   });
