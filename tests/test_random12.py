@@ -330,7 +330,9 @@ ERROR_CASES = [
     "torch.normal(torch.zeros(2), -1.0)", "torch.normal(0.0, -1.0, (2,))", "torch.normal(torch.zeros(2), torch.ones(3))",
     "torch.normal(torch.zeros(2, dtype=torch.int64), 1.)", "torch.normal(0., 1.)",
     "torch.normal(0.0, torch.tensor([1.0, -1.0]))", "torch.zeros(2, requires_grad=True).uniform_()",
-    "torch.randn_like(torch.zeros(2, dtype=torch.int64))", "torch.zeros()",
+    "torch.randn_like(torch.zeros(2, dtype=torch.int64))", "torch.zeros(2).uniform_(0, float('inf'))",
+    "torch.zeros(2).uniform_(float('nan'), 1)", "torch.zeros(2).uniform_(-3e38, 3e38)",
+    "torch.zeros(2, dtype=torch.float16).uniform_(0, 1e5)",
 ]
 
 

@@ -428,8 +428,7 @@ Shape factory_size(const py::args& args, py::handle size, const char* fn) {
     GC_CHECK(args.size() == 0, TypeError, fn, "() got multiple values for argument 'size'");
     return parse_shape(py::make_tuple(size));
   }
-  GC_CHECK(args.size() > 0, TypeError, fn, "() missing 1 required positional arguments: \"size\"");
-  return parse_shape(args);
+  return parse_shape(args);  // no size at all: a 0-dim tensor (gradcore's zeros(); PyTorch refuses it)
 }
 
 TensorPtr finish(TensorPtr t, bool requires_grad, py::handle device = py::none()) {

@@ -14,6 +14,7 @@
 //     Other views of the base notice (their base's grad_fn changed) and regenerate theirs
 //     when next used (autograd::gradient_edge).
 #include <cstring>
+#include <limits>
 
 #include "autograd/ops/common.h"
 #include "core/tensor.h"
@@ -288,6 +289,18 @@ void rng_fill(const TensorPtr& dst, const char* op, const char* kernel, Fill&& f
 void uniform_(const TensorPtr& dst, double low, double high, Generator* gen) {
   GC_CHECK(low <= high, RuntimeError, "uniform_ expects to return a [from, to) range, but found from=", low,
            " > to=", high);
+  // PyTorch: both ends and their distance must be finite values of the dtype (else inf/NaN samples).
+  if (is_floating(dst->dtype)) {
+    const double mx = dst->dtype == DType::Float64 ? std::numeric_limits<double>::max()
+                    : dst->dtype == DType::Float16 ? 65504.0
+                    : dst->dtype == DType::BFloat16 ? 3.3895313892515355e38 : std::numeric_limits<float>::max();
+    const char* tn = dst->dtype == DType::Float64 ? "double" : dst->dtype == DType::Float16 ? "c10::Half"
+                   : dst->dtype == DType::BFloat16 ? "c10::BFloat16" : "float";
+    GC_CHECK(low >= -mx && low <= mx, RuntimeError, "from is out of bounds for ", tn);
+    GC_CHECK(high >= -mx && high <= mx, RuntimeError, "to is out of bounds for ", tn);
+    GC_CHECK(high - low <= mx, RuntimeError, "uniform_ expects to-from <= std::numeric_limits<", tn,
+             ">::max(), but found to=", high, " and from=", low, " which result in to-from to exceed the limit");
+  }
   uint64_t seed;
   uint64_t off = rng_reserve(kernels::rng_blocks(dst->numel), &seed, gen);
   rng_fill(dst, "uniform_", "check_uniform_bounds", [&](auto* p, auto z) {
