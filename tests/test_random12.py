@@ -101,6 +101,7 @@ def test_default_generator_functions():
     gc.random.manual_seed(9)
     assert gc.initial_seed() == 9
     assert gc.manual_seed(1.5).initial_seed() == torch.manual_seed(1.5).initial_seed() == 1
+    assert gc.manual_seed(True).initial_seed() == torch.manual_seed(True).initial_seed() == 1
 
 
 def test_fork_rng_restores_the_default_stream():
@@ -332,7 +333,8 @@ ERROR_CASES = [
     "torch.normal(0.0, torch.tensor([1.0, -1.0]))", "torch.zeros(2, requires_grad=True).uniform_()",
     "torch.randn_like(torch.zeros(2, dtype=torch.int64))", "torch.zeros(2).uniform_(0, float('inf'))",
     "torch.zeros(2).uniform_(float('nan'), 1)", "torch.zeros(2).uniform_(-3e38, 3e38)",
-    "torch.zeros(2, dtype=torch.float16).uniform_(0, 1e5)",
+    "torch.zeros(2, dtype=torch.float16).uniform_(0, 1e5)", "torch.randint(5, 3)",
+    "torch.linspace(torch.zeros(2), 1, 3)",
 ]
 
 
@@ -446,7 +448,8 @@ CREATION_CASES = [
     "torch.zeros(2, 3)", "torch.ones((2, 3), dtype=torch.int64)", "torch.full((2, 2), 7)", "torch.full((2,), -1.5)",
     "torch.full((3,), False)", "torch.zeros_like(torch.ones(2, 2), dtype=torch.float64)",
     "torch.ones_like(torch.ones(3, dtype=torch.int32))", "torch.full_like(torch.ones(2), 2.5)",
-    "torch.tensor([1, 2])", "torch.as_tensor([1.5, 2])",
+    "torch.tensor([1, 2])", "torch.as_tensor([1.5, 2])", "torch.linspace(torch.tensor(0.), torch.tensor(2.), 5)",
+    "torch.logspace(torch.tensor(1), 2, 3)",
 ]
 
 

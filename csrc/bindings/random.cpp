@@ -47,8 +47,7 @@ Shape size_of(const py::args& args, py::handle size, const char* fn) {
 uint64_t parse_seed(py::handle seed, bool allow_float) {
   py::object s = py::reinterpret_borrow<py::object>(seed);
   if (allow_float && PyFloat_Check(s.ptr())) s = py::int_(s);  // torch.manual_seed(1.5) seeds with 1
-  GC_CHECK(PyLong_Check(s.ptr()) && !PyBool_Check(s.ptr()), RuntimeError, "manual_seed expected a long, but got ",
-           type_name(s));
+  GC_CHECK(PyLong_Check(s.ptr()), RuntimeError, "manual_seed expected a long, but got ", type_name(s));
   int overflow = 0;
   long long v = PyLong_AsLongLongAndOverflow(s.ptr(), &overflow);
   if (overflow == 0) return static_cast<uint64_t>(v);
@@ -113,6 +112,12 @@ int64_t int_arg(py::handle o, const char* fn, const char* what) {
 }
 
 double num_arg(py::handle o, const char* fn, const char* what) {
+  if (py::isinstance<Tensor>(o)) {  // a 0-dim tensor stands for its value (linspace(t0, t1, n))
+    const TensorPtr t = o.cast<TensorPtr>();
+    GC_CHECK(t->ndim() == 0, RuntimeError, fn, "(): argument '", what, "' must be a number or a 0-dim tensor, got a "
+             "tensor of ", t->ndim(), " dims");
+    return py::reinterpret_borrow<py::object>(o).attr("__float__")().cast<double>();
+  }
   Scalar s;
   GC_CHECK(parse_scalar(o, s), TypeError, fn, "(): argument '", what, "' must be a number, not ", type_name(o));
   return s.d;
@@ -215,6 +220,8 @@ void bind_random(py::module_& m, TensorClass& cls) {
                  "randint() missing required arguments: randint(low=0, high, size, *, generator=None, dtype=None)");
         const int64_t lo = low.is_none() ? 0 : int_arg(low, "randint", "low");
         const int64_t hi = int_arg(high, "randint", "high");
+        GC_CHECK(py::isinstance<py::sequence>(size) && !py::isinstance<py::str>(size), TypeError,
+                 "randint(): argument 'size' must be tuple of ints, not ", type_name(size));
         const Shape s = parse_shape(py::make_tuple(size));
         Generator* g = gen_of(generator);
         const DType d = parse_dtype(dtype, DType::Int64);
