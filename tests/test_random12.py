@@ -404,6 +404,11 @@ def test_inplace_fills_on_views_and_other_dtypes():
     view = base.t()
     view.normal_(generator=g)
     assert abs(base.numpy().std() - 1) < 0.02 and np.all(base.numpy() != 0)
+    # A strided float64 tensor gets float64 samples (same values as a contiguous one), not rounded float32 ones.
+    d = gc.zeros(40, 30, dtype=gc.float64).t().uniform_(generator=gc.Generator().manual_seed(4))
+    c = gc.zeros(30, 40, dtype=gc.float64).uniform_(generator=gc.Generator().manual_seed(4))
+    np.testing.assert_array_equal(d.contiguous().numpy().ravel(), c.numpy().ravel())
+    assert np.any(d.numpy().astype(np.float32).astype(np.float64) != d.numpy())
     h = gc.zeros(20000, dtype=gc.float16).uniform_(1, 2, generator=g)
     assert h.dtype == gc.float16 and 1 <= float(h.min()) and float(h.max()) <= 2
     e = gc.zeros(4).exponential_()  # default generator, default lambd

@@ -279,7 +279,10 @@ void rng_fill(const TensorPtr& dst, const char* op, const char* kernel, Fill&& f
   GC_CHECK(is_floating(dst->dtype), NotImplementedError, "\"", kernel, "\" not implemented for '",
            dtype_torch_name(dst->dtype), "'");
   check_inplace(dst, op);
-  TensorPtr target = dst->is_contiguous && is_f32_or_f64(dst->dtype) ? dst : empty(dst->shape, DType::Float32);
+  // A strided float64 dst draws float64 samples too (a float32 temporary would round them).
+  TensorPtr target = dst->is_contiguous && is_f32_or_f64(dst->dtype)
+                         ? dst
+                         : empty(dst->shape, dst->dtype == DType::Float64 ? DType::Float64 : DType::Float32);
   if (target->dtype == DType::Float32) fill(target->data<float>(), float{});
   else fill(target->data<double>(), double{});
   if (target != dst) cast_values(dst, target);
