@@ -970,6 +970,8 @@ NOT_DIFFERENTIABLE = {
     "argmax", "argmin", "argsort", "bincount", "histc", "any", "all", "count_nonzero",  # issue 11 item 5
     # issue 11 item 3: the in-place forms (recorded through the out-of-place ops: the *_inplace rows)
     "scatter_", "scatter_add_", "scatter_reduce_", "index_add_", "index_fill_", "masked_fill_", "masked_scatter_",
+    # issue 12: random sampling and creation (samples carry no gradient, as PyTorch's)
+    "bernoulli", "poisson", "multinomial", "randperm", "randint", "eye", "linspace", "logspace",
 }
 
 

@@ -422,8 +422,9 @@ TensorPtr scalar_tensor(const Scalar& s, DType dtype);        // 0-dim tensor of
 // for an integer dtype's out-of-range values (and inf / NaN), a float dtype's finite values
 // beyond its max. Arithmetic with a scalar (u8 + 300) wraps as PyTorch's and is not checked.
 void check_value_fits(const Scalar& v, DType d);
-TensorPtr rand(const Shape& shape, DType dtype, double low, double high);
-TensorPtr randn(const Shape& shape, DType dtype, double mean, double std);
+// rand / randn / uniform_ / normal_ draw from gen (null: the default generator).
+TensorPtr rand(const Shape& shape, DType dtype, double low, double high, Generator* gen = nullptr);
+TensorPtr randn(const Shape& shape, DType dtype, double mean, double std, Generator* gen = nullptr);
 TensorPtr arange(double start, double stop, double step, DType dtype);
 
 // ---- inplace.cpp: in-place writes (Note [In-place ops]) ----
@@ -446,8 +447,8 @@ bool inplace_records(const Tensor& self, std::initializer_list<const Tensor*> so
 void copy_(const TensorPtr& dst, const TensorPtr& src);       // broadcasts src; converts dtype
 void fill_(const TensorPtr& dst, const Scalar& value, const char* op = "fill_");  // op: the name errors and grad_fn use
 inline void fill_(const TensorPtr& dst, double value) { fill_(dst, Scalar::of(value)); }
-void uniform_(const TensorPtr& dst, double low, double high);
-void normal_(const TensorPtr& dst, double mean, double std);
+void uniform_(const TensorPtr& dst, double low, double high, Generator* gen = nullptr);
+void normal_(const TensorPtr& dst, double mean, double std, Generator* gen = nullptr);
 void add_inplace(const TensorPtr& dst, const TensorPtr& src, double alpha);  // dst += alpha * src (no autograd)
 void check_inplace(const TensorPtr& t, const char* op);       // refuses what apply_inplace would refuse, bumps version
 
@@ -520,5 +521,28 @@ TensorPtr flip(const TensorPtr& x, const std::vector<int64_t>& dims);
 // torch.diag_embed: zeros with x's last dim written on the offset diagonal of dims
 // (dim1, dim2) of the result (ndim + 1 dims); the adjoint of diagonal.
 TensorPtr diag_embed(const TensorPtr& x, int64_t offset, int64_t dim1, int64_t dim2);
+// ---- random.cpp: random sampling and creation (issue 12) ----
+// Every sampler draws from gen (null: the default generator), see Note [Generators]
+// (core/tensor.h); none is differentiable. In-place fills check and bump like fill_.
+void exponential_(const TensorPtr& dst, double lambd, Generator* gen);
+void cauchy_(const TensorPtr& dst, double median, double sigma, Generator* gen);
+void log_normal_(const TensorPtr& dst, double mean, double std, Generator* gen);
+void geometric_(const TensorPtr& dst, double p, Generator* gen);     // any non-bool dtype (values >= 1)
+// Integers in [low, high) (high - low may be up to 2**64: `range`, 0 meaning 2**64);
+// random_ with no bounds is [0, 2**digits] for floats, [0, max] for integers (bounds
+// computed by random_bounds).
+void random_(const TensorPtr& dst, int64_t low, uint64_t range, Generator* gen);
+void random_bounds(DType d, int64_t* low, uint64_t* range);
+void bernoulli_(const TensorPtr& dst, double p, Generator* gen);
+void bernoulli_(const TensorPtr& dst, const TensorPtr& p, Generator* gen);  // p broadcast to dst
+TensorPtr bernoulli(const TensorPtr& p, Generator* gen);                    // 0/1 with probability p, p's dtype
+TensorPtr poisson(const TensorPtr& rates, Generator* gen);
+TensorPtr multinomial(const TensorPtr& probs, int64_t num_samples, bool replacement, Generator* gen);
+TensorPtr randperm(int64_t n, DType dtype, Generator* gen);
+TensorPtr randint(const Shape& shape, int64_t low, int64_t high, DType dtype, Generator* gen);
+TensorPtr eye(int64_t n, int64_t m, DType dtype);
+// steps values from start to end (both included); logspace: base ** linspace.
+TensorPtr linspace(double start, double end, int64_t steps, DType dtype);
+TensorPtr logspace(double start, double end, int64_t steps, double base, DType dtype);
 
 }  // namespace gradcore::ops

@@ -160,5 +160,6 @@ void bind_sort(py::module_& m, TensorClass& cls);  // sort.cpp
 // --- reduce12: statistics reductions
 void bind_stats(py::module_& m, TensorClass& cls);  // stats.cpp
 void bind_shape(py::module_& m, TensorClass& cls);  // shape.cpp: issue 12 shape ops
+void bind_random(py::module_& m, TensorClass& cls);  // random.cpp: generators, random ops, creation (issue 12)
 
 }  // namespace gradcore::bindings

@@ -84,4 +84,5 @@ PYBIND11_MODULE(_core, m) {
   bindings::bind_sort(m, cls);
   bindings::bind_stats(m, cls);  // reduce12
   bindings::bind_shape(m, cls);  // issue 12: shape ops
+  bindings::bind_random(m, cls);  // random.cpp: generators, random ops, creation (issue 12)
 }

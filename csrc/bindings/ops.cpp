@@ -826,25 +826,7 @@ void bind_ops(py::module_& m, TensorClass& cls) {
     return t;
   }, py::arg("src"), py::arg("non_blocking") = false,
      "Copy src (broadcast to this shape, converted to this dtype) into this tensor in place; differentiable in src.");
-  cls.def("uniform_", [](const TensorPtr& t, double a, double b) {
-    py::gil_scoped_release nogil;
-    ops::uniform_(t, a, b);
-    return t;
-  }, py::arg("from") = 0.0, py::arg("to") = 1.0, "Fill with U(from, to) from gradcore's seeded RNG, in place.");
-  cls.def("normal_", [](const TensorPtr& t, double mean, double std) {
-    py::gil_scoped_release nogil;
-    ops::normal_(t, mean, std);
-    return t;
-  }, py::arg("mean") = 0.0, py::arg("std") = 1.0, "Fill with N(mean, std^2) from gradcore's seeded RNG, in place.");
-  cls.def("bernoulli_", [](const TensorPtr& t, double p) {
-    GC_CHECK(p >= 0 && p <= 1, RuntimeError, "bernoulli_ expects p to be in [0, 1], but got p=", p);
-    py::gil_scoped_release nogil;
-    ops::apply_inplace(t, "bernoulli_", [&](const TensorPtr& self) {
-      TensorPtr u = ops::rand(self->shape, DType::Float64, 0.0, 1.0);
-      return ops::to_dtype(ops::compare(ops::CmpOp::LT, u, Scalar::of(p)), self->dtype);
-    });
-    return t;
-  }, py::arg("p") = 0.5, "Fill with 1 with probability p, else 0, in place.");
+  // uniform_ normal_ bernoulli_ and the other distribution fills: bindings/random.cpp (issue 12).
   struct IName { const char* name; Bin k; };
   for (const char* name : {"div_", "divide_"}) {
     const char* nm = name;

@@ -422,6 +422,15 @@ double item_double(const Tensor& t) {
 }
 
 // A tensor converted for creation functions: `requires_grad` checked, device checked.
+// zeros / ones / empty: a size as varargs, one sequence (tuple, list, gc.Size) or size=.
+Shape factory_size(const py::args& args, py::handle size, const char* fn) {
+  if (!size.is_none()) {
+    GC_CHECK(args.size() == 0, TypeError, fn, "() got multiple values for argument 'size'");
+    return parse_shape(py::make_tuple(size));
+  }
+  return parse_shape(args);  // no size at all: a 0-dim tensor (gradcore's zeros(); PyTorch refuses it)
+}
+
 TensorPtr finish(TensorPtr t, bool requires_grad, py::handle device = py::none()) {
   check_device(device);
   check_requires_grad(*t, requires_grad);
@@ -611,17 +620,19 @@ void bind_tensor(py::module_& m, TensorClass& cls) {
       }, py::arg("ndarray"), "Share the memory of a NumPy array (no copy; any supported dtype and strides).");
 
   auto factory = [&m](const char* name, double value, const char* doc) {
-    m.def(name, [value](py::args shape, py::object dtype, py::object device, bool requires_grad) {
+    m.def(name, [value, name](py::args shape, py::object size, py::object dtype, py::object device,
+                              bool requires_grad) {
           DType d = parse_dtype(dtype, ops::default_dtype());
-          return finish(ops::full(parse_shape(shape), ops::Scalar::of(value), d), requires_grad, device);
-        }, py::kw_only(), py::arg("dtype") = py::none(), py::arg("device") = py::none(),
+          return finish(ops::full(factory_size(shape, size, name), ops::Scalar::of(value), d), requires_grad, device);
+        }, py::kw_only(), py::arg("size") = py::none(), py::arg("dtype") = py::none(), py::arg("device") = py::none(),
         py::arg("requires_grad") = false, doc);
   };
   factory("zeros", 0.0, "zeros(*size, dtype=None, requires_grad=False)");
   factory("ones", 1.0, "ones(*size, dtype=None, requires_grad=False)");
-  m.def("empty", [](py::args shape, py::object dtype, py::object device, bool requires_grad) {
-        return finish(empty(parse_shape(shape), parse_dtype(dtype, ops::default_dtype())), requires_grad, device);
-      }, py::kw_only(), py::arg("dtype") = py::none(), py::arg("device") = py::none(), py::arg("requires_grad") = false,
+  m.def("empty", [](py::args shape, py::object size, py::object dtype, py::object device, bool requires_grad) {
+        return finish(empty(factory_size(shape, size, "empty"), parse_dtype(dtype, ops::default_dtype())),
+                      requires_grad, device);
+      }, py::kw_only(), py::arg("size") = py::none(), py::arg("dtype") = py::none(), py::arg("device") = py::none(), py::arg("requires_grad") = false,
       "empty(*size, dtype=None): an uninitialised tensor.");
   m.def("full", [](py::object shape, py::handle fill_value, py::object dtype, py::object device, bool requires_grad) {
         ops::Scalar s;
@@ -657,18 +668,7 @@ void bind_tensor(py::module_& m, TensorClass& cls) {
       }, py::arg("input"), py::arg("fill_value"), py::kw_only(), py::arg("dtype") = py::none(),
       py::arg("device") = py::none(), py::arg("requires_grad") = false,
       "A tensor of input's shape (and dtype unless given) filled with fill_value.");
-  m.def("randn", [](py::args shape, py::object dtype, py::object device, bool requires_grad) {
-        DType d = parse_dtype(dtype, ops::default_dtype());
-        GC_CHECK(is_floating(d), RuntimeError, "\"normal_kernel_cpu\" not implemented for '", dtype_torch_name(d), "'");
-        return finish(ops::randn(parse_shape(shape), d, 0.0, 1.0), requires_grad, device);
-      }, py::kw_only(), py::arg("dtype") = py::none(), py::arg("device") = py::none(), py::arg("requires_grad") = false,
-      "Standard normal samples from gradcore's counter-based RNG (seed with manual_seed).");
-  m.def("rand", [](py::args shape, py::object dtype, py::object device, bool requires_grad) {
-        DType d = parse_dtype(dtype, ops::default_dtype());
-        GC_CHECK(is_floating(d), RuntimeError, "\"check_uniform_bounds\" not implemented for '", dtype_torch_name(d), "'");
-        return finish(ops::rand(parse_shape(shape), d, 0.0, 1.0), requires_grad, device);
-      }, py::kw_only(), py::arg("dtype") = py::none(), py::arg("device") = py::none(), py::arg("requires_grad") = false,
-      "Uniform samples in [0, 1) from gradcore's counter-based RNG (seed with manual_seed).");
+  // rand / randn and the generators: bindings/random.cpp (issue 12).
   m.def("arange", [](py::handle start, py::handle end, py::handle step, py::object dtype, py::object device,
                      bool requires_grad) {
         ops::Scalar a, b, s = ops::Scalar::of_int(1);
@@ -684,26 +684,6 @@ void bind_tensor(py::module_& m, TensorClass& cls) {
       py::arg("dtype") = py::none(), py::arg("device") = py::none(), py::arg("requires_grad") = false,
       "Values from start (inclusive) to end (exclusive) by step; arange(n) counts from 0. int64 for int "
       "arguments, else the default dtype.");
-  m.def("manual_seed", [](py::int_ seed) {
-        // PyTorch accepts [-2**63, 2**64): negative seeds wrap around to uint64.
-        PyObject* p = seed.ptr();
-        int overflow = 0;
-        long long v = PyLong_AsLongLongAndOverflow(p, &overflow);
-        uint64_t u;
-        if (overflow > 0) {
-          u = PyLong_AsUnsignedLongLong(p);
-          if (PyErr_Occurred()) {
-            PyErr_Clear();
-            throw ValueError("Overflow when unpacking long long");
-          }
-        } else if (overflow < 0) {
-          throw ValueError("Overflow when unpacking long long");
-        } else {
-          u = static_cast<uint64_t>(v);
-        }
-        manual_seed(u);
-      }, py::arg("seed"), "Seed gradcore's random number generator (randn, rand, init, dropout).");
-  m.def("initial_seed", []() { return initial_seed(); }, "The seed of gradcore's RNG (set by manual_seed).");
 }
 
 }  // namespace gradcore::bindings

@@ -24,6 +24,7 @@ struct ShapeError : std::runtime_error { using std::runtime_error::runtime_error
 // Operands of dtypes an op cannot combine: gradcore.DTypeError, a TypeError (gradcore's
 // convention) and a RuntimeError (PyTorch's for the same mistake).
 struct DTypeError : std::runtime_error { using std::runtime_error::runtime_error; };
+// A kernel PyTorch has not for this dtype ("normal_kernel_cpu" not implemented for 'Long'):
 
 namespace detail {
 template <class... Args>

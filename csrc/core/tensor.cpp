@@ -28,7 +28,7 @@ int64_t shape_numel(const Shape& s) {
   int64_t n = 1;
   bool empty = false;
   for (int64_t d : s) {
-    GC_CHECK(d >= 0, ValueError, "negative dimension in shape ", shape_str(s));
+    GC_CHECK(d >= 0, ShapeError, "negative dimension in shape ", shape_str(s));  // ValueError + RuntimeError (PyTorch)
     if (d == 0) { empty = true; continue; }
     GC_CHECK(!__builtin_mul_overflow(n, d, &n), ValueError, "shape ", shape_str(s),
              " has more elements than a 64-bit size can count");
@@ -213,32 +213,55 @@ void release_node(std::shared_ptr<Node>&& n) {
 }
 
 namespace {
-std::mutex g_rng_mu;
-uint64_t g_seed = 67280421310721ull;
-uint64_t g_offset = 0;
+std::mutex g_rng_mu;  // guards the fields of every Generator (Note [Generators], tensor.h)
 // A child of fork() gets a consistent (seed, offset) and an unlocked g_rng_mu. See Note
 // [Fork safety] (cpu/fork.cpp).
 [[maybe_unused]] const bool g_rng_fork_registered = cpu::register_fork_lock(
     cpu::FORK_RANK_RNG, [] { g_rng_mu.lock(); }, [] { g_rng_mu.unlock(); }, [] { g_rng_mu.unlock(); });
 }  // namespace
 
-void manual_seed(uint64_t seed) {
+void Generator::manual_seed(uint64_t seed) {
   std::lock_guard<std::mutex> g(g_rng_mu);
-  g_seed = seed;
-  g_offset = 0;
+  seed_ = seed;
+  offset_ = 0;
 }
 
-uint64_t initial_seed() {
+uint64_t Generator::initial_seed() const {
   std::lock_guard<std::mutex> g(g_rng_mu);
-  return g_seed;
+  return seed_;
 }
 
-uint64_t rng_reserve(int64_t nblocks, uint64_t* seed) {
+uint64_t Generator::reserve(int64_t nblocks, uint64_t* seed) {
   std::lock_guard<std::mutex> g(g_rng_mu);
-  *seed = g_seed;
-  uint64_t off = g_offset;
-  g_offset += static_cast<uint64_t>(nblocks);
+  *seed = seed_;
+  uint64_t off = offset_;
+  offset_ += static_cast<uint64_t>(nblocks);
   return off;
+}
+
+void Generator::get_state(uint64_t* seed, uint64_t* offset) const {
+  std::lock_guard<std::mutex> g(g_rng_mu);
+  *seed = seed_;
+  *offset = offset_;
+}
+
+void Generator::set_state(uint64_t seed, uint64_t offset) {
+  std::lock_guard<std::mutex> g(g_rng_mu);
+  seed_ = seed;
+  offset_ = offset;
+}
+
+const GeneratorPtr& default_generator() {
+  static const GeneratorPtr* g = new GeneratorPtr(std::make_shared<Generator>());  // leaked: lives for ever
+  return *g;
+}
+
+void manual_seed(uint64_t seed) { default_generator()->manual_seed(seed); }
+
+uint64_t initial_seed() { return default_generator()->initial_seed(); }
+
+uint64_t rng_reserve(int64_t nblocks, uint64_t* seed, Generator* gen) {
+  return (gen ? gen : default_generator().get())->reserve(nblocks, seed);
 }
 
 }  // namespace gradcore

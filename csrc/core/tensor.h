@@ -148,9 +148,35 @@ TensorPtr from_blob(void* data, const Shape& shape, const Shape& strides, DType 
 // their Node references to release_node(), which frees them from an explicit work-list.
 void release_node(std::shared_ptr<Node>&& n);
 
-// Global RNG state (seeded by gc.manual_seed); reserve() hands out disjoint counter ranges.
+// ---- random generators (issue 12) ----
+// Note [Generators]: a random stream is a pair (seed, offset) read by the counter-based
+// kernels of kernels/rng.cpp. A draw that needs n Philox blocks reserves the counters
+// [offset, offset + n) under key = seed and advances offset by n, so its values are a
+// pure function of (seed, offset) and of nothing else (not the thread count, not the
+// order in which other generators are used). gc.Generator objects and the default
+// generator (gc.manual_seed, gc.randn without generator=) are instances of this class.
+// Every generator's fields are guarded by one process-wide mutex (registered for fork):
+// the critical sections are a few loads and stores.
+class Generator {
+ public:
+  Generator() = default;
+  void manual_seed(uint64_t seed);  // seed, and restart the stream at offset 0
+  uint64_t initial_seed() const;
+  uint64_t reserve(int64_t nblocks, uint64_t* seed);  // returns the first reserved offset
+  void get_state(uint64_t* seed, uint64_t* offset) const;
+  void set_state(uint64_t seed, uint64_t offset);
+
+ private:
+  uint64_t seed_ = 67280421310721ull;
+  uint64_t offset_ = 0;
+};
+using GeneratorPtr = std::shared_ptr<Generator>;
+// The process-wide default generator (never destroyed).
+const GeneratorPtr& default_generator();
+
+// The default generator's seed / stream; rng_reserve draws from `gen` (null: the default).
 void manual_seed(uint64_t seed);
 uint64_t initial_seed();
-uint64_t rng_reserve(int64_t nblocks, uint64_t* seed);  // returns the offset
+uint64_t rng_reserve(int64_t nblocks, uint64_t* seed, Generator* gen = nullptr);  // returns the offset
 
 }  // namespace gradcore

@@ -139,5 +139,30 @@ template <class T>
 void rng_uniform(T* y, int64_t n, uint64_t seed, uint64_t offset, T low, T high);
 template <class T>
 void rng_normal(T* y, int64_t n, uint64_t seed, uint64_t offset, T mean, T std);
+// Transforms of one uniform per value (same layout as rng_uniform: rng_blocks(n) blocks):
+// -log(u) / lambd; median + sigma * tan(pi (u - 1/2)); ceil(log(u) / log(1 - p)) >= 1.
+template <class T>
+void rng_exponential(T* y, int64_t n, uint64_t seed, uint64_t offset, double lambd);
+template <class T>
+void rng_cauchy(T* y, int64_t n, uint64_t seed, uint64_t offset, double median, double sigma);
+template <class T>
+void rng_geometric(T* y, int64_t n, uint64_t seed, uint64_t offset, double p);
+// exp(N(mean, std^2)) (rng_normal's layout).
+template <class T>
+void rng_log_normal(T* y, int64_t n, uint64_t seed, uint64_t offset, T mean, T std);
+// low + (64 random bits mod range), wrapping in two's complement; range 0 means 2**64.
+// rng_blocks(n) blocks.
+void rng_random_int(int64_t* y, int64_t n, uint64_t seed, uint64_t offset, int64_t low, uint64_t range);
+// Poisson(rate[i]) for each i (rate >= 0, checked by the caller); uses n blocks (one
+// counter per value, see rng.cpp).
+void rng_poisson(const double* rate, double* y, int64_t n, uint64_t seed, uint64_t offset);
+// k category indices per row of the rows x cats weights w (non-negative, not all zero per
+// row), into out (rows x k). Without replacement k <= cats (checked by the caller).
+// Uses `rows` blocks. Returns 0, or 1 when a weight is negative / inf / NaN, 2 when a
+// row sums to 0 (then nothing is written).
+int rng_multinomial(const double* w, int64_t rows, int64_t cats, int64_t k, bool replacement, int64_t* out,
+                    uint64_t seed, uint64_t offset);
+// A random permutation of 0..n-1 (rng_blocks(n) blocks).
+void rng_randperm(int64_t* y, int64_t n, uint64_t seed, uint64_t offset);
 
 }  // namespace gradcore::kernels

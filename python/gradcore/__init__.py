@@ -34,6 +34,12 @@ from gradcore._core import (
 )
 from gradcore._ops import *  # noqa: F401,F403  (the registry ops: exp, sin, atan2, ...)
 from gradcore import _ops
+# random generators, sampling and creation (issue 12)
+from gradcore._core import (
+    Generator, default_generator, seed, get_rng_state, set_rng_state,
+    randint, randperm, multinomial, poisson, bernoulli, eye, linspace, logspace,
+)
+from gradcore._random import normal, rand_like, randn_like, randint_like
 from gradcore._tensor import Size, device, finfo, iinfo
 from gradcore import _tensor
 from gradcore.autograd import (
@@ -41,6 +47,7 @@ from gradcore.autograd import (
     grad, backward, gradcheck, gradgradcheck, GradcheckError,
 )
 from gradcore import autograd, data, nn, optim, return_types, train
+from gradcore import random
 from gradcore import viz
 from gradcore.io import load, save
 
@@ -105,6 +112,10 @@ __all__ = [
     "IndexOutOfBoundsError", "index_select", "gather", "take_along_dim", "scatter", "scatter_add", "scatter_reduce",
     "index_add", "index_fill", "index_put", "index_put_", "masked_fill", "masked_select", "masked_scatter", "nonzero",
     "argwhere",
+    # random generators, sampling and creation (issue 12)
+    "Generator", "default_generator", "seed", "get_rng_state", "set_rng_state", "random",
+    "randint", "randperm", "multinomial", "poisson", "bernoulli", "normal", "rand_like", "randn_like",
+    "randint_like", "eye", "linspace", "logspace",
 ]
 __all__ += _ops.__all__
 

@@ -14,6 +14,7 @@
 //     Other views of the base notice (their base's grad_fn changed) and regenerate theirs
 //     when next used (autograd::gradient_edge).
 #include <cstring>
+#include <limits>
 
 #include "autograd/ops/common.h"
 #include "core/tensor.h"
@@ -272,33 +273,50 @@ void fill_(const TensorPtr& dst, const Scalar& value, const char* op) {
 
 namespace {
 // RNG fills write straight into dst (contiguous), or into a temporary then copied.
+// `kernel` names PyTorch's kernel in the error for a non-floating dst (NotImplementedError).
 template <class Fill>
-void rng_fill(const TensorPtr& dst, const char* op, Fill&& fill) {
-  check_floating(*dst, op);
+void rng_fill(const TensorPtr& dst, const char* op, const char* kernel, Fill&& fill) {
+  GC_CHECK(is_floating(dst->dtype), NotImplementedError, "\"", kernel, "\" not implemented for '",
+           dtype_torch_name(dst->dtype), "'");
   check_inplace(dst, op);
-  TensorPtr target = dst->is_contiguous && is_f32_or_f64(dst->dtype) ? dst : empty(dst->shape, DType::Float32);
+  // A strided float64 dst draws float64 samples too (a float32 temporary would round them).
+  TensorPtr target = dst->is_contiguous && is_f32_or_f64(dst->dtype)
+                         ? dst
+                         : empty(dst->shape, dst->dtype == DType::Float64 ? DType::Float64 : DType::Float32);
   if (target->dtype == DType::Float32) fill(target->data<float>(), float{});
   else fill(target->data<double>(), double{});
   if (target != dst) cast_values(dst, target);
 }
 }  // namespace
 
-void uniform_(const TensorPtr& dst, double low, double high) {
+void uniform_(const TensorPtr& dst, double low, double high, Generator* gen) {
   GC_CHECK(low <= high, RuntimeError, "uniform_ expects to return a [from, to) range, but found from=", low,
            " > to=", high);
+  // PyTorch: both ends and their distance must be finite values of the dtype (else inf/NaN samples).
+  if (is_floating(dst->dtype)) {
+    const double mx = dst->dtype == DType::Float64 ? std::numeric_limits<double>::max()
+                    : dst->dtype == DType::Float16 ? 65504.0
+                    : dst->dtype == DType::BFloat16 ? 3.3895313892515355e38 : std::numeric_limits<float>::max();
+    const char* tn = dst->dtype == DType::Float64 ? "double" : dst->dtype == DType::Float16 ? "c10::Half"
+                   : dst->dtype == DType::BFloat16 ? "c10::BFloat16" : "float";
+    GC_CHECK(low >= -mx && low <= mx, RuntimeError, "from is out of bounds for ", tn);
+    GC_CHECK(high >= -mx && high <= mx, RuntimeError, "to is out of bounds for ", tn);
+    GC_CHECK(high - low <= mx, RuntimeError, "uniform_ expects to-from <= std::numeric_limits<", tn,
+             ">::max(), but found to=", high, " and from=", low, " which result in to-from to exceed the limit");
+  }
   uint64_t seed;
-  uint64_t off = rng_reserve(kernels::rng_blocks(dst->numel), &seed);
-  rng_fill(dst, "uniform_", [&](auto* p, auto z) {
+  uint64_t off = rng_reserve(kernels::rng_blocks(dst->numel), &seed, gen);
+  rng_fill(dst, "uniform_", "check_uniform_bounds", [&](auto* p, auto z) {
     using T = decltype(z);
     kernels::rng_uniform<T>(p, dst->numel, seed, off, static_cast<T>(low), static_cast<T>(high));
   });
 }
 
-void normal_(const TensorPtr& dst, double mean, double std) {
+void normal_(const TensorPtr& dst, double mean, double std, Generator* gen) {
   GC_CHECK(std >= 0, RuntimeError, "normal expects std >= 0.0, but found std ", std);
   uint64_t seed;
-  uint64_t off = rng_reserve(kernels::rng_blocks(dst->numel), &seed);
-  rng_fill(dst, "normal_", [&](auto* p, auto z) {
+  uint64_t off = rng_reserve(kernels::rng_blocks(dst->numel), &seed, gen);
+  rng_fill(dst, "normal_", "normal_kernel_cpu", [&](auto* p, auto z) {
     using T = decltype(z);
     kernels::rng_normal<T>(p, dst->numel, seed, off, static_cast<T>(mean), static_cast<T>(std));
   });

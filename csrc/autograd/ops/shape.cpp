@@ -1,5 +1,6 @@
 // shape.cpp — dtype conversion, factories and the first-dim slice used by data loading.
 #include <cmath>
+#include <type_traits>
 
 #include "autograd/ops/common.h"
 
@@ -97,25 +98,44 @@ TensorPtr full(const Shape& shape, const Scalar& value, DType dtype) {
 TensorPtr zeros(const Shape& shape, DType dtype) { return full(shape, Scalar::of(0.0), dtype); }
 TensorPtr scalar_like(const Tensor& like, double value) { return full({}, value, like.dtype); }
 
-TensorPtr rand(const Shape& shape, DType dtype, double low, double high) {
+TensorPtr rand(const Shape& shape, DType dtype, double low, double high, Generator* gen) {
   TensorPtr t = empty(shape, dtype);
-  uniform_(t, low, high);
+  uniform_(t, low, high, gen);
   return t;
 }
 
-TensorPtr randn(const Shape& shape, DType dtype, double mean, double std) {
+TensorPtr randn(const Shape& shape, DType dtype, double mean, double std, Generator* gen) {
   TensorPtr t = empty(shape, dtype);
-  normal_(t, mean, std);
+  normal_(t, mean, std, gen);
   return t;
 }
 
+// PyTorch's arange: for an integer dtype start, end and step are first truncated to
+// integers (a float step that truncates to 0 is a ValueError, as PyTorch's); the length is
+// ceil((end - start) / step) on the given values, except for int64, whose length comes from
+// the truncated bounds: (end - start + step - sign(step)) / step in integer arithmetic.
 TensorPtr arange(double start, double stop, double step, DType dtype) {
+  GC_CHECK(dtype != DType::Bool, NotImplementedError, "\"arange_cpu\" not implemented for 'Bool'");
   GC_CHECK(step != 0, RuntimeError, "step must be nonzero");
   GC_CHECK(std::isfinite(start) && std::isfinite(stop), RuntimeError, "unsupported range: ", start, " -> ", stop);
   GC_CHECK(std::isfinite(step), RuntimeError, "arange: step must be finite");
-  GC_CHECK((step > 0 && stop >= start) || (step < 0 && stop <= start), RuntimeError,
-           "upper bound and larger bound inconsistent with step sign");
-  double n = std::ceil((stop - start) / step);
+  const bool integral = !is_floating(dtype);
+  if (integral) {
+    GC_CHECK(std::trunc(step) != 0, ValueError, "step must be nonzero");
+    GC_CHECK(std::fabs(start) < 9.2e18 && std::fabs(stop) < 9.2e18 && std::fabs(step) < 9.2e18, RuntimeError,
+             "arange: bounds out of the int64 range");
+  }
+  const double xs = integral ? std::trunc(start) : start, xe = integral ? std::trunc(stop) : stop;
+  const double xst = integral ? std::trunc(step) : step;
+  GC_CHECK((xst > 0 && xe >= xs) || (xst < 0 && xe <= xs), RuntimeError,
+           "upper bound and lower bound inconsistent with step sign");
+  double n;
+  if (dtype == DType::Int64) {
+    const int64_t a = static_cast<int64_t>(xs), b = static_cast<int64_t>(xe), c = static_cast<int64_t>(xst);
+    n = static_cast<double>((b - a + c - (c > 0 ? 1 : -1)) / c);
+  } else {
+    n = std::ceil((stop - start) / step);
+  }
   GC_CHECK(n <= 9.0e15, RuntimeError, "arange: ", n, " elements from ", start, " to ", stop, " step ", step,
            " is more than any memory holds");
   int64_t count = n > 0 ? static_cast<int64_t>(n) : 0;
@@ -123,7 +143,15 @@ TensorPtr arange(double start, double stop, double step, DType dtype) {
   dispatch_all(dtype, [&](auto tag) {
     using T = typename decltype(tag)::type;
     T* p = t->data<T>();
-    for (int64_t i = 0; i < count; ++i) p[i] = from_f64<T>(start + static_cast<double>(i) * step);
+    if (integral) {
+      const int64_t a = static_cast<int64_t>(xs), c = static_cast<int64_t>(xst);
+      for (int64_t i = 0; i < count; ++i) {
+        if constexpr (std::is_integral_v<T>) p[i] = static_cast<T>(a + i * c);  // exact beyond 2**53
+        else p[i] = from_f64<T>(static_cast<double>(a + i * c));
+      }
+    } else {
+      for (int64_t i = 0; i < count; ++i) p[i] = from_f64<T>(start + static_cast<double>(i) * step);
+    }
     return 0;
   });
   return t;
