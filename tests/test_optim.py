@@ -599,6 +599,9 @@ def test_scheduler_state_dict_resumes():
     opt2 = optim.SGD([nn.Parameter(gc.ones(1))], lr=0.2)
     sched2 = lr_scheduler.StepLR(opt2, step_size=100, gamma=0.9)
     sched2.load_state_dict(sd)
+    # step() is chainable (PyTorch's form): it continues from the group's lr, which a resume
+    # restores with the optimizer state
+    opt2.param_groups[0]["lr"] = opt.param_groups[0]["lr"]
     for _ in range(5):
         sched.step()
         sched2.step()
