@@ -151,7 +151,8 @@ def test_state_dict_round_trip_and_torch_state_loads(cfg):
 
 def test_default_hyperparameters_and_param_group_keys_match_torch():
     torch = pytest.importorskip("torch")
-    for name in ["Adamax", "NAdam", "RAdam", "Adadelta", "ASGD", "LBFGS"]:
+    for name in ["Adamax", "NAdam", "RAdam", "Adadelta", "ASGD", "LBFGS", "SGD", "Adam", "AdamW", "RMSprop",
+                 "Adagrad"]:
         g = getattr(optim, name)([nn.Parameter(gc.ones(2))])
         t = getattr(torch.optim, name)([torch.nn.Parameter(torch.ones(2))])
         gg, tg = g.param_groups[0], t.param_groups[0]
@@ -160,6 +161,49 @@ def test_default_hyperparameters_and_param_group_keys_match_torch():
             if k != "params":
                 assert (list(gg[k]) if isinstance(gg[k], tuple) else gg[k]) == \
                     (list(tg[k]) if isinstance(tg[k], tuple) else tg[k]), (name, k)
+
+
+@pytest.mark.parametrize("name, kw", [
+    ("Adam", dict(lr=0.01, weight_decay=0.1, decoupled_weight_decay=True)),  # torch's Adam as AdamW
+    ("Adam", dict(lr=0.01, foreach=True, fused=False, capturable=True)),
+    ("SGD", dict(lr=0.1, momentum=0.9, foreach=False, fused=True)),
+    ("RMSprop", dict(lr=0.01, foreach=True, capturable=False)),
+    ("Adagrad", dict(lr=0.1, foreach=False)),
+])
+def test_existing_optimizers_take_torchs_implementation_flags(name, kw):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(11)
+    gparams, tparams = _pair(torch, rng, gc.float64, shapes=[(3, 2), (4,)])
+    gopt = getattr(optim, name)(gparams, **kw)
+    tkw = {k: v for k, v in kw.items() if k not in ("foreach", "fused", "capturable")}
+    topt = getattr(torch.optim, name)(tparams, foreach=False, **tkw)
+    for grads in _grads(rng, 8, shapes=[(3, 2), (4,)]):
+        _set_grads(torch, gparams, tparams, grads, gc.float64)
+        gopt.step()
+        topt.step()
+    for a, b in zip(gparams, tparams):
+        np.testing.assert_allclose(a.detach().numpy(), b.detach().numpy(), rtol=1e-10, atol=1e-12)
+    with pytest.raises(NotImplementedError, match="differentiable"):
+        getattr(optim, name)(gparams, differentiable=True)
+
+
+@pytest.mark.parametrize("name", ["NAdam", "ASGD", "Adamax"])
+def test_duplicate_parameters_and_empty_tensors_like_torch(name):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(12)
+    gparams, tparams = _pair(torch, rng, gc.float64, shapes=[(3,), (0, 2), (2,)])
+    kw = dict(lr=0.05, t0=2) if name == "ASGD" else dict(lr=0.05)
+    with pytest.warns(UserWarning, match="duplicate parameters"):
+        gopt = getattr(optim, name)(gparams + gparams[:1], **kw)
+    with pytest.warns(UserWarning, match="duplicate parameters"):
+        topt = getattr(torch.optim, name)(tparams + tparams[:1], foreach=False, **kw)
+    for grads in _grads(rng, 6, shapes=[(3,), (0, 2), (2,)]):
+        _set_grads(torch, gparams, tparams, grads, gc.float64)
+        gopt.step()
+        topt.step()
+    for a, b in zip(gparams, tparams):
+        np.testing.assert_allclose(a.detach().numpy(), b.detach().numpy(), rtol=1e-10, atol=1e-12)
+    _assert_state_close(gopt.state_dict(), topt.state_dict(), 1e-10, 1e-12)
 
 
 def test_per_group_options_and_add_param_group_match_torch():

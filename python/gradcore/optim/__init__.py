@@ -463,12 +463,15 @@ class SGD(Optimizer):
     _step_per_occurrence = False
 
     def __init__(self, params: ParamsT, lr: float = 1e-3, momentum: float = 0.0, dampening: float = 0.0,
-                 weight_decay: float = 0.0, nesterov: bool = False, *, maximize: bool = False) -> None:
+                 weight_decay: float = 0.0, nesterov: bool = False, *, maximize: bool = False,
+                 foreach: Optional[bool] = None, differentiable: bool = False, fused: Optional[bool] = None) -> None:
         super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
-                                      nesterov=nesterov, maximize=maximize))
+                                      nesterov=nesterov, maximize=maximize, foreach=foreach,
+                                      differentiable=differentiable, fused=fused))
 
     def _validate(self, group: Dict[str, Any]) -> None:
         super()._validate(group)
+        _check_not_differentiable(group, "SGD")
         _at_least_zero(group, "momentum", "momentum value")
         if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
             raise ValueError("Nesterov momentum requires a momentum and zero dampening")
@@ -488,47 +491,51 @@ class Adam(Optimizer):
     m = beta1 m + (1 - beta1) g;  v = beta2 v + (1 - beta2) g^2;
     v_hat = max(v_hat, v) if amsgrad else v;
     p = p - lr / (1 - beta1^t) * m / (sqrt(v_hat) / sqrt(1 - beta2^t) + eps).
+    ``decoupled_weight_decay=True`` is AdamW's rule. foreach / fused / capturable are accepted
+    no-ops (see the issue-12 note below); differentiable=True raises NotImplementedError.
     """
 
     kind = "adam"
     state_names = ("exp_avg", "exp_avg_sq", "max_exp_avg_sq")
-    _decoupled = False
 
     def __init__(self, params: ParamsT, lr: float = 1e-3, betas: Tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: float = 0.0, amsgrad: bool = False, *,
-                 maximize: bool = False) -> None:
+                 foreach: Optional[bool] = None, maximize: bool = False, capturable: bool = False,
+                 differentiable: bool = False, fused: Optional[bool] = None,
+                 decoupled_weight_decay: bool = False) -> None:
+        # decoupled_weight_decay=True is AdamW's rule (as in PyTorch, where AdamW is this Adam).
         super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
-                                      amsgrad=amsgrad, maximize=maximize))
+                                      amsgrad=amsgrad, maximize=maximize, foreach=foreach, capturable=capturable,
+                                      differentiable=differentiable, fused=fused,
+                                      decoupled_weight_decay=decoupled_weight_decay))
 
     def _validate(self, group: Dict[str, Any]) -> None:
         super()._validate(group)
+        _check_not_differentiable(group, type(self).__name__)
         for i, beta in enumerate(group["betas"]):
             if not 0.0 <= float(beta) < 1.0:
                 raise ValueError(f"Invalid beta parameter at index {i}: {beta}")
-        # torch.optim.Adam(decoupled_weight_decay=True) is AdamW: refuse it rather than ignore it.
-        if bool(group.get("decoupled_weight_decay", self._decoupled)) != self._decoupled:
-            raise ValueError(f"decoupled_weight_decay={group['decoupled_weight_decay']} does not match "
-                             f"{type(self).__name__} (use {'AdamW' if not self._decoupled else 'Adam'})")
 
     def _buffers_for(self, group: Dict[str, Any]) -> Tuple[bool, ...]:
         return (True, True, bool(group["amsgrad"]))
 
     def _hyper(self, g: Dict[str, Any]) -> Dict[str, Any]:
         return dict(lr=g["lr"], beta1=g["betas"][0], beta2=g["betas"][1], eps=g["eps"],
-                    weight_decay=g["weight_decay"], amsgrad=g["amsgrad"], decoupled=self._decoupled,
-                    maximize=g["maximize"])
+                    weight_decay=g["weight_decay"], amsgrad=g["amsgrad"],
+                    decoupled=bool(g.get("decoupled_weight_decay", False)), maximize=g["maximize"])
 
 
 class AdamW(Adam):
     r"""Adam with decoupled weight decay (Loshchilov & Hutter): p = p * (1 - lr * weight_decay)
     before the Adam update (no L2 term in the gradient). Default weight_decay 1e-2."""
 
-    _decoupled = True
-
     def __init__(self, params: ParamsT, lr: float = 1e-3, betas: Tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: float = 1e-2, amsgrad: bool = False, *,
-                 maximize: bool = False) -> None:
-        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, maximize=maximize)
+                 maximize: bool = False, foreach: Optional[bool] = None, capturable: bool = False,
+                 differentiable: bool = False, fused: Optional[bool] = None) -> None:
+        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, maximize=maximize, foreach=foreach,
+                         capturable=capturable, differentiable=differentiable, fused=fused,
+                         decoupled_weight_decay=True)
 
 
 class RMSprop(Optimizer):
@@ -543,13 +550,16 @@ class RMSprop(Optimizer):
     state_names = ("square_avg", "momentum_buffer", "grad_avg")
 
     def __init__(self, params: ParamsT, lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8,
-                 weight_decay: float = 0.0, momentum: float = 0.0, centered: bool = False, *,
-                 maximize: bool = False) -> None:
+                 weight_decay: float = 0.0, momentum: float = 0.0, centered: bool = False,
+                 capturable: bool = False, foreach: Optional[bool] = None, maximize: bool = False,
+                 differentiable: bool = False) -> None:
         super().__init__(params, dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay, momentum=momentum,
-                                      centered=centered, maximize=maximize))
+                                      centered=centered, maximize=maximize, capturable=capturable, foreach=foreach,
+                                      differentiable=differentiable))
 
     def _validate(self, group: Dict[str, Any]) -> None:
         super()._validate(group)
+        _check_not_differentiable(group, "RMSprop")
         _at_least_zero(group, "momentum", "momentum value")
         _at_least_zero(group, "alpha", "alpha value")
 
@@ -572,13 +582,16 @@ class Adagrad(Optimizer):
     state_names = ("sum",)
 
     def __init__(self, params: ParamsT, lr: float = 1e-2, lr_decay: float = 0.0, weight_decay: float = 0.0,
-                 initial_accumulator_value: float = 0.0, eps: float = 1e-10, *, maximize: bool = False) -> None:
+                 initial_accumulator_value: float = 0.0, eps: float = 1e-10, foreach: Optional[bool] = None, *,
+                 maximize: bool = False, differentiable: bool = False, fused: Optional[bool] = None) -> None:
         super().__init__(params, dict(lr=lr, lr_decay=lr_decay, weight_decay=weight_decay,
                                       initial_accumulator_value=initial_accumulator_value, eps=eps,
-                                      maximize=maximize))
+                                      foreach=foreach, maximize=maximize, differentiable=differentiable,
+                                      fused=fused))
 
     def _validate(self, group: Dict[str, Any]) -> None:
         super()._validate(group)
+        _check_not_differentiable(group, "Adagrad")
         _at_least_zero(group, "lr_decay", "lr_decay value")
         _at_least_zero(group, "initial_accumulator_value", "initial_accumulator_value value")
 
@@ -591,11 +604,11 @@ class Adagrad(Optimizer):
 
 
 # ---- issue 12: Adamax, NAdam, RAdam, Adadelta, ASGD, LBFGS ----------------------------
-# Signatures, defaults, param_group keys and state names are torch.optim's (2.13). Options
-# that only select a PyTorch implementation are accepted and ignored: ``foreach`` (every
-# update here is one fused multi-tensor C++ call anyway) and ``capturable`` (CUDA graphs; no
-# meaning on the CPU). ``differentiable=True`` (autograd through the step) raises
-# NotImplementedError.
+# Signatures, defaults, param_group keys and state names are torch.optim's (2.13). For every
+# optimizer of this module, options that only select a PyTorch implementation are accepted
+# and ignored: ``foreach`` and ``fused`` (every update here is one fused multi-tensor C++
+# call anyway) and ``capturable`` (CUDA graphs; no meaning on the CPU).
+# ``differentiable=True`` (autograd through the step) raises NotImplementedError.
 
 def _check_betas(group: Dict[str, Any]) -> None:
     for i, beta in enumerate(group["betas"]):
