@@ -1021,6 +1021,7 @@ def test_scheduler_load_state_dict_is_checked_first():
     opt = optim.SGD([{"params": [nn.Parameter(gc.ones(1))]}, {"params": [nn.Parameter(gc.ones(1))]}], lr=0.2)
     sched = lr_scheduler.StepLR(opt, step_size=3, gamma=0.5)
     for _ in range(4):
+        opt.step()
         sched.step()
     before = dict(sched.__dict__)
     good = sched.state_dict()

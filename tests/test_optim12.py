@@ -513,8 +513,11 @@ def test_closed_form_with_epoch_argument_matches_torch():
                  lambda m, o: m.PolynomialLR(o, 10, 1.5), lambda m, o: m.LambdaLR(o, lambda e: 1 / (1 + e))]:
         g, t, *_ = _run_pair(torch, make, epochs=epochs)
         np.testing.assert_allclose(g, t, rtol=1e-12)
+    o = optim.SGD([nn.Parameter(gc.ones(1))], lr=0.1)
+    s = lr_scheduler.StepLR(o, 2)
+    o.step()
     with pytest.warns(UserWarning, match="epoch parameter"):
-        lr_scheduler.StepLR(optim.SGD([nn.Parameter(gc.ones(1))], lr=0.1), 2).step(3)
+        s.step(3)
 
 
 def test_warm_restarts_fractional_epochs_match_torch():
@@ -619,6 +622,7 @@ def test_scheduler_bad_input_raises_like_torch():
             make(lr_scheduler, optim.SGD([nn.Parameter(gc.ones(1))], lr=0.1))
     o = optim.SGD([nn.Parameter(gc.ones(1))], lr=0.1)
     s = lr_scheduler.OneCycleLR(o, max_lr=0.1, total_steps=3)
+    o.step()
     for _ in range(3):
         s.step()
     with pytest.raises(ValueError, match="Tried to step 4 times"):
@@ -634,3 +638,30 @@ def test_get_lr_outside_step_warns_like_torch():
     with pytest.warns(UserWarning, match="get_last_lr"):
         s.get_lr()
     assert math.isclose(s.get_last_lr()[0], 0.1)
+
+
+def test_scheduler_step_before_optimizer_step_warns_like_torch():
+    torch = pytest.importorskip("torch")
+    for mod, o_mod, lib in ((torch.optim.lr_scheduler, torch.optim, torch), (lr_scheduler, optim, gc)):
+        o = o_mod.SGD([lib.nn.Parameter(lib.ones(1))], lr=0.1)
+        s = mod.StepLR(o, 2)
+        with pytest.warns(UserWarning, match="before `optimizer.step\\(\\)`"):
+            s.step()
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            o.step()  # the wrapped step still steps, and later scheduler steps are quiet
+            s.step()
+        o2 = o_mod.SGD([lib.nn.Parameter(lib.ones(1))], lr=0.1)
+        s2 = mod.ExponentialLR(o2, 0.5)
+        s3 = mod.ExponentialLR(o2, 0.5)  # a second scheduler does not wrap twice
+        o2.step()
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            s2.step()
+            s3.step()
+        assert o2.param_groups[0]["lr"] == pytest.approx(0.025)
+        o3 = o_mod.SGD([lib.nn.Parameter(lib.ones(1))], lr=0.1)
+        s4 = mod.ExponentialLR(o3, 0.5)
+        o3.step = lambda closure=None: None  # overridden after the scheduler was made
+        with pytest.warns(UserWarning, match="has been overridden"):
+            s4.step()

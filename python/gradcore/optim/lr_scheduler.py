@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 import types
 import warnings
+import weakref
 from bisect import bisect_right
 from collections import Counter
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Union
@@ -51,6 +52,25 @@ def _per_group(name: str, optimizer: Any, value: Any) -> List[Any]:
     return [value] * n
 
 
+def _track_optimizer_steps(optimizer: Any) -> None:
+    """Wrap ``optimizer.step`` (once) so that it records ``optimizer._opt_called``: the first
+    scheduler step warns, as PyTorch's does, when no optimizer step came before it."""
+    bound = optimizer.step
+    func = getattr(bound, "__func__", None)
+    if getattr(bound, "_wrapped_by_lr_sched", False) or func is None:
+        return
+    ref = weakref.ref(optimizer)  # no reference cycle through the instance attribute
+
+    def step(*args: Any, **kwargs: Any) -> Any:
+        opt = ref()
+        opt._opt_called = True  # type: ignore[union-attr]
+        return func(opt, *args, **kwargs)
+
+    step._wrapped_by_lr_sched = True  # type: ignore[attr-defined]
+    step.__doc__ = func.__doc__
+    optimizer.step = step
+
+
 def _group_lrs(optimizer: Any) -> List[Any]:
     return [g["lr"] for g in optimizer.param_groups]
 
@@ -74,6 +94,7 @@ class LRScheduler:
                                "with last_epoch >= 0.")
         self.base_lrs: List[float] = [g["initial_lr"] for g in optimizer.param_groups]
         self.last_epoch = last_epoch
+        _track_optimizer_steps(optimizer)
         self._initial_step()
 
     def _initial_step(self) -> None:
@@ -99,6 +120,20 @@ class LRScheduler:
 
     def step(self, epoch: Optional[int] = None) -> None:
         """Advance one epoch (or jump to ``epoch``, closed form) and write the new learning rates."""
+        if self._step_count == 1:  # PyTorch's order check: optimizer.step() comes first
+            if not getattr(self.optimizer.step, "_wrapped_by_lr_sched", False):
+                warnings.warn("Seems like `optimizer.step()` has been overridden after learning rate scheduler "
+                              "initialization. Please, make sure to call `optimizer.step()` before "
+                              "`lr_scheduler.step()`. See more details at "
+                              "https://pytorch.org/docs/stable/optim.html#how-to-adjust-learning-rate",
+                              UserWarning, stacklevel=2)
+            elif not getattr(self.optimizer, "_opt_called", False):
+                warnings.warn("Detected call of `lr_scheduler.step()` before `optimizer.step()`. In PyTorch 1.1.0 "
+                              "and later, you should call them in the opposite order: `optimizer.step()` before "
+                              "`lr_scheduler.step()`.  Failure to do this will result in PyTorch skipping the first "
+                              "value of the learning rate schedule. See more details at "
+                              "https://pytorch.org/docs/stable/optim.html#how-to-adjust-learning-rate",
+                              UserWarning, stacklevel=2)
         self._step_count += 1
         if epoch is not None:
             warnings.warn(EPOCH_DEPRECATION_WARNING, UserWarning, stacklevel=2)
