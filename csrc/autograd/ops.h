@@ -483,8 +483,11 @@ TensorPtr mse_loss(const TensorPtr& input, const TensorPtr& target, Reduction re
 // with one step counter per parameter, incremented here for the parameters updated.
 // Everything is checked before anything is written (a throw changes nothing); check_only
 // stops after the checks. See Note [Transactional optimizer step] in ops/optim.cpp.
+// `scalars` (issue 12) is the per-parameter scalar state of NAdam (mu_product) and ASGD
+// (eta, mu): a float64 tensor of 1 or 2 entries per parameter, updated here; null otherwise.
 void optim_step(const std::string& kind, const OptimHyper& h, const tensor_list& params,
-                const std::vector<tensor_list>& states, const TensorPtr& steps, bool check_only = false);
+                const std::vector<tensor_list>& states, const TensorPtr& steps, bool check_only = false,
+                const TensorPtr& scalars = nullptr);
 // The norm of all .grad tensors together (one pass); 0-dim float64 tensor.
 TensorPtr grad_norm(const tensor_list& params, double norm_type);
 // The norm_type-norm of each tensor's own values (null entries give NaN), one kernel pass

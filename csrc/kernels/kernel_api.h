@@ -121,14 +121,29 @@ void cross_entropy_backward(const T* probs, const int64_t* labels, int64_t N, in
 
 // ---- optimizer updates (optim.cpp): one call updates every tensor of a group ----
 // Update rules follow PyTorch's torch.optim to the letter (see python/gradcore/optim.py).
-enum OptimKind { OPT_SGD, OPT_ADAM, OPT_RMSPROP, OPT_ADAGRAD };  // OptimHyper: kernels.h
+enum OptimKind {
+  OPT_SGD, OPT_ADAM, OPT_RMSPROP, OPT_ADAGRAD,
+  // issue 12: these five run the plain loops of optim.cpp (one generic unit, no table entry)
+  OPT_ADAMAX, OPT_NADAM, OPT_RADAM, OPT_ADADELTA, OPT_ASGD,
+};  // OptimHyper: kernels.h
+// Per-tensor coefficients the op layer computes from the step count and the per-parameter
+// scalar state (kOptimCoefs doubles per tensor, coef[i * kOptimCoefs + j]):
+//   Adamax   {lr / (1 - beta1^t)}
+//   NAdam    {1 - beta2^t, -lr (1 - mu_t) / (1 - prod_t), -lr mu_{t+1} / (1 - prod_t mu_{t+1})}
+//   RAdam    {1 - beta1^t, 1 - beta2^t, rect_t (0 when rho_t <= 5: no adaptive term)}
+//   ASGD     {eta, mu} (the values before this step's update of eta and mu)
+// Unused for the other kinds (coef may be null).
+constexpr int kOptimCoefs = 3;
 // Tensor i has sizes[i] elements at params[i] / grads[i]; state0..2[i] are its state
 // buffers (null when unused): SGD {momentum}; Adam {exp_avg, exp_avg_sq, max_exp_avg_sq};
-// RMSprop {square_avg, momentum_buffer, grad_avg}; Adagrad {sum}. steps[i] is the step
-// number after this update (1 on the first). Work is split in fixed chunks over threads.
+// RMSprop {square_avg, momentum_buffer, grad_avg}; Adagrad {sum}; Adamax {exp_avg, exp_inf};
+// NAdam and RAdam {exp_avg, exp_avg_sq}; Adadelta {square_avg, acc_delta}; ASGD {ax}.
+// steps[i] is the step number after this update (1 on the first). Work is split in fixed
+// chunks over threads.
 template <class T>
 void optim_step(OptimKind kind, const OptimHyper& h, int64_t count, T* const* params, const T* const* grads,
-                T* const* state0, T* const* state1, T* const* state2, const int64_t* sizes, const int64_t* steps);
+                T* const* state0, T* const* state1, T* const* state2, const int64_t* sizes, const int64_t* steps,
+                const double* coef = nullptr);
 // Sum over tensors of sum(|g|^p) (p = 2: squares), fixed order; p = inf: max |g|.
 template <class T>
 double grad_norm_pow(int64_t count, const T* const* grads, const int64_t* sizes, double p);

@@ -65,6 +65,12 @@ struct OptimHyper {
   double lr = 0, momentum = 0, dampening = 0, weight_decay = 0;
   double beta1 = 0.9, beta2 = 0.999, eps = 1e-8, alpha = 0.99, lr_decay = 0;
   bool nesterov = false, amsgrad = false, decoupled = false, centered = false, maximize = false;
+  // issue 12: Adadelta's rho, ASGD's lambd and t0 (its alpha is `alpha`), NAdam's
+  // momentum_decay; round_scalars: per-parameter scalar state (NAdam's mu_product, ASGD's
+  // eta and mu) is rounded to float32 after each update, as PyTorch keeps it in float32
+  // tensors unless the default dtype is float64.
+  double rho = 0.9, lambd = 1e-4, t0 = 1e6, momentum_decay = 4e-3;
+  bool round_scalars = true;
 };
 
 template <class T>

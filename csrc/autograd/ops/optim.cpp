@@ -14,7 +14,57 @@ kernels::OptimKind parse_kind(const std::string& kind) {
   if (kind == "adam") return kernels::OPT_ADAM;
   if (kind == "rmsprop") return kernels::OPT_RMSPROP;
   if (kind == "adagrad") return kernels::OPT_ADAGRAD;
+  if (kind == "adamax") return kernels::OPT_ADAMAX;
+  if (kind == "nadam") return kernels::OPT_NADAM;
+  if (kind == "radam") return kernels::OPT_RADAM;
+  if (kind == "adadelta") return kernels::OPT_ADADELTA;
+  if (kind == "asgd") return kernels::OPT_ASGD;
   throw ValueError("unknown optimizer kind '" + kind + "'");
+}
+
+// Per-parameter scalar state the op layer keeps in `scalars` (ns entries per parameter):
+// NAdam {mu_product}, ASGD {eta, mu}.
+int64_t scalar_count(kernels::OptimKind kind) {
+  return kind == kernels::OPT_NADAM ? 1 : kind == kernels::OPT_ASGD ? 2 : 0;
+}
+
+double round_scalar(const OptimHyper& h, double x) { return h.round_scalars ? static_cast<double>(static_cast<float>(x)) : x; }
+
+// The kernel's coefficients for one parameter at step t (after the increment), updating its
+// scalar state `sc` in place: PyTorch's per-tensor Python arithmetic (in double), with the
+// scalar state rounded as PyTorch's float32 state tensors round it (see kernels.h).
+void step_coefficients(kernels::OptimKind kind, const OptimHyper& h, double t, double* sc, double* c) {
+  switch (kind) {
+    case kernels::OPT_ADAMAX: c[0] = h.lr / (1.0 - std::pow(h.beta1, t)); break;
+    case kernels::OPT_NADAM: {
+      const double mu = h.beta1 * (1.0 - 0.5 * std::pow(0.96, t * h.momentum_decay));
+      const double mu_next = h.beta1 * (1.0 - 0.5 * std::pow(0.96, (t + 1.0) * h.momentum_decay));
+      // mu_product *= mu: a float32 product when the state is float32.
+      sc[0] = h.round_scalars ? static_cast<double>(static_cast<float>(sc[0]) * static_cast<float>(mu)) : sc[0] * mu;
+      c[0] = 1.0 - std::pow(h.beta2, t);
+      c[1] = -h.lr * (1.0 - mu) / (1.0 - sc[0]);
+      c[2] = (-h.lr * mu_next) / (1.0 - sc[0] * mu_next);
+      break;
+    }
+    case kernels::OPT_RADAM: {
+      c[0] = 1.0 - std::pow(h.beta1, t);
+      c[1] = 1.0 - std::pow(h.beta2, t);
+      const double rho_inf = 2.0 / (1.0 - h.beta2) - 1.0;
+      const double rho_t = rho_inf - 2.0 * t * std::pow(h.beta2, t) / c[1];
+      // rho_t > 5: the rectified adaptive step; else plain momentum (marked by -1).
+      c[2] = rho_t > 5.0 ? std::sqrt((rho_t - 4.0) * (rho_t - 2.0) * rho_inf / ((rho_inf - 4.0) * (rho_inf - 2.0) * rho_t))
+                         : -1.0;
+      break;
+    }
+    case kernels::OPT_ASGD: {
+      c[0] = sc[0];  // eta and mu of the previous step drive this one
+      c[1] = sc[1];
+      sc[0] = round_scalar(h, h.lr / std::pow(1.0 + h.lambd * h.lr * t, h.alpha));
+      sc[1] = round_scalar(h, 1.0 / std::max(1.0, t - h.t0));
+      break;
+    }
+    default: break;
+  }
 }
 
 // Parameters that have a gradient, checked once.
@@ -52,7 +102,8 @@ struct StepPlan {
 };
 
 StepPlan plan_step(const std::string& kind_name, kernels::OptimKind kind, const OptimHyper& h,
-                   const tensor_list& params, const std::vector<tensor_list>& states, const TensorPtr& steps) {
+                   const tensor_list& params, const std::vector<tensor_list>& states, const TensorPtr& steps,
+                   const TensorPtr& scalars) {
   const size_t n = params.size();
   GC_CHECK(states.size() <= 3, ValueError, "optim_step: at most 3 state lists");
   for (const auto& s : states)
@@ -60,10 +111,20 @@ StepPlan plan_step(const std::string& kind_name, kernels::OptimKind kind, const 
   GC_CHECK(steps && steps->dtype == DType::Float64 && steps->numel == static_cast<int64_t>(n), ValueError,
            "optim_step: steps must be a float64 tensor with one entry per parameter");
   const double* step_data = steps->data<double>();
+  const int64_t ns = scalar_count(kind);
+  if (ns) {
+    GC_CHECK(scalars && scalars->dtype == DType::Float64 && scalars->is_contiguous &&
+                 scalars->numel == ns * static_cast<int64_t>(n),
+             ValueError, "optim_step: ", kind_name, " needs scalars, a contiguous float64 tensor of ", ns,
+             " entries per parameter");
+    GC_CHECK(scalars->storage != steps->storage, ValueError, "optim_step: scalars and steps share memory");
+  }
   // The buffers each update reads and writes must be there (see kernels.h for the slots).
+  const bool two = kind == kernels::OPT_ADAMAX || kind == kernels::OPT_NADAM || kind == kernels::OPT_RADAM ||
+                   kind == kernels::OPT_ADADELTA;
   const bool need[3] = {
       kind != kernels::OPT_SGD || h.momentum != 0.0,
-      kind == kernels::OPT_ADAM || (kind == kernels::OPT_RMSPROP && h.momentum > 0.0),
+      kind == kernels::OPT_ADAM || (kind == kernels::OPT_RMSPROP && h.momentum > 0.0) || two,
       (kind == kernels::OPT_ADAM && h.amsgrad) || (kind == kernels::OPT_RMSPROP && h.centered)};
   for (size_t k = 0; k < 3; ++k) {
     if (!need[k]) continue;
@@ -129,18 +190,26 @@ StepPlan plan_step(const std::string& kind_name, kernels::OptimKind kind, const 
 }  // namespace
 
 void optim_step(const std::string& kind_name, const OptimHyper& h, const tensor_list& params,
-                const std::vector<tensor_list>& states, const TensorPtr& steps, bool check_only) {
+                const std::vector<tensor_list>& states, const TensorPtr& steps, bool check_only,
+                const TensorPtr& scalars) {
   const kernels::OptimKind kind = parse_kind(kind_name);
-  StepPlan plan = plan_step(kind_name, kind, h, params, states, steps);  // throws before any write
+  StepPlan plan = plan_step(kind_name, kind, h, params, states, steps, scalars);  // throws before any write
   if (check_only || plan.index.empty()) return;
   double* step_data = steps->data<double>();
+  const int64_t ns = scalar_count(kind);
+  double* sc = ns ? scalars->data<double>() : nullptr;
+  if (sc) scalars->storage->version++;
   std::vector<int64_t> step_now;
-  for (size_t i : plan.index) {
+  std::vector<double> coef(plan.index.size() * kernels::kOptimCoefs, 0.0);
+  for (size_t j = 0; j < plan.index.size(); ++j) {
+    const size_t i = plan.index[j];
     params[i]->storage->version++;
     for (const auto& s : states)
       if (s[i]) s[i]->storage->version++;
     step_data[i] += 1.0;
     step_now.push_back(static_cast<int64_t>(step_data[i]));
+    step_coefficients(kind, h, step_data[i], sc ? sc + ns * static_cast<int64_t>(i) : nullptr,
+                      coef.data() + j * kernels::kOptimCoefs);
   }
   const int64_t count = static_cast<int64_t>(plan.sizes.size());
   dispatch(params[0]->dtype, [&](auto z) {
@@ -148,7 +217,7 @@ void optim_step(const std::string& kind_name, const OptimHyper& h, const tensor_
     auto cast = [](std::vector<void*>& v) { return reinterpret_cast<T* const*>(v.data()); };
     kernels::optim_step<T>(kind, h, count, cast(plan.p_ptr), reinterpret_cast<const T* const*>(plan.g_ptr.data()),
                            cast(plan.s_ptr[0]), cast(plan.s_ptr[1]), cast(plan.s_ptr[2]), plan.sizes.data(),
-                           step_now.data());
+                           step_now.data(), coef.data());
     return 0;
   });
 }
