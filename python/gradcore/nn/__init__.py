@@ -5,9 +5,22 @@ from gradcore.nn.modules import (  # noqa: F401
     BCEWithLogitsLoss, CrossEntropyLoss, Dropout, Flatten, GELU, Identity, LeakyReLU, Linear, MSELoss, ReLU,
     Sequential, Sigmoid, Softmax, Tanh,
 )
+# issue 12 (nn12): containers, functional-op modules, losses
+from gradcore.nn.modules import (  # noqa: F401
+    BCELoss, Bilinear, CosineEmbeddingLoss, CosineSimilarity, GaussianNLLLoss, GLU, HingeEmbeddingLoss, HuberLoss,
+    KLDivLoss, L1Loss, LogSoftmax, MarginRankingLoss, ModuleDict, ModuleList, MultiLabelMarginLoss,
+    MultiLabelSoftMarginLoss, MultiMarginLoss, NLLLoss, PairwiseDistance, ParameterDict, ParameterList,
+    PoissonNLLLoss, PReLU, SmoothL1Loss, SoftMarginLoss, Softmax2d, Softmin, TripletMarginLoss,
+)
 
 __all__ = [
     "functional", "hooks", "init", "utils", "Module", "Parameter", "StateDictError",
     "Linear", "Sequential", "ReLU", "Sigmoid", "Tanh", "LeakyReLU", "GELU", "Softmax", "Dropout", "Flatten",
     "Identity", "CrossEntropyLoss", "MSELoss", "BCEWithLogitsLoss",
+    # issue 12 (nn12)
+    "ModuleList", "ModuleDict", "ParameterList", "ParameterDict", "PReLU", "GLU", "Softmin", "LogSoftmax",
+    "Softmax2d", "CosineSimilarity", "PairwiseDistance", "Bilinear", "L1Loss", "NLLLoss", "BCELoss",
+    "SmoothL1Loss", "HuberLoss", "KLDivLoss", "PoissonNLLLoss", "GaussianNLLLoss", "MarginRankingLoss",
+    "HingeEmbeddingLoss", "CosineEmbeddingLoss", "TripletMarginLoss", "MultiMarginLoss",
+    "MultiLabelSoftMarginLoss", "SoftMarginLoss", "MultiLabelMarginLoss",
 ]
