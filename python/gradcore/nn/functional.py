@@ -198,6 +198,16 @@ def _warn_size(input: Tensor, target: Tensor) -> None:
                       "Please ensure they have the same size.", stacklevel=3)
 
 
+_SCALAR_TYPE = {"float32": "Float", "float64": "Double", "float16": "Half", "bfloat16": "BFloat16", "int64": "Long",
+                "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte", "bool": "Bool"}
+
+
+def _scalar_type(dtype: Any) -> str:
+    """PyTorch's ScalarType name of a dtype ("Long" for int64), as its messages print it."""
+    name = str(dtype).split(".")[-1]
+    return _SCALAR_TYPE.get(name, name)
+
+
 def _scalar_like(v: float, like: Tensor) -> Tensor:
     return _core.tensor(v, dtype=like.dtype)
 
@@ -296,7 +306,7 @@ def nll_loss(input: Tensor, target: Any, weight: Optional[Tensor] = None, size_a
     labels = _class_indices(target)
     if labels is None:
         raise RuntimeError("expected target dtype to be Long or Byte, but got "
-                           f"{str(getattr(target, 'dtype', 'float')).split('.')[-1].capitalize()}")
+                           f"{_scalar_type(getattr(target, 'dtype', 'float32'))}")
     return _nll(input, labels, weight, ignore_index, reduction)
 
 
@@ -775,7 +785,7 @@ def normalize(input: Tensor, p: float = 2.0, dim: int = 1, eps: float = 1e-12, o
         raise RuntimeError("normalize: out= is not supported by gradcore")
     if not input.is_floating_point():
         raise RuntimeError(f"linalg.vector_norm: Expected a floating point or complex tensor as input. Got "
-                           f"{str(input.dtype).split('.')[-1].capitalize()}")
+                           f"{_scalar_type(input.dtype)}")
     _check_p(p, "normalize")
     return input / _norm(input, p, dim, True).clamp(min=eps)
 
@@ -785,7 +795,7 @@ def cosine_similarity(x1: Tensor, x2: Tensor, dim: int = 1, eps: float = 1e-8) -
     (the clamp at ``eps`` does not stop the norms' gradients)."""
     if not (x1.is_floating_point() or x2.is_floating_point()):
         raise RuntimeError(f"expected common dtype to be floating point, yet common dtype is "
-                           f"{str(x1.dtype).split('.')[-1].capitalize()}")
+                           f"{_scalar_type(_core.promote_types(x1.dtype, x2.dtype))}")
     a, b = x1 + 0 * x2, x2 + 0 * x1  # broadcast both to one shape (values unchanged)
     if not a.is_floating_point():
         a, b = a.to(_core.get_default_dtype()), b.to(_core.get_default_dtype())

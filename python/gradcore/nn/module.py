@@ -42,7 +42,7 @@ class StateDictError(RuntimeError, KeyError, ValueError):
         return str(self.args[0]) if self.args else ""
 
 
-class IncompatibleKeys(NamedTuple):
+class _IncompatibleKeys(NamedTuple):
     """What :meth:`Module.load_state_dict` returns: the keys it did not match (as in PyTorch)."""
 
     missing_keys: List[str]
@@ -54,7 +54,7 @@ class IncompatibleKeys(NamedTuple):
         return f"_IncompatibleKeys(missing_keys={self.missing_keys}, unexpected_keys={self.unexpected_keys})"
 
 
-_IncompatibleKeys = IncompatibleKeys  # PyTorch's name
+IncompatibleKeys = _IncompatibleKeys  # PyTorch's class name is the private one
 
 
 class Module:
@@ -291,7 +291,7 @@ class Module:
         if buffers is not None and name in buffers:
             if value is not None and not isinstance(value, Tensor):
                 raise TypeError(f"cannot assign '{_typename(value)}' as buffer '{name}' "
-                                "(gradcore.Tensor or None expected)")
+                                "(gradcore.nn.Buffer, gradcore.Tensor or None expected)")
             buffers[name] = value
             return
         object.__setattr__(self, name, value)
@@ -674,7 +674,7 @@ class Module:
                     kids.append((child, {k: v for k, v in local_sd.items() if k.startswith(cp)}, cp))
             stack.extend(reversed(kids))
             loaded.append(m)
-        result = IncompatibleKeys(missing, unexpected)
+        result = _IncompatibleKeys(missing, unexpected)
         for m in reversed(loaded):  # post hooks run children first, as PyTorch's recursion unwinds
             for hook in list(m._load_state_dict_post_hooks.values()):
                 if hook(m, result) is not None:
