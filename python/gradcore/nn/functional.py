@@ -280,14 +280,18 @@ def _nll(logp: Tensor, labels: np.ndarray, weight: Optional[Tensor], ignore_inde
     if weight is not None:
         w_np = w_np * np.asarray(weight.detach().to(_core.float64).numpy())[safe]
     w_t = _core.tensor(w_np, dtype=lp.dtype)
-    loss = -(picked * w_t)
+    # Ignored targets contribute an exact 0 (not 0 * their log-probability, which may be
+    # -inf or NaN), and no gradient, as in PyTorch.
+    keep = _core.from_numpy(np.ascontiguousarray(vmask))
+    zero = _core.zeros_like(picked)
+    loss: Tensor = _core.where(keep, -(picked * w_t), zero)
     if smoothing > 0.0:
         wl = lp * _class_view(weight.detach().to(lp.dtype), lp.ndim) if weight is not None else lp
-        smooth = -wl.sum(1) * _core.tensor(vmask.astype(np.float64), dtype=lp.dtype)
+        smooth: Tensor = _core.where(keep, -wl.sum(1), zero)
         loss = (1.0 - smoothing) * loss + (smoothing / C) * smooth
     if reduction == "none":
         return loss.reshape(()) if unbatched else loss
-    total = loss.sum()
+    total: Tensor = loss.sum()
     if reduction == "sum":
         return total
     return total / _scalar_like(float(w_np.sum()), total)
@@ -427,7 +431,10 @@ def smooth_l1_loss(input: Tensor, target: Any, size_average: Optional[bool] = No
     a = d.abs()
     if beta == 0.0:
         return _reduce(a, reduction)
-    loss = _core.where(a < beta, (0.5 / beta) * d * d, a - 0.5 * beta)
+    big = a >= beta
+    # the quadratic branch sees 0 where |d| >= beta (no inf * 0 in its gradient); NaN goes through it
+    q = _core.where(big, _core.zeros_like(d), d)
+    loss = _core.where(big, a - 0.5 * beta, (0.5 / beta) * q * q)
     return _reduce(loss, reduction)
 
 
@@ -441,7 +448,10 @@ def huber_loss(input: Tensor, target: Any, reduction: str = "mean", delta: float
     _warn_size(input, target)
     d = input - target
     a = d.abs()
-    loss = _core.where(a < delta, 0.5 * d * d, delta * (a - 0.5 * delta))
+    big = a >= delta
+    # the quadratic branch sees 0 where |d| >= delta (no inf * 0 in its gradient); NaN goes through it
+    q = _core.where(big, _core.zeros_like(d), d)
+    loss = _core.where(big, delta * (a - 0.5 * delta), 0.5 * q * q)
     if weight is not None:
         loss = loss * _as_tensor(weight, input)
     return _reduce(loss, reduction)
@@ -491,10 +501,10 @@ def poisson_nll_loss(input: Tensor, target: Any, log_input: bool = True, full: b
     else:
         loss = input - target * (input + eps).log()
     if full:
-        big = target > 1
-        t = _core.where(big, target, _core.ones_like(target))
+        small = target <= 1  # NaN targets are not "small": their NaN goes through, as in PyTorch
+        t = _core.where(small, _core.ones_like(target), target)
         stirling = t * t.log() - t + 0.5 * (2.0 * math.pi * t).log()
-        loss = loss + _core.where(big, stirling, _core.zeros_like(stirling))
+        loss = loss + _core.where(small, _core.zeros_like(stirling), stirling)
     return _reduce(loss, reduction)
 
 
@@ -596,7 +606,7 @@ def _norm(x: Tensor, p: float, dim: int, keepdim: bool = False) -> Tensor:
         s = (x * x).sum(dim, keepdim)
     else:
         s = (x.abs() ** p).sum(dim, keepdim)
-    pos = s > 0
+    pos = s != 0  # NaN passes (a NaN slice has a NaN norm)
     safe = _core.where(pos, s, _core.ones_like(s))
     r = safe.sqrt() if p == 2 else safe ** (1.0 / p)
     out: Tensor = _core.where(pos, r, _core.zeros_like(r))
@@ -659,15 +669,18 @@ def multi_margin_loss(input: Tensor, target: Any, p: int = 1, margin: float = 1.
     _check_weight(weight, C) if weight is not None else None
     idx = _core.from_numpy(np.ascontiguousarray(labels)).unsqueeze(1)
     xy = x.gather(1, idx)
-    m = (margin - xy + x).clamp(min=0.0)
+    z = margin - xy + x
+    m = _core.where(z > 0, z, _core.zeros_like(z))  # as PyTorch's kernel: only z > 0 counts (NaN does not)
     if p == 2:
         m = m * m
-    other = np.ones((N, C))
-    other[np.arange(N), labels] = 0.0
-    scale = other / C
+    other = np.ones((N, C), dtype=bool)
+    other[np.arange(N), labels] = False
+    scale = np.full((N, C), 1.0 / C)
     if weight is not None:
         scale = scale * np.asarray(weight.detach().to(_core.float64).numpy())[labels][:, None]
-    loss = (m * _core.tensor(scale, dtype=x.dtype)).sum(1)
+    # the j == y terms are left out (not multiplied by 0: x[y] may be NaN or inf)
+    terms = _core.where(_core.from_numpy(other), m * _core.tensor(scale, dtype=x.dtype), _core.zeros_like(m))
+    loss = terms.sum(1)
     if input.ndim <= 1:
         loss = loss.reshape(())
     return _reduce(loss, reduction)
@@ -726,8 +739,10 @@ def multilabel_margin_loss(input: Tensor, target: Any, size_average: Optional[bo
     np.add.at(count, (rows, lab[used]), 1.0)
     is_t = count > 0
     pair = count[:, :, None] * (~is_t)[:, None, :] / C   # (N, j, k) weights
-    margins = (1.0 - x.unsqueeze(2) + x.unsqueeze(1)).clamp(min=0.0)
-    loss = (margins * _core.tensor(pair, dtype=x.dtype)).sum((1, 2))
+    z = 1.0 - x.unsqueeze(2) + x.unsqueeze(1)
+    margins = _core.where(z > 0, z, _core.zeros_like(z))  # as PyTorch's kernel: only z > 0 counts (NaN does not)
+    terms = margins * _core.tensor(pair, dtype=x.dtype)
+    loss = _core.where(_core.from_numpy(pair > 0), terms, _core.zeros_like(terms)).sum((1, 2))
     if input.ndim <= 1:
         loss = loss.reshape(())
     return _reduce(loss, reduction)
@@ -775,7 +790,8 @@ def prelu(input: Tensor, weight: Tensor) -> Tensor:
     if weight.ndim > 1:
         raise RuntimeError(f"prelu: weight must be 0-D or 1-D, got shape {list(weight.shape)}")
     w = weight.reshape(-1, *([1] * (input.ndim - 2))) if input.ndim >= 2 and weight.numel() > 1 else weight.reshape(())
-    out: Tensor = _core.where(input > 0, input, w * input)
+    # x * (1 or w): a NaN / inf weight does not leak into the gradient of positive inputs
+    out: Tensor = input * _core.where(input > 0, _core.ones_like(input), w)
     return out
 
 
