@@ -188,7 +188,8 @@ def _as_tensor(x: Any, like: Tensor) -> Tensor:
 
 
 def _shape_str(t: Tensor) -> str:
-    return f"({', '.join(str(s) for s in t.shape)}{',' if t.ndim == 1 else ''})"
+    """A shape as PyTorch's messages print it (``torch.Size([2, 3])``), under gradcore's name."""
+    return f"gradcore.Size({[int(d) for d in t.shape]})"
 
 
 def _warn_size(input: Tensor, target: Tensor) -> None:
@@ -337,6 +338,10 @@ def cross_entropy(input: Tensor, target: Any, weight: Optional[Tensor] = None, s
         if ignore_index >= 0:
             raise RuntimeError("ignore_index is not supported for floating point target")
         tgt = _as_tensor(target, input)
+        if input.ndim > 0 and tgt.ndim == input.ndim - 1:  # shaped like class indices, but floating
+            raise _core.DTypeError(f"expected target dtype to be Long or Byte, but got {_scalar_type(tgt.dtype)}: "
+                                   "class indices must be integers (a floating target of the input's shape "
+                                   "holds class probabilities)")
         if input.ndim == 0 or tuple(tgt.shape) != tuple(input.shape):
             raise RuntimeError(f"cross_entropy: a probability target must have the input's shape "
                                f"{_shape_str(input)}, got {_shape_str(tgt)}")
