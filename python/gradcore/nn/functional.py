@@ -659,7 +659,7 @@ def multi_margin_loss(input: Tensor, target: Any, p: int = 1, margin: float = 1.
     labels = _class_indices(target)
     if labels is None:
         raise RuntimeError("expected scalar type Long but found Float")
-    if input.ndim > 2 or input.ndim == 0 and False:
+    if input.ndim > 2:
         raise RuntimeError(f"Expected non-empty vector or matrix with optional 0-dim batch size, but got: "
                            f"{list(input.shape)}")
     x = input.reshape(1, -1) if input.ndim <= 1 else input
@@ -671,7 +671,7 @@ def multi_margin_loss(input: Tensor, target: Any, p: int = 1, margin: float = 1.
     labels = labels.reshape(N)
     if labels.size and (labels.min() < 0 or labels.max() >= C):
         raise RuntimeError("target out of range")
-    _check_weight(weight, C) if weight is not None else None
+    _check_weight(weight, C)
     idx = _core.from_numpy(np.ascontiguousarray(labels)).unsqueeze(1)
     xy = x.gather(1, idx)
     z = margin - xy + x
@@ -729,8 +729,7 @@ def multilabel_margin_loss(input: Tensor, target: Any, size_average: Optional[bo
     if labels is None:
         raise RuntimeError("expected scalar type Long but found Float")
     x = input.reshape(1, -1) if input.ndim <= 1 else input
-    if input.ndim > 2 or tuple(labels.reshape(x.shape).shape if labels.size == x.numel() else labels.shape) \
-            != tuple(x.shape):
+    if input.ndim > 2 or labels.shape != tuple(input.shape):
         raise RuntimeError(f"inconsistent target size: {list(labels.shape)} for input of size: "
                            f"{list(input.shape)}")
     lab = labels.reshape(x.shape)
