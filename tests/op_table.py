@@ -20,7 +20,10 @@ its inputs (float64, random from a fixed NumPy seed, so failures reproduce). Eve
   repeat/tile/repeat_interleave, flip/roll/rot90, tril/triu, diag/diag_embed/trace, F.pad in
   every mode, broadcast_to/broadcast_tensors/meshgrid), with a 0-size and a legacy-empty cat;
 * softmax, log_softmax, cross_entropy (none/sum/mean, label smoothing), mse_loss,
-  binary_cross_entropy_with_logits.
+  binary_cross_entropy_with_logits;
+* issue 12: every other loss of ``nn.functional`` (each reduction), cross_entropy's weight /
+  ignore_index / probabilities / (N, C, d1, ...) options, softmin, glu, prelu, normalize,
+  cosine_similarity, pairwise_distance, bilinear (compositions of the rows above).
 
 Each row also carries its torch spelling (``torch_fn``; None when ``fn`` works on torch
 tensors as written): the oracle of ``test_nonfinite.py``, which feeds every row NaN and +-inf.
@@ -861,6 +864,112 @@ def _qr_inv(m: Any, a: Any) -> Any:
     """Sign-invariant in the columns of Q / rows of R: (Q * Q) @ (R * R)."""
     q, r = m.linalg.qr(a)
     return (q * q) @ (r * r)
+
+# ---- issue 12: losses and functional (nn12) ----
+# Compositions of the ops above in python/gradcore/nn/functional.py (no ops.h rows of their
+# own), one row per loss x reduction at least, cross_entropy's options in combination.
+# ``_nn12(f)`` spells one row for both libraries: f(functional module, library, *inputs).
+_Y12 = np.array([2, 0, 3], dtype=np.int64)
+_Y12_IGN = np.array([2, -100, 3], dtype=np.int64)
+_Y12_ND = np.array([[[1, 3], [0, 2]], [[2, 1], [3, 0]]], dtype=np.int64)   # (N=2, d1=2, d2=2)
+_W12 = np.array([0.5, 2.0, 1.0, 1.5])
+_PM12 = np.array([1.0, -1.0, -1.0, 1.0, 1.0])
+_MLT12 = np.array([[3, 0, -1, 1], [1, 2, 3, -1], [0, 0, -1, -1]], dtype=np.int64)
+
+
+def _torch_reduce(loss: Any, reduction: str) -> Any:
+    return loss.mean() if reduction == "mean" else loss.sum() if reduction == "sum" else loss
+
+
+def _nn12(name: str, f: Callable[..., Any], shapes: Sequence[Shape], domains: Any = "any", make: Any = None,
+          **tol: float) -> None:
+    op(name, lambda *a: f(F, gc, *a), shapes, domains, make=make,
+       torch_fn=lambda *a: f(TF, torch, *a), **tol)
+
+
+def _t12(L: Any, a: np.ndarray, like: Any = None) -> Any:
+    return L.tensor(a) if like is None else L.tensor(a, dtype=like.dtype)
+
+
+def _prob_inputs(name: str, shapes: Sequence[Shape]) -> Callable[[], List[Any]]:
+    def make() -> List[Any]:
+        rng = np.random.default_rng(_seed(name))
+        return [leaf(rng.uniform(0.1, 0.9, s)) for s in shapes]
+    return make
+
+
+def _softmax_rows(name: str) -> Callable[[], List[Any]]:
+    def make() -> List[Any]:
+        rng = np.random.default_rng(_seed(name))
+        x = rng.uniform(-1.5, 1.5, (3, 4))
+        p = rng.uniform(0.1, 1.0, (3, 4))
+        return [leaf(x), leaf(p / p.sum(1, keepdims=True))]
+    return make
+
+
+for _r in ("mean", "sum", "none"):
+    _nn12(f"ce12_w_ign_ls_{_r}", lambda F, L, x, r=_r: F.cross_entropy(
+        x, _t12(L, _Y12_IGN), weight=_t12(L, _W12, x), label_smoothing=0.2, reduction=r), [(3, 4)])
+    _nn12(f"ce12_nd_ign_{_r}", lambda F, L, x, r=_r: F.cross_entropy(
+        x, _t12(L, _Y12_ND), ignore_index=1, reduction=r), [(2, 4, 2, 2)])
+    _nn12(f"ce12_prob_w_ls_{_r}", lambda F, L, x, p, r=_r: F.cross_entropy(
+        x, p, weight=_t12(L, _W12, x), label_smoothing=0.1, reduction=r), [], make=_softmax_rows("ce12_prob"))
+    _nn12(f"nll12_w_{_r}", lambda F, L, x, r=_r: F.nll_loss(x, _t12(L, _Y12_IGN), weight=_t12(L, _W12, x),
+                                                           reduction=r), [(3, 4)])
+    _nn12(f"bce12_{_r}", lambda F, L, x, t, r=_r: F.binary_cross_entropy(x, t, weight=_t12(L, _W12, x),
+                                                                        reduction=r),
+          [], make=_prob_inputs(f"bce12_{_r}", [(3, 4), (3, 4)]))
+    _nn12(f"bce_logits12_{_r}", lambda F, L, x, t, r=_r: F.binary_cross_entropy_with_logits(
+        x, t, weight=_t12(L, _W12, x), pos_weight=_t12(L, _W12[::-1].copy(), x), reduction=r),
+        [], make=_prob_inputs(f"bce_logits12_{_r}", [(3, 4), (3, 4)]))
+    _nn12(f"l1_12_{_r}", lambda F, L, a, b, r=_r: F.l1_loss(a, b, reduction=r), [(2, 3), (2, 3)])
+    _nn12(f"smooth_l1_12_{_r}", lambda F, L, a, b, r=_r: F.smooth_l1_loss(a, b, reduction=r, beta=0.5),
+          [(2, 3), (2, 3)])
+    _nn12(f"huber12_{_r}", lambda F, L, a, b, r=_r: F.huber_loss(a, b, reduction=r, delta=0.7), [(2, 3), (2, 3)])
+    _nn12(f"kl_div12_{_r}", lambda F, L, x, t, r=("batchmean" if _r == "mean" else _r): F.kl_div(x, t, reduction=r),
+          [(3, 4), (3, 4)], ["any", "pos"])
+    _nn12(f"poisson12_{_r}", lambda F, L, x, t, r=_r: F.poisson_nll_loss(x, t, reduction=r),
+          [(2, 3), (2, 3)], ["any", "pos"])
+    _nn12(f"gaussian12_{_r}", lambda F, L, x, t, v, r=_r: F.gaussian_nll_loss(x, t, v * v + 0.1, reduction=r),
+          [(2, 3), (2, 3), (2, 3)])  # var = v^2 + 0.1: -inf injected in v is no negative variance
+    _nn12(f"margin_ranking12_{_r}", lambda F, L, a, b, r=_r: F.margin_ranking_loss(
+        a, b, _t12(L, _PM12, a), margin=0.1, reduction=r), [(5,), (5,)])
+    _nn12(f"hinge12_{_r}", lambda F, L, x, r=_r: F.hinge_embedding_loss(
+        x, _t12(L, _PM12, x), margin=2.0, reduction=r), [(5,)])
+    _nn12(f"cosine_embedding12_{_r}", lambda F, L, a, b, r=_r: F.cosine_embedding_loss(
+        a, b, _t12(L, _PM12[:3], a), margin=-0.5, reduction=r), [(3, 4), (3, 4)])
+    _nn12(f"triplet12_{_r}", lambda F, L, a, p, n, r=_r: F.triplet_margin_loss(a, p, n, margin=3.0, reduction=r),
+          [(3, 4), (3, 4), (3, 4)])
+    _nn12(f"multi_margin12_{_r}", lambda F, L, x, r=_r: F.multi_margin_loss(x, _t12(L, _Y12), margin=3.0,
+                                                                           reduction=r), [(3, 4)])
+    _nn12(f"multilabel_soft_margin12_{_r}", lambda F, L, x, r=_r: F.multilabel_soft_margin_loss(
+        x, _t12(L, _BCE_TARGET, x), reduction=r), [(2, 3)])
+    # NOTE: torch's soft_margin_loss backward is NaN at |x| = inf (inf / inf); gradcore's
+    # softplus gives the limit (+-1), the same as torch's own softplus composition here.
+    op(f"soft_margin12_{_r}", lambda x, r=_r: F.soft_margin_loss(x, _t12(gc, _PM12, x), reduction=r), [(5,)],
+       torch_fn=lambda x, r=_r: _torch_reduce(TF.softplus(-_t12(torch, _PM12, x) * x), r))
+    _nn12(f"multilabel_margin12_{_r}", lambda F, L, x, r=_r: F.multilabel_margin_loss(
+        x, _t12(L, _MLT12), reduction=r), [(3, 4)], "distinct")
+_nn12("ce12_all_options_nd", lambda F, L, x: F.cross_entropy(
+    x, _t12(L, _Y12_ND), weight=_t12(L, _W12, x), ignore_index=0, label_smoothing=0.3), [(2, 4, 2, 2)])
+_nn12("ce12_unbatched", lambda F, L, x: F.cross_entropy(x, _t12(L, np.array(2))), [(4,)])
+_nn12("kl_div12_batchmean_logt", lambda F, L, x, t: F.kl_div(x, t, reduction="batchmean", log_target=True),
+      [(3, 4), (3, 4)])
+_nn12("poisson12_full_nolog", lambda F, L, x: F.poisson_nll_loss(
+    x, _t12(L, np.array([[0.5, 2.0, 3.5], [1.0, 6.0, 0.0]]), x), log_input=False, full=True), [(2, 3)], "pos")
+_nn12("multi_margin12_p2_w", lambda F, L, x: F.multi_margin_loss(x, _t12(L, _Y12), p=2, margin=3.0,
+                                                                 weight=_t12(L, _W12, x)), [(3, 4)])
+_nn12("triplet12_swap_p1", lambda F, L, a, p, n: F.triplet_margin_loss(a, p, n, p=1, swap=True, margin=5.0),
+      [(3, 4), (3, 4), (3, 4)])
+_nn12("softmin12", lambda F, L, x: F.softmin(x, dim=1), [(3, 4)])
+_nn12("log_softmax12_dtype", lambda F, L, x: F.log_softmax(x, 0, dtype=L.float64), [(3, 4)])
+_nn12("glu12", lambda F, L, x: F.glu(x, 1), [(3, 4)])
+_nn12("prelu12_channels", lambda F, L, x, w: F.prelu(x, w), [(2, 3, 2), (3,)], ["away0", "any"])
+_nn12("normalize12", lambda F, L, x: F.normalize(x, dim=1), [(3, 4)])
+_nn12("normalize12_p3", lambda F, L, x: F.normalize(x, p=3.0, dim=0), [(3, 4)], "away0")
+_nn12("cosine_similarity12", lambda F, L, a, b: F.cosine_similarity(a, b), [(3, 4), (3, 4)])
+_nn12("pairwise_distance12", lambda F, L, a, b: F.pairwise_distance(a, b), [(3, 4), (3, 4)])
+_nn12("bilinear12", lambda F, L, a, b, w, c: F.bilinear(a, b, w, c), [(3, 2), (3, 3), (2, 2, 3), (2,)])
 
 
 def case(name: str) -> Tuple[Callable[..., Any], List[Any], Dict[str, float]]:

@@ -11,6 +11,13 @@ from gradcore.nn.modules import (  # noqa: F401  (issue 12: shape ops)
     ReflectionPad2d, ReflectionPad3d, ReplicationPad1d, ReplicationPad2d, ReplicationPad3d, Unflatten, ZeroPad1d,
     ZeroPad2d, ZeroPad3d,
 )
+# issue 12 (nn12): containers, functional-op modules, losses
+from gradcore.nn.modules import (  # noqa: F401
+    BCELoss, Bilinear, CosineEmbeddingLoss, CosineSimilarity, GaussianNLLLoss, GLU, HingeEmbeddingLoss, HuberLoss,
+    KLDivLoss, L1Loss, LogSoftmax, MarginRankingLoss, ModuleDict, ModuleList, MultiLabelMarginLoss,
+    MultiLabelSoftMarginLoss, MultiMarginLoss, NLLLoss, PairwiseDistance, ParameterDict, ParameterList,
+    PoissonNLLLoss, PReLU, SmoothL1Loss, SoftMarginLoss, Softmax2d, Softmin, TripletMarginLoss,
+)
 
 __all__ = [
     "functional", "hooks", "init", "utils", "Module", "Parameter", "StateDictError",
@@ -20,5 +27,11 @@ __all__ = [
     "Unflatten", "ZeroPad1d", "ZeroPad2d", "ZeroPad3d", "ConstantPad1d", "ConstantPad2d", "ConstantPad3d",
     "ReflectionPad1d", "ReflectionPad2d", "ReflectionPad3d", "ReplicationPad1d", "ReplicationPad2d",
     "ReplicationPad3d", "CircularPad1d", "CircularPad2d", "CircularPad3d",
+    # issue 12 (nn12)
+    "ModuleList", "ModuleDict", "ParameterList", "ParameterDict", "PReLU", "GLU", "Softmin", "LogSoftmax",
+    "Softmax2d", "CosineSimilarity", "PairwiseDistance", "Bilinear", "L1Loss", "NLLLoss", "BCELoss",
+    "SmoothL1Loss", "HuberLoss", "KLDivLoss", "PoissonNLLLoss", "GaussianNLLLoss", "MarginRankingLoss",
+    "HingeEmbeddingLoss", "CosineEmbeddingLoss", "TripletMarginLoss", "MultiMarginLoss",
+    "MultiLabelSoftMarginLoss", "SoftMarginLoss", "MultiLabelMarginLoss",
 ]
 __all__ += [n for n in activation.__all__ if n not in __all__]
