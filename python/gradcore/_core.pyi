@@ -6,10 +6,11 @@ gradcore's compiled core: tensor, kernels, autograd engine
 # checks that names and parameters match the live module.
 from __future__ import annotations
 import builtins
+import builtins
 import collections.abc
 import numpy
 import typing
-__all__: list[str] = ['DTypeError', 'IndexOutOfBoundsError', 'IntOverflowError', 'Node', 'RemovableHandle', 'ShapeError', 'Tensor', 'abs', 'absolute', 'acos', 'acosh', 'add', 'addcdiv', 'addcmul', 'all', 'amax', 'amin', 'any', 'arange', 'arccos', 'arccosh', 'arcsin', 'arcsinh', 'arctan', 'arctanh', 'argmax', 'argmin', 'argsort', 'argwhere', 'as_tensor', 'asin', 'asinh', 'atan', 'atan2', 'atanh', 'backend_info', 'backward', 'bfloat16', 'bincount', 'bitwise_and', 'bitwise_not', 'bitwise_or', 'bitwise_xor', 'bool', 'can_cast', 'ceil', 'chunk', 'clamp', 'clamp_grads', 'clip', 'clone', 'copysign', 'cos', 'cosh', 'count_nonzero', 'cross_entropy', 'cummax', 'cummin', 'cumprod', 'cumsum', 'deg2rad', 'detach', 'diagonal', 'div', 'divide', 'double', 'dropout', 'dtype', 'elu', 'empty', 'empty_like', 'eq', 'equal', 'erf', 'erfc', 'erfinv', 'exp', 'exp2', 'expm1', 'fix', 'flatten', 'float', 'float16', 'float32', 'float64', 'floor', 'floor_divide', 'fmod', 'frac', 'from_numpy', 'full', 'full_like', 'gather', 'ge', 'gelu', 'gelu_tanh', 'get_default_dtype', 'get_num_threads', 'grad', 'grad_norm', 'greater', 'greater_equal', 'gt', 'half', 'hardshrink', 'hardsigmoid', 'hardswish', 'hardtanh', 'histc', 'hypot', 'index_add', 'index_fill', 'index_put', 'index_put_', 'index_select', 'initial_seed', 'int', 'int16', 'int32', 'int64', 'int8', 'is_anomaly_enabled', 'is_grad_enabled', 'isfinite', 'isinf', 'isnan', 'isneginf', 'isposinf', 'kthvalue', 'le', 'leaky_relu', 'lerp', 'less', 'less_equal', 'linear', 'log', 'log10', 'log1p', 'log2', 'log_softmax', 'logaddexp', 'logaddexp2', 'logical_and', 'logical_not', 'logical_or', 'logical_xor', 'logit', 'logsigmoid', 'long', 'lt', 'manual_seed', 'masked_fill', 'masked_scatter', 'masked_select', 'matmul', 'max', 'maximum', 'mean', 'median', 'min', 'minimum', 'mish', 'mm', 'mode', 'mse_loss', 'mul', 'multiply', 'nan_to_num', 'narrow', 'ne', 'neg', 'negative', 'nonzero', 'not_equal', 'ones', 'ones_like', 'optim_step', 'permute', 'pow', 'prod', 'promote_types', 'rad2deg', 'rand', 'randn', 'reciprocal', 'relu', 'relu6', 'remainder', 'reshape', 'result_type', 'round', 'rsqrt', 'scale_grads', 'scatter', 'scatter_add', 'scatter_reduce', 'select', 'selu', 'set_anomaly_enabled', 'set_default_dtype', 'set_grad_enabled', 'set_num_threads', 'sgn', 'short', 'sigmoid', 'sign', 'silu', 'sin', 'sinc', 'sinh', 'softmax', 'softplus', 'softshrink', 'softsign', 'sort', 'split', 'sqrt', 'square', 'squeeze', 'sub', 'subtract', 'sum', 'swapaxes', 'swapdims', 't', 'take_along_dim', 'tan', 'tanh', 'tensor', 'tensor_norms', 'threshold', 'topk', 'transpose', 'true_divide', 'trunc', 'uint8', 'unbind', 'unique', 'unsqueeze', 'where', 'xlogy', 'zeros', 'zeros_like']
+__all__: list[str] = ['DTypeError', 'Generator', 'IndexOutOfBoundsError', 'IntOverflowError', 'Node', 'RemovableHandle', 'ShapeError', 'Tensor', 'abs', 'absolute', 'acos', 'acosh', 'add', 'addcdiv', 'addcmul', 'all', 'amax', 'amin', 'any', 'arange', 'arccos', 'arccosh', 'arcsin', 'arcsinh', 'arctan', 'arctanh', 'argmax', 'argmin', 'argsort', 'argwhere', 'as_tensor', 'asin', 'asinh', 'atan', 'atan2', 'atanh', 'backend_info', 'backward', 'bernoulli', 'bfloat16', 'bincount', 'bitwise_and', 'bitwise_not', 'bitwise_or', 'bitwise_xor', 'bmm', 'bool', 'can_cast', 'cat', 'ceil', 'chunk', 'clamp', 'clamp_grads', 'clip', 'clone', 'concat', 'concatenate', 'copysign', 'cos', 'cosh', 'count_nonzero', 'cross_entropy', 'cummax', 'cummin', 'cumprod', 'cumsum', 'default_generator', 'deg2rad', 'detach', 'diag_embed', 'diagonal', 'div', 'divide', 'double', 'dropout', 'dtype', 'elu', 'empty', 'empty_like', 'eq', 'equal', 'erf', 'erfc', 'erfinv', 'exp', 'exp2', 'expm1', 'eye', 'fix', 'flatten', 'flip', 'float', 'float16', 'float32', 'float64', 'floor', 'floor_divide', 'fmod', 'frac', 'from_numpy', 'full', 'full_like', 'gather', 'ge', 'gelu', 'gelu_tanh', 'get_default_dtype', 'get_num_threads', 'get_rng_state', 'grad', 'grad_norm', 'greater', 'greater_equal', 'gt', 'half', 'hardshrink', 'hardsigmoid', 'hardswish', 'hardtanh', 'histc', 'hypot', 'index_add', 'index_fill', 'index_put', 'index_put_', 'index_select', 'initial_seed', 'int', 'int16', 'int32', 'int64', 'int8', 'is_anomaly_enabled', 'is_grad_enabled', 'isfinite', 'isinf', 'isnan', 'isneginf', 'isposinf', 'kthvalue', 'le', 'leaky_relu', 'lerp', 'less', 'less_equal', 'linear', 'linspace', 'log', 'log10', 'log1p', 'log2', 'log_softmax', 'logaddexp', 'logaddexp2', 'logcumsumexp', 'logical_and', 'logical_not', 'logical_or', 'logical_xor', 'logit', 'logsigmoid', 'logspace', 'logsumexp', 'long', 'lt', 'manual_seed', 'masked_fill', 'masked_scatter', 'masked_select', 'matmul', 'max', 'maximum', 'mean', 'median', 'min', 'minimum', 'mish', 'mm', 'mode', 'mse_loss', 'mul', 'multinomial', 'multiply', 'nan_to_num', 'narrow', 'ne', 'neg', 'negative', 'nonzero', 'not_equal', 'ones', 'ones_like', 'optim_step', 'permute', 'poisson', 'pow', 'prod', 'promote_types', 'rad2deg', 'rand', 'randint', 'randn', 'randperm', 'reciprocal', 'relu', 'relu6', 'remainder', 'reshape', 'result_type', 'round', 'rsqrt', 'scale_grads', 'scatter', 'scatter_add', 'scatter_reduce', 'seed', 'select', 'selu', 'set_anomaly_enabled', 'set_default_dtype', 'set_grad_enabled', 'set_num_threads', 'set_rng_state', 'sgn', 'short', 'sigmoid', 'sign', 'silu', 'sin', 'sinc', 'sinh', 'softmax', 'softplus', 'softshrink', 'softsign', 'sort', 'split', 'sqrt', 'square', 'squeeze', 'std', 'std_mean', 'sub', 'subtract', 'sum', 'swapaxes', 'swapdims', 't', 'take_along_dim', 'tan', 'tanh', 'tensor', 'tensor_norms', 'threshold', 'topk', 'transpose', 'true_divide', 'trunc', 'uint8', 'unbind', 'unique', 'unsqueeze', 'var', 'var_mean', 'where', 'xlogy', 'zeros', 'zeros_like']
 _dtype: typing.TypeAlias = dtype  # the dtype class (inside Tensor `dtype` is a property)
 class DTypeError(TypeError, RuntimeError):
     """
@@ -33,6 +34,76 @@ class Tensor:
     """
     __array_priority__: typing.ClassVar[builtins.int] = 1000
     __array_ufunc__ = None
+    @staticmethod
+    def cholesky(input: Tensor, upper: typing.Any = False) -> typing.Any:
+        """
+        torch.cholesky: linalg.cholesky with upper= positional.
+        """
+    @staticmethod
+    def corrcoef(input: Tensor) -> Tensor:
+        """
+        The Pearson correlation coefficients of input's rows (cov normalised, clipped to [-1, 1]).
+        """
+    @staticmethod
+    def cov(input: Tensor, *, correction: builtins.int = 1, fweights: Tensor | None = None, aweights: Tensor | None = None) -> Tensor:
+        """
+        The covariance of the variables in input's rows (observations in columns; a 1-D input is
+            one variable), divided by sum(w) - correction (PyTorch's weighted form with fweights
+            and aweights).
+        """
+    @staticmethod
+    def det(input: Tensor) -> typing.Any:
+        """
+        Alias of gradcore.linalg.det.
+        """
+    @staticmethod
+    def dist(input: Tensor, other: Tensor, p: typing.Any = 2) -> Tensor:
+        """
+        The p-norm of input - other (broadcast).
+        """
+    @staticmethod
+    def inverse(input: Tensor) -> typing.Any:
+        """
+        Alias of gradcore.linalg.inv.
+        """
+    @staticmethod
+    def logdet(input: Tensor) -> typing.Any:
+        """
+        log(det(input)): NaN where the determinant is negative, -inf where it is 0.
+        """
+    @staticmethod
+    def nanmean(input: Tensor, dim: typing.Any = None, keepdim: builtins.bool = False, *, dtype: typing.Any = None) -> Tensor:
+        """
+        The mean over dim (None: all) of the non-NaN elements (NaN where there are none).
+        """
+    @staticmethod
+    def nanquantile(input: Tensor, q: typing.Any, dim: typing.Any = None, keepdim: builtins.bool = False, *, interpolation: str = 'linear') -> Tensor:
+        """
+        quantile ignoring NaNs (NaN only for lanes of NaNs).
+        """
+    @staticmethod
+    def nansum(input: Tensor, dim: typing.Any = None, keepdim: builtins.bool = False, *, dtype: typing.Any = None) -> Tensor:
+        """
+        The sum over dim (None: all) with NaNs counted as zero. The gradient is PyTorch's
+            g * ~isnan(x), a product: an infinite g (nanmean of only NaNs) gives NaN there, not 0.
+        """
+    @staticmethod
+    def pinverse(input: Tensor, rcond: typing.Any = 1e-15) -> typing.Any:
+        """
+        torch.pinverse: linalg.pinv with rtol=rcond.
+        """
+    @staticmethod
+    def quantile(input: Tensor, q: typing.Any, dim: typing.Any = None, keepdim: builtins.bool = False, *, interpolation: str = 'linear') -> Tensor:
+        """
+        The q-th quantiles over dim (None: all elements), interpolated as numpy's methods
+            linear / lower / higher / midpoint / nearest; a lane holding NaN gives NaN. A 1-D q adds a
+            leading dim. Gradients flow to the selected (sorted) elements.
+        """
+    @staticmethod
+    def slogdet(input: Tensor) -> typing.Any:
+        """
+        (sign, logabsdet) as gradcore.return_types.slogdet.
+        """
     def __abs__(self) -> Tensor:
         ...
     def __add__(self, value: typing.Any) -> Tensor:
@@ -235,6 +306,18 @@ class Tensor:
         """
         In-place form of the op without the underscore.
         """
+    def addmm(self, *args: typing.Any, **kwargs: typing.Any) -> typing.Any:
+        """
+        beta * input + alpha * (mat1 @ mat2) for 2-D mat1, mat2 (input broadcast).
+        """
+    def addmv(self, *args: typing.Any, **kwargs: typing.Any) -> typing.Any:
+        """
+        beta * input + alpha * (mat @ vec).
+        """
+    def addr(self, *args: typing.Any, **kwargs: typing.Any) -> typing.Any:
+        """
+        beta * input + alpha * outer(vec1, vec2).
+        """
     def all(self, dim: typing.Any = None, keepdim: builtins.bool = False) -> Tensor:
         """
         Whether every element (over dim: int or tuple; all by default) is nonzero; a bool tensor (uint8 for uint8 input).
@@ -251,6 +334,8 @@ class Tensor:
         """
         Minimum values over dim (int or tuple; all dims by default); ties share the gradient evenly, a NaN minimum gives its slice a NaN gradient (torch.amin).
         """
+    def aminmax(self, *, dim: builtins.int | None = None, keepdim: builtins.bool = False) -> typing.Any:
+        ...
     def any(self, dim: typing.Any = None, keepdim: builtins.bool = False) -> Tensor:
         """
         Whether any element (over dim: int or tuple; all by default) is nonzero; a bool tensor (uint8 for uint8 input).
@@ -367,9 +452,17 @@ class Tensor:
         """
         Accumulate the gradient of this tensor into the .grad of every leaf it depends on.
         """
-    def bernoulli_(self, p: typing.SupportsFloat | typing.SupportsIndex = 0.5) -> Tensor:
+    def baddbmm(self, *args: typing.Any, **kwargs: typing.Any) -> typing.Any:
         """
-        Fill with 1 with probability p, else 0, in place.
+        beta * input + alpha * bmm(batch1, batch2) (input broadcast to (b, n, p)).
+        """
+    def bernoulli(self, p: typing.Any = None, *, generator: typing.Any = None) -> Tensor:
+        """
+        torch.bernoulli(self, ...).
+        """
+    def bernoulli_(self, p: typing.Any = 0.5, *, generator: typing.Any = None) -> Tensor:
+        """
+        Fill with 1 with probability p (a number or a tensor broadcast to self), else 0, in place.
         """
     def bfloat16(self) -> Tensor:
         """
@@ -407,13 +500,25 @@ class Tensor:
         """
         In-place form of the op without the underscore.
         """
+    def bmm(self, mat2: Tensor) -> Tensor:
+        """
+        Batched matrix product of 3-D tensors with equal batch sizes.
+        """
     def bool(self) -> Tensor:
         """
         This tensor as bool (itself when it already is).
         """
+    def broadcast_to(self, size: typing.Any) -> Tensor:
+        """
+        broadcast_to(self, size): a view.
+        """
     def byte(self) -> Tensor:
         """
         This tensor as uint8 (itself when it already is).
+        """
+    def cauchy_(self, median: typing.SupportsFloat | typing.SupportsIndex = 0.0, sigma: typing.SupportsFloat | typing.SupportsIndex = 1.0, *, generator: typing.Any = None) -> Tensor:
+        """
+        Fill with Cauchy(median, sigma) samples, in place.
         """
     def ceil(self) -> Tensor:
         """
@@ -543,6 +648,14 @@ class Tensor:
         """
         Detach this tensor from the graph in place; returns it.
         """
+    def diag(self, diagonal: builtins.int = 0) -> Tensor:
+        """
+        diag(self, diagonal).
+        """
+    def diag_embed(self, offset: builtins.int = 0, dim1: builtins.int = -2, dim2: builtins.int = -1) -> Tensor:
+        """
+        Zeros of one more dim with input's last dim on the offset diagonal of (dim1, dim2).
+        """
     def diagonal(self, offset: builtins.int = 0, dim1: builtins.int = 0, dim2: builtins.int = 1) -> Tensor:
         """
         The diagonal of dims dim1, dim2 as the last dim (a view).
@@ -567,9 +680,17 @@ class Tensor:
         """
         In-place form of the op without the underscore.
         """
+    def dot(self, *args: typing.Any, **kwargs: typing.Any) -> typing.Any:
+        """
+        The inner product of two 1-D tensors of the same size (0-dim result).
+        """
     def double(self) -> Tensor:
         """
         This tensor as float64 (itself when it already is).
+        """
+    def dsplit(self, indices_or_sections: typing.Any) -> tuple[Tensor, ...]:
+        """
+        dsplit(self, indices_or_sections).
         """
     def element_size(self) -> builtins.int:
         """
@@ -643,6 +764,10 @@ class Tensor:
         """
         In-place form of expm1.
         """
+    def exponential_(self, lambd: typing.SupportsFloat | typing.SupportsIndex = 1.0, *, generator: typing.Any = None) -> Tensor:
+        """
+        Fill with Exponential(lambd) samples (density lambd * exp(-lambd x)), in place.
+        """
     def fill_(self, value: typing.Any) -> Tensor:
         """
         Fill with value in place.
@@ -654,6 +779,18 @@ class Tensor:
     def flatten(self, start_dim: builtins.int = 0, end_dim: builtins.int = -1) -> Tensor:
         """
         Merge dims start_dim..end_dim into one (a view when possible).
+        """
+    def flip(self, *args: typing.Any) -> Tensor:
+        """
+        A copy with the order of elements reversed along each of dims.
+        """
+    def fliplr(self) -> Tensor:
+        """
+        fliplr(self).
+        """
+    def flipud(self) -> Tensor:
+        """
+        flipud(self).
         """
     def float(self) -> Tensor:
         """
@@ -703,6 +840,14 @@ class Tensor:
         """
         In-place form of the op without the underscore.
         """
+    def geometric_(self, p: typing.SupportsFloat | typing.SupportsIndex, *, generator: typing.Any = None) -> Tensor:
+        """
+        Fill with the number of Bernoulli(p) trials up to the first success (>= 1), in place.
+        """
+    def ger(self, *args: typing.Any, **kwargs: typing.Any) -> typing.Any:
+        """
+        The outer product of two 1-D tensors: out[i, j] = input[i] * vec2[j].
+        """
     def greater(self, other: typing.Any) -> typing.Any:
         """
         input > other elementwise (a bool tensor).
@@ -726,6 +871,10 @@ class Tensor:
     def histc(self, bins: builtins.int = 100, min: typing.SupportsFloat | typing.SupportsIndex = 0.0, max: typing.SupportsFloat | typing.SupportsIndex = 0.0) -> Tensor:
         """
         Counts of the elements in `bins` equal bins over [min, max] (the data's range when min == max); elements outside, and NaN, are not counted. Floating tensors only.
+        """
+    def hsplit(self, indices_or_sections: typing.Any) -> tuple[Tensor, ...]:
+        """
+        hsplit(self, indices_or_sections).
         """
     def hypot(self, other: typing.Any) -> Tensor:
         """
@@ -762,6 +911,11 @@ class Tensor:
     def index_select(self, dim: builtins.int, index: Tensor) -> Tensor:
         """
         The slices of input at index (1-D int64/int32) along dim; differentiable (backward: index_add).
+        """
+    def inner(self, *args: typing.Any, **kwargs: typing.Any) -> typing.Any:
+        """
+        Sum over the last dims: out[i..., j...] = sum_k input[i..., k] other[j..., k]; a 0-dim
+            operand multiplies.
         """
     def int(self) -> Tensor:
         """
@@ -802,6 +956,11 @@ class Tensor:
     def item(self) -> typing.Any:
         """
         The value of a one-element tensor as a Python number (float, int or bool by dtype).
+        """
+    def kron(self, *args: typing.Any, **kwargs: typing.Any) -> typing.Any:
+        """
+        The Kronecker product: out[i*q + k, ...] = input[i, ...] * other[k, ...] (the operands'
+            dims right-aligned, the shorter one padded with leading 1s).
         """
     def kthvalue(self, k: builtins.int, dim: builtins.int = -1, keepdim: builtins.bool = False) -> typing.Any:
         """
@@ -863,6 +1022,10 @@ class Tensor:
         """
         In-place form of log.
         """
+    def log_normal_(self, mean: typing.SupportsFloat | typing.SupportsIndex = 1.0, std: typing.SupportsFloat | typing.SupportsIndex = 2.0, *, generator: typing.Any = None) -> Tensor:
+        """
+        Fill with exp(N(mean, std^2)) samples, in place.
+        """
     def log_softmax(self, dim: builtins.int = -1) -> Tensor:
         """
         x - logsumexp(x) along dim, numerically stable.
@@ -882,6 +1045,10 @@ class Tensor:
     def logaddexp_(self, other: typing.Any) -> Tensor:
         """
         In-place form of logaddexp.
+        """
+    def logcumsumexp(self, dim: builtins.int) -> Tensor:
+        """
+        The running log(sum(exp(x))) along dim, stable for any magnitude.
         """
     def logical_and(self, other: typing.Any) -> Tensor:
         """
@@ -906,6 +1073,10 @@ class Tensor:
     def logit_(self, eps: typing.SupportsFloat | typing.SupportsIndex | None = None) -> Tensor:
         """
         In-place logit.
+        """
+    def logsumexp(self, dim: typing.Any, keepdim: builtins.bool = False) -> Tensor:
+        """
+        log(sum(exp(x))) over dim (int or tuple), the maximum subtracted: stable for any magnitude.
         """
     def long(self) -> Tensor:
         """
@@ -941,7 +1112,7 @@ class Tensor:
         """
     def matmul(self, other: typing.Any) -> typing.Any:
         """
-        Matrix product: 1-D and 2-D operands, and N-D @ 2-D.
+        Matrix product with PyTorch's rules: 1-D and 2-D operands, batched N-D with broadcast batch dims.
         """
     def max(self, dim: typing.Any = None, keepdim: typing.Any = None, *, other: typing.Any = None) -> typing.Any:
         """
@@ -975,6 +1146,14 @@ class Tensor:
         """
         (values, indices): the most frequent value along dim (the smallest of equally frequent ones) and the last index where it occurs.
         """
+    def moveaxis(self, source: typing.Any, destination: typing.Any) -> Tensor:
+        """
+        movedim(self, source, destination): a view.
+        """
+    def movedim(self, source: typing.Any, destination: typing.Any) -> Tensor:
+        """
+        movedim(self, source, destination): a view.
+        """
     def mul(self, other: typing.Any) -> typing.Any:
         """
         input * other, broadcasting (NumPy rules); scalars allowed on either side.
@@ -983,6 +1162,10 @@ class Tensor:
         """
         In-place form of the op without the underscore.
         """
+    def multinomial(self, num_samples: typing.Any, replacement: builtins.bool = False, *, generator: typing.Any = None) -> Tensor:
+        """
+        torch.multinomial(self, ...).
+        """
     def multiply(self, other: typing.Any) -> typing.Any:
         """
         input * other (alias of mul).
@@ -990,6 +1173,10 @@ class Tensor:
     def multiply_(self, other: typing.Any) -> Tensor:
         """
         In-place form of the op without the underscore.
+        """
+    def mv(self, *args: typing.Any, **kwargs: typing.Any) -> typing.Any:
+        """
+        Matrix-vector product of a 2-D input and a 1-D vec.
         """
     def nan_to_num(self, nan: typing.SupportsFloat | typing.SupportsIndex | None = 0.0, posinf: typing.SupportsFloat | typing.SupportsIndex | None = None, neginf: typing.SupportsFloat | typing.SupportsIndex | None = None) -> Tensor:
         """
@@ -1059,9 +1246,11 @@ class Tensor:
         """
         The indices of the nonzero elements: an (n, ndim) int64 tensor, or with as_tuple=True one 1-D tensor per dim (a 0-dim input counts as 1-D).
         """
-    def normal_(self, mean: typing.SupportsFloat | typing.SupportsIndex = 0.0, std: typing.SupportsFloat | typing.SupportsIndex = 1.0) -> Tensor:
+    def norm(self, p: typing.Any = 'fro', dim: typing.Any = None, keepdim: builtins.bool = False, dtype: typing.Any = None) -> Tensor:
+        ...
+    def normal_(self, mean: typing.SupportsFloat | typing.SupportsIndex = 0.0, std: typing.SupportsFloat | typing.SupportsIndex = 1.0, *, generator: typing.Any = None) -> Tensor:
         """
-        Fill with N(mean, std^2) from gradcore's seeded RNG, in place.
+        Fill with N(mean, std^2), in place.
         """
     def not_equal(self, other: typing.Any) -> typing.Any:
         """
@@ -1074,6 +1263,10 @@ class Tensor:
     def numpy(self) -> numpy.ndarray:
         """
         A NumPy view of the data (no copy, strided like the tensor); it keeps the storage alive. Raises RuntimeError for a tensor that requires grad (use .detach().numpy()).
+        """
+    def outer(self, *args: typing.Any, **kwargs: typing.Any) -> typing.Any:
+        """
+        The outer product of two 1-D tensors: out[i, j] = input[i] * vec2[j].
         """
     def permute(self, *args: typing.Any) -> Tensor:
         """
@@ -1098,6 +1291,10 @@ class Tensor:
     def rad2deg_(self) -> Tensor:
         """
         In-place form of rad2deg.
+        """
+    def random_(self, from_: typing.Any = None, to: typing.Any = None, *, generator: typing.Any = None) -> Tensor:
+        """
+        Fill with integers in [from, to) (random_(to): [0, to); random_(): [0, 2**mantissa] for floats, [0, max] for integers), in place.
         """
     def reciprocal(self) -> Tensor:
         """
@@ -1129,6 +1326,14 @@ class Tensor:
         """
         In-place form of the op without the underscore.
         """
+    def repeat(self, *repeats: typing.Any) -> Tensor:
+        """
+        This tensor tiled repeats[i] times along each dim (x.repeat(2, 3) or x.repeat((2, 3))); a copy.
+        """
+    def repeat_interleave(self, repeats: typing.Any, dim: builtins.int | None = None, *, output_size: builtins.int | None = None) -> Tensor:
+        """
+        repeat_interleave(self, repeats, dim, output_size=).
+        """
     def requires_grad_(self, requires_grad: builtins.bool = True) -> Tensor:
         """
         Set requires_grad on a leaf in place; returns the tensor.
@@ -1144,6 +1349,14 @@ class Tensor:
     def retain_grad(self) -> None:
         """
         Keep this non-leaf tensor's gradient in .grad after backward() (leaves always do).
+        """
+    def roll(self, shifts: typing.Any, dims: typing.Any = None) -> Tensor:
+        """
+        roll(self, shifts, dims).
+        """
+    def rot90(self, k: builtins.int = 1, dims: typing.Any = None) -> Tensor:
+        """
+        rot90(self, k, dims) (dims (0, 1) by default).
         """
     def round(self, *, decimals: builtins.int = 0) -> Tensor:
         """
@@ -1285,6 +1498,10 @@ class Tensor:
         """
         A view without size-1 dims (all, or the given dim(s)).
         """
+    def std(self, dim: typing.Any = None, unbiased: typing.Any = None, keepdim: builtins.bool = False, *, correction: typing.Any = None) -> Tensor:
+        """
+        Standard deviation over dim (None: all), dividing by N - correction (unbiased=True: 1).
+        """
     def storage_offset(self) -> builtins.int:
         """
         The offset of element 0 in the storage, in elements.
@@ -1345,6 +1562,14 @@ class Tensor:
         """
         In-place form of the op without the underscore.
         """
+    def tensor_split(self, indices_or_sections: typing.Any, dim: builtins.int = 0) -> tuple[Tensor, ...]:
+        """
+        tensor_split(self, indices_or_sections, dim).
+        """
+    def tile(self, *dims: typing.Any) -> Tensor:
+        """
+        tile(self, dims): x.tile(2, 3) or x.tile((2, 3)).
+        """
     def to(self, *args: typing.Any, **kwargs: typing.Any) -> Tensor:
         """
         This tensor converted: ``to(dtype)``, ``to(other)``, ``to("cpu")``, ``to(device, dtype)``.
@@ -1358,9 +1583,21 @@ class Tensor:
         """
         (values, indices) of the k largest (or smallest) elements along dim, in order (also for sorted=False); NaN counts as the largest; equal elements by position.
         """
+    def trace(self) -> Tensor:
+        """
+        trace(self).
+        """
     def transpose(self, dim0: builtins.int, dim1: builtins.int) -> Tensor:
         """
         A view with dims dim0 and dim1 swapped.
+        """
+    def tril(self, diagonal: builtins.int = 0) -> Tensor:
+        """
+        tril(self, diagonal).
+        """
+    def triu(self, diagonal: builtins.int = 0) -> Tensor:
+        """
+        triu(self, diagonal).
         """
     def true_divide(self, other: typing.Any) -> typing.Any:
         """
@@ -1390,13 +1627,17 @@ class Tensor:
         """
         The slices along dim, as a tuple of views.
         """
+    def unflatten(self, dim: builtins.int, sizes: typing.Any) -> Tensor:
+        """
+        unflatten(self, dim, sizes): a view.
+        """
     def unfold(self, dimension: builtins.int, size: builtins.int, step: builtins.int) -> Tensor:
         """
         All slices of `size` elements along dimension, `step` apart, as a new last dim (a view).
         """
-    def uniform_(self, from_: typing.SupportsFloat | typing.SupportsIndex = 0.0, to: typing.SupportsFloat | typing.SupportsIndex = 1.0) -> Tensor:
+    def uniform_(self, from_: typing.SupportsFloat | typing.SupportsIndex = 0.0, to: typing.SupportsFloat | typing.SupportsIndex = 1.0, *, generator: typing.Any = None) -> Tensor:
         """
-        Fill with U(from, to) from gradcore's seeded RNG, in place.
+        Fill with U(from, to), in place.
         """
     def unique(self, sorted: builtins.bool = True, return_inverse: builtins.bool = False, return_counts: builtins.bool = False, dim: typing.Any = None) -> typing.Any:
         """
@@ -1406,6 +1647,14 @@ class Tensor:
         """
         A view with a size-1 dim inserted at dim.
         """
+    def var(self, dim: typing.Any = None, unbiased: typing.Any = None, keepdim: builtins.bool = False, *, correction: typing.Any = None) -> Tensor:
+        """
+        Variance over dim (None: all), dividing by N - correction (unbiased=True: 1); two-pass, stable for a large mean with a small spread.
+        """
+    def vdot(self, *args: typing.Any, **kwargs: typing.Any) -> typing.Any:
+        """
+        dot with the first argument conjugated: dot for real tensors (gradcore has no complex).
+        """
     def view(self, *args: typing.Any) -> Tensor:
         """
         A view with a new shape (one dim may be -1); RuntimeError when the layout does not allow one.
@@ -1413,6 +1662,10 @@ class Tensor:
     def view_as(self, other: Tensor) -> Tensor:
         """
         view(other.shape).
+        """
+    def vsplit(self, indices_or_sections: typing.Any) -> tuple[Tensor, ...]:
+        """
+        vsplit(self, indices_or_sections).
         """
     def where(self, condition: Tensor, other: typing.Any) -> Tensor:
         """
@@ -1605,6 +1858,37 @@ class RemovableHandle:
         """
         Unregister the hook (a second call does nothing).
         """
+class Generator:
+    """
+    A random number generator (PyTorch's torch.Generator): a counter-based Philox stream whose state is (seed, offset). Pass it as generator= to any random function. Streams are reproducible and independent of the thread count; they are not PyTorch's bit stream.
+    """
+    def __init__(self, device: typing.Any = 'cpu') -> None:
+        ...
+    def get_state(self) -> Tensor:
+        """
+        The generator's state as a uint8 tensor (see set_state).
+        """
+    def initial_seed(self) -> builtins.int:
+        """
+        The seed the generator was last seeded with.
+        """
+    def manual_seed(self, seed: typing.Any) -> Generator:
+        """
+        Seed the generator (and restart its stream); returns the generator.
+        """
+    def seed(self) -> builtins.int:
+        """
+        Seed with a non-deterministic random number and return it.
+        """
+    def set_state(self, new_state: typing.Any) -> Generator:
+        """
+        Restore a state from get_state(); returns the generator. A tensor that is not one gives RuntimeError.
+        """
+    @property
+    def device(self) -> typing.Any:
+        """
+        The device (cpu).
+        """
 def _activations() -> list[typing.Any]:
     """
     The activation registry (GC_ACTIVATIONS): what F.linear fuses.
@@ -1644,6 +1928,10 @@ def _fw_set_tangent(tensor: Tensor, tangent: Tensor) -> None:
 def _fw_tangent(tensor: Tensor) -> typing.Any:
     """
     Internal: the tangent of a dual tensor at the active level, or None.
+    """
+def _linalg_vector_norm(input: Tensor, ord: typing.SupportsFloat | typing.SupportsIndex, dim: typing.Any, keepdim: builtins.bool) -> Tensor:
+    """
+    The kernel of gradcore.linalg.vector_norm (floating input, dim None or () for all dims).
     """
 def _make_dual(primal: Tensor, tangent: Tensor) -> Tensor:
     """
@@ -1790,6 +2078,10 @@ def backward(tensors: typing.Any, grad_tensors: typing.Any = None, retain_graph:
     """
     Accumulate the gradients of tensors (with grad_tensors for non-scalars) into the leaves' .grad.
     """
+def bernoulli(input: Tensor, p: typing.Any = None, *, generator: typing.Any = None) -> Tensor:
+    """
+    1 with probability input (or p, when given), else 0; input's shape and dtype.
+    """
 def bincount(input: Tensor, weights: typing.Any = None, minlength: builtins.int = 0) -> Tensor:
     """
     How often each value 0..max occurs in a 1-D non-negative integer tensor (at least minlength bins); with weights their sums (float32 weights sum in float32, others in float64).
@@ -1810,9 +2102,17 @@ def bitwise_xor(input: typing.Any, other: typing.Any) -> typing.Any:
     """
     input ^ other on bool or integer tensors.
     """
+def bmm(input: Tensor, mat2: Tensor) -> Tensor:
+    """
+    Batched matrix product of 3-D tensors with equal batch sizes.
+    """
 def can_cast(from_: typing.Any, to: typing.Any) -> builtins.bool:
     """
     Whether an in-place op may write a `from_` value into a `to` tensor.
+    """
+def cat(tensors: typing.Any, dim: builtins.int = 0) -> Tensor:
+    """
+    The tensors joined along dim (promoted to their result_type); a 1-D empty tensor is skipped, as PyTorch's legacy rule.
     """
 def ceil(input: Tensor) -> Tensor:
     """
@@ -1837,6 +2137,14 @@ def clip(input: Tensor, min: typing.Any = None, max: typing.Any = None) -> Tenso
 def clone(input: Tensor) -> Tensor:
     """
     A copy (same layout) that stays in the graph.
+    """
+def concat(tensors: typing.Any, dim: builtins.int = 0) -> Tensor:
+    """
+    The tensors joined along dim (promoted to their result_type); a 1-D empty tensor is skipped, as PyTorch's legacy rule.
+    """
+def concatenate(tensors: typing.Any, axis: builtins.int = 0) -> Tensor:
+    """
+    The tensors joined along dim (promoted to their result_type); a 1-D empty tensor is skipped, as PyTorch's legacy rule.
     """
 def copysign(input: Tensor, other: typing.Any) -> Tensor:
     """
@@ -1882,6 +2190,10 @@ def detach(input: Tensor) -> Tensor:
     """
     A new tensor sharing the storage, outside the graph.
     """
+def diag_embed(input: Tensor, offset: builtins.int = 0, dim1: builtins.int = -2, dim2: builtins.int = -1) -> Tensor:
+    """
+    Zeros of one more dim with input's last dim on the offset diagonal of (dim1, dim2).
+    """
 def diagonal(input: Tensor, offset: builtins.int = 0, dim1: builtins.int = 0, dim2: builtins.int = 1) -> Tensor:
     """
     The diagonal of dims dim1, dim2 as the last dim (a view).
@@ -1902,7 +2214,7 @@ def elu(input: Tensor, alpha: typing.SupportsFloat | typing.SupportsIndex = 1.0,
     """
     x > 0 ? scale x : scale alpha (exp(x input_scale) - 1).
     """
-def empty(*args: typing.Any, dtype: typing.Any = None, device: typing.Any = None, requires_grad: builtins.bool = False) -> Tensor:
+def empty(*args: typing.Any, size: typing.Any = None, dtype: typing.Any = None, device: typing.Any = None, requires_grad: builtins.bool = False) -> Tensor:
     """
     empty(*size, dtype=None): an uninitialised tensor.
     """
@@ -1942,6 +2254,10 @@ def expm1(input: Tensor) -> Tensor:
     """
     exp(x) - 1, accurate near 0.
     """
+def eye(n: typing.Any, m: typing.Any = None, *, dtype: typing.Any = None, device: typing.Any = None, requires_grad: builtins.bool = False) -> Tensor:
+    """
+    The n x m (m defaults to n) identity matrix.
+    """
 def fix(input: Tensor) -> Tensor:
     """
     x rounded toward 0 (alias of trunc).
@@ -1949,6 +2265,10 @@ def fix(input: Tensor) -> Tensor:
 def flatten(input: Tensor, start_dim: builtins.int = 0, end_dim: builtins.int = -1) -> Tensor:
     """
     Merge dims start_dim..end_dim into one (a view when possible).
+    """
+def flip(input: Tensor, dims: typing.Any) -> Tensor:
+    """
+    A copy with the order of elements reversed along each of dims.
     """
 def floor(input: Tensor) -> Tensor:
     """
@@ -2001,6 +2321,10 @@ def get_default_dtype() -> _dtype:
 def get_num_threads() -> builtins.int:
     """
     The size of gradcore's thread pool.
+    """
+def get_rng_state() -> Tensor:
+    """
+    The default generator's state (a uint8 tensor).
     """
 def grad(outputs: typing.Any, inputs: typing.Any, grad_outputs: typing.Any = None, retain_graph: typing.Any = None, create_graph: builtins.bool = False, allow_unused: builtins.bool = False) -> typing.Any:
     """
@@ -2068,7 +2392,7 @@ def index_select(input: Tensor, dim: builtins.int, index: Tensor) -> Tensor:
     """
 def initial_seed() -> builtins.int:
     """
-    The seed of gradcore's RNG (set by manual_seed).
+    The seed of the default generator.
     """
 def is_anomaly_enabled() -> builtins.bool:
     """
@@ -2126,6 +2450,10 @@ def linear(input: Tensor, weight: Tensor, bias: typing.Any = None, activation: s
     """
     activation(input @ weight.T + bias), weight of shape (out_features, in_features): one GEMM with the bias and activation fused into its epilogue.
     """
+def linspace(start: typing.Any, end: typing.Any, steps: typing.Any, *, dtype: typing.Any = None, device: typing.Any = None, requires_grad: builtins.bool = False) -> Tensor:
+    """
+    steps evenly spaced values from start to end, both included (the default dtype unless given).
+    """
 def log(input: Tensor) -> Tensor:
     """
     Natural logarithm elementwise.
@@ -2154,6 +2482,10 @@ def logaddexp2(input: Tensor, other: typing.Any) -> Tensor:
     """
     log2(2**a + 2**b), stable.
     """
+def logcumsumexp(input: Tensor, dim: builtins.int) -> Tensor:
+    """
+    The running log(sum(exp(x))) along dim, stable for any magnitude.
+    """
 def logical_and(input: Tensor, other: typing.Any) -> Tensor:
     """
     Elementwise logic on truth values (nonzero is true); bool result.
@@ -2178,13 +2510,21 @@ def logsigmoid(input: Tensor) -> Tensor:
     """
     log(sigmoid(x)), stable.
     """
+def logspace(start: typing.Any, end: typing.Any, steps: typing.Any, base: typing.SupportsFloat | typing.SupportsIndex = 10.0, *, dtype: typing.Any = None, device: typing.Any = None, requires_grad: builtins.bool = False) -> Tensor:
+    """
+    base ** linspace(start, end, steps).
+    """
+def logsumexp(input: Tensor, dim: typing.Any, keepdim: builtins.bool = False) -> Tensor:
+    """
+    log(sum(exp(x))) over dim (int or tuple), the maximum subtracted: stable for any magnitude.
+    """
 def lt(input: typing.Any, other: typing.Any) -> typing.Any:
     """
     input < other elementwise (a bool tensor).
     """
-def manual_seed(seed: builtins.int) -> None:
+def manual_seed(seed: typing.Any) -> Generator:
     """
-    Seed gradcore's random number generator (randn, rand, init, dropout).
+    Seed the default generator (rand, randn, init, dropout, ...); returns gradcore.default_generator.
     """
 def masked_fill(input: Tensor, mask: Tensor, value: typing.Any) -> Tensor:
     """
@@ -2200,7 +2540,7 @@ def masked_select(input: Tensor, mask: Tensor) -> Tensor:
     """
 def matmul(input: typing.Any, other: typing.Any) -> typing.Any:
     """
-    Matrix product: 1-D and 2-D operands, and N-D @ 2-D.
+    Matrix product with PyTorch's rules: 1-D and 2-D operands, batched N-D with broadcast batch dims.
     """
 def max(input: Tensor, dim: typing.Any = None, keepdim: typing.Any = None, *, other: typing.Any = None) -> typing.Any:
     """
@@ -2246,6 +2586,10 @@ def mul(input: typing.Any, other: typing.Any) -> typing.Any:
     """
     input * other, broadcasting (NumPy rules); scalars allowed on either side.
     """
+def multinomial(input: Tensor, num_samples: typing.Any, replacement: builtins.bool = False, *, generator: typing.Any = None) -> Tensor:
+    """
+    num_samples category indices per row of input (1-D or 2-D non-negative weights), int64.
+    """
 def multiply(input: typing.Any, other: typing.Any) -> typing.Any:
     """
     input * other (alias of mul).
@@ -2278,7 +2622,7 @@ def not_equal(input: typing.Any, other: typing.Any) -> typing.Any:
     """
     input != other elementwise (a bool tensor).
     """
-def ones(*args: typing.Any, dtype: typing.Any = None, device: typing.Any = None, requires_grad: builtins.bool = False) -> Tensor:
+def ones(*args: typing.Any, size: typing.Any = None, dtype: typing.Any = None, device: typing.Any = None, requires_grad: builtins.bool = False) -> Tensor:
     """
     ones(*size, dtype=None, requires_grad=False)
     """
@@ -2293,6 +2637,10 @@ def optim_step(kind: str, params: collections.abc.Sequence[Tensor], states: list
 def permute(input: Tensor, dims: typing.Any) -> Tensor:
     """
     A view with its dims reordered: result.shape[i] = input.shape[dims[i]].
+    """
+def poisson(input: Tensor, generator: typing.Any = None) -> Tensor:
+    """
+    Poisson samples with the rates of input (its dtype).
     """
 def pow(input: typing.Any, exponent: typing.Any) -> typing.Any:
     """
@@ -2310,13 +2658,21 @@ def rad2deg(input: Tensor) -> Tensor:
     """
     Radians to degrees.
     """
-def rand(*args: typing.Any, dtype: typing.Any = None, device: typing.Any = None, requires_grad: builtins.bool = False) -> Tensor:
+def rand(*args: typing.Any, size: typing.Any = None, generator: typing.Any = None, dtype: typing.Any = None, device: typing.Any = None, requires_grad: builtins.bool = False) -> Tensor:
     """
-    Uniform samples in [0, 1) from gradcore's counter-based RNG (seed with manual_seed).
+    rand(*size, generator=None, dtype=None): uniform samples in [0, 1).
     """
-def randn(*args: typing.Any, dtype: typing.Any = None, device: typing.Any = None, requires_grad: builtins.bool = False) -> Tensor:
+def randint(*args: typing.Any, low: typing.Any = None, high: typing.Any = None, size: typing.Any = None, generator: typing.Any = None, dtype: typing.Any = None, device: typing.Any = None, requires_grad: builtins.bool = False) -> Tensor:
     """
-    Standard normal samples from gradcore's counter-based RNG (seed with manual_seed).
+    randint(low=0, high, size, *, generator=None, dtype=None): integers in [low, high) (int64 by default).
+    """
+def randn(*args: typing.Any, size: typing.Any = None, generator: typing.Any = None, dtype: typing.Any = None, device: typing.Any = None, requires_grad: builtins.bool = False) -> Tensor:
+    """
+    randn(*size, generator=None, dtype=None): standard normal samples.
+    """
+def randperm(n: typing.Any, *, generator: typing.Any = None, dtype: typing.Any = None, device: typing.Any = None, requires_grad: builtins.bool = False) -> Tensor:
+    """
+    A random permutation of 0 .. n-1 (int64 by default).
     """
 def reciprocal(input: Tensor) -> Tensor:
     """
@@ -2372,6 +2728,10 @@ def scatter_reduce(input: Tensor, dim: builtins.int, index: Tensor, src: Tensor,
     """
     input with src reduced into it at index along dim; reduce is 'sum', 'prod', 'mean', 'amax' or 'amin'; include_self=False leaves self's values out of the positions reached. Differentiable (amax/amin: the gradient is shared evenly among the elements equal to the result).
     """
+def seed() -> builtins.int:
+    """
+    Seed the default generator with a non-deterministic random number and return it.
+    """
 def select(input: Tensor, dim: builtins.int, index: builtins.int) -> Tensor:
     """
     input[..., index, ...] at dim (a view).
@@ -2395,6 +2755,10 @@ def set_grad_enabled(mode: builtins.bool) -> None:
 def set_num_threads(n: builtins.int) -> None:
     """
     Set the size of gradcore's thread pool (the calling thread counts as one).
+    """
+def set_rng_state(new_state: typing.Any) -> None:
+    """
+    Restore the default generator's state from get_rng_state().
     """
 def sgn(input: Tensor) -> Tensor:
     """
@@ -2459,6 +2823,14 @@ def square(input: Tensor) -> Tensor:
 def squeeze(input: Tensor, dim: typing.Any = None) -> Tensor:
     """
     A view without size-1 dims (all, or the given dim(s)).
+    """
+def std(input: Tensor, dim: typing.Any = None, unbiased: typing.Any = None, keepdim: builtins.bool = False, *, correction: typing.Any = None) -> Tensor:
+    """
+    Standard deviation over dim (None: all), dividing by N - correction (unbiased=True: 1).
+    """
+def std_mean(input: Tensor, dim: typing.Any = None, unbiased: typing.Any = None, keepdim: builtins.bool = False, *, correction: typing.Any = None) -> tuple[Tensor, Tensor]:
+    """
+    (std, mean) over dim, as std and mean.
     """
 def sub(input: typing.Any, other: typing.Any, *, alpha: typing.Any = None) -> typing.Any:
     """
@@ -2536,6 +2908,14 @@ def unsqueeze(input: Tensor, dim: builtins.int) -> Tensor:
     """
     A view with a size-1 dim inserted at dim.
     """
+def var(input: Tensor, dim: typing.Any = None, unbiased: typing.Any = None, keepdim: builtins.bool = False, *, correction: typing.Any = None) -> Tensor:
+    """
+    Variance over dim (None: all), dividing by N - correction (unbiased=True: 1); two-pass, stable for a large mean with a small spread.
+    """
+def var_mean(input: Tensor, dim: typing.Any = None, unbiased: typing.Any = None, keepdim: builtins.bool = False, *, correction: typing.Any = None) -> tuple[Tensor, Tensor]:
+    """
+    (var, mean) over dim, as var and mean.
+    """
 @typing.overload
 def where(condition: Tensor, input: typing.Any, other: typing.Any) -> typing.Any:
     """
@@ -2550,7 +2930,7 @@ def xlogy(input: Tensor, other: typing.Any) -> Tensor:
     """
     a * log(b), 0 where a is 0 (unless b is NaN).
     """
-def zeros(*args: typing.Any, dtype: typing.Any = None, device: typing.Any = None, requires_grad: builtins.bool = False) -> Tensor:
+def zeros(*args: typing.Any, size: typing.Any = None, dtype: typing.Any = None, device: typing.Any = None, requires_grad: builtins.bool = False) -> Tensor:
     """
     zeros(*size, dtype=None, requires_grad=False)
     """
@@ -2560,6 +2940,7 @@ def zeros_like(input: Tensor, *, dtype: typing.Any = None, device: typing.Any = 
     """
 bfloat16: dtype
 bool: dtype
+default_generator: Generator
 double: dtype
 float: dtype
 float16: dtype
