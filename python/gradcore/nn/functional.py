@@ -514,7 +514,6 @@ def binary_cross_entropy(input: Tensor, target: Any, weight: Optional[Tensor] = 
     if input.numel() and not bool(((input >= 0) & (input <= 1)).all()):
         raise RuntimeError("all elements of input should be between 0 and 1")
     # log(max(x, e^-100)) == max(log x, -100), and its gradient is 0 where clamped.
-    # TODO(issue 12 elementwise): log1p(-x) would be more accurate for tiny x.
     tiny = math.exp(-100.0)
     log_x = input.clamp(min=tiny).log()
     log_1mx = (1.0 - input).clamp(min=tiny).log()
@@ -613,10 +612,7 @@ def kl_div(input: Tensor, target: Any, size_average: Optional[bool] = None, redu
     if log_target:
         loss = target.exp() * (target - input)
     else:
-        # xlogy(t, t) - t * input, with 0 * log 0 = 0. TODO(issue 12 elementwise): xlogy.
-        zero = target == 0
-        safe = _core.where(zero, _core.ones_like(target), target)
-        loss = target * safe.log() - target * input
+        loss = _core.xlogy(target, target) - target * input  # PyTorch's formula (0 log 0 = 0)
     if reduction == "batchmean":
         total: Tensor = loss.sum()
         return total / int(input.shape[0]) if input.ndim > 0 else total
