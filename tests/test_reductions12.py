@@ -6,8 +6,7 @@ Each check runs the same call on gradcore and torch tensors built from one NumPy
 compares values, dtypes and shapes (and gradients where named); hypothesis draws shapes and
 dims. Gradients of smooth points are in tests/op_table.py (gradcheck, gradgradcheck, forward
 mode, NaN/inf); here the special points: zero variance, zero norms, zero distances.
-Blind spots: float16/bfloat16 are only spot-checked; matrix norms 2 / -2 / 'nuc' raise
-NotImplementedError (no SVD yet).
+Blind spots: float16/bfloat16 are only spot-checked.
 """
 from __future__ import annotations
 
@@ -314,11 +313,10 @@ def test_matrix_and_linalg_norm_forms_and_errors() -> None:
     raises_like(lambda t: lib(t).linalg.matrix_norm(t), m[0])            # 1-D
     raises_like(lambda t: lib(t).linalg.matrix_norm(t, 3), m)
     raises_like(lambda t: lib(t).linalg.matrix_norm(t, dim=(1, 1)), m)
-    for ord in (2, -2, "nuc"):
-        with pytest.raises(NotImplementedError):
-            gc.linalg.matrix_norm(gc.tensor(m), ord)
-    with pytest.raises(NotImplementedError):
-        gc.tensor(m).norm("nuc")
+    for ord in (2, -2, "nuc"):  # from the singular values (svdvals), values and gradients
+        same(lambda t: lib(t).linalg.matrix_norm(t, ord), m, rtol=1e-10, grad=True)
+        same(lambda t: lib(t).linalg.matrix_norm(t, ord, dim=(0, 2), keepdim=True), X64, rtol=1e-10)
+    same(lambda t: t.norm("nuc"), m, rtol=1e-10)
 
 
 @pytest.mark.parametrize("p", ["fro", 2, 1, 3.5, INF, 0])

@@ -208,3 +208,30 @@ __all__ += [
     "bmm", "addmm", "addmv", "addr", "baddbmm", "mv", "dot", "vdot", "outer", "ger", "inner", "tensordot", "einsum",
     "kron", "chain_matmul", "linalg", "det", "inverse", "cholesky", "slogdet", "logdet", "pinverse",
 ]
+
+
+# --- functional ops PyTorch also has at top level and as Tensor methods (issue 12) ---
+from gradcore.nn.functional import prelu, cosine_similarity, pairwise_distance, bilinear  # noqa: E402
+
+_softmax_method, _log_softmax_method = Tensor.softmax, Tensor.log_softmax
+
+
+def _tensor_softmax(self: Tensor, dim: Any = None, dtype: Any = None) -> Tensor:
+    """Softmax along ``dim``; ``dtype`` converts the input first (PyTorch's Tensor.softmax)."""
+    if dtype is None and dim is not None:
+        return _softmax_method(self, dim)
+    return nn.functional.softmax(self, dim, dtype=dtype)
+
+
+def _tensor_log_softmax(self: Tensor, dim: Any = None, dtype: Any = None) -> Tensor:
+    """Log-softmax along ``dim``; ``dtype`` converts the input first (PyTorch's Tensor.log_softmax)."""
+    if dtype is None and dim is not None:
+        return _log_softmax_method(self, dim)
+    return nn.functional.log_softmax(self, dim, dtype=dtype)
+
+
+setattr(Tensor, "softmax", _tensor_softmax)
+setattr(Tensor, "log_softmax", _tensor_log_softmax)
+setattr(Tensor, "prelu", prelu)
+
+__all__ += ["prelu", "cosine_similarity", "pairwise_distance", "bilinear"]

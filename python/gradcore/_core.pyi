@@ -93,6 +93,11 @@ class Tensor:
         torch.pinverse: linalg.pinv with rtol=rcond.
         """
     @staticmethod
+    def prelu(input: Tensor, weight: Tensor) -> Tensor:
+        """
+        x where x > 0 else weight * x, ``weight`` of 1 or C (= input.shape[1]) entries (dim 1 is the channel).
+        """
+    @staticmethod
     def quantile(input: Tensor, q: typing.Any, dim: typing.Any = None, keepdim: builtins.bool = False, *, interpolation: str = 'linear') -> Tensor:
         """
         The q-th quantiles over dim (None: all elements), interpolated as numpy's methods
@@ -1026,9 +1031,9 @@ class Tensor:
         """
         Fill with exp(N(mean, std^2)) samples, in place.
         """
-    def log_softmax(self, dim: builtins.int = -1) -> Tensor:
+    def log_softmax(self, dim: typing.Any = None, dtype: typing.Any = None) -> Tensor:
         """
-        x - logsumexp(x) along dim, numerically stable.
+        Log-softmax along ``dim``; ``dtype`` converts the input first (PyTorch's Tensor.log_softmax).
         """
     def logaddexp(self, other: typing.Any) -> Tensor:
         """
@@ -1466,9 +1471,9 @@ class Tensor:
         """
         The shape (a tuple), or the size of one dim.
         """
-    def softmax(self, dim: builtins.int = -1) -> Tensor:
+    def softmax(self, dim: typing.Any = None, dtype: typing.Any = None) -> Tensor:
         """
-        exp(x) / sum(exp(x)) along dim, max-subtracted (stable for any magnitude).
+        Softmax along ``dim``; ``dtype`` converts the input first (PyTorch's Tensor.softmax).
         """
     def sort(self, dim: builtins.int = -1, descending: builtins.bool = False, *, stable: typing.Any = None) -> typing.Any:
         """

@@ -307,7 +307,7 @@ def corrcoef(input: Tensor) -> Tensor:
 def norm(input: Tensor, p: Any = "fro", dim: Any = None, keepdim: builtins.bool = False,
          dtype: Any = None) -> Tensor:
     """torch.norm: 'fro' (2-norm over dim, or all elements), a number p (vector p-norm over dim,
-    however many dims), 'nuc' (not supported: NotImplementedError)."""
+    however many dims), 'nuc' (the sum of the singular values)."""
     from gradcore import linalg
 
     if not input.is_floating_point():

@@ -219,17 +219,18 @@ def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tenso
     return _core._softplus(input, beta, threshold)
 
 
-def dropout(input: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
+def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
     """Zero each element with probability ``p`` and scale the others by 1/(1-p).
 
-    Identity when ``training`` is False. The mask comes from gradcore's counter-based RNG,
-    so ``gc.manual_seed`` makes it reproducible.
+    Identity when ``training`` is False. The mask comes from gradcore's counter-based RNG
+    (the default generator), so ``gc.manual_seed`` makes it reproducible. ``inplace=True``
+    writes the result into ``input`` (recorded as PyTorch's in-place ops are).
     """
     if not training or p == 0.0:
         if not 0.0 <= p <= 1.0:
             raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
         return input
-    return _core.dropout(input, p)
+    return _maybe_inplace(input, inplace, "dropout_", lambda t: _core.dropout(t, p))
 
 
 def flatten(input: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:

@@ -189,19 +189,20 @@ class Softmax(Module):
 class Dropout(Module):
     """Zeroes elements with probability p while training; the identity in eval()."""
 
-    def __init__(self, p: float = 0.5) -> None:
+    def __init__(self, p: float = 0.5, inplace: bool = False) -> None:
         super().__init__()
         if not 0.0 <= p <= 1.0:
             raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
         self.p = p
+        self.inplace = inplace
 
     def forward(self, x: Tensor) -> Tensor:
-        """``F.dropout(x, p, training)``."""
-        return F.dropout(x, self.p, self.training)
+        """``F.dropout(x, p, training, inplace)``."""
+        return F.dropout(x, self.p, self.training, self.inplace)
 
     def extra_repr(self) -> str:
-        """``p=..., inplace=False``."""
-        return f"p={self.p}, inplace=False"
+        """``p=..., inplace=...``."""
+        return f"p={self.p}, inplace={self.inplace}"
 
 
 class Flatten(Module):
