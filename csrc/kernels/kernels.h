@@ -109,6 +109,12 @@ struct TypedKernels {
   void (*adam_update)(const OptimHyper* h, T* p, const T* g, T* m, T* v, T* vmax, int64_t n, int64_t step);
   void (*rmsprop_update)(const OptimHyper* h, T* p, const T* g, T* sq, T* buf, T* gavg, int64_t n);
   void (*adagrad_update)(const OptimHyper* h, T* p, const T* g, T* sum, int64_t n, int64_t step);
+  // c: the tensor's coefficients (bias corrections, step sizes; optim.cpp computes them).
+  void (*adamax_update)(const OptimHyper* h, T* p, const T* g, T* m, T* u, int64_t n, const double* c);
+  void (*nadam_update)(const OptimHyper* h, T* p, const T* g, T* m, T* v, int64_t n, const double* c);
+  void (*radam_update)(const OptimHyper* h, T* p, const T* g, T* m, T* v, int64_t n, const double* c);
+  void (*adadelta_update)(const OptimHyper* h, T* p, const T* g, T* sq, T* acc, int64_t n);
+  void (*asgd_update)(const OptimHyper* h, T* p, const T* g, T* ax, int64_t n, const double* c);
   // y[0:n] = x[0:n] with non-temporal stores where the ISA has them (large outputs that
   // will not be read back soon: saves the read-for-ownership of every cache line).
   void (*stream_copy)(const T* x, T* y, int64_t n);
