@@ -11,6 +11,17 @@ using autograd::set_history;
 using autograd::wants;
 
 namespace {
+// c = 0: the product of operands with an empty inner dimension.
+void fill_zero(Tensor& c) {
+  dispatch(c.dtype, [&](auto z) {
+    using T = decltype(z);
+    kernels::fill<T>(c.data<T>(), T(0), c.numel);
+    return 0;
+  });
+}
+}  // namespace
+
+namespace {
 
 // How a 2-D operand reaches GEMM without a copy: row-major rows with leading dim `ld`, or
 // (flip) column-major, i.e. its transpose stored row-major. False when neither (a copy).
@@ -168,11 +179,7 @@ TensorPtr batched_matmul(const TensorPtr& a_in, const TensorPtr& b_in) {
   out_shape.push_back(N);
   TensorPtr c = empty(out_shape, a_in->dtype);
   if (c->numel && K == 0) {
-    dispatch(c->dtype, [&](auto z) {
-      using T = decltype(z);
-      kernels::fill<T>(c->data<T>(), T(0), c->numel);
-      return 0;
-    });
+    fill_zero(*c);  // an empty sum
   } else if (c->numel) {
     int64_t lda = 0, ldb = 0;
     bool fa = false, fb = false;
@@ -245,11 +252,7 @@ TensorPtr mm(const TensorPtr& a, const TensorPtr& b, bool ta, bool tb) {
            "): op(a) ", shape_str({M, K}), " @ op(b) ", shape_str({Kb, N}));
   TensorPtr c = empty({M, N}, a->dtype);
   if (c->numel && K == 0) {
-    dispatch(c->dtype, [&](auto z) {
-      using T = decltype(z);
-      kernels::fill<T>(c->data<T>(), T(0), c->numel);
-      return 0;
-    });
+    fill_zero(*c);  // an empty sum
   } else if (c->numel) {
     gemm_into(a, b, ta, tb, *c, false);
   }
