@@ -816,8 +816,15 @@ op("einsum_diag_sum", lambda a, b: gc.einsum("iij,jk->ik", a, b), [(3, 3, 2), (2
    torch_fn=lambda a, b: torch.einsum("iij,jk->ik", a, b))
 op("einsum_ellipsis", lambda a, b: gc.einsum("...ij,...jk", a, b), [(2, 1, 2, 3), (3, 3, 2)],
    torch_fn=lambda a, b: torch.einsum("...ij,...jk", a, b))
+def _torch_einsum_left_to_right(eq: str, *xs: Any) -> Any:
+    """torch.einsum contracting left to right, as gradcore does. With opt_einsum installed (jax
+    brings it) torch picks another order, and where inf * 0 makes a NaN depends on the order."""
+    with torch.backends.opt_einsum.flags(enabled=False):
+        return torch.einsum(eq, *xs)
+
+
 op("einsum_three", lambda a, b, c: gc.einsum("bn,anm,bm->ba", a, b, c), [(3, 4), (2, 4, 5), (3, 5)],
-   torch_fn=lambda a, b, c: torch.einsum("bn,anm,bm->ba", a, b, c))
+   torch_fn=lambda a, b, c: _torch_einsum_left_to_right("bn,anm,bm->ba", a, b, c))
 op("einsum_trace_outer", lambda a, b: gc.einsum("ii,j->j", a, b), [(3, 3), (2,)],
    torch_fn=lambda a, b: torch.einsum("ii,j->j", a, b))
 op("multi_dot", lambda a, b, c: gc.linalg.multi_dot([a, b, c]), [(2, 3), (3, 4), (4,)],

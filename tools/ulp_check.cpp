@@ -27,16 +27,16 @@ namespace {
 struct Base { static constexpr float exact_to = INFINITY; };
 struct FExp : Base { static float f(float x) { return k_exp(x); } static double r(double x) { return std::exp(x); } };
 struct FLog : Base { static float f(float x) { return k_log(x); } static double r(double x) { return std::log(x); } };
-// sin/cos are accurate for |x| <= 2^28 (vmath.inc); beyond, only finite and in [-1, 1] is checked.
-struct FSin {
-  static constexpr float exact_to = 268435456.0f;
+// sin/cos: the blocked loop (float reduction; blocks with a far argument go to libm).
+struct FSin : Base {
   static float f(float x) { return k_sin(x); }
   static double r(double x) { return std::sin(x); }
+  static void loop(const float* x, float* y, int64_t n) { k_sincos_loop(x, y, n, 0); }
 };
-struct FCos {
-  static constexpr float exact_to = 268435456.0f;
+struct FCos : Base {
   static float f(float x) { return k_cos(x); }
   static double r(double x) { return std::cos(x); }
+  static void loop(const float* x, float* y, int64_t n) { k_sincos_loop(x, y, n, 1); }
 };
 struct FTanh : Base { static float f(float x) { return k_tanh(x); } static double r(double x) { return std::tanh(x); } };
 struct FSigmoid : Base {
@@ -49,9 +49,16 @@ struct FErf : Base { static float f(float x) { return k_erf(x); } static double 
 struct FErfc : Base { static float f(float x) { return k_erfc(x); } static double r(double x) { return std::erfc(x); } };
 
 // The loop the kernel units run (unary_loop): this is what must vectorise.
+// A function with its own loop (F::loop) is checked through that loop.
+template <class F, class = void> struct HasLoop { static constexpr bool value = false; };
+template <class F> struct HasLoop<F, decltype(void(&F::loop))> { static constexpr bool value = true; };
 template <class F>
 __attribute__((noinline)) void apply(const float* x, float* y, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) y[i] = F::f(x[i]);
+  if constexpr (HasLoop<F>::value) {
+    F::loop(x, y, n);
+  } else {
+    for (int64_t i = 0; i < n; ++i) y[i] = F::f(x[i]);
+  }
 }
 
 double ulp_err(float got, double ref) {
