@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import sys
 import time
-from typing import Any, Callable, Dict, List, Optional, Sequence
+from typing import Any, Callable, Dict, List, Optional, Sequence, Union
 
 import numpy as np
 
@@ -19,6 +19,8 @@ from gradcore._core import Tensor
 from gradcore.autograd import no_grad
 
 __all__ = ["fit", "evaluate", "plot_history"]
+
+PathLike = Union[str, "os.PathLike[str]"]
 
 
 def _accuracy_count(out: Tensor, target: Any) -> Optional[int]:
@@ -58,7 +60,7 @@ def evaluate(model: Any, loss_fn: Callable[..., Tensor], loader: Any) -> Dict[st
     return res
 
 
-def _progress_bar(progress: Optional[bool]) -> Optional[Callable[..., Any]]:
+def _progress_bar(progress: Optional[bool]) -> Any:
     """tqdm's class when a bar is wanted: ``progress=True`` (ImportError naming the extra
     without tqdm), or ``None`` and stderr (where the bar is drawn) is a terminal and tqdm is
     installed; None for no bar."""
@@ -74,7 +76,7 @@ def _progress_bar(progress: Optional[bool]) -> Optional[Callable[..., Any]]:
         if progress is None:
             return None
         raise ImportError("fit(progress=True) needs tqdm: pip install 'gradcore[progress]' (or pip install tqdm)") from e
-    return tqdm  # type: ignore[no-any-return]
+    return tqdm
 
 
 def _loader_generators(loader: Any) -> List[Any]:
@@ -124,8 +126,8 @@ def _read_checkpoint(path: str, model: Any, optimizer: Any, scheduler: Any, load
 
 def fit(model: Any, loss_fn: Callable[..., Tensor], optimizer: Any, loader: Any, epochs: int = 1,
         val_loader: Any = None, progress: Optional[bool] = None, log: Callable[[str], None] = print,
-        scheduler: Any = None, callbacks: Optional[Sequence[Any]] = None, log_dir: Optional[str] = None,
-        checkpoint_dir: Optional[str] = None, resume: bool = False) -> Dict[str, List[float]]:
+        scheduler: Any = None, callbacks: Optional[Sequence[Any]] = None, log_dir: Optional[PathLike] = None,
+        checkpoint_dir: Optional[PathLike] = None, resume: bool = False) -> Dict[str, List[float]]:
     """Train ``model`` for ``epochs`` passes over ``loader``; return the history.
 
     ``loader`` is any iterable of ``(input, target)`` batches (a DataLoader, a list); a bar

@@ -56,35 +56,37 @@ def _scalar(value: Any) -> float:
     return float(a.reshape(()).item())
 
 
-# TensorFlow's default histogram buckets: +-1e-12 * 1.1**k up to 1e20, and 0.
-_POS = [1e-12]
-while _POS[-1] < 1e20:
-    _POS.append(_POS[-1] * 1.1)
+# TensorFlow's default histogram buckets: +-1e-12 * 1.1**k below 1e20, and 0.
+_POS: List[float] = []
+_v = 1e-12
+while _v < 1e20:
+    _POS.append(_v)
+    _v *= 1.1
 _TF_EDGES = np.array([-x for x in reversed(_POS)] + [0.0] + _POS)
 
 
 def _histogram(values: Any, bins: Any, max_bins: Optional[int]) -> Any:
     """A HistogramProto of ``values`` (``bins`` as NumPy's histogram takes it, or
-    "tensorflow"); empty buckets outside the data are dropped, ``max_bins`` merges
-    neighbours until at most that many remain."""
+    "tensorflow"), as PyTorch builds it: with more than ``max_bins`` buckets, runs of
+    ``len // max_bins`` neighbours are merged (the last run padded); then only the buckets
+    from the first to the last non-empty one are kept, plus one empty bucket ending where
+    the first non-empty one begins (TensorBoard stores right limits only)."""
     a = _array(values).astype(np.float64).ravel()
     if a.size == 0:
-        raise ValueError("The histogram is empty, please file a bug report.")
+        raise ValueError("The input has no element.")
     edges = _TF_EDGES if isinstance(bins, str) and bins == "tensorflow" else bins
     counts, limits = np.histogram(a, bins=edges)
     if max_bins is not None and len(counts) > max_bins:
-        group = -(-len(counts) // max_bins)
-        pad = -len(counts) % group
-        counts = np.pad(counts, (0, pad)).reshape(-1, group).sum(axis=1)
-        limits = np.append(limits[:-1:group], limits[-1])
-    nz = np.nonzero(counts)[0]
-    if nz.size:  # keep one empty bucket either side of the data, as TensorBoard's own writer does
-        lo, hi = max(int(nz[0]) - 1, 0), min(int(nz[-1]) + 1, len(counts) - 1)
-        counts, limits = counts[lo:hi + 1], limits[lo:hi + 2]
+        run = len(counts) // max_bins
+        counts = np.pad(counts, (0, -len(counts) % run)).reshape(-1, run).sum(axis=1)
+        limits = np.append(limits[:-1:run], limits[-1])
+    nz = np.flatnonzero(counts)
+    first, last = (int(nz[0]), int(nz[-1])) if nz.size else (0, len(counts) - 1)
+    kept = np.concatenate([[0], counts[first:last + 1]])
     return summary_pb2.HistogramProto(min=float(a.min()), max=float(a.max()), num=int(a.size),
                                       sum=float(a.sum()), sum_squares=float(np.dot(a, a)),
-                                      bucket_limit=[float(x) for x in limits[1:]],
-                                      bucket=[float(c) for c in counts])
+                                      bucket_limit=[float(x) for x in limits[first:last + 2]],
+                                      bucket=[float(c) for c in kept])
 
 
 def _plugin_value(tag: str, plugin: str, content: bytes, tensor: Any = None) -> Any:
@@ -129,7 +131,8 @@ class SummaryWriter:
     ``max_queue`` events are buffered and flushed at least every ``flush_secs`` seconds.
     """
 
-    def __init__(self, log_dir: Optional[str] = None, comment: str = "", purge_step: Optional[int] = None,
+    def __init__(self, log_dir: Optional[Union[str, "os.PathLike[str]"]] = None, comment: str = "",
+                 purge_step: Optional[int] = None,
                  max_queue: int = 10, flush_secs: int = 120, filename_suffix: str = "") -> None:
         if not log_dir:
             stamp = datetime.now().strftime("%b%d_%H-%M-%S")
@@ -211,29 +214,25 @@ class SummaryWriter:
                     not all(isinstance(v, type(hparam_dict[k])) for v in vals):
                 raise TypeError(f"parameter: hparam_domain_discrete[{k}] should be a list of same type as "
                                 f"hparam_dict[{k}].")
-        infos, session = [], {}
+        # Kinds as PyTorch writes them: its isinstance(v, (int, float)) test comes first, so a
+        # bool is a number (0/1, DATA_TYPE_FLOAT64) there too.
+        infos, start = [], plugin_data_pb2.SessionStartInfo()
         for k, v in hparam_dict.items():
-            if isinstance(v, Tensor):
-                v = _scalar(v)
             if v is None:
                 continue
-            if isinstance(v, bool):
-                dtype = api_pb2.DATA_TYPE_BOOL
+            if isinstance(v, Tensor):
+                dtype, field, v, domain = api_pb2.DATA_TYPE_FLOAT64, "number_value", _scalar(v), None
             elif isinstance(v, (int, float)):
-                dtype, v = api_pb2.DATA_TYPE_FLOAT64, float(v)
+                dtype, field, domain = api_pb2.DATA_TYPE_FLOAT64, "number_value", domains.get(k)
             elif isinstance(v, str):
-                dtype = api_pb2.DATA_TYPE_STRING
+                dtype, field, domain = api_pb2.DATA_TYPE_STRING, "string_value", domains.get(k)
             else:
                 raise ValueError("value should be one of int, float, str, bool, or torch.Tensor")
-            info = api_pb2.HParamInfo(name=k, type=dtype)
-            if k in domains:
-                info.domain_discrete.extend(domains[k])
-            infos.append(info)
-            session[k] = v
-        start = plugin_data_pb2.SessionStartInfo()
-        for k, v in session.items():
-            field = "bool_value" if isinstance(v, bool) else "number_value" if isinstance(v, float) else "string_value"
             setattr(start.hparams[k], field, v)
+            info = api_pb2.HParamInfo(name=k, type=dtype)
+            for d in domain or ():
+                setattr(info.domain_discrete.values.add(), field, d)
+            infos.append(info)
         experiment = api_pb2.Experiment(hparam_infos=infos, metric_infos=[
             api_pb2.MetricInfo(name=api_pb2.MetricName(tag=k)) for k in metric_dict])
         values = [
