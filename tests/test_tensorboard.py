@@ -208,7 +208,8 @@ def test_fit_log_dir(tmp_path):
     assert {"loss/train", "accuracy/train", "loss/val", "accuracy/val", "lr/group0", "loss/train_step"} <= tags
     assert {f"grad_norm/{n}" for n in names} <= tags
     assert [(e.step, e.value) for e in acc.Scalars("loss/train")] == \
-        [(i + 1, pytest.approx(v, rel=1e-6)) for i, v in enumerate(hist["loss"])]
+        [(3 * (i + 1), pytest.approx(v, rel=1e-6)) for i, v in enumerate(hist["loss"])]
+    assert [(e.step, e.value) for e in acc.Scalars("epoch")] == [(3, 1), (6, 2), (9, 3)]
     assert [e.value for e in acc.Scalars("accuracy/val")] == pytest.approx(hist["val_accuracy"], rel=1e-6)
     assert [e.value for e in acc.Scalars("lr/group0")] == pytest.approx([0.1, 0.05, 0.025])
     assert [e.step for e in acc.Scalars("loss/train_step")] == list(range(1, 10))
@@ -216,3 +217,30 @@ def test_fit_log_dir(tmp_path):
         got = [(e.step, e.value) for e in acc.Scalars(f"grad_norm/{n}")]
         assert [s for s, _ in got] == list(range(1, 10))
         assert [v for _, v in got] == pytest.approx([step[n] for step in Norms.seen], rel=1e-5)
+
+
+def test_fit_resume_purges_what_the_interrupted_run_logged_after_its_checkpoint(tmp_path):
+    rng = np.random.default_rng(1)
+    x = gc.tensor(rng.standard_normal((16, 4)).astype(np.float32))
+    y = gc.tensor(rng.integers(0, 2, 16).astype(np.int64))
+    batches = [(x[i:i + 8], y[i:i + 8]) for i in range(0, 16, 8)]
+
+    def run(epochs, resume):
+        gc.manual_seed(0)
+        model = nn.Linear(4, 2)
+        return fit(model, nn.CrossEntropyLoss(), gc.optim.SGD(model.parameters(), lr=0.1), batches, epochs=epochs,
+                   progress=False, log=lambda s: None, log_dir=str(tmp_path / "tb"),
+                   checkpoint_dir=str(tmp_path / "ck"), resume=resume)
+
+    run(2, False)  # checkpoint after step 4
+    with SummaryWriter(str(tmp_path / "tb"), filename_suffix=".crashed") as w:  # logged, then the crash
+        for step in (5, 6):
+            w.add_scalar("loss/train_step", -1.0, step)
+        w.add_scalar("loss/train", -1.0, 6)
+    hist = run(3, True)
+    acc = _read(tmp_path / "tb")
+    steps = [e.step for e in acc.Scalars("loss/train_step")]
+    assert steps == [1, 2, 3, 4, 5, 6]
+    assert all(e.value >= 0 for e in acc.Scalars("loss/train_step"))
+    assert [(e.step, e.value) for e in acc.Scalars("loss/train")] == \
+        [(2 * (i + 1), pytest.approx(v, rel=1e-6)) for i, v in enumerate(hist["loss"])]

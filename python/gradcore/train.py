@@ -145,9 +145,12 @@ def fit(model: Any, loss_fn: Callable[..., Tensor], optimizer: Any, loader: Any,
 
     ``log_dir``: TensorBoard event files there (``gradcore[tensorboard]``): per step
     ``loss/train_step`` and ``grad_norm/<parameter name>`` (the 2-norm of each parameter's
-    gradient before ``optimizer.step()``); per epoch ``loss/train``, ``accuracy/train``,
-    ``loss/val``, ``accuracy/val`` and ``lr/group<i>`` (each parameter group's learning rate
-    used in that epoch). Steps count batches from 1, epochs from 1.
+    gradient before ``optimizer.step()``); per epoch ``epoch``, ``loss/train``,
+    ``accuracy/train``, ``loss/val``, ``accuracy/val`` and ``lr/group<i>`` (each parameter
+    group's learning rate used in that epoch). Every tag's x-axis is the global step (batches
+    from 1; an epoch's values sit at its last step), so a resumed run passes the checkpoint's
+    step + 1 as ``purge_step`` and TensorBoard hides whatever the interrupted run logged
+    after its checkpoint.
 
     ``checkpoint_dir``: after each epoch, ``<checkpoint_dir>/last.safetensors`` is replaced
     atomically by a checkpoint (see :func:`gradcore.save`) of the epoch count, the model,
@@ -257,7 +260,7 @@ def fit(model: Any, loss_fn: Callable[..., Tensor], optimizer: Any, loader: Any,
                     line += f"  val_acc {v['accuracy']:.4f}"
             emit(line + f"  ({dt:.2f} s)")
             if writer is not None:
-                _log_epoch(writer, history, lrs, epoch, have_acc)
+                _log_epoch(writer, history, lrs, epoch, step, have_acc)
             for cb in epoch_end:
                 cb(epoch, history)
             if ck_path is not None:
@@ -270,15 +273,17 @@ def fit(model: Any, loss_fn: Callable[..., Tensor], optimizer: Any, loader: Any,
     return history
 
 
-def _log_epoch(writer: Any, history: Dict[str, List[float]], lrs: List[float], epoch: int, have_acc: bool) -> None:
-    writer.add_scalar("loss/train", history["loss"][-1], epoch)
+def _log_epoch(writer: Any, history: Dict[str, List[float]], lrs: List[float], epoch: int, step: int,
+               have_acc: bool) -> None:
+    writer.add_scalar("epoch", epoch, step)
+    writer.add_scalar("loss/train", history["loss"][-1], step)
     if have_acc:
-        writer.add_scalar("accuracy/train", history["accuracy"][-1], epoch)
+        writer.add_scalar("accuracy/train", history["accuracy"][-1], step)
     for key, tag in (("val_loss", "loss/val"), ("val_accuracy", "accuracy/val")):
         if history.get(key):
-            writer.add_scalar(tag, history[key][-1], epoch)
+            writer.add_scalar(tag, history[key][-1], step)
     for i, lr in enumerate(lrs):
-        writer.add_scalar(f"lr/group{i}", lr, epoch)
+        writer.add_scalar(f"lr/group{i}", lr, step)
 
 
 def _write_checkpoint(path: str, model: Any, optimizer: Any, scheduler: Any, loader: Any, epoch: int, step: int,

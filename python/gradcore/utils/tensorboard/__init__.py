@@ -249,12 +249,15 @@ class SummaryWriter:
             for k, v in metric_dict.items():
                 w.add_scalar(k, v, global_step)
 
-    def add_graph(self, model: Any, input_to_model: Any = None, verbose: bool = False) -> None:
+    def add_graph(self, model: Any, input_to_model: Any = None, verbose: bool = False,
+                  use_strict_trace: bool = True) -> None:
         """The graph autograd records when ``model`` runs on ``input_to_model`` (a tensor or
         a tuple/list of them): one node per backward node (its op the node's name), per
         parameter (``0/weight``: the module path, TensorBoard groups by "/"), per input
         (``input/0``) and per output (``output/0``). Floating inputs are fed as copies that
-        require grad so that they appear in the graph; the model's gradients are untouched."""
+        require grad so that they appear in the graph; the model's gradients are untouched.
+        ``verbose`` prints the nodes. ``use_strict_trace`` (PyTorch's JIT-tracing option) has
+        nothing to control here: the graph is what autograd recorded."""
         inputs = input_to_model if isinstance(input_to_model, (tuple, list)) else (input_to_model,)
         if input_to_model is None:
             inputs = ()
