@@ -218,6 +218,8 @@ def test_fit_resume_bad_input(tmp_path):
         _fit(None, 1, resume=True)
     with pytest.raises(ValueError, match="epochs"):
         _fit(None, -1)
+    with pytest.raises(TypeError, match="epochs"):
+        _fit(None, 2.0)
     bad = tmp_path / "bad"
     bad.mkdir()
     (bad / "last.safetensors").write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{not json at all}")

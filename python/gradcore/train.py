@@ -168,8 +168,10 @@ def fit(model: Any, loss_fn: Callable[..., Tensor], optimizer: Any, loader: Any,
     :class:`gradcore.nn.utils.GradientMonitor`), and ``on_epoch_end(epoch, history)``
     after each epoch's history entries are written.
     """
-    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 0:
-        raise ValueError(f"fit: epochs must be a non-negative int, got {epochs!r}")
+    if isinstance(epochs, bool) or not isinstance(epochs, int):
+        raise TypeError(f"fit: epochs must be an int, got {type(epochs).__name__}")
+    if epochs < 0:
+        raise ValueError(f"fit: epochs must be non-negative, got {epochs}")
     if resume and checkpoint_dir is None:
         raise ValueError("fit: resume=True needs checkpoint_dir (where the checkpoint is read from)")
     after_backward = [cb.on_after_backward for cb in callbacks or () if hasattr(cb, "on_after_backward")]
@@ -206,42 +208,45 @@ def fit(model: Any, loss_fn: Callable[..., Tensor], optimizer: Any, loader: Any,
             t0 = time.perf_counter()
             total, count, correct, have_acc = 0.0, 0, 0, True
             bar = tqdm(total=n_batches, desc=f"epoch {epoch}/{epochs}", unit="batch", leave=False) if tqdm else None
-            for xb, yb in loader:
-                optimizer.zero_grad()
-                out = model(xb)
-                loss = loss_fn(out, yb)
-                loss.backward()
-                for cb in after_backward:
-                    cb(model, loss)
-                step += 1
-                if writer is not None and params:
-                    norms = _core.tensor_norms([p.grad for p in params]).numpy()
-                    for name, v in zip(names, norms):
-                        if v == v:  # NaN: the parameter got no gradient
-                            writer.add_scalar(f"grad_norm/{name}", float(v), step)
-                optimizer.step()
-                n = out.shape[0] if out.ndim else 1
-                value = loss.item()
-                total += value * n
-                count += n
-                c = _accuracy_count(out, yb)
-                have_acc = have_acc and c is not None
-                correct += c or 0
-                if writer is not None:
-                    writer.add_scalar("loss/train_step", value, step)
-                run_steps += 1
+            try:
+                for xb, yb in loader:
+                    optimizer.zero_grad()
+                    out = model(xb)
+                    loss = loss_fn(out, yb)
+                    loss.backward()
+                    for cb in after_backward:
+                        cb(model, loss)
+                    step += 1
+                    if writer is not None and params:
+                        norms = _core.tensor_norms([p.grad for p in params]).numpy()
+                        for name, v in zip(names, norms):
+                            if v == v:  # NaN: the parameter got no gradient
+                                writer.add_scalar(f"grad_norm/{name}", float(v), step)
+                    optimizer.step()
+                    n = out.shape[0] if out.ndim else 1
+                    value = loss.item()
+                    total += value * n
+                    count += n
+                    c = _accuracy_count(out, yb)
+                    have_acc = have_acc and c is not None
+                    correct += c or 0
+                    if writer is not None:
+                        writer.add_scalar("loss/train_step", value, step)
+                    run_steps += 1
+                    if bar is not None:
+                        post = {"loss": f"{total / count:.4f}"}
+                        if have_acc:
+                            post["acc"] = f"{correct / count:.4f}"
+                        if left is not None:  # the whole run's remaining time, at this call's mean step time
+                            eta = (time.perf_counter() - run_t0) / run_steps * max(left - run_steps, 0)
+                            post["run_eta"] = f"{int(eta) // 60}:{int(eta) % 60:02d}"
+                        bar.set_postfix(post, refresh=False)
+                        bar.update(1)
                 if bar is not None:
-                    post = {"loss": f"{total / count:.4f}"}
-                    if have_acc:
-                        post["acc"] = f"{correct / count:.4f}"
-                    if left is not None:  # the whole run's remaining time, at this call's mean step time
-                        eta = (time.perf_counter() - run_t0) / run_steps * max(left - run_steps, 0)
-                        post["run_eta"] = f"{int(eta) // 60}:{int(eta) % 60:02d}"
-                    bar.set_postfix(post, refresh=False)
-                    bar.update(1)
-            if bar is not None:
-                bar.refresh()  # the epoch's final rate and postfix, however short the epoch was
-                bar.close()
+                    bar.refresh()  # the epoch's final rate and postfix, however short the epoch was
+            finally:
+                if bar is not None:
+                    bar.close()
             if scheduler is not None:
                 scheduler.step()
             dt = time.perf_counter() - t0

@@ -26,7 +26,7 @@ try:
     )
     from tensorboard.plugins.hparams import api_pb2, plugin_data_pb2
     from tensorboard.summary.writer.event_file_writer import EventFileWriter
-except ImportError as e:  # pragma: no cover - exercised by tests that hide the package
+except ImportError as e:  # tests/test_tensorboard.py hides the package to check this message
     raise ImportError("gradcore.utils.tensorboard needs the tensorboard package: "
                       "pip install 'gradcore[tensorboard]' (or pip install tensorboard)") from e
 
@@ -38,7 +38,8 @@ __all__ = ["SummaryWriter"]
 
 
 def _array(x: Any) -> np.ndarray:
-    """A NumPy copy-free view of a number, array or gradcore tensor (bfloat16 via float32)."""
+    """A number, array or gradcore tensor as a NumPy array (no copy where possible; bfloat16
+    through float32, which holds it exactly)."""
     if isinstance(x, Tensor):
         x = x.detach()
         if x.dtype is _core.bfloat16:
