@@ -6,6 +6,7 @@ import importlib
 import os
 import socket
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -24,6 +25,15 @@ def _read(d):
     acc = EventAccumulator(str(d), size_guidance={"scalars": 0, "histograms": 0, "tensors": 0})
     acc.Reload()
     return acc
+
+
+def _next_second():
+    """Event files are read in name order, and a name starts with the second it was created
+    in (then host, pid and a counter that sorts as text): a file that must be read after
+    another one is created in a later second."""
+    t = int(time.time())
+    while int(time.time()) == t:
+        time.sleep(0.01)
 
 
 def _runs(d):
@@ -151,6 +161,7 @@ def test_purge_step_hides_the_crashed_runs_tail(tmp_path):
     with SummaryWriter(str(tmp_path), filename_suffix=".a") as w:
         for s in range(10):
             w.add_scalar("x", float(s), s)
+    _next_second()
     with SummaryWriter(str(tmp_path), purge_step=5, filename_suffix=".b") as w:
         for s in range(5, 8):
             w.add_scalar("x", 100.0 + s, s)
@@ -166,6 +177,7 @@ def test_default_log_dir_and_reopen_after_close(tmp_path, monkeypatch):
     assert d.startswith("runs" + os.sep) and d.endswith(socket.gethostname() + "_lr0.1")
     w.add_scalar("a", 1.0, 0)
     w.close()
+    _next_second()
     w.add_scalar("a", 2.0, 1)  # a closed writer reopens a new file, as torch's does
     w.flush()
     w.close()
@@ -237,6 +249,7 @@ def test_fit_resume_purges_what_the_interrupted_run_logged_after_its_checkpoint(
         for step in (5, 6):
             w.add_scalar("loss/train_step", -1.0, step)
         w.add_scalar("loss/train", -1.0, 6)
+    _next_second()
     hist = run(3, True)
     acc = _read(tmp_path / "tb")
     steps = [e.step for e in acc.Scalars("loss/train_step")]
