@@ -18,6 +18,7 @@ import json
 import math
 import os
 import uuid
+from collections import OrderedDict
 from typing import Any, Dict, Union
 
 import numpy as np
@@ -132,7 +133,10 @@ def _flatten(obj: Any, prefix: str, arrays: Dict[str, Any], top: bool = False) -
         for k, v in obj.items():
             key = f"{prefix}.{k}" if prefix else str(k)
             out[str(k)] = _flatten(v, key, arrays)
-        return {"__dict__": out, "__intkeys__": [str(k) for k in obj if isinstance(k, int)]}
+        node: Dict[str, Any] = {"__dict__": out, "__intkeys__": [str(k) for k in obj if isinstance(k, int)]}
+        if isinstance(obj, OrderedDict):  # a module's state_dict: it comes back as one, as from torch.load
+            node["__ordered__"] = True
+        return node
     if isinstance(obj, (list, tuple)):
         return {"__list__": [_flatten(v, f"{prefix}.{i}" if prefix else str(i), arrays) for i, v in enumerate(obj)],
                 "__tuple__": isinstance(obj, tuple)}
@@ -149,7 +153,8 @@ def _unflatten(layout: Any, tensors: Dict[str, Tensor]) -> Any:
             return tensors[layout["__tensor__"]]
         if "__dict__" in layout:
             ints = set(layout.get("__intkeys__", []))
-            return {(int(k) if k in ints else k): _unflatten(v, tensors) for k, v in layout["__dict__"].items()}
+            d = {(int(k) if k in ints else k): _unflatten(v, tensors) for k, v in layout["__dict__"].items()}
+            return OrderedDict(d) if layout.get("__ordered__") else d
         if "__list__" in layout:
             items = [_unflatten(v, tensors) for v in layout["__list__"]]
             return tuple(items) if layout.get("__tuple__") else items
@@ -158,8 +163,11 @@ def _unflatten(layout: Any, tensors: Dict[str, Tensor]) -> Any:
 
 
 def _is_flat_tensor_dict(obj: Any) -> bool:
-    return isinstance(obj, dict) and all(isinstance(k, str) and isinstance(v, (Tensor, np.ndarray))
-                                         for k, v in obj.items())
+    """A plain dict of tensors under str keys in sorted order: stored with no layout (the file
+    lists tensors sorted by name, so that order is what comes back). An OrderedDict or another
+    key order gets the layout, which restores the type and the order."""
+    return type(obj) is dict and list(obj) == sorted(obj, key=str) and \
+        all(isinstance(k, str) and isinstance(v, (Tensor, np.ndarray)) for k, v in obj.items())
 
 
 def save(obj: Any, path: PathLike) -> None:

@@ -1,0 +1,1 @@
+"""``gradcore.utils`` (PyTorch's ``torch.utils``): ``tensorboard`` (``SummaryWriter``)."""
