@@ -19,14 +19,25 @@
 #include <thread>
 #include <vector>
 
+#ifdef __AVX512F__
+#include <immintrin.h>
+#endif
+
 namespace {
 #define GC_FAST_MATH 1
 #include "kernels/vmath.inc"
+#ifdef __AVX512F__
+// The avx512 unit runs its own loops for these (kernels_impl.inc, GC_VMATH_AVX512).
+#include "kernels/avx512/vmath_avx512.inc"
+#define GC_V512(FN) static void loop(const float* x, float* y, int64_t n) { FN(x, y, n); }
+#else
+#define GC_V512(FN)
+#endif
 
 // exact_to: the |x| up to which the ulp bound is claimed (all of float by default).
 struct Base { static constexpr float exact_to = INFINITY; };
-struct FExp : Base { static float f(float x) { return k_exp(x); } static double r(double x) { return std::exp(x); } };
-struct FLog : Base { static float f(float x) { return k_log(x); } static double r(double x) { return std::log(x); } };
+struct FExp : Base { static float f(float x) { return k_exp(x); } static double r(double x) { return std::exp(x); } GC_V512(v512_exp_loop) };
+struct FLog : Base { static float f(float x) { return k_log(x); } static double r(double x) { return std::log(x); } GC_V512(v512_log_loop) };
 // sin/cos: the blocked loop (float reduction; blocks with a far argument go to libm).
 struct FSin : Base {
   static float f(float x) { return k_sin(x); }
@@ -38,13 +49,14 @@ struct FCos : Base {
   static double r(double x) { return std::cos(x); }
   static void loop(const float* x, float* y, int64_t n) { k_sincos_loop(x, y, n, 1); }
 };
-struct FTanh : Base { static float f(float x) { return k_tanh(x); } static double r(double x) { return std::tanh(x); } };
+struct FTanh : Base { static float f(float x) { return k_tanh(x); } static double r(double x) { return std::tanh(x); } GC_V512(v512_tanh_loop) };
 struct FSigmoid : Base {
   static float f(float x) { return k_sigmoid(x); }
   static double r(double x) { return 1.0 / (1.0 + std::exp(-x)); }
+  GC_V512(v512_sigmoid_loop)
 };
 struct FExpm1 : Base { static float f(float x) { return k_expm1(x); } static double r(double x) { return std::expm1(x); } };
-struct FLog1p : Base { static float f(float x) { return k_log1p(x); } static double r(double x) { return std::log1p(x); } };
+struct FLog1p : Base { static float f(float x) { return k_log1p(x); } static double r(double x) { return std::log1p(x); } GC_V512(v512_log1p_loop) };
 struct FErf : Base { static float f(float x) { return k_erf(x); } static double r(double x) { return std::erf(x); } };
 struct FErfc : Base { static float f(float x) { return k_erfc(x); } static double r(double x) { return std::erfc(x); } };
 

@@ -8,6 +8,7 @@ namespace gradcore {
 namespace avx512 {
 namespace {
 #define GC_FAST_MATH 1  // vectorised float32 exp/log/tanh (kernels_impl.inc)
+#define GC_VMATH_AVX512 1  // AVX-512 loops for exp/log/log1p/tanh/sigmoid/silu
 #include "kernels/kernels_impl.inc"
 
 // sgemm micro-kernel, 6 x 64: 24 zmm accumulators (6 rows x 4 vectors of 16 floats), so
