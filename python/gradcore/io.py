@@ -277,6 +277,8 @@ def load(path: PathLike, map_location: Any = None, *, weights_only: Any = None, 
         raise ValueError(f"load: {path} is not a valid safetensors file ({e})") from e
     tensors: Dict[str, Tensor] = {}
     for k, a in arrays.items():
+        if getattr(getattr(a, "dtype", None), "name", "") == "bfloat16":  # ml_dtypes' NumPy bfloat16, if installed
+            a = _BF16(np.ascontiguousarray(a).view("<u2"))
         if isinstance(a, _BF16):  # bfloat16 bits -> float32 (exact) -> bfloat16 (exact)
             f32 = (a.bits.astype(np.uint32) << 16).view(np.float32)
             tensors[k] = _core.tensor(f32, dtype=_core.bfloat16)
