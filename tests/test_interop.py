@@ -511,3 +511,15 @@ def test_load_bfloat16_with_ml_dtypes_installed(tmp_path: Path) -> None:
     gc.save({"w": gc.tensor([1.5, -2.0, 3.0], dtype=gc.bfloat16)}, path)
     w = gc.load(path)["w"]
     assert w.dtype is gc.bfloat16 and w.tolist() == [1.5, -2.0, 3.0]
+
+
+def test_foreign_types_named_in_op_errors() -> None:
+    t = torch.ones(2)
+    with pytest.raises(TypeError, match=r"unsupported operand types torch\.Tensor and torch\.Tensor"):
+        gc.add(t, t)
+    with pytest.raises(TypeError, match=r"bias must be a Tensor or None, got torch\.Tensor"):
+        gc.nn.functional.linear(gc.ones(2, 2), gc.ones(2, 2), t)
+    with pytest.raises(TypeError, match=r"got torch\.Tensor"):  # was RuntimeError "Unable to cast"
+        gc.zeros(t)
+    with pytest.raises(TypeError):  # torch refuses it with the same type
+        torch.zeros(t)

@@ -372,8 +372,12 @@ Shape parse_shape(py::args args) {
                "size entries must be ints, got a Tensor of shape ", shape_str(t.shape));
     }
     GC_CHECK((py::isinstance<py::int_>(d) || PyIndex_Check(d.ptr())) && !PyFloat_Check(d.ptr()), TypeError,
-             "shape entries must be ints, got ", std::string(py::str(py::type::of(d).attr("__name__"))));
-    return d.cast<int64_t>();
+             "shape entries must be ints, got ", type_display_name(d));
+    try {
+      return d.cast<int64_t>();
+    } catch (py::cast_error&) {  // an __index__ that fails (a float tensor of another library)
+      throw TypeError("shape entries must be ints, got " + type_display_name(d) + " (not an integer)");
+    }
   };
   Shape s;
   if (args.size() == 1 && !py::isinstance<py::int_>(args[0]) && !py::isinstance<Tensor>(args[0]) &&
