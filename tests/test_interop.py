@@ -523,3 +523,18 @@ def test_foreign_types_named_in_op_errors() -> None:
         gc.zeros(t)
     with pytest.raises(TypeError):  # torch refuses it with the same type
         torch.zeros(t)
+
+
+def test_as_tensor_of_array_interface_shares_memory() -> None:
+    a = np.arange(6.0).reshape(2, 3)[:, 1:]
+
+    class Iface:  # NumPy's array interface only (no DLPack, no buffer protocol)
+        __array_interface__ = a.__array_interface__
+
+    g = gc.as_tensor(Iface())
+    assert g.tolist() == a.tolist()
+    g[0, 0] = -5.0
+    assert a[0, 0] == -5.0
+    c = gc.tensor(Iface())  # tensor() still copies
+    c[0, 0] = 1.0
+    assert a[0, 0] == -5.0

@@ -617,6 +617,10 @@ void bind_tensor(py::module_& m, TensorClass& cls) {
           TensorPtr t = data.cast<TensorPtr>();
           return dtype.is_none() ? t : ops::to_dtype(t, parse_dtype(dtype, t->dtype));
         }
+        // An object exposing NumPy's array interface (not DLPack) is viewed, not copied.
+        if (!py::isinstance<py::array>(data) && !is_dlpack_object(data) &&
+            (py::hasattr(data, "__array_interface__") || py::hasattr(data, "__array_struct__")))
+          data = np().attr("asarray")(data);
         if (py::isinstance<py::array>(data)) {
           py::array a = py::reinterpret_borrow<py::array>(data);
           std::string n = py::str(a.dtype().attr("name"));
@@ -634,8 +638,8 @@ void bind_tensor(py::module_& m, TensorClass& cls) {
         return tensor_from_data(data, opt_dtype(dtype));
       }, py::arg("data"), py::arg("dtype") = py::none(), py::arg("device") = py::none(),
       "Like tensor(), but without a copy when possible: a Tensor of the same dtype is returned as is; a NumPy "
-      "array (writable, of a gradcore dtype) and an object with __dlpack__ (a PyTorch or JAX tensor) share "
-      "memory; anything else (lists, numbers) is copied.");
+      "array (writable, of a gradcore dtype), an object with __array_interface__ and one with __dlpack__ (a "
+      "PyTorch or JAX tensor) share memory; anything else (lists, numbers) is copied.");
   m.def("from_numpy", [](py::object arr) {
         GC_CHECK(py::isinstance<py::array>(arr), TypeError, "expected np.ndarray (got ", type_display_name(arr), ")",
                  is_dlpack_object(arr) ? "; gc.from_dlpack() or gc.as_tensor() share the memory of a tensor of "

@@ -2068,7 +2068,7 @@ def argwhere(input: Tensor) -> Tensor:
     """
 def as_tensor(data: typing.Any, dtype: typing.Any = None, device: typing.Any = None) -> Tensor:
     """
-    Like tensor(), but without a copy when possible: a Tensor of the same dtype is returned as is; a NumPy array (writable, of a gradcore dtype) and an object with __dlpack__ (a PyTorch or JAX tensor) share memory; anything else (lists, numbers) is copied.
+    Like tensor(), but without a copy when possible: a Tensor of the same dtype is returned as is; a NumPy array (writable, of a gradcore dtype), an object with __array_interface__ and one with __dlpack__ (a PyTorch or JAX tensor) share memory; anything else (lists, numbers) is copied.
     """
 def asin(input: Tensor) -> Tensor:
     """
