@@ -318,10 +318,13 @@ void bind_interop(py::module_& m, TensorClass& cls) {
   cls.def("__dlpack_device__", [](const Tensor&) { return py::make_tuple(static_cast<int>(kDLCPU), 0); },
           "(1, 0): kDLCPU, device 0.");
   cls.def_property_readonly("__array_interface__", [](const TensorPtr& t) {
-        GC_CHECK(!t->needs_grad(), RuntimeError,
-                 "Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() instead.");
-        GC_CHECK(t->dtype != DType::BFloat16, TypeError,
-                 "Got unsupported ScalarType BFloat16 (NumPy has no bfloat16; convert with .float())");
+        // AttributeError (so that hasattr() is False, as for PyTorch's __cuda_array_interface__ on
+        // a CPU tensor): NumPy then falls back to __array__, which raises numpy()'s errors.
+        if (t->needs_grad())
+          throw py::attribute_error("__array_interface__: Can't call numpy() on Tensor that requires grad. Use "
+                                    "tensor.detach().numpy() instead.");
+        if (t->dtype == DType::BFloat16)
+          throw py::attribute_error("__array_interface__: NumPy has no bfloat16 (convert with .float())");
         t->storage->external_writers = true;  // See Note [External writers] (autograd/node.cpp)
         // "data" is a flat uint8 NumPy view of the bytes the tensor reaches, whose base holds
         // the Storage: the consumer keeps it (not this Tensor) alive, as for t.numpy().
@@ -346,7 +349,8 @@ void bind_interop(py::module_& m, TensorClass& cls) {
         d["version"] = 3;
         return d;
       }, "NumPy's array interface (version 3): a zero-copy description of the data that keeps the storage alive. "
-         "Raises RuntimeError for a tensor that requires grad, as numpy() does.");
+         "Absent (AttributeError) for a tensor that requires grad and for bfloat16; np.asarray() of those raises "
+         "numpy()'s RuntimeError / TypeError through __array__.");
 
   m.def("from_dlpack", [](py::object ext_tensor, py::object device, py::object copy) {
         check_device(device);

@@ -1706,7 +1706,7 @@ class Tensor:
     @property
     def __array_interface__(self) -> dict[typing.Any, typing.Any]:
         """
-        NumPy's array interface (version 3): a zero-copy description of the data that keeps the storage alive. Raises RuntimeError for a tensor that requires grad, as numpy() does.
+        NumPy's array interface (version 3): a zero-copy description of the data that keeps the storage alive. Absent (AttributeError) for a tensor that requires grad and for bfloat16; np.asarray() of those raises numpy()'s RuntimeError / TypeError through __array__.
         """
     @property
     def _version(self) -> builtins.int:
