@@ -23,7 +23,7 @@ tensor_list to_list(py::handle obj, const char* what, bool allow_none) {
   for (auto item : obj) {
     if (item.is_none() && allow_none) { out.push_back(nullptr); continue; }
     GC_CHECK(py::isinstance<Tensor>(item), TypeError, what, " must contain only Tensors, got ",
-             std::string(py::str(py::type::of(item).attr("__name__"))));
+             type_display_name(item));
     out.push_back(item.cast<TensorPtr>());
   }
   return out;

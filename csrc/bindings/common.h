@@ -162,4 +162,20 @@ void bind_stats(py::module_& m, TensorClass& cls);  // stats.cpp
 void bind_shape(py::module_& m, TensorClass& cls);  // shape.cpp: issue 12 shape ops
 void bind_random(py::module_& m, TensorClass& cls);  // random.cpp: generators, random ops, creation (issue 12)
 
+// ---- interop.cpp (issue 13): DLPack, __array_interface__ ----
+void bind_interop(py::module_& m, TensorClass& cls);
+// A type's name for error messages: "Tensor" for gradcore's own, "torch.Tensor",
+// "numpy.ndarray" for other libraries' (so that a foreign Tensor is not mistaken for ours).
+std::string type_display_name(py::handle obj);
+// Whether obj is a foreign array-like that speaks DLPack (has __dlpack__; not a gradcore
+// Tensor, not a NumPy array, which convert through their own paths).
+bool is_dlpack_object(py::handle obj);
+// A tensor sharing the memory of obj (an object with __dlpack__, or a DLPack capsule, which
+// is consumed). Memory the producer marks read-only is copied; *shared (if given) says
+// which happened. Non-CPU producers: RuntimeError.
+TensorPtr tensor_from_dlpack(py::handle obj, bool* shared);
+// tensor_from_dlpack for copying conversions (tensor()): a foreign tensor that requires
+// grad (which refuses to export) is read through its detach().
+TensorPtr tensor_from_dlpack_detached(py::handle obj);
+
 }  // namespace gradcore::bindings

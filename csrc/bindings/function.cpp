@@ -39,7 +39,7 @@ GradHook python_hook(py::function fn, void** gc_object) {
     py::object r = ref->obj(g);
     if (r.is_none()) return nullptr;
     GC_CHECK(py::isinstance<Tensor>(r), TypeError, "a gradient hook must return a Tensor or None, got ",
-             std::string(py::str(py::type::of(r).attr("__name__"))));
+             type_display_name(r));
     return r.cast<TensorPtr>();
   };
 }

@@ -203,7 +203,7 @@ ParsedKey parse_key(const Tensor& x, py::handle key) {
       throw TypeError("new(): invalid data type 'str'");  // PyTorch reads a str key as a sequence
     } else {
       throw IndexError(std::string("only integers, slices (`:`), ellipsis (`...`), None and long or byte Variables "
-                                   "are valid indices (got ") + std::string(py::str(py::type::of(it).attr("__name__"))) +
+                                   "are valid indices (got ") + type_display_name(it) +
                        ")");
     }
   }

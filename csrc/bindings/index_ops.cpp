@@ -20,7 +20,7 @@ ops::Scalar number_arg(py::handle v, const char* fn, const char* what) {
   Scalar s;
   if (parse_scalar(v, s)) return s;
   throw TypeError(std::string(fn) + "(): argument '" + what + "' must be a Number or a 0-dim Tensor, not " +
-                  std::string(py::str(py::type::of(v).attr("__name__"))));
+                  type_display_name(v));
 }
 
 ops::ScatterMode scatter_mode(py::handle reduce) {
@@ -42,12 +42,12 @@ void check_sparse_grad(bool sparse_grad) {
 std::vector<TensorPtr> index_list(py::handle indices, const char* fn) {
   GC_CHECK(py::isinstance<py::tuple>(indices) || py::isinstance<py::list>(indices), TypeError, fn,
            "(): argument 'indices' must be a tuple of Tensors, not ",
-           std::string(py::str(py::type::of(indices).attr("__name__"))));
+           type_display_name(indices));
   std::vector<TensorPtr> out;
   size_t k = 0;
   for (auto it : indices) {
     GC_CHECK(py::isinstance<Tensor>(it), TypeError, "expected Tensor as element ", k, " in argument 1, but got ",
-             std::string(py::str(py::type::of(it).attr("__name__"))));
+             type_display_name(it));
     TensorPtr t = it.cast<TensorPtr>();
     if (t->dtype == DType::Bool || t->dtype == DType::UInt8) {
       for (TensorPtr& c : ops::nonzero_indices(t)) out.push_back(c);

@@ -93,7 +93,7 @@ py::object binary(Bin k, const TensorPtr& a, py::handle other, bool reflected) {
 TensorPtr require_tensor(py::handle x, const char* fn) {
   if (py::isinstance<Tensor>(x)) return x.cast<TensorPtr>();
   throw TypeError(std::string(fn) + "(): argument 'input' must be Tensor, not " +
-                  std::string(py::str(py::type::of(x).attr("__name__"))));
+                  type_display_name(x));
 }
 
 // Functional binary form: gc.add(a, b) with tensors or scalars on either side.
@@ -106,8 +106,8 @@ py::object binary_fn(Bin k, py::handle a, py::handle b, const char* name) {
     if (!is_not_implemented(r)) return r;
   }
   throw TypeError(std::string(name) + "(): unsupported operand types " +
-                  std::string(py::str(py::type::of(a).attr("__name__"))) + " and " +
-                  std::string(py::str(py::type::of(b).attr("__name__"))));
+                  type_display_name(a) + " and " +
+                  type_display_name(b));
 }
 
 // self (op)= other: in place (Note [In-place ops]); returns self.
@@ -592,7 +592,7 @@ void bind_ops(py::module_& m, TensorClass& cls) {
   }
   auto prod_fn = [](const TensorPtr& x, py::object dim, bool keepdim, py::object dtype) {
     GC_CHECK(dim.is_none() || (!py::isinstance<py::bool_>(dim) && (py::isinstance<py::int_>(dim) || PyIndex_Check(dim.ptr()))),
-             TypeError, "prod(): argument 'dim' must be int, not ", std::string(py::str(py::type::of(dim).attr("__name__"))));
+             TypeError, "prod(): argument 'dim' must be int, not ", type_display_name(dim));
     int64_t d = dim.is_none() ? 0 : dim.cast<int64_t>();
     GC_CHECK(!dim.is_none() || !keepdim, TypeError, "prod(): keepdim needs dim");
     DType store;

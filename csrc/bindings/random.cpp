@@ -17,7 +17,7 @@ namespace {
 
 using ops::Scalar;
 
-std::string type_name(py::handle o) { return py::str(py::type::of(o).attr("__name__")); }
+std::string type_name(py::handle o) { return type_display_name(o); }  // torch.Tensor, not "Tensor"
 
 // generator= argument: None -> the default generator (null), a gradcore.Generator -> it.
 Generator* gen_of(py::handle g) {

@@ -9,7 +9,7 @@ namespace {
 
 using GilRelease = py::call_guard<py::gil_scoped_release>;
 
-std::string type_name(py::handle o) { return py::str(py::type::of(o).attr("__name__")); }
+std::string type_name(py::handle o) { return type_display_name(o); }  // torch.Tensor, not "Tensor"
 
 // A tuple/list of Tensors (TypeError worded as PyTorch's for a Tensor or a non-Tensor entry).
 tensor_list parse_tensor_list(py::handle seq, const char* op) {

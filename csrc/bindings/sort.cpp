@@ -17,7 +17,7 @@ py::object named(const char* name, const ops::ValuesIndices& r) {
   return module.attr(name)(py::make_tuple(r.values, r.indices));
 }
 
-std::string type_name(py::handle o) { return py::str(py::type::of(o).attr("__name__")); }
+std::string type_name(py::handle o) { return type_display_name(o); }  // torch.Tensor, not "Tensor"
 
 // An int argument given as a py::object (ints and __index__ objects; not bool, float, Tensor).
 bool as_dim(py::handle o, int64_t* out) {

@@ -27,7 +27,7 @@ VarArgs parse_var_args(const char* op, py::handle dim, py::handle unbiased, py::
   }
   if (!unb.is_none()) {
     GC_CHECK(py::isinstance<py::bool_>(unb), TypeError, op, "(): argument 'unbiased' must be bool, not ",
-             std::string(py::str(py::type::of(unb).attr("__name__"))));
+             type_display_name(unb));
     GC_CHECK(correction.is_none(), TypeError, op,
              "() received an invalid combination of arguments: give either unbiased or correction, not both");
     a.correction = unb.cast<bool>() ? 1.0 : 0.0;
@@ -35,7 +35,7 @@ VarArgs parse_var_args(const char* op, py::handle dim, py::handle unbiased, py::
     GC_CHECK(!py::isinstance<py::bool_>(correction) &&
                  (py::isinstance<py::int_>(correction) || py::isinstance<py::float_>(correction)),
              TypeError, op, "(): argument 'correction' must be Number, not ",
-             std::string(py::str(py::type::of(correction).attr("__name__"))));
+             type_display_name(correction));
     a.correction = correction.cast<double>();
   }
   return a;

@@ -160,6 +160,12 @@ TensorPtr tensor_from_data(py::handle data, std::optional<DType> dtype) {
     ops::cast_values(out, ops::detach(src));
     return out;
   }
+  if (is_dlpack_object(data)) {  // a PyTorch or JAX tensor: its values through DLPack, then copied
+    TensorPtr src = tensor_from_dlpack_detached(data);
+    TensorPtr out = empty(src->shape, dtype.value_or(src->dtype));
+    ops::cast_values(out, src);
+    return out;
+  }
   py::object arr;
   const bool is_array = py::isinstance<py::array>(data);
   if (is_array) {
@@ -167,7 +173,7 @@ TensorPtr tensor_from_data(py::handle data, std::optional<DType> dtype) {
   } else {
     // Lists, tuples, scalars: NumPy parses them (ragged input raises NumPy's ValueError).
     if (py::isinstance<py::str>(data) || py::isinstance<py::bytes>(data) || data.is_none())
-      throw TypeError("new(): invalid data type '" + std::string(py::str(py::type::of(data).attr("__name__"))) + "'");
+      throw TypeError("new(): invalid data type '" + type_display_name(data) + "'");
     arr = np().attr("asarray")(data);
   }
   py::array a = py::reinterpret_borrow<py::array>(arr);
@@ -306,8 +312,7 @@ std::vector<int64_t> parse_labels(py::handle labels) {
 
 TensorPtr optional_tensor(py::handle obj, const char* what) {
   if (obj.is_none()) return nullptr;
-  GC_CHECK(py::isinstance<Tensor>(obj), TypeError, what, " must be a Tensor or None, got ",
-           std::string(py::str(py::type::of(obj).attr("__name__"))));
+  GC_CHECK(py::isinstance<Tensor>(obj), TypeError, what, " must be a Tensor or None, got ", type_display_name(obj));
   return obj.cast<TensorPtr>();
 }
 
@@ -367,8 +372,12 @@ Shape parse_shape(py::args args) {
                "size entries must be ints, got a Tensor of shape ", shape_str(t.shape));
     }
     GC_CHECK((py::isinstance<py::int_>(d) || PyIndex_Check(d.ptr())) && !PyFloat_Check(d.ptr()), TypeError,
-             "shape entries must be ints, got ", std::string(py::str(py::type::of(d).attr("__name__"))));
-    return d.cast<int64_t>();
+             "shape entries must be ints, got ", type_display_name(d));
+    try {
+      return d.cast<int64_t>();
+    } catch (py::cast_error&) {  // an __index__ that fails (a float tensor of another library)
+      throw TypeError("shape entries must be ints, got " + type_display_name(d) + " (not an integer)");
+    }
   };
   Shape s;
   if (args.size() == 1 && !py::isinstance<py::int_>(args[0]) && !py::isinstance<Tensor>(args[0]) &&
@@ -543,12 +552,20 @@ void bind_tensor(py::module_& m, TensorClass& cls) {
   cls.def("numpy", &tensor_numpy,
           "A NumPy view of the data (no copy, strided like the tensor); it keeps the storage alive. Raises "
           "RuntimeError for a tensor that requires grad (use .detach().numpy()).");
+  // NumPy 2's protocol: copy=None copies only when dtype asks for another type, copy=True
+  // always, copy=False never (ValueError when a copy is unavoidable, as NumPy's own arrays).
   cls.def("__array__", [](const TensorPtr& t, py::object dtype, py::object copy) -> py::object {
         py::array a = tensor_numpy(t);
-        if (!dtype.is_none()) return a.attr("astype")(dtype);
-        if (!copy.is_none() && copy.cast<bool>()) return a.attr("copy")();
-        return a;
-      }, py::arg("dtype") = py::none(), py::arg("copy") = py::none());
+        const bool always = !copy.is_none() && copy.cast<bool>();
+        if (!dtype.is_none() && !a.dtype().equal(py::dtype::from_args(dtype))) {
+          GC_CHECK(copy.is_none() || always, ValueError,
+                   "Unable to avoid copy while creating an array as requested (the tensor is ",
+                   dtype_name(t->dtype), ")");
+          return a.attr("astype")(dtype);
+        }
+        return always ? py::object(a.attr("copy")()) : py::object(a);
+      }, py::arg("dtype") = py::none(), py::arg("copy") = py::none(),
+      "np.asarray(t): the zero-copy view numpy() gives (copied when dtype differs, or copy=True).");
   cls.def("item", [](const Tensor& t) { return item(t); },
           "The value of a one-element tensor as a Python number (float, int or bool by dtype).");
   cls.def("__float__", [](const Tensor& t) { return item_double(t); });
@@ -600,6 +617,10 @@ void bind_tensor(py::module_& m, TensorClass& cls) {
           TensorPtr t = data.cast<TensorPtr>();
           return dtype.is_none() ? t : ops::to_dtype(t, parse_dtype(dtype, t->dtype));
         }
+        // An object exposing NumPy's array interface (not DLPack) is viewed, not copied.
+        if (!py::isinstance<py::array>(data) && !is_dlpack_object(data) &&
+            (py::hasattr(data, "__array_interface__") || py::hasattr(data, "__array_struct__")))
+          data = np().attr("asarray")(data);
         if (py::isinstance<py::array>(data)) {
           py::array a = py::reinterpret_borrow<py::array>(data);
           std::string n = py::str(a.dtype().attr("name"));
@@ -610,12 +631,19 @@ void bind_tensor(py::module_& m, TensorClass& cls) {
             if (ok && a.dtype().attr("byteorder").cast<std::string>() != ">") return tensor_from_numpy(a);
           }
         }
+        if (is_dlpack_object(data)) {  // a PyTorch / JAX tensor: shared through DLPack
+          TensorPtr t = tensor_from_dlpack(data, nullptr);
+          return dtype.is_none() ? t : ops::to_dtype(t, parse_dtype(dtype, t->dtype));
+        }
         return tensor_from_data(data, opt_dtype(dtype));
       }, py::arg("data"), py::arg("dtype") = py::none(), py::arg("device") = py::none(),
-      "Like tensor(), but shares memory with a Tensor or a NumPy array when the dtype allows.");
+      "Like tensor(), but without a copy when possible: a Tensor of the same dtype is returned as is; a NumPy "
+      "array (writable, of a gradcore dtype), an object with __array_interface__ and one with __dlpack__ (a "
+      "PyTorch or JAX tensor) share memory; anything else (lists, numbers) is copied.");
   m.def("from_numpy", [](py::object arr) {
-        GC_CHECK(py::isinstance<py::array>(arr), TypeError, "expected np.ndarray (got ",
-                 std::string(py::str(py::type::of(arr).attr("__name__"))), ")");
+        GC_CHECK(py::isinstance<py::array>(arr), TypeError, "expected np.ndarray (got ", type_display_name(arr), ")",
+                 is_dlpack_object(arr) ? "; gc.from_dlpack() or gc.as_tensor() share the memory of a tensor of "
+                                         "another library" : "");
         return tensor_from_numpy(py::reinterpret_borrow<py::array>(arr));
       }, py::arg("ndarray"), "Share the memory of a NumPy array (no copy; any supported dtype and strides).");
 

@@ -235,3 +235,8 @@ setattr(Tensor, "log_softmax", _tensor_log_softmax)
 setattr(Tensor, "prelu", prelu)
 
 __all__ += ["prelu", "cosine_similarity", "pairwise_distance", "bilinear"]
+
+# --- interop (issue 13): DLPack in (Tensor.__dlpack__ / __array_interface__ are methods) ---
+from gradcore._core import from_dlpack  # noqa: E402
+
+__all__ += ["from_dlpack"]

@@ -10,7 +10,7 @@ import builtins
 import collections.abc
 import numpy
 import typing
-__all__: list[str] = ['DTypeError', 'Generator', 'IndexOutOfBoundsError', 'IntOverflowError', 'Node', 'RemovableHandle', 'ShapeError', 'Tensor', 'abs', 'absolute', 'acos', 'acosh', 'add', 'addcdiv', 'addcmul', 'all', 'amax', 'amin', 'any', 'arange', 'arccos', 'arccosh', 'arcsin', 'arcsinh', 'arctan', 'arctanh', 'argmax', 'argmin', 'argsort', 'argwhere', 'as_tensor', 'asin', 'asinh', 'atan', 'atan2', 'atanh', 'backend_info', 'backward', 'bernoulli', 'bfloat16', 'bincount', 'bitwise_and', 'bitwise_not', 'bitwise_or', 'bitwise_xor', 'bmm', 'bool', 'can_cast', 'cat', 'ceil', 'chunk', 'clamp', 'clamp_grads', 'clip', 'clone', 'concat', 'concatenate', 'copysign', 'cos', 'cosh', 'count_nonzero', 'cross_entropy', 'cummax', 'cummin', 'cumprod', 'cumsum', 'default_generator', 'deg2rad', 'detach', 'diag_embed', 'diagonal', 'div', 'divide', 'double', 'dropout', 'dtype', 'elu', 'empty', 'empty_like', 'eq', 'equal', 'erf', 'erfc', 'erfinv', 'exp', 'exp2', 'expm1', 'eye', 'fix', 'flatten', 'flip', 'float', 'float16', 'float32', 'float64', 'floor', 'floor_divide', 'fmod', 'frac', 'from_numpy', 'full', 'full_like', 'gather', 'ge', 'gelu', 'gelu_tanh', 'get_default_dtype', 'get_num_threads', 'get_rng_state', 'grad', 'grad_norm', 'greater', 'greater_equal', 'gt', 'half', 'hardshrink', 'hardsigmoid', 'hardswish', 'hardtanh', 'histc', 'hypot', 'index_add', 'index_fill', 'index_put', 'index_put_', 'index_select', 'initial_seed', 'int', 'int16', 'int32', 'int64', 'int8', 'is_anomaly_enabled', 'is_grad_enabled', 'isfinite', 'isinf', 'isnan', 'isneginf', 'isposinf', 'kthvalue', 'le', 'leaky_relu', 'lerp', 'less', 'less_equal', 'linear', 'linspace', 'log', 'log10', 'log1p', 'log2', 'log_softmax', 'logaddexp', 'logaddexp2', 'logcumsumexp', 'logical_and', 'logical_not', 'logical_or', 'logical_xor', 'logit', 'logsigmoid', 'logspace', 'logsumexp', 'long', 'lt', 'manual_seed', 'masked_fill', 'masked_scatter', 'masked_select', 'matmul', 'max', 'maximum', 'mean', 'median', 'min', 'minimum', 'mish', 'mm', 'mode', 'mse_loss', 'mul', 'multinomial', 'multiply', 'nan_to_num', 'narrow', 'ne', 'neg', 'negative', 'nonzero', 'not_equal', 'ones', 'ones_like', 'optim_step', 'permute', 'poisson', 'pow', 'prod', 'promote_types', 'rad2deg', 'rand', 'randint', 'randn', 'randperm', 'reciprocal', 'relu', 'relu6', 'remainder', 'reshape', 'result_type', 'round', 'rsqrt', 'scale_grads', 'scatter', 'scatter_add', 'scatter_reduce', 'seed', 'select', 'selu', 'set_anomaly_enabled', 'set_default_dtype', 'set_grad_enabled', 'set_num_threads', 'set_rng_state', 'sgn', 'short', 'sigmoid', 'sign', 'silu', 'sin', 'sinc', 'sinh', 'softmax', 'softplus', 'softshrink', 'softsign', 'sort', 'split', 'sqrt', 'square', 'squeeze', 'std', 'std_mean', 'sub', 'subtract', 'sum', 'swapaxes', 'swapdims', 't', 'take_along_dim', 'tan', 'tanh', 'tensor', 'tensor_norms', 'threshold', 'topk', 'transpose', 'true_divide', 'trunc', 'uint8', 'unbind', 'unique', 'unsqueeze', 'var', 'var_mean', 'where', 'xlogy', 'zeros', 'zeros_like']
+__all__: list[str] = ['DTypeError', 'Generator', 'IndexOutOfBoundsError', 'IntOverflowError', 'Node', 'RemovableHandle', 'ShapeError', 'Tensor', 'abs', 'absolute', 'acos', 'acosh', 'add', 'addcdiv', 'addcmul', 'all', 'amax', 'amin', 'any', 'arange', 'arccos', 'arccosh', 'arcsin', 'arcsinh', 'arctan', 'arctanh', 'argmax', 'argmin', 'argsort', 'argwhere', 'as_tensor', 'asin', 'asinh', 'atan', 'atan2', 'atanh', 'backend_info', 'backward', 'bernoulli', 'bfloat16', 'bincount', 'bitwise_and', 'bitwise_not', 'bitwise_or', 'bitwise_xor', 'bmm', 'bool', 'can_cast', 'cat', 'ceil', 'chunk', 'clamp', 'clamp_grads', 'clip', 'clone', 'concat', 'concatenate', 'copysign', 'cos', 'cosh', 'count_nonzero', 'cross_entropy', 'cummax', 'cummin', 'cumprod', 'cumsum', 'default_generator', 'deg2rad', 'detach', 'diag_embed', 'diagonal', 'div', 'divide', 'double', 'dropout', 'dtype', 'elu', 'empty', 'empty_like', 'eq', 'equal', 'erf', 'erfc', 'erfinv', 'exp', 'exp2', 'expm1', 'eye', 'fix', 'flatten', 'flip', 'float', 'float16', 'float32', 'float64', 'floor', 'floor_divide', 'fmod', 'frac', 'from_dlpack', 'from_numpy', 'full', 'full_like', 'gather', 'ge', 'gelu', 'gelu_tanh', 'get_default_dtype', 'get_num_threads', 'get_rng_state', 'grad', 'grad_norm', 'greater', 'greater_equal', 'gt', 'half', 'hardshrink', 'hardsigmoid', 'hardswish', 'hardtanh', 'histc', 'hypot', 'index_add', 'index_fill', 'index_put', 'index_put_', 'index_select', 'initial_seed', 'int', 'int16', 'int32', 'int64', 'int8', 'is_anomaly_enabled', 'is_grad_enabled', 'isfinite', 'isinf', 'isnan', 'isneginf', 'isposinf', 'kthvalue', 'le', 'leaky_relu', 'lerp', 'less', 'less_equal', 'linear', 'linspace', 'log', 'log10', 'log1p', 'log2', 'log_softmax', 'logaddexp', 'logaddexp2', 'logcumsumexp', 'logical_and', 'logical_not', 'logical_or', 'logical_xor', 'logit', 'logsigmoid', 'logspace', 'logsumexp', 'long', 'lt', 'manual_seed', 'masked_fill', 'masked_scatter', 'masked_select', 'matmul', 'max', 'maximum', 'mean', 'median', 'min', 'minimum', 'mish', 'mm', 'mode', 'mse_loss', 'mul', 'multinomial', 'multiply', 'nan_to_num', 'narrow', 'ne', 'neg', 'negative', 'nonzero', 'not_equal', 'ones', 'ones_like', 'optim_step', 'permute', 'poisson', 'pow', 'prod', 'promote_types', 'rad2deg', 'rand', 'randint', 'randn', 'randperm', 'reciprocal', 'relu', 'relu6', 'remainder', 'reshape', 'result_type', 'round', 'rsqrt', 'scale_grads', 'scatter', 'scatter_add', 'scatter_reduce', 'seed', 'select', 'selu', 'set_anomaly_enabled', 'set_default_dtype', 'set_grad_enabled', 'set_num_threads', 'set_rng_state', 'sgn', 'short', 'sigmoid', 'sign', 'silu', 'sin', 'sinc', 'sinh', 'softmax', 'softplus', 'softshrink', 'softsign', 'sort', 'split', 'sqrt', 'square', 'squeeze', 'std', 'std_mean', 'sub', 'subtract', 'sum', 'swapaxes', 'swapdims', 't', 'take_along_dim', 'tan', 'tanh', 'tensor', 'tensor_norms', 'threshold', 'topk', 'transpose', 'true_divide', 'trunc', 'uint8', 'unbind', 'unique', 'unsqueeze', 'var', 'var_mean', 'where', 'xlogy', 'zeros', 'zeros_like']
 _dtype: typing.TypeAlias = dtype  # the dtype class (inside Tensor `dtype` is a property)
 class DTypeError(TypeError, RuntimeError):
     """
@@ -118,7 +118,9 @@ class Tensor:
     def __and__(self, arg0: typing.Any) -> typing.Any:
         ...
     def __array__(self, dtype: typing.Any = None, copy: typing.Any = None) -> typing.Any:
-        ...
+        """
+        np.asarray(t): the zero-copy view numpy() gives (copied when dtype differs, or copy=True).
+        """
     def __bool__(self) -> builtins.bool:
         ...
     def __contains__(self, element: typing.Any) -> builtins.bool:
@@ -127,6 +129,14 @@ class Tensor:
         ...
     def __deepcopy__(self, arg0: typing.Any) -> Tensor:
         ...
+    def __dlpack__(self, *, stream: typing.Any = None, max_version: typing.Any = None, dl_device: typing.Any = None, copy: typing.Any = None) -> typing.Any:
+        """
+        A DLPack capsule sharing this tensor's memory ("dltensor_versioned" when max_version >= (1, 0), else the legacy "dltensor"); copy=True exports a copy. Refuses tensors that require grad (BufferError).
+        """
+    def __dlpack_device__(self) -> tuple[builtins.int, builtins.int]:
+        """
+        (1, 0): kDLCPU, device 0.
+        """
     def __eq__(self, arg0: typing.Any) -> typing.Any:
         ...
     def __float__(self) -> builtins.float:
@@ -1694,6 +1704,11 @@ class Tensor:
         The tensor with its dimensions reversed (a view).
         """
     @property
+    def __array_interface__(self) -> dict[typing.Any, typing.Any]:
+        """
+        NumPy's array interface (version 3): a zero-copy description of the data that keeps the storage alive. Absent (AttributeError) for a tensor that requires grad and for bfloat16; np.asarray() of those raises numpy()'s RuntimeError / TypeError through __array__.
+        """
+    @property
     def _version(self) -> builtins.int:
         """
         The version counter (PyTorch's t._version): in-place writes to the tensor or any view of its storage bump it; backward checks saved tensors against it.
@@ -2053,7 +2068,7 @@ def argwhere(input: Tensor) -> Tensor:
     """
 def as_tensor(data: typing.Any, dtype: typing.Any = None, device: typing.Any = None) -> Tensor:
     """
-    Like tensor(), but shares memory with a Tensor or a NumPy array when the dtype allows.
+    Like tensor(), but without a copy when possible: a Tensor of the same dtype is returned as is; a NumPy array (writable, of a gradcore dtype), an object with __array_interface__ and one with __dlpack__ (a PyTorch or JAX tensor) share memory; anything else (lists, numbers) is copied.
     """
 def asin(input: Tensor) -> Tensor:
     """
@@ -2290,6 +2305,10 @@ def fmod(input: Tensor, other: typing.Any) -> Tensor:
 def frac(input: Tensor) -> Tensor:
     """
     x - trunc(x), the fractional part.
+    """
+def from_dlpack(ext_tensor: typing.Any, *, device: typing.Any = None, copy: typing.Any = None) -> Tensor:
+    """
+    A tensor sharing the memory of ext_tensor (an object with __dlpack__, such as a PyTorch or JAX tensor or a NumPy array, or a DLPack capsule, which can be consumed once). CPU only; read-only memory is copied.
     """
 def from_numpy(ndarray: typing.Any) -> Tensor:
     """

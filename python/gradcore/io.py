@@ -25,6 +25,7 @@ import numpy as np
 
 from gradcore import _core
 from gradcore._core import Tensor
+from gradcore._interop import check_map_location, from_foreign, is_foreign_tensor
 
 __all__ = ["save", "load"]
 
@@ -42,6 +43,8 @@ class _BF16:
 
 def _c_array(x: Any) -> Any:
     """A C-contiguous array of the same shape (0-dim stays 0-dim, unlike ascontiguousarray)."""
+    if is_foreign_tensor(x):  # a PyTorch tensor: through DLPack (bfloat16 included)
+        x = from_foreign(x)
     if isinstance(x, Tensor) and x.dtype is _core.bfloat16:
         # The upper half of each float32 is the bfloat16 (the conversion back is exact).
         f = x.detach().float().numpy()
@@ -123,7 +126,7 @@ def _check_keys(d: Dict[Any, Any], top: bool) -> None:
 
 def _flatten(obj: Any, prefix: str, arrays: Dict[str, Any], top: bool = False) -> Any:
     """Move tensors into `arrays` (keyed by dotted path, made unique); return the JSON skeleton."""
-    if isinstance(obj, (Tensor, np.ndarray)):
+    if isinstance(obj, (Tensor, np.ndarray)) or is_foreign_tensor(obj):
         name = _unique(prefix, arrays)
         arrays[name] = _c_array(obj)
         return {"__tensor__": name}
@@ -163,16 +166,19 @@ def _unflatten(layout: Any, tensors: Dict[str, Tensor]) -> Any:
 
 
 def _is_flat_tensor_dict(obj: Any) -> bool:
-    """A plain dict of tensors under str keys in sorted order: stored with no layout (the file
-    lists tensors sorted by name, so that order is what comes back). An OrderedDict or another
-    key order gets the layout, which restores the type and the order."""
+    """A plain dict of tensors (gradcore, NumPy or PyTorch) under str keys in sorted order:
+    stored with no layout (the file lists tensors sorted by name, so that order is what comes
+    back). An OrderedDict or another key order gets the layout, which restores the type and
+    the order."""
     return type(obj) is dict and list(obj) == sorted(obj, key=str) and \
-        all(isinstance(k, str) and isinstance(v, (Tensor, np.ndarray)) for k, v in obj.items())
+        all(isinstance(k, str) and (isinstance(v, (Tensor, np.ndarray)) or is_foreign_tensor(v))
+            for k, v in obj.items())
 
 
 def save(obj: Any, path: PathLike) -> None:
     """Write ``obj`` (a state dict) to ``path`` in the safetensors format, atomically.
-    Every dtype is stored as itself (bfloat16 as BF16), readable by ``safetensors.torch``."""
+    Every dtype is stored as itself (bfloat16 as BF16), readable by ``safetensors.torch``.
+    PyTorch tensors are accepted wherever gradcore tensors are (read through DLPack)."""
     path = os.fspath(path)
     arrays: Dict[str, Any] = {}
     metadata: Dict[str, str] = {}
@@ -242,8 +248,13 @@ def _check_shapes(path: str) -> None:
                                  f"{nbytes} bytes, but its data_offsets {offsets} span {offsets[1] - offsets[0]}")
 
 
-def load(path: PathLike) -> Any:
+def load(path: PathLike, map_location: Any = None, *, weights_only: Any = None, mmap: Any = None) -> Any:
     """Read a checkpoint written by :func:`save` (or any safetensors file).
+
+    ``map_location``, ``weights_only`` and ``mmap`` are PyTorch's arguments: every tensor
+    loads on the CPU (``map_location`` may be None, "cpu", a CPU device or a dict mapping
+    to the CPU; another device is a RuntimeError), and a safetensors file holds no pickle,
+    so the load is always weights-only whatever ``weights_only`` says.
 
     Raises ``FileNotFoundError`` for a missing file and ``ValueError`` for a file that is
     not a valid safetensors file (truncated, corrupted, hostile header). Every dtype comes
@@ -252,6 +263,7 @@ def load(path: PathLike) -> Any:
     """
     from safetensors import safe_open
 
+    check_map_location(map_location)
     path = os.fspath(path)
     if not os.path.exists(path):
         raise FileNotFoundError(path)
@@ -275,6 +287,8 @@ def load(path: PathLike) -> Any:
         raise ValueError(f"load: {path} is not a valid safetensors file ({e})") from e
     tensors: Dict[str, Tensor] = {}
     for k, a in arrays.items():
+        if getattr(getattr(a, "dtype", None), "name", "") == "bfloat16":  # ml_dtypes' NumPy bfloat16, if installed
+            a = _BF16(np.ascontiguousarray(a).view("<u2"))
         if isinstance(a, _BF16):  # bfloat16 bits -> float32 (exact) -> bfloat16 (exact)
             f32 = (a.bits.astype(np.uint32) << 16).view(np.float32)
             tensors[k] = _core.tensor(f32, dtype=_core.bfloat16)

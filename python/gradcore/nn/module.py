@@ -9,6 +9,7 @@ import numpy as np
 
 from gradcore import _core
 from gradcore._core import Tensor
+from gradcore._interop import from_foreign, is_foreign_tensor
 from gradcore.autograd import no_grad
 from gradcore.nn.hooks import BackwardHook, RemovableHandle
 
@@ -583,7 +584,8 @@ class Module:
         """Load this module's own parameters and persistent buffers from ``state_dict``
         (keys ``prefix + name``), recording problems in the three lists (PyTorch's contract).
 
-        Values may be tensors or NumPy arrays; they are copied into the existing tensors
+        Values may be tensors, NumPy arrays or other libraries' tensors that speak DLPack (a
+        PyTorch ``state_dict()``, read without a copy); they are copied into the existing tensors
         (converted to their dtype), or with ``local_metadata["assign_to_params_buffers"]``
         put in their place (a Parameter keeps its ``requires_grad``).
         """
@@ -600,6 +602,12 @@ class Module:
                     missing_keys.append(key)
                 continue
             value = state_dict[key]
+            if is_foreign_tensor(value):  # a PyTorch (or JAX) tensor: read through DLPack, no copy
+                try:
+                    value = from_foreign(value)
+                except (TypeError, ValueError, RuntimeError, BufferError) as ex:
+                    error_msgs.append(f'While copying the parameter named "{key}", an exception occurred : {ex}.')
+                    continue
             if isinstance(value, np.ndarray):
                 try:
                     value = _core.tensor(value, dtype=param.dtype)
