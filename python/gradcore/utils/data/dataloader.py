@@ -223,7 +223,7 @@ class DataLoader(Generic[T_co]):
         if self.collate_fn is not default_collate or not self._auto_collation:
             return None
         ds = self.dataset
-        if type(ds).__getitem__ is TensorDataset.__getitem__ and isinstance(ds, TensorDataset):
+        if isinstance(ds, TensorDataset) and type(ds).__getitem__ is TensorDataset.__getitem__:
             if ds.tensors and all(isinstance(t, Tensor) and t.dim() >= 1 for t in ds.tensors):
                 return tuple(ds.tensors), False
             return None
