@@ -365,11 +365,13 @@ class _MultiProcessingDataLoaderIter(_BaseDataLoaderIter):
         self._index_queues: List[Any] = []
         self._data_queue = ctx.Queue()
         self._workers_done_event = ctx.Event()
+        self._owner_pid = os.getpid()
         self._shutdown = False
         try:
             for i in range(self._num_workers):
-                iq = ctx.Queue()
-                iq.cancel_join_thread()
+                # A SimpleQueue writes in the calling thread: the main process runs no queue feeder
+                # threads (so nothing races with closing the queues, and a fork copies no half-sent data).
+                iq = ctx.SimpleQueue()
                 w = ctx.Process(
                     target=_worker.worker_loop,
                     args=(self._dataset_kind, self._dataset, iq, self._data_queue, self._workers_done_event,
@@ -490,8 +492,8 @@ class _MultiProcessingDataLoaderIter(_BaseDataLoaderIter):
     def _shutdown_workers(self) -> None:
         """Stop the workers, drop batches still in flight and their shared-memory files; safe
         to call twice (and from ``__del__``)."""
-        if getattr(self, "_shutdown", True):
-            return
+        if getattr(self, "_shutdown", True) or os.getpid() != self._owner_pid:
+            return  # done already, or a forked copy of this object (in a worker) being collected
         self._shutdown = True
         try:
             self._workers_done_event.set()
@@ -501,7 +503,7 @@ class _MultiProcessingDataLoaderIter(_BaseDataLoaderIter):
                 except (OSError, ValueError):
                     pass
             # Keep reading while they exit, so that none blocks flushing into a full pipe.
-            deadline = time.monotonic() + 5.0
+            deadline = time.monotonic() + 1.0  # then terminate: a worker stuck in __getitem__ is not waited for
             while any(w.is_alive() for w in self._workers) and time.monotonic() < deadline:
                 try:
                     self._data_queue.get(timeout=0.02)
@@ -518,9 +520,10 @@ class _MultiProcessingDataLoaderIter(_BaseDataLoaderIter):
                 except (queue.Empty, OSError, EOFError, ValueError):
                     break
         finally:
-            for q in self._index_queues + [self._data_queue]:
-                q.cancel_join_thread()
+            for q in self._index_queues:
                 q.close()
+            self._data_queue.cancel_join_thread()
+            self._data_queue.close()
             for w in self._workers:
                 if not w.is_alive():
                     w.close()

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import mmap
 import os
-import queue
 import random
 import sys
 import traceback
@@ -213,12 +212,12 @@ def worker_loop(dataset_kind: int, dataset: Any, index_queue: Any, data_queue: A
         init_exception = ExceptionWrapper(where=f"in DataLoader worker process {worker_id}")
     exhausted = False
     while True:
-        try:
-            r = index_queue.get(timeout=MP_STATUS_CHECK_INTERVAL)
-        except queue.Empty:
+        # index_queue is a SimpleQueue (no feeder thread in the main process): poll, then get.
+        if not index_queue._reader.poll(MP_STATUS_CHECK_INTERVAL):
             if done_event.is_set() or os.getppid() != parent_pid:
                 break
             continue
+        r = index_queue.get()
         if r is None:
             break
         if isinstance(r, _ResumeIteration):
