@@ -191,6 +191,14 @@ def test_spawn_context_with_module_level_dataset():
     got = _epoch(DataLoader(ds, batch_size=4, shuffle=True, generator=_gen(2), num_workers=2,
                             multiprocessing_context="spawn"))
     assert got == want
+    # a TensorDataset of gradcore tensors travels to spawned workers through shared memory
+    import multiprocessing
+
+    tds = TensorDataset(np.arange(30, dtype=np.float32).reshape(10, 3), np.arange(10))
+    want = _epoch(DataLoader(tds, batch_size=4))
+    got = _epoch(DataLoader(tds, batch_size=4, num_workers=1, multiprocessing_context=multiprocessing.get_context(
+        "spawn")))
+    assert got == want
 
 
 def test_worker_info_seeds_and_worker_init_fn():

@@ -26,6 +26,7 @@ import pickle
 import queue
 import time
 import warnings
+import weakref
 from typing import Any, Callable, Dict, Generic, Iterable, Iterator, List, Optional, Tuple, TypeVar
 
 import numpy as np
@@ -367,6 +368,9 @@ class _MultiProcessingDataLoaderIter(_BaseDataLoaderIter):
         self._workers_done_event = ctx.Event()
         self._owner_pid = os.getpid()
         self._shutdown = False
+        # Files of batches still in flight when the interpreter exits without collecting this
+        # iterator (its __del__ does not run then) are removed at exit all the same.
+        weakref.finalize(self, _worker.remove_shm_files, self._shm_prefix)
         try:
             for i in range(self._num_workers):
                 # A SimpleQueue writes in the calling thread: the main process runs no queue feeder
