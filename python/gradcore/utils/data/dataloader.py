@@ -22,11 +22,11 @@ import itertools
 import multiprocessing
 import multiprocessing.context
 import os
-import pickle
 import queue
 import time
 import warnings
 import weakref
+from multiprocessing.reduction import ForkingPickler
 from typing import Any, Callable, Dict, Generic, Iterable, Iterator, List, Optional, Tuple, TypeVar
 
 import numpy as np
@@ -451,7 +451,9 @@ class _MultiProcessingDataLoaderIter(_BaseDataLoaderIter):
                     self._shutdown_workers()
                     raise RuntimeError(f"DataLoader timed out after {self._timeout} seconds") from None
                 continue
-            result: Tuple[Any, Any] = pickle.loads(payload)
+            # Inter-process messages from this loader's own workers, decoded as multiprocessing's
+            # Queue.get would (no file is ever unpickled); tensors in them map /dev/shm files.
+            result: Tuple[Any, Any] = ForkingPickler.loads(payload)
             return result
 
     def _next_data(self) -> Any:

@@ -124,7 +124,7 @@ def _rebuild_tensor_copy(arr: np.ndarray, as_bf16: bool, requires_grad: bool) ->
 
 def _reduce_tensor(t: Tensor) -> Tuple[Callable[..., Tensor], Tuple[Any, ...]]:
     """Pickle a tensor for another process: its data goes through one /dev/shm file (written
-    once here, mapped there), its dtype/shape/requires_grad through the pickle."""
+    once here, mapped there), its dtype, shape and requires_grad in the message."""
     src = t.detach()
     as_bf16 = src.dtype == _core.bfloat16
     if as_bf16:  # NumPy has no bfloat16: carry it as float32 (exact), convert back on arrival
