@@ -94,14 +94,16 @@ def _shm_files():
 
 @pytest.fixture(autouse=True)
 def _no_leaks():
+    import multiprocessing
+
+    before = set(multiprocessing.active_children())
     yield
     pygc.collect()
     assert _shm_files() == []
-    import multiprocessing
-
-    for p in multiprocessing.active_children():  # nothing of ours still running
+    ours = [p for p in multiprocessing.active_children() if p not in before]
+    for p in ours:  # a worker may still be exiting: give it a moment, then none may be left
         p.join(timeout=2)
-    assert multiprocessing.active_children() == []
+    assert [p for p in ours if p.is_alive()] == []
 
 
 def test_workers_equal_single_process_bitwise():
