@@ -473,20 +473,25 @@ class _TimedLoader:
 
 
 class _SlowDataset:
-    """About 1 ms of pure-Python work per ``__getitem__`` (a stand-in for decoding/augmenting)."""
+    """About 1 ms per ``__getitem__``: pure-Python work (a stand-in for decoding/augmenting;
+    needs a free core per worker to speed up), or with ``wait`` a 1 ms sleep (a stand-in for
+    reading a file; overlaps whatever the cores are doing)."""
 
-    def __init__(self, n: int) -> None:
-        self.n = n
+    def __init__(self, n: int, wait: bool = False) -> None:
+        self.n, self.wait = n, wait
         self.x = np.random.default_rng(0).standard_normal((n, 64)).astype(np.float32)
 
     def __len__(self) -> int:
         return self.n
 
     def __getitem__(self, i: int) -> Tuple[np.ndarray, int]:
-        end = time.perf_counter() + 1e-3
-        acc = 0
-        while time.perf_counter() < end:
-            acc += 1
+        if self.wait:
+            time.sleep(1e-3)
+        else:
+            end = time.perf_counter() + 1e-3
+            acc = 0
+            while time.perf_counter() < end:
+                acc += 1
         return self.x[i], i % 10
 
 
@@ -554,25 +559,25 @@ def bench_epoch(args: argparse.Namespace) -> List[Dict[str, Any]]:
         row["results"][name]["note"] = f"loader {100 * statistics.median(shares[name]):.1f}%"
     rows = [row]
 
-    n = 600
-    slow = _SlowDataset(n)
-    wruns: Dict[str, Callable[[], object]] = {
-        "gradcore": lambda: sum(1 for _ in DataLoader(slow, batch_size=10, num_workers=2)),
-        "gradcore-w0": lambda: sum(1 for _ in DataLoader(slow, batch_size=10)),
-    }
-    if torch is not None:
-        wruns["torch-w2"] = lambda: sum(1 for _ in torch.utils.data.DataLoader(slow, batch_size=10, num_workers=2))
-    wsamples: Dict[str, List[float]] = {k: [] for k in wruns}
-    for e in range(epochs):
-        for name, g in wruns.items():
-            _progress(f"epoch workers {e + 1}/{epochs} {name}")
-            t0 = time.perf_counter()
-            g()
-            wsamples[name].append(time.perf_counter() - t0)
-    wrow = _row("epoch", f"workers=2, 1 ms/sample x{n}", wsamples, "ms")
-    for name, r in wrow["results"].items():
-        r["note"] = f"{n / statistics.median(wsamples[name]):.0f} samples/s"
-    rows.append(wrow)
+    n = 1000
+    for kind, slow in (("cpu", _SlowDataset(n)), ("sleep", _SlowDataset(n, wait=True))):
+        def drain(make: Callable[..., Any], workers: int, slow: _SlowDataset = slow) -> Timer:
+            return lambda: sum(1 for _ in make(slow, batch_size=10, num_workers=workers))
+
+        wruns: Dict[str, Timer] = {"gradcore": drain(DataLoader, 2), "gradcore-w0": drain(DataLoader, 0)}
+        if torch is not None:
+            wruns["torch-w2"] = drain(torch.utils.data.DataLoader, 2)
+        wsamples: Dict[str, List[float]] = {k: [] for k in wruns}
+        for e in range(epochs):
+            for name, g in wruns.items():
+                _progress(f"epoch workers ({kind}) {e + 1}/{epochs} {name}")
+                t0 = time.perf_counter()
+                g()
+                wsamples[name].append(time.perf_counter() - t0)
+        wrow = _row("epoch", f"workers=2 vs 0, 1ms {kind} x{n}", wsamples, "ms")
+        for name, r in wrow["results"].items():
+            r["note"] = f"{n / statistics.median(wsamples[name]):.0f} samples/s"
+        rows.append(wrow)
     return rows
 
 
