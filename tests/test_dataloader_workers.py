@@ -254,3 +254,34 @@ def test_unpicklable_batch_is_an_error_not_a_hang():
     loader = DataLoader(list(range(4)), batch_size=2, num_workers=1, collate_fn=lambda b: (lambda: b))
     with pytest.raises(Exception, match="DataLoader worker process 0"):
         list(loader)
+
+
+def test_workers_exit_when_the_main_process_dies(tmp_path):
+    import subprocess
+    import sys
+
+    script = tmp_path / "orphan.py"
+    script.write_text(
+        "import os, sys\n"
+        "from gradcore.utils.data import DataLoader\n"
+        "it = iter(DataLoader(list(range(100)), batch_size=2, num_workers=2))\n"
+        "next(it)\n"
+        "print(os.getpid(), ' '.join(str(w.pid) for w in it._workers), flush=True)\n"
+        "os._exit(0)\n")  # no cleanup at all: the workers must notice on their own
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    main, *pids = [int(p) for p in out.stdout.split()]
+    assert len(pids) == 2
+
+    def alive(pid):
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                return f.read().split(")")[-1].split()[0] != "Z"
+        except OSError:
+            return False
+
+    deadline = time.monotonic() + 10
+    while any(alive(p) for p in pids) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not any(alive(p) for p in pids)
+    assert [n for n in os.listdir("/dev/shm") if n.startswith(f"gradcore_dl_{main}_")] == []  # batches in flight

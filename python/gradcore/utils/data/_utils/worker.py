@@ -252,5 +252,8 @@ def worker_loop(dataset_kind: int, dataset: Any, index_queue: Any, data_queue: A
                 (idx, ExceptionWrapper(where=f"in DataLoader worker process {worker_id}"))))
         del data
         data_queue.put(payload)
+    if os.getppid() != parent_pid:  # the main process died without shutting us down
+        data_queue.cancel_join_thread()  # nobody reads any more: do not block on a full pipe
+        remove_shm_files(shm_prefix)  # and nobody will map the batches in flight
     data_queue.close()
     data_queue.join_thread()  # flush what this worker sent (the main process drains while it waits)
