@@ -199,6 +199,7 @@ def worker_loop(dataset_kind: int, dataset: Any, index_queue: Any, data_queue: A
     except (ValueError, OSError):
         pass
     _shm_prefix = shm_prefix
+    _core.set_num_threads(1)  # as PyTorch's workers: parallelism comes from the processes, not threads in each
     seed = base_seed + worker_id
     _seed_worker(seed)
     _worker_info = WorkerInfo(id=worker_id, num_workers=num_workers, seed=seed, dataset=dataset)
