@@ -21,7 +21,7 @@ import gradcore as gc
 import gradcore.nn as nn
 import gradcore.nn.functional as F
 from gradcore.autograd import Function
-from gradcore.data import DataLoader
+from gradcore.data import DataLoader, TensorDataset
 
 f64 = gc.float64
 
@@ -221,7 +221,8 @@ def mlp(steps: int = 400, batch_size: int = 64, lr: float = 0.1, hidden: int = 1
     params = [leaf(rng.normal(0, np.sqrt(2 / d), (d, hidden))), leaf(np.zeros(hidden)),  # He init
               leaf(rng.normal(0, np.sqrt(2 / hidden), (hidden, k))), leaf(np.zeros(k))]
 
-    loader = DataLoader(Xtr, ytr, batch_size=batch_size, shuffle=True, drop_last=True, seed=seed)
+    loader = DataLoader(TensorDataset(Xtr, ytr), batch_size=batch_size, shuffle=True, drop_last=True,
+                        generator=gc.Generator().manual_seed(seed))
     check_against_builtin(gc.tensor(Xtr[:batch_size], dtype=f64), ytr[:batch_size], params)
 
     t0, step, losses = time.perf_counter(), 0, []

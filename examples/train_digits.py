@@ -12,7 +12,7 @@ import numpy as np
 
 import gradcore as gc
 import gradcore.nn as nn
-from gradcore.data import DataLoader
+from gradcore.data import DataLoader, TensorDataset
 from gradcore.train import evaluate, fit, plot_history
 
 
@@ -46,8 +46,9 @@ def main() -> None:
     opt = gc.optim.Adam(model.parameters(), lr=args.lr)
     sched = gc.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=args.epochs)
     loss_fn = nn.CrossEntropyLoss()
-    train_loader = DataLoader(X[train], y[train], batch_size=args.batch_size, shuffle=True, seed=args.seed)
-    test_loader = DataLoader(X[test], y[test], batch_size=256)
+    train_loader = DataLoader(TensorDataset(X[train], y[train]), batch_size=args.batch_size, shuffle=True,
+                              generator=gc.Generator().manual_seed(args.seed))
+    test_loader = DataLoader(TensorDataset(X[test], y[test]), batch_size=256)
 
     print(f"gradcore {gc.__version__} | ISA {gc.backend_info()['isa']} | threads {gc.get_num_threads()}")
     print(f"digits: {len(train)} train / {len(test)} test images, model:\n{model}")

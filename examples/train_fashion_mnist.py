@@ -10,7 +10,7 @@ import time
 
 import gradcore as gc
 import gradcore.nn as nn
-from gradcore.data import FASHION_MNIST_DIR, DataLoader, load_fashion_mnist
+from gradcore.data import FASHION_MNIST_DIR, DataLoader, TensorDataset, load_fashion_mnist
 from gradcore.train import evaluate
 
 
@@ -32,8 +32,9 @@ def main() -> None:
     opt = gc.optim.Adam(model.parameters(), lr=args.lr)
     sched = gc.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=args.epochs)  # settles the last epoch
     loss_fn = nn.CrossEntropyLoss()
-    train_loader = DataLoader(x_train, y_train, batch_size=args.batch_size, shuffle=True, seed=args.seed)
-    test_loader = DataLoader(x_test, y_test, batch_size=1000)
+    train_loader = DataLoader(TensorDataset(x_train, y_train), batch_size=args.batch_size, shuffle=True,
+                              generator=gc.Generator().manual_seed(args.seed))
+    test_loader = DataLoader(TensorDataset(x_test, y_test), batch_size=1000)
     print(f"gradcore {gc.__version__} | ISA {gc.backend_info()['isa']} | threads {gc.get_num_threads()}")
     print(f"Fashion-MNIST: {len(x_train)} train / {len(x_test)} test images from {args.root}")
     for epoch in range(1, args.epochs + 1):

@@ -29,7 +29,7 @@ import numpy as np
 
 import gradcore as gc
 import gradcore.nn as nn
-from gradcore.data import DataLoader
+from gradcore.data import DataLoader, TensorDataset
 from gradcore.nn.utils import GradientMonitor, GradientWarning, grad_stats
 from gradcore.train import fit
 
@@ -121,7 +121,7 @@ def main() -> None:
     centers = rng.normal(size=(CLASSES, IN))
     y = rng.integers(0, CLASSES, n)
     X = (centers[y] + rng.normal(size=(n, IN))).astype(np.float32)
-    loader = DataLoader(X, y, batch_size=64)
+    loader = DataLoader(TensorDataset(X, y), batch_size=64)
 
     gc.manual_seed(args.seed)
     sig_mon, sig_warn, sig_stats = run("sigmoid", make_mlp(nn.Sigmoid, he_init=False), loader)

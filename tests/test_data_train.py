@@ -10,7 +10,7 @@ import pytest
 
 import gradcore as gc
 import gradcore.nn as nn
-from gradcore.data import DataLoader, load_fashion_mnist, read_idx
+from gradcore.data import DataLoader, TensorDataset, load_fashion_mnist, read_idx
 from gradcore.train import evaluate, fit, plot_history
 
 
@@ -21,7 +21,7 @@ from gradcore.train import evaluate, fit, plot_history
 def test_batch_counts_and_sizes(n, bs):
     X = np.arange(n * 2, dtype=np.float32).reshape(n, 2)
     for drop_last in (False, True):
-        loader = DataLoader(X, batch_size=bs, drop_last=drop_last)
+        loader = DataLoader(TensorDataset(X), batch_size=bs, drop_last=drop_last)
         batches = [b for (b,) in loader]
         expected = n // bs if drop_last else -(-n // bs)
         assert len(loader) == len(batches) == expected
@@ -30,21 +30,27 @@ def test_batch_counts_and_sizes(n, bs):
             assert all(s == bs for s in sizes)
         else:
             assert sum(sizes) == n and all(s == bs for s in sizes[:-1]) and 0 < sizes[-1] <= bs
-    # without shuffling the order is the array order
-    got = np.concatenate([b.detach().numpy() for (b,) in DataLoader(X, batch_size=bs)])
+    # without shuffling the order is the array order; a bare array yields tensors (its rows)
+    got = np.concatenate([b.detach().numpy() for b in DataLoader(X, batch_size=bs)])
     np.testing.assert_array_equal(got, X)
+
+
+def _gen(seed):
+    g = gc.Generator()
+    g.manual_seed(seed)
+    return g
 
 
 def test_shuffle_covers_every_index_once_per_epoch_and_reshuffles():
     n = 53
     idx = np.arange(n)
-    loader = DataLoader(idx.astype(np.float64), idx, batch_size=8, shuffle=True, seed=3)
+    loader = DataLoader(TensorDataset(idx.astype(np.float64), idx), batch_size=8, shuffle=True, generator=_gen(3))
     orders = []
     for _ in range(3):
         xs, ys = [], []
         for xb, yb in loader:
             xs.append(xb.detach().numpy())
-            ys.append(yb)
+            ys.append(yb.numpy())
         x, y = np.concatenate(xs), np.concatenate(ys)
         assert sorted(y.tolist()) == list(range(n))          # each index exactly once
         np.testing.assert_array_equal(x, y.astype(np.float64))  # arrays stay aligned
@@ -53,19 +59,19 @@ def test_shuffle_covers_every_index_once_per_epoch_and_reshuffles():
     assert not np.array_equal(orders[0], orders[1])             # a new order each epoch
     assert not np.array_equal(orders[1], orders[2])
     # the same seed gives the same sequence of orders; another seed a different one
-    again = DataLoader(idx.astype(np.float64), idx, batch_size=8, shuffle=True, seed=3)
+    again = DataLoader(TensorDataset(idx.astype(np.float64), idx), batch_size=8, shuffle=True, generator=_gen(3))
     for expected in orders:
-        np.testing.assert_array_equal(np.concatenate([yb for _, yb in again]), expected)
-    other = DataLoader(idx.astype(np.float64), idx, batch_size=8, shuffle=True, seed=4)
-    assert not np.array_equal(np.concatenate([yb for _, yb in other]), orders[0])
+        np.testing.assert_array_equal(np.concatenate([yb.numpy() for _, yb in again]), expected)
+    other = DataLoader(TensorDataset(idx.astype(np.float64), idx), batch_size=8, shuffle=True, generator=_gen(4))
+    assert not np.array_equal(np.concatenate([yb.numpy() for _, yb in other]), orders[0])
 
 
 def test_shuffle_with_drop_last_drops_different_items():
     idx = np.arange(10)
-    loader = DataLoader(idx, batch_size=4, shuffle=True, drop_last=True, seed=0)
+    loader = DataLoader(TensorDataset(idx), batch_size=4, shuffle=True, drop_last=True, generator=_gen(0))
     seen = []
     for _ in range(6):
-        ys = np.concatenate([yb for (yb,) in loader])
+        ys = np.concatenate([yb.numpy() for (yb,) in loader])
         assert len(ys) == 8 and len(set(ys.tolist())) == 8
         seen.append(frozenset(ys.tolist()))
     assert len(set(seen)) > 1
@@ -74,28 +80,27 @@ def test_shuffle_with_drop_last_drops_different_items():
 def test_unseeded_shuffle_follows_manual_seed():
     idx = np.arange(40)
     gc.manual_seed(5)
-    a = np.concatenate([yb for (yb,) in DataLoader(idx, batch_size=40, shuffle=True)])
+    a = np.concatenate([yb.numpy() for (yb,) in DataLoader(TensorDataset(idx), batch_size=40, shuffle=True)])
     gc.manual_seed(5)
-    b = np.concatenate([yb for (yb,) in DataLoader(idx, batch_size=40, shuffle=True)])
+    b = np.concatenate([yb.numpy() for (yb,) in DataLoader(TensorDataset(idx), batch_size=40, shuffle=True)])
     np.testing.assert_array_equal(a, b)
     assert sorted(a.tolist()) == list(range(40))
 
 
-def test_yielded_dtypes():
+def test_yielded_dtypes_are_the_arrays_dtypes():
+    # PyTorch's default_collate keeps each tensor's dtype (no int -> int64 or float16 -> float32 conversion)
     n = 6
     arrays = [np.ones((n, 3), np.float32), np.ones((n, 2), np.float64), np.ones(n, np.float16),
-              np.arange(n, dtype=np.int32), np.arange(n, dtype=np.uint8), np.zeros(n, bool)]
+              np.arange(n, dtype=np.int32), np.arange(n, dtype=np.uint8), np.zeros(n, bool), np.arange(n)]
+    want = [gc.float32, gc.float64, gc.float16, gc.int32, gc.uint8, gc.bool, gc.int64]
     for shuffle in (False, True):
-        f32, f64, f16, i32, u8, b = next(iter(DataLoader(*arrays, batch_size=4, shuffle=shuffle, seed=0)))
-        assert isinstance(f32, gc.Tensor) and f32.dtype == gc.float32 and tuple(f32.shape) == (4, 3)
-        assert isinstance(f64, gc.Tensor) and f64.dtype == gc.float64 and tuple(f64.shape) == (4, 2)
-        assert isinstance(f16, gc.Tensor) and f16.dtype == gc.float32
-        for lab in (i32, u8):  # integer labels: int64 tensors, as losses take them
-            assert isinstance(lab, gc.Tensor) and lab.dtype == gc.int64 and tuple(lab.shape) == (4,)
-        assert isinstance(b, gc.Tensor) and b.dtype == gc.bool and tuple(b.shape) == (4,)
+        batch = next(iter(DataLoader(TensorDataset(*arrays), batch_size=4, shuffle=shuffle)))
+        assert isinstance(batch, list) and len(batch) == len(arrays)
+        for t, a, dt in zip(batch, arrays, want):
+            assert isinstance(t, gc.Tensor) and t.dtype == dt and tuple(t.shape) == (4,) + a.shape[1:]
+            assert not t.requires_grad
         if not shuffle:
-            np.testing.assert_array_equal(i32.numpy(), arrays[3][:4])
-        assert not f32.requires_grad
+            np.testing.assert_array_equal(batch[3].numpy(), arrays[3][:4])
 
 
 def test_non_contiguous_inputs_are_batched_correctly():
@@ -103,22 +108,24 @@ def test_non_contiguous_inputs_are_batched_correctly():
     views = [np.asfortranarray(base), base[:, ::2], base[::-1]]
     for v in views:
         for shuffle in (False, True):
-            loader = DataLoader(v, np.arange(10), batch_size=3, shuffle=shuffle, seed=0)
+            loader = DataLoader(TensorDataset(v, np.arange(10)), batch_size=3, shuffle=shuffle)
             for xb, idx in loader:
                 np.testing.assert_array_equal(xb.detach().numpy(), v[idx.numpy()])
 
 
-def test_accepts_lists_and_tensors_and_validates():
+def test_accepts_tensors_and_validates():
     X = gc.tensor(np.arange(12, dtype=np.float32).reshape(6, 2))
-    y = [0, 1, 0, 1, 1, 0]
-    xb, yb = next(iter(DataLoader(X, y, batch_size=6)))
+    y = gc.tensor([0, 1, 0, 1, 1, 0])
+    xb, yb = next(iter(DataLoader(TensorDataset(X, y), batch_size=6)))
     np.testing.assert_array_equal(xb.detach().numpy(), X.detach().numpy())
-    np.testing.assert_array_equal(yb, y)
-    with pytest.raises(ValueError):
-        DataLoader(np.zeros((5, 2)), np.zeros(4), batch_size=2)
-    with pytest.raises(ValueError):
+    np.testing.assert_array_equal(yb.numpy(), y.numpy())
+    with pytest.raises(AssertionError, match="Size mismatch"):
+        TensorDataset(np.zeros((5, 2)), np.zeros(4))
+    with pytest.raises(ValueError, match="batch_size"):
         DataLoader(np.zeros((5, 2)), batch_size=0)
-    with pytest.raises(ValueError):
+    with pytest.raises(TypeError, match="TensorDataset"):  # the old DataLoader(X, y) form
+        DataLoader(np.zeros((5, 2)), np.zeros(5))
+    with pytest.raises(TypeError):
         DataLoader(batch_size=2)
 
 
@@ -127,7 +134,7 @@ def test_batches_are_usable_by_a_model():
     X = rng.standard_normal((20, 4)).astype(np.float32)
     y = rng.integers(0, 3, 20)
     model = nn.Linear(4, 3)
-    for xb, yb in DataLoader(X, y, batch_size=6, shuffle=True, seed=1):
+    for xb, yb in DataLoader(TensorDataset(X, y), batch_size=6, shuffle=True):
         loss = nn.CrossEntropyLoss()(model(xb), yb)
         assert np.isfinite(loss.item())
 
@@ -332,7 +339,7 @@ def _setup(seed=0):
     Xv, yv = _blobs(90, seed=1)
     model = nn.Sequential(nn.Linear(2, 16), nn.ReLU(), nn.Linear(16, 3))
     opt = gc.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
-    return model, opt, DataLoader(X, y, batch_size=32, shuffle=True, seed=seed), DataLoader(Xv, yv, batch_size=50)
+    return model, opt, DataLoader(TensorDataset(X, y), batch_size=32, shuffle=True, generator=_gen(seed)), DataLoader(TensorDataset(Xv, yv), batch_size=50)
 
 
 def test_fit_reaches_high_accuracy_and_history_shape():
@@ -359,7 +366,7 @@ def test_fit_metrics_are_what_they_claim():
     X, y = _blobs(50)
     model = nn.Linear(2, 3)
     opt = gc.optim.SGD(model.parameters(), lr=0.0)      # no learning: every batch sees the same model
-    loader = DataLoader(X, y, batch_size=16)
+    loader = DataLoader(TensorDataset(X, y), batch_size=16)
     hist = fit(model, nn.CrossEntropyLoss(), opt, loader, epochs=1, progress=False, log=lambda s: None)
     out = model(gc.tensor(X))
     acc = float((out.detach().numpy().argmax(1) == y).mean())
@@ -372,7 +379,7 @@ def test_evaluate_uses_eval_mode():
     gc.manual_seed(0)
     X, y = _blobs(64)
     model = nn.Sequential(nn.Linear(2, 3), nn.Dropout(0.9))
-    loader = DataLoader(X, y, batch_size=64)
+    loader = DataLoader(TensorDataset(X, y), batch_size=64)
     a = evaluate(model, nn.CrossEntropyLoss(), loader)
     b = evaluate(model, nn.CrossEntropyLoss(), loader)
     assert a == b                          # dropout off: deterministic
@@ -406,7 +413,7 @@ def test_fit_regression_has_no_accuracy_and_scheduler_steps_per_epoch():
     model = nn.Linear(3, 1)
     opt = gc.optim.SGD(model.parameters(), lr=0.1)
     sched = gc.optim.lr_scheduler.StepLR(opt, step_size=2, gamma=0.5)
-    hist = fit(model, nn.MSELoss(), opt, DataLoader(X, Y, batch_size=16), epochs=5, progress=False,
+    hist = fit(model, nn.MSELoss(), opt, DataLoader(TensorDataset(X, Y), batch_size=16), epochs=5, progress=False,
                log=lambda s: None, scheduler=sched)
     assert "accuracy" not in hist and len(hist["loss"]) == 5
     assert hist["loss"][-1] < 0.05 * hist["loss"][0]

@@ -21,7 +21,7 @@ import pytest
 import gradcore as gc
 import gradcore.nn as nn
 import gradcore.nn.functional as F
-from gradcore.data import DataLoader
+from gradcore.data import DataLoader, TensorDataset
 from gradcore.nn.hooks import RemovableHandle
 from gradcore.nn.utils import ActivationStats, GradientMonitor, GradientWarning, grad_stats
 from gradcore.train import fit
@@ -510,7 +510,7 @@ def test_monitor_activation_stats() -> None:
 def test_monitor_as_fit_callback() -> None:
     model = _mlp(3, nn.ReLU, he=True, width=16)
     x, y = _data(96)
-    loader = DataLoader(x.detach().numpy(), y, batch_size=32)
+    loader = DataLoader(TensorDataset(x.detach().numpy(), y), batch_size=32)
     epochs: List[int] = []
 
     class EpochEnd:

@@ -860,7 +860,7 @@ GARBAGE_SCRIPT = textwrap.dedent(
                                                                            requires_grad=True)]], {}),
         "save": lambda: (gc.save, [{"w": gc.zeros(2)}, os.path.join(TMP, "s.safetensors")], {}),
         "load": lambda: (gc.load, [_random_file()], {}),
-        "DataLoader": lambda: (_iterate_loader, [np.zeros((5, 2), np.float32), np.arange(5)],
+        "DataLoader": lambda: (_iterate_loader, [TensorDataset(np.zeros((5, 2), np.float32), np.arange(5))],
                                {"batch_size": 2, "shuffle": True}),
         "optimizer": lambda: _optimizer_call(),
         "opt.load_state_dict": lambda: _opt_load_call(),
@@ -963,7 +963,7 @@ GARBAGE_SCRIPT = textwrap.dedent(
             out.append(batch)
         return out
 
-    from gradcore.data import DataLoader as nn_loader
+    from gradcore.data import DataLoader as nn_loader, TensorDataset
 
     OPTS = [gc.optim.SGD, gc.optim.Adam, gc.optim.AdamW, gc.optim.RMSprop, gc.optim.Adagrad]
     OPT_KW = {"lr": 0.1, "weight_decay": 0.0, "momentum": 0.9, "betas": (0.9, 0.99), "eps": 1e-8,

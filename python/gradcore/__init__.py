@@ -46,7 +46,17 @@ from gradcore.autograd import (
     no_grad, enable_grad, set_grad_enabled, inference_mode, is_inference_mode_enabled,
     grad, backward, gradcheck, gradgradcheck, GradcheckError,
 )
-from gradcore import autograd, data, nn, optim, return_types, train
+from gradcore import autograd, nn, optim, return_types, train
+# gradcore.utils.data (torch.utils.data) is also gradcore.data: the same module objects, so that
+# `from gradcore.data.distributed import DistributedSampler` and the utils spelling agree.
+from gradcore import utils
+from gradcore.utils import data
+import sys as _sys
+
+for _name, _mod in list(_sys.modules.items()):
+    if _name == "gradcore.utils.data" or _name.startswith("gradcore.utils.data."):
+        _sys.modules["gradcore.data" + _name[len("gradcore.utils.data"):]] = _mod
+del _name, _mod
 from gradcore import random
 from gradcore import viz
 from gradcore.io import load, save
@@ -107,7 +117,7 @@ __all__ = [
     "backend_info", "set_num_threads", "get_num_threads", "is_grad_enabled",
     "no_grad", "enable_grad", "set_grad_enabled", "inference_mode", "is_inference_mode_enabled",
     "grad", "backward", "gradcheck", "gradgradcheck", "GradcheckError",
-    "autograd", "data", "nn", "optim", "return_types", "train", "save", "load",
+    "autograd", "data", "nn", "optim", "return_types", "train", "utils", "save", "load",
     "viz",
     "IndexOutOfBoundsError", "index_select", "gather", "take_along_dim", "scatter", "scatter_add", "scatter_reduce",
     "index_add", "index_fill", "index_put", "index_put_", "masked_fill", "masked_select", "masked_scatter", "nonzero",

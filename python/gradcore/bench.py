@@ -1,6 +1,6 @@
 """``gradcore-bench``: gradcore against its peers, side by side in one run, as ratios.
 
-    gradcore-bench gemm|mlp-step|tiny-step|op-overhead|elementwise|unary|indexing|matmul-batched|all
+    gradcore-bench gemm|mlp-step|tiny-step|op-overhead|elementwise|unary|indexing|matmul-batched|epoch|all
                    [--threads N] [--batch B ...] [--repeat R] [--json PATH]
 
 Each workload is timed for gradcore and for every available peer (NumPy always; PyTorch
@@ -452,9 +452,138 @@ def bench_matmul_batched(args: argparse.Namespace) -> List[Dict[str, Any]]:
     return rows
 
 
+# ---- epoch: one Fashion-MNIST epoch through the DataLoader; worker processes ------------------
+class _TimedLoader:
+    """Wraps a loader's iterator and sums the seconds spent inside its ``__next__``."""
+
+    def __init__(self, loader: Any) -> None:
+        self.loader, self.seconds = loader, 0.0
+
+    def __iter__(self) -> Any:
+        it = iter(self.loader)
+        while True:
+            t0 = time.perf_counter()
+            try:
+                batch = next(it)
+            except StopIteration:
+                self.seconds += time.perf_counter() - t0
+                return
+            self.seconds += time.perf_counter() - t0
+            yield batch
+
+
+class _SlowDataset:
+    """About 1 ms per ``__getitem__``: pure-Python work (a stand-in for decoding/augmenting;
+    needs a free core per worker to speed up), or with ``wait`` a 1 ms sleep (a stand-in for
+    reading a file; overlaps whatever the cores are doing)."""
+
+    def __init__(self, n: int, wait: bool = False) -> None:
+        self.n, self.wait = n, wait
+        self.x = np.random.default_rng(0).standard_normal((n, 64)).astype(np.float32)
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitem__(self, i: int) -> Tuple[np.ndarray, int]:
+        if self.wait:
+            time.sleep(1e-3)
+        else:
+            end = time.perf_counter() + 1e-3
+            acc = 0
+            while time.perf_counter() < end:
+                acc += 1
+        return self.x[i], i % 10
+
+
+def bench_epoch(args: argparse.Namespace) -> List[Dict[str, Any]]:
+    """One training epoch of Fashion-MNIST (60000 images) with the mlp-step model at batch 128
+    through ``DataLoader(TensorDataset(X, y), shuffle=True)``, gradcore vs PyTorch with its own
+    DataLoader; the note is the loader's share of the epoch (time inside ``__next__``). Then
+    ``workers``: an epoch of a dataset with ~1 ms of Python per sample, ``num_workers=2`` vs 0."""
+    from gradcore.utils.data import DataLoader, TensorDataset, load_fashion_mnist
+
+    torch = _torch()
+    _progress("epoch: loading Fashion-MNIST")
+    X, y, _, _ = load_fashion_mnist()
+    epochs = max(1, min(args.repeat, 3))
+    gc.manual_seed(0)
+    model = gc.nn.Sequential(gc.nn.Linear(784, 512), gc.nn.ReLU(), gc.nn.Linear(512, 256), gc.nn.ReLU(),
+                             gc.nn.Linear(256, 10))
+    opt = gc.optim.Adam(model.parameters(), lr=1e-3)
+    gloader: Any = DataLoader(TensorDataset(X, y), batch_size=128, shuffle=True)
+
+    def gc_epoch(limit: Optional[int] = None) -> float:
+        timed = _TimedLoader(gloader)
+        for k, (xb, yb) in enumerate(timed):
+            opt.zero_grad()
+            gc.nn.functional.cross_entropy(model(xb), yb).backward()
+            opt.step()
+            if limit is not None and k + 1 >= limit:
+                break
+        return timed.seconds
+
+    runs: Dict[str, Callable[[Optional[int]], float]] = {"gradcore": gc_epoch}
+    if torch is not None:
+        torch.manual_seed(0)
+        tm = torch.nn.Sequential(torch.nn.Linear(784, 512), torch.nn.ReLU(), torch.nn.Linear(512, 256),
+                                 torch.nn.ReLU(), torch.nn.Linear(256, 10))
+        topt = torch.optim.Adam(tm.parameters(), lr=1e-3)
+        tloader = torch.utils.data.DataLoader(
+            torch.utils.data.TensorDataset(torch.from_numpy(X), torch.from_numpy(y)), batch_size=128, shuffle=True)
+
+        def t_epoch(limit: Optional[int] = None) -> float:
+            timed = _TimedLoader(tloader)
+            for k, (xb, yb) in enumerate(timed):
+                topt.zero_grad()
+                torch.nn.functional.cross_entropy(tm(xb), yb).backward()
+                topt.step()
+                if limit is not None and k + 1 >= limit:
+                    break
+            return timed.seconds
+
+        runs["torch"] = t_epoch
+    samples: Dict[str, List[float]] = {k: [] for k in runs}
+    shares: Dict[str, List[float]] = {k: [] for k in runs}
+    for f in runs.values():  # warm-up: a few batches each
+        f(20)
+    for e in range(epochs):
+        for name, f in runs.items():
+            _progress(f"epoch {e + 1}/{epochs} {name}")
+            t0 = time.perf_counter()
+            inside = f(None)
+            total = time.perf_counter() - t0
+            samples[name].append(total)
+            shares[name].append(inside / total)
+    row = _row("epoch", "fashion-mnist b128", samples, "ms")
+    for name in runs:
+        row["results"][name]["note"] = f"loader {100 * statistics.median(shares[name]):.1f}%"
+    rows = [row]
+
+    n = 1000
+    for kind, slow in (("cpu", _SlowDataset(n)), ("sleep", _SlowDataset(n, wait=True))):
+        def drain(make: Callable[..., Any], workers: int, slow: _SlowDataset = slow) -> Timer:
+            return lambda: sum(1 for _ in make(slow, batch_size=10, num_workers=workers))
+
+        wruns: Dict[str, Timer] = {"gradcore": drain(DataLoader, 2), "gradcore-w0": drain(DataLoader, 0)}
+        if torch is not None:
+            wruns["torch-w2"] = drain(torch.utils.data.DataLoader, 2)
+        wsamples: Dict[str, List[float]] = {k: [] for k in wruns}
+        for e in range(epochs):
+            for name, g in wruns.items():
+                _progress(f"epoch workers ({kind}) {e + 1}/{epochs} {name}")
+                t0 = time.perf_counter()
+                g()
+                wsamples[name].append(time.perf_counter() - t0)
+        wrow = _row("epoch", f"workers=2 vs 0, 1ms {kind} x{n}", wsamples, "ms")
+        for name, r in wrow["results"].items():
+            r["note"] = f"{n / statistics.median(wsamples[name]):.0f} samples/s"
+        rows.append(wrow)
+    return rows
+
+
 WORKLOADS = {"gemm": bench_gemm, "mlp-step": bench_mlp_step, "tiny-step": bench_tiny_step,
              "op-overhead": bench_op_overhead, "elementwise": bench_elementwise, "indexing": bench_indexing,
-             "unary": bench_unary, "matmul-batched": bench_matmul_batched}
+             "unary": bench_unary, "matmul-batched": bench_matmul_batched, "epoch": bench_epoch}
 
 
 def machine_info() -> Dict[str, Any]:
@@ -500,6 +629,7 @@ def render(rows: List[Dict[str, Any]], info: Dict[str, Any]) -> str:
         for peer, r in row["results"].items():
             ratio = f"{r['ratio']:.2f}x" if "ratio" in r else ""
             gf = f"{r['gflops']:.1f}" if "gflops" in r else (f"{r['GB/s']:.1f}GB/s" if "GB/s" in r else "")
+            gf = f"{gf} {r['note']}".strip() if "note" in r else gf
             out.append(f"{row['workload']:<12} {row['case']:<26} {peer:<12} {r['median']:>8.3f}{row['unit']:<2} "
                        f"{r['min']:>8.3f}-{r['max']:<8.3f}  {ratio:>7} {gf:>8}")
     out.append("ratio = peer time / gradcore time (> 1: gradcore is faster)")

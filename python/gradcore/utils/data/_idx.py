@@ -1,85 +1,18 @@
-"""Data: a minimal DataLoader over NumPy arrays, and an IDX reader (MNIST / Fashion-MNIST).
-
-The DataLoader copies only the batch it hands out: each array is indexed with the batch's
-indices (NumPy fancy indexing, one copy), float arrays become gradcore tensors without a
-further copy, and integer arrays (labels) become int64 tensors, as PyTorch scripts expect.
-"""
+"""The IDX reader (the MNIST / Fashion-MNIST file format) and the Fashion-MNIST loader,
+exported by ``gradcore.utils.data`` (``gradcore.data``)."""
 from __future__ import annotations
 
 import gzip
 import math
 import os
 import zlib
-from typing import Any, Iterator, List, Optional, Sequence, Tuple, Union
+from typing import Any, Tuple, Union
 
 import numpy as np
 
-from gradcore import _core
-from gradcore._core import Tensor
-
-__all__ = ["DataLoader", "read_idx", "load_fashion_mnist", "FASHION_MNIST_DIR"]
+__all__ = ["FASHION_MNIST_DIR", "load_fashion_mnist", "read_idx"]
 
 FASHION_MNIST_DIR = "/usr/share/datasets/fashion-mnist"
-
-
-class DataLoader:
-    """Iterate over mini-batches of one or more NumPy arrays sharing their first dimension.
-
-    >>> loader = DataLoader(X, y, batch_size=128, shuffle=True, seed=0)
-    >>> for xb, yb in loader: ...
-
-    ``shuffle`` draws a new permutation every epoch from a NumPy generator seeded with
-    ``seed`` (when ``seed`` is None it is drawn once from gradcore's RNG, so
-    ``gc.manual_seed`` makes it reproducible). ``drop_last`` drops a final short batch.
-    Float arrays are yielded as float32/float64 tensors (other float widths and integer
-    feature arrays are converted to float32 only if ``as_float`` lists their position);
-    integer arrays as int64 tensors (class labels), bool arrays as bool tensors.
-    """
-
-    def __init__(self, *arrays: Any, batch_size: int = 1, shuffle: bool = False, drop_last: bool = False,
-                 seed: Optional[int] = None) -> None:
-        if not arrays:
-            raise ValueError("DataLoader needs at least one array")
-        self.arrays = [np.asarray(a) if not isinstance(a, Tensor) else a.detach().numpy() for a in arrays]
-        n = len(self.arrays[0]) if self.arrays[0].ndim else 0
-        for i, a in enumerate(self.arrays):
-            if a.ndim == 0 or len(a) != n:
-                raise ValueError(f"DataLoader: array {i} has shape {a.shape}, expected first dimension {n}")
-        if not isinstance(batch_size, int) or batch_size < 1:
-            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
-        self.n, self.batch_size, self.shuffle, self.drop_last = n, batch_size, shuffle, drop_last
-        if seed is None:
-            seed = int(_core.rand(1, dtype=_core.float64).item() * 2**52)
-        self._rng = np.random.default_rng(seed)
-
-    def __len__(self) -> int:
-        if self.drop_last:
-            return self.n // self.batch_size
-        return (self.n + self.batch_size - 1) // self.batch_size
-
-    def _convert(self, a: np.ndarray) -> Any:
-        if a.dtype == np.float32 or a.dtype == np.float64:
-            if not a.flags.c_contiguous or not a.flags.writeable:
-                a = a.copy(order="C")  # from_numpy shares only writable C-contiguous memory
-            return _core.from_numpy(a)
-        if a.dtype.kind == "f":
-            return _core.from_numpy(np.ascontiguousarray(a, dtype=np.float32))
-        if a.dtype.kind == "b":
-            return _core.from_numpy(np.ascontiguousarray(a))
-        if a.dtype.kind in "iu":
-            return _core.from_numpy(np.ascontiguousarray(a, dtype=np.int64))
-        return a
-
-    def __iter__(self) -> Iterator[Tuple[Any, ...]]:
-        order = self._rng.permutation(self.n) if self.shuffle else None
-        for b in range(len(self)):
-            lo, hi = b * self.batch_size, min((b + 1) * self.batch_size, self.n)
-            if order is None:
-                batch = [self._convert(a[lo:hi]) for a in self.arrays]
-            else:
-                idx = order[lo:hi]
-                batch = [self._convert(a[idx]) for a in self.arrays]
-            yield tuple(batch)
 
 
 _IDX_TYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
