@@ -235,3 +235,19 @@ setattr(Tensor, "log_softmax", _tensor_log_softmax)
 setattr(Tensor, "prelu", prelu)
 
 __all__ += ["prelu", "cosine_similarity", "pairwise_distance", "bilinear"]
+
+# --- issue 12 leftovers (left12): tril_/triu_, diagflat, block_diag, cartesian_prod, combinations,
+# unravel_index, addbmm, *_scatter, einsum sublists, integer matmul/mm/bmm/@ (python/gradcore/_more_ops.py) ---
+from gradcore import _more_ops  # noqa: E402
+from gradcore._more_ops import (  # noqa: E402
+    diagflat, block_diag, cartesian_prod, combinations, unravel_index, addbmm, slice_scatter, select_scatter,
+    diagonal_scatter, einsum, matmul, mm, bmm,
+)
+
+for _name, _fn in _more_ops.METHODS.items():
+    setattr(Tensor, _name, _fn)
+
+__all__ += [
+    "diagflat", "block_diag", "cartesian_prod", "combinations", "unravel_index", "addbmm", "slice_scatter",
+    "select_scatter", "diagonal_scatter",
+]
