@@ -79,6 +79,27 @@ def diagflat(input: Tensor, offset: int = 0) -> Tensor:
     return out
 
 
+def _promote(a: Any, b: Any) -> Any:
+    return b if a is None else a if b is None else _core.promote_types(a, b)
+
+
+def _result_type(tensors: Sequence[Tensor]) -> Any:
+    """PyTorch's result_type of a list of tensors: 0-dim tensors take part only when their
+    category (bool < integer < floating) is higher than that of the others."""
+    dim_dt: Any = None
+    zero_dt: Any = None
+    for t in tensors:
+        if t.dim() > 0:
+            dim_dt = _promote(dim_dt, t.dtype)
+        else:
+            zero_dt = _promote(zero_dt, t.dtype)
+    if dim_dt is None or dim_dt.is_floating_point:
+        return zero_dt if dim_dt is None else dim_dt
+    if zero_dt is not None and (dim_dt == _core.bool or zero_dt.is_floating_point):
+        return _core.promote_types(dim_dt, zero_dt)
+    return dim_dt
+
+
 def block_diag(*tensors: Any) -> Tensor:
     """The tensors (0-D as 1x1, 1-D (n,) as 1xn, 2-D as they are) on the diagonal of one matrix,
     zeros elsewhere, in the promoted dtype; no tensors give a 1x0 matrix of the default dtype."""
@@ -90,9 +111,7 @@ def block_diag(*tensors: Any) -> Tensor:
                                f"{t.dim()} dimensions")
     if not tensors:
         return _core.zeros((1, 0))
-    dt = tensors[0].dtype
-    for t in tensors[1:]:
-        dt = _core.promote_types(dt, t.dtype)
+    dt = _result_type(tensors)
     mats = [t.reshape(1, -1) if t.dim() < 2 else t for t in tensors]
     mats = [m if m.dtype == dt else m.to(dt) for m in mats]
     ncols = sum(m.shape[1] for m in mats)
