@@ -503,3 +503,19 @@ def test_beta_zero_input_still_takes_part(name: str) -> None:
     go.sum().backward()
     to.sum().backward()
     _close(gi.grad, ti.grad)
+
+
+def test_copy_of_a_leaf_routes_the_gradient_to_it() -> None:
+    # dst.copy_(leaf) (and fill_ with a 0-dim leaf) used to leave dst a leaf that requires grad,
+    # so the gradient stopped at dst (addbmm_ and other Python in-place ops write through copy_)
+    for lib in (gc, torch):
+        s = lib.tensor([1.0, 2.0, 3.0], requires_grad=True)
+        v = lib.tensor(2.0, requires_grad=True)
+        z = lib.zeros(3)
+        z.copy_(s)
+        w = lib.zeros(2)
+        w.fill_(v)
+        assert not z.is_leaf and not w.is_leaf
+        ((z * 2).sum() + w.sum()).backward()
+        np.testing.assert_array_equal(s.grad.numpy(), [2.0, 2.0, 2.0])
+        assert float(v.grad) == 2.0
