@@ -444,6 +444,10 @@ def test_int_matmul_wraps_like_torch(dtype: str) -> None:
     info = np.iinfo(dtype)
     a, b = _ints((3, 7), dtype, 3, info.min, info.max), _ints((7, 2), dtype, 4, info.min, info.max)
     _same(gc.tensor(a) @ gc.tensor(b), torch.tensor(a) @ torch.tensor(b))
+    g, t = gc.tensor(a), torch.tensor(a)
+    g @= gc.tensor(b)
+    t @= torch.tensor(b)
+    _same(g, t)
     big = np.array([2**62, 2**62, 2**63 - 1])
     _same(gc.matmul(gc.tensor(big), gc.tensor([3, 5, 7])), torch.matmul(torch.tensor(big), torch.tensor([3, 5, 7])))
 

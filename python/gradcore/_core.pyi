@@ -151,8 +151,12 @@ class Tensor:
         ...
     def __ifloordiv__(self, arg0: typing.Any) -> typing.Any:
         ...
-    def __imatmul__(self, arg0: typing.Any) -> typing.Any:
-        ...
+    def __imatmul__(self, other: typing.Any) -> typing.Any:
+        """
+        self @= other: integer operands rebind self to the product, as PyTorch (which has no
+            __imatmul__); floating ones keep gradcore's rule (in place when the product has self's
+            shape and dtype).
+        """
     def __imod__(self, arg0: typing.Any) -> typing.Any:
         ...
     def __imul__(self, arg0: typing.Any) -> typing.Any:

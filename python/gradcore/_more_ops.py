@@ -39,7 +39,7 @@ __all__ = [
 
 _c_matmul, _c_mm, _c_bmm = _core.matmul, _core.mm, _core.bmm
 _c_matmul_method, _c_mm_method, _c_bmm_method = Tensor.matmul, Tensor.mm, Tensor.bmm
-_c_matmul_op = Tensor.__matmul__
+_c_matmul_op, _c_imatmul_op = Tensor.__matmul__, Tensor.__imatmul__
 
 
 def _type_name(o: Any) -> str:
@@ -481,6 +481,15 @@ def _m_matmul_op(self: Tensor, other: Any) -> Any:
     return _c_matmul_op(self, other)
 
 
+def _m_imatmul_op(self: Tensor, other: Any) -> Any:
+    """self @= other: integer operands rebind self to the product, as PyTorch (which has no
+    __imatmul__); floating ones keep gradcore's rule (in place when the product has self's
+    shape and dtype)."""
+    if _is_int_pair(self, other):
+        return _int_matmul(self, other)
+    return _c_imatmul_op(self, other)
+
+
 def _m_mm(self: Tensor, mat2: Tensor) -> Tensor:
     """self @ mat2 for 2-D tensors (integer ones too)."""
     if _is_int_pair(self, mat2):
@@ -522,6 +531,7 @@ def _m_diagonal_scatter(self: Tensor, src: Tensor, offset: int = 0, dim1: int = 
 METHODS: Dict[str, Any] = {
     "tril_": _m_tril_, "triu_": _m_triu_, "diagflat": _m_diagflat, "addbmm": _m_addbmm, "addbmm_": _m_addbmm_,
     "slice_scatter": _m_slice_scatter, "select_scatter": _m_select_scatter,
-    "diagonal_scatter": _m_diagonal_scatter, "matmul": _m_matmul, "__matmul__": _m_matmul_op, "mm": _m_mm,
+    "diagonal_scatter": _m_diagonal_scatter, "matmul": _m_matmul, "__matmul__": _m_matmul_op,
+    "__imatmul__": _m_imatmul_op, "mm": _m_mm,
     "bmm": _m_bmm,
 }
