@@ -427,82 +427,115 @@ def _is_int_pair(a: Any, b: Any) -> bool:
             and (a.dtype in _INT_DTYPES or b.dtype in _INT_DTYPES))
 
 
+# The wrappers below call the compiled op first: it refuses integer and bool operands with a
+# TypeError, and only then are the dtypes looked at (the floating path pays one Python call).
 def matmul(input: Tensor, other: Tensor) -> Tensor:
     """The matrix product with broadcasting (1-D, 2-D, batched); floating operands use gradcore's
     GEMM, integer ones an exact integer product (the result wraps, as PyTorch's)."""
-    if _is_int_pair(input, other):
+    try:
+        out: Tensor = _c_matmul(input, other)
+    except TypeError:
+        if not _is_int_pair(input, other):
+            raise
         return _int_matmul(input, other)
-    out: Tensor = _c_matmul(input, other)
     return out
+
+
+def _int_mm_checked(input: Tensor, mat2: Tensor, trans_a: bool, trans_b: bool) -> Tensor:
+    _int_operands(input, mat2, "addmm_impl_cpu_")
+    if input.dim() != 2 or mat2.dim() != 2:
+        raise _core.ShapeError(f"mm: expected 2-D operands, got {tuple(input.shape)} and {tuple(mat2.shape)}")
+    return _int_matmul(input.t() if trans_a else input, mat2.t() if trans_b else mat2)
 
 
 def mm(input: Tensor, mat2: Tensor, *, trans_a: bool = False, trans_b: bool = False) -> Tensor:
     """The product of two 2-D tensors (integer dtypes included, as matmul); trans_a / trans_b
     multiply by the transpose of that operand (gradcore's extension, GEMM flags)."""
-    if _is_int_pair(input, mat2):
-        _int_operands(input, mat2, "addmm_impl_cpu_")
-        if input.dim() != 2 or mat2.dim() != 2:
-            raise _core.ShapeError(f"mm: expected 2-D operands, got {tuple(input.shape)} and {tuple(mat2.shape)}")
-        return _int_matmul(input.t() if trans_a else input, mat2.t() if trans_b else mat2)
-    if trans_a or trans_b:
-        return _c_mm(input, mat2, trans_a=trans_a, trans_b=trans_b)
-    return _c_mm(input, mat2)
+    try:
+        if trans_a or trans_b:
+            return _c_mm(input, mat2, trans_a=trans_a, trans_b=trans_b)
+        return _c_mm(input, mat2)
+    except TypeError:
+        if not _is_int_pair(input, mat2):
+            raise
+        return _int_mm_checked(input, mat2, trans_a, trans_b)
+
+
+def _int_bmm_checked(input: Tensor, mat2: Tensor) -> Tensor:
+    _int_operands(input, mat2, "bmm")
+    for name, t in (("batch1", input), ("batch2", mat2)):
+        if t.dim() != 3:
+            raise _core.ShapeError(f"{name} must be a 3D tensor")
+    if mat2.shape[0] != input.shape[0] or mat2.shape[1] != input.shape[2]:
+        raise _core.ShapeError(f"Expected size for first two dimensions of batch2 tensor to be: "
+                               f"[{input.shape[0]}, {input.shape[2]}] but got: [{mat2.shape[0]}, {mat2.shape[1]}].")
+    return _int_mm(input, mat2)
 
 
 def bmm(input: Tensor, mat2: Tensor) -> Tensor:
     """The batched product of two 3-D tensors with one batch size (integer dtypes included)."""
-    if _is_int_pair(input, mat2):
-        _int_operands(input, mat2, "bmm")
-        for name, t in (("batch1", input), ("batch2", mat2)):
-            if t.dim() != 3:
-                raise _core.ShapeError(f"{name} must be a 3D tensor")
-        if mat2.shape[0] != input.shape[0] or mat2.shape[1] != input.shape[2]:
-            raise _core.ShapeError(f"Expected size for first two dimensions of batch2 tensor to be: "
-                                   f"[{input.shape[0]}, {input.shape[2]}] but got: [{mat2.shape[0]}, "
-                                   f"{mat2.shape[1]}].")
-        return _int_mm(input, mat2)
-    out: Tensor = _c_bmm(input, mat2)
+    try:
+        out: Tensor = _c_bmm(input, mat2)
+    except TypeError:
+        if not _is_int_pair(input, mat2):
+            raise
+        return _int_bmm_checked(input, mat2)
     return out
 
 
 def _m_matmul(self: Tensor, other: Tensor) -> Tensor:
     """Matrix product with PyTorch's rules: 1-D and 2-D operands, batched N-D with broadcast batch
     dims; integer operands too (exact, wrapping)."""
-    if _is_int_pair(self, other):
+    try:
+        out: Tensor = _c_matmul_method(self, other)
+    except TypeError:
+        if not _is_int_pair(self, other):
+            raise
         return _int_matmul(self, other)
-    out: Tensor = _c_matmul_method(self, other)
     return out
 
 
 def _m_matmul_op(self: Tensor, other: Any) -> Any:
     """self @ other (integer tensors included)."""
-    if _is_int_pair(self, other):
+    try:
+        return _c_matmul_op(self, other)
+    except TypeError:
+        if not _is_int_pair(self, other):
+            raise
         return _int_matmul(self, other)
-    return _c_matmul_op(self, other)
 
 
 def _m_imatmul_op(self: Tensor, other: Any) -> Any:
     """self @= other: integer operands rebind self to the product, as PyTorch (which has no
     __imatmul__); floating ones keep gradcore's rule (in place when the product has self's
     shape and dtype)."""
-    if _is_int_pair(self, other):
+    try:
+        return _c_imatmul_op(self, other)
+    except TypeError:
+        if not _is_int_pair(self, other):
+            raise
         return _int_matmul(self, other)
-    return _c_imatmul_op(self, other)
 
 
 def _m_mm(self: Tensor, mat2: Tensor) -> Tensor:
     """self @ mat2 for 2-D tensors (integer ones too)."""
-    if _is_int_pair(self, mat2):
-        return mm(self, mat2)
-    out: Tensor = _c_mm_method(self, mat2)
+    try:
+        out: Tensor = _c_mm_method(self, mat2)
+    except TypeError:
+        if not _is_int_pair(self, mat2):
+            raise
+        return _int_mm_checked(self, mat2, False, False)
     return out
 
 
 def _m_bmm(self: Tensor, mat2: Tensor) -> Tensor:
     """Batched matrix product of 3-D tensors with equal batch sizes (integer ones too)."""
-    if _is_int_pair(self, mat2):
-        return bmm(self, mat2)
-    out: Tensor = _c_bmm_method(self, mat2)
+    try:
+        out: Tensor = _c_bmm_method(self, mat2)
+    except TypeError:
+        if not _is_int_pair(self, mat2):
+            raise
+        return _int_bmm_checked(self, mat2)
     return out
 
 
