@@ -343,6 +343,7 @@ def test_diagonal_scatter(ishape: Tuple[int, ...], offset: int, d1: int, d2: int
     sshape = tuple(torch.zeros(ishape).diagonal(offset, d1, d2).shape)
     _grads_match(lambda i, s: gc.diagonal_scatter(i, s, offset, d1, d2),
                  lambda i, s: torch.diagonal_scatter(i, s, offset, d1, d2), _rand(ishape), _rand(sshape, 1))
+    assert gc.diagonal_scatter(gc.zeros(ishape), gc.ones(sshape), offset, d1, d2).is_contiguous()
     _grads_match(lambda i, s: i.diagonal_scatter(s, offset=offset, dim1=d1, dim2=d2),
                  lambda i, s: i.diagonal_scatter(s, offset=offset, dim1=d1, dim2=d2), _rand(ishape), _rand(sshape, 1))
 

@@ -321,7 +321,8 @@ def diagonal_scatter(input: Tensor, src: Tensor, offset: int = 0, dim1: int = 0,
     rows, cols = (k, k + off) if off >= 0 else (k - off, k)
     moved[..., rows, cols] = src
     out: Tensor = moved.movedim((-2, -1), (d1, d2))
-    return out
+    # contiguous, as PyTorch's result (so .view() works on it)
+    return out if out.is_contiguous() else out.contiguous()
 
 
 # ---- einsum's sublist form ----
