@@ -257,12 +257,15 @@ def test_addbmm_inplace() -> None:
 
 def test_addbmm_errors() -> None:
     def both(i: Tuple[int, ...], a: Tuple[int, ...], b: Tuple[int, ...], dt: Any = None) -> None:
-        _raises_like(lambda: gc.addbmm(gc.ones(*i), gc.ones(*a), gc.ones(*b, dtype=dt and gc.float64)),
-                     lambda: torch.addbmm(torch.ones(*i), torch.ones(*a), torch.ones(*b, dtype=dt and torch.float64)))
+        _raises_like(lambda: gc.addbmm(gc.ones(i), gc.ones(a), gc.ones(b, dtype=dt and gc.float64)),
+                     lambda: torch.addbmm(torch.ones(i), torch.ones(a), torch.ones(b, dtype=dt and torch.float64)))
     both((3, 4), (5, 3, 2), (4, 2, 4))
     both((3, 4), (5, 3, 2), (5, 3, 4))
     both((1, 3, 4), (5, 3, 2), (5, 2, 4))
     both((3, 4), (5, 3, 2), (5, 2, 4), "f64")
+    both((3, 4), (5, 3, 2), (2, 4))
+    both((3, 4), (2,), (5, 2, 4))
+    both((3, 4), (), (5, 2, 4))
     _raises_like(lambda: gc.addbmm(gc.ones(3, 4, dtype=gc.float64), gc.ones(5, 3, 2), gc.ones(5, 2, 4)),
                  lambda: torch.addbmm(torch.ones(3, 4, dtype=torch.float64), torch.ones(5, 3, 2),
                                       torch.ones(5, 2, 4)))

@@ -209,6 +209,10 @@ def addbmm(input: Tensor, batch1: Tensor, batch2: Tensor, *, beta: Any = 1, alph
     _check_tensor(input, "addbmm", "input")
     _check_tensor(batch1, "addbmm", "batch1")
     _check_tensor(batch2, "addbmm", "batch2")
+    # PyTorch reads the result's size (batch1.size(1), batch2.size(2)) first: too few dims
+    # are an IndexError there, then any other dim count is a RuntimeError
+    _shape_ops._norm_dim(1, batch1.dim())
+    _shape_ops._norm_dim(2, batch2.dim())
     for name, t in (("batch1", batch1), ("batch2", batch2)):
         if t.dim() != 3:
             raise RuntimeError(f"{name} must be a 3D tensor")
