@@ -1188,3 +1188,24 @@ COVERAGE.update({
                     "norm_p3_dim", "matrix_norm_inf", "matrix_norm_1", "matrix_norm_fro", "dist_p2", "dist_p1p5",
                     "cdist_p2", "cdist_p1_batched", "cdist_p3"],
 })
+
+# ---- issue 12 leftovers (left12): python/gradcore/_more_ops.py, compositions of the rows above ----
+op("tril_inplace", lambda x: (x * 1).tril_(-1), [(3, 4)])
+op("triu_inplace_batched", lambda x: (x * 1).triu_(1), [(2, 3, 3)])
+op("diagflat", lambda x: x.diagflat(1), [(2, 2)])
+op("block_diag", lambda a, b, c: gc.block_diag(a, b, c), [(2, 3), (2,), ()],
+   torch_fn=lambda a, b, c: torch.block_diag(a, b, c))
+op("cartesian_prod", lambda a, b: gc.cartesian_prod(a, b), [(3,), (2,)],
+   torch_fn=lambda a, b: torch.cartesian_prod(a, b))
+op("combinations", lambda x: gc.combinations(x, 2), [(4,)], torch_fn=lambda x: torch.combinations(x, 2))
+op("combinations_replacement", lambda x: gc.combinations(x, 3, with_replacement=True), [(3,)],
+   torch_fn=lambda x: torch.combinations(x, 3, with_replacement=True))
+op("addbmm", lambda i, a, b: gc.addbmm(i, a, b, beta=0.5, alpha=-2.0), [(3,), (2, 2, 4), (2, 4, 3)],
+   torch_fn=lambda i, a, b: torch.addbmm(i, a, b, beta=0.5, alpha=-2.0))
+op("addbmm_inplace", lambda i, a, b: (i * 1).addbmm_(a, b, alpha=2.0), [(2, 3), (2, 2, 4), (2, 4, 3)])
+op("slice_scatter", lambda i, s: gc.slice_scatter(i, s, 1, 1, None, 2), [(3, 5), (3, 2)],
+   torch_fn=lambda i, s: torch.slice_scatter(i, s, 1, 1, None, 2))
+op("select_scatter", lambda i, s: i.select_scatter(s, -1, 2), [(2, 3, 4), (2, 3)])
+op("diagonal_scatter", lambda i, s: i.diagonal_scatter(s, -1, 2, 0), [(3, 2, 4), (2, 3)])
+op("einsum_sublist", lambda a, b: gc.einsum(a, [Ellipsis, 0, 1], b, [1, 2], [Ellipsis, 2, 0]), [(2, 3, 4), (4, 2)],
+   torch_fn=lambda a, b: torch.einsum(a, [Ellipsis, 0, 1], b, [1, 2], [Ellipsis, 2, 0]))

@@ -250,3 +250,19 @@ __all__ += ["prelu", "cosine_similarity", "pairwise_distance", "bilinear"]
 from gradcore._core import from_dlpack  # noqa: E402
 
 __all__ += ["from_dlpack"]
+
+# --- issue 12 leftovers (left12): tril_/triu_, diagflat, block_diag, cartesian_prod, combinations,
+# unravel_index, addbmm, *_scatter, einsum sublists, integer matmul/mm/bmm/@ (python/gradcore/_more_ops.py) ---
+from gradcore import _more_ops  # noqa: E402
+from gradcore._more_ops import (  # noqa: E402
+    diagflat, block_diag, cartesian_prod, combinations, unravel_index, addbmm, slice_scatter, select_scatter,
+    diagonal_scatter, einsum, matmul, mm, bmm,
+)
+
+for _name, _fn in _more_ops.METHODS.items():
+    setattr(Tensor, _name, _fn)
+
+__all__ += [
+    "diagflat", "block_diag", "cartesian_prod", "combinations", "unravel_index", "addbmm", "slice_scatter",
+    "select_scatter", "diagonal_scatter",
+]

@@ -161,8 +161,12 @@ class Tensor:
         ...
     def __ifloordiv__(self, arg0: typing.Any) -> typing.Any:
         ...
-    def __imatmul__(self, arg0: typing.Any) -> typing.Any:
-        ...
+    def __imatmul__(self, other: typing.Any) -> typing.Any:
+        """
+        self @= other: integer operands rebind self to the product, as PyTorch (which has no
+            __imatmul__); floating ones keep gradcore's rule (in place when the product has self's
+            shape and dtype).
+        """
     def __imod__(self, arg0: typing.Any) -> typing.Any:
         ...
     def __imul__(self, arg0: typing.Any) -> typing.Any:
@@ -193,8 +197,10 @@ class Tensor:
         ...
     def __lt__(self, arg0: typing.Any) -> typing.Any:
         ...
-    def __matmul__(self, arg0: typing.Any) -> typing.Any:
-        ...
+    def __matmul__(self, other: typing.Any) -> typing.Any:
+        """
+        self @ other (integer tensors included).
+        """
     def __mod__(self, arg0: typing.Any) -> typing.Any:
         ...
     def __mul__(self, value: typing.Any) -> Tensor:
@@ -304,6 +310,14 @@ class Tensor:
     def add_(self, other: typing.Any, *, alpha: typing.Any = None) -> Tensor:
         """
         self += alpha * other (or -=), in place.
+        """
+    def addbmm(self, batch1: Tensor, batch2: Tensor, *, beta: typing.Any = 1, alpha: typing.Any = 1) -> Tensor:
+        """
+        beta * self + alpha * sum_b batch1[b] @ batch2[b] (see gradcore.addbmm).
+        """
+    def addbmm_(self, batch1: Tensor, batch2: Tensor, *, beta: typing.Any = 1, alpha: typing.Any = 1) -> Tensor:
+        """
+        addbmm in place (self must have the result's shape and dtype); returns self.
         """
     def addcdiv(self, tensor1: Tensor, tensor2: Tensor, *, value: typing.Any = 1) -> Tensor:
         """
@@ -517,7 +531,7 @@ class Tensor:
         """
     def bmm(self, mat2: Tensor) -> Tensor:
         """
-        Batched matrix product of 3-D tensors with equal batch sizes.
+        Batched matrix product of 3-D tensors with equal batch sizes (integer ones too).
         """
     def bool(self) -> Tensor:
         """
@@ -671,9 +685,17 @@ class Tensor:
         """
         Zeros of one more dim with input's last dim on the offset diagonal of (dim1, dim2).
         """
+    def diagflat(self, offset: builtins.int = 0) -> Tensor:
+        """
+        A square matrix with the flattened self on its offset-th diagonal (see gradcore.diagflat).
+        """
     def diagonal(self, offset: builtins.int = 0, dim1: builtins.int = 0, dim2: builtins.int = 1) -> Tensor:
         """
         The diagonal of dims dim1, dim2 as the last dim (a view).
+        """
+    def diagonal_scatter(self, src: Tensor, offset: builtins.int = 0, dim1: builtins.int = 0, dim2: builtins.int = 1) -> Tensor:
+        """
+        A copy of self with the diagonal (offset, dim1, dim2) replaced by src (see gradcore.diagonal_scatter).
         """
     def dim(self) -> builtins.int:
         """
@@ -1125,9 +1147,10 @@ class Tensor:
         """
         The elements of input where the bool mask is true (both broadcast), as a 1-D tensor in row-major order.
         """
-    def matmul(self, other: typing.Any) -> typing.Any:
+    def matmul(self, other: Tensor) -> Tensor:
         """
-        Matrix product with PyTorch's rules: 1-D and 2-D operands, batched N-D with broadcast batch dims.
+        Matrix product with PyTorch's rules: 1-D and 2-D operands, batched N-D with broadcast batch
+            dims; integer operands too (exact, wrapping).
         """
     def max(self, dim: typing.Any = None, keepdim: typing.Any = None, *, other: typing.Any = None) -> typing.Any:
         """
@@ -1155,7 +1178,7 @@ class Tensor:
         """
     def mm(self, mat2: Tensor) -> Tensor:
         """
-        self @ mat2 for 2-D tensors.
+        self @ mat2 for 2-D tensors (integer ones too).
         """
     def mode(self, dim: builtins.int = -1, keepdim: builtins.bool = False) -> typing.Any:
         """
@@ -1429,6 +1452,10 @@ class Tensor:
         """
         x[..., index, ...] at dim (a view).
         """
+    def select_scatter(self, src: Tensor, dim: builtins.int, index: builtins.int) -> Tensor:
+        """
+        A copy of self with self.select(dim, index) replaced by src (see gradcore.select_scatter).
+        """
     def sgn(self) -> Tensor:
         """
         The sign of x (alias of sign for real tensors).
@@ -1480,6 +1507,10 @@ class Tensor:
     def size(self, dim: typing.Any = None) -> typing.Any:
         """
         The shape (a tuple), or the size of one dim.
+        """
+    def slice_scatter(self, src: Tensor, dim: builtins.int = 0, start: builtins.int | None = None, end: builtins.int | None = None, step: builtins.int = 1) -> Tensor:
+        """
+        A copy of self with the slice start:end:step of dim replaced by src (see gradcore.slice_scatter).
         """
     def softmax(self, dim: typing.Any = None, dtype: typing.Any = None) -> Tensor:
         """
@@ -1610,9 +1641,17 @@ class Tensor:
         """
         tril(self, diagonal).
         """
+    def tril_(self, diagonal: builtins.int = 0) -> Tensor:
+        """
+        tril in place: zeros above the diagonal-th diagonal of the last two dims; returns self.
+        """
     def triu(self, diagonal: builtins.int = 0) -> Tensor:
         """
         triu(self, diagonal).
+        """
+    def triu_(self, diagonal: builtins.int = 0) -> Tensor:
+        """
+        triu in place: zeros below the diagonal-th diagonal of the last two dims; returns self.
         """
     def true_divide(self, other: typing.Any) -> typing.Any:
         """

@@ -42,6 +42,9 @@ def _scaled_add(op: str, input: Tensor, prod: Tensor, beta: Any, alpha: Any) -> 
     if alpha != 1:
         prod = prod * alpha
     if beta == 0:
+        if input.requires_grad:
+            # input's values are ignored, but it still takes part (a zero gradient, as PyTorch's)
+            return _core.where(_core.zeros((), dtype=_core.bool), input, prod)
         return prod if alpha != 1 else prod * 1
     return prod + (input if beta == 1 else input * beta)
 

@@ -208,6 +208,10 @@ TensorPtr apply_inplace(const TensorPtr& self, const char* op, const Replay& out
   GC_CHECK(r->shape == self->shape, ShapeError, op, ": output with shape ", shape_str(self->shape),
            " doesn't match the broadcast shape ", shape_str(r->shape));
   if (r->dtype != self->dtype) r = to_dtype(r, self->dtype);
+  // A leaf that requires grad as the new value (copy_ of a leaf): self takes a node of its
+  // own, so the gradient reaches that leaf (taking the leaf's empty grad_fn would leave self
+  // a leaf that requires grad, and the gradient would stop at self).
+  if (grad && r->requires_grad && !r->grad_fn) r = clone(r);
   if (grad && !r->needs_grad() && (self->needs_grad() || (is_view && self->view->base->needs_grad()))) {
     // A constant overwrites a value that requires grad (zero_, fill_, copy_ from a constant,
     // a view's region): the region's gradient is zero from now on, and self keeps requiring
