@@ -57,7 +57,7 @@ struct FSigmoid : Base {
 };
 struct FExpm1 : Base { static float f(float x) { return k_expm1(x); } static double r(double x) { return std::expm1(x); } };
 struct FLog1p : Base { static float f(float x) { return k_log1p(x); } static double r(double x) { return std::log1p(x); } GC_V512(v512_log1p_loop) };
-struct FErf : Base { static float f(float x) { return k_erf(x); } static double r(double x) { return std::erf(x); } };
+struct FErf : Base { static float f(float x) { return k_erf(x); } static double r(double x) { return std::erf(x); } GC_V512(v512_erf_loop) };
 struct FErfc : Base { static float f(float x) { return k_erfc(x); } static double r(double x) { return std::erfc(x); } };
 
 // The loop the kernel units run (unary_loop): this is what must vectorise.
