@@ -851,6 +851,8 @@ op("linalg_svdvals", lambda a: gc.linalg.svdvals(a), [], make=_distinct_sv("lina
    torch_fn=lambda a: torch.linalg.svdvals(a))
 op("linalg_qr", lambda a: _qr_inv(gc, a), [], make=_distinct_sv("linalg_qr", 4, 3),
    torch_fn=lambda a: _qr_inv(torch, a))
+op("linalg_qr_wide", lambda a: _qr_inv(gc, a), [], make=_distinct_sv("linalg_qr_wide", 3, 5),
+   torch_fn=lambda a: _qr_inv(torch, a))
 op("linalg_pinv", lambda a: gc.linalg.pinv(a), [], make=_distinct_sv("linalg_pinv", 4, 3),
    torch_fn=lambda a: torch.linalg.pinv(a))
 

@@ -434,3 +434,16 @@ def test_linalg_top_level_aliases_and_methods() -> None:
     _close(gc.slogdet(gA)[1], torch.slogdet(tA)[1], 1e-10, 1e-10)
     _close(gc.linalg.matmul(gA, gA), torch.linalg.matmul(tA, tA), 1e-10, 1e-10)
     _close(gc.pinverse(gA), torch.pinverse(tA), 1e-8, 1e-8)
+
+
+def test_det_gradient_at_a_singular_matrix_is_torchs() -> None:
+    """det's gradient where det is exactly 0 (rank deficient): 0, as PyTorch's, not a LinAlgError;
+    next to it in the batch a regular matrix keeps det A^{-T}."""
+    torch = pytest.importorskip("torch")
+    m = np.array([[[1.0, 2.0, 3.0], [2.0, 4.0, 6.0], [1.0, 0.0, 1.0]], [[2.0, 1.0, 0.0], [0.0, 3.0, 1.0], [1.0, 0.0, 4.0]]])
+    t = torch.tensor(m, requires_grad=True)
+    torch.linalg.det(t).sum().backward()
+    g = gc.tensor(m, requires_grad=True)
+    gc.linalg.det(g).sum().backward()
+    np.testing.assert_allclose(g.grad.numpy(), t.grad.numpy(), rtol=1e-12, atol=1e-12)
+    assert np.all(g.grad.numpy()[0] == 0) and np.any(g.grad.numpy()[1] != 0)

@@ -342,6 +342,15 @@ def solve(A: Tensor, B: Tensor, *, left: bool = True, out: Any = None) -> Any:
 
 
 # ---- det, slogdet ----
+def _where_singular_identity(A: Tensor, d: Tensor) -> Any:
+    """A with every matrix whose determinant is exactly 0 replaced by the identity: det's
+    gradient d A^{-T} is then 0 there, as PyTorch's (its LU solve gives 0 for det = 0), where
+    inverting A itself would raise."""
+    n = A.shape[-1]
+    eye = _wrap(np.eye(n), A)
+    return _core.where((d == 0).unsqueeze(-1).unsqueeze(-1), eye, A)
+
+
 class _Det(Function):
     @staticmethod
     def forward(ctx: Any, A: Tensor) -> Any:
@@ -353,19 +362,20 @@ class _Det(Function):
     def backward(ctx: Any, g: Tensor) -> Any:
         A, d = ctx.saved_tensors
         assert A is not None and d is not None
-        return (g * d).unsqueeze(-1).unsqueeze(-1) * _mT(_Inv.apply(A))
+        return (g * d).unsqueeze(-1).unsqueeze(-1) * _mT(_Inv.apply(_where_singular_identity(A, d)))
 
     @staticmethod
     def jvp(ctx: Any, dA: Tensor) -> Any:
         A, _ = ctx.saved_tensors
         assert A is not None
         A = _primal(A)
-        return _Det.apply(A) * (_mT(_Inv.apply(A)) * dA).sum([-2, -1])
+        d = _Det.apply(A)
+        return d * (_mT(_Inv.apply(_where_singular_identity(A, d))) * dA).sum([-2, -1])
 
 
 def det(A: Tensor, *, out: Any = None) -> Any:
-    """The determinant of square matrices (batched). The gradient uses A^{-1} (a singular A
-    raises LinAlgError in backward)."""
+    """The determinant of square matrices (batched). The gradient is det A^{-T}; it is 0 where
+    det is exactly 0, as PyTorch's."""
     _no_out(out, "linalg.det")
     _check(A, "linalg.det")
     return _Det.apply(A)
@@ -626,6 +636,26 @@ def svdvals(A: Tensor, *, driver: Any = None, out: Any = None) -> Any:
     return _Svd.apply(A)[1]
 
 
+def _qr_backward_tall(Q: Tensor, R: Tensor, gQ: Optional[Tensor], gR: Optional[Tensor]) -> Any:
+    """The gradient of A = QR for m >= n (R square, invertible): M = R gR^T - gQ^T Q and
+    gA = (gQ + Q copyltu(M)) R^{-T}, copyltu(M) the symmetric matrix with M's lower triangle
+    (the adjoint of dA -> (dQ, dR))."""
+    n = R.shape[-1]
+    M = None
+    if gR is not None:
+        M = R @ _mT(gR)
+    if gQ is not None:
+        t = _mT(gQ) @ Q
+        M = -t if M is None else M - t
+    assert M is not None
+    low = M * _wrap(np.tril(np.ones((n, n)), -1), M)
+    sym = low + _mT(low) + _diag_embed(M.diagonal(0, -2, -1))
+    G = Q @ sym
+    if gQ is not None:
+        G = G + gQ
+    return _mT(_Solve.apply(R, _mT(G)))
+
+
 # ---- qr ----
 class _Qr(Function):
     @staticmethod
@@ -639,44 +669,55 @@ class _Qr(Function):
 
     @staticmethod
     def backward(ctx: Any, gQ: Optional[Tensor], gR: Optional[Tensor]) -> Any:
-        # m >= n: M = R gR^T - gQ^T Q;  gA = (gQ + Q copyltu(M)) R^{-T}, where copyltu(M) is the
-        # symmetric matrix with M's lower triangle (the adjoint of dA -> (dQ, dR))
         A, Q, R = ctx.saved_tensors
         assert A is not None and Q is not None and R is not None
         m, n = A.shape[-2], A.shape[-1]
-        if m < n or (ctx.mode == "complete" and m > n):
-            raise NotImplementedError("linalg.qr: the derivative is implemented for m >= n in mode 'reduced' (and "
-                                      "square matrices in mode 'complete')")
+        if ctx.mode == "complete" and m > n:
+            raise NotImplementedError("linalg.qr: the derivative is not implemented for mode 'complete' with more "
+                                      "rows than columns (the extra columns of Q are not unique)")
         if gQ is None and gR is None:
             return None, None
-        M = None
-        if gR is not None:
-            M = R @ _mT(gR)
-        if gQ is not None:
-            t = _mT(gQ) @ Q
-            M = -t if M is None else M - t
-        assert M is not None
-        low = M * _wrap(np.tril(np.ones((n, n)), -1), M)
-        sym = low + _mT(low) + _diag_embed(M.diagonal(0, -2, -1))
-        G = Q @ sym
-        if gQ is not None:
-            G = G + gQ
-        return _mT(_Solve.apply(R, _mT(G))), None
+        if m >= n:
+            return _qr_backward_tall(Q, R, gQ, gR), None
+        # Wide: A = [X | Y] with X square, R = [U | V], X = Q U, Y = Q V. V = Q^T Y sends Y gV^T
+        # into Q's gradient; then X is the square case and gY = Q gV.
+        U = R.narrow(-1, 0, m)
+        gU = None if gR is None else gR.narrow(-1, 0, m)
+        gV = None if gR is None else gR.narrow(-1, m, n - m)
+        gQx = gQ
+        if gV is not None:
+            t = A.narrow(-1, m, n - m) @ _mT(gV)
+            gQx = t if gQx is None else gQx + t
+        gX = _qr_backward_tall(Q, U, gQx, gU)
+        gY = _core.zeros_like(A.narrow(-1, m, n - m)) if gV is None else Q @ gV
+        return _core.cat([gX, gY], -1), None
 
     @staticmethod
     def jvp(ctx: Any, dA: Tensor, _: Any) -> Tuple[Tensor, Tensor]:
-        # C = Q^T dA R^{-1}, W = tril(C, -1) - its transpose; dR = (C - W) R, dQ = dA R^{-1} - Q (C - W)
         A = ctx.saved_tensors[0]
         assert A is not None
         m, n = A.shape[-2], A.shape[-1]
-        if m < n or (ctx.mode == "complete" and m > n):
-            raise NotImplementedError("linalg.qr: forward-mode AD is implemented for m >= n in mode 'reduced'")
+        if ctx.mode == "complete" and m > n:
+            raise NotImplementedError("linalg.qr: forward-mode AD is not implemented for mode 'complete' with more "
+                                      "rows than columns")
         Q, R = _Qr.apply(_primal(A), ctx.mode)
-        dARi = _mT(_Solve.apply(_mT(R), _mT(dA)))  # dA R^{-1}
-        C = _mT(Q) @ dARi
-        low = C * _wrap(np.tril(np.ones((n, n)), -1), C)
-        W = low - _mT(low)
-        return dARi - Q @ (C - W), (C - W) @ R
+        if m >= n:
+            return _qr_jvp_tall(Q, R, dA)
+        # Wide (see backward): the square part X gives dQ and dU; dV = dQ^T Y + Q^T dY.
+        dQ, dU = _qr_jvp_tall(Q, R.narrow(-1, 0, m), dA.narrow(-1, 0, m))
+        dV = _mT(dQ) @ _primal(A).narrow(-1, m, n - m) + _mT(Q) @ dA.narrow(-1, m, n - m)
+        return dQ, _core.cat([dU, dV], -1)
+
+
+def _qr_jvp_tall(Q: Tensor, R: Tensor, dA: Tensor) -> Tuple[Tensor, Tensor]:
+    """Forward mode of A = QR for m >= n: C = Q^T dA R^{-1}, W = tril(C, -1) - its transpose;
+    dR = (C - W) R, dQ = dA R^{-1} - Q (C - W)."""
+    n = R.shape[-1]
+    dARi = _mT(_Solve.apply(_mT(R), _mT(dA)))  # dA R^{-1}
+    C = _mT(Q) @ dARi
+    low = C * _wrap(np.tril(np.ones((n, n)), -1), C)
+    W = low - _mT(low)
+    return dARi - Q @ (C - W), (C - W) @ R
 
 
 def qr(A: Tensor, mode: str = "reduced", *, out: Any = None) -> Any:
