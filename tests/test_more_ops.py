@@ -14,23 +14,12 @@ import numpy as np
 import pytest
 
 import gradcore as gc
-from gradcore import _more_ops
+from torch_compare import same as _same  # noqa: E402
+from gradcore import _linalg_ops
 
 torch = pytest.importorskip("torch")
 
 INT_DTYPES = ["int8", "uint8", "int16", "int32", "int64"]
-
-
-def _same(g: Any, t: Any) -> None:
-    """g (gradcore) equals t (torch): values, shape and dtype (tuples element by element)."""
-    if isinstance(t, (tuple, list)):
-        assert isinstance(g, (tuple, list)) and len(g) == len(t)
-        for a, b in zip(g, t):
-            _same(a, b)
-        return
-    assert str(g.dtype).split(".")[-1] == str(t.dtype).split(".")[-1], (g.dtype, t.dtype)
-    assert tuple(g.shape) == tuple(t.shape), (tuple(g.shape), tuple(t.shape))
-    np.testing.assert_array_equal(g.detach().numpy(), t.detach().numpy())
 
 
 def _close(g: Any, t: Any) -> None:
@@ -457,7 +446,7 @@ def test_int_matmul_wraps_like_torch(dtype: str) -> None:
 
 
 def test_int_matmul_blocks_over_k(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(_more_ops, "_INT_MM_BLOCK", 7)  # several k-blocks, the last one partial
+    monkeypatch.setattr(_linalg_ops, "_INT_MM_BLOCK", 7)  # several k-blocks, the last one partial
     a, b = _ints((2, 3, 10), "int64", 5, -10**12, 10**12), _ints((2, 10, 4), "int64", 6, -10**12, 10**12)
     _same(gc.bmm(gc.tensor(a), gc.tensor(b)), torch.bmm(torch.tensor(a), torch.tensor(b)))
     # exact above 2**53, where a float GEMM would round
@@ -527,3 +516,70 @@ def test_copy_of_a_leaf_routes_the_gradient_to_it() -> None:
         ((z * 2).sum() + w.sum()).backward()
         np.testing.assert_array_equal(s.grad.numpy(), [2.0, 2.0, 2.0])
         assert float(v.grad) == 2.0
+
+
+# ---- every other product for integer (and bool) operands: einsum, tensordot, dot, mv, addmm, ... ----
+_EINSUM_INT = [("ij,jk->ik", ((3, 4), (4, 5))), ("ij->i", ((3, 4),)), ("ij->", ((3, 4),)), ("ii->i", ((4, 4),)),
+               ("ii", ((4, 4),)), ("i,i->", ((4,), (4,))), ("i,j->ij", ((4,), (3,))),
+               ("bij,bjk->bik", ((2, 3, 4), (2, 4, 5))), ("ij,ij->ij", ((3, 4), (3, 4))),
+               ("ij,ij->", ((3, 4), (3, 4))), ("ij,ij->i", ((3, 4), (3, 4))),
+               ("ij,jk,kl->il", ((3, 4), (4, 5), (5, 2))), ("...j,jk->...k", ((2, 3, 4), (4, 5))),
+               ("ij,kj->ik", ((3, 4), (2, 4))), ("ij,jk->ik", ((3, 1), (1, 4)))]
+
+
+def _int_or_bool(shape: Tuple[int, ...], dtype: str, seed: int) -> np.ndarray:
+    if dtype == "bool":
+        return np.random.default_rng(seed).integers(0, 2, shape).astype(bool)
+    return _ints(shape, dtype, seed, -100, 100)
+
+
+def _agree(gfn: Callable[[], Any], tfn: Callable[[], Any]) -> None:
+    """Both give the same values and dtype, or both raise the same exception type."""
+    try:
+        want = tfn()
+    except Exception as e:  # noqa: BLE001 - any of torch's exceptions is the oracle
+        with pytest.raises(type(e)):
+            gfn()
+        return
+    _same(gfn(), want)
+
+
+@pytest.mark.parametrize("dtype", INT_DTYPES + ["bool"])
+@pytest.mark.parametrize("eq,shapes", _EINSUM_INT, ids=[f"{e}:{len(s)}" for e, s in _EINSUM_INT])
+def test_int_einsum(dtype: str, eq: str, shapes: Tuple[Tuple[int, ...], ...]) -> None:
+    xs = [_int_or_bool(s, dtype, i) for i, s in enumerate(shapes)]
+    _agree(lambda: gc.einsum(eq, *[gc.tensor(x) for x in xs]), lambda: torch.einsum(eq, *[torch.tensor(x) for x in xs]))
+
+
+_INT_PRODUCTS: list = [
+    ("tensordot", lambda L, a, b, v, w, c, d, i, ib, s: L.tensordot(c, d, dims=([2], [1]))),
+    ("tensordot1", lambda L, a, b, v, w, c, d, i, ib, s: L.tensordot(a, b, 1)),
+    ("dot", lambda L, a, b, v, w, c, d, i, ib, s: L.dot(v, w)),
+    ("vdot", lambda L, a, b, v, w, c, d, i, ib, s: L.vdot(v, w)),
+    ("mv", lambda L, a, b, v, w, c, d, i, ib, s: L.mv(a, v)),
+    ("inner", lambda L, a, b, v, w, c, d, i, ib, s: L.inner(a, a)),
+    ("outer", lambda L, a, b, v, w, c, d, i, ib, s: L.outer(v, w)),
+    ("kron", lambda L, a, b, v, w, c, d, i, ib, s: L.kron(a, a)),
+    ("multi_dot", lambda L, a, b, v, w, c, d, i, ib, s: L.linalg.multi_dot([a, b])),
+    ("linalg.matmul", lambda L, a, b, v, w, c, d, i, ib, s: L.linalg.matmul(c, d)),
+    ("Tensor.dot", lambda L, a, b, v, w, c, d, i, ib, s: v.dot(w)),
+    ("Tensor.mv", lambda L, a, b, v, w, c, d, i, ib, s: a.mv(v)),
+] + [
+    (f"{name} alpha={al} beta={be}", fn) for al, be in [(1, 1), (2, 3), (2.7, 0.5), (0, 1), (3, 0)]
+    for name, fn in [
+        ("addmm", lambda L, a, b, v, w, c, d, i, ib, s, al=al, be=be: L.addmm(i, a, b, alpha=al, beta=be)),
+        ("baddbmm", lambda L, a, b, v, w, c, d, i, ib, s, al=al, be=be: L.baddbmm(ib, c, d, alpha=al, beta=be)),
+        ("addbmm", lambda L, a, b, v, w, c, d, i, ib, s, al=al, be=be: L.addbmm(i, c, d, alpha=al, beta=be)),
+        ("addmv", lambda L, a, b, v, w, c, d, i, ib, s, al=al, be=be: L.addmv(a[:, 0], a, v, alpha=al, beta=be)),
+        ("addr", lambda L, a, b, v, w, c, d, i, ib, s, al=al, be=be: L.addr(s, v, w, alpha=al, beta=be)),
+        ("Tensor.addmm", lambda L, a, b, v, w, c, d, i, ib, s, al=al, be=be: i.addmm(a, b, alpha=al, beta=be)),
+    ]
+]
+
+
+@pytest.mark.parametrize("dtype", INT_DTYPES + ["bool"])
+@pytest.mark.parametrize("name,fn", _INT_PRODUCTS, ids=[n for n, _ in _INT_PRODUCTS])
+def test_int_products(dtype: str, name: str, fn: Callable[..., Any]) -> None:
+    shapes = [(3, 4), (4, 5), (4,), (4,), (2, 3, 4), (2, 4, 5), (3, 5), (2, 3, 5), (4, 4)]
+    xs = [_int_or_bool(s, dtype, i) for i, s in enumerate(shapes)]
+    _agree(lambda: fn(gc, *[gc.tensor(x) for x in xs]), lambda: fn(torch, *[torch.tensor(x) for x in xs]))

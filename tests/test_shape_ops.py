@@ -15,6 +15,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 import gradcore as gc
+from torch_compare import same as _same  # noqa: E402
 import gradcore.nn as gnn
 import gradcore.nn.functional as F
 
@@ -35,18 +36,6 @@ def _arr(shape: Tuple[int, ...], dtype: str, seed: int = 0) -> np.ndarray:
 
 def _both(a: np.ndarray) -> Tuple[gc.Tensor, Any]:
     return gc.tensor(a), torch.tensor(a)
-
-
-def _same(g: Any, t: Any) -> None:
-    """g (gradcore) equals t (torch): values, shape and dtype (tuples element by element)."""
-    if isinstance(t, (tuple, list)):
-        assert isinstance(g, (tuple, list)) and len(g) == len(t)
-        for a, b in zip(g, t):
-            _same(a, b)
-        return
-    assert str(g.dtype).split(".")[-1] == str(t.dtype).split(".")[-1], (g.dtype, t.dtype)
-    assert tuple(g.shape) == tuple(t.shape)
-    np.testing.assert_array_equal(g.detach().numpy(), t.detach().numpy())
 
 
 # (name, fn(mod, *xs) for gc / torch, input shapes, dtypes the case runs for)

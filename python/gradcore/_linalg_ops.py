@@ -1,5 +1,5 @@
 """Products built on matmul (issue 12, linalg12): addmm, addmv, addr, baddbmm, mv, dot, vdot,
-outer/ger, inner, tensordot, einsum, kron, chain_matmul.
+outer/ger, inner, tensordot, einsum, kron, chain_matmul; and matmul / mm / bmm for integer operands.
 
 Each is a composition of differentiable ops (views, reshapes, matmul, mul, sum), so gradients,
 forward mode and create_graph come from those ops. The products all reach gradcore's GEMM
@@ -8,6 +8,14 @@ through ``matmul`` (batched over broadcast batch dims, transposed views as flags
 entries. ``einsum`` plans an equation once per (equation, operand shapes) and then runs the
 plan: diagonals, early sums, and a left-to-right chain of pairwise contractions, each one
 permute/reshape + one matmul.
+
+Integer operands: gradcore's GEMM is floating point, so two integer operands take
+:func:`_int_mm`, a broadcast multiply and a sum in exact integer arithmetic (products wrap
+in the operands' dtype, sums in int64, the result is cast back: the same residues mod 2^bits
+as PyTorch's wrapping integer GEMM; no float round trip). Every product here reaches it
+through ``matmul`` / ``mm`` / ``bmm``, so integer ``einsum``, ``tensordot``, ``dot``, ``mv``,
+``addmm``, ... give PyTorch's values and dtypes. Floating operands go straight to the
+compiled op.
 """
 from __future__ import annotations
 
@@ -16,9 +24,124 @@ from typing import Any, Dict, List, Optional, Sequence, Set, Tuple
 
 from gradcore import _core
 from gradcore._core import Tensor
+from gradcore import _shape_ops
 
 __all__ = ["addmm", "addmv", "addr", "baddbmm", "mv", "dot", "vdot", "outer", "ger", "inner", "tensordot",
            "einsum", "kron", "chain_matmul", "TENSOR_METHODS"]
+
+
+# ---- integer matmul ----
+_c_matmul, _c_mm, _c_bmm = _core.matmul, _core.mm, _core.bmm
+_INT_DTYPES = (_core.int8, _core.uint8, _core.int16, _core.int32, _core.int64, _core.bool)
+
+# Elements of the broadcast product held at once by _int_mm (bounds its temporary memory).
+_INT_MM_BLOCK = 1 << 22
+
+
+def _int_operands(a: Tensor, b: Tensor, kernel: str) -> None:
+    if a.dtype != b.dtype:
+        raise _core.DTypeError(f"expected m1 and m2 to have the same dtype, but got: {a.dtype} != {b.dtype}")
+    if a.dtype == _core.bool:
+        raise NotImplementedError(f"\"{kernel}\" not implemented for 'Bool'")
+
+
+def _int_mm(a: Tensor, b: Tensor) -> Tensor:
+    """a @ b for integer a (..., n, k) and b (..., k, p) of one dtype and batch shape: products
+    in the dtype (wrapping), k-blocks summed in int64 (wrapping), cast back (wrapping); one
+    block of k holds at most _INT_MM_BLOCK products."""
+    dt = a.dtype
+    batch = tuple(a.shape[:-2])
+    n, k, p = a.shape[-2], a.shape[-1], b.shape[-1]
+    nb = 1
+    for s in batch:
+        nb *= s
+    acc = _core.zeros(batch + (n, p), dtype=_core.int64)
+    kc = max(1, _INT_MM_BLOCK // max(1, nb * n * p))
+    for k0 in range(0, k if nb * n * p else 0, kc):
+        w = min(kc, k - k0)
+        part = a.narrow(-1, k0, w).unsqueeze(-1) * b.narrow(-2, k0, w).unsqueeze(-3)  # (..., n, w, p)
+        acc = acc + part.sum(-2)
+    return acc if dt == _core.int64 else acc.to(dt)
+
+
+def _int_matmul(a: Tensor, b: Tensor) -> Tensor:
+    _int_operands(a, b, "dot" if a.dim() == 1 and b.dim() == 1 else "addmm_impl_cpu_")
+    if a.dim() == 0 or b.dim() == 0:
+        raise _core.ShapeError(f"both arguments to matmul need to be at least 1D, but they are {a.dim()}D and "
+                               f"{b.dim()}D")
+    a2 = a.unsqueeze(0) if a.dim() == 1 else a
+    b2 = b.unsqueeze(-1) if b.dim() == 1 else b
+    if a2.shape[-1] != b2.shape[-2]:
+        raise _core.ShapeError(f"mat1 and mat2 shapes cannot be multiplied ({a2.shape[-2]}x{a2.shape[-1]} and "
+                               f"{b2.shape[-2]}x{b2.shape[-1]}); matmul: {tuple(a.shape)} @ {tuple(b.shape)}")
+    batch = tuple(_shape_ops.broadcast_shapes(tuple(a2.shape[:-2]), tuple(b2.shape[:-2])))
+    r = _int_mm(a2.expand(*(batch + tuple(a2.shape[-2:]))), b2.expand(*(batch + tuple(b2.shape[-2:]))))
+    if a.dim() == 1:
+        r = r.squeeze(-2)
+    if b.dim() == 1:
+        r = r.squeeze(-1)
+    return r
+
+
+def _is_int_pair(a: Any, b: Any) -> bool:
+    return (isinstance(a, Tensor) and isinstance(b, Tensor)
+            and (a.dtype in _INT_DTYPES or b.dtype in _INT_DTYPES))
+
+
+# The wrappers below call the compiled op first: it refuses integer and bool operands with a
+# TypeError, and only then are the dtypes looked at (the floating path pays one Python call).
+def matmul(input: Tensor, other: Tensor) -> Tensor:
+    """The matrix product with broadcasting (1-D, 2-D, batched); floating operands use gradcore's
+    GEMM, integer ones an exact integer product (the result wraps, as PyTorch's)."""
+    try:
+        out: Tensor = _c_matmul(input, other)
+    except TypeError:
+        if not _is_int_pair(input, other):
+            raise
+        return _int_matmul(input, other)
+    return out
+
+
+def _int_mm_checked(input: Tensor, mat2: Tensor, trans_a: bool, trans_b: bool) -> Tensor:
+    _int_operands(input, mat2, "addmm_impl_cpu_")
+    if input.dim() != 2 or mat2.dim() != 2:
+        raise _core.ShapeError(f"mm: expected 2-D operands, got {tuple(input.shape)} and {tuple(mat2.shape)}")
+    return _int_matmul(input.t() if trans_a else input, mat2.t() if trans_b else mat2)
+
+
+def mm(input: Tensor, mat2: Tensor, *, trans_a: bool = False, trans_b: bool = False) -> Tensor:
+    """The product of two 2-D tensors (integer dtypes included, as matmul); trans_a / trans_b
+    multiply by the transpose of that operand (gradcore's extension, GEMM flags)."""
+    try:
+        if trans_a or trans_b:
+            return _c_mm(input, mat2, trans_a=trans_a, trans_b=trans_b)
+        return _c_mm(input, mat2)
+    except TypeError:
+        if not _is_int_pair(input, mat2):
+            raise
+        return _int_mm_checked(input, mat2, trans_a, trans_b)
+
+
+def _int_bmm_checked(input: Tensor, mat2: Tensor) -> Tensor:
+    _int_operands(input, mat2, "bmm")
+    for name, t in (("batch1", input), ("batch2", mat2)):
+        if t.dim() != 3:
+            raise _core.ShapeError(f"{name} must be a 3D tensor")
+    if mat2.shape[0] != input.shape[0] or mat2.shape[1] != input.shape[2]:
+        raise _core.ShapeError(f"Expected size for first two dimensions of batch2 tensor to be: "
+                               f"[{input.shape[0]}, {input.shape[2]}] but got: [{mat2.shape[0]}, {mat2.shape[1]}].")
+    return _int_mm(input, mat2)
+
+
+def bmm(input: Tensor, mat2: Tensor) -> Tensor:
+    """The batched product of two 3-D tensors with one batch size (integer dtypes included)."""
+    try:
+        out: Tensor = _c_bmm(input, mat2)
+    except TypeError:
+        if not _is_int_pair(input, mat2):
+            raise
+        return _int_bmm_checked(input, mat2)
+    return out
 
 
 def _check_tensor(x: Any, op: str, arg: str) -> None:
@@ -39,6 +162,15 @@ def _scaled_add(op: str, input: Tensor, prod: Tensor, beta: Any, alpha: Any) -> 
     if input.dtype != prod.dtype:
         raise RuntimeError(f"{op}: expected the input and the product operands to have the same dtype, but got: "
                            f"{input.dtype} != {prod.dtype}")
+    if prod.dtype == _core.bool or not prod.dtype.is_floating_point:
+        for name, v in (("alpha", alpha), ("beta", beta)):
+            if op == "addr" and isinstance(v, float):
+                raise RuntimeError(f"For integral input tensors, argument {name} must not be a floating point number.")
+        if prod.dtype == _core.bool:  # (beta and input) or (alpha and prod), as PyTorch's
+            out = prod if alpha else _core.zeros_like(prod)
+            return (out | input) if beta else out
+        # the other products of integers take alpha and beta truncated to ints, as PyTorch's
+        alpha, beta = int(alpha), int(beta)
     if alpha != 1:
         prod = prod * alpha
     if beta == 0:
@@ -60,7 +192,7 @@ def addmm(input: Tensor, mat1: Tensor, mat2: Tensor, *, beta: Any = 1, alpha: An
     _check_tensor(mat2, "addmm", "mat2")
     _need_dim(mat1, 2, "addmm", "mat1")
     _need_dim(mat2, 2, "addmm", "mat2")
-    return _scaled_add("addmm", input, _core.mm(mat1, mat2), beta, alpha)
+    return _scaled_add("addmm", input, mm(mat1, mat2), beta, alpha)
 
 
 def mv(input: Tensor, vec: Tensor) -> Any:
@@ -72,7 +204,7 @@ def mv(input: Tensor, vec: Tensor) -> Any:
     if input.shape[1] != vec.shape[0]:
         raise RuntimeError(f"size mismatch, got input ({input.shape[0]}), mat ({input.shape[0]}x{input.shape[1]}), "
                            f"vec ({vec.shape[0]})")
-    return _core.matmul(input, vec)
+    return matmul(input, vec)
 
 
 def addmv(input: Tensor, mat: Tensor, vec: Tensor, *, beta: Any = 1, alpha: Any = 1) -> Any:
@@ -93,7 +225,7 @@ def dot(input: Tensor, tensor: Tensor) -> Any:
         raise RuntimeError(f"inconsistent tensor size, expected tensor [{input.shape[0]}] and src "
                            f"[{tensor.shape[0]}] to have the same number of elements, but got {input.shape[0]} "
                            f"and {tensor.shape[0]} elements respectively")
-    return _core.matmul(input, tensor)
+    return matmul(input, tensor)
 
 
 def vdot(input: Tensor, other: Tensor) -> Any:
@@ -122,7 +254,7 @@ def addr(input: Tensor, vec1: Tensor, vec2: Tensor, *, beta: Any = 1, alpha: Any
 
 def baddbmm(input: Tensor, batch1: Tensor, batch2: Tensor, *, beta: Any = 1, alpha: Any = 1) -> Any:
     """beta * input + alpha * bmm(batch1, batch2) (input broadcast to (b, n, p))."""
-    return _scaled_add("baddbmm", input, _core.bmm(batch1, batch2), beta, alpha)
+    return _scaled_add("baddbmm", input, bmm(batch1, batch2), beta, alpha)
 
 
 def _prod(xs: Sequence[int]) -> int:
@@ -182,7 +314,7 @@ def tensordot(a: Tensor, b: Tensor, dims: Any = 2, out: Any = None) -> Any:
     sb = [b.shape[d] for d in fb]
     a2 = a.permute(*(fa + da)).reshape(_prod(sa), k)
     b2 = b.permute(*(db + fb)).reshape(k, _prod(sb))
-    return _core.mm(a2, b2).reshape(*(sa + sb))
+    return mm(a2, b2).reshape(*(sa + sb))
 
 
 def inner(input: Tensor, other: Tensor) -> Any:
@@ -227,7 +359,7 @@ def chain_matmul(*matrices: Tensor) -> Any:
     if len(matrices) == 1:
         return out.clone()
     for m in matrices[1:]:
-        out = _core.mm(out, m)
+        out = mm(out, m)
     return out
 
 
@@ -443,6 +575,16 @@ def _contract(steps: List[Step], left: List[int], lsz: Dict[int, int], k: int, r
     return out, dict(zip(out, o_shape))
 
 
+def _contract_pair(a: Tensor, b: Tensor) -> Any:
+    """One planned contraction, a (..., L, C) @ b (..., C, R). bool operands (no GEMM for
+    them, as PyTorch) work only where nothing is summed (C == 1: a broadcast product)."""
+    if a.dtype == _core.bool or b.dtype == _core.bool:
+        if a.shape[-1] != 1:
+            raise NotImplementedError("\"bmm\" not implemented for 'Bool'")
+        return a * b
+    return matmul(a, b)
+
+
 def _run_plan(steps: List[Step], ops: Sequence[Tensor]) -> Any:
     ops = list(ops)
     acc: Any = None
@@ -463,7 +605,7 @@ def _run_plan(steps: List[Step], ops: Sequence[Tensor]) -> Any:
                 a = a.reshape(*a_rs)
             if b_rs is not None:
                 b = b.reshape(*b_rs)
-            acc = _core.matmul(a, b)
+            acc = _contract_pair(a, b)
             if c_rs is not None:
                 acc = acc.reshape(*c_rs)
         elif kind == "diag":

@@ -15,11 +15,8 @@ Each function is built from differentiable ops (views, ``cat``, ``where``, ``ind
   the rest to ``input``);
 * ``einsum``'s sublist form, mapped to the equation string (sublist ints 0-25 are A-Z,
   26-51 a-z, ``Ellipsis`` is ``...``);
-* integer ``matmul`` / ``mm`` / ``bmm`` / ``@``: gradcore's GEMM is floating point, so two
-  integer operands take :func:`_int_mm`, a broadcast multiply and a sum in exact integer
-  arithmetic (products wrap in the operands' dtype, sums in int64, the result is cast back:
-  the same residues mod 2^bits as PyTorch's wrapping integer GEMM; no float round trip).
-  Floating operands go straight to the compiled op.
+* the Tensor methods ``matmul`` / ``mm`` / ``bmm`` / ``@`` for integer operands, on the
+  integer product of gradcore._linalg_ops (``_int_mm``).
 """
 from __future__ import annotations
 
@@ -31,13 +28,15 @@ import numpy as np
 from gradcore import _core
 from gradcore._core import Tensor
 from gradcore import _linalg_ops, _shape_ops
+from gradcore._linalg_ops import (  # noqa: F401 (matmul, mm, bmm: re-exported)
+    _INT_DTYPES, _int_bmm_checked, _int_matmul, _int_mm, _int_mm_checked, _is_int_pair, bmm, matmul, mm,
+)
 
 __all__ = [
     "diagflat", "block_diag", "cartesian_prod", "combinations", "unravel_index", "addbmm", "slice_scatter",
     "select_scatter", "diagonal_scatter", "einsum", "matmul", "mm", "bmm", "METHODS",
 ]
 
-_c_matmul, _c_mm, _c_bmm = _core.matmul, _core.mm, _core.bmm
 _c_matmul_method, _c_mm_method, _c_bmm_method = Tensor.matmul, Tensor.mm, Tensor.bmm
 _c_matmul_op, _c_imatmul_op = Tensor.__matmul__, Tensor.__imatmul__
 
@@ -196,13 +195,6 @@ def unravel_index(indices: Any, shape: Any) -> Tuple[Tensor, ...]:
 
 
 # ---- addbmm ----
-def _scalar_for(dt: Any, v: Any) -> Any:
-    """alpha / beta as PyTorch uses them for an integer result: truncated to an int."""
-    if dt == _core.bool or dt.is_floating_point:
-        return v
-    return int(v)
-
-
 def addbmm(input: Tensor, batch1: Tensor, batch2: Tensor, *, beta: Any = 1, alpha: Any = 1) -> Tensor:
     """beta * input + alpha * sum_b batch1[b] @ batch2[b] (input broadcast to (n, p)): one GEMM
     over the batch-concatenated operands, (n, b*m) @ (b*m, p)."""
@@ -227,8 +219,7 @@ def addbmm(input: Tensor, batch1: Tensor, batch2: Tensor, *, beta: Any = 1, alph
                                f"{batch1.dtype} != {batch2.dtype}")
     a = batch1.permute(1, 0, 2).reshape(n, b * m)
     prod = mm(a, batch2.reshape(b * m, p))
-    dt = prod.dtype
-    out: Tensor = _linalg_ops._scaled_add("addbmm", input, prod, _scalar_for(dt, beta), _scalar_for(dt, alpha))
+    out: Tensor = _linalg_ops._scaled_add("addbmm", input, prod, beta, alpha)
     return out
 
 
@@ -373,119 +364,6 @@ def einsum(*args: Any) -> Any:
     if i < len(args):  # the output sublist
         eq += "->" + _sublist(args[i])
     return _linalg_ops.einsum(eq, *ops)
-
-
-# ---- integer matmul ----
-_INT_DTYPES = (_core.int8, _core.uint8, _core.int16, _core.int32, _core.int64, _core.bool)
-
-# Elements of the broadcast product held at once by _int_mm (bounds its temporary memory).
-_INT_MM_BLOCK = 1 << 22
-
-
-def _int_operands(a: Tensor, b: Tensor, kernel: str) -> None:
-    if a.dtype != b.dtype:
-        raise _core.DTypeError(f"expected m1 and m2 to have the same dtype, but got: {a.dtype} != {b.dtype}")
-    if a.dtype == _core.bool:
-        raise NotImplementedError(f"\"{kernel}\" not implemented for 'Bool'")
-
-
-def _int_mm(a: Tensor, b: Tensor) -> Tensor:
-    """a @ b for integer a (..., n, k) and b (..., k, p) of one dtype and batch shape: products
-    in the dtype (wrapping), k-blocks summed in int64 (wrapping), cast back (wrapping); one
-    block of k holds at most _INT_MM_BLOCK products."""
-    dt = a.dtype
-    batch = tuple(a.shape[:-2])
-    n, k, p = a.shape[-2], a.shape[-1], b.shape[-1]
-    nb = 1
-    for s in batch:
-        nb *= s
-    acc = _core.zeros(batch + (n, p), dtype=_core.int64)
-    kc = max(1, _INT_MM_BLOCK // max(1, nb * n * p))
-    for k0 in range(0, k if nb * n * p else 0, kc):
-        w = min(kc, k - k0)
-        part = a.narrow(-1, k0, w).unsqueeze(-1) * b.narrow(-2, k0, w).unsqueeze(-3)  # (..., n, w, p)
-        acc = acc + part.sum(-2)
-    return acc if dt == _core.int64 else acc.to(dt)
-
-
-def _int_matmul(a: Tensor, b: Tensor) -> Tensor:
-    _int_operands(a, b, "dot" if a.dim() == 1 and b.dim() == 1 else "addmm_impl_cpu_")
-    if a.dim() == 0 or b.dim() == 0:
-        raise _core.ShapeError(f"both arguments to matmul need to be at least 1D, but they are {a.dim()}D and "
-                               f"{b.dim()}D")
-    a2 = a.unsqueeze(0) if a.dim() == 1 else a
-    b2 = b.unsqueeze(-1) if b.dim() == 1 else b
-    if a2.shape[-1] != b2.shape[-2]:
-        raise _core.ShapeError(f"mat1 and mat2 shapes cannot be multiplied ({a2.shape[-2]}x{a2.shape[-1]} and "
-                               f"{b2.shape[-2]}x{b2.shape[-1]}); matmul: {tuple(a.shape)} @ {tuple(b.shape)}")
-    batch = tuple(_shape_ops.broadcast_shapes(tuple(a2.shape[:-2]), tuple(b2.shape[:-2])))
-    r = _int_mm(a2.expand(*(batch + tuple(a2.shape[-2:]))), b2.expand(*(batch + tuple(b2.shape[-2:]))))
-    if a.dim() == 1:
-        r = r.squeeze(-2)
-    if b.dim() == 1:
-        r = r.squeeze(-1)
-    return r
-
-
-def _is_int_pair(a: Any, b: Any) -> bool:
-    return (isinstance(a, Tensor) and isinstance(b, Tensor)
-            and (a.dtype in _INT_DTYPES or b.dtype in _INT_DTYPES))
-
-
-# The wrappers below call the compiled op first: it refuses integer and bool operands with a
-# TypeError, and only then are the dtypes looked at (the floating path pays one Python call).
-def matmul(input: Tensor, other: Tensor) -> Tensor:
-    """The matrix product with broadcasting (1-D, 2-D, batched); floating operands use gradcore's
-    GEMM, integer ones an exact integer product (the result wraps, as PyTorch's)."""
-    try:
-        out: Tensor = _c_matmul(input, other)
-    except TypeError:
-        if not _is_int_pair(input, other):
-            raise
-        return _int_matmul(input, other)
-    return out
-
-
-def _int_mm_checked(input: Tensor, mat2: Tensor, trans_a: bool, trans_b: bool) -> Tensor:
-    _int_operands(input, mat2, "addmm_impl_cpu_")
-    if input.dim() != 2 or mat2.dim() != 2:
-        raise _core.ShapeError(f"mm: expected 2-D operands, got {tuple(input.shape)} and {tuple(mat2.shape)}")
-    return _int_matmul(input.t() if trans_a else input, mat2.t() if trans_b else mat2)
-
-
-def mm(input: Tensor, mat2: Tensor, *, trans_a: bool = False, trans_b: bool = False) -> Tensor:
-    """The product of two 2-D tensors (integer dtypes included, as matmul); trans_a / trans_b
-    multiply by the transpose of that operand (gradcore's extension, GEMM flags)."""
-    try:
-        if trans_a or trans_b:
-            return _c_mm(input, mat2, trans_a=trans_a, trans_b=trans_b)
-        return _c_mm(input, mat2)
-    except TypeError:
-        if not _is_int_pair(input, mat2):
-            raise
-        return _int_mm_checked(input, mat2, trans_a, trans_b)
-
-
-def _int_bmm_checked(input: Tensor, mat2: Tensor) -> Tensor:
-    _int_operands(input, mat2, "bmm")
-    for name, t in (("batch1", input), ("batch2", mat2)):
-        if t.dim() != 3:
-            raise _core.ShapeError(f"{name} must be a 3D tensor")
-    if mat2.shape[0] != input.shape[0] or mat2.shape[1] != input.shape[2]:
-        raise _core.ShapeError(f"Expected size for first two dimensions of batch2 tensor to be: "
-                               f"[{input.shape[0]}, {input.shape[2]}] but got: [{mat2.shape[0]}, {mat2.shape[1]}].")
-    return _int_mm(input, mat2)
-
-
-def bmm(input: Tensor, mat2: Tensor) -> Tensor:
-    """The batched product of two 3-D tensors with one batch size (integer dtypes included)."""
-    try:
-        out: Tensor = _c_bmm(input, mat2)
-    except TypeError:
-        if not _is_int_pair(input, mat2):
-            raise
-        return _int_bmm_checked(input, mat2)
-    return out
 
 
 def _m_matmul(self: Tensor, other: Tensor) -> Tensor:

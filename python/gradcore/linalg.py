@@ -14,6 +14,7 @@ from gradcore import _core
 from gradcore._core import Tensor
 from gradcore.autograd.function import Function
 from gradcore import return_types as _rt
+from gradcore import _linalg_ops
 
 __all__ = ["vector_norm", "matrix_norm", "norm",
            "LinAlgError", "inv", "inv_ex", "solve", "cholesky", "qr", "det", "slogdet", "eigh", "eigvalsh", "svd",
@@ -738,7 +739,7 @@ def qr(A: Tensor, mode: str = "reduced", *, out: Any = None) -> Any:
 def matmul(input: Tensor, other: Tensor, *, out: Any = None) -> Any:
     """Alias of gradcore.matmul."""
     _no_out(out, "linalg.matmul")
-    return _core.matmul(input, other)
+    return _linalg_ops.matmul(input, other)
 
 
 def multi_dot(tensors: Sequence[Tensor], *, out: Any = None) -> Any:
@@ -771,13 +772,13 @@ def multi_dot(tensors: Sequence[Tensor], *, out: Any = None) -> Any:
     dims = [t.shape[0] for t in ts] + [ts[-1].shape[-1]]
     n = len(ts)
     if n == 2:
-        out_ = _core.mm(ts[0], ts[1])
+        out_ = _linalg_ops.mm(ts[0], ts[1])
     elif n == 3:
         a, b, c, d = dims
         if a * b * c + a * c * d < b * c * d + a * b * d:
-            out_ = _core.mm(_core.mm(ts[0], ts[1]), ts[2])
+            out_ = _linalg_ops.mm(_linalg_ops.mm(ts[0], ts[1]), ts[2])
         else:
-            out_ = _core.mm(ts[0], _core.mm(ts[1], ts[2]))
+            out_ = _linalg_ops.mm(ts[0], _linalg_ops.mm(ts[1], ts[2]))
     else:
         cost = [[0] * n for _ in range(n)]
         split = [[0] * n for _ in range(n)]
