@@ -3,7 +3,9 @@
 Shapes straddle every tile edge of the ISA's blocking (mr, nr, mc, kc, nc as reported by
 ``gc.backend_info()['gemm_blocking']``, +-1), plus the fixed list 1, 5, 6, 7, 15, 16, 17,
 31, 32, 33, 257, primes (97, 131) and zero sizes, for all four transpose combinations, in
-float32 and float64, under every ISA the machine supports.
+float32 and float64, under every ISA the machine supports and under three simulated cache
+hierarchies (``gc._core._set_gemm_caches``: the blocking is derived from them, so each
+gives other block edges and other paths).
 
 Oracles: (1) NumPy float64 with a forward-error bound |C - C_ref| <= 4 u K (|A| |B|), where
 u is the unit roundoff of the dtype; (2) small-integer inputs, for which every partial sum is
@@ -21,6 +23,23 @@ import gradcore as gc
 DTYPES = {"f32": (gc.float32, np.float32), "f64": (gc.float64, np.float64)}
 TRANS = [(False, False), (True, False), (False, True), (True, True)]
 EDGES = [1, 5, 6, 7, 15, 16, 17, 31, 32, 33, 97, 131, 257]
+
+
+# One core's (L1d, L2, L3 share) in bytes: a small old core, Zen 4-like, Zen 5-like.
+CACHES = {"small": (16 << 10, 256 << 10, 2 << 20), "zen4": (32 << 10, 1 << 20, 16 << 20),
+          "zen5": (48 << 10, 1 << 20, 32 << 20)}
+
+
+@pytest.fixture(params=list(CACHES))
+def caches(request: pytest.FixtureRequest):
+    gc._core._set_gemm_caches(*CACHES[request.param])
+    try:
+        info = gc.backend_info()
+        assert info["caches"]["simulated"] == dict(zip(("l1d", "l2", "l3"), CACHES[request.param]))
+        yield request.param
+    finally:
+        gc._core._set_gemm_caches(0, 0, 0)
+    assert gc.backend_info()["caches"]["simulated"] is None
 
 
 def blocking(dtype_name: str) -> Dict[str, int]:
@@ -61,7 +80,7 @@ def stored(x: np.ndarray, trans: bool) -> np.ndarray:
 
 @pytest.mark.parametrize("trans_a,trans_b", TRANS, ids=["NN", "TN", "NT", "TT"])
 @pytest.mark.parametrize("dname", list(DTYPES))
-def test_mm_matches_numpy(dname: str, trans_a: bool, trans_b: bool, isa: str) -> None:
+def test_mm_matches_numpy(dname: str, trans_a: bool, trans_b: bool, isa: str, caches: str) -> None:
     dtype, np_dtype = DTYPES[dname]
     u = float(np.finfo(np_dtype).eps) / 2
     rng = np.random.default_rng(1)
@@ -70,7 +89,7 @@ def test_mm_matches_numpy(dname: str, trans_a: bool, trans_b: bool, isa: str) ->
         B = rng.standard_normal((k, n)).astype(np_dtype)
         C = gc._core.mm(gc.tensor(stored(A, trans_a), dtype=dtype), gc.tensor(stored(B, trans_b), dtype=dtype),
                         trans_a=trans_a, trans_b=trans_b)
-        where = f"{dname} {isa} trans=({trans_a},{trans_b}) M,N,K=({m},{n},{k})"
+        where = f"{dname} {isa} caches={caches} trans=({trans_a},{trans_b}) M,N,K=({m},{n},{k})"
         assert C.shape == (m, n), where
         assert C.dtype == dtype, where
         got = C.detach().numpy().astype(np.float64)
@@ -117,7 +136,7 @@ def test_mm_matches_matmul_operator(dname: str) -> None:
 
 
 @pytest.mark.parametrize("dname", list(DTYPES))
-def test_mm_bitwise_identical_for_1_and_2_threads(dname: str, isa: str, restore_threads: int) -> None:
+def test_mm_bitwise_identical_for_1_and_2_threads(dname: str, isa: str, caches: str, restore_threads: int) -> None:
     dtype, np_dtype = DTYPES[dname]
     rng = np.random.default_rng(2)
     b = blocking(dname)

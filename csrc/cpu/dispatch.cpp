@@ -75,14 +75,16 @@ const KernelTable& kernels() {
 
 std::string current_isa() { return kernels().isa; }
 
-void set_isa(const std::string& isa) {
+const KernelTable& kernels_for(const std::string& isa) {
   int want = level_of(isa);
   GC_CHECK(want >= 0, ValueError, "unknown ISA '", isa, "' (expected generic, avx2 or avx512)");
   auto isas = supported_isas();
   GC_CHECK(want < static_cast<int>(isas.size()), ValueError, "ISA '", isa,
            "' is not supported by this CPU (supported: up to ", isas.back(), ")");
   kernels();  // make sure the tables exist
-  g_table.store(&g_tables[want], std::memory_order_release);
+  return g_tables[want];
 }
+
+void set_isa(const std::string& isa) { g_table.store(&kernels_for(isa), std::memory_order_release); }
 
 }  // namespace gradcore::cpu

@@ -17,6 +17,7 @@ namespace gradcore::cpu {
 const KernelTable& kernels();
 std::vector<std::string> supported_isas();   // best last, e.g. {"generic", "avx2", "avx512"}
 std::string current_isa();
-void set_isa(const std::string& isa);        // ValueError for an unknown or unsupported level
+void set_isa(const std::string& isa);
+const KernelTable& kernels_for(const std::string& isa);  // ValueError as set_isa        // ValueError for an unknown or unsupported level
 
 }  // namespace gradcore::cpu

@@ -2,6 +2,7 @@
 
 #include <sched.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -67,11 +68,12 @@ class Pool {
   int size() const { return nthreads_; }
 
   // Returns false when the pool is busy (another thread is submitting).
-  bool run(int64_t ntasks, TaskRef fn) {
+  bool run(int64_t ntasks, TaskRef fn, int max_threads) {
     std::unique_lock<std::mutex> submit(submit_mu_, std::try_to_lock);
     if (!submit.owns_lock()) return false;
     job_ = &fn;
     ntasks_ = ntasks;
+    max_joiners_ = max_threads > 0 && max_threads < nthreads_ ? uint64_t(max_threads - 1) : uint64_t(nthreads_);
     next_.store(0, std::memory_order_relaxed);
     uint64_t gen;
     {
@@ -111,7 +113,7 @@ class Pool {
   bool try_join(uint64_t gen) {
     uint64_t s = state_.load(std::memory_order_acquire);
     for (;;) {
-      if ((s >> kGenShift) != gen || !(s & kOpen)) return false;
+      if ((s >> kGenShift) != gen || !(s & kOpen) || (s & kActiveMask) >= max_joiners_) return false;
       if (state_.compare_exchange_weak(s, s + 1, std::memory_order_acq_rel)) return true;
     }
   }
@@ -158,7 +160,11 @@ class Pool {
   std::atomic<uint64_t> state_{0};
   std::atomic<int64_t> next_{0};
   int64_t ntasks_ = 0;
+  uint64_t max_joiners_ = 0;
   TaskRef* job_ = nullptr;
+ public:
+  std::mutex cost_mu;  // one measurement at a time (pool_cost)
+ private:
   bool stop_ = false;
 };
 
@@ -210,11 +216,123 @@ void set_num_threads(int n) {
   // `old` is destroyed here (joins its workers) unless a running job still holds it.
 }
 
-void parallel_for_impl(int64_t ntasks, TaskRef fn) {
+void parallel_for_impl(int64_t ntasks, TaskRef fn, int max_threads) {
   if (!tl_in_pool_task && get_num_threads() > 1) {
-    if (pool()->run(ntasks, fn)) return;
+    if (pool()->run(ntasks, fn, max_threads)) return;
   }
   for (int64_t i = 0; i < ntasks; ++i) fn(i);
+}
+
+namespace {
+
+// The lower quartile of the times (ns) of kJobs runs of `job` (robust to the VM's and the
+// scheduler's hiccups, which only ever add time).
+template <class F>
+double median_ns(F&& job) {
+  constexpr int kJobs = 31;
+  double samples[kJobs];
+  for (int j = 0; j < kJobs; ++j) {
+    auto t0 = std::chrono::steady_clock::now();
+    if (!job()) return -1;
+    samples[j] = std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - t0).count();
+  }
+  std::sort(samples, samples + kJobs);
+  return samples[kJobs / 4];
+}
+
+// Note [Measuring the pool's cost]: after warming up (until every worker has joined a
+// job, at most 20 ms: a new pool's threads may not have been scheduled yet), three
+// timings, each the lower quartile of 31 runs.
+//   fixed:    jobs of one task per thread whose tasks wait (at most 1 ms) until all have
+//             started: publishing, every worker joining, the caller waiting for the last.
+//   per byte: the caller writes a 512 KiB buffer, then n threads each sum 1/n of it,
+//             against the caller summing all of it alone: what remains after the fixed
+//             cost and the split work is the price of moving the others' shares out of
+//             the caller's cache (what a worker pays for operands the caller just wrote).
+PoolCost measure_cost(Pool& p) {
+  PoolCost c;
+  const int n = p.size();
+  {
+    std::atomic<int> joined{0};
+    const auto start = std::chrono::steady_clock::now();
+    while (joined.load() < 3 * (n - 1) && std::chrono::steady_clock::now() - start < std::chrono::milliseconds(20)) {
+      std::atomic<int> arrived{0};
+      auto task = [&](int64_t) {
+        if (arrived.fetch_add(1) > 0) joined.fetch_add(1);
+        auto t0 = std::chrono::steady_clock::now();
+        while (arrived.load() < n && std::chrono::steady_clock::now() - t0 < std::chrono::microseconds(200)) {
+        }
+      };
+      if (!p.run(n, TaskRef(task), 0)) return PoolCost{-1, 0};
+    }
+  }
+  auto fixed = median_ns([&] {
+    std::atomic<int> arrived{0};
+    auto task = [&](int64_t) {
+      arrived.fetch_add(1);
+      auto t0 = std::chrono::steady_clock::now();
+      while (arrived.load() < n && std::chrono::steady_clock::now() - t0 < std::chrono::milliseconds(1)) {
+      }
+    };
+    return p.run(n, TaskRef(task), 0);
+  });
+  if (fixed < 0) return PoolCost{-1, 0};
+  constexpr int64_t kWords = (512 << 10) / 8;
+  std::vector<uint64_t> buf(kWords);
+  std::atomic<uint64_t> sink{0};
+  uint64_t stamp = 1;
+  auto sum = [&](int64_t b, int64_t e) {
+    uint64_t acc = 0;
+    for (int64_t i = b; i < e; ++i) acc += buf[i];
+    sink.fetch_add(acc, std::memory_order_relaxed);
+  };
+  auto refill = [&] {
+    ++stamp;
+    for (int64_t i = 0; i < kWords; ++i) buf[i] = stamp + i;
+  };
+  // Each timing includes the refill (the same in both), so the difference is the split's.
+  const double seq = median_ns([&] { refill(); sum(0, kWords); return true; });
+  const double par = median_ns([&] {
+    refill();
+    const int64_t per = (kWords + n - 1) / n;
+    auto task = [&](int64_t t) { sum(t * per, std::min<int64_t>(kWords, (t + 1) * per)); };
+    return p.run(n, TaskRef(task), 0);
+  });
+  if (par < 0) return PoolCost{-1, 0};
+  const double refill_ns = median_ns([&] { refill(); return true; });
+  const double sum_ns = seq - refill_ns > 0 ? seq - refill_ns : 0;
+  const double moved = double(kWords * 8) * (n - 1) / n;
+  const double extra = par - refill_ns - sum_ns / n - fixed;
+  c.fixed_ns = fixed;
+  c.per_byte_ns = extra > 0 ? extra / moved : 0;
+  return c;
+}
+
+}  // namespace
+
+// Measured once per process and pool size (a property of the machine, not of one pool:
+// tests and DataLoader workers rebuild pools often). A fork's child inherits the figures.
+struct CostSlot {
+  std::atomic<bool> done{false};
+  double fixed_ns = 0, per_byte_ns = 0;
+};
+CostSlot g_cost_slots[kMaxThreads + 1];
+
+PoolCost pool_cost() {
+  if (tl_in_pool_task) return PoolCost{};
+  std::shared_ptr<Pool> p = pool();
+  const int n = p->size();
+  if (n <= 1) return PoolCost{};
+  CostSlot& slot = g_cost_slots[n];
+  if (slot.done.load(std::memory_order_acquire)) return PoolCost{slot.fixed_ns, slot.per_byte_ns};
+  std::lock_guard<std::mutex> g(p->cost_mu);
+  if (slot.done.load(std::memory_order_acquire)) return PoolCost{slot.fixed_ns, slot.per_byte_ns};
+  PoolCost c = measure_cost(*p);
+  if (c.fixed_ns < 0) return PoolCost{};  // another thread holds the pool: measure later
+  slot.fixed_ns = c.fixed_ns;
+  slot.per_byte_ns = c.per_byte_ns;
+  slot.done.store(true, std::memory_order_release);
+  return c;
 }
 
 }  // namespace gradcore::cpu

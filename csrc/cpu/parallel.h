@@ -33,20 +33,37 @@ class TaskRef {
   void (*call_)(void*, int64_t);
 };
 
-void parallel_for_impl(int64_t ntasks, TaskRef fn);
+void parallel_for_impl(int64_t ntasks, TaskRef fn, int max_threads);
 
+// max_threads > 0: at most that many threads (the caller included) take part.
 template <class F>
-inline void parallel_for(int64_t ntasks, F&& fn) {
+inline void parallel_for(int64_t ntasks, F&& fn, int max_threads = 0) {
   if (ntasks <= 0) return;
-  if (ntasks == 1) { fn(int64_t(0)); return; }
-  parallel_for_impl(ntasks, TaskRef(fn));
+  if (ntasks == 1 || max_threads == 1) {
+    for (int64_t i = 0; i < ntasks; ++i) fn(i);
+    return;
+  }
+  parallel_for_impl(ntasks, TaskRef(fn), max_threads);
 }
 
-// Split [0, n) into at most get_num_threads() contiguous ranges of >= grain elements
-// and run fn(begin, end) on each. Only for work whose result does not depend on the split.
+// What a parallel job costs on the current pool beyond its work, measured once per pool
+// (Note [Measuring the pool's cost], parallel.cpp; all zero for a 1-thread pool or inside
+// a pool task): a fixed part (publishing the job, every worker joining, the caller waiting
+// for the last) and a part per byte of operands the workers read from the caller's cache.
+// Work is split only when that clearly pays (Note [Threads that pay], kernels/gemm_plan.cpp).
+struct PoolCost {
+  double fixed_ns = 0;
+  double per_byte_ns = 0;
+};
+PoolCost pool_cost();
+
+// Split [0, n) into at most get_num_threads() (or max_threads) contiguous ranges of
+// >= grain elements and run fn(begin, end) on each. Only for work whose result does not
+// depend on the split.
 template <class F>
-inline void parallel_range(int64_t n, int64_t grain, F&& fn) {
+inline void parallel_range(int64_t n, int64_t grain, F&& fn, int max_threads = 0) {
   int64_t nt = get_num_threads();
+  if (max_threads > 0 && max_threads < nt) nt = max_threads;
   int64_t chunks = grain > 0 ? (n + grain - 1) / grain : 1;
   if (chunks > nt) chunks = nt;
   if (chunks <= 1) { if (n > 0) fn(int64_t(0), n); return; }

@@ -15,12 +15,15 @@
 // Edges are zero-padded, and edge tiles of C go through a small MR x NR scratch tile.
 // Every C element is accumulated by one thread in one k order: results are bitwise
 // identical for any thread count.
+#include <atomic>
+#include <chrono>
 #include <cstring>
 
 #include "cpu/allocator.h"
 #include "cpu/dispatch.h"
 #include "cpu/parallel.h"
 #include "kernels/column_sum.h"
+#include "kernels/gemm_plan.h"
 #include "kernels/kernel_api.h"
 #include "kernels/table.h"
 
@@ -127,7 +130,7 @@ void apply_epilogue(const GemmEpilogue<T>* ep, T* c, int64_t ldc, int64_t rows, 
 // depend on the thread count.
 template <class T>
 void gemm_small(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha, const T* A, int64_t lda,
-                const T* B, int64_t ldb, T beta, T* C, int64_t ldc, const GemmEpilogue<T>* ep) {
+                const T* B, int64_t ldb, T beta, T* C, int64_t ldc, const GemmEpilogue<T>* ep, int threads) {
   const auto& k = table<T>();
   constexpr int64_t kColBlock = 256;
   const int64_t nblk = (N + kColBlock - 1) / kColBlock;
@@ -157,9 +160,7 @@ void gemm_small(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha, cons
     }
     apply_epilogue(ep, c, ldc, 1, nj, j0);
   };
-  const int64_t ntasks = M * nblk;
-  if (M * N * K >= (1 << 16)) cpu::parallel_for(ntasks, task);
-  else for (int64_t t = 0; t < ntasks; ++t) task(t);
+  cpu::parallel_for(M * nblk, task, threads);
 }
 
 // Skinny products (N <= the narrow tile width, A not transposed): B is packed once into a
@@ -167,15 +168,15 @@ void gemm_small(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha, cons
 // call, all of K at once. Row groups are split across threads; each C element is still
 // summed by one thread in one k order.
 template <class T>
-void gemm_narrow_rows(bool tb, int64_t M, int64_t N, int64_t K, T alpha, const T* A, int64_t lda, const T* B,
-                      int64_t ldb, T beta, T* C, int64_t ldc, const GemmEpilogue<T>* ep) {
-  const auto& k = table<T>();
-  const int mr = k.gemm_mr_narrow, nr = k.gemm_nr_narrow;
+void gemm_narrow_rows(const GemmConfig<T>& g, bool tb, int64_t M, int64_t N, int64_t K, T alpha, const T* A,
+                      int64_t lda, const T* B, int64_t ldb, T beta, T* C, int64_t ldc, const GemmEpilogue<T>* ep,
+                      int threads) {
+  const int mr = g.mr_narrow, nr = g.nr_narrow;
   T* Bp = static_cast<T*>(tl_pack_b.get(sizeof(T) * nr * K));
   pack_b_panel(tb, B, ldb, 0, K, 0, N, nr, Bp);
   const int64_t groups = (M + mr - 1) / mr;
-  auto run = [&](int64_t g) {
-    const int64_t i0 = g * mr, rows = M - i0 < mr ? M - i0 : mr;
+  auto run = [&](int64_t grp) {
+    const int64_t i0 = grp * mr, rows = M - i0 < mr ? M - i0 : mr;
     const T* a = A + i0 * lda;
     int64_t a_ld = lda;
     if (rows < mr) {  // last partial group: copy its rows into a zero-padded block
@@ -186,26 +187,23 @@ void gemm_narrow_rows(bool tb, int64_t M, int64_t N, int64_t K, T alpha, const T
       a_ld = K;
     }
     alignas(64) T tile[16 * 64];
-    k.gemm_ukr_narrow_rows(K, a, a_ld, Bp, tile, nr, alpha, T(0));
+    g.ukr_narrow_rows(K, a, a_ld, Bp, tile, nr, alpha, T(0));
     T* c = C + i0 * ldc;
     for (int64_t i = 0; i < rows; ++i)
       for (int64_t j = 0; j < N; ++j)
         c[i * ldc + j] = beta == T(0) ? tile[i * nr + j] : tile[i * nr + j] + beta * c[i * ldc + j];
     apply_epilogue(ep, c, ldc, rows, N, 0);
   };
-  if (M * K * nr >= (1 << 17)) cpu::parallel_for(groups, run);
-  else for (int64_t g = 0; g < groups; ++g) run(g);
+  cpu::parallel_for(groups, run, threads);
 }
 
 // Small products without packing (A and B read in place by the direct tile): row blocks x
-// column panels as tasks, each C element summed over all of K by one tile call.
-constexpr int64_t kDirectKC = 512;
-
+// column panels as tasks, each C element summed over K in equal passes of plan.kc.
 template <class T>
-void gemm_direct(bool ta, int64_t M, int64_t N, int64_t K, T alpha, const T* A, int64_t lda, const T* B,
-                 int64_t ldb, T beta, T* C, int64_t ldc, const GemmEpilogue<T>* ep) {
-  const auto& k = table<T>();
-  const int64_t mr = k.gemm_mr, nr = k.gemm_nr;
+void gemm_direct(const GemmConfig<T>& g, const GemmPlan& plan, bool ta, int64_t M, int64_t N, int64_t K, T alpha,
+                 const T* A, int64_t lda, const T* B, int64_t ldb, T beta, T* C, int64_t ldc,
+                 const GemmEpilogue<T>* ep) {
+  const int64_t mr = g.mr, nr = g.nr;
   constexpr int64_t kRowTiles = 8;  // rows per task: 8 tiles share the task's B panel in L1
   const int64_t row_blocks = (M + mr * kRowTiles - 1) / (mr * kRowTiles);
   const int64_t npanels = (N + nr - 1) / nr;
@@ -213,14 +211,13 @@ void gemm_direct(bool ta, int64_t M, int64_t N, int64_t K, T alpha, const T* A, 
   // major (each thread takes a run of B panels and sweeps all rows) re-reads A; row-major
   // re-reads B. Either way each thread touches only its share of the other operand.
   const bool panel_major = M <= N;
-  const int64_t kpasses = (K + kDirectKC - 1) / kDirectKC;
-  const int64_t KC = (K + kpasses - 1) / kpasses;
+  const int64_t KC = plan.kc;
   auto task = [&](int64_t t) {
     const int64_t rb = panel_major ? t % row_blocks : t / npanels;
     const int64_t j0 = (panel_major ? t / row_blocks : t % npanels) * nr;
     const int64_t cols = N - j0 < nr ? N - j0 : nr;
     const int64_t i_end = (rb + 1) * mr * kRowTiles < M ? (rb + 1) * mr * kRowTiles : M;
-    // K in equal chunks of at most kDirectKC: the task's B panel chunk and A rows stay in
+    // K in equal chunks: the task's B panel chunk and A rows stay in
     // L2 while its row tiles sweep them; the C tiles accumulate (beta = 1 after the first).
     for (int64_t p0 = 0; p0 < K; p0 += KC) {
       const int64_t kc = K - p0 < KC ? K - p0 : KC;
@@ -230,103 +227,33 @@ void gemm_direct(bool ta, int64_t M, int64_t N, int64_t K, T alpha, const T* A, 
       for (int64_t i0 = rb * mr * kRowTiles; i0 < i_end; i0 += mr) {
         const int64_t rows = M - i0 < mr ? M - i0 : mr;
         T* c = C + i0 * ldc + j0;
-        k.gemm_ukr_direct(ta, rows, cols, kc, ta ? a0 + i0 : a0 + i0 * lda, lda, b0, ldb, c, ldc, alpha, beta_eff);
+        g.ukr_direct(ta, rows, cols, kc, ta ? a0 + i0 : a0 + i0 * lda, lda, b0, ldb, c, ldc, alpha, beta_eff);
         if (p0 + kc == K) apply_epilogue(ep, c, ldc, rows, cols, j0);
       }
     }
   };
-  const int64_t ntasks = row_blocks * npanels;
   // Contiguous runs of tasks per thread (not pulled one by one): a thread then keeps its
   // own B panels (panel-major) or A rows (row-major) in its L2 instead of sharing them all.
-  if (M * N * K >= (1 << 18)) {
-    cpu::parallel_range(ntasks, 1, [&](int64_t b, int64_t e) {
-      for (int64_t t = b; t < e; ++t) task(t);
-    });
-  } else {
-    for (int64_t t = 0; t < ntasks; ++t) task(t);
-  }
+  cpu::parallel_range(row_blocks * npanels, 1, [&](int64_t b, int64_t e) {
+    for (int64_t t = b; t < e; ++t) task(t);
+  }, plan.threads);
 }
 
-}  // namespace
-
-// When the direct tile replaces packing (B not transposed): for K <= kDirectMaxK always,
-// and for longer K while the operand re-read from cache (the smaller of A and B, see
-// gemm_direct) fits one core's L2 (kDirectMaxReread). Measured on Zen 5 (2 MiB L2),
-// float32, 1 thread: direct is 1.6x faster at 64^3, 1.3x at 128^3, 1.07x at 512^3 and
-// (512, 784, 512), 1.45x for A^T (784, 128, 512), 1.12x at (256, 1024, 1024); at 1024^3
-// (4 MiB operands) packing is 5 % faster, at 2048^3 15 %.
-constexpr int64_t kDirectMaxK = 512;
-// B^T through a transpose + the direct tile from this many rows of C (below, the GEMV-like
-// small path reads B's rows in place). Measured, float32 1 thread: 2x faster than packing
-// at M = 8, 1.6x at 16, 1.2-1.4x at 128 (512 x 784 and 1024 x 1024 B).
-constexpr int64_t kTransposeMinM = 5;
-constexpr int64_t kDirectMaxReread = int64_t(2) << 20;
-
+// The packed path (the loops in this file's header) for plan.path == GEMM_PACKED.
 template <class T>
-void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha, const T* A, int64_t lda, const T* B,
-          int64_t ldb, T beta, T* C, int64_t ldc, const GemmEpilogue<T>* ep) {
-  if (M <= 0 || N <= 0) return;
-  if (K <= 0 || alpha == T(0)) {
-    scale_c(M, N, beta, C, ldc);
-    apply_epilogue(ep, C, ldc, M, N, 0);
-    return;
-  }
-  const TypedKernels<T>& k = table<T>();
-  // Skinny products (N within the narrow tile) keep the narrow tile: the direct tile would
-  // spend three quarters of its FMAs on masked-off columns.
-  const bool skinny = k.gemm_ukr_narrow_rows && !ta && N <= k.gemm_nr_narrow && M > 4;
-  const bool direct_fits = K <= kDirectMaxK || (M < N ? M : N) * K * int64_t(sizeof(T)) <= kDirectMaxReread;
-  if (k.gemm_ukr_direct && !tb && direct_fits && !skinny) {
-    gemm_direct(ta, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, ep);
-    return;
-  }
-  // B^T (Linear's x @ W^T): one vectorised transpose of B into scratch, then the direct
-  // tile, when enough rows of C share the transpose's cost.
-  if (k.transpose && k.gemm_ukr_direct && tb && direct_fits && !skinny && M >= kTransposeMinM) {
-    // Row stride padded off powers of two (a 2 KiB stride makes the transpose's 16 stores
-    // and the tile's B rows collide in the same cache sets).
-    const int64_t ldt = (N + 15) / 16 * 16 + 16;
-    T* Bt = static_cast<T*>(tl_pack_b.get(sizeof(T) * ldt * K));
-    const int64_t blocks = (N + 15) / 16;
-    auto run = [&](int64_t b, int64_t e) {
-      const int64_t r0 = b * 16, r1 = e * 16 < N ? e * 16 : N;
-      k.transpose(B + r0 * ldb, ldb, r1 - r0, K, Bt + r0, ldt);
-    };
-    if (N * K >= (1 << 16)) cpu::parallel_range(blocks, 1, run);
-    else run(0, blocks);
-    gemm_direct(ta, M, N, K, alpha, A, lda, Bt, ldt, beta, C, ldc, ep);
-    return;
-  }
-  if (M * N * K <= 32 * 32 * 32 || M <= 4) {
-    gemm_small(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, ep);
-    return;
-  }
-  if (k.gemm_ukr_narrow_rows && !ta && N <= k.gemm_nr_narrow) {
-    gemm_narrow_rows(tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, ep);
-    return;
-  }
-  if (k.gemm_ukr_direct && !tb && K <= kDirectMaxK) {
-    gemm_direct(ta, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, ep);
-    return;
-  }
-  // Skinny products use the narrow tile when the table has one.
-  const bool narrow = k.gemm_ukr_narrow && N <= k.gemm_nr_narrow;
-  auto ukr = narrow ? k.gemm_ukr_narrow : k.gemm_ukr;
-  const int mr = narrow ? k.gemm_mr_narrow : k.gemm_mr, nr = narrow ? k.gemm_nr_narrow : k.gemm_nr;
-  // Split K into equal blocks of at most gemm_kc (K = 512 with KC 384 would otherwise
-  // leave a short second pass that pays the C-tile traffic for little work).
-  const int64_t kpasses = (K + k.gemm_kc - 1) / k.gemm_kc;
-  const int64_t KC = (K + kpasses - 1) / kpasses, NC = k.gemm_nc;
-  // M blocks: at most gemm_mc rows, equal sizes (multiples of mr), and a multiple of the
-  // thread count when M is small, so no thread idles behind a short last block.
-  const int64_t nthreads = cpu::get_num_threads();
-  int64_t mblocks = (M + k.gemm_mc - 1) / k.gemm_mc;
-  if (nthreads > 1 && mblocks > 1 && mblocks % nthreads) mblocks += nthreads - mblocks % nthreads;
-  int64_t MC = (M + mblocks - 1) / mblocks;
-  MC = (MC + mr - 1) / mr * mr;
+void gemm_packed(const GemmConfig<T>& g, const GemmPlan& plan, bool ta, bool tb, int64_t M, int64_t N, int64_t K,
+                 T alpha, const T* A, int64_t lda, const T* B, int64_t ldb, T beta, T* C, int64_t ldc,
+                 const GemmEpilogue<T>* ep) {
+  auto ukr = plan.narrow ? g.ukr_narrow : g.ukr;
+  const int mr = plan.narrow ? g.mr_narrow : g.mr, nr = plan.narrow ? g.nr_narrow : g.nr;
+  const int64_t KC = plan.kc, MC = plan.mc, NC = plan.blocking.nc;
+  const int threads = plan.threads;
+  const int64_t nblocks = (M + MC - 1) / MC;
   for (int64_t jc = 0; jc < N; jc += NC) {
     const int64_t nc = N - jc < NC ? N - jc : NC;
     const int64_t npanels = (nc + nr - 1) / nr;
+    const int64_t ngroups = plan.ngroups < npanels ? plan.ngroups : npanels;
+    const int64_t per_group = (npanels + ngroups - 1) / ngroups;
     for (int64_t pc = 0; pc < K; pc += KC) {
       const int64_t kc = K - pc < KC ? K - pc : KC;
       T* Bp = static_cast<T*>(tl_pack_b.get(sizeof(T) * npanels * nr * kc));
@@ -335,15 +262,9 @@ void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha, const T* A
           int64_t j0 = jc + s * nr, cols = nc - s * nr < nr ? nc - s * nr : nr;
           pack_b_panel(tb, B, ldb, pc, kc, j0, cols, nr, Bp + s * nr * kc);
         }
-      });
+      }, threads);
       const T beta_eff = pc == 0 ? beta : T(1);
       const GemmEpilogue<T>* tile_ep = pc + kc == K ? ep : nullptr;  // after the last K block
-      const int64_t nblocks = (M + MC - 1) / MC;
-      // Few M blocks (small batches): also split the B panels (the jr loop) into groups,
-      // so every thread has work; each task packs its own copy of its (small) A block.
-      int64_t ngroups = nthreads > 1 && nblocks < 2 * nthreads ? (2 * nthreads + nblocks - 1) / nblocks : 1;
-      if (ngroups > npanels) ngroups = npanels;
-      const int64_t per_group = (npanels + ngroups - 1) / ngroups;
       cpu::parallel_for(nblocks * ngroups, [&](int64_t task) {
         const int64_t blk = task / ngroups, grp = task % ngroups;
         const int64_t s0 = grp * per_group, s1 = s0 + per_group < npanels ? s0 + per_group : npanels;
@@ -373,8 +294,101 @@ void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha, const T* A
             apply_epilogue(tile_ep, c, ldc, rows, cols, jc + j0);
           }
         }
-      });
+      }, threads);
     }
+  }
+}
+
+// One thread's multiply-adds per ns in the main micro-kernel, on L1-resident panels (the
+// best of a few calls; measured once per micro-kernel, about 0.1 ms).
+template <class T>
+double measure_fma_rate(const GemmConfig<T>& g) {
+  constexpr int64_t kK = 128;
+  alignas(64) T a[16 * kK], b[64 * kK], c[16 * 64];
+  for (int64_t i = 0; i < 16 * kK; ++i) a[i] = T(1) / T(i % 7 + 1);
+  for (int64_t i = 0; i < 64 * kK; ++i) b[i] = T(1) / T(i % 5 + 2);
+  double best = 1e300;
+  for (int rep = 0; rep < 12; ++rep) {
+    const auto t0 = std::chrono::steady_clock::now();
+    for (int i = 0; i < 4; ++i) g.ukr(kK, a, b, c, g.nr, T(1), T(0));
+    const double ns = std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - t0).count();
+    if (ns < best) best = ns;
+  }
+  return best > 0 ? 4.0 * double(g.mr) * g.nr * kK / best : 0;
+}
+
+template <class T>
+double fma_rate(const GemmConfig<T>& g) {
+  // Per micro-kernel (one per ISA table); a race measures twice, harmlessly.
+  struct Entry {
+    std::atomic<const void*> ukr{nullptr};
+    std::atomic<double> rate{0};
+  };
+  static Entry cache[16];  // >= ISAs x dtypes
+  const void* key = reinterpret_cast<const void*>(g.ukr);
+  for (auto& e : cache)
+    if (e.ukr.load(std::memory_order_acquire) == key) return e.rate.load();
+  const double r = measure_fma_rate(g);
+  for (auto& e : cache) {
+    const void* expected = nullptr;
+    if (e.ukr.load() == nullptr) {
+      e.rate.store(r);
+      if (e.ukr.compare_exchange_strong(expected, key)) break;
+    }
+  }
+  return r;
+}
+
+}  // namespace
+
+template <class T>
+GemmMachine gemm_machine_for() {
+  GemmMachine m = gemm_machine();
+  if (m.threads > 1 && m.pool_fixed_ns > 0) m.fma_per_ns = fma_rate(table<T>().gemm);
+  return m;
+}
+
+template <class T>
+GemmPlan gemm_plan_for(bool ta, bool tb, int64_t M, int64_t N, int64_t K, bool alpha_zero) {
+  return plan_gemm(ta, tb, M, N, K, alpha_zero, caps_of(table<T>().gemm), gemm_machine_for<T>());
+}
+
+template <class T>
+void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha, const T* A, int64_t lda, const T* B,
+          int64_t ldb, T beta, T* C, int64_t ldc, const GemmEpilogue<T>* ep) {
+  if (M <= 0 || N <= 0) return;
+  const GemmConfig<T>& g = table<T>().gemm;
+  const GemmPlan plan = gemm_plan_for<T>(ta, tb, M, N, K, alpha == T(0));
+  switch (plan.path) {
+    case GEMM_SCALE:
+      scale_c(M, N, beta, C, ldc);
+      apply_epilogue(ep, C, ldc, M, N, 0);
+      return;
+    case GEMM_DIRECT:
+      gemm_direct(g, plan, ta, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, ep);
+      return;
+    case GEMM_TRANSPOSE: {
+      // B^T (Linear's x @ W^T): one vectorised transpose of B into scratch, then the
+      // direct tile. Row stride padded off powers of two (a 2 KiB stride makes the
+      // transpose's 16 stores and the tile's B rows collide in the same cache sets).
+      const int64_t ldt = (N + 15) / 16 * 16 + 16;
+      T* Bt = static_cast<T*>(tl_pack_b.get(sizeof(T) * ldt * K));
+      cpu::parallel_range((N + 15) / 16, 1, [&](int64_t b, int64_t e) {
+        const int64_t r0 = b * 16, r1 = e * 16 < N ? e * 16 : N;
+        g.transpose(B + r0 * ldb, ldb, r1 - r0, K, Bt + r0, ldt);
+      }, plan.threads);
+      gemm_direct(g, plan, ta, M, N, K, alpha, A, lda, Bt, ldt, beta, C, ldc, ep);
+      return;
+    }
+    case GEMM_SMALL:
+      gemm_small(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, ep, plan.threads);
+      return;
+    case GEMM_NARROW_ROWS:
+      gemm_narrow_rows(g, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, ep, plan.threads);
+      return;
+    case GEMM_PACKED:
+      gemm_packed(g, plan, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, ep);
+      return;
   }
 }
 
@@ -390,11 +404,15 @@ void gemm_batched(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha, co
   auto one = [&](int64_t i) {
     gemm<T>(ta, tb, M, N, K, alpha, A + a_off[i], lda, B + b_off[i], ldb, beta, C + i * c_stride, ldc, nullptr);
   };
-  if (batch > 1 && cpu::get_num_threads() > 1 && M * N * K < kBatchSplitMaxWork) {
+  const int threads = batch > 1 && M * N * K < kBatchSplitMaxWork
+                          ? gemm_threads(double(batch) * M * N * K, double(batch) * moved_bytes(M, N, K, sizeof(T)),
+                                         gemm_machine_for<T>())
+                          : 1;
+  if (threads > 1) {
     // gemm() called inside a pool task runs its own parallel loops inline.
     cpu::parallel_range(batch, 1, [&](int64_t b, int64_t e) {
       for (int64_t i = b; i < e; ++i) one(i);
-    });
+    }, threads);
   } else {
     for (int64_t i = 0; i < batch; ++i) one(i);
   }
@@ -424,6 +442,10 @@ void linear_act_backward(int act, const T* g, const T* saved, T* gpre, T* db, in
   cpu::parallel_range(rows, (int64_t(1) << 14) / (cols + 1) + 1, [&](int64_t b, int64_t e) { prep(0, b, e, 0, cols); });
 }
 
+template GemmMachine gemm_machine_for<float>();
+template GemmMachine gemm_machine_for<double>();
+template GemmPlan gemm_plan_for<float>(bool, bool, int64_t, int64_t, int64_t, bool);
+template GemmPlan gemm_plan_for<double>(bool, bool, int64_t, int64_t, int64_t, bool);
 template void gemm<float>(bool, bool, int64_t, int64_t, int64_t, float, const float*, int64_t, const float*,
                           int64_t, float, float*, int64_t, const GemmEpilogue<float>*);
 template void gemm<double>(bool, bool, int64_t, int64_t, int64_t, double, const double*, int64_t, const double*,

@@ -26,6 +26,19 @@ struct GemmEpilogue {
 template <class T>
 void gemm(bool transA, bool transB, int64_t M, int64_t N, int64_t K, T alpha, const T* A, int64_t lda,
           const T* B, int64_t ldb, T beta, T* C, int64_t ldc, const GemmEpilogue<T>* epilogue = nullptr);
+// gradcore-bench peak: the FMA peak of table t's probe on `threads` threads (GFLOP/s, the
+// best of the calls made in `seconds`), and the STREAM triad a = b + s c over n floats.
+double fma_peak_gflops(const KernelTable& t, int threads, double seconds);
+double triad_gbs(int64_t n, int threads, double seconds);
+
+// The plan gemm() would execute for this product on this machine (kernels/gemm_plan.h).
+struct GemmPlan;
+struct GemmMachine;
+template <class T>
+GemmPlan gemm_plan_for(bool transA, bool transB, int64_t M, int64_t N, int64_t K, bool alpha_zero);
+// The machine gemm() plans for, with the current micro-kernel's measured rate.
+template <class T>
+GemmMachine gemm_machine_for();
 
 // A batch of products C_i = alpha * op(A_i) @ op(B_i) + beta * C_i, i in [0, batch), all
 // M x N x K with the same transposes and leading dims: A_i = A + a_off[i], B_i = B + b_off[i]

@@ -73,28 +73,38 @@ struct OptimHyper {
   bool round_scalars = true;
 };
 
+// The GEMM micro-kernels of one ISA and dtype: configuration as data, one literal per ISA
+// unit. Cache block sizes (MC, KC, NC) are not here: kernels/gemm_plan.h derives them
+// from the caches the CPU reports.
 template <class T>
-struct TypedKernels {
-  // GEMM micro-kernel (BLIS contract, row-major C):
+struct GemmConfig {
+  // Main micro-kernel (BLIS contract, row-major C):
   //   C[0:mr, 0:nr] (row stride ldc) = alpha * sum_p a[p*mr + i] * b[p*nr + j] + beta * C
   // `a` is an MR-row micro-panel (k columns of mr values), `b` an NR-column micro-panel
   // (k rows of nr values); both are packed by gemm.cpp with zero-padded edges. When beta
   // is 0, C is not read (NaN in C does not leak).
-  void (*gemm_ukr)(int64_t k, const T* a, const T* b, T* c, int64_t ldc, T alpha, T beta);
-  int gemm_mr, gemm_nr;   // register tile
-  int gemm_mc, gemm_kc, gemm_nc;  // cache blocks (multiples of mr / nr)
-  // Optional narrow tile for skinny products (N <= gemm_nr_narrow, e.g. a 10-class layer):
+  void (*ukr)(int64_t k, const T* a, const T* b, T* c, int64_t ldc, T alpha, T beta);
+  int mr, nr;   // register tile
+  // Optional narrow tile for skinny products (N <= nr_narrow, e.g. a 10-class layer):
   // more rows, fewer columns, so little of the tile is padding. Null when absent.
-  void (*gemm_ukr_narrow)(int64_t k, const T* a, const T* b, T* c, int64_t ldc, T alpha, T beta);
-  int gemm_mr_narrow, gemm_nr_narrow;
+  void (*ukr_narrow)(int64_t k, const T* a, const T* b, T* c, int64_t ldc, T alpha, T beta);
+  int mr_narrow, nr_narrow;
   // The same narrow tile reading A straight from row-major memory (row stride lda), for
   // skinny products where packing A would cost as much as the arithmetic. Null when absent.
-  void (*gemm_ukr_narrow_rows)(int64_t k, const T* a, int64_t lda, const T* b, T* c, int64_t ldc, T alpha, T beta);
+  void (*ukr_narrow_rows)(int64_t k, const T* a, int64_t lda, const T* b, T* c, int64_t ldc, T alpha, T beta);
   // The main mr x nr tile reading A (op(A) = A or A^T) and B in place (row-major, strides
   // lda / ldb), for an m x n corner (m <= mr, n <= nr; masked loads and stores at the
   // edges): products where packing costs more than it saves. Null when absent.
-  void (*gemm_ukr_direct)(bool ta, int64_t m, int64_t n, int64_t k, const T* a, int64_t lda, const T* b,
-                          int64_t ldb, T* c, int64_t ldc, T alpha, T beta);
+  void (*ukr_direct)(bool ta, int64_t m, int64_t n, int64_t k, const T* a, int64_t lda, const T* b, int64_t ldb,
+                     T* c, int64_t ldc, T alpha, T beta);
+  // dst[c * ldd + r] = src[r * lds + c] for r < rows, c < cols (B^T before the direct
+  // tile). Null when the ISA has no vectorised one.
+  void (*transpose)(const T* src, int64_t lds, int64_t rows, int64_t cols, T* dst, int64_t ldd);
+};
+
+template <class T>
+struct TypedKernels {
+  GemmConfig<T> gemm;
 
   void (*unary[UNARY_COUNT])(const T* x, T* y, int64_t n);
   void (*binary[BINARY_COUNT][BMODE_COUNT])(const T* a, const T* b, T* y, int64_t n);
@@ -118,9 +128,6 @@ struct TypedKernels {
   // y[0:n] = x[0:n] with non-temporal stores where the ISA has them (large outputs that
   // will not be read back soon: saves the read-for-ownership of every cache line).
   void (*stream_copy)(const T* x, T* y, int64_t n);
-  // dst[c * ldd + r] = src[r * lds + c] for r < rows, c < cols (GEMM's B^T before the direct
-  // tile). Null when the table has no vectorised one.
-  void (*transpose)(const T* src, int64_t lds, int64_t rows, int64_t cols, T* dst, int64_t ldd);
   T (*sum)(const T* x, int64_t n);                 // fixed-order pairwise sum (Note [Pairwise summation])
   T (*max)(const T* x, int64_t n);                 // NaN if any element is NaN
   T (*dot)(const T* x, const T* y, int64_t n);     // pairwise, like sum
@@ -134,6 +141,9 @@ struct TypedKernels {
 
 struct KernelTable {
   const char* isa;  // "generic", "avx2", "avx512"
+  // The FMA peak probe: independent multiply-add chains in the unit's widest registers for
+  // `reps` steps; returns the flops done (gradcore-bench peak).
+  double (*fma_peak)(int64_t reps, float* sink);
   TypedKernels<float> f32;
   TypedKernels<double> f64;
 };

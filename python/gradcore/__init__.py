@@ -10,6 +10,8 @@ tensor([[2., 4.]])
 from typing import Any
 
 from gradcore import _core
+
+_core._check_env()  # a malformed GRADCORE_GEMM_BLOCKING is a ValueError now, not at the first matmul
 from gradcore._core import (
     Tensor, dtype, IntOverflowError, ShapeError,
     float32, float64, float16, bfloat16, int64, int32, int16, int8, uint8, bool,

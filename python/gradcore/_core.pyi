@@ -1958,12 +1958,20 @@ def _apply_inplace(self: Tensor, name: str, fn: collections.abc.Callable[..., ty
     """
     self = fn(self) in place, recorded as PyTorch's in-place ops are (F.elu(x, inplace=True), ...).
     """
+def _check_env() -> None:
+    """
+    Raise ValueError for a malformed GRADCORE_GEMM_BLOCKING (called at import).
+    """
 def _elementwise_ops() -> list[typing.Any]:
     """
     The elementwise registry ops (Note [One op, one row]).
     """
 def _empty_cache() -> None:
     ...
+def _fma_peak(isa: str, threads: typing.SupportsInt | typing.SupportsIndex = 1, seconds: typing.SupportsFloat | typing.SupportsIndex = 0.3) -> builtins.float:
+    """
+    GFLOP/s of independent multiply-add chains in the ISA's widest registers on `threads` threads.
+    """
 def _fw_enter_level() -> builtins.int:
     """
     Internal: open a dual level (forward_ad.dual_level).
@@ -1988,6 +1996,10 @@ def _fw_tangent(tensor: Tensor) -> typing.Any:
     """
     Internal: the tangent of a dual tensor at the active level, or None.
     """
+def _gemm_plan(m: builtins.int, n: builtins.int, k: builtins.int, trans_a: builtins.bool = False, trans_b: builtins.bool = False, dtype: str = 'float32', threads: typing.Any = None, pool_cost: typing.Any = None, fma_per_ns: typing.Any = None, caches: typing.Any = None) -> dict[typing.Any, typing.Any]:
+    """
+    The plan (path, blocks, threads) gemm() would run for op(A) (m x k) @ op(B) (k x n) under the current ISA; keyword arguments replace parts of the machine. Runs no kernel.
+    """
 def _linalg_vector_norm(input: Tensor, ord: typing.SupportsFloat | typing.SupportsIndex, dim: typing.Any, keepdim: builtins.bool) -> Tensor:
     """
     The kernel of gradcore.linalg.vector_norm (floating input, dim None or () for all dims).
@@ -2001,6 +2013,10 @@ def _record_function(name: str, ctx: typing.Any, backward: typing.Any, inputs: l
     Internal (gc.autograd.Function.apply): record a Python-defined node. inputs are the tensor
     arguments (None elsewhere); outputs become its outputs; saved are ctx.save_for_backward's tensors.
     """
+def _set_gemm_caches(l1d: builtins.int, l2: builtins.int, l3: builtins.int) -> None:
+    """
+    Tests: plan GEMMs as if one core's caches were these sizes (bytes); 0, 0, 0 restores the detected.
+    """
 def _set_isa(isa: str) -> None:
     """
     Switch the kernel table (tests); can only lower the level.
@@ -2012,6 +2028,10 @@ def _set_size_type(arg0: typing.Any) -> None:
 def _softplus(input: Tensor, beta: typing.SupportsFloat | typing.SupportsIndex = 1.0, threshold: typing.SupportsFloat | typing.SupportsIndex = 20.0) -> Tensor:
     """
     log(1 + exp(beta x)) / beta, x itself where beta x > threshold.
+    """
+def _triad(n: builtins.int = 16777216, threads: typing.SupportsInt | typing.SupportsIndex = 1, seconds: typing.SupportsFloat | typing.SupportsIndex = 0.3) -> builtins.float:
+    """
+    GB/s of the STREAM triad a = b + s c over n float32 (12 bytes per element).
     """
 def _unpack_dual(tensor: Tensor) -> tuple[Tensor, typing.Any]:
     """
@@ -2131,7 +2151,7 @@ def atanh(input: Tensor) -> Tensor:
     """
 def backend_info() -> dict[typing.Any, typing.Any]:
     """
-    Chosen ISA, supported ISAs, threads, compiler, build type and GEMM blocking.
+    Chosen ISA, supported ISAs, threads, compiler, build type, the caches found and the GEMM blocking chosen.
     """
 def backward(tensors: typing.Any, grad_tensors: typing.Any = None, retain_graph: typing.Any = None, create_graph: builtins.bool = False) -> None:
     """

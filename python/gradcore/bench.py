@@ -1,11 +1,14 @@
 """``gradcore-bench``: gradcore against its peers, side by side in one run, as ratios.
 
-    gradcore-bench gemm|mlp-step|tiny-step|op-overhead|elementwise|unary|indexing|matmul-batched|epoch|all
+    gradcore-bench peak|gemm|mlp-step|tiny-step|op-overhead|elementwise|unary|indexing|matmul-batched|epoch|all
                    [--threads N] [--batch B ...] [--repeat R] [--json PATH]
 
 Each workload is timed for gradcore and for every available peer (NumPy always; PyTorch
 and micrograd when installed) on the same data and thread count, interleaved; the table
 shows the median time (min-max) and the ratio peer / gradcore (> 1: gradcore is faster).
+``peak`` measures the machine's FMA peak (per ISA, on 1 and N threads) and the STREAM
+triad bandwidth; every GFLOP/s figure of a run is also shown as a fraction of the FMA peak
+of the ISA in use on the run's thread count (the "peak" column).
 Run it under ``env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE`` so NumPy uses its best
 kernel; the header says which BLAS kernel each peer used.
 """
@@ -581,7 +584,26 @@ def bench_epoch(args: argparse.Namespace) -> List[Dict[str, Any]]:
     return rows
 
 
-WORKLOADS = {"gemm": bench_gemm, "mlp-step": bench_mlp_step, "tiny-step": bench_tiny_step,
+def bench_peak(args: argparse.Namespace) -> List[Dict[str, Any]]:
+    """The machine's FMA peak per ISA (1 and N threads) and the STREAM triad: the yardsticks."""
+    rows = []
+    nt = gc.get_num_threads()
+    counts = sorted({1, nt})
+    for isa in gc.backend_info()["supported_isas"]:
+        _progress(f"peak {isa}")
+        for t in counts:
+            g = gc._core._fma_peak(isa, threads=t, seconds=0.3)
+            rows.append({"workload": "peak", "case": f"fma {isa} {t}t", "unit": "ms",
+                         "results": {"gradcore": {"median": 0.0, "min": 0.0, "max": 0.0, "gflops": g}}})
+    for t in counts:
+        _progress(f"triad {t}t")
+        gbs = gc._core._triad(1 << 24, threads=t, seconds=0.5)
+        rows.append({"workload": "peak", "case": f"triad 64 MiB {t}t", "unit": "ms",
+                     "results": {"gradcore": {"median": 0.0, "min": 0.0, "max": 0.0, "GB/s": gbs}}})
+    return rows
+
+
+WORKLOADS = {"peak": bench_peak, "gemm": bench_gemm, "mlp-step": bench_mlp_step, "tiny-step": bench_tiny_step,
              "op-overhead": bench_op_overhead, "elementwise": bench_elementwise, "indexing": bench_indexing,
              "unary": bench_unary, "matmul-batched": bench_matmul_batched, "epoch": bench_epoch}
 
@@ -624,14 +646,19 @@ def render(rows: List[Dict[str, Any]], info: Dict[str, Any]) -> str:
     out.append(f"peers: numpy {info['numpy']}, torch {info['torch'] or 'not installed'}, "
                f"micrograd {'yes' if info['micrograd'] else 'not installed'}")
     out.append("")
-    out.append(f"{'workload':<12} {'case':<26} {'peer':<12} {'median':>10} {'min-max':>19} {'ratio':>7} {'GFLOP/s':>8}")
+    peak = info.get("fma_peak_gflops")
+    if peak:
+        out.append(f"FMA peak ({info['backend']['isa']}, {info['backend']['num_threads']} threads): {peak:.1f} GFLOP/s")
+    out.append(f"{'workload':<12} {'case':<26} {'peer':<12} {'median':>10} {'min-max':>19} {'ratio':>7} {'GFLOP/s':>8}"
+               f" {'peak':>5}")
     for row in rows:
         for peer, r in row["results"].items():
             ratio = f"{r['ratio']:.2f}x" if "ratio" in r else ""
             gf = f"{r['gflops']:.1f}" if "gflops" in r else (f"{r['GB/s']:.1f}GB/s" if "GB/s" in r else "")
             gf = f"{gf} {r['note']}".strip() if "note" in r else gf
+            frac = f"{100 * r['gflops'] / peak:.0f}%" if peak and "gflops" in r and row["workload"] != "peak" else ""
             out.append(f"{row['workload']:<12} {row['case']:<26} {peer:<12} {r['median']:>8.3f}{row['unit']:<2} "
-                       f"{r['min']:>8.3f}-{r['max']:<8.3f}  {ratio:>7} {gf:>8}")
+                       f"{r['min']:>8.3f}-{r['max']:<8.3f}  {ratio:>7} {gf:>8} {frac:>5}")
     out.append("ratio = peer time / gradcore time (> 1: gradcore is faster)")
     return "\n".join(out)
 
@@ -670,6 +697,12 @@ def main(argv: Optional[List[str]] = None) -> int:
     if sys.stderr.isatty():
         sys.stderr.write("\n")
     info = machine_info()
+    if any("gflops" in r for row in rows for r in row["results"].values()):
+        info["fma_peak_gflops"] = gc._core._fma_peak(info["backend"]["isa"], threads=gc.get_num_threads(), seconds=0.3)
+        for row in rows:
+            for r in row["results"].values():
+                if "gflops" in r and row["workload"] != "peak":
+                    r["fraction_of_peak"] = r["gflops"] / info["fma_peak_gflops"]
     print(render(rows, info))
     if args.json:
         with open(args.json, "w") as f:

@@ -8,9 +8,12 @@ namespace {
 
 void init_generic(KernelTable& t) {
   t.isa = "generic";
-  // BLIS-style blocks sized for SSE2-width registers.
-  fill_portable<float, 4, 8>(t.f32, 128, 256, 4096);
-  fill_portable<double, 4, 4>(t.f64, 96, 256, 4096);
+  t.fma_peak = fma_peak_loop<3>;
+  fill_portable(t.f32);
+  fill_portable(t.f64);
+  // Register tiles for SSE2-width registers (block sizes: kernels/gemm_plan.h).
+  t.f32.gemm = portable_gemm<float, 4, 8>();
+  t.f64.gemm = portable_gemm<double, 4, 4>();
 }
 
 }  // namespace gradcore
