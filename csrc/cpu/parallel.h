@@ -46,8 +46,8 @@ inline void parallel_for(int64_t ntasks, F&& fn, int max_threads = 0) {
   parallel_for_impl(ntasks, TaskRef(fn), max_threads);
 }
 
-// What a parallel job costs on the current pool beyond its work, measured once per pool
-// (Note [Measuring the pool's cost], parallel.cpp; all zero for a 1-thread pool or inside
+// What a parallel job costs on the current pool beyond its work, measured once per process
+// and pool size (Note [Measuring the pool's cost], parallel.cpp; all zero for a 1-thread pool or inside
 // a pool task): a fixed part (publishing the job, every worker joining, the caller waiting
 // for the last) and a part per byte of operands the workers read from the caller's cache.
 // Work is split only when that clearly pays (Note [Threads that pay], kernels/gemm_plan.cpp).

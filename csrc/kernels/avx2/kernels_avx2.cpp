@@ -74,32 +74,12 @@ void dgemm_ukr_6x8(int64_t k, const double* __restrict a, const double* __restri
 }
 
 
-// FMA peak probe (KernelTable::fma_peak): 12 independent __m256 FMA chains, enough to keep
-// two pipes of four-cycle latency busy.
-double fma_peak_avx2(int64_t reps, float* sink) {
-  const __m256 m = _mm256_set1_ps(0.999f), a = _mm256_set1_ps(1e-3f);
-  // Distinct starting values: equal chains would be merged into one by the compiler.
-  __m256 c0 = _mm256_set1_ps(1), c1 = _mm256_set1_ps(2), c2 = _mm256_set1_ps(3), c3 = _mm256_set1_ps(4), c4 = _mm256_set1_ps(5), c5 = _mm256_set1_ps(6);
-  __m256 c6 = _mm256_set1_ps(7), c7 = _mm256_set1_ps(8), c8 = _mm256_set1_ps(9), c9 = _mm256_set1_ps(10), c10 = _mm256_set1_ps(11), c11 = _mm256_set1_ps(12);
-  for (int64_t r = 0; r < reps; ++r) {
-    c0 = _mm256_fmadd_ps(c0, m, a); c1 = _mm256_fmadd_ps(c1, m, a); c2 = _mm256_fmadd_ps(c2, m, a); c3 = _mm256_fmadd_ps(c3, m, a);
-    c4 = _mm256_fmadd_ps(c4, m, a); c5 = _mm256_fmadd_ps(c5, m, a); c6 = _mm256_fmadd_ps(c6, m, a); c7 = _mm256_fmadd_ps(c7, m, a);
-    c8 = _mm256_fmadd_ps(c8, m, a); c9 = _mm256_fmadd_ps(c9, m, a); c10 = _mm256_fmadd_ps(c10, m, a); c11 = _mm256_fmadd_ps(c11, m, a);
-  }
-  __m256 t = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(c0, c1), _mm256_add_ps(c2, c3)), _mm256_add_ps(_mm256_add_ps(c4, c5), _mm256_add_ps(c6, c7)));
-  t = _mm256_add_ps(t, _mm256_add_ps(_mm256_add_ps(c8, c9), _mm256_add_ps(c10, c11)));
-  alignas(64) float out[8];
-  _mm256_storeu_ps(out, t);
-  *sink = out[0];
-  return 2.0 * 8 * 12 * double(reps);
-}
-
 }  // namespace
 }  // namespace avx2
 
 void init_avx2(KernelTable& t) {
   t.isa = "avx2";
-  t.fma_peak = avx2::fma_peak_avx2;
+  t.fma_peak = avx2::fma_peak_loop<__m256, 8>;
   avx2::fill_portable(t.f32);
   avx2::fill_portable(t.f64);
   // Hand-written register-tiled micro-kernels (BLIS haswell's 6x16 / 6x8 tiles).

@@ -8,7 +8,7 @@ namespace {
 
 void init_generic(KernelTable& t) {
   t.isa = "generic";
-  t.fma_peak = fma_peak_loop<3>;
+  t.fma_peak = fma_peak_loop<gc_v4f, 4>;
   fill_portable(t.f32);
   fill_portable(t.f64);
   // Register tiles for SSE2-width registers (block sizes: kernels/gemm_plan.h).
