@@ -5,6 +5,9 @@
 //
 // See Note [Engine] in engine.cpp.
 #pragma once
+#if defined(GC_LAYER_CPU) || defined(GC_LAYER_KERNELS) || defined(GC_LAYER_CORE)
+#error "the autograd layer is above cpu, kernels and core (layers: csrc/README.md)"
+#endif
 #include "core/tensor.h"
 
 namespace gradcore::autograd {

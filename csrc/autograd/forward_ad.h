@@ -13,6 +13,9 @@
 // rule of its own takes its composed (unfused) path when an input carries a tangent, and
 // the tangent then flows through the composed ops' rules.
 #pragma once
+#if defined(GC_LAYER_CPU) || defined(GC_LAYER_KERNELS) || defined(GC_LAYER_CORE)
+#error "the autograd layer is above cpu, kernels and core (layers: csrc/README.md)"
+#endif
 #include <atomic>
 #include <initializer_list>
 

@@ -11,6 +11,9 @@
 //     return y;
 //   }
 #pragma once
+#if defined(GC_LAYER_CPU) || defined(GC_LAYER_KERNELS) || defined(GC_LAYER_CORE)
+#error "the autograd layer is above cpu, kernels and core (layers: csrc/README.md)"
+#endif
 #include <initializer_list>
 #include <memory>
 

@@ -1,5 +1,8 @@
 // grad_mode.h — thread-local switch for graph recording (gc.no_grad / gc.enable_grad).
 #pragma once
+#if defined(GC_LAYER_CPU) || defined(GC_LAYER_KERNELS) || defined(GC_LAYER_CORE)
+#error "the autograd layer is above cpu, kernels and core (layers: csrc/README.md)"
+#endif
 #include <string>
 
 namespace gradcore::autograd {

@@ -11,6 +11,9 @@
 //     tensor_list apply(tensor_list&& g) override { return {mul(g[0], result_.unpack(this))}; }
 //   };
 #pragma once
+#if defined(GC_LAYER_CPU) || defined(GC_LAYER_KERNELS) || defined(GC_LAYER_CORE)
+#error "the autograd layer is above cpu, kernels and core (layers: csrc/README.md)"
+#endif
 #include <atomic>
 #include <cstdint>
 #include <functional>

@@ -8,6 +8,9 @@
 // needs grad, record a Node. Backward formulas call these same functions, so
 // create_graph=True works, and each op's forward-mode rule sits beside its backward.
 #pragma once
+#if defined(GC_LAYER_CPU) || defined(GC_LAYER_KERNELS) || defined(GC_LAYER_CORE)
+#error "the autograd layer is above cpu, kernels and core (layers: csrc/README.md)"
+#endif
 #include <cstdint>
 #include <functional>
 #include <string>

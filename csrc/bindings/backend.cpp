@@ -2,7 +2,7 @@
 #include "bindings/common.h"
 #include "cpu/allocator.h"
 #include "cpu/cpuid.h"
-#include "cpu/dispatch.h"
+#include "kernels/dispatch.h"
 #include "cpu/parallel.h"
 #include "kernels/gemm_plan.h"
 #include "kernels/kernel_api.h"
@@ -26,10 +26,10 @@ namespace gradcore::bindings {
 
 void bind_backend(py::module_& m) {
   m.def("backend_info", []() {
-    const KernelTable& k = cpu::kernels();
+    const KernelTable& k = kernels::active();
     py::dict d;
     d["isa"] = std::string(k.isa);
-    d["supported_isas"] = cpu::supported_isas();
+    d["supported_isas"] = kernels::supported_isas();
     d["num_threads"] = cpu::get_num_threads();
     d["compiler"] = GRADCORE_COMPILER;
     d["build_type"] = GRADCORE_BUILD_TYPE;
@@ -61,7 +61,7 @@ void bind_backend(py::module_& m) {
   m.def("_fma_peak", [](const std::string& isa, int threads, double seconds) {
     if (threads < 1 || threads > cpu::get_num_threads())
       throw ValueError("_fma_peak: threads must be in [1, get_num_threads()]");
-    const KernelTable& t = cpu::kernels_for(isa);
+    const KernelTable& t = kernels::kernels_for(isa);
     py::gil_scoped_release nogil;
     return kernels::fma_peak_gflops(t, threads, seconds);
   }, py::arg("isa"), py::arg("threads") = 1, py::arg("seconds") = 0.3,
@@ -97,7 +97,7 @@ void bind_backend(py::module_& m) {
       auto t = caches.cast<std::tuple<int64_t, int64_t, int64_t>>();
       m.caches = {std::get<0>(t), std::get<1>(t), std::get<2>(t)};
     }
-    const KernelTable& k = cpu::kernels();
+    const KernelTable& k = kernels::active();
     kernels::GemmCaps caps = f32 ? kernels::caps_of(k.f32.gemm) : kernels::caps_of(k.f64.gemm);
     const kernels::GemmPlan p = kernels::plan_gemm(trans_a, trans_b, M, N, K, false, caps, m);
     return py::dict(py::arg("path") = std::string(kernels::gemm_path_name(p.path)), py::arg("narrow") = p.narrow,
@@ -116,7 +116,7 @@ void bind_backend(py::module_& m) {
     cpu::set_num_threads(n);
   }, py::arg("n"), "Set the size of gradcore's thread pool (the calling thread counts as one).");
   m.def("get_num_threads", &cpu::get_num_threads, "The size of gradcore's thread pool.");
-  m.def("_set_isa", &cpu::set_isa, py::arg("isa"), "Switch the kernel table (tests); can only lower the level.");
+  m.def("_set_isa", &kernels::set_isa, py::arg("isa"), "Switch the kernel table (tests); can only lower the level.");
   m.def("_allocator_stats", []() {
     auto s = cpu::allocator_stats();
     return py::dict(py::arg("live_bytes") = s.live_bytes, py::arg("cached_bytes") = s.cached_bytes,

@@ -1,5 +1,8 @@
 // common.h — conversions shared by the binding files (the only headers that see pybind11).
 #pragma once
+#if defined(GC_LAYER_CPU) || defined(GC_LAYER_KERNELS) || defined(GC_LAYER_CORE) || defined(GC_LAYER_AUTOGRAD)
+#error "pybind11 lives in the bindings only (layers: csrc/README.md)"
+#endif
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>

@@ -11,6 +11,9 @@
 // storage types (ops on them compute in float32). Only floating tensors can require grad.
 // This header is baseline code: the per-ISA kernel units never include it.
 #pragma once
+#if defined(GC_LAYER_CPU) || defined(GC_LAYER_KERNELS)
+#error "the cpu and kernel layers work on raw buffers: no Tensor or dtype there (layers: csrc/README.md)"
+#endif
 #include <cstdint>
 #include <cstring>
 #include <type_traits>

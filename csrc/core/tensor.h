@@ -18,6 +18,9 @@
 // link to the leaf's accumulator; a view that autograd tracks also knows its base and how
 // to replay itself on another tensor (`view`). See Note [Deferred node release] in tensor.cpp.
 #pragma once
+#if defined(GC_LAYER_CPU) || defined(GC_LAYER_KERNELS)
+#error "the cpu and kernel layers work on raw buffers: no Tensor or dtype there (layers: csrc/README.md)"
+#endif
 #include <cstdint>
 #include <functional>
 #include <memory>

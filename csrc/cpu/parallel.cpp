@@ -249,6 +249,8 @@ double median_ns(F&& job) {
 //             against the caller summing all of it alone: what remains after the fixed
 //             cost and the split work is the price of moving the others' shares out of
 //             the caller's cache (what a worker pays for operands the caller just wrote).
+constexpr double kJoinWaitNs = 1e6;  // a task waits at most this long for the others
+
 PoolCost measure_cost(Pool& p) {
   PoolCost c;
   const int n = p.size();
@@ -271,7 +273,7 @@ PoolCost measure_cost(Pool& p) {
     auto task = [&](int64_t) {
       arrived.fetch_add(1);
       auto t0 = std::chrono::steady_clock::now();
-      while (arrived.load() < n && std::chrono::steady_clock::now() - t0 < std::chrono::milliseconds(1)) {
+      while (arrived.load() < n && std::chrono::steady_clock::now() - t0 < std::chrono::nanoseconds(int64_t(kJoinWaitNs))) {
       }
     };
     return p.run(n, TaskRef(task), 0);
@@ -315,7 +317,12 @@ PoolCost measure_cost(Pool& p) {
 struct CostSlot {
   std::atomic<bool> done{false};
   double fixed_ns = 0, per_byte_ns = 0;
+  // A measurement whose workers often missed the 1 ms join window (the CPUs were busy) is used
+  // but not kept: measured again on a call at least kRetry later.
+  std::chrono::steady_clock::time_point retry_after{};
+  bool have_provisional = false;
 };
+constexpr auto kRetry = std::chrono::milliseconds(200);
 CostSlot g_cost_slots[kMaxThreads + 1];
 
 PoolCost pool_cost() {
@@ -327,12 +334,44 @@ PoolCost pool_cost() {
   if (slot.done.load(std::memory_order_acquire)) return PoolCost{slot.fixed_ns, slot.per_byte_ns};
   std::lock_guard<std::mutex> g(p->cost_mu);
   if (slot.done.load(std::memory_order_acquire)) return PoolCost{slot.fixed_ns, slot.per_byte_ns};
+  const auto now = std::chrono::steady_clock::now();
+  if (slot.have_provisional && now < slot.retry_after) return PoolCost{slot.fixed_ns, slot.per_byte_ns};
   PoolCost c = measure_cost(*p);
   if (c.fixed_ns < 0) return PoolCost{};  // another thread holds the pool: measure later
   slot.fixed_ns = c.fixed_ns;
   slot.per_byte_ns = c.per_byte_ns;
+  if (c.fixed_ns >= kJoinWaitNs / 2) {
+    slot.have_provisional = true;
+    slot.retry_after = now + kRetry;
+    return c;
+  }
   slot.done.store(true, std::memory_order_release);
   return c;
+}
+
+int split_threads(double work_ns, double moved_bytes, int threads, const PoolCost& c) {
+  if (threads <= 1) return 1;
+  if (!(c.fixed_ns > 0)) return threads;  // nothing measured
+  int best = 1;
+  double best_time = work_ns * (1 - kMinSaving);
+  for (int t = 2; t <= threads; ++t) {
+    const double tt = work_ns / t + c.fixed_ns + c.per_byte_ns * moved_bytes * (t - 1) / t;
+    if (tt < best_time) {
+      best = t;
+      best_time = tt;
+    }
+  }
+  return best;
+}
+
+int paying_threads(double work_ns) {
+  const int n = get_num_threads();
+  if (n <= 1 || tl_in_pool_task) return 1;
+  const CostSlot& slot = g_cost_slots[n];
+  const PoolCost c = slot.done.load(std::memory_order_acquire) ? PoolCost{slot.fixed_ns, slot.per_byte_ns} : pool_cost();
+  // An unmeasured pool (another Python thread held it) splits nothing that needs a model.
+  if (!(c.fixed_ns > 0)) return 1;
+  return split_threads(work_ns, 0, n, c);
 }
 
 }  // namespace gradcore::cpu

@@ -50,12 +50,33 @@ inline void parallel_for(int64_t ntasks, F&& fn, int max_threads = 0) {
 // and pool size (Note [Measuring the pool's cost], parallel.cpp; all zero for a 1-thread pool or inside
 // a pool task): a fixed part (publishing the job, every worker joining, the caller waiting
 // for the last) and a part per byte of operands the workers read from the caller's cache.
-// Work is split only when that clearly pays (Note [Threads that pay], kernels/gemm_plan.cpp).
 struct PoolCost {
   double fixed_ns = 0;
   double per_byte_ns = 0;
 };
 PoolCost pool_cost();
+
+// Note [Threads that pay]: a job split over t threads takes about
+//   T(t) = T(1) / t + fixed + per_byte * moved * (t - 1) / t
+// where T(1) is its work on one thread (work_ns, from a rate the kernels measured), moved the
+// operand bytes the workers read out of the caller's cache, and fixed and per_byte the
+// pool's measured costs. split_threads takes the t <= threads with the least T(t), and only
+// when that saves at least kMinSaving of T(1); with nothing measured (fixed == 0) it takes
+// every thread. The margin is wide because the rates are best-case (small products do not
+// reach the micro-kernel's peak) and the costs are measured on an idle pool: measured on
+// Zen 4 (2 threads, float32) a 64^3 product, predicted to save 29 %, ran no faster split;
+// (16, 784, 128), predicted 44 %, ran 1.5x faster. GEMM, elementwise, reductions and the
+// optimizer steps all decide through it.
+constexpr double kMinSaving = 0.3;
+int split_threads(double work_ns, double moved_bytes, int threads, const PoolCost& c);
+
+// split_threads on the current pool for work that moves nothing between cores: loops that
+// cut [0, n) into the same contiguous ranges as the loops before them (a chain of
+// elementwise ops on one shape: each thread reads what it wrote). Measured on Zen 4
+// (2 threads), counting the pool's per-byte cost there kept 65536-element adds and
+// 262144-element tanh on one thread although both ran 1.8x faster split. 1 on a 1-thread
+// pool or inside a pool task.
+int paying_threads(double work_ns);
 
 // Split [0, n) into at most get_num_threads() (or max_threads) contiguous ranges of
 // >= grain elements and run fn(begin, end) on each. Only for work whose result does not

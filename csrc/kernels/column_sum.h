@@ -23,6 +23,7 @@
 
 #include "cpu/parallel.h"
 #include "kernels/table.h"
+#include "kernels/work.h"
 
 namespace gradcore::kernels {
 
@@ -103,13 +104,14 @@ void column_sums(const T* x, T* y, int64_t outer, int64_t rows, int64_t cols, Pr
     }
   };
   // Contiguous runs of tasks per thread; the split does not change any result.
-  const int64_t per_task = (wrows < kColChunk ? wrows : kColChunk) * strip + rest * cols + 1;
-  cpu::parallel_range(ntasks, (int64_t(1) << 15) / per_task + 1, [&](int64_t b, int64_t e) {
+  // A prep reads g and the saved activation besides writing what is summed.
+  const int threads = stream_threads<T>(outer * rows * cols, (kPlain ? 1 : 3) * sizeof(T));
+  parallel_split(ntasks, threads, [&](int64_t b, int64_t e) {
     for (int64_t t = b; t < e; ++t) task(t);
   });
   if (direct) return;
   // Combine: chunks pairwise (in place, in chunk order), then the m parts, then the rest.
-  cpu::parallel_range(outer, (int64_t(1) << 14) / (nchunks * width + 1) + 1, [&](int64_t b, int64_t e) {
+  parallel_split(outer, stream_threads<double>(outer * nchunks * width, sizeof(double)), [&](int64_t b, int64_t e) {
     for (int64_t o = b; o < e; ++o) {
       double* pc = part.data() + o * nchunks * width;
       for (int64_t w = 1; w < nchunks; w *= 2)

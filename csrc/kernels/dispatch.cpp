@@ -1,4 +1,4 @@
-#include "cpu/dispatch.h"
+#include "kernels/dispatch.h"
 
 #include <atomic>
 #include <cstdlib>
@@ -7,7 +7,7 @@
 #include "cpu/cpuid.h"
 #include "cpu/fork.h"
 
-namespace gradcore::cpu {
+namespace gradcore::kernels {
 namespace {
 
 // Only levels the CPU supports are ever built: an init_<isa> runs code compiled with
@@ -48,21 +48,21 @@ const KernelTable* init_tables() {
 // A fork while another thread builds the tables (their function-local static) would leave
 // the child waiting for that initialisation for ever: prepare completes it first.
 [[maybe_unused]] const bool g_fork_registered =
-    register_fork_lock(FORK_RANK_STATICS, [] { kernels(); }, nullptr, nullptr);
+    cpu::register_fork_lock(cpu::FORK_RANK_STATICS, [] { active(); }, nullptr, nullptr);
 
 }  // namespace
 
 std::vector<std::string> supported_isas() {
   std::vector<std::string> out{"generic"};
 #if defined(GRADCORE_X86)
-  static const CpuFeatures f = detect_cpu_features();
+  static const cpu::CpuFeatures f = cpu::detect_cpu_features();
   if (f.avx2_fma) out.push_back("avx2");
   if (f.avx512) out.push_back("avx512");
 #endif
   return out;
 }
 
-const KernelTable& kernels() {
+const KernelTable& active() {
   const KernelTable* t = g_table.load(std::memory_order_acquire);
   if (!t) {
     static const KernelTable* first = init_tables();
@@ -73,7 +73,7 @@ const KernelTable& kernels() {
   return *t;
 }
 
-std::string current_isa() { return kernels().isa; }
+std::string current_isa() { return active().isa; }
 
 const KernelTable& kernels_for(const std::string& isa) {
   int want = level_of(isa);
@@ -81,10 +81,10 @@ const KernelTable& kernels_for(const std::string& isa) {
   auto isas = supported_isas();
   GC_CHECK(want < static_cast<int>(isas.size()), ValueError, "ISA '", isa,
            "' is not supported by this CPU (supported: up to ", isas.back(), ")");
-  kernels();  // make sure the tables exist
+  active();  // make sure the tables exist
   return g_tables[want];
 }
 
 void set_isa(const std::string& isa) { g_table.store(&kernels_for(isa), std::memory_order_release); }
 
-}  // namespace gradcore::cpu
+}  // namespace gradcore::kernels

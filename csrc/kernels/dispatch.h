@@ -1,6 +1,6 @@
-// dispatch.h — picks the kernel table once, honouring GRADCORE_ISA.
+// dispatch.h — picks the kernel table once, honouring GRADCORE_ISA (kernel layer).
 //
-//   const KernelTable& k = cpu::kernels();
+//   const KernelTable& k = kernels::active();
 //   k.f32.unary[UNARY_EXP](x, y, n);
 //
 // GRADCORE_ISA=generic|avx2|avx512 can only lower the level the CPU supports; an unknown
@@ -12,12 +12,12 @@
 
 #include "kernels/kernels.h"
 
-namespace gradcore::cpu {
+namespace gradcore::kernels {
 
-const KernelTable& kernels();
+const KernelTable& active();   // the chosen table
 std::vector<std::string> supported_isas();   // best last, e.g. {"generic", "avx2", "avx512"}
 std::string current_isa();
 void set_isa(const std::string& isa);
-const KernelTable& kernels_for(const std::string& isa);  // ValueError as set_isa        // ValueError for an unknown or unsupported level
+const KernelTable& kernels_for(const std::string& isa);  // ValueError as set_isa
 
-}  // namespace gradcore::cpu
+}  // namespace gradcore::kernels

@@ -1,32 +1,31 @@
 // elementwise.cpp — broadcasting iteration and threading around the table's contiguous loops.
 #include <cstring>
 
-#include "cpu/dispatch.h"
+#include "kernels/dispatch.h"
 #include "cpu/parallel.h"
 #include "kernels/kernel_api.h"
 #include "kernels/table.h"
+#include "kernels/work.h"
 
 namespace gradcore::kernels {
 namespace {
 
 
-// Elementwise work below this many elements runs on the calling thread.
-constexpr int64_t kParallelGrain = 1 << 15;
 // Outputs larger than this are written with non-temporal stores, through an L1-sized
 // staging buffer (they would not stay in cache anyway).
 constexpr int64_t kStreamBytes = 8 << 20;
 constexpr int64_t kStage = 2048;
 
-// out[b:e] = f(b, e, dst) where f computes elements [b, e) into dst; staged + streamed
-// for large outputs.
+// out[b:e] = f(b, e, dst) where f computes elements [b, e) into dst, on `threads`
+// threads; staged + streamed for large outputs.
 template <class T, class F>
-void write_elementwise(T* out, int64_t n, F&& f) {
+void write_elementwise(T* out, int64_t n, int threads, F&& f) {
   const auto& k = table<T>();
   if (n * static_cast<int64_t>(sizeof(T)) < kStreamBytes) {
-    cpu::parallel_range(n, kParallelGrain, [&](int64_t b, int64_t e) { f(b, e, out + b); });
+    parallel_split(n, threads, [&](int64_t b, int64_t e) { f(b, e, out + b); });
     return;
   }
-  cpu::parallel_range(n, kParallelGrain, [&](int64_t b, int64_t e) {
+  parallel_split(n, threads, [&](int64_t b, int64_t e) {
     alignas(64) T stage[kStage];
     for (int64_t c = b; c < e; c += kStage) {
       const int64_t len = e - c < kStage ? e - c : kStage;
@@ -41,46 +40,47 @@ void write_elementwise(T* out, int64_t n, F&& f) {
 template <class T>
 void unary(UnaryOp op, const T* x, T* y, int64_t n) {
   auto f = table<T>().unary[op];
+  const int threads = item_threads<T>(n, f, 0);
   if (x == y) {  // in place: no staging
-    cpu::parallel_range(n, kParallelGrain, [&](int64_t b, int64_t e) { f(x + b, y + b, e - b); });
+    parallel_split(n, threads, [&](int64_t b, int64_t e) { f(x + b, y + b, e - b); });
     return;
   }
-  write_elementwise(y, n, [&](int64_t b, int64_t e, T* dst) { f(x + b, dst, e - b); });
+  write_elementwise(y, n, threads, [&](int64_t b, int64_t e, T* dst) { f(x + b, dst, e - b); });
 }
 
 template <class T>
 void pow_scalar(const T* x, T p, T* y, int64_t n) {
   auto f = table<T>().pow_scalar;
-  cpu::parallel_range(n, kParallelGrain, [&](int64_t b, int64_t e) { f(x + b, p, y + b, e - b); });
+  parallel_split(n, stream_threads<T>(n, 2 * sizeof(T)), [&](int64_t b, int64_t e) { f(x + b, p, y + b, e - b); });
 }
 
 template <class T>
 void axpby(T alpha, const T* x, T beta, T* y, int64_t n) {
   auto f = table<T>().axpby;
-  cpu::parallel_range(n, kParallelGrain, [&](int64_t b, int64_t e) { f(alpha, x + b, beta, y + b, e - b); });
+  parallel_split(n, stream_threads<T>(n, 3 * sizeof(T)), [&](int64_t b, int64_t e) { f(alpha, x + b, beta, y + b, e - b); });
 }
 
 template <class T>
 void activation_backward(ActBackward act, const T* g, const T* y, T* out, int64_t n) {
   auto f = table<T>().act_backward[act];
-  cpu::parallel_range(n, kParallelGrain, [&](int64_t b, int64_t e) { f(g + b, y + b, out + b, e - b); });
+  parallel_split(n, stream_threads<T>(n, 3 * sizeof(T)), [&](int64_t b, int64_t e) { f(g + b, y + b, out + b, e - b); });
 }
 
 template <class T>
 void leaky_relu(const T* x, T slope, T* y, int64_t n) {
   auto f = table<T>().leaky_relu;
-  cpu::parallel_range(n, kParallelGrain, [&](int64_t b, int64_t e) { f(x + b, slope, y + b, e - b); });
+  parallel_split(n, stream_threads<T>(n, 2 * sizeof(T)), [&](int64_t b, int64_t e) { f(x + b, slope, y + b, e - b); });
 }
 
 template <class T>
 void leaky_relu_backward(const T* g, const T* x, T slope, T* out, int64_t n) {
   auto f = table<T>().leaky_relu_backward;
-  cpu::parallel_range(n, kParallelGrain, [&](int64_t b, int64_t e) { f(g + b, x + b, slope, out + b, e - b); });
+  parallel_split(n, stream_threads<T>(n, 3 * sizeof(T)), [&](int64_t b, int64_t e) { f(g + b, x + b, slope, out + b, e - b); });
 }
 
 template <class T>
 void fill(T* y, T value, int64_t n) {
-  cpu::parallel_range(n, kParallelGrain * 4, [&](int64_t b, int64_t e) {
+  parallel_split(n, stream_threads<T>(n, sizeof(T)), [&](int64_t b, int64_t e) {
     if (value == T(0)) std::memset(y + b, 0, sizeof(T) * (e - b));
     else for (int64_t i = b; i < e; ++i) y[i] = value;
   });
@@ -89,12 +89,12 @@ void fill(T* y, T value, int64_t n) {
 template <class T>
 void copy(const T* x, T* y, int64_t n) {
   if (x == y) return;
-  cpu::parallel_range(n, kParallelGrain * 4, [&](int64_t b, int64_t e) { std::memcpy(y + b, x + b, sizeof(T) * (e - b)); });
+  parallel_split(n, stream_threads<T>(n, 2 * sizeof(T)), [&](int64_t b, int64_t e) { std::memcpy(y + b, x + b, sizeof(T) * (e - b)); });
 }
 
 template <class T, class U>
 void cast(const T* x, U* y, int64_t n) {
-  cpu::parallel_range(n, kParallelGrain, [&](int64_t b, int64_t e) {
+  parallel_split(n, stream_threads<float>(n, double(sizeof(T) + sizeof(U))), [&](int64_t b, int64_t e) {
     for (int64_t i = b; i < e; ++i) y[i] = static_cast<U>(x[i]);
   });
 }
@@ -102,7 +102,7 @@ void cast(const T* x, U* y, int64_t n) {
 template <class T>
 void binary_scalar(BinaryOp op, const T* a, T s, T* out, int64_t n, bool scalar_first) {
   auto f = table<T>().binary[op][scalar_first ? BMODE_SV : BMODE_VS];
-  cpu::parallel_range(n, kParallelGrain, [&](int64_t b, int64_t e) {
+  parallel_split(n, stream_threads<T>(n, 2 * sizeof(T)), [&](int64_t b, int64_t e) {
     if (scalar_first) f(&s, a + b, out + b, e - b);
     else f(a + b, &s, out + b, e - b);
   });
@@ -174,19 +174,19 @@ void binary(BinaryOp op, int ndim, const int64_t* shape_in, const T* a, const in
       }
     }
   };
+  const int threads = stream_threads<T>(n, 3 * sizeof(T));
   if (rows == 1 && !stage) {
     if (out == a || out == b) {  // in place: no staging
-      cpu::parallel_range(inner, kParallelGrain, [&](int64_t b0, int64_t e0) {
+      parallel_split(inner, threads, [&](int64_t b0, int64_t e0) {
         f(a + (isa_ ? b0 : 0), b + (isb ? b0 : 0), out + b0, e0 - b0);
       });
       return;
     }
-    write_elementwise(out, inner, [&](int64_t b0, int64_t e0, T* dst) {
+    write_elementwise(out, inner, threads, [&](int64_t b0, int64_t e0, T* dst) {
       f(a + (isa_ ? b0 : 0), b + (isb ? b0 : 0), dst, e0 - b0);
     });
   } else {
-    int64_t grain = kParallelGrain / inner + 1;
-    cpu::parallel_range(rows, grain, run_rows);
+    parallel_split(rows, threads, run_rows);
   }
 }
 
@@ -198,7 +198,7 @@ void strided_copy(int ndim, const int64_t* yshape, const T* x, const int64_t* xs
   if (ndim == 0) { y[0] = x[0]; return; }
   const int64_t inner = yshape[ndim - 1], istride = xstrides[ndim - 1];
   const int64_t rows = n / inner;
-  cpu::parallel_range(rows, kParallelGrain / inner + 1, [&](int64_t r0, int64_t r1) {
+  parallel_split(rows, stream_threads<T>(n, 2 * sizeof(T)), [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r) {
       int64_t rem = r, off = 0;
       for (int d = ndim - 2; d >= 0; --d) { off += (rem % yshape[d]) * xstrides[d]; rem /= yshape[d]; }

@@ -20,12 +20,13 @@
 #include <cstring>
 
 #include "cpu/allocator.h"
-#include "cpu/dispatch.h"
+#include "kernels/dispatch.h"
 #include "cpu/parallel.h"
 #include "kernels/column_sum.h"
 #include "kernels/gemm_plan.h"
 #include "kernels/kernel_api.h"
 #include "kernels/table.h"
+#include "kernels/work.h"
 
 namespace gradcore::kernels {
 namespace {
@@ -319,24 +320,8 @@ double measure_fma_rate(const GemmConfig<T>& g) {
 
 template <class T>
 double fma_rate(const GemmConfig<T>& g) {
-  // Per micro-kernel (one per ISA table); a race measures twice, harmlessly.
-  struct Entry {
-    std::atomic<const void*> ukr{nullptr};
-    std::atomic<double> rate{0};
-  };
-  static Entry cache[16];  // >= ISAs x dtypes
-  const void* key = reinterpret_cast<const void*>(g.ukr);
-  for (auto& e : cache)
-    if (e.ukr.load(std::memory_order_acquire) == key) return e.rate.load();
-  const double r = measure_fma_rate(g);
-  for (auto& e : cache) {
-    const void* expected = nullptr;
-    if (e.ukr.load() == nullptr) {
-      e.rate.store(r);
-      if (e.ukr.compare_exchange_strong(expected, key)) break;
-    }
-  }
-  return r;
+  auto measure = [&g] { return measure_fma_rate(g); };
+  return cached_rate(reinterpret_cast<const void*>(g.ukr), measure);
 }
 
 }  // namespace

@@ -35,17 +35,6 @@ constexpr int64_t kTransposeMinM = 5;
 constexpr int64_t kSmallMaxWork = 32 * 32 * 32;
 constexpr int64_t kSmallMaxM = 4;
 
-// Note [Threads that pay]: a job split over t threads takes about
-//   T(t) = T(1) / t + fixed + per_byte * bytes * (t - 1) / t
-// where T(1) is its work at the micro-kernel's measured rate, and fixed and per_byte are
-// the pool's measured costs (cpu::pool_cost: engaging the workers, and moving the operand
-// bytes the workers read out of the caller's cache). The planner takes the t with the
-// least T(t), and only when that saves at least kMinSaving of T(1). The margin is wide
-// because T(1) counts at the micro-kernel's peak rate, which small products do not reach,
-// and the costs are measured on an idle pool: measured on Zen 4 (2 threads, float32) a
-// 64^3 product, predicted to save 29 %, ran no faster split; (16, 784, 128), predicted
-// 44 %, ran 1.5x faster.
-constexpr double kMinSaving = 0.3;
 
 std::atomic<int64_t> g_sim_l1d{0}, g_sim_l2{0}, g_sim_l3{0};
 
@@ -124,17 +113,7 @@ GemmBlocking machine_blocking(int mr, int nr, int elem_size, const GemmMachine& 
 int gemm_threads(double fmas, double bytes, const GemmMachine& m) {
   if (m.threads <= 1) return 1;
   if (!(m.fma_per_ns > 0) || !(m.pool_fixed_ns > 0)) return m.threads;  // nothing measured
-  const double t1 = fmas / m.fma_per_ns;
-  int best = 1;
-  double best_time = t1 * (1 - kMinSaving);
-  for (int t = 2; t <= m.threads; ++t) {
-    const double tt = t1 / t + m.pool_fixed_ns + m.pool_per_byte_ns * bytes * (t - 1) / t;
-    if (tt < best_time) {
-      best = t;
-      best_time = tt;
-    }
-  }
-  return best;
+  return cpu::split_threads(fmas / m.fma_per_ns, bytes, m.threads, cpu::PoolCost{m.pool_fixed_ns, m.pool_per_byte_ns});
 }
 
 GemmPlan plan_gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, bool alpha_zero, const GemmCaps& caps,

@@ -94,7 +94,7 @@ GemmPlan plan_gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, bool alpha
                    const GemmMachine& m);
 
 // Threads worth waking for `fmas` multiply-adds at `m.fma_per_ns` over `bytes` of operands
-// (Note [Threads that pay]).
+// (Note [Threads that pay], cpu/parallel.h).
 int gemm_threads(double fmas, double bytes, const GemmMachine& m);
 int64_t moved_bytes(int64_t M, int64_t N, int64_t K, int elem_size);
 

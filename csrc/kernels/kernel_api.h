@@ -1,7 +1,7 @@
 // kernel_api.h — the kernel layer's entry points used by autograd ops.
 //
 // Each function works on raw, contiguous, row-major buffers; it picks the ISA variant from
-// cpu::kernels() and splits work over the thread pool where that pays. Results never
+// kernels::active() and splits work over the thread pool where that pays. Results never
 // depend on the number of threads (fixed chunking, fixed combination order).
 // All templates are instantiated for float and double in the .cpp files.
 #pragma once

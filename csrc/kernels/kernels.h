@@ -9,10 +9,13 @@
 //   if (has_avx2)   init_avx2(t);    // overwrites what it accelerates
 //   if (has_avx512) init_avx512(t);
 //
-// cpu::kernels() (cpu/dispatch.h) returns the table chosen once at import.
+// kernels::active() (kernels/dispatch.h) returns the table chosen once at import.
 // This header must stay free of inline bodies that an ISA unit could emit (the ODR trap,
 // PACKAGING.md): only PODs, enums and declarations.
 #pragma once
+#if defined(GC_LAYER_CPU) || defined(GC_LAYER_CORE)
+#error "the kernel layer is above cpu and beside core (layers: csrc/README.md)"
+#endif
 #include <cstdint>
 
 namespace gradcore {

@@ -14,6 +14,7 @@
 #include "cpu/parallel.h"
 #include "kernels/kernel_api.h"
 #include "kernels/table.h"
+#include "kernels/work.h"
 
 namespace gradcore::kernels {
 namespace {
@@ -29,6 +30,12 @@ std::vector<Item> make_items(int64_t count, const int64_t* sizes) {
   return items;
 }
 
+int64_t total_size(int64_t count, const int64_t* sizes) {
+  int64_t n = 0;
+  for (int64_t t = 0; t < count; ++t) n += sizes[t];
+  return n;
+}
+
 }  // namespace
 
 template <class T>
@@ -37,6 +44,9 @@ void optim_step(OptimKind kind, const OptimHyper& h, int64_t count, T* const* pa
                 const double* coef) {
   const TypedKernels<T>& k = table<T>();
   std::vector<Item> items = make_items(count, sizes);
+  // Per element: the parameter read and written, the gradient read, each state read and written.
+  const int states = (state0 != nullptr) + (state1 != nullptr) + (state2 != nullptr);
+  const int threads = stream_threads<T>(total_size(count, sizes), (3 + 2 * states) * sizeof(T));
   cpu::parallel_for(static_cast<int64_t>(items.size()), [&](int64_t w) {
     const Item& it = items[w];
     const int64_t t = it.tensor, b = it.begin, n = it.end - it.begin;
@@ -54,7 +64,7 @@ void optim_step(OptimKind kind, const OptimHyper& h, int64_t count, T* const* pa
       case OPT_ADADELTA: k.adadelta_update(&h, p, g, at(state0), at(state1), n); break;
       case OPT_ASGD: k.asgd_update(&h, p, g, at(state0), n, coef + t * kOptimCoefs); break;
     }
-  });
+  }, threads);
 }
 
 template <class T>
@@ -72,7 +82,7 @@ double grad_norm_pow(int64_t count, const T* const* grads, const int64_t* sizes,
       else acc += p == 2.0 ? a * a : p == 1.0 ? a : std::pow(a, p);
     }
     part[w] = acc;
-  });
+  }, stream_threads<T>(total_size(count, sizes), sizeof(T)));
   double total = 0;
   for (double v : part) total = inf ? (v > total || v != v ? v : total) : total + v;
   return total;

@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "cpu/allocator.h"
-#include "cpu/dispatch.h"
+#include "kernels/dispatch.h"
 #include "cpu/parallel.h"
 #include "kernels/kernel_api.h"
 

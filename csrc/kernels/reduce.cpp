@@ -13,6 +13,7 @@
 #include "kernels/column_sum.h"
 #include "kernels/kernel_api.h"
 #include "kernels/table.h"
+#include "kernels/work.h"
 
 namespace gradcore::kernels {
 namespace {
@@ -26,16 +27,17 @@ double pairwise_combine(std::vector<double>& part) {
   return n ? part[0] : 0.0;
 }
 
-// f(b, e) over fixed chunks [b, e) of kChunk elements, combined pairwise.
+// f(b, e) over fixed chunks [b, e) of kChunk elements (each element `bytes` read),
+// combined pairwise.
 template <class T, class F>
-T chunked_sum(int64_t n, F&& f) {
+T chunked_sum(int64_t n, double bytes, F&& f) {
   if (n <= kChunk) return n > 0 ? f(int64_t(0), n) : T(0);
   const int64_t nchunks = (n + kChunk - 1) / kChunk;
   std::vector<double> part(nchunks);
   cpu::parallel_for(nchunks, [&](int64_t c) {
     int64_t b = c * kChunk, e = b + kChunk < n ? b + kChunk : n;
     part[c] = static_cast<double>(f(b, e));
-  });
+  }, stream_threads<T>(n, bytes));
   return static_cast<T>(pairwise_combine(part));
 }
 }  // namespace
@@ -43,13 +45,13 @@ T chunked_sum(int64_t n, F&& f) {
 template <class T>
 T sum_all(const T* x, int64_t n) {
   const auto& k = table<T>();
-  return chunked_sum<T>(n, [&](int64_t b, int64_t e) { return k.sum(x + b, e - b); });
+  return chunked_sum<T>(n, sizeof(T), [&](int64_t b, int64_t e) { return k.sum(x + b, e - b); });
 }
 
 template <class T>
 T dot(const T* x, const T* y, int64_t n) {
   const auto& k = table<T>();
-  return chunked_sum<T>(n, [&](int64_t b, int64_t e) { return k.dot(x + b, y + b, e - b); });
+  return chunked_sum<T>(n, 2 * sizeof(T), [&](int64_t b, int64_t e) { return k.dot(x + b, y + b, e - b); });
 }
 
 template <class T>
@@ -75,7 +77,7 @@ T max_all(const T* x, int64_t n) {
   cpu::parallel_for(nchunks, [&](int64_t c) {
     int64_t b = c * kChunk, e = b + kChunk < n ? b + kChunk : n;
     part[c] = k.max(x + b, e - b);
-  });
+  }, stream_threads<T>(n, sizeof(T)));
   return k.max(part.data(), nchunks);
 }
 
@@ -83,7 +85,7 @@ template <class T>
 void sum_axis(const T* x, T* y, int64_t outer, int64_t n, int64_t inner) {
   const auto& k = table<T>();
   if (inner == 1) {
-    cpu::parallel_range(outer, (1 << 15) / (n + 1) + 1, [&](int64_t b, int64_t e) {
+    parallel_split(outer, stream_threads<T>(outer * n, sizeof(T)), [&](int64_t b, int64_t e) {
       for (int64_t o = b; o < e; ++o) y[o] = n > 0 ? k.sum(x + o * n, n) : T(0);
     });
     return;
@@ -95,12 +97,12 @@ template <class T>
 void max_axis(const T* x, T* y, int64_t outer, int64_t n, int64_t inner) {
   const auto& k = table<T>();
   if (inner == 1) {
-    cpu::parallel_range(outer, (1 << 15) / (n + 1) + 1, [&](int64_t b, int64_t e) {
+    parallel_split(outer, stream_threads<T>(outer * n, sizeof(T)), [&](int64_t b, int64_t e) {
       for (int64_t o = b; o < e; ++o) y[o] = k.max(x + o * n, n);
     });
     return;
   }
-  cpu::parallel_range(outer, 1, [&](int64_t b, int64_t e) {
+  parallel_split(outer, stream_threads<T>(outer * n * inner, sizeof(T)), [&](int64_t b, int64_t e) {
     for (int64_t o = b; o < e; ++o) {
       T* dst = y + o * inner;
       const T* src = x + o * n * inner;

@@ -6,6 +6,7 @@
 #include "cpu/parallel.h"
 #include "kernels/kernel_api.h"
 #include "kernels/table.h"
+#include "kernels/work.h"
 
 namespace gradcore::kernels {
 
@@ -14,13 +15,14 @@ void softmax(const T* x, T* y, int64_t outer, int64_t n, int64_t inner, bool log
   const auto& k = table<T>();
   auto row_fn = log ? k.log_softmax_row : k.softmax_row;
   if (inner == 1) {
-    cpu::parallel_range(outer, (1 << 14) / (n + 1) + 1, [&](int64_t b, int64_t e) {
+    parallel_split(outer, item_threads<T>(outer * n, row_fn, 0), [&](int64_t b, int64_t e) {
       for (int64_t o = b; o < e; ++o) row_fn(x + o * n, y + o * n, n);
     });
     return;
   }
   // Strided axis: gather each (o, j) column into a scratch row, run the row kernel, scatter.
-  cpu::parallel_range(outer * inner, 1, [&](int64_t b, int64_t e) {
+  const int threads = item_threads<T>(outer * n * inner, row_fn, 4 * sizeof(T));
+  parallel_split(outer * inner, threads, [&](int64_t b, int64_t e) {
     std::vector<T> in(n), out(n);
     for (int64_t pos = b; pos < e; ++pos) {
       int64_t o = pos / inner, j = pos % inner;
@@ -35,7 +37,8 @@ void softmax(const T* x, T* y, int64_t outer, int64_t n, int64_t inner, bool log
 
 template <class T>
 void softmax_backward(const T* g, const T* y, T* dx, int64_t outer, int64_t n, int64_t inner, bool log) {
-  cpu::parallel_range(outer * inner, (1 << 14) / (n + 1) + 1, [&](int64_t b, int64_t e) {
+  const int threads = item_threads<T>(outer * n * inner, log ? table<T>().unary[UNARY_EXP] : nullptr, 5 * sizeof(T));
+  parallel_split(outer * inner, threads, [&](int64_t b, int64_t e) {
     for (int64_t pos = b; pos < e; ++pos) {
       int64_t o = pos / inner, j = pos % inner;
       const int64_t base = o * n * inner + j;
@@ -62,7 +65,7 @@ template <class T>
 void cross_entropy_forward(const T* logits, const int64_t* labels, int64_t N, int64_t C, T smoothing,
                            T* row_loss, T* probs) {
   const auto& k = table<T>();
-  cpu::parallel_range(N, (1 << 14) / (C + 1) + 1, [&](int64_t b, int64_t e) {
+  parallel_split(N, item_threads<T>(N * C, k.log_softmax_row, 2 * sizeof(T)), [&](int64_t b, int64_t e) {
     for (int64_t i = b; i < e; ++i) {
       const T* x = logits + i * C;
       T* p = probs + i * C;
@@ -79,7 +82,7 @@ template <class T>
 void cross_entropy_backward(const T* probs, const int64_t* labels, int64_t N, int64_t C, T smoothing,
                             const T* row_scale, int64_t rs_step, T* dlogits) {
   const T off = smoothing / static_cast<T>(C);
-  cpu::parallel_range(N, (1 << 15) / (C + 1) + 1, [&](int64_t b, int64_t e) {
+  parallel_split(N, stream_threads<T>(N * C, 2 * sizeof(T)), [&](int64_t b, int64_t e) {
     for (int64_t i = b; i < e; ++i) {
       const T s = row_scale[i * rs_step];
       const T* p = probs + i * C;

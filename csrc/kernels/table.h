@@ -1,12 +1,12 @@
 // table.h — typed access to the chosen kernel table, for the kernel drivers (baseline code).
 #pragma once
-#include "cpu/dispatch.h"
+#include "kernels/dispatch.h"
 
 namespace gradcore::kernels {
 template <class T>
 const TypedKernels<T>& table();
 template <>
-inline const TypedKernels<float>& table<float>() { return cpu::kernels().f32; }
+inline const TypedKernels<float>& table<float>() { return kernels::active().f32; }
 template <>
-inline const TypedKernels<double>& table<double>() { return cpu::kernels().f64; }
+inline const TypedKernels<double>& table<double>() { return kernels::active().f64; }
 }  // namespace gradcore::kernels
