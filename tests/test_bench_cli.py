@@ -1,6 +1,16 @@
-"""``gradcore-bench peak`` runs and reports every ISA and the triad (figures printed, never
-asserted: benchmarks are not tests)."""
+"""``gradcore-bench``: ``peak`` runs and reports every ISA and the triad; the compiled peers
+are skipped with a note when missing; pinning, result-file names and render.py's tables
+(figures printed, never asserted: benchmarks are not tests)."""
 from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import re
+import sys
+import threading
+from pathlib import Path
+from typing import Any, Dict, List, Tuple
 
 import pytest
 
@@ -24,3 +34,103 @@ def test_peak_probes_reject_bad_thread_counts() -> None:
     with pytest.raises(ValueError):
         gc._core._fma_peak("no-such-isa")
     assert gc._core._fma_peak("generic", threads=1, seconds=0.01) > 0
+
+
+# ---- the compiled peers, pinning, result names, render.py (no timing asserted) ------------------
+def test_missing_peers_are_skipped_with_a_note(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    for name in ("jax", "torch", "micrograd"):  # None in sys.modules: `import name` raises ImportError
+        monkeypatch.setitem(sys.modules, name, None)
+    out_json = tmp_path / "run.json"
+    assert bench.main(["tiny-step", "--batch", "1", "--repeat", "1", "--json", str(out_json)]) == 0
+    out = capsys.readouterr().out
+    assert "note: jax.jit skipped for tiny-step batch 1: ModuleNotFoundError" in out, out
+    assert "note: torch.compile skipped for tiny-step batch 1: ImportError: torch not installed" in out, out
+    (row,) = json.loads(out_json.read_text())["rows"]
+    assert set(row["skipped"]) == {"jax.jit", "torch.compile"}
+    assert set(row["results"]) == {"gradcore"}
+
+
+def test_a_peer_that_fails_to_compile_is_skipped() -> None:
+    def compiles_badly() -> bench.Timer:
+        def first_call() -> None:
+            raise RuntimeError("backend compiler failed\nsecond line")
+        return first_call
+
+    fns: Dict[str, bench.Timer] = {"gradcore": lambda: None}
+    skipped: Dict[str, str] = {}
+    bench._add_peer(fns, skipped, "torch.compile", compiles_badly)
+    bench._add_peer(fns, skipped, "ok", lambda: lambda: None)
+    assert skipped == {"torch.compile": "RuntimeError: backend compiler failed"}
+    assert set(fns) == {"gradcore", "ok"}
+
+
+ZEN4 = "processor\t: 0\nvendor_id\t: AuthenticAMD\ncpu family\t: 25\nmodel\t\t: 17\nmodel name\t: AMD EPYC\n\n" \
+       "processor\t: 1\ncpu family\t: 99\nmodel\t\t: 1\nmodel name\t: other\n"
+ZEN5 = "processor\t: 0\ncpu family\t: 26\nmodel\t\t: 2\nmodel name\t: AMD EPYC\n"
+
+
+def test_cpu_slug_tells_same_named_cpus_apart() -> None:
+    assert bench.cpu_model(ZEN4) == {"cpu": "AMD EPYC", "cpu_family": 25, "cpu_model": 17}
+    assert bench.cpu_slug(ZEN4) == "amd-epyc-f25m17"
+    assert bench.cpu_slug(ZEN5) == "amd-epyc-f26m2"
+    assert bench.cpu_slug("model name\t: Intel(R) Xeon(R) Gold 6338 CPU @ 2.00GHz\ncpu family\t: 6\nmodel\t: 106\n") \
+        == "intel-r-xeon-r-gold-6338-cpu-2-00ghz-f6m106"
+    assert re.fullmatch(r"[a-z0-9-]+", bench.cpu_slug(""))  # no /proc/cpuinfo fields: still a file name
+    assert re.fullmatch(r"[a-z0-9-]+", bench.cpu_slug())  # this machine
+
+
+def test_pinning_and_xla_flags(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: List[Tuple[int, List[int]]] = []
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {7, 3, 5}, raising=False)
+    monkeypatch.setattr(os, "sched_setaffinity", lambda pid, cpus: calls.append((pid, list(cpus))), raising=False)
+    assert bench.pin_threads(2) == [3, 5]
+    assert calls and all(cpus == [3, 5] for _, cpus in calls)  # every thread of the process
+    pids = {pid for pid, _ in calls}
+    assert threading.get_native_id() in pids or pids == {0}  # this thread, by id (or 0 without /proc)
+    assert bench.xla_flags(1) == "--xla_cpu_multi_thread_eigen=false"
+    assert bench.xla_flags(2) == ""
+    assert bench.xla_flags(1, "--xla_dump_to=/tmp/x ") == "--xla_dump_to=/tmp/x --xla_cpu_multi_thread_eigen=false"
+
+
+def _render() -> Any:
+    spec = importlib.util.spec_from_file_location("bench_render", Path(__file__).parents[1] / "bench" / "render.py")
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def _run(threads: int, cases: Dict[str, Tuple[float, float, float]]) -> Dict[str, Any]:
+    machine = {"machine": "x86_64", "cpus": 2, "cpu": "AMD EPYC", "cpu_family": 26, "cpu_model": 2,
+               "affinity": list(range(threads)), "fma_peak_gflops": 250.0 * threads, "numpy": "2", "torch": None,
+               "jax": "0.10.2", "blas": "threadpoolctl not installed",
+               "backend": {"isa": "avx512", "num_threads": threads}}
+    rows = [{"workload": "mlp-step", "case": case, "unit": "ms",
+             "results": {"gradcore": {"median": med, "min": lo, "max": hi},
+                         "jax.jit": {"median": 2 * med, "min": 2 * lo, "max": 2 * hi, "ratio": 2.0}},
+             "skipped": {"torch.compile": "ImportError: torch not installed"}}
+            for case, (med, lo, hi) in cases.items()]
+    rows.append({"workload": "peak", "case": "fma avx512 1t", "unit": "ms",
+                 "results": {"gradcore": {"median": 0.0, "min": 0.0, "max": 0.0, "gflops": 250.0}}})
+    return {"machine": machine, "rows": rows}
+
+
+def test_render_flags_two_threads_slower_beyond_noise() -> None:
+    render = _render()
+    t1 = _run(1, {"batch 128": (4.0, 3.9, 4.2), "batch 1": (0.10, 0.09, 0.11), "batch 16": (1.0, 0.8, 1.5),
+                  "batch 512": (9.0, 8.5, 9.5)})
+    t2 = _run(2, {"batch 128": (2.0, 1.9, 2.2), "batch 1": (0.20, 0.19, 0.21), "batch 16": (1.2, 1.1, 1.3)})
+    md = render.markdown([t1, t2])
+    lines = {line.split(" | ")[1]: line for line in md.splitlines() if line.startswith("| mlp-step |") and
+             line.count("|") == 6}
+    assert set(lines) == {"batch 128", "batch 1", "batch 16"}  # batch 512 only in the 1-thread run
+    assert "2.00×" in lines["batch 128"] and "⚠" not in lines["batch 128"]  # faster
+    assert "0.50×" in lines["batch 1"] and "⚠" in lines["batch 1"]  # slower, ranges apart
+    assert "⚠" not in lines["batch 16"]  # slower median, but within the min-max noise
+    assert "fma" not in md.split("## 2 threads / 1 thread")[1]  # the peak rows have no time
+    assert "Machine: AMD EPYC (family 26, model 2)" in md and "FMA peak 250 GFLOP/s on 1T, 500 GFLOP/s on 2T" in md
+    assert "| torch.compile | jax.jit | micrograd |" in md
+    assert "| batch 128 | 1 | 4 ms | – | – | – | – | 8 ms (2.00×) | – |" in md  # jax.jit in its column
+    assert "- torch.compile skipped (mlp-step batch 128, 2T): ImportError: torch not installed" in md
+    assert "## 2 threads / 1 thread" not in render.markdown([t1])

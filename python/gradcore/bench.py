@@ -3,9 +3,13 @@
     gradcore-bench peak|gemm|mlp-step|tiny-step|op-overhead|elementwise|unary|indexing|matmul-batched|epoch|all
                    [--threads N] [--batch B ...] [--repeat R] [--json PATH]
 
-Each workload is timed for gradcore and for every available peer (NumPy always; PyTorch
-and micrograd when installed) on the same data and thread count, interleaved; the table
-shows the median time (min-max) and the ratio peer / gradcore (> 1: gradcore is faster).
+Each workload is timed for gradcore and for every available peer (NumPy always; PyTorch,
+``torch.compile``, ``jax.jit`` and micrograd when installed) on the same data and thread
+count, interleaved; the table shows the median time (min-max) and the ratio peer / gradcore
+(> 1: gradcore is faster). A peer that cannot be imported or fails to compile is skipped
+with a note (``"skipped": {peer: reason}`` in the JSON row). With ``--threads N`` the
+process pins itself (every thread) to the first N CPUs it may run on before any peer
+starts its thread pool, and sets ``XLA_FLAGS`` for jax; the header records the CPUs.
 ``peak`` measures the machine's FMA peak (per ISA, on 1 and N threads) and the STREAM
 triad bandwidth; every GFLOP/s figure of a run is also shown as a fraction of the FMA peak
 of the ISA in use on the run's thread count (the "peak" column).
@@ -15,13 +19,16 @@ kernel; the header says which BLAS kernel each peer used.
 from __future__ import annotations
 
 import argparse
+import functools
+import importlib.metadata
 import json
 import os
 import platform
+import re
 import statistics
 import sys
 import time
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -80,11 +87,211 @@ def _micrograd() -> Any:
         return None
 
 
+# ---- pinning: every contender on the same cores -------------------------------------------
+def pin_threads(n: int) -> List[int]:
+    """Pin this process (every thread it has now; threads started later inherit the mask) to
+    the first ``n`` CPUs of the set it may run on, and return them. Done before jax starts
+    XLA's thread pool, which is sized from the affinity mask. Without
+    ``os.sched_setaffinity`` (not Linux) nothing is pinned and the allowed set is returned."""
+    if not hasattr(os, "sched_setaffinity"):
+        return sorted(range(os.cpu_count() or 1))
+    cpus = sorted(os.sched_getaffinity(0))[:n]
+    try:
+        tids = [int(t) for t in os.listdir("/proc/self/task")]
+    except OSError:
+        tids = [0]
+    for tid in tids:
+        try:
+            os.sched_setaffinity(tid, cpus)
+        except OSError:  # a thread that ended meanwhile
+            pass
+    return cpus
+
+
+def xla_flags(threads: int, existing: str = "") -> str:
+    """``XLA_FLAGS`` for ``threads`` intra-op threads: ``existing`` plus, on one thread,
+    ``--xla_cpu_multi_thread_eigen=false`` (Eigen's dot/conv single-threaded). XLA CPU
+    (jaxlib 0.10) has no thread-count flag: its intra-op pool is sized from the affinity mask,
+    so pin_threads is what holds jax to N cores. The often-quoted bare
+    ``intra_op_parallelism_threads=1`` is no XLA flag: ignored after a ``--`` flag, taken for
+    a flag file (fatal) on its own, and ``--intra_op_parallelism_threads`` is fatal."""
+    flags = "--xla_cpu_multi_thread_eigen=false" if threads == 1 else ""
+    return " ".join(f for f in (existing.strip(), flags) if f)
+
+
+def _affinity() -> Optional[List[int]]:
+    return sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
+
+
+def cpu_model(cpuinfo: Optional[str] = None) -> Dict[str, Any]:
+    """Model name, family and model number of the first CPU in ``/proc/cpuinfo`` (or the
+    given text); the keys present are those found."""
+    if cpuinfo is None:
+        try:
+            with open("/proc/cpuinfo") as f:
+                cpuinfo = f.read()
+        except OSError:
+            cpuinfo = ""
+    found: Dict[str, Any] = {}
+    for line in cpuinfo.splitlines():
+        key, _, value = line.partition(":")
+        key, value = key.strip(), value.strip()
+        if not line.strip() and found:
+            break  # end of the first processor block
+        if key == "model name":
+            found["cpu"] = value
+        elif key == "cpu family" and value.isdigit():
+            found["cpu_family"] = int(value)
+        elif key == "model" and value.isdigit():
+            found["cpu_model"] = int(value)
+    return found
+
+
+def cpu_slug(cpuinfo: Optional[str] = None) -> str:
+    """A file-name-safe name for this CPU: the model name's words, lower case, then family and
+    model number (``AMD EPYC`` family 25 model 17: ``amd-epyc-f25m17``), so machines whose
+    model names are the same get different result files."""
+    info = cpu_model(cpuinfo)
+    slug = re.sub(r"[^a-z0-9]+", "-", info.get("cpu", platform.machine() or "cpu").lower()).strip("-") or "cpu"
+    if "cpu_family" in info:
+        slug += f"-f{info['cpu_family']}m{info.get('cpu_model', 0)}"
+    return slug
+
+
+# ---- compiled peers: jax.jit (XLA) and torch.compile (inductor) ------------------------------
+def _jax() -> Any:
+    """jax, imported on first use: after main() pinned the process and set XLA_FLAGS.
+    ImportError when it is not installed (the peer is then skipped)."""
+    import jax
+
+    return jax
+
+
+def _skip_reason(e: BaseException) -> str:
+    msg = str(e).strip().splitlines()
+    return f"{type(e).__name__}: {msg[0][:160]}" if msg else type(e).__name__
+
+
+def _add_peer(fns: Dict[str, Timer], skipped: Dict[str, str], name: str, make: Callable[[], Timer]) -> None:
+    """``fns[name] = make()`` after one untimed call (it compiles: compile time stays out of
+    the timing); if importing, building or compiling fails, ``skipped[name]`` gets the
+    reason instead and the run goes on."""
+    try:
+        f = make()
+        f()
+    except Exception as e:  # ImportError, or whatever the compiler raises
+        skipped[name] = _skip_reason(e)
+        _progress(f"{name} skipped: {skipped[name]}")
+        return
+    fns[name] = f
+
+
+def _jax_matmul(A: np.ndarray, B: np.ndarray, ta: bool, tb: bool) -> Timer:
+    """A jitted float32 matmul of op(A) op(B) (the transposes inside the jitted function)."""
+    jax = _jax()
+    mm = jax.jit(lambda a, b: (a.T if ta else a) @ (b.T if tb else b))
+    a, b = jax.device_put(A), jax.device_put(B)
+    return lambda: mm(a, b).block_until_ready()
+
+
+def _linear_weights(model: Any) -> List[Tuple[np.ndarray, np.ndarray]]:
+    """(W, b) of each Linear of a gradcore Sequential, copied to NumPy (W is (out, in))."""
+    ps = [np.array(p.detach().numpy()) for p in model.parameters()]
+    return list(zip(ps[0::2], ps[1::2]))
+
+
+def _jax_step(weights: Sequence[Tuple[np.ndarray, np.ndarray]], act: str, loss: str, optimizer: str, lr: float,
+              X: np.ndarray, Y: np.ndarray) -> Timer:
+    """The training step a JAX user writes: a pure ``step(params, opt_state, x, y) -> (params,
+    opt_state, loss)`` built on ``jax.value_and_grad``, under ``jax.jit`` with params and
+    optimizer state donated (updated in place); f32. The MLP is gradcore's (same initial
+    weights, ``act`` between the Linears), ``loss`` is "cross_entropy" (integer labels) or
+    "mse", ``optimizer`` "adam" (PyTorch's defaults) or "sgd"."""
+    jax = _jax()
+    jnp, tree_map = jax.numpy, jax.tree_util.tree_map
+    activation = {"relu": jax.nn.relu, "tanh": jnp.tanh}[act]
+
+    def loss_fn(params: Any, x: Any, y: Any) -> Any:
+        for i, (W, b) in enumerate(params):
+            x = x @ W.T + b
+            if i < len(params) - 1:
+                x = activation(x)
+        if loss == "cross_entropy":
+            return -jnp.mean(jnp.take_along_axis(jax.nn.log_softmax(x), y[:, None], axis=1))
+        return jnp.mean((x - y) ** 2)
+
+    def update(params: Any, state: Any, grads: Any) -> Tuple[Any, Any]:
+        if optimizer == "sgd":
+            return tree_map(lambda p, g: p - lr * g, params, grads), state
+        t, m, v = state
+        t = t + 1
+        m = tree_map(lambda m, g: 0.9 * m + 0.1 * g, m, grads)
+        v = tree_map(lambda v, g: 0.999 * v + 0.001 * g * g, v, grads)
+        step_size = lr / (1 - 0.9 ** t)
+        bc2 = 1 - 0.999 ** t
+        params = tree_map(lambda p, m, v: p - step_size * m / (jnp.sqrt(v / bc2) + 1e-8), params, m, v)
+        return params, (t, m, v)
+
+    @functools.partial(jax.jit, donate_argnums=(0, 1))
+    def step(params: Any, state: Any, x: Any, y: Any) -> Any:
+        value, grads = jax.value_and_grad(loss_fn)(params, x, y)
+        params, state = update(params, state, grads)
+        return params, state, value
+
+    params = [(jnp.asarray(W), jnp.asarray(b)) for W, b in weights]
+    state = (jnp.zeros((), jnp.float32), tree_map(jnp.zeros_like, params), tree_map(jnp.zeros_like, params))
+    carry: List[Any] = [params, state if optimizer == "adam" else ()]
+    x, y = jax.device_put(X), jax.device_put(Y)
+
+    def run() -> None:
+        carry[0], carry[1], value = step(carry[0], carry[1], x, y)
+        value.block_until_ready()
+
+    return run
+
+
+def _torch_step(torch: Any, sizes: Sequence[int], act: str, loss: str, make_opt: Callable[[Any], Any],
+                X: np.ndarray, Y: np.ndarray) -> Callable[[], None]:
+    """A PyTorch MLP (``sizes``, ``act`` between the Linears), its optimizer and the eager
+    training step a user writes: zero_grad, forward, loss, backward, step."""
+    layers: List[Any] = []
+    for i, (n_in, n_out) in enumerate(zip(sizes, sizes[1:])):
+        layers += [torch.nn.Linear(n_in, n_out)] + ([{"relu": torch.nn.ReLU, "tanh": torch.nn.Tanh}[act]()]
+                                                     if i < len(sizes) - 2 else [])
+    model = torch.nn.Sequential(*layers)
+    opt = make_opt(model.parameters())
+    loss_fn = {"cross_entropy": torch.nn.functional.cross_entropy, "mse": torch.nn.functional.mse_loss}[loss]
+    tx, ty = torch.from_numpy(X), torch.from_numpy(Y)
+
+    def step() -> None:
+        opt.zero_grad()
+        loss_fn(model(tx), ty).backward()
+        opt.step()
+
+    return step
+
+
+def _torch_compiled(sizes: Sequence[int], act: str, loss: str, make_opt: Callable[[Any], Any],
+                    X: np.ndarray, Y: np.ndarray) -> Timer:
+    """The eager peer's training step under ``torch.compile`` (inductor): what PyTorch's docs
+    suggest for a training step, compiling the whole step function rather than only the model.
+    Dynamo breaks the graph at ``zero_grad()`` and ``backward()`` (torch 2.13: two graphs):
+    forward + loss (with its AOTAutograd backward) and the optimizer step each become inductor
+    code. ImportError without torch."""
+    torch = _torch()
+    if torch is None:
+        raise ImportError("torch not installed")
+    compiled: Timer = torch.compile(_torch_step(torch, sizes, act, loss, make_opt, X, Y))
+    return compiled
+
+
 def _row(workload: str, case: str, samples: Dict[str, List[float]], unit: str = "ms",
-         flops: Optional[float] = None) -> Dict[str, Any]:
+         flops: Optional[float] = None, skipped: Optional[Dict[str, str]] = None) -> Dict[str, Any]:
     scale = 1e3 if unit == "ms" else 1e6
     med = {k: statistics.median(v) for k, v in samples.items()}
     row: Dict[str, Any] = {"workload": workload, "case": case, "unit": unit, "results": {}}
+    if skipped:
+        row["skipped"] = dict(skipped)
     for k, v in samples.items():
         r = {"median": med[k] * scale, "min": min(v) * scale, "max": max(v) * scale}
         if k != "gradcore" and "gradcore" in med:
@@ -121,8 +328,10 @@ def bench_gemm(args: argparse.Namespace) -> List[Dict[str, Any]]:
             tA, tB = torch.from_numpy(A), torch.from_numpy(B)
             tAo, tBo = (tA.T if ta else tA), (tB.T if tb else tB)
             fns["torch"] = lambda: torch.mm(tAo, tBo)
+        skipped: Dict[str, str] = {}
+        _add_peer(fns, skipped, "jax.jit", lambda: _jax_matmul(A, B, ta, tb))
         name = f"({M},{K},{N})" + (" A^T" if ta else "") + (" B^T" if tb else "")
-        rows.append(_row("gemm", name, _measure(fns, args.repeat), "ms", 2.0 * M * N * K))
+        rows.append(_row("gemm", name, _measure(fns, args.repeat), "ms", 2.0 * M * N * K, skipped))
     return rows
 
 
@@ -189,21 +398,18 @@ def bench_mlp_step(args: argparse.Namespace) -> List[Dict[str, Any]]:
             opt.step()
 
         fns: Dict[str, Timer] = {"gradcore": gc_step, "numpy": _mlp_numpy(batch, rng)}
+        sizes = [784, 512, 256, 10]
         if torch is not None:
-            tx, ty = torch.from_numpy(X), torch.from_numpy(y)
             for name, fused in (("torch", False), ("torch-fused", True)):
-                tm = torch.nn.Sequential(torch.nn.Linear(784, 512), torch.nn.ReLU(), torch.nn.Linear(512, 256),
-                                         torch.nn.ReLU(), torch.nn.Linear(256, 10))
-                topt = torch.optim.Adam(tm.parameters(), lr=1e-3, fused=fused)
-
-                def t_step(tm: Any = tm, topt: Any = topt) -> None:
-                    topt.zero_grad()
-                    torch.nn.functional.cross_entropy(tm(tx), ty).backward()
-                    topt.step()
-
-                fns[name] = t_step
+                fns[name] = _torch_step(torch, sizes, "relu", "cross_entropy",
+                                        functools.partial(torch.optim.Adam, lr=1e-3, fused=fused), X, y)
+        skipped: Dict[str, str] = {}
+        _add_peer(fns, skipped, "torch.compile", lambda: _torch_compiled(
+            sizes, "relu", "cross_entropy", lambda ps: _torch().optim.Adam(ps, lr=1e-3), X, y))
+        _add_peer(fns, skipped, "jax.jit",
+                  lambda: _jax_step(_linear_weights(model), "relu", "cross_entropy", "adam", 1e-3, X, y))
         flops = 6.0 * batch * (784 * 512 + 512 * 256 + 256 * 10)
-        rows.append(_row("mlp-step", f"batch {batch}", _measure(fns, args.repeat), "ms", flops))
+        rows.append(_row("mlp-step", f"batch {batch}", _measure(fns, args.repeat), "ms", flops, skipped))
     return rows
 
 
@@ -227,18 +433,13 @@ def bench_tiny_step(args: argparse.Namespace) -> List[Dict[str, Any]]:
             opt.step()
 
         fns: Dict[str, Timer] = {"gradcore": gc_step}
+        sizes = [2, 16, 16, 1]
         if torch is not None:
-            tm = torch.nn.Sequential(torch.nn.Linear(2, 16), torch.nn.Tanh(), torch.nn.Linear(16, 16),
-                                     torch.nn.Tanh(), torch.nn.Linear(16, 1))
-            topt = torch.optim.SGD(tm.parameters(), lr=1e-2)
-            tx, ty = torch.from_numpy(X), torch.from_numpy(Y)
-
-            def t_step() -> None:
-                topt.zero_grad()
-                torch.nn.functional.mse_loss(tm(tx), ty).backward()
-                topt.step()
-
-            fns["torch"] = t_step
+            fns["torch"] = _torch_step(torch, sizes, "tanh", "mse", functools.partial(torch.optim.SGD, lr=1e-2), X, Y)
+        skipped: Dict[str, str] = {}
+        _add_peer(fns, skipped, "torch.compile", lambda: _torch_compiled(
+            sizes, "tanh", "mse", lambda ps: _torch().optim.SGD(ps, lr=1e-2), X, Y))
+        _add_peer(fns, skipped, "jax.jit", lambda: _jax_step(_linear_weights(model), "tanh", "mse", "sgd", 1e-2, X, Y))
         if mg is not None:
             from micrograd.nn import MLP
 
@@ -254,7 +455,7 @@ def bench_tiny_step(args: argparse.Namespace) -> List[Dict[str, Any]]:
                     p.data -= 1e-2 * p.grad
 
             fns["micrograd"] = mg_step
-        rows.append(_row("tiny-step", f"batch {batch}", _measure(fns, args.repeat), "ms"))
+        rows.append(_row("tiny-step", f"batch {batch}", _measure(fns, args.repeat), "ms", skipped=skipped))
     return rows
 
 
@@ -613,15 +814,10 @@ def machine_info() -> Dict[str, Any]:
     info: Dict[str, Any] = {"python": platform.python_version(), "machine": platform.machine(),
                             "cpus": os.cpu_count(), "gradcore": gc.__version__, "backend": gc.backend_info(),
                             "numpy": np.__version__,
-                            "OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE")}
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    info["cpu"] = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
+                            "OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE"),
+                            "affinity": _affinity(), "XLA_FLAGS": os.environ.get("XLA_FLAGS")}
+    info.update(cpu_model())
+    info["cpu_slug"] = cpu_slug()
     try:
         from threadpoolctl import threadpool_info
 
@@ -631,25 +827,32 @@ def machine_info() -> Dict[str, Any]:
         info["blas"] = "threadpoolctl not installed"
     torch = _torch()
     info["torch"] = torch.__version__ if torch is not None else None
+    try:
+        info["jax"] = importlib.metadata.version("jax")
+    except importlib.metadata.PackageNotFoundError:
+        info["jax"] = None
     info["micrograd"] = _micrograd() is not None
     return info
 
 
 def render(rows: List[Dict[str, Any]], info: Dict[str, Any]) -> str:
     """The results as a plain-text table with a header describing the machine."""
+    family = f" (family {info['cpu_family']} model {info.get('cpu_model')})" if "cpu_family" in info else ""
     out = [f"gradcore {info['gradcore']} | ISA {info['backend']['isa']} | threads {info['backend']['num_threads']}"
-           f" | {info.get('cpu', info['machine'])}"]
+           f" | {info.get('cpu', info['machine'])}{family} | CPUs {info.get('affinity')}"
+           f" | XLA_FLAGS={info.get('XLA_FLAGS') or ''}"]
     if isinstance(info.get("blas"), list):
         for b in info["blas"]:
             out.append(f"peer BLAS: {b.get('internal_api')} {b.get('version')} kernel={b.get('architecture')} "
                        f"threads={b.get('num_threads')}")
-    out.append(f"peers: numpy {info['numpy']}, torch {info['torch'] or 'not installed'}, "
+    out.append(f"peers: numpy {info['numpy']}, torch {info['torch'] or 'not installed'} (eager, torch.compile), "
+               f"jax {info.get('jax') or 'not installed'} (jax.jit), "
                f"micrograd {'yes' if info['micrograd'] else 'not installed'}")
     out.append("")
     peak = info.get("fma_peak_gflops")
     if peak:
         out.append(f"FMA peak ({info['backend']['isa']}, {info['backend']['num_threads']} threads): {peak:.1f} GFLOP/s")
-    out.append(f"{'workload':<12} {'case':<26} {'peer':<12} {'median':>10} {'min-max':>19} {'ratio':>7} {'GFLOP/s':>8}"
+    out.append(f"{'workload':<12} {'case':<26} {'peer':<14} {'median':>10} {'min-max':>19} {'ratio':>7} {'GFLOP/s':>8}"
                f" {'peak':>5}")
     for row in rows:
         for peer, r in row["results"].items():
@@ -657,9 +860,12 @@ def render(rows: List[Dict[str, Any]], info: Dict[str, Any]) -> str:
             gf = f"{r['gflops']:.1f}" if "gflops" in r else (f"{r['GB/s']:.1f}GB/s" if "GB/s" in r else "")
             gf = f"{gf} {r['note']}".strip() if "note" in r else gf
             frac = f"{100 * r['gflops'] / peak:.0f}%" if peak and "gflops" in r and row["workload"] != "peak" else ""
-            out.append(f"{row['workload']:<12} {row['case']:<26} {peer:<12} {r['median']:>8.3f}{row['unit']:<2} "
+            out.append(f"{row['workload']:<12} {row['case']:<26} {peer:<14} {r['median']:>8.3f}{row['unit']:<2} "
                        f"{r['min']:>8.3f}-{r['max']:<8.3f}  {ratio:>7} {gf:>8} {frac:>5}")
     out.append("ratio = peer time / gradcore time (> 1: gradcore is faster)")
+    for row in rows:
+        for peer, reason in row.get("skipped", {}).items():
+            out.append(f"note: {peer} skipped for {row['workload']} {row['case']}: {reason}")
     return "\n".join(out)
 
 
@@ -679,6 +885,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     if args.threads is not None:
         if args.threads < 1:
             ap.error("--threads must be >= 1")
+        # Pin first, so every pool started from here on (torch's OpenMP, XLA's) sees N CPUs;
+        # XLA reads XLA_FLAGS when jax creates its CPU client (jax is imported lazily, later).
+        pin_threads(args.threads)
+        os.environ["XLA_FLAGS"] = xla_flags(args.threads, os.environ.get("XLA_FLAGS", ""))
         gc.set_num_threads(args.threads)
         torch = _torch()
         if torch is not None:
