@@ -1071,3 +1071,38 @@ def test_adam_amsgrad_max_propagates_nan_like_torch_maximum():
     got, want = p.detach().numpy(), tp.detach().numpy()
     np.testing.assert_array_equal(np.isnan(got), [False, True, False])
     np.testing.assert_allclose(got, want, rtol=1e-12)
+
+
+def test_optimizer_declarations_are_read_from_cpp():
+    """Note [Optimizer declarations]: the state slots and hyper-parameters are declared once in C++."""
+    from gradcore import _core
+
+    specs = _core.optimizer_specs()
+    classes = {"sgd": optim.SGD, "adam": optim.Adam, "rmsprop": optim.RMSprop, "adagrad": optim.Adagrad,
+               "adamax": optim.Adamax, "nadam": optim.NAdam, "radam": optim.RAdam, "adadelta": optim.Adadelta,
+               "asgd": optim.ASGD}
+    assert set(specs) == set(classes)
+    for kind, cls in classes.items():
+        assert cls.state_names == specs[kind]["states"] and cls.scalar_names == specs[kind]["scalars"]
+        assert "lr" in specs[kind]["hyper"]
+    assert specs["adam"]["states"] == ("exp_avg", "exp_avg_sq", "max_exp_avg_sq")  # PyTorch's state keys
+    assert optim.AdamW.state_names == optim.Adam.state_names
+    assert _core.optim_slots("sgd", lr=0.1) == [False]
+    assert _core.optim_slots("sgd", lr=0.1, momentum=0.9) == [True]
+    assert _core.optim_slots("adam", lr=0.1, amsgrad=True) == [True, True, True]
+    assert _core.optim_slots("rmsprop", lr=0.1, centered=True) == [True, False, True]
+
+
+def test_core_step_rejects_undeclared_or_non_numeric_hyper():
+    from gradcore import _core
+
+    p = nn.Parameter(gc.ones(3))
+    p.grad = gc.ones(3)
+    steps = gc.zeros(1, dtype=gc.float64)
+    with pytest.raises(ValueError, match="sgd has no hyper-parameter 'betas'"):
+        _core.optim_step("sgd", [p], [], steps, lr=0.1, betas=0.9)
+    with pytest.raises(TypeError, match="'lr' must be a number"):
+        _core.optim_step("sgd", [p], [], steps, lr="fast")
+    np.testing.assert_array_equal(p.detach().numpy(), [1.0, 1.0, 1.0])
+    _core.optim_step("sgd", [p], [], steps, lr=np.float32(0.5))  # anything with __float__
+    np.testing.assert_allclose(p.detach().numpy(), [0.5, 0.5, 0.5])

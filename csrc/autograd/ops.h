@@ -488,9 +488,23 @@ TensorPtr mse_loss(const TensorPtr& input, const TensorPtr& target, Reduction re
 // stops after the checks. See Note [Transactional optimizer step] in ops/optim.cpp.
 // `scalars` (issue 12) is the per-parameter scalar state of NAdam (mu_product) and ASGD
 // (eta, mu): a float64 tensor of 1 or 2 entries per parameter, updated here; null otherwise.
-void optim_step(const std::string& kind, const OptimHyper& h, const tensor_list& params,
+// `hyper`: (name, value) pairs of the hyper-parameters the optimizer declares (booleans as
+// 0 / 1); an undeclared name is a ValueError, a missing one takes OptimHyper's default.
+using HyperValues = std::vector<std::pair<std::string, double>>;
+void optim_step(const std::string& kind, const HyperValues& hyper, const tensor_list& params,
                 const std::vector<tensor_list>& states, const TensorPtr& steps, bool check_only = false,
                 const TensorPtr& scalars = nullptr);
+// Note [Optimizer declarations] (ops/optim.cpp): what each optimizer kind reads and keeps,
+// declared once; gradcore.optim reads it through the bindings.
+struct OptimizerSpec {
+  std::string kind;
+  std::vector<std::string> hyper;    // hyper-parameters, OptimHyper's field names
+  std::vector<std::string> states;   // state slots in the kernel's order (PyTorch's state names)
+  std::vector<std::string> scalars;  // per-parameter scalar state (0-dim in state_dict)
+};
+const std::vector<OptimizerSpec>& optimizer_specs();
+// Which of the kind's state slots these hyper-parameters use (unused slots stay None).
+std::vector<bool> optim_slots_used(const std::string& kind, const HyperValues& hyper);
 // The norm of all .grad tensors together (one pass); 0-dim float64 tensor.
 TensorPtr grad_norm(const tensor_list& params, double norm_type);
 // The norm_type-norm of each tensor's own values (null entries give NaN), one kernel pass

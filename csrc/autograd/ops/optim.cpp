@@ -9,24 +9,98 @@
 namespace gradcore::ops {
 namespace {
 
-kernels::OptimKind parse_kind(const std::string& kind) {
-  if (kind == "sgd") return kernels::OPT_SGD;
-  if (kind == "adam") return kernels::OPT_ADAM;
-  if (kind == "rmsprop") return kernels::OPT_RMSPROP;
-  if (kind == "adagrad") return kernels::OPT_ADAGRAD;
-  if (kind == "adamax") return kernels::OPT_ADAMAX;
-  if (kind == "nadam") return kernels::OPT_NADAM;
-  if (kind == "radam") return kernels::OPT_RADAM;
-  if (kind == "adadelta") return kernels::OPT_ADADELTA;
-  if (kind == "asgd") return kernels::OPT_ASGD;
+// Note [Optimizer declarations]: one row per optimizer kind, the only place that says which
+// hyper-parameters its kernel reads, which state buffers it keeps (their names are
+// PyTorch's state_dict keys, in the kernel's slot order), when each buffer is used, and its
+// per-parameter scalar state. gradcore.optim builds its state and its optim_step calls from
+// these rows (_core.optimizer_specs, _core.optim_slots); optim_step checks against them.
+struct HyperField {
+  const char* name;
+  double OptimHyper::*num;  // one of the two
+  bool OptimHyper::*flag;
+};
+constexpr HyperField kHyperFields[] = {
+    {"lr", &OptimHyper::lr, nullptr},           {"momentum", &OptimHyper::momentum, nullptr},
+    {"dampening", &OptimHyper::dampening, nullptr}, {"weight_decay", &OptimHyper::weight_decay, nullptr},
+    {"beta1", &OptimHyper::beta1, nullptr},     {"beta2", &OptimHyper::beta2, nullptr},
+    {"eps", &OptimHyper::eps, nullptr},         {"alpha", &OptimHyper::alpha, nullptr},
+    {"lr_decay", &OptimHyper::lr_decay, nullptr}, {"rho", &OptimHyper::rho, nullptr},
+    {"lambd", &OptimHyper::lambd, nullptr},     {"t0", &OptimHyper::t0, nullptr},
+    {"momentum_decay", &OptimHyper::momentum_decay, nullptr},
+    {"nesterov", nullptr, &OptimHyper::nesterov}, {"amsgrad", nullptr, &OptimHyper::amsgrad},
+    {"decoupled", nullptr, &OptimHyper::decoupled}, {"centered", nullptr, &OptimHyper::centered},
+    {"maximize", nullptr, &OptimHyper::maximize}, {"round_scalars", nullptr, &OptimHyper::round_scalars},
+};
+
+struct OptimRow {
+  kernels::OptimKind kind;
+  OptimizerSpec spec;
+  // Whether slot k is used with these hyper-parameters (null: every slot always).
+  bool (*uses)(const OptimHyper& h, size_t slot);
+};
+
+const std::vector<OptimRow>& optim_rows() {
+  static const std::vector<OptimRow> rows = {
+      {kernels::OPT_SGD,
+       {"sgd", {"lr", "momentum", "dampening", "weight_decay", "nesterov", "maximize"}, {"momentum_buffer"}, {}},
+       [](const OptimHyper& h, size_t) { return h.momentum != 0.0; }},
+      {kernels::OPT_ADAM,
+       {"adam", {"lr", "beta1", "beta2", "eps", "weight_decay", "amsgrad", "decoupled", "maximize"},
+        {"exp_avg", "exp_avg_sq", "max_exp_avg_sq"}, {}},
+       [](const OptimHyper& h, size_t k) { return k < 2 || h.amsgrad; }},
+      {kernels::OPT_RMSPROP,
+       {"rmsprop", {"lr", "alpha", "eps", "weight_decay", "momentum", "centered", "maximize"},
+        {"square_avg", "momentum_buffer", "grad_avg"}, {}},
+       [](const OptimHyper& h, size_t k) { return k == 0 || (k == 1 ? h.momentum > 0.0 : h.centered); }},
+      {kernels::OPT_ADAGRAD, {"adagrad", {"lr", "lr_decay", "weight_decay", "eps", "maximize"}, {"sum"}, {}}, nullptr},
+      {kernels::OPT_ADAMAX,
+       {"adamax", {"lr", "beta1", "beta2", "eps", "weight_decay", "maximize"}, {"exp_avg", "exp_inf"}, {}}, nullptr},
+      {kernels::OPT_NADAM,
+       {"nadam",
+        {"lr", "beta1", "beta2", "eps", "weight_decay", "momentum_decay", "decoupled", "maximize", "round_scalars"},
+        {"exp_avg", "exp_avg_sq"},
+        {"mu_product"}},
+       nullptr},
+      {kernels::OPT_RADAM,
+       {"radam", {"lr", "beta1", "beta2", "eps", "weight_decay", "decoupled", "maximize"}, {"exp_avg", "exp_avg_sq"}, {}},
+       nullptr},
+      {kernels::OPT_ADADELTA,
+       {"adadelta", {"lr", "rho", "eps", "weight_decay", "maximize"}, {"square_avg", "acc_delta"}, {}}, nullptr},
+      {kernels::OPT_ASGD,
+       {"asgd", {"lr", "lambd", "alpha", "t0", "weight_decay", "maximize", "round_scalars"}, {"ax"}, {"eta", "mu"}},
+       nullptr},
+  };
+  return rows;
+}
+
+const OptimRow& find_row(const std::string& kind) {
+  for (const OptimRow& r : optim_rows())
+    if (r.spec.kind == kind) return r;
   throw ValueError("unknown optimizer kind '" + kind + "'");
 }
 
-// Per-parameter scalar state the op layer keeps in `scalars` (ns entries per parameter):
-// NAdam {mu_product}, ASGD {eta, mu}.
-int64_t scalar_count(kernels::OptimKind kind) {
-  return kind == kernels::OPT_NADAM ? 1 : kind == kernels::OPT_ASGD ? 2 : 0;
+// The hyper-parameters of one call, on OptimHyper's defaults; only declared names are taken.
+OptimHyper parse_hyper(const OptimRow& row, const HyperValues& values) {
+  OptimHyper h;
+  for (const auto& [name, value] : values) {
+    const auto& declared = row.spec.hyper;
+    GC_CHECK(std::find(declared.begin(), declared.end(), name) != declared.end(), ValueError, "optim_step: ",
+             row.spec.kind, " has no hyper-parameter '", name, "'");
+    for (const HyperField& f : kHyperFields)
+      if (name == f.name) {
+        if (f.num) h.*f.num = value;
+        else h.*f.flag = value != 0.0;
+      }
+  }
+  return h;
 }
+
+bool slot_used(const OptimRow& row, const OptimHyper& h, size_t k) {
+  return k < row.spec.states.size() && (!row.uses || row.uses(h, k));
+}
+
+// Per-parameter scalar state the op layer keeps in `scalars` (ns entries per parameter).
+int64_t scalar_count(const OptimRow& row) { return static_cast<int64_t>(row.spec.scalars.size()); }
 
 double round_scalar(const OptimHyper& h, double x) { return h.round_scalars ? static_cast<double>(static_cast<float>(x)) : x; }
 
@@ -101,9 +175,9 @@ struct StepPlan {
   std::vector<void*> p_ptr, g_ptr, s_ptr[3];
 };
 
-StepPlan plan_step(const std::string& kind_name, kernels::OptimKind kind, const OptimHyper& h,
-                   const tensor_list& params, const std::vector<tensor_list>& states, const TensorPtr& steps,
-                   const TensorPtr& scalars) {
+StepPlan plan_step(const OptimRow& row, const OptimHyper& h, const tensor_list& params,
+                   const std::vector<tensor_list>& states, const TensorPtr& steps, const TensorPtr& scalars) {
+  const std::string& kind_name = row.spec.kind;
   const size_t n = params.size();
   GC_CHECK(states.size() <= 3, ValueError, "optim_step: at most 3 state lists");
   for (const auto& s : states)
@@ -111,7 +185,7 @@ StepPlan plan_step(const std::string& kind_name, kernels::OptimKind kind, const 
   GC_CHECK(steps && steps->dtype == DType::Float64 && steps->numel == static_cast<int64_t>(n), ValueError,
            "optim_step: steps must be a float64 tensor with one entry per parameter");
   const double* step_data = steps->data<double>();
-  const int64_t ns = scalar_count(kind);
+  const int64_t ns = scalar_count(row);
   if (ns) {
     GC_CHECK(scalars && scalars->dtype == DType::Float64 && scalars->is_contiguous &&
                  scalars->numel == ns * static_cast<int64_t>(n),
@@ -119,15 +193,9 @@ StepPlan plan_step(const std::string& kind_name, kernels::OptimKind kind, const 
              " entries per parameter");
     GC_CHECK(scalars->storage != steps->storage, ValueError, "optim_step: scalars and steps share memory");
   }
-  // The buffers each update reads and writes must be there (see kernels.h for the slots).
-  const bool two = kind == kernels::OPT_ADAMAX || kind == kernels::OPT_NADAM || kind == kernels::OPT_RADAM ||
-                   kind == kernels::OPT_ADADELTA;
-  const bool need[3] = {
-      kind != kernels::OPT_SGD || h.momentum != 0.0,
-      kind == kernels::OPT_ADAM || (kind == kernels::OPT_RMSPROP && h.momentum > 0.0) || two,
-      (kind == kernels::OPT_ADAM && h.amsgrad) || (kind == kernels::OPT_RMSPROP && h.centered)};
+  // The buffers each update reads and writes must be there (Note [Optimizer declarations]).
   for (size_t k = 0; k < 3; ++k) {
-    if (!need[k]) continue;
+    if (!slot_used(row, h, k)) continue;
     GC_CHECK(k < states.size(), ValueError, "optim_step: ", kind_name, " with these options needs state list ", k);
     for (size_t i = 0; i < n; ++i)
       GC_CHECK(states[k][i], ValueError, "optim_step: ", kind_name, " needs state buffer ", k, " for parameter ", i);
@@ -189,14 +257,40 @@ StepPlan plan_step(const std::string& kind_name, kernels::OptimKind kind, const 
 
 }  // namespace
 
-void optim_step(const std::string& kind_name, const OptimHyper& h, const tensor_list& params,
+const std::vector<OptimizerSpec>& optimizer_specs() {
+  static const std::vector<OptimizerSpec> specs = [] {
+    std::vector<OptimizerSpec> out;
+    for (const OptimRow& r : optim_rows()) {
+      for (const std::string& name : r.spec.hyper) {
+        bool known = false;
+        for (const HyperField& f : kHyperFields) known = known || name == f.name;
+        GC_CHECK(known, RuntimeError, "optimizer ", r.spec.kind, " declares '", name, "', not an OptimHyper field");
+      }
+      out.push_back(r.spec);
+    }
+    return out;
+  }();
+  return specs;
+}
+
+std::vector<bool> optim_slots_used(const std::string& kind, const HyperValues& hyper) {
+  const OptimRow& row = find_row(kind);
+  const OptimHyper h = parse_hyper(row, hyper);
+  std::vector<bool> used;
+  for (size_t k = 0; k < row.spec.states.size(); ++k) used.push_back(slot_used(row, h, k));
+  return used;
+}
+
+void optim_step(const std::string& kind_name, const HyperValues& hyper, const tensor_list& params,
                 const std::vector<tensor_list>& states, const TensorPtr& steps, bool check_only,
                 const TensorPtr& scalars) {
-  const kernels::OptimKind kind = parse_kind(kind_name);
-  StepPlan plan = plan_step(kind_name, kind, h, params, states, steps, scalars);  // throws before any write
+  const OptimRow& row = find_row(kind_name);
+  const kernels::OptimKind kind = row.kind;
+  const OptimHyper h = parse_hyper(row, hyper);
+  StepPlan plan = plan_step(row, h, params, states, steps, scalars);  // throws before any write
   if (check_only || plan.index.empty()) return;
   double* step_data = steps->data<double>();
-  const int64_t ns = scalar_count(kind);
+  const int64_t ns = scalar_count(row);
   double* sc = ns ? scalars->data<double>() : nullptr;
   if (sc) scalars->storage->version++;
   std::vector<int64_t> step_now;

@@ -48,20 +48,32 @@ class _GroupCache:
         self.position = {id(p): j for j, p in enumerate(params)}
 
 
+# Kernel hyper-parameters that PyTorch's param groups spell differently.
+_GROUP_KEYS: Dict[str, Callable[[Dict[str, Any]], Any]] = {
+    "beta1": lambda g: g["betas"][0],
+    "beta2": lambda g: g["betas"][1],
+    "decoupled": lambda g: bool(g.get("decoupled_weight_decay", False)),
+}
+
+
 class Optimizer:
     """Base class: parameter groups, per-parameter state, ``zero_grad``, ``state_dict``.
 
-    Subclasses set ``kind`` (the C++ update), ``state_names`` (their state buffers, in the
-    order the kernel expects; a falsy entry in ``_buffers_for(group)`` means unused),
-    ``_hyper(group)`` (keyword arguments of the kernel) and ``_validate(group)`` (their
-    hyper-parameter rules, checked for every group added or loaded).
+    Subclasses set ``kind`` (the C++ update) and ``_validate(group)`` (their hyper-parameter
+    rules, checked for every group added or loaded). What the update reads and keeps is
+    declared once, in C++ (Note [Optimizer declarations], csrc/autograd/ops/optim.cpp):
+    ``state_names`` (the state buffers, in the kernel's slot order), ``scalar_names`` and the
+    hyper-parameters, read from ``_core.optimizer_specs()`` when the subclass is defined;
+    which buffers a group uses comes from ``_core.optim_slots``.
 
     State changes are transactional: a ``step()`` or ``load_state_dict()`` that raises leaves
     every parameter, state buffer, step count and hyper-parameter as it was.
     """
 
     kind: str = ""
+    # From the kind's C++ declaration (__init_subclass__).
     state_names: Tuple[str, ...] = ()
+    hyper_names: Tuple[str, ...] = ()
     # Per-parameter scalar state the C++ step keeps (NAdam's mu_product, ASGD's eta and mu),
     # shown in state_dict as 0-dim tensors of PyTorch's scalar dtype (float32 unless the
     # default dtype is float64) and rounded to it after every update, as PyTorch's are.
@@ -69,6 +81,14 @@ class Optimizer:
     # Whether a parameter listed k times in a group advances its step count k times per
     # step (PyTorch's Adam, RMSprop, Adagrad) or once (SGD). See Note [Duplicate parameters].
     _step_per_occurrence = True
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.kind and "kind" in cls.__dict__:
+            spec = _core.optimizer_specs()[cls.kind]
+            cls.state_names, cls.scalar_names = spec["states"], spec["scalars"]
+            # round_scalars follows the default dtype, not the group (_core_args).
+            cls.hyper_names = tuple(n for n in spec["hyper"] if n != "round_scalars")
 
     def __init__(self, params: ParamsT, defaults: Dict[str, Any]) -> None:
         self.defaults = defaults
@@ -131,7 +151,7 @@ class Optimizer:
         _at_least_zero(group, "eps", "epsilon value")
 
     def _buffers_for(self, group: Dict[str, Any]) -> Tuple[bool, ...]:
-        return tuple(True for _ in self.state_names)
+        return tuple(_core.optim_slots(self.kind, **self._hyper(group)))
 
     def _init_value(self, name: str, group: Dict[str, Any]) -> float:
         return 0.0
@@ -140,7 +160,10 @@ class Optimizer:
         return 1.0
 
     def _hyper(self, group: Dict[str, Any]) -> Dict[str, Any]:
-        raise NotImplementedError
+        """The keyword arguments of the C++ step: each declared hyper-parameter from the group
+        (the kernel's beta1 / beta2 are PyTorch's ``betas``, its ``decoupled`` is
+        ``decoupled_weight_decay``)."""
+        return {name: _GROUP_KEYS[name](group) if name in _GROUP_KEYS else group[name] for name in self.hyper_names}
 
     def _cache(self, i: int) -> _GroupCache:
         group = self.param_groups[i]
@@ -459,7 +482,6 @@ class SGD(Optimizer):
     """
 
     kind = "sgd"
-    state_names = ("momentum_buffer",)
     _step_per_occurrence = False
 
     def __init__(self, params: ParamsT, lr: float = 1e-3, momentum: float = 0.0, dampening: float = 0.0,
@@ -476,12 +498,7 @@ class SGD(Optimizer):
         if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
             raise ValueError("Nesterov momentum requires a momentum and zero dampening")
 
-    def _buffers_for(self, group: Dict[str, Any]) -> Tuple[bool, ...]:
-        return (group["momentum"] != 0,)
 
-    def _hyper(self, g: Dict[str, Any]) -> Dict[str, Any]:
-        return dict(lr=g["lr"], momentum=g["momentum"], dampening=g["dampening"], weight_decay=g["weight_decay"],
-                    nesterov=g["nesterov"], maximize=g["maximize"])
 
 
 class Adam(Optimizer):
@@ -496,7 +513,6 @@ class Adam(Optimizer):
     """
 
     kind = "adam"
-    state_names = ("exp_avg", "exp_avg_sq", "max_exp_avg_sq")
 
     def __init__(self, params: ParamsT, lr: float = 1e-3, betas: Tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: float = 0.0, amsgrad: bool = False, *,
@@ -516,13 +532,7 @@ class Adam(Optimizer):
             if not 0.0 <= float(beta) < 1.0:
                 raise ValueError(f"Invalid beta parameter at index {i}: {beta}")
 
-    def _buffers_for(self, group: Dict[str, Any]) -> Tuple[bool, ...]:
-        return (True, True, bool(group["amsgrad"]))
 
-    def _hyper(self, g: Dict[str, Any]) -> Dict[str, Any]:
-        return dict(lr=g["lr"], beta1=g["betas"][0], beta2=g["betas"][1], eps=g["eps"],
-                    weight_decay=g["weight_decay"], amsgrad=g["amsgrad"],
-                    decoupled=bool(g.get("decoupled_weight_decay", False)), maximize=g["maximize"])
 
 
 class AdamW(Adam):
@@ -547,7 +557,6 @@ class RMSprop(Optimizer):
     """
 
     kind = "rmsprop"
-    state_names = ("square_avg", "momentum_buffer", "grad_avg")
 
     def __init__(self, params: ParamsT, lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8,
                  weight_decay: float = 0.0, momentum: float = 0.0, centered: bool = False,
@@ -563,12 +572,7 @@ class RMSprop(Optimizer):
         _at_least_zero(group, "momentum", "momentum value")
         _at_least_zero(group, "alpha", "alpha value")
 
-    def _buffers_for(self, group: Dict[str, Any]) -> Tuple[bool, ...]:
-        return (True, group["momentum"] > 0, bool(group["centered"]))
 
-    def _hyper(self, g: Dict[str, Any]) -> Dict[str, Any]:
-        return dict(lr=g["lr"], alpha=g["alpha"], eps=g["eps"], weight_decay=g["weight_decay"],
-                    momentum=g["momentum"], centered=g["centered"], maximize=g["maximize"])
 
 
 class Adagrad(Optimizer):
@@ -579,7 +583,6 @@ class Adagrad(Optimizer):
     """
 
     kind = "adagrad"
-    state_names = ("sum",)
 
     def __init__(self, params: ParamsT, lr: float = 1e-2, lr_decay: float = 0.0, weight_decay: float = 0.0,
                  initial_accumulator_value: float = 0.0, eps: float = 1e-10, foreach: Optional[bool] = None, *,
@@ -598,9 +601,6 @@ class Adagrad(Optimizer):
     def _init_value(self, name: str, group: Dict[str, Any]) -> float:
         return float(group["initial_accumulator_value"])
 
-    def _hyper(self, g: Dict[str, Any]) -> Dict[str, Any]:
-        return dict(lr=g["lr"], lr_decay=g["lr_decay"], weight_decay=g["weight_decay"], eps=g["eps"],
-                    maximize=g["maximize"])
 
 
 # ---- issue 12: Adamax, NAdam, RAdam, Adadelta, ASGD, LBFGS ----------------------------
@@ -638,7 +638,6 @@ class Adamax(_Issue12Optimizer):
     """
 
     kind = "adamax"
-    state_names = ("exp_avg", "exp_inf")
 
     def __init__(self, params: ParamsT, lr: float = 2e-3, betas: Tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: float = 0, foreach: Optional[bool] = None, *,
@@ -651,9 +650,6 @@ class Adamax(_Issue12Optimizer):
         super()._validate(group)
         _check_betas(group)
 
-    def _hyper(self, g: Dict[str, Any]) -> Dict[str, Any]:
-        return dict(lr=g["lr"], beta1=g["betas"][0], beta2=g["betas"][1], eps=g["eps"],
-                    weight_decay=g["weight_decay"], maximize=g["maximize"])
 
 
 class NAdam(_Issue12Optimizer):
@@ -666,8 +662,6 @@ class NAdam(_Issue12Optimizer):
     """
 
     kind = "nadam"
-    state_names = ("exp_avg", "exp_avg_sq")
-    scalar_names = ("mu_product",)
 
     def __init__(self, params: ParamsT, lr: float = 2e-3, betas: Tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: float = 0, momentum_decay: float = 4e-3,
@@ -683,10 +677,6 @@ class NAdam(_Issue12Optimizer):
         _check_betas(group)
         _at_least_zero(group, "momentum_decay", "momentum_decay value")
 
-    def _hyper(self, g: Dict[str, Any]) -> Dict[str, Any]:
-        return dict(lr=g["lr"], beta1=g["betas"][0], beta2=g["betas"][1], eps=g["eps"],
-                    weight_decay=g["weight_decay"], momentum_decay=g["momentum_decay"],
-                    decoupled=bool(g["decoupled_weight_decay"]), maximize=g["maximize"])
 
 
 class RAdam(_Issue12Optimizer):
@@ -701,7 +691,6 @@ class RAdam(_Issue12Optimizer):
     """
 
     kind = "radam"
-    state_names = ("exp_avg", "exp_avg_sq")
 
     def __init__(self, params: ParamsT, lr: float = 1e-3, betas: Tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: float = 0, decoupled_weight_decay: bool = False, *,
@@ -716,10 +705,6 @@ class RAdam(_Issue12Optimizer):
         super()._validate(group)
         _check_betas(group)
 
-    def _hyper(self, g: Dict[str, Any]) -> Dict[str, Any]:
-        return dict(lr=g["lr"], beta1=g["betas"][0], beta2=g["betas"][1], eps=g["eps"],
-                    weight_decay=g["weight_decay"], decoupled=bool(g["decoupled_weight_decay"]),
-                    maximize=g["maximize"])
 
 
 class Adadelta(_Issue12Optimizer):
@@ -730,7 +715,6 @@ class Adadelta(_Issue12Optimizer):
     """
 
     kind = "adadelta"
-    state_names = ("square_avg", "acc_delta")
 
     def __init__(self, params: ParamsT, lr: float = 1.0, rho: float = 0.9, eps: float = 1e-6,
                  weight_decay: float = 0, foreach: Optional[bool] = None, *, capturable: bool = False,
@@ -743,8 +727,6 @@ class Adadelta(_Issue12Optimizer):
         if not 0.0 <= _as_float("rho", group["rho"]) <= 1.0:
             raise ValueError(f"Invalid rho value: {group['rho']}")
 
-    def _hyper(self, g: Dict[str, Any]) -> Dict[str, Any]:
-        return dict(lr=g["lr"], rho=g["rho"], eps=g["eps"], weight_decay=g["weight_decay"], maximize=g["maximize"])
 
 
 class ASGD(_Issue12Optimizer):
@@ -757,8 +739,6 @@ class ASGD(_Issue12Optimizer):
     """
 
     kind = "asgd"
-    state_names = ("ax",)
-    scalar_names = ("eta", "mu")
 
     def __init__(self, params: ParamsT, lr: float = 1e-2, lambd: float = 1e-4, alpha: float = 0.75,
                  t0: float = 1e6, weight_decay: float = 0, foreach: Optional[bool] = None, maximize: bool = False,
@@ -770,9 +750,6 @@ class ASGD(_Issue12Optimizer):
     def _scalar_init(self, name: str, group: Dict[str, Any]) -> float:
         return float(group["lr"]) if name == "eta" else 1.0
 
-    def _hyper(self, g: Dict[str, Any]) -> Dict[str, Any]:
-        return dict(lr=g["lr"], lambd=g["lambd"], alpha=g["alpha"], t0=g["t0"], weight_decay=g["weight_decay"],
-                    maximize=g["maximize"])
 
 
 def _dot(a: Tensor, b: Tensor) -> Tensor:
