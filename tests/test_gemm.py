@@ -70,6 +70,7 @@ def shapes_for(dtype_name: str) -> List[Tuple[int, int, int]]:
         (0, 0, 0), (0, 5, 3), (5, 0, 3), (5, 3, 0), (0, 0, 7), (1, 1, 1),
         (3, b["nc"] + 1, 5),  # past the NC block
     }
+    shapes |= {(130, n, 47) for n in range(1, 11)} | {(3, 10, 1000), (1, 1, 64)}  # the row-dot tile (N <= 10)
     return sorted(shapes)
 
 
@@ -140,7 +141,7 @@ def test_mm_bitwise_identical_for_1_and_2_threads(dname: str, isa: str, caches: 
     dtype, np_dtype = DTYPES[dname]
     rng = np.random.default_rng(2)
     b = blocking(dname)
-    cases = [(301, 299, 257), (b["mc"] * 2 + 1, 2 * b["nr"] + 3, b["kc"] * 2 + 1), (1000, 64, 513), (64, 1000, 100)]
+    cases = [(301, 299, 257), (b["mc"] * 2 + 1, 2 * b["nr"] + 3, b["kc"] * 2 + 1), (1000, 64, 513), (64, 1000, 100), (1000, 10, 300)]
     results: Dict[int, List[np.ndarray]] = {}
     for nthreads in (1, 2):
         gc.set_num_threads(nthreads)

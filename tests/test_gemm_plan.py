@@ -33,10 +33,13 @@ AVX512_F32 = [
     ((64, 64, 64, False, True, ZEN4), "transpose"),           # x @ W^T: transpose B, then direct
     ((4, 64, 64, False, True, ZEN4), "small"),                # too few rows to pay the transpose
     ((1, 1000, 1000, False, False, ZEN4), "direct"),          # batch-1 GEMV, B not transposed
-    ((128, 10, 256, False, False, ZEN4), "narrow_rows"),      # 10-class layer
-    ((128, 10, 256, False, True, ZEN4), "narrow_rows"),       # ... with W^T
+    ((128, 10, 256, False, False, ZEN4), "rowdot"),           # 10-class layer: K along the lanes
+    ((128, 10, 256, False, True, ZEN4), "rowdot"),            # ... with W^T
+    ((128, 16, 256, False, False, ZEN4), "narrow_rows"),      # N within the narrow tile
+    ((512, 10, 16, False, False, ZEN4), "narrow_rows"),       # K too short for the lanes
+    ((1, 1, 784, False, False, ZEN4), "rowdot"),              # a GEMV
     ((128, 10, 256, True, False, ZEN4), "direct"),            # A^T: the narrow tile reads rows only
-    ((4, 10, 256, False, False, ZEN4), "direct"),             # too few rows for the narrow tile
+    ((4, 16, 256, False, False, ZEN4), "direct"),             # too few rows for the narrow tile
     ((2048, 2048, 2048, False, False, ZEN4), "packed"),       # operands far beyond L2
     ((256, 1024, 1024, False, False, ZEN4), "direct"),        # re-read operand (1 MiB) within 2 L2
     ((256, 1024, 1024, False, False, SMALL), "packed"),       # ... but not within 2 x 256 KiB

@@ -161,7 +161,32 @@ void gemm_small(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha, cons
     }
     apply_epilogue(ep, c, ldc, 1, nj, j0);
   };
-  cpu::parallel_for(M * nblk, task, threads);
+  cpu::parallel_range(M * nblk, 1, [&](int64_t b, int64_t e) {
+    for (int64_t t = b; t < e; ++t) task(t);
+  }, threads);
+}
+
+// Very narrow products (N <= g.rowdot_max_n, A not transposed): the row-dot tile over B^T's
+// rows (B itself when transposed, else a transposed copy that each thread makes for itself:
+// N x K values, far fewer than its rows of A, and not moved between cores on every call),
+// row ranges split across threads (every C element is one dot product whatever the split).
+template <class T>
+void gemm_rowdot(const GemmConfig<T>& g, bool tb, int64_t M, int64_t N, int64_t K, T alpha, const T* A,
+                 int64_t lda, const T* B, int64_t ldb, T beta, T* C, int64_t ldc, const GemmEpilogue<T>* ep,
+                 int threads) {
+  cpu::parallel_range(M, 1, [&](int64_t b, int64_t e) {
+    const T* bt = B;
+    int64_t ldbt = ldb;
+    if (!tb) {
+      T* t = static_cast<T*>(tl_pack_b.get(sizeof(T) * N * K));
+      if (g.transpose) g.transpose(B, ldb, K, N, t, K);
+      else for (int64_t p = 0; p < K; ++p) for (int64_t j = 0; j < N; ++j) t[j * K + p] = B[p * ldb + j];
+      bt = t;
+      ldbt = K;
+    }
+    g.ukr_rowdot(e - b, N, K, A + b * lda, lda, bt, ldbt, C + b * ldc, ldc, alpha, beta);
+    apply_epilogue(ep, C + b * ldc, ldc, e - b, N, 0);
+  }, threads);
 }
 
 // Skinny products (N <= the narrow tile width, A not transposed): B is packed once into a
@@ -195,7 +220,12 @@ void gemm_narrow_rows(const GemmConfig<T>& g, bool tb, int64_t M, int64_t N, int
         c[i * ldc + j] = beta == T(0) ? tile[i * nr + j] : tile[i * nr + j] + beta * c[i * ldc + j];
     apply_epilogue(ep, c, ldc, rows, N, 0);
   };
-  cpu::parallel_for(groups, run, threads);
+  // Contiguous row ranges per thread, the same on every call: a thread keeps reading the A
+  // rows it read last time (pulled one by one, A's rows moved between the cores' L2s on
+  // every call and 2 threads ran slower than 1 at (128, 256, 10)).
+  cpu::parallel_range(groups, 1, [&](int64_t b, int64_t e) {
+    for (int64_t grp = b; grp < e; ++grp) run(grp);
+  }, threads);
 }
 
 // Small products without packing (A and B read in place by the direct tile): row blocks x
@@ -367,6 +397,9 @@ void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha, const T* A
     }
     case GEMM_SMALL:
       gemm_small(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, ep, plan.threads);
+      return;
+    case GEMM_ROWDOT:
+      gemm_rowdot(g, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, ep, plan.threads);
       return;
     case GEMM_NARROW_ROWS:
       gemm_narrow_rows(g, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, ep, plan.threads);

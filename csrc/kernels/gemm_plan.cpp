@@ -27,6 +27,11 @@ constexpr int64_t kDirectKC = 512;
 // faster, at 2048^3 15 %.
 constexpr int64_t kDirectMaxK = 512;
 constexpr int64_t kDirectRereadL2 = 2;
+// The row-dot tile (K along the lanes) for N <= its max, A not transposed, from this K up
+// (below, its K lanes would be mostly masked off). Measured on Zen 4, float32, 1 thread:
+// (128, 10, 256) 8.7 us against 13.5 us with the 12x16 narrow tile; (128, 1, 256) 3.2 us
+// against 109 us with the row loops.
+constexpr int64_t kRowdotMinK = 32;
 // B^T through a transpose + the direct tile from this many rows of C (below, the GEMV-like
 // small path reads B's rows in place). Measured, float32 1 thread: 2x faster than packing
 // at M = 8, 1.6x at 16, 1.2-1.4x at 128 (512 x 784 and 1024 x 1024 B).
@@ -86,6 +91,7 @@ const char* gemm_path_name(GemmPath p) {
     case GEMM_TRANSPOSE: return "transpose";
     case GEMM_SMALL: return "small";
     case GEMM_NARROW_ROWS: return "narrow_rows";
+    case GEMM_ROWDOT: return "rowdot";
     case GEMM_PACKED: return "packed";
   }
   return "?";
@@ -123,6 +129,10 @@ GemmPlan plan_gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, bool alpha
   if (M <= 0 || N <= 0 || K <= 0 || alpha_zero) return plan;  // scale
   const double work = double(M) * double(N) * double(K);
   plan.threads = gemm_threads(work, double(moved_bytes(M, N, K, caps.elem_size)), m);
+  if (caps.rowdot && !ta && N <= caps.rowdot_max_n && K >= kRowdotMinK) {
+    plan.path = GEMM_ROWDOT;
+    return plan;
+  }
   // Skinny products (N within the narrow tile) keep the narrow tile: the direct tile would
   // spend three quarters of its FMAs on masked-off columns.
   const bool skinny = caps.narrow_rows && !ta && N <= caps.nr_narrow && M > kSmallMaxM;

@@ -33,8 +33,8 @@ struct GemmCaches {
 // What the planner needs of a GemmConfig (kernels.h), dtype aside.
 struct GemmCaps {
   int elem_size = 4;
-  int mr = 1, nr = 1, mr_narrow = 1, nr_narrow = 1;
-  bool narrow = false, narrow_rows = false, direct = false, transpose = false;
+  int mr = 1, nr = 1, mr_narrow = 1, nr_narrow = 1, rowdot_max_n = 0;
+  bool narrow = false, narrow_rows = false, direct = false, transpose = false, rowdot = false;
 };
 
 template <class T>
@@ -49,6 +49,8 @@ GemmCaps caps_of(const GemmConfig<T>& g) {
   c.narrow_rows = g.ukr_narrow_rows != nullptr;
   c.direct = g.ukr_direct != nullptr;
   c.transpose = g.transpose != nullptr;
+  c.rowdot = g.ukr_rowdot != nullptr;
+  c.rowdot_max_n = g.rowdot_max_n;
   return c;
 }
 
@@ -62,7 +64,7 @@ struct GemmMachine {
   double fma_per_ns = 0;           // one thread's multiply-adds per ns in the micro-kernel
 };
 
-enum GemmPath : int { GEMM_SCALE = 0, GEMM_DIRECT, GEMM_TRANSPOSE, GEMM_SMALL, GEMM_NARROW_ROWS, GEMM_PACKED };
+enum GemmPath : int { GEMM_SCALE = 0, GEMM_DIRECT, GEMM_TRANSPOSE, GEMM_SMALL, GEMM_NARROW_ROWS, GEMM_PACKED, GEMM_ROWDOT };
 const char* gemm_path_name(GemmPath p);
 
 struct GemmPlan {

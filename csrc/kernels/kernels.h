@@ -103,6 +103,13 @@ struct GemmConfig {
   // dst[c * ldd + r] = src[r * lds + c] for r < rows, c < cols (B^T before the direct
   // tile). Null when the ISA has no vectorised one.
   void (*transpose)(const T* src, int64_t lds, int64_t rows, int64_t cols, T* dst, int64_t ldd);
+  // Very narrow products (n <= rowdot_max_n: a 10-class layer, a GEMV): C[i, j] =
+  // alpha * dot(A row i, Bt row j) + beta * C[i, j] for i < m, j < n, with K along the
+  // vector lanes (a narrow tile would leave 16 - n of its 16 lanes idle). A and Bt are
+  // row-major (strides lda, ldbt). Null when absent.
+  void (*ukr_rowdot)(int64_t m, int64_t n, int64_t k, const T* a, int64_t lda, const T* bt, int64_t ldbt, T* c,
+                     int64_t ldc, T alpha, T beta);
+  int rowdot_max_n;
 };
 
 template <class T>

@@ -157,6 +157,83 @@ void sgemm_ukr_12x16_rows(int64_t k, const float* __restrict a, int64_t lda, con
   }
 }
 
+// Lane j of the result = the sum of v[j]'s 16 lanes, for j < N (<= 16; the rest 0): a
+// transpose-and-add tree, 45 shuffles and adds for 16 vectors instead of 8 per vector.
+template <int N>
+inline __m512 lane_sums(const __m512* v) {
+  __m512 s[8], t[4];
+#pragma GCC unroll 8
+  for (int i = 0; i < 8; ++i) {  // per 128-bit chunk: (v2i, v2i+1) halves summed, interleaved
+    const __m512 a = 2 * i < N ? v[2 * i] : _mm512_setzero_ps();
+    const __m512 b = 2 * i + 1 < N ? v[2 * i + 1] : _mm512_setzero_ps();
+    s[i] = _mm512_add_ps(_mm512_unpacklo_ps(a, b), _mm512_unpackhi_ps(a, b));
+  }
+#pragma GCC unroll 4
+  for (int i = 0; i < 4; ++i) {  // per chunk: the chunk sums of v4i .. v4i+3
+    const __m512d c = _mm512_castps_pd(s[2 * i]), d = _mm512_castps_pd(s[2 * i + 1]);
+    t[i] = _mm512_add_ps(_mm512_castpd_ps(_mm512_unpacklo_pd(c, d)), _mm512_castpd_ps(_mm512_unpackhi_pd(c, d)));
+  }
+  const __m512 u0 = _mm512_add_ps(_mm512_shuffle_f32x4(t[0], t[1], 0x88), _mm512_shuffle_f32x4(t[0], t[1], 0xDD));
+  const __m512 u1 = _mm512_add_ps(_mm512_shuffle_f32x4(t[2], t[3], 0x88), _mm512_shuffle_f32x4(t[2], t[3], 0xDD));
+  return _mm512_add_ps(_mm512_shuffle_f32x4(u0, u1, 0x88), _mm512_shuffle_f32x4(u0, u1, 0xDD));
+}
+
+// Row-dot tile (GemmConfig::ukr_rowdot), R rows x N columns of 16-lane partial dot
+// products: per 16 values of K, R loads of A, N loads of Bt and R * N FMAs, every lane
+// useful; each accumulator is summed across its lanes at the end. R * N + R + 1 <= 32 zmm.
+template <int R, int N>
+void rowdot_tile(int64_t k, const float* __restrict a, int64_t lda, const float* __restrict bt, int64_t ldbt,
+                 float* __restrict c, int64_t ldc, float alpha, float beta, int rows) {
+  __m512 acc[R][N];
+  for (int i = 0; i < R; ++i)
+    for (int j = 0; j < N; ++j) acc[i][j] = _mm512_setzero_ps();
+  const float* ar[R];
+  for (int i = 0; i < R; ++i) ar[i] = a + (i < rows ? i : 0) * lda;  // rows past `rows` are never stored
+  const __mmask16 tail = __mmask16((1u << (k % 16)) - 1);
+  for (int64_t p = 0; p < k; p += 16) {
+    const __mmask16 m = p + 16 <= k ? __mmask16(0xffff) : tail;
+    __m512 av[R];
+#pragma GCC unroll 4
+    for (int i = 0; i < R; ++i) av[i] = _mm512_maskz_loadu_ps(m, ar[i] + p);
+#pragma GCC unroll 10
+    for (int j = 0; j < N; ++j) {
+      const __m512 bv = _mm512_maskz_loadu_ps(m, bt + j * ldbt + p);
+#pragma GCC unroll 4
+      for (int i = 0; i < R; ++i) acc[i][j] = _mm512_fmadd_ps(av[i], bv, acc[i][j]);
+    }
+  }
+  // Constant indices only (fully unrolled), so the accumulators stay in registers.
+  const __mmask16 cols = __mmask16((1u << N) - 1);
+#pragma GCC unroll 4
+  for (int i = 0; i < R; ++i) {
+    if (i < rows) {
+      __m512 r = _mm512_mul_ps(_mm512_set1_ps(alpha), lane_sums<N>(acc[i]));
+      if (beta != 0.0f) r = _mm512_fmadd_ps(_mm512_set1_ps(beta), _mm512_maskz_loadu_ps(cols, c + i * ldc), r);
+      _mm512_mask_storeu_ps(c + i * ldc, cols, r);
+    }
+  }
+}
+
+template <int N>
+void rowdot_rows(int64_t m, int64_t k, const float* a, int64_t lda, const float* bt, int64_t ldbt, float* c,
+                 int64_t ldc, float alpha, float beta) {
+  constexpr int R = (31 / (N + 1)) < 4 ? (31 / (N + 1)) : 4;
+  for (int64_t i = 0; i < m; i += R)
+    rowdot_tile<R, N>(k, a + i * lda, lda, bt, ldbt, c + i * ldc, ldc, alpha, beta, int(m - i < R ? m - i : R));
+}
+
+void sgemm_rowdot(int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, const float* bt, int64_t ldbt,
+                  float* c, int64_t ldc, float alpha, float beta) {
+  switch (n) {
+#define GC_ROWDOT_CASE(N) \
+  case N: rowdot_rows<N>(m, k, a, lda, bt, ldbt, c, ldc, alpha, beta); return;
+    GC_ROWDOT_CASE(1) GC_ROWDOT_CASE(2) GC_ROWDOT_CASE(3) GC_ROWDOT_CASE(4) GC_ROWDOT_CASE(5)
+    GC_ROWDOT_CASE(6) GC_ROWDOT_CASE(7) GC_ROWDOT_CASE(8) GC_ROWDOT_CASE(9) GC_ROWDOT_CASE(10)
+#undef GC_ROWDOT_CASE
+    default: return;
+  }
+}
+
 // Direct (unpacked) tiles: A's rows and B's rows read in place. Rows past m reuse row 0's
 // pointer (their results are never stored); columns past n are masked off (masked loads do
 // not fault). One template for float (6 x 64) and double (6 x 32): V is the vector type.
@@ -315,9 +392,10 @@ void init_avx512(KernelTable& t) {
   avx512::fill_portable(t.f32);
   avx512::fill_portable(t.f64);
   // Hand-written register-tiled micro-kernels (24 zmm accumulators); float32 also has the
-  // 12x16 narrow tile (packed and row-reading forms) and the vectorised transpose.
+  // 12x16 narrow tile (packed and row-reading forms), the vectorised transpose and the
+  // row-dot tile for n <= 10.
   t.f32.gemm = {avx512::sgemm_ukr_6x64, 6, 64, avx512::sgemm_ukr_12x16, 12, 16, avx512::sgemm_ukr_12x16_rows,
-                avx512::gemm_ukr_direct<float>, avx512::transpose_f32};
+                avx512::gemm_ukr_direct<float>, avx512::transpose_f32, avx512::sgemm_rowdot, 10};
   t.f64.gemm = {avx512::dgemm_ukr_6x32, 6, 32, nullptr, 6, 32, nullptr, avx512::gemm_ukr_direct<double>, nullptr};
   t.f32.stream_copy = avx512::stream_copy_avx512<float>;
   t.f64.stream_copy = avx512::stream_copy_avx512<double>;
