@@ -74,4 +74,30 @@ void exit_level(uint64_t level) {
     }
 }
 
+namespace {
+// A view of t (the same tensor to autograd: recorded when t needs grad) made with tangent
+// propagation off, so it carries no tangent.
+TensorPtr plain_view(const TensorPtr& t) {
+  DisableGuard off;
+  return ops::reshape(t, t->shape);
+}
+}  // namespace
+
+TensorPtr make_dual(const TensorPtr& primal, const TensorPtr& tangent) {
+  GC_CHECK(g_level.load() != 0, RuntimeError,
+           "make_dual: no dual level is active; use `with gc.autograd.forward_ad.dual_level():`");
+  GC_CHECK(tangent->shape == primal->shape, ValueError, "make_dual: tangent of shape ", shape_str(tangent->shape),
+           " for a primal of shape ", shape_str(primal->shape));
+  GC_CHECK(tangent->dtype == primal->dtype, TypeError, "make_dual: tangent dtype ", dtype_name(tangent->dtype),
+           " for a primal of dtype ", dtype_name(primal->dtype));
+  TensorPtr dual = plain_view(primal);
+  set_tangent(dual, tangent);
+  return dual;
+}
+
+std::pair<TensorPtr, TensorPtr> unpack_dual(const TensorPtr& t) {
+  TensorPtr g = tangent(t);
+  return {plain_view(t), std::move(g)};
+}
+
 }  // namespace gradcore::autograd::fw

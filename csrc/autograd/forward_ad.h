@@ -18,6 +18,7 @@
 #endif
 #include <atomic>
 #include <initializer_list>
+#include <utility>
 
 #include "core/tensor.h"
 
@@ -50,6 +51,12 @@ void set_tangent(const TensorPtr& t, const TensorPtr& tangent);
 
 uint64_t enter_level();  // RuntimeError when a level is already active
 void exit_level(uint64_t level);
+
+// forward_ad.make_dual: a view of primal (recorded when primal needs grad) whose tangent
+// is `tangent` (same shape and dtype) at the active level.
+TensorPtr make_dual(const TensorPtr& primal, const TensorPtr& tangent);
+// forward_ad.unpack_dual: (a view of t that carries no tangent, t's tangent or null).
+std::pair<TensorPtr, TensorPtr> unpack_dual(const TensorPtr& t);
 
 struct DisableGuard {
   DisableGuard() : prev_(set_thread_enabled(false)) {}

@@ -7,6 +7,7 @@
 #include "autograd/grad_mode.h"
 #include "autograd/node.h"
 #include "autograd/ops.h"
+#include "autograd/variable.h"
 #include "bindings/common.h"
 
 namespace gradcore::bindings {
@@ -109,33 +110,18 @@ void bind_autograd(py::module_& m, TensorClass& cls) {
       }, "dtype name of the op's (first) output ('float32'/'float64'), None if unknown.")
       .def("__repr__", [](const Node& n) { return std::string("<") + n.name() + ">"; });
 
-  cls.def_property("requires_grad", [](const Tensor& t) { return t.needs_grad(); },
-      [](Tensor& t, bool v) {
-        check_requires_grad(t, v);
-        if (!t.is_leaf()) {
-          GC_CHECK(v, RuntimeError, "you can only change requires_grad of leaf tensors; use .detach() to get a "
-                                    "tensor outside the graph");
-          return;
-        }
-        t.requires_grad = v;
-      }, "Whether operations on this tensor are recorded; settable on leaves.");
+  cls.def_property("requires_grad", [](const Tensor& t) { return t.needs_grad(); }, &autograd::set_requires_grad,
+                   "Whether operations on this tensor are recorded; settable on leaves.");
   cls.def("requires_grad_", [](const TensorPtr& t, bool v) {
-    check_requires_grad(*t, v);
-    GC_CHECK(t->is_leaf() || v, RuntimeError, "you can only change requires_grad of leaf tensors");
-    if (t->is_leaf()) t->requires_grad = v;
+    autograd::requires_grad_(*t, v);
     return t;
   }, py::arg("requires_grad") = true, "Set requires_grad on a leaf in place; returns the tensor.");
   cls.def_property("grad", [](const Tensor& t) { return t.grad; },
       [](Tensor& t, py::object g) {
-        if (g.is_none()) { t.grad = nullptr; return; }
-        GC_CHECK(py::isinstance<Tensor>(g), TypeError, "grad must be a Tensor or None");
-        TensorPtr gt = g.cast<TensorPtr>();
-        GC_CHECK(gt->shape == t.shape, ValueError, "grad of shape ", shape_str(gt->shape), " for a tensor of shape ",
-                 shape_str(t.shape));
-        GC_CHECK(gt->dtype == t.dtype, TypeError, "grad dtype ", dtype_name(gt->dtype), " for a tensor of dtype ",
-                 dtype_name(t.dtype));
-        t.grad = gt->is_contiguous ? gt : ops::contiguous(gt);  // optimizers read .grad as one block
-      }, "The accumulated gradient (leaves), or None.");
+        GC_CHECK(g.is_none() || py::isinstance<Tensor>(g), TypeError, "grad must be a Tensor or None");
+        autograd::set_grad(t, g.is_none() ? nullptr : g.cast<TensorPtr>());
+      },
+      "The accumulated gradient (leaves), or None.");
   cls.def_property_readonly("_version", [](const Tensor& t) { return t.storage->version; },
                             "The version counter (PyTorch's t._version): in-place writes to the tensor or any view of "
                             "its storage bump it; backward checks saved tensors against it.");
@@ -144,18 +130,7 @@ void bind_autograd(py::module_& m, TensorClass& cls) {
   cls.def_property_readonly("grad_fn", [](const Tensor& t) { return t.grad_fn; },
                             "The Node that produced this tensor, or None for leaves.");
   cls.def_property("data", [](const TensorPtr& t) { return ops::detach(t); },
-      [](Tensor& t, const TensorPtr& src) {
-        // Like PyTorch's `.data =`: this tensor now uses src's storage, shape and dtype.
-        GC_CHECK(src, TypeError, "data must be a Tensor");
-        t.storage = src->storage;
-        t.offset = src->offset;
-        t.shape = src->shape;
-        t.strides = src->strides;
-        t.numel = src->numel;
-        t.dtype = src->dtype;
-        t.is_contiguous = src->is_contiguous;
-        t.grad = nullptr;
-      }, "A tensor sharing this storage, outside the graph. Assigning swaps the storage (no graph).");
+      &autograd::set_data, "A tensor sharing this storage, outside the graph. Assigning swaps the storage (no graph).");
   cls.def("backward", [](const TensorPtr& t, py::object gradient, py::object retain_graph, bool create_graph) {
         TensorPtr g = gradient.is_none() ? nullptr : as_operand(gradient, *t);
         bool retain = retain_graph.is_none() ? create_graph : retain_graph.cast<bool>();

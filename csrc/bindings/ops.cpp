@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "autograd/ops.h"
+#include "autograd/variable.h"
 #include "bindings/common.h"
 
 namespace gradcore::bindings {
@@ -735,11 +736,7 @@ void bind_ops(py::module_& m, TensorClass& cls) {
   cls.def("detach", &ops::detach, "A new tensor sharing this storage, outside the graph.");
   m.def("detach", &ops::detach, py::arg("input"), "A new tensor sharing the storage, outside the graph.");
   cls.def("detach_", [](const TensorPtr& t) {
-    GC_CHECK(!t->view || !t->view->base->needs_grad(), RuntimeError,
-             "Can't detach views in-place. Use detach() instead.");
-    t->grad_fn = nullptr;
-    t->requires_grad = false;
-    t->view = nullptr;
+    autograd::detach_(*t);
     return t;
   }, "Detach this tensor from the graph in place; returns it.");
   cls.def("clone", &ops::clone, GilRelease(), "A copy (same layout) that stays in the graph.");

@@ -4,6 +4,7 @@
 
 #include "autograd/node.h"
 #include "autograd/ops.h"
+#include "autograd/variable.h"
 #include "bindings/common.h"
 #include "kernels/kernel_api.h"
 
@@ -73,10 +74,7 @@ DType parse_dtype(py::handle obj, DType fallback) {
                   "int16, int8, uint8 and bool)");
 }
 
-void check_requires_grad(const Tensor& t, bool requires_grad) {
-  GC_CHECK(!requires_grad || is_floating(t.dtype), RuntimeError,
-           "Only Tensors of floating point and complex dtype can require gradients");
-}
+void check_requires_grad(const Tensor& t, bool requires_grad) { autograd::check_requires_grad(t, requires_grad); }
 
 void check_device(py::handle device) {
   if (device.is_none()) return;

@@ -1,0 +1,78 @@
+#include "autograd/hooks.h"
+
+#include "autograd/grad_mode.h"
+#include "autograd/node.h"
+#include "autograd/ops.h"
+
+namespace gradcore::autograd {
+namespace {
+
+void erase_hook(HookList* list, uint64_t id) {
+  if (!list) return;
+  for (auto it = list->begin(); it != list->end(); ++it)
+    if (it->id == id) { list->erase(it); return; }
+}
+
+HookHandle add_hook(const TensorPtr& t, GradHook fn, bool retain, void* gc_object) {
+  uint64_t id = next_hook_id();
+  if (t->grad_fn) {
+    std::shared_ptr<Node> node = t->grad_fn;
+    if (!node->pre_hooks) node->pre_hooks = std::make_unique<HookList>();
+    node->pre_hooks->push_back(HookEntry{id, t->output_nr, std::move(fn), retain, gc_object});
+    std::weak_ptr<Node> weak = node;
+    return HookHandle{[weak, id]() {
+      if (auto n = weak.lock()) erase_hook(n->pre_hooks.get(), id);
+    }};
+  }
+  if (!t->hooks) t->hooks = std::make_shared<HookList>();
+  t->hooks->push_back(HookEntry{id, 0, std::move(fn), retain, gc_object});
+  std::weak_ptr<Tensor> weak = t;
+  return HookHandle{[weak, id]() {
+    if (auto p = weak.lock()) erase_hook(p->hooks.get(), id);
+  }};
+}
+
+// The retain_grad() hook: accumulates into self.grad (a graph of its own in grad mode,
+// i.e. backward(create_graph=True); a detached copy otherwise).
+GradHook retain_hook(const TensorPtr& t) {
+  std::weak_ptr<Tensor> weak = t;
+  return [weak](const TensorPtr& g) -> TensorPtr {
+    TensorPtr self = weak.lock();
+    if (!self) return nullptr;
+    if (grad_enabled()) self->grad = self->grad ? ops::add(self->grad, g) : g;
+    else self->grad = self->grad ? ops::add(ops::detach(self->grad), g) : ops::contiguous_copy(ops::detach(g));
+    return nullptr;
+  };
+}
+
+}  // namespace
+
+void HookHandle::remove() {
+  if (remover) remover();
+  remover = nullptr;
+}
+
+HookHandle register_hook(const TensorPtr& t, GradHook fn, void* gc_object) {
+  GC_CHECK(t->needs_grad(), RuntimeError, "cannot register a hook on a tensor that doesn't require gradient");
+  return add_hook(t, std::move(fn), false, gc_object);
+}
+
+void retain_grad(const TensorPtr& t) {
+  GC_CHECK(t->needs_grad(), RuntimeError, "can't retain_grad on a tensor that has requires_grad=False");
+  if (!t->grad_fn || t->retains_grad) return;  // leaves keep their .grad anyway
+  t->retains_grad = true;
+  add_hook(t, retain_hook(t), true, nullptr);
+}
+
+const HookList* exclusive_hooks(const TensorPtr& t, bool node) {
+  if (!t || t.use_count() != 1) return nullptr;
+  if (!node) return t->hooks && t->hooks.use_count() == 1 ? t->hooks.get() : nullptr;
+  return t->grad_fn && t->grad_fn.use_count() == 1 ? t->grad_fn->pre_hooks.get() : nullptr;
+}
+
+void clear_exclusive_hooks(const TensorPtr& t) {
+  if (exclusive_hooks(t, false)) t->hooks.reset();
+  if (exclusive_hooks(t, true)) t->grad_fn->pre_hooks.reset();
+}
+
+}  // namespace gradcore::autograd
