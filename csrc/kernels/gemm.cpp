@@ -27,27 +27,12 @@
 #include "kernels/kernel_api.h"
 #include "kernels/table.h"
 #include "kernels/work.h"
+#include "kernels/workspace.h"
 
 namespace gradcore::kernels {
 namespace {
 
 
-// Per-thread packing buffer for A, grown on demand and kept (no allocation per call).
-struct Workspace {
-  void* p = nullptr;
-  size_t n = 0;
-  ~Workspace() { cpu::free(p, n); }
-  void* get(size_t bytes) {
-    if (bytes > n) {
-      cpu::free(p, n);
-      p = nullptr;
-      n = 0;
-      p = cpu::alloc(bytes);
-      n = bytes;
-    }
-    return p;
-  }
-};
 thread_local Workspace tl_pack_a;
 thread_local Workspace tl_pack_b;
 

@@ -18,6 +18,10 @@ from gradcore.nn.modules import (  # noqa: F401
     MultiLabelSoftMarginLoss, MultiMarginLoss, NLLLoss, PairwiseDistance, ParameterDict, ParameterList,
     PoissonNLLLoss, PReLU, SmoothL1Loss, SoftMarginLoss, Softmax2d, Softmin, TripletMarginLoss,
 )
+# issue 15: convolution layers
+from gradcore.nn.conv import (  # noqa: F401
+    Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d, ConvTranspose3d, Fold, Unfold,
+)
 
 __all__ = [
     "functional", "hooks", "init", "utils", "Module", "Parameter", "StateDictError",
@@ -34,4 +38,6 @@ __all__ = [
     "HingeEmbeddingLoss", "CosineEmbeddingLoss", "TripletMarginLoss", "MultiMarginLoss",
     "MultiLabelSoftMarginLoss", "SoftMarginLoss", "MultiLabelMarginLoss",
 ]
+__all__ += ["Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d", "Unfold",
+            "Fold"]
 __all__ += [n for n in activation.__all__ if n not in __all__]

@@ -1102,3 +1102,10 @@ def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
 
 
 __all__ += ["pad", "one_hot"]
+
+# issue 15: convolutions (nn/_functional_conv.py)
+from gradcore.nn._functional_conv import (  # noqa: E402
+    conv1d, conv2d, conv3d, conv_transpose1d, conv_transpose2d, conv_transpose3d, fold, unfold,
+)
+__all__ += ["conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d", "unfold",
+            "fold"]

@@ -1,0 +1,349 @@
+// conv.cpp — convolution on the GEMM (Note [Convolution on GEMM], conv.h), the direct
+// depthwise loops, and im2col / col2im.
+#include "kernels/conv.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "cpu/parallel.h"
+#include "kernels/gemm_plan.h"
+#include "kernels/kernel_api.h"
+#include "kernels/table.h"
+#include "kernels/work.h"
+#include "kernels/workspace.h"
+
+namespace gradcore::kernels {
+namespace {
+
+thread_local Workspace tl_col;    // one thread's column tile
+thread_local Workspace tl_dcol;   // and its gradient
+thread_local Workspace tl_parts;  // the caller's per-chunk weight-gradient partials
+
+constexpr int64_t kWeightChunks = 8;
+
+inline int64_t floor_div(int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
+inline int64_t ceil_div(int64_t a, int64_t b) { return -floor_div(-a, b); }
+
+// Visits the output positions [p0, p1) of one kernel tap (kd, kh, kw) of one channel in
+// runs along W that share their output row: run(q, n, xo, lo, hi) for the n positions
+// starting at p0 + q, whose input elements are x[xo + j * stride_w] for j in [lo, hi)
+// (the others fall in the padding; lo = hi = 0 when the whole row does).
+template <class Run>
+void for_tap_runs(const ConvGeom& g, int64_t kd, int64_t kh, int64_t kw, int64_t p0, int64_t p1, Run&& run) {
+  const int64_t Ho = g.out[1], Wo = g.out[2], H = g.in[1], W = g.in[2], D = g.in[0];
+  const int64_t sw = g.stride[2];
+  const int64_t off_w = kw * g.dil[2] - g.pad[2];
+  // ow in [ow_lo, ow_hi) reads inside the row: 0 <= ow * sw + off_w < W
+  const int64_t ow_lo = std::max<int64_t>(0, ceil_div(-off_w, sw));
+  const int64_t ow_hi = std::min<int64_t>(Wo, floor_div(W - 1 - off_w, sw) + 1);
+  int64_t p = p0;
+  while (p < p1) {
+    const int64_t ow0 = p % Wo, row = p / Wo, oh = row % Ho, od = row / Ho;
+    const int64_t n = std::min(p1 - p, Wo - ow0);
+    const int64_t id = od * g.stride[0] + kd * g.dil[0] - g.pad[0];
+    const int64_t ih = oh * g.stride[1] + kh * g.dil[1] - g.pad[1];
+    int64_t lo = 0, hi = 0, xo = 0;
+    if (id >= 0 && id < D && ih >= 0 && ih < H) {
+      lo = std::clamp<int64_t>(ow_lo - ow0, 0, n);
+      hi = std::clamp<int64_t>(ow_hi - ow0, lo, n);
+      xo = (id * H + ih) * W + ow0 * sw + off_w;
+    }
+    run(p - p0, n, xo, lo, hi);
+    p += n;
+  }
+}
+
+// Calls tap(r, kd, kh, kw) for every kernel tap in row-major order.
+template <class F>
+void for_taps(const ConvGeom& g, F&& tap) {
+  int64_t r = 0;
+  for (int64_t kd = 0; kd < g.ker[0]; ++kd)
+    for (int64_t kh = 0; kh < g.ker[1]; ++kh)
+      for (int64_t kw = 0; kw < g.ker[2]; ++kw) tap(r++, kd, kh, kw);
+}
+
+// col[(c * R + r) * ldc + (p - p0)] = the input under tap r of output position p, for the
+// `channels` channels starting at x, positions [p0, p1).
+template <class T>
+void im2col_tile(const ConvGeom& g, const T* x, int64_t channels, int64_t p0, int64_t p1, T* col, int64_t ldc) {
+  const int64_t R = g.taps(), sw = g.stride[2], plane = g.in_size();
+  for (int64_t c = 0; c < channels; ++c) {
+    const T* xc = x + c * plane;
+    for_taps(g, [&](int64_t r, int64_t kd, int64_t kh, int64_t kw) {
+      T* row = col + (c * R + r) * ldc;
+      for_tap_runs(g, kd, kh, kw, p0, p1, [&](int64_t q, int64_t n, int64_t xo, int64_t lo, int64_t hi) {
+        T* dst = row + q;
+        for (int64_t j = 0; j < lo; ++j) dst[j] = T(0);
+        if (sw == 1) {
+          if (hi > lo) std::memcpy(dst + lo, xc + xo + lo, sizeof(T) * (hi - lo));
+        } else {
+          for (int64_t j = lo; j < hi; ++j) dst[j] = xc[xo + j * sw];
+        }
+        for (int64_t j = hi; j < n; ++j) dst[j] = T(0);
+      });
+    });
+  }
+}
+
+// The adjoint of im2col_tile: x[...] += col[...] over the same positions.
+template <class T>
+void col2im_tile(const ConvGeom& g, const T* col, int64_t ldc, int64_t channels, int64_t p0, int64_t p1, T* x) {
+  const int64_t R = g.taps(), sw = g.stride[2], plane = g.in_size();
+  const auto axpby = table<T>().axpby;
+  for (int64_t c = 0; c < channels; ++c) {
+    T* xc = x + c * plane;
+    for_taps(g, [&](int64_t r, int64_t kd, int64_t kh, int64_t kw) {
+      const T* row = col + (c * R + r) * ldc;
+      for_tap_runs(g, kd, kh, kw, p0, p1, [&](int64_t q, int64_t, int64_t xo, int64_t lo, int64_t hi) {
+        if (hi <= lo) return;
+        if (sw == 1) {
+          axpby(T(1), row + q + lo, T(1), xc + xo + lo, hi - lo);
+        } else {
+          for (int64_t j = lo; j < hi; ++j) xc[xo + j * sw] += row[q + j];
+        }
+      });
+    });
+  }
+}
+
+// Output positions per column tile: the tile (rows x positions) in half of one core's L2.
+int64_t tile_positions(int64_t rows, int64_t positions, size_t elem, int64_t l2) {
+  const int64_t fit = (l2 / 2) / std::max<int64_t>(1, rows * int64_t(elem));
+  if (fit >= positions) return positions;
+  return std::max<int64_t>(16, fit / 16 * 16);
+}
+
+template <class T>
+int64_t conv_tile(const ConvGeom& g) {
+  return tile_positions(g.cg() * g.taps(), g.out_size(), sizeof(T), gemm_machine_for<T>().caches.l2);
+}
+
+// Threads worth waking for `fmas` multiply-adds split over `tasks` independent tasks.
+template <class T>
+int task_threads(int64_t tasks, double fmas) {
+  if (tasks < 2 || cpu::get_num_threads() <= 1) return 1;
+  return std::min<int64_t>(tasks, gemm_threads(fmas, 0, gemm_machine_for<T>()));
+}
+
+// fn(t) for t in [0, tasks) on `threads` threads, or on the caller (whose GEMMs may then
+// split themselves).
+template <class F>
+void run_tasks(int64_t tasks, int threads, F&& fn) {
+  if (threads > 1) {
+    cpu::parallel_range(tasks, 1, [&](int64_t b, int64_t e) {
+      for (int64_t t = b; t < e; ++t) fn(t);
+    }, threads);
+  } else {
+    for (int64_t t = 0; t < tasks; ++t) fn(t);
+  }
+}
+
+template <class T>
+void add_bias(const T* b, T* y, int64_t channels, int64_t plane) {
+  for (int64_t k = 0; k < channels; ++k) {
+    T* yk = y + k * plane;
+    const T bk = b[k];
+    for (int64_t p = 0; p < plane; ++p) yk[p] += bk;
+  }
+}
+
+// ---- depthwise: one input channel per group, out channel k reads in channel k / m ----
+
+template <class T>
+void depthwise_forward(const ConvGeom& g, const T* x, const T* w, const T* b, T* y) {
+  const int64_t m = g.kg(), R = g.taps(), P = g.out_size(), Pin = g.in_size(), K = g.out_ch, sw = g.stride[2];
+  const auto axpby = table<T>().axpby;
+  run_tasks(g.batch * K, task_threads<T>(g.batch * K, double(g.batch) * K * R * P), [&](int64_t t) {
+    const int64_t n = t / K, k = t % K;
+    const T* xc = x + (n * g.in_ch + k / m) * Pin;
+    const T* wk = w + k * R;
+    T* yk = y + t * P;
+    const T init = b ? b[k] : T(0);
+    for (int64_t p = 0; p < P; ++p) yk[p] = init;
+    for_taps(g, [&](int64_t r, int64_t kd, int64_t kh, int64_t kw) {
+      const T wr = wk[r];
+      for_tap_runs(g, kd, kh, kw, 0, P, [&](int64_t q, int64_t, int64_t xo, int64_t lo, int64_t hi) {
+        if (hi <= lo) return;
+        if (sw == 1) {
+          axpby(wr, xc + xo + lo, T(1), yk + q + lo, hi - lo);
+        } else {
+          for (int64_t j = lo; j < hi; ++j) yk[q + j] += wr * xc[xo + j * sw];
+        }
+      });
+    });
+  });
+}
+
+template <class T>
+void depthwise_backward(const ConvGeom& g, const T* x, const T* w, const T* gy, T* gx, T* gw) {
+  const int64_t m = g.kg(), R = g.taps(), P = g.out_size(), Pin = g.in_size(), C = g.in_ch, sw = g.stride[2];
+  const auto axpby = table<T>().axpby;
+  const auto dot = table<T>().dot;
+  // gw partials per (image, out channel, tap), summed over the images in order below.
+  T* parts = gw ? static_cast<T*>(tl_parts.get(sizeof(T) * g.batch * g.out_ch * R)) : nullptr;
+  const double fmas = double(g.batch) * g.out_ch * R * P * ((gx ? 1 : 0) + (gw ? 1 : 0));
+  run_tasks(g.batch * C, task_threads<T>(g.batch * C, fmas), [&](int64_t t) {
+    const int64_t n = t / C, c = t % C;
+    const T* xc = x ? x + t * Pin : nullptr;
+    T* gxc = gx ? gx + t * Pin : nullptr;
+    if (gxc) std::memset(gxc, 0, sizeof(T) * Pin);
+    for (int64_t j = 0; j < m; ++j) {
+      const int64_t k = c * m + j;
+      const T* gyk = gy + (n * g.out_ch + k) * P;
+      T* pk = parts ? parts + (n * g.out_ch + k) * R : nullptr;
+      for_taps(g, [&](int64_t r, int64_t kd, int64_t kh, int64_t kw) {
+        const T wr = gxc ? w[k * R + r] : T(0);
+        T acc = T(0);
+        for_tap_runs(g, kd, kh, kw, 0, P, [&](int64_t q, int64_t, int64_t xo, int64_t lo, int64_t hi) {
+          if (hi <= lo) return;
+          if (sw == 1) {
+            if (gxc) axpby(wr, gyk + q + lo, T(1), gxc + xo + lo, hi - lo);
+            if (pk) acc += dot(gyk + q + lo, xc + xo + lo, hi - lo);
+          } else {
+            for (int64_t i = lo; i < hi; ++i) {
+              if (gxc) gxc[xo + i * sw] += wr * gyk[q + i];
+              if (pk) acc += gyk[q + i] * xc[xo + i * sw];
+            }
+          }
+        });
+        if (pk) pk[r] = acc;
+      });
+    }
+  });
+  if (gw) {
+    const int64_t per_image = g.out_ch * R;
+    for (int64_t i = 0; i < per_image; ++i) {
+      T s = T(0);
+      for (int64_t n = 0; n < g.batch; ++n) s += parts[n * per_image + i];
+      gw[i] = s;
+    }
+  }
+}
+
+}  // namespace
+
+template <class T>
+void conv_forward(const ConvGeom& g, const T* x, const T* w, const T* b, T* y) {
+  if (g.batch == 0 || g.out_ch == 0 || g.out_size() == 0) return;
+  if (g.depthwise()) return depthwise_forward(g, x, w, b, y);
+  const int64_t G = g.groups, Cg = g.cg(), Kg = g.kg(), CR = Cg * g.taps(), P = g.out_size(), Pin = g.in_size();
+  const bool pw = g.pointwise();
+  const int64_t pt = pw ? P : conv_tile<T>(g);
+  auto image = [&](int64_t n) {
+    T* col = pw ? nullptr : static_cast<T*>(tl_col.get(sizeof(T) * CR * pt));
+    for (int64_t grp = 0; grp < G; ++grp) {
+      const T* xg = x + (n * g.in_ch + grp * Cg) * Pin;
+      const T* wg = w + grp * Kg * CR;
+      T* yg = y + (n * g.out_ch + grp * Kg) * P;
+      if (pw) {
+        gemm<T>(false, false, Kg, P, Cg, T(1), wg, CR, xg, Pin, T(0), yg, P);
+        continue;
+      }
+      for (int64_t p0 = 0; p0 < P; p0 += pt) {
+        const int64_t p1 = std::min(P, p0 + pt);
+        im2col_tile(g, xg, Cg, p0, p1, col, p1 - p0);
+        gemm<T>(false, false, Kg, p1 - p0, CR, T(1), wg, CR, col, p1 - p0, T(0), yg + p0, P);
+      }
+    }
+    if (b) add_bias(b, y + n * g.out_ch * P, g.out_ch, P);
+  };
+  run_tasks(g.batch, task_threads<T>(g.batch, double(g.batch) * g.out_ch * CR * P), image);
+}
+
+template <class T>
+void conv_backward(const ConvGeom& g, const T* x, const T* w, const T* gy, T* gx, T* gw, T* gb) {
+  const int64_t N = g.batch, K = g.out_ch, P = g.out_size(), Pin = g.in_size();
+  const int64_t wsize = K * g.cg() * g.taps();
+  if (gb) {
+    const auto sum = table<T>().sum;
+    for (int64_t k = 0; k < K; ++k) {
+      double s = 0;
+      for (int64_t n = 0; n < N; ++n) s += double(sum(gy + (n * K + k) * P, P));
+      gb[k] = T(s);
+    }
+  }
+  if (!gx && !gw) return;
+  if (N == 0 || P == 0 || K == 0) {
+    if (gx) std::memset(gx, 0, sizeof(T) * N * g.in_ch * Pin);
+    if (gw) std::memset(gw, 0, sizeof(T) * wsize);
+    return;
+  }
+  if (g.depthwise()) return depthwise_backward(g, x, w, gy, gx, gw);
+  const int64_t G = g.groups, Cg = g.cg(), Kg = g.kg(), CR = Cg * g.taps();
+  const bool pw = g.pointwise();
+  const int64_t pt = pw ? P : conv_tile<T>(g);
+  // The batch in fixed chunks (from N alone); chunk c's weight gradient goes to parts[c].
+  const int64_t chunks = gw ? std::min(N, kWeightChunks) : N;
+  T* parts = gw && chunks > 1 ? static_cast<T*>(tl_parts.get(sizeof(T) * chunks * wsize)) : nullptr;
+  auto chunk = [&](int64_t c) {
+    const int64_t n0 = c * N / chunks, n1 = (c + 1) * N / chunks;
+    T* gwc = gw ? (parts ? parts + c * wsize : gw) : nullptr;
+    T* col = !pw && gw ? static_cast<T*>(tl_col.get(sizeof(T) * CR * pt)) : nullptr;
+    T* dcol = !pw && gx ? static_cast<T*>(tl_dcol.get(sizeof(T) * CR * pt)) : nullptr;
+    for (int64_t n = n0; n < n1; ++n) {
+      if (gx && !pw) std::memset(gx + n * g.in_ch * Pin, 0, sizeof(T) * g.in_ch * Pin);
+      for (int64_t grp = 0; grp < G; ++grp) {
+        const T* xg = x + (n * g.in_ch + grp * Cg) * Pin;
+        const T* wg = w + grp * Kg * CR;
+        const T* gyg = gy + (n * K + grp * Kg) * P;
+        T* gxg = gx ? gx + (n * g.in_ch + grp * Cg) * Pin : nullptr;
+        T* gwg = gwc ? gwc + grp * Kg * CR : nullptr;
+        if (pw) {
+          if (gwg) gemm<T>(false, true, Kg, Cg, P, T(1), gyg, P, xg, Pin, n == n0 ? T(0) : T(1), gwg, CR);
+          if (gxg) gemm<T>(true, false, Cg, P, Kg, T(1), wg, CR, gyg, P, T(0), gxg, Pin);
+          continue;
+        }
+        for (int64_t p0 = 0; p0 < P; p0 += pt) {
+          const int64_t p1 = std::min(P, p0 + pt), np = p1 - p0;
+          if (gwg) {
+            im2col_tile(g, xg, Cg, p0, p1, col, np);
+            gemm<T>(false, true, Kg, CR, np, T(1), gyg + p0, P, col, np, n == n0 && p0 == 0 ? T(0) : T(1), gwg, CR);
+          }
+          if (gxg) {
+            gemm<T>(true, false, CR, np, Kg, T(1), wg, CR, gyg + p0, P, T(0), dcol, np);
+            col2im_tile(g, dcol, np, Cg, p0, p1, gxg);
+          }
+        }
+      }
+    }
+  };
+  const double fmas = double(N) * K * CR * P * ((gx ? 1 : 0) + (gw ? 1 : 0));
+  run_tasks(chunks, task_threads<T>(chunks, fmas), chunk);
+  if (parts) {
+    for (int64_t i = 0; i < wsize; ++i) {
+      T s = parts[i];
+      for (int64_t c = 1; c < chunks; ++c) s += parts[c * wsize + i];
+      gw[i] = s;
+    }
+  }
+}
+
+template <class T>
+void im2col(const ConvGeom& g, const T* x, T* cols) {
+  const int64_t C = g.in_ch, R = g.taps(), P = g.out_size(), Pin = g.in_size();
+  const int threads = stream_threads<T>(g.batch * C * R * P, 2.0 * sizeof(T));
+  run_tasks(g.batch, std::min<int64_t>(threads, g.batch), [&](int64_t n) {
+    im2col_tile(g, x + n * C * Pin, C, 0, P, cols + n * C * R * P, P);
+  });
+}
+
+template <class T>
+void col2im(const ConvGeom& g, const T* cols, T* x) {
+  const int64_t C = g.in_ch, R = g.taps(), P = g.out_size(), Pin = g.in_size();
+  const int threads = stream_threads<T>(g.batch * C * R * P, 3.0 * sizeof(T));
+  run_tasks(g.batch, std::min<int64_t>(threads, g.batch), [&](int64_t n) {
+    std::memset(x + n * C * Pin, 0, sizeof(T) * C * Pin);
+    col2im_tile(g, cols + n * C * R * P, P, C, 0, P, x + n * C * Pin);
+  });
+}
+
+#define GC_INSTANTIATE(T)                                                                               \
+  template void conv_forward<T>(const ConvGeom&, const T*, const T*, const T*, T*);                    \
+  template void conv_backward<T>(const ConvGeom&, const T*, const T*, const T*, T*, T*, T*);           \
+  template void im2col<T>(const ConvGeom&, const T*, T*);                                              \
+  template void col2im<T>(const ConvGeom&, const T*, T*);
+GC_INSTANTIATE(float)
+GC_INSTANTIATE(double)
+#undef GC_INSTANTIATE
+
+}  // namespace gradcore::kernels
