@@ -1102,3 +1102,10 @@ def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
 
 
 __all__ += ["pad", "one_hot"]
+
+
+# ---- issue 15: pooling, unpooling, interpolation, pixel shuffle (nn/_functional_pool.py) ----
+from gradcore.nn import _functional_pool  # noqa: E402
+from gradcore.nn._functional_pool import *  # noqa: E402,F401,F403
+
+__all__ += _functional_pool.__all__
