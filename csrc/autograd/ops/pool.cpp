@@ -40,6 +40,14 @@ std::string sizes_str(const Shape& s) {  // PyTorch's "[2, 0, 4]"
   return o.str();
 }
 
+std::string braces_str(const std::vector<int64_t>& s) {  // PyTorch's "{-1, -1}"
+  std::ostringstream o;
+  o << "{";
+  for (size_t i = 0; i < s.size(); ++i) o << (i ? ", " : "") << s[i];
+  o << "}";
+  return o.str();
+}
+
 // Calls f(T{}) for the dtypes the forward kernels take.
 template <class F>
 auto dispatch_any(DType d, F&& f) {
@@ -228,6 +236,16 @@ kernels::PoolShape strided_geometry(const Tensor& xb, bool unbatched, int nsp, c
       GC_CHECK(g.in[0] >= g.k[0] && g.in[1] >= g.k[1] && g.in[2] >= g.k[2], RuntimeError, "input image (T: ", g.in[0],
                " H: ", g.in[1], " W: ", g.in[2], ") smaller than kernel size (kT: ", g.k[0], " kH: ", g.k[1],
                " kW: ", g.k[2], ")");
+  }
+  if (is_max) {  // PyTorch's second padding check: at most half of the (undilated) kernel
+    bool pad_ok = true;
+    for (int j = 0; j < 3; ++j) pad_ok = pad_ok && g.p[j] <= g.k[j] / 2;
+    if (nsp == 2)
+      GC_CHECK(pad_ok, RuntimeError, "pad should be smaller than or equal to half of kernel size, but got padW = ", g.p[2],
+               ", padH = ", g.p[1], ", kW = ", g.k[2], ", kH = ", g.k[1]);
+    else
+      GC_CHECK(pad_ok, RuntimeError, "pad should be smaller than or equal to half of kernel size, but got kT: ", g.k[0],
+               " kW: ", g.k[2], " kH: ", g.k[1], " padT: ", g.p[0], " padW: ", g.p[2], " padH: ", g.p[1]);
   }
   bool out_ok = true;
   for (int i = 0; i < nsp; ++i) out_ok = out_ok && g.out[3 - nsp + i] >= 1;
@@ -475,7 +493,7 @@ TensorPtr adaptive_avg_pool(const TensorPtr& x, int nsp, const std::vector<int64
   for (int64_t o : output_size)
     GC_CHECK(o >= 0, RuntimeError, nsp == 3 ? "adaptive_avg_pool3d" : "adaptive_avg_pool2d",
              ": elements of output_size must be greater than or equal to 0 but received ",
-             sizes_str(Shape(output_size.begin(), output_size.end())));
+             braces_str(output_size));
   GC_CHECK(is_floating(x->dtype), NotImplementedError, "\"", nsp == 3 ? "adaptive_avg_pool3d_cpu" : "adaptive_avg_pool2d",
            "\" not implemented for '", dtype_torch_name(x->dtype), "'");
   if (reduced_float(x->dtype)) return to_dtype(adaptive_avg_pool(to_dtype(x, DType::Float32), nsp, output_size), x->dtype);
