@@ -55,6 +55,7 @@ inline void max_window(int64_t o, const PoolShape& g, int i, int64_t& st, int64_
 
 template <class T>
 void max_pool_forward(const T* x, T* y, int64_t* idx, const PoolShape& g) {
+  if (g.planes <= 0 || g.out_plane() == 0) return;  // nothing to write (and no empty loops over huge dims)
   const int64_t ip = g.in_plane(), op = g.out_plane(), H = g.in[1], W = g.in[2];
   const int64_t win = g.k[0] * g.k[1] * g.k[2];
   for_planes(g.planes, g.planes * op * win, sizeof(T), [&](int64_t plane) {
@@ -94,6 +95,7 @@ void max_pool_forward(const T* x, T* y, int64_t* idx, const PoolShape& g) {
 
 template <class T>
 void adaptive_max_pool_forward(const T* x, T* y, int64_t* idx, const PoolShape& g) {
+  if (g.planes <= 0 || g.out_plane() == 0) return;  // nothing to write (and no empty loops over huge dims)
   const int64_t ip = g.in_plane(), op = g.out_plane(), H = g.in[1], W = g.in[2];
   for_planes(g.planes, g.planes * std::max(ip, op), sizeof(T), [&](int64_t plane) {
     const T* xp = x + plane * ip;
@@ -180,6 +182,7 @@ void avg_windows(const PoolShape& g, bool count_include_pad, int64_t divisor_ove
 
 template <class T>
 void avg_pool_forward(const T* x, T* y, const PoolShape& g, bool count_include_pad, int64_t divisor_override) {
+  if (g.planes <= 0 || g.out_plane() == 0) return;  // nothing to write (and no empty loops over huge dims)
   using Acc = std::conditional_t<std::is_floating_point_v<T>, T, int64_t>;
   const int64_t ip = g.in_plane(), op = g.out_plane(), H = g.in[1], W = g.in[2];
   const int64_t win = g.k[0] * g.k[1] * g.k[2];
@@ -204,6 +207,10 @@ void avg_pool_forward(const T* x, T* y, const PoolShape& g, bool count_include_p
 
 template <class T>
 void avg_pool_backward(const T* gy, T* gx, const PoolShape& g, bool count_include_pad, int64_t divisor_override) {
+  if (g.out_plane() == 0) {  // no outputs: a zero gradient
+    std::fill(gx, gx + g.planes * g.in_plane(), T(0));
+    return;
+  }
   const int64_t ip = g.in_plane(), op = g.out_plane(), H = g.in[1], W = g.in[2];
   const int64_t win = g.k[0] * g.k[1] * g.k[2];
   for_planes(g.planes, g.planes * (op * win + ip), 2 * sizeof(T), [&](int64_t plane) {
@@ -243,6 +250,7 @@ void adaptive_windows(const PoolShape& g, F&& f) {
 
 template <class T>
 void adaptive_avg_pool_forward(const T* x, T* y, const PoolShape& g) {
+  if (g.planes <= 0 || g.out_plane() == 0) return;  // nothing to write (and no empty loops over huge dims)
   const int64_t ip = g.in_plane(), op = g.out_plane(), H = g.in[1], W = g.in[2];
   for_planes(g.planes, g.planes * std::max(ip, op), sizeof(T), [&](int64_t plane) {
     const T* xp = x + plane * ip;
@@ -262,6 +270,10 @@ void adaptive_avg_pool_forward(const T* x, T* y, const PoolShape& g) {
 
 template <class T>
 void adaptive_avg_pool_backward(const T* gy, T* gx, const PoolShape& g) {
+  if (g.out_plane() == 0) {  // no outputs: a zero gradient
+    std::fill(gx, gx + g.planes * g.in_plane(), T(0));
+    return;
+  }
   const int64_t ip = g.in_plane(), op = g.out_plane(), H = g.in[1], W = g.in[2];
   for_planes(g.planes, g.planes * 2 * std::max(ip, op), 2 * sizeof(T), [&](int64_t plane) {
     T* gp = gx + plane * ip;
@@ -337,6 +349,7 @@ Taps interp_taps(int64_t in, int64_t out, double scale, int mode, bool align_cor
 
 template <class T>
 void interpolate_forward(const T* x, T* y, const InterpShape& g) {
+  if (g.planes <= 0 || g.out[0] * g.out[1] * g.out[2] == 0) return;
   using C = std::conditional_t<std::is_floating_point_v<T>, T, float>;  // integers: nearest only
   Taps t[3];
   for (int i = 0; i < 3; ++i) t[i] = interp_taps<C>(g.in[i], g.out[i], g.scales[i], g.mode, g.align_corners);
@@ -380,6 +393,10 @@ void interpolate_forward(const T* x, T* y, const InterpShape& g) {
 
 template <class T>
 void interpolate_backward(const T* gy, T* gx, const InterpShape& g) {
+  if (g.out[0] * g.out[1] * g.out[2] == 0) {
+    std::fill(gx, gx + g.planes * g.in[0] * g.in[1] * g.in[2], T(0));
+    return;
+  }
   Taps t[3];
   for (int i = 0; i < 3; ++i) t[i] = interp_taps<T>(g.in[i], g.out[i], g.scales[i], g.mode, g.align_corners);
   const int64_t H = g.in[1], W = g.in[2];

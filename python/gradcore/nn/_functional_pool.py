@@ -67,6 +67,9 @@ def _pool_args(fname: str, n: int, kernel_size: Any, stride: Any, padding: Any, 
     s = list(k) if no_stride else _ints(stride, n, fname, "stride", msg("stride", omitted=True))
     p = _ints(padding, n, fname, "padding", msg("padding"))
     d = _ints(dilation, n, fname, "dilation", msg("dilation"))
+    for v in (*k, *s, *p, *d):  # PyTorch computes these in 32-bit ints
+        if not -2 ** 31 <= v < 2 ** 31:
+            raise RuntimeError("integer out of range")
     return k, s, p, d
 
 
@@ -261,6 +264,9 @@ def _unpool_output_size(input: Tensor, kernel_size: List[int], stride: List[int]
     default = [(int(shape[len(shape) - n + d]) - 1) * stride[d] + kernel_size[d] - 2 * padding[d] for d in range(n)]
     if output_size is None:
         return default
+    if not isinstance(output_size, (list, tuple)):
+        raise TypeError(f"max_unpool{n}d(): output_size must be a list or tuple of ints, not "
+                        f"{type(output_size).__name__}")
     sizes = [operator.index(v) for v in output_size]
     if len(sizes) == n + 2:
         sizes = sizes[2:]
