@@ -487,3 +487,13 @@ def test_bad_input_no_crash() -> None:
                  lambda: F.max_pool2d("x", 2), lambda: F.pixel_shuffle(x, -1)]:
         with pytest.raises(Exception):
             call()
+
+
+def test_strided_views_as_input(rng: np.random.Generator) -> None:
+    """A transposed view is read through its strides (copied dense once), gradients flow back."""
+    x = rng.standard_normal((2, 3, 6, 5))
+    for fg, ft in [(lambda a: F.max_pool2d(a, 2, 1), lambda a: TF.max_pool2d(a, 2, 1)),
+                   (lambda a: F.avg_pool2d(a, 3, 2, 1), lambda a: TF.avg_pool2d(a, 3, 2, 1)),
+                   (lambda a: F.interpolate(a, scale_factor=1.3, mode="bilinear"),
+                    lambda a: TF.interpolate(a, scale_factor=1.3, mode="bilinear"))]:
+        _check_values_and_grad(lambda a: fg(a.transpose(2, 3)), lambda a: ft(a.transpose(2, 3)), x, rng)
