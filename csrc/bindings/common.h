@@ -165,6 +165,9 @@ void bind_stats(py::module_& m, TensorClass& cls);  // stats.cpp
 void bind_shape(py::module_& m, TensorClass& cls);  // shape.cpp: issue 12 shape ops
 void bind_random(py::module_& m, TensorClass& cls);  // random.cpp: generators, random ops, creation (issue 12)
 
+// ---- pool.cpp (issue 15): pooling, unpooling, interpolation ----
+void bind_pool(py::module_& m);
+
 // ---- interop.cpp (issue 13): DLPack, __array_interface__ ----
 void bind_interop(py::module_& m, TensorClass& cls);
 void bind_conv(py::module_& m);  // conv.cpp: convolution, im2col / col2im (issue 15)

@@ -87,4 +87,5 @@ PYBIND11_MODULE(_core, m) {
   bindings::bind_random(m, cls);  // random.cpp: generators, random ops, creation (issue 12)
   bindings::bind_interop(m, cls);  // interop.cpp: DLPack, __array_interface__ (issue 13)
   bindings::bind_conv(m);  // conv.cpp: convolution, im2col / col2im (issue 15)
+  bindings::bind_pool(m);  // pool.cpp: pooling, unpooling, interpolation (issue 15)
 }

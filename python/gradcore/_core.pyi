@@ -1952,11 +1952,23 @@ def _activations() -> list[typing.Any]:
     """
     The activation registry (GC_ACTIVATIONS): what F.linear fuses.
     """
+def _adaptive_avg_pool(input: Tensor, nsp: typing.SupportsInt | typing.SupportsIndex, output_size: collections.abc.Sequence[builtins.int]) -> Tensor:
+    """
+    adaptive_avg_pool{nsp}d (output_size: one int >= 0 per spatial dim).
+    """
+def _adaptive_max_pool(input: Tensor, nsp: typing.SupportsInt | typing.SupportsIndex, output_size: collections.abc.Sequence[builtins.int]) -> tuple[Tensor, Tensor]:
+    """
+    adaptive_max_pool{nsp}d: (values, int64 indices).
+    """
 def _allocator_stats() -> dict[typing.Any, typing.Any]:
     ...
 def _apply_inplace(self: Tensor, name: str, fn: collections.abc.Callable[..., typing.Any]) -> Tensor:
     """
     self = fn(self) in place, recorded as PyTorch's in-place ops are (F.elu(x, inplace=True), ...).
+    """
+def _avg_pool(input: Tensor, nsp: typing.SupportsInt | typing.SupportsIndex, kernel_size: collections.abc.Sequence[builtins.int], stride: collections.abc.Sequence[builtins.int], padding: collections.abc.Sequence[builtins.int], ceil_mode: builtins.bool, count_include_pad: builtins.bool, divisor_override: builtins.int | None = None) -> Tensor:
+    """
+    avg_pool{nsp}d.
     """
 def _check_env() -> None:
     """
@@ -2000,6 +2012,10 @@ def _gemm_plan(m: builtins.int, n: builtins.int, k: builtins.int, trans_a: built
     """
     The plan (path, blocks, threads) gemm() would run for op(A) (m x k) @ op(B) (k x n) under the current ISA; keyword arguments replace parts of the machine. Runs no kernel.
     """
+def _interpolate(input: Tensor, nsp: typing.SupportsInt | typing.SupportsIndex, size: collections.abc.Sequence[builtins.int], scales: collections.abc.Sequence[typing.SupportsFloat | typing.SupportsIndex], mode: str, align_corners: builtins.bool) -> Tensor:
+    """
+    F.interpolate's kernels: mode 'nearest', 'nearest-exact' or 'linear'; size (or empty: floor(in * scale)).
+    """
 def _linalg_vector_norm(input: Tensor, ord: typing.SupportsFloat | typing.SupportsIndex, dim: typing.Any, keepdim: builtins.bool) -> Tensor:
     """
     The kernel of gradcore.linalg.vector_norm (floating input, dim None or () for all dims).
@@ -2007,6 +2023,14 @@ def _linalg_vector_norm(input: Tensor, ord: typing.SupportsFloat | typing.Suppor
 def _make_dual(primal: Tensor, tangent: Tensor) -> Tensor:
     """
     Internal: forward_ad.make_dual.
+    """
+def _max_pool(input: Tensor, nsp: typing.SupportsInt | typing.SupportsIndex, kernel_size: collections.abc.Sequence[builtins.int], stride: collections.abc.Sequence[builtins.int], padding: collections.abc.Sequence[builtins.int], dilation: collections.abc.Sequence[builtins.int], ceil_mode: builtins.bool) -> tuple[Tensor, Tensor]:
+    """
+    max_pool{nsp}d: (values, int64 indices into the flattened spatial plane).
+    """
+def _max_unpool(input: Tensor, indices: Tensor, nsp: typing.SupportsInt | typing.SupportsIndex, output_size: collections.abc.Sequence[builtins.int]) -> Tensor:
+    """
+    max_unpool{nsp}d to the spatial output_size.
     """
 def _record_function(name: str, ctx: typing.Any, backward: typing.Any, inputs: list[typing.Any], outputs: list[typing.Any], saved: list[typing.Any]) -> None:
     """

@@ -74,14 +74,14 @@ ConvGeom conv_geom(const Tensor& x, const Tensor& w, const Tensor* b, const Conv
   const int wd = static_cast<int>(w.ndim());
   GC_CHECK(wd >= 3 && wd <= 5, RuntimeError, "convolution: expected a 3-, 4- or 5-dimensional weight, got weight of size ",
            list_str(w.shape));
-  GC_CHECK(x.ndim() == w.ndim(), RuntimeError, "Expected ", wd, "-dimensional input for ", wd,
-           "-dimensional weight ", list_str(w.shape), ", but got ", x.ndim(), "-dimensional input of size ",
-           list_str(x.shape), " instead");
   const int nd = wd - 2;
   check_spatial_arg(s.stride, nd, "stride");
   check_spatial_arg(s.padding, nd, "padding");
   check_spatial_arg(s.dilation, nd, "dilation");
   if (s.transposed) check_spatial_arg(s.output_padding, nd, "output_padding");
+  GC_CHECK(x.ndim() == w.ndim(), RuntimeError, "Expected ", wd, "-dimensional input for ", wd,
+           "-dimensional weight ", list_str(w.shape), ", but got ", x.ndim(), "-dimensional input of size ",
+           list_str(x.shape), " instead");
   for (int64_t v : s.stride) GC_CHECK(v > 0, RuntimeError, "non-positive stride is not supported");
   for (int64_t v : s.padding) GC_CHECK(v >= 0, RuntimeError, "negative padding is not supported");
   for (int64_t v : s.output_padding) GC_CHECK(v >= 0, RuntimeError, "negative output_padding is not supported");

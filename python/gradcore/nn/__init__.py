@@ -41,3 +41,8 @@ __all__ = [
 __all__ += ["Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d", "Unfold",
             "Fold"]
 __all__ += [n for n in activation.__all__ if n not in __all__]
+# issue 15: pooling, unpooling, upsampling, pixel shuffle
+from gradcore.nn import pooling  # noqa: E402
+from gradcore.nn.pooling import *  # noqa: E402,F401,F403
+
+__all__ += ["pooling"] + pooling.__all__

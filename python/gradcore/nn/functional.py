@@ -1109,3 +1109,9 @@ from gradcore.nn._functional_conv import (  # noqa: E402
 )
 __all__ += ["conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d", "unfold",
             "fold"]
+
+# ---- issue 15: pooling, unpooling, interpolation, pixel shuffle (nn/_functional_pool.py) ----
+from gradcore.nn import _functional_pool  # noqa: E402
+from gradcore.nn._functional_pool import *  # noqa: E402,F401,F403
+
+__all__ += _functional_pool.__all__
