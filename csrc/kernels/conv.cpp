@@ -18,6 +18,7 @@ namespace {
 thread_local Workspace tl_col;    // one thread's column tile
 thread_local Workspace tl_dcol;   // and its gradient
 thread_local Workspace tl_parts;  // the caller's per-chunk weight-gradient partials
+thread_local Workspace tl_gy;     // output-gradient rows of several images side by side
 
 constexpr int64_t kWeightChunks = 8;
 
@@ -36,9 +37,10 @@ void for_tap_runs(const ConvGeom& g, int64_t kd, int64_t kh, int64_t kw, int64_t
   // ow in [ow_lo, ow_hi) reads inside the row: 0 <= ow * sw + off_w < W
   const int64_t ow_lo = std::max<int64_t>(0, ceil_div(-off_w, sw));
   const int64_t ow_hi = std::min<int64_t>(Wo, floor_div(W - 1 - off_w, sw) + 1);
+  // The output row of p0, then row by row (no division per run).
+  int64_t ow0 = p0 % Wo, row = p0 / Wo, oh = row % Ho, od = row / Ho;
   int64_t p = p0;
   while (p < p1) {
-    const int64_t ow0 = p % Wo, row = p / Wo, oh = row % Ho, od = row / Ho;
     const int64_t n = std::min(p1 - p, Wo - ow0);
     const int64_t id = od * g.stride[0] + kd * g.dil[0] - g.pad[0];
     const int64_t ih = oh * g.stride[1] + kh * g.dil[1] - g.pad[1];
@@ -50,6 +52,11 @@ void for_tap_runs(const ConvGeom& g, int64_t kd, int64_t kh, int64_t kw, int64_t
     }
     run(p - p0, n, xo, lo, hi);
     p += n;
+    ow0 = 0;
+    if (++oh == Ho) {
+      oh = 0;
+      ++od;
+    }
   }
 }
 
@@ -148,67 +155,108 @@ void add_bias(const T* b, T* y, int64_t channels, int64_t plane) {
 }
 
 // ---- depthwise: one input channel per group, out channel k reads in channel k / m ----
+// Direct loops over output rows (the table's conv_rows*, vectorised along the row) on a
+// zero-padded copy of the input plane, so no tap needs a bounds check.
+
+struct PaddedPlane {
+  int64_t D, H, W;  // the padded sizes
+  bool copy;        // false: no padding, the plane itself
+  explicit PaddedPlane(const ConvGeom& g)
+      : D(g.in[0] + 2 * g.pad[0]), H(g.in[1] + 2 * g.pad[1]), W(g.in[2] + 2 * g.pad[2]),
+        copy(g.pad[0] || g.pad[1] || g.pad[2]) {}
+  int64_t size() const { return D * H * W; }
+};
+
+// xp = x's plane inside zeros (to_padded), or x = xp's interior.
+template <class T>
+void copy_padded(const ConvGeom& g, const PaddedPlane& pp, const T* src, T* dst, bool to_padded) {
+  if (to_padded) std::memset(dst, 0, sizeof(T) * pp.size());
+  for (int64_t d = 0; d < g.in[0]; ++d)
+    for (int64_t h = 0; h < g.in[1]; ++h) {
+      const int64_t plain = (d * g.in[1] + h) * g.in[2];
+      const int64_t padded = ((d + g.pad[0]) * pp.H + h + g.pad[1]) * pp.W + g.pad[2];
+      if (to_padded) std::memcpy(dst + padded, src + plain, sizeof(T) * g.in[2]);
+      else std::memcpy(dst + plain, src + padded, sizeof(T) * g.in[2]);
+    }
+}
+
+// fn(y_row, offset of the row's first tap (0, 0, 0) in the padded plane) for every output row.
+template <class F>
+void for_output_rows(const ConvGeom& g, const PaddedPlane& pp, F&& fn) {
+  for (int64_t od = 0; od < g.out[0]; ++od)
+    for (int64_t oh = 0; oh < g.out[1]; ++oh)
+      fn((od * g.out[1] + oh) * g.out[2], (od * g.stride[0] * pp.H + oh * g.stride[1]) * pp.W);
+}
 
 template <class T>
 void depthwise_forward(const ConvGeom& g, const T* x, const T* w, const T* b, T* y) {
-  const int64_t m = g.kg(), R = g.taps(), P = g.out_size(), Pin = g.in_size(), K = g.out_ch, sw = g.stride[2];
-  const auto axpby = table<T>().axpby;
+  const int64_t m = g.kg(), R = g.taps(), P = g.out_size(), Pin = g.in_size(), K = g.out_ch;
+  const int64_t kh = g.ker[1], kw = g.ker[2], plane_taps = kh * kw;
+  const PaddedPlane pp(g);
+  const auto conv_rows = table<T>().conv_rows;
   run_tasks(g.batch * K, task_threads<T>(g.batch * K, double(g.batch) * K * R * P), [&](int64_t t) {
     const int64_t n = t / K, k = t % K;
     const T* xc = x + (n * g.in_ch + k / m) * Pin;
+    const T* xp = xc;
+    if (pp.copy) {
+      T* buf = static_cast<T*>(tl_col.get(sizeof(T) * pp.size()));
+      copy_padded(g, pp, xc, buf, true);
+      xp = buf;
+    }
     const T* wk = w + k * R;
     T* yk = y + t * P;
     const T init = b ? b[k] : T(0);
     for (int64_t p = 0; p < P; ++p) yk[p] = init;
-    for_taps(g, [&](int64_t r, int64_t kd, int64_t kh, int64_t kw) {
-      const T wr = wk[r];
-      for_tap_runs(g, kd, kh, kw, 0, P, [&](int64_t q, int64_t, int64_t xo, int64_t lo, int64_t hi) {
-        if (hi <= lo) return;
-        if (sw == 1) {
-          axpby(wr, xc + xo + lo, T(1), yk + q + lo, hi - lo);
-        } else {
-          for (int64_t j = lo; j < hi; ++j) yk[q + j] += wr * xc[xo + j * sw];
-        }
-      });
+    for_output_rows(g, pp, [&](int64_t row, int64_t off) {
+      for (int64_t a = 0; a < g.ker[0]; ++a)
+        conv_rows(xp + off + a * g.dil[0] * pp.H * pp.W, pp.W, g.dil[1], g.dil[2], g.stride[2], wk + a * plane_taps,
+                  kh, kw, yk + row, g.out[2]);
     });
   });
 }
 
 template <class T>
 void depthwise_backward(const ConvGeom& g, const T* x, const T* w, const T* gy, T* gx, T* gw) {
-  const int64_t m = g.kg(), R = g.taps(), P = g.out_size(), Pin = g.in_size(), C = g.in_ch, sw = g.stride[2];
-  const auto axpby = table<T>().axpby;
-  const auto dot = table<T>().dot;
+  const int64_t m = g.kg(), R = g.taps(), P = g.out_size(), Pin = g.in_size(), C = g.in_ch;
+  const int64_t kh = g.ker[1], kw = g.ker[2], plane_taps = kh * kw, dstep = g.dil[0];
+  const PaddedPlane pp(g);
+  const auto& tab = table<T>();
   // gw partials per (image, out channel, tap), summed over the images in order below.
   T* parts = gw ? static_cast<T*>(tl_parts.get(sizeof(T) * g.batch * g.out_ch * R)) : nullptr;
   const double fmas = double(g.batch) * g.out_ch * R * P * ((gx ? 1 : 0) + (gw ? 1 : 0));
   run_tasks(g.batch * C, task_threads<T>(g.batch * C, fmas), [&](int64_t t) {
     const int64_t n = t / C, c = t % C;
-    const T* xc = x ? x + t * Pin : nullptr;
+    const T* xp = gw ? x + t * Pin : nullptr;
     T* gxc = gx ? gx + t * Pin : nullptr;
-    if (gxc) std::memset(gxc, 0, sizeof(T) * Pin);
+    T* gxp = gxc;
+    if (pp.copy) {
+      T* buf = static_cast<T*>(tl_col.get(sizeof(T) * pp.size() * 2));
+      if (gw) {
+        copy_padded(g, pp, x + t * Pin, buf, true);
+        xp = buf;
+      }
+      if (gx) gxp = buf + pp.size();
+    }
+    if (gxp) std::memset(gxp, 0, sizeof(T) * (pp.copy ? pp.size() : Pin));
     for (int64_t j = 0; j < m; ++j) {
       const int64_t k = c * m + j;
       const T* gyk = gy + (n * g.out_ch + k) * P;
+      const T* wk = w ? w + k * R : nullptr;
       T* pk = parts ? parts + (n * g.out_ch + k) * R : nullptr;
-      for_taps(g, [&](int64_t r, int64_t kd, int64_t kh, int64_t kw) {
-        const T wr = gxc ? w[k * R + r] : T(0);
-        T acc = T(0);
-        for_tap_runs(g, kd, kh, kw, 0, P, [&](int64_t q, int64_t, int64_t xo, int64_t lo, int64_t hi) {
-          if (hi <= lo) return;
-          if (sw == 1) {
-            if (gxc) axpby(wr, gyk + q + lo, T(1), gxc + xo + lo, hi - lo);
-            if (pk) acc += dot(gyk + q + lo, xc + xo + lo, hi - lo);
-          } else {
-            for (int64_t i = lo; i < hi; ++i) {
-              if (gxc) gxc[xo + i * sw] += wr * gyk[q + i];
-              if (pk) acc += gyk[q + i] * xc[xo + i * sw];
-            }
-          }
-        });
-        if (pk) pk[r] = acc;
+      if (pk) std::memset(pk, 0, sizeof(T) * R);
+      for_output_rows(g, pp, [&](int64_t row, int64_t off) {
+        for (int64_t a = 0; a < g.ker[0]; ++a) {
+          const int64_t o = off + a * dstep * pp.H * pp.W;
+          if (gxp)
+            tab.conv_rows_adjoint(gyk + row, pp.W, g.dil[1], g.dil[2], g.stride[2], wk + a * plane_taps, kh, kw,
+                                  gxp + o, g.out[2]);
+          if (pk)
+            tab.conv_rows_dot(gyk + row, pp.W, g.dil[1], g.dil[2], g.stride[2], xp + o, kh, kw,
+                              pk + a * plane_taps, g.out[2]);
+        }
       });
     }
+    if (gxc && pp.copy) copy_padded(g, pp, gxp, gxc, false);
   });
   if (gw) {
     const int64_t per_image = g.out_ch * R;
@@ -220,6 +268,27 @@ void depthwise_backward(const ConvGeom& g, const T* x, const T* w, const T* gy, 
   }
 }
 
+// Images per column tile: an image with fewer output positions than half a tile shares
+// its GEMM with the next ones (LeNet's 10x10 maps: one product per image would be mostly
+// call overhead). From the shape and the caches alone.
+int64_t images_per_tile(const ConvGeom& g, int64_t pt) {
+  const int64_t P = g.out_size();
+  return P > 0 && pt >= 2 * P ? std::max<int64_t>(1, std::min(pt / P, g.batch)) : 1;
+}
+
+// dst[k * ldd + i * P + p] = src image i's rows (k < rows, row stride P, images `image`
+// elements apart), or the reverse with to_images.
+template <class T>
+void gather_images(const T* src, int64_t image, int64_t nb, int64_t rows, int64_t P, T* dst, bool to_images) {
+  for (int64_t i = 0; i < nb; ++i)
+    for (int64_t k = 0; k < rows; ++k) {
+      T* packed = dst + k * nb * P + i * P;
+      T* img = const_cast<T*>(src) + i * image + k * P;
+      if (to_images) std::memcpy(img, packed, sizeof(T) * P);
+      else std::memcpy(packed, img, sizeof(T) * P);
+    }
+}
+
 }  // namespace
 
 template <class T>
@@ -227,32 +296,43 @@ void conv_forward(const ConvGeom& g, const T* x, const T* w, const T* b, T* y) {
   if (g.batch == 0 || g.out_ch == 0 || g.out_size() == 0) return;
   if (g.depthwise()) return depthwise_forward(g, x, w, b, y);
   const int64_t G = g.groups, Cg = g.cg(), Kg = g.kg(), CR = Cg * g.taps(), P = g.out_size(), Pin = g.in_size();
+  const int64_t K = g.out_ch, C = g.in_ch;
   const bool pw = g.pointwise();
   const int64_t pt = pw ? P : conv_tile<T>(g);
-  auto image = [&](int64_t n) {
-    T* col = pw ? nullptr : static_cast<T*>(tl_col.get(sizeof(T) * CR * pt));
+  const int64_t per = pw ? 1 : images_per_tile(g, pt);
+  auto task = [&](int64_t t) {
+    const int64_t n0 = t * per, nb = std::min(per, g.batch - n0);
+    T* col = pw ? nullptr : static_cast<T*>(tl_col.get(sizeof(T) * CR * std::max(pt, nb * P)));
+    T* ys = nb > 1 ? static_cast<T*>(tl_dcol.get(sizeof(T) * Kg * nb * P)) : nullptr;
     for (int64_t grp = 0; grp < G; ++grp) {
-      const T* xg = x + (n * g.in_ch + grp * Cg) * Pin;
+      const T* xg = x + (n0 * C + grp * Cg) * Pin;
       const T* wg = w + grp * Kg * CR;
-      T* yg = y + (n * g.out_ch + grp * Kg) * P;
+      T* yg = y + (n0 * K + grp * Kg) * P;
       if (pw) {
         gemm<T>(false, false, Kg, P, Cg, T(1), wg, CR, xg, Pin, T(0), yg, P);
-        continue;
-      }
-      for (int64_t p0 = 0; p0 < P; p0 += pt) {
-        const int64_t p1 = std::min(P, p0 + pt);
-        im2col_tile(g, xg, Cg, p0, p1, col, p1 - p0);
-        gemm<T>(false, false, Kg, p1 - p0, CR, T(1), wg, CR, col, p1 - p0, T(0), yg + p0, P);
+      } else if (nb > 1) {
+        // nb whole images side by side in one tile, the product gathered back per image
+        for (int64_t i = 0; i < nb; ++i) im2col_tile(g, xg + i * C * Pin, Cg, 0, P, col + i * P, nb * P);
+        gemm<T>(false, false, Kg, nb * P, CR, T(1), wg, CR, col, nb * P, T(0), ys, nb * P);
+        gather_images(yg, K * P, nb, Kg, P, ys, true);
+      } else {
+        for (int64_t p0 = 0; p0 < P; p0 += pt) {
+          const int64_t p1 = std::min(P, p0 + pt);
+          im2col_tile(g, xg, Cg, p0, p1, col, p1 - p0);
+          gemm<T>(false, false, Kg, p1 - p0, CR, T(1), wg, CR, col, p1 - p0, T(0), yg + p0, P);
+        }
       }
     }
-    if (b) add_bias(b, y + n * g.out_ch * P, g.out_ch, P);
+    if (b)
+      for (int64_t i = 0; i < nb; ++i) add_bias(b, y + (n0 + i) * K * P, K, P);
   };
-  run_tasks(g.batch, task_threads<T>(g.batch, double(g.batch) * g.out_ch * CR * P), image);
+  const int64_t tasks = (g.batch + per - 1) / per;
+  run_tasks(tasks, task_threads<T>(tasks, double(g.batch) * K * CR * P), task);
 }
 
 template <class T>
 void conv_backward(const ConvGeom& g, const T* x, const T* w, const T* gy, T* gx, T* gw, T* gb) {
-  const int64_t N = g.batch, K = g.out_ch, P = g.out_size(), Pin = g.in_size();
+  const int64_t N = g.batch, K = g.out_ch, P = g.out_size(), Pin = g.in_size(), C = g.in_ch;
   const int64_t wsize = K * g.cg() * g.taps();
   if (gb) {
     const auto sum = table<T>().sum;
@@ -264,7 +344,7 @@ void conv_backward(const ConvGeom& g, const T* x, const T* w, const T* gy, T* gx
   }
   if (!gx && !gw) return;
   if (N == 0 || P == 0 || K == 0) {
-    if (gx) std::memset(gx, 0, sizeof(T) * N * g.in_ch * Pin);
+    if (gx) std::memset(gx, 0, sizeof(T) * N * C * Pin);
     if (gw) std::memset(gw, 0, sizeof(T) * wsize);
     return;
   }
@@ -272,32 +352,50 @@ void conv_backward(const ConvGeom& g, const T* x, const T* w, const T* gy, T* gx
   const int64_t G = g.groups, Cg = g.cg(), Kg = g.kg(), CR = Cg * g.taps();
   const bool pw = g.pointwise();
   const int64_t pt = pw ? P : conv_tile<T>(g);
+  const int64_t per = pw ? 1 : images_per_tile(g, pt);
   // The batch in fixed chunks (from N alone); chunk c's weight gradient goes to parts[c].
-  const int64_t chunks = gw ? std::min(N, kWeightChunks) : N;
+  const int64_t chunks = gw ? std::min(N, kWeightChunks) : (N + per - 1) / per;
   T* parts = gw && chunks > 1 ? static_cast<T*>(tl_parts.get(sizeof(T) * chunks * wsize)) : nullptr;
   auto chunk = [&](int64_t c) {
-    const int64_t n0 = c * N / chunks, n1 = (c + 1) * N / chunks;
+    const int64_t n0 = gw ? c * N / chunks : c * per, n1 = gw ? (c + 1) * N / chunks : std::min(N, n0 + per);
     T* gwc = gw ? (parts ? parts + c * wsize : gw) : nullptr;
-    T* col = !pw && gw ? static_cast<T*>(tl_col.get(sizeof(T) * CR * pt)) : nullptr;
-    T* dcol = !pw && gx ? static_cast<T*>(tl_dcol.get(sizeof(T) * CR * pt)) : nullptr;
-    for (int64_t n = n0; n < n1; ++n) {
-      if (gx && !pw) std::memset(gx + n * g.in_ch * Pin, 0, sizeof(T) * g.in_ch * Pin);
+    const int64_t span = std::max(pt, per * P);
+    T* col = !pw && gw ? static_cast<T*>(tl_col.get(sizeof(T) * CR * span)) : nullptr;
+    T* dcol = !pw && gx ? static_cast<T*>(tl_dcol.get(sizeof(T) * CR * span)) : nullptr;
+    T* gys = !pw && per > 1 ? static_cast<T*>(tl_gy.get(sizeof(T) * Kg * per * P)) : nullptr;
+    if (gx && !pw) std::memset(gx + n0 * C * Pin, 0, sizeof(T) * (n1 - n0) * C * Pin);
+    for (int64_t a = n0; a < n1; a += per) {
+      const int64_t nb = std::min(per, n1 - a);
       for (int64_t grp = 0; grp < G; ++grp) {
-        const T* xg = x + (n * g.in_ch + grp * Cg) * Pin;
+        const T* xg = x + (a * C + grp * Cg) * Pin;
         const T* wg = w + grp * Kg * CR;
-        const T* gyg = gy + (n * K + grp * Kg) * P;
-        T* gxg = gx ? gx + (n * g.in_ch + grp * Cg) * Pin : nullptr;
+        const T* gyg = gy + (a * K + grp * Kg) * P;
+        T* gxg = gx ? gx + (a * C + grp * Cg) * Pin : nullptr;
         T* gwg = gwc ? gwc + grp * Kg * CR : nullptr;
         if (pw) {
-          if (gwg) gemm<T>(false, true, Kg, Cg, P, T(1), gyg, P, xg, Pin, n == n0 ? T(0) : T(1), gwg, CR);
+          if (gwg) gemm<T>(false, true, Kg, Cg, P, T(1), gyg, P, xg, Pin, a == n0 ? T(0) : T(1), gwg, CR);
           if (gxg) gemm<T>(true, false, Cg, P, Kg, T(1), wg, CR, gyg, P, T(0), gxg, Pin);
+          continue;
+        }
+        if (nb > 1 || per > 1) {
+          // whole images side by side, as in the forward
+          const int64_t L = nb * P;
+          gather_images(gyg, K * P, nb, Kg, P, gys, false);
+          if (gwg) {
+            for (int64_t i = 0; i < nb; ++i) im2col_tile(g, xg + i * C * Pin, Cg, 0, P, col + i * P, L);
+            gemm<T>(false, true, Kg, CR, L, T(1), gys, L, col, L, a == n0 ? T(0) : T(1), gwg, CR);
+          }
+          if (gxg) {
+            gemm<T>(true, false, CR, L, Kg, T(1), wg, CR, gys, L, T(0), dcol, L);
+            for (int64_t i = 0; i < nb; ++i) col2im_tile(g, dcol + i * P, L, Cg, 0, P, gxg + i * C * Pin);
+          }
           continue;
         }
         for (int64_t p0 = 0; p0 < P; p0 += pt) {
           const int64_t p1 = std::min(P, p0 + pt), np = p1 - p0;
           if (gwg) {
             im2col_tile(g, xg, Cg, p0, p1, col, np);
-            gemm<T>(false, true, Kg, CR, np, T(1), gyg + p0, P, col, np, n == n0 && p0 == 0 ? T(0) : T(1), gwg, CR);
+            gemm<T>(false, true, Kg, CR, np, T(1), gyg + p0, P, col, np, a == n0 && p0 == 0 ? T(0) : T(1), gwg, CR);
           }
           if (gxg) {
             gemm<T>(true, false, CR, np, Kg, T(1), wg, CR, gyg + p0, P, T(0), dcol, np);

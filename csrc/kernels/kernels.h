@@ -120,6 +120,15 @@ struct TypedKernels {
   void (*binary[BINARY_COUNT][BMODE_COUNT])(const T* a, const T* b, T* y, int64_t n);
   void (*pow_scalar)(const T* x, T p, T* y, int64_t n);
   void (*axpby)(T alpha, const T* x, T beta, T* y, int64_t n);   // y = alpha*x + beta*y
+  // Direct convolution of one output row by a kh x kw window over a zero-padded plane
+  // (row stride ldx; dilations dh, dw; stride sw along the row), its adjoint and its
+  // weight gradient (kernels_impl.inc, conv_rows_loop).
+  void (*conv_rows)(const T* x, int64_t ldx, int64_t dh, int64_t dw, int64_t sw, const T* w, int64_t kh, int64_t kw,
+                    T* y, int64_t n);
+  void (*conv_rows_adjoint)(const T* g, int64_t ldx, int64_t dh, int64_t dw, int64_t sw, const T* w, int64_t kh,
+                            int64_t kw, T* x, int64_t n);
+  void (*conv_rows_dot)(const T* g, int64_t ldx, int64_t dh, int64_t dw, int64_t sw, const T* x, int64_t kh,
+                        int64_t kw, T* acc, int64_t n);
   // Fused activation backward: out = g * act'(.) from the saved s (ActBackward).
   void (*act_backward[ACT_COUNT])(const T* g, const T* s, T* out, int64_t n);
   void (*leaky_relu)(const T* x, T slope, T* y, int64_t n);
