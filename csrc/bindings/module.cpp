@@ -86,4 +86,5 @@ PYBIND11_MODULE(_core, m) {
   bindings::bind_shape(m, cls);  // issue 12: shape ops
   bindings::bind_random(m, cls);  // random.cpp: generators, random ops, creation (issue 12)
   bindings::bind_interop(m, cls);  // interop.cpp: DLPack, __array_interface__ (issue 13)
+  bindings::bind_norm(m);  // norm.cpp: normalisation ops (issue 15)
 }
