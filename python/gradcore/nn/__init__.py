@@ -18,6 +18,9 @@ from gradcore.nn.modules import (  # noqa: F401
     MultiLabelSoftMarginLoss, MultiMarginLoss, NLLLoss, PairwiseDistance, ParameterDict, ParameterList,
     PoissonNLLLoss, PReLU, SmoothL1Loss, SoftMarginLoss, Softmax2d, Softmin, TripletMarginLoss,
 )
+# issue 15: normalisation and channel-dropout layers
+from gradcore.nn import normalization  # noqa: F401
+from gradcore.nn.normalization import *  # noqa: F401,F403
 
 __all__ = [
     "functional", "hooks", "init", "utils", "Module", "Parameter", "StateDictError",
@@ -35,3 +38,4 @@ __all__ = [
     "MultiLabelSoftMarginLoss", "SoftMarginLoss", "MultiLabelMarginLoss",
 ]
 __all__ += [n for n in activation.__all__ if n not in __all__]
+__all__ += [n for n in normalization.__all__ if n not in __all__]
