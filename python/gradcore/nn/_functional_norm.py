@@ -101,7 +101,7 @@ def group_norm(input: Tensor, num_groups: int, weight: Optional[Tensor] = None, 
     if input.dim() < 2:
         raise RuntimeError(f"Expected at least 2 dimensions for input tensor but received {input.dim()}")
     shape = list(input.size())
-    if num_groups > 0 and shape[1] % num_groups == 0:
+    if num_groups > 0:
         _verify_batch_size([shape[0] * shape[1] // num_groups, num_groups] + shape[2:])
     return _core.group_norm(input, num_groups, weight, bias, eps)
 
