@@ -259,7 +259,7 @@ def test_rmsnorm_matches_torch(shape: Tuple[int, ...], ns: Any, eps: Optional[fl
 
 
 @pytest.mark.parametrize("shape", [(2, 6, 5), (1, 7, 3, 4), (2, 5, 2, 3, 2)])
-@pytest.mark.parametrize("size", [1, 2, 3, 5])
+@pytest.mark.parametrize("size", [1, 2, 3, 5, 18, 40])
 def test_local_response_norm_matches_torch(shape: Tuple[int, ...], size: int) -> None:
     rng = np.random.default_rng(size)
     tm, gm = torch.nn.LocalResponseNorm(size, alpha=0.1, beta=0.8, k=1.5), nn.LocalResponseNorm(size, 0.1, 0.8, 1.5)

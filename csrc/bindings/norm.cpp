@@ -11,7 +11,11 @@ Shape parse_normalized_shape(py::handle s) {
     out.push_back(s.cast<int64_t>());
     return out;
   }
-  for (py::handle v : s) out.push_back(v.cast<int64_t>());
+  GC_CHECK(py::isinstance<py::list>(s) || py::isinstance<py::tuple>(s), TypeError,
+           "normalized_shape must be an int or a list / tuple of ints, not ", type_display_name(s));
+  py::sequence seq = py::reinterpret_borrow<py::sequence>(s);
+  GC_CHECK(seq.size() <= 64, TypeError, "normalized_shape has ", seq.size(), " dims; a tensor has at most 64");
+  for (py::handle v : seq) out.push_back(v.cast<int64_t>());
   return out;
 }
 }  // namespace

@@ -40,7 +40,7 @@ std::string list_str(const Shape& s) {  // PyTorch's "[2, 3]"
 
 // Compute dtype of a norm: float32 / float64 as given, float16 / bfloat16 in float32.
 void check_norm_input(const Tensor& x, const char* op) {
-  GC_CHECK(is_floating(x.dtype), RuntimeError, "\"", op, "\" not implemented for '", dtype_torch_name(x.dtype),
+  GC_CHECK(is_floating(x.dtype), NotImplementedError, "\"", op, "\" not implemented for '", dtype_torch_name(x.dtype),
            "'");
 }
 
@@ -159,9 +159,14 @@ void update_running(const TensorPtr& r, const std::vector<double>& stat, double 
   copy_(r, reshape(nv, r->shape));
 }
 
+// An empty input normalises to an empty output; its gradient is empty too (the statistics
+// of nothing are never formed, and PyTorch leaves the running statistics as they were).
+TensorPtr empty_norm(const TensorPtr& x) { return mul_scalar(x, 0.0); }
+
 TensorPtr batch_norm_impl(const TensorPtr& x, const TensorPtr& running_mean, const TensorPtr& running_var,
                           const TensorPtr& weight_in, const TensorPtr& bias_in, bool training, double momentum,
                           double eps) {
+  if (x->numel == 0) return empty_norm(x);
   const DType d = x->dtype;
   const int64_t N = x->shape[0], C = x->shape[1];
   int64_t S = 1;
@@ -272,6 +277,7 @@ struct RowNormBackward final : Node {
 TensorPtr row_norm_impl(const TensorPtr& x, int64_t N, int64_t G, int64_t Cg, int64_t S, const Shape& w_shape,
                         const TensorPtr& weight_in, const TensorPtr& bias_in, double eps, bool rms,
                         const char* grad_name) {
+  if (x->numel == 0) return empty_norm(x);
   const DType d = x->dtype;
   TensorPtr w = param_as(weight_in, d), b = param_as(bias_in, d);
   if (autograd::fw::any_tangent({x.get(), w.get(), b.get()})) {
@@ -336,13 +342,19 @@ int64_t check_normalized_shape(const Tensor& x, const Shape& ns, const TensorPtr
 TensorPtr batch_norm(const TensorPtr& x, const TensorPtr& running_mean, const TensorPtr& running_var,
                      const TensorPtr& weight, const TensorPtr& bias, bool training, double momentum, double eps) {
   check_norm_input(*x, "batch_norm");
-  GC_CHECK(x->ndim() >= 2, ShapeError, "batch_norm: expected an input with at least 2 dimensions (N, C, *), got ",
-           x->ndim(), "D input of size ", list_str(x->shape));
+  GC_CHECK(x->ndim() >= 2, IndexError, "Dimension out of range (expected to be in range of [", -std::max<int64_t>(1, x->ndim()),
+           ", ", std::max<int64_t>(1, x->ndim()) - 1, "], but got 1) (batch_norm expects an input (N, C, *), got ",
+           list_str(x->shape), ")");
   const int64_t C = x->shape[1];
   check_channel_vector(running_mean, C, "running_mean");
   check_channel_vector(running_var, C, "running_var");
   check_channel_vector(weight, C, "weight");
   check_channel_vector(bias, C, "bias");
+  // PyTorch's CPU kernel takes float32 weight / bias with a float16 / bfloat16 input, but no
+  // other mix.
+  for (const TensorPtr* p : {&weight, &bias, &running_mean, &running_var})
+    GC_CHECK(!*p || (*p)->dtype == x->dtype || (!is_f32_or_f64(x->dtype) && (*p)->dtype == DType::Float32),
+             DTypeError, "mixed dtype (CPU): all inputs must share same datatype.");
   GC_CHECK(training || (running_mean && running_var), RuntimeError,
            "running_mean and running_var must be defined in evaluation mode");
   return float_op(x, [&](const TensorPtr& xc) {

@@ -83,9 +83,20 @@ def instance_norm(input: Tensor, running_mean: Optional[Tensor] = None, running_
 
 
 def _shape_list(normalized_shape: Union[int, Sequence[int]]) -> List[int]:
+    """An int or a sequence of ints (a list, tuple or gradcore.Size), checked before it is
+    read: a tensor, or a sequence longer than any tensor's rank, is refused (TypeError)."""
     if isinstance(normalized_shape, int):
         return [normalized_shape]
-    return [int(s) for s in normalized_shape]
+    if isinstance(normalized_shape, Tensor) or not isinstance(normalized_shape, (list, tuple)):
+        raise TypeError(f"normalized_shape must be an int or a sequence of ints, not {type(normalized_shape).__name__}")
+    if len(normalized_shape) > 64:
+        raise TypeError(f"normalized_shape has {len(normalized_shape)} dims; a tensor has at most 64")
+    out = []
+    for s in normalized_shape:
+        if not isinstance(s, int) and not hasattr(s, "__index__"):
+            raise TypeError(f"normalized_shape must contain ints, got {type(s).__name__}")
+        out.append(s.__index__())
+    return out
 
 
 def layer_norm(input: Tensor, normalized_shape: Union[int, Sequence[int]], weight: Optional[Tensor] = None,
@@ -122,17 +133,27 @@ def local_response_norm(input: Tensor, size: int, alpha: float = 1e-4, beta: flo
     dim = input.dim()
     if dim < 3:
         raise ValueError(f"Expected 3D or higher dimensionality input (got {dim} dimensions)")
+    if size < 1:
+        raise RuntimeError(f"local_response_norm: size must be positive, got {size}")
     if input.numel() == 0:
         return input
     shape = tuple(input.shape)
     c = shape[1]
     sq = (input * input).reshape(shape[0], c, -1)
-    before, after = size // 2, (size - 1) // 2
-    zeros = _core.zeros(shape[0], before + after + c, sq.shape[2], dtype=sq.dtype)
-    padded = _core.cat([zeros.narrow(1, 0, before), sq, zeros.narrow(1, 0, after)], 1)
-    acc = padded.narrow(1, 0, c)
-    for i in range(1, size):  # the window, not the channels
-        acc = acc + padded.narrow(1, i, c)
+    before, after = size // 2, (size - 1) // 2  # channel j sums channels j - before .. j + after
+    if size <= 16:  # zero-pad and add the window's shifted slices (the window, not the channels)
+        pad_b = _core.zeros(shape[0], before, sq.shape[2], dtype=sq.dtype)
+        pad_a = _core.zeros(shape[0], after, sq.shape[2], dtype=sq.dtype)
+        padded = _core.cat([pad_b, sq, pad_a], 1)
+        acc = padded.narrow(1, 0, c)
+        for i in range(1, size):
+            acc = acc + padded.narrow(1, i, c)
+    else:  # a long window: differences of the cumulative sum, the window clipped to [0, c)
+        csum = _core.cat([_core.zeros(shape[0], 1, sq.shape[2], dtype=sq.dtype), sq.cumsum(1)], 1)
+        j = _core.arange(0, c)
+        lo = (j - before).clamp(min=0)
+        hi = (j + after + 1).clamp(max=c)
+        acc = csum.index_select(1, hi) - csum.index_select(1, lo)
     div: Tensor = ((acc / size) * alpha + k) ** beta
     out: Tensor = input / div.reshape(shape)
     return out

@@ -180,9 +180,7 @@ class InstanceNorm3d(_InstanceNorm):
 
 
 def _as_shape(normalized_shape: Union[int, Sequence[int]]) -> Tuple[int, ...]:
-    if isinstance(normalized_shape, int):
-        return (normalized_shape,)
-    return tuple(int(s) for s in normalized_shape)
+    return tuple(FN._shape_list(normalized_shape))
 
 
 class LayerNorm(Module):
