@@ -162,7 +162,7 @@ def test_batchnorm_reset_and_running_stats_semantics() -> None:
     # eval without tracked statistics normalises with the batch statistics (as PyTorch)
     m2, t2 = nn.BatchNorm1d(3, track_running_stats=False).eval(), torch.nn.BatchNorm1d(3, track_running_stats=False).eval()
     xv = np.random.default_rng(0).standard_normal((5, 3))
-    _close(m2(gc.tensor(xv)), t2(torch.tensor(xv, dtype=torch.float32)), 2e-5)
+    _close(m2(gc.tensor(xv, dtype=gc.float32)), t2(torch.tensor(xv, dtype=torch.float32)), 2e-5)
 
 
 def test_functional_batch_norm_matches_torch() -> None:

@@ -289,7 +289,32 @@ void row_norm_backward(const T* g, const T* x, int64_t N, int64_t G, int64_t Cg,
         const double m = static_cast<double>(mean[r]), rs = static_cast<double>(rstd[r]);
         // Pass 1: sum(g w), sum(g w (x - mean)); the weight / bias partials.
         double s1 = 0, s2 = 0;
-        for (int64_t cg = 0; cg < Cg; ++cg) {
+        if (S == 1) {  // LayerNorm / RMSNorm: a weight per element, sums in lanes
+          double a1[kLanes] = {}, a2[kLanes] = {};
+          int64_t j = 0;
+          for (; j + kLanes <= D; j += kLanes)
+            for (int l = 0; l < kLanes; ++l) {
+              const double gv = static_cast<double>(gr[j + l]), d = static_cast<double>(xr[j + l]) - m;
+              const double gw = weight ? gv * static_cast<double>(weight[c0 + j + l]) : gv;
+              a1[l] += gw;
+              a2[l] += gw * d;
+            }
+          for (int l = 0; j < D; ++j, ++l) {
+            const double gv = static_cast<double>(gr[j]), d = static_cast<double>(xr[j]) - m;
+            const double gw = weight ? gv * static_cast<double>(weight[c0 + j]) : gv;
+            a1[l] += gw;
+            a2[l] += gw * d;
+          }
+          s1 = lane_sum(a1);
+          s2 = lane_sum(a2);
+          if (partials)
+            for (int64_t k = 0; k < D; ++k) {
+              const double gv = static_cast<double>(gr[k]);
+              pw[c0 + k] += gv * (static_cast<double>(xr[k]) - m) * rs;
+              pb[c0 + k] += gv;
+            }
+        }
+        for (int64_t cg = 0; S != 1 && cg < Cg; ++cg) {
           const double w = weight ? static_cast<double>(weight[c0 + cg]) : 1.0;
           double a1[kLanes] = {}, a2[kLanes] = {};
           grad_sums(gr + cg * S, xr + cg * S, S, m, a1, a2);
@@ -307,6 +332,13 @@ void row_norm_backward(const T* g, const T* x, int64_t N, int64_t G, int64_t Cg,
         const T gm = rms ? T(0) : static_cast<T>(D ? s1 / static_cast<double>(D) : 0.0);
         const T kv = static_cast<T>(D ? rs * rs * s2 / static_cast<double>(D) : 0.0);
         T* dr = dx + r * D;
+        if (S == 1) {
+          if (weight)
+            for (int64_t j = 0; j < D; ++j) dr[j] = (gr[j] * weight[c0 + j] - gm - (xr[j] - mt) * kv) * rt;
+          else
+            for (int64_t j = 0; j < D; ++j) dr[j] = (gr[j] - gm - (xr[j] - mt) * kv) * rt;
+          continue;
+        }
         for (int64_t cg = 0; cg < Cg; ++cg) {
           const T w = weight ? weight[c0 + cg] : T(1);
           const T* gp = gr + cg * S;
