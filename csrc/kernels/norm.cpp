@@ -20,48 +20,77 @@
 namespace gradcore::kernels {
 namespace {
 
-constexpr int kLanes = 8;
+constexpr int kLanes = 32;  // independent accumulators (eight SSE / four AVX registers of floats)
+constexpr int kBlock = 8;   // float values per lane summed in float before they reach double
 
-inline double lane_sum(const double* a) {
-  return ((a[0] + a[4]) + (a[2] + a[6])) + ((a[1] + a[5]) + (a[3] + a[7]));
+inline double lane_sum(const double* a) {  // a fixed tree over the kLanes lanes
+  double h[kLanes];
+  for (int j = 0; j < kLanes; ++j) h[j] = a[j];
+  for (int w = kLanes / 2; w >= 1; w /= 2)
+    for (int j = 0; j < w; ++j) h[j] += h[j + w];
+  return h[0];
 }
 
-// a1[j] += sum of (p - K), a2[j] += sum of (p - K)**2, lane j taking every kLanes-th value.
+// Note [Blocked lane sums]: a1[j] += sum of u, a2[j] += sum of v over the n terms
+// term(i, u, v), in kLanes lanes. For float data each lane first adds kBlock terms in float
+// (an error of a few ulp of the block sum) and then adds that block sum into its double
+// accumulator, so the data is converted to double once per kBlock values and the loop
+// vectorises (measured with the baseline SSE2 build, cache-resident: 28 GB/s against 10 for
+// converting every value); double data goes straight into double lanes. The order is
+// fixed by n alone (Note [Norm determinism]).
+template <class T, class Term>
+inline void lane_sums(int64_t n, Term&& term, double* a1, double* a2) {
+  int64_t i = 0;
+  if constexpr (sizeof(T) == 4) {
+    for (; i + kLanes * kBlock <= n; i += kLanes * kBlock) {
+      T b1[kLanes] = {}, b2[kLanes] = {};
+      for (int r = 0; r < kBlock; ++r)
+        for (int j = 0; j < kLanes; ++j) {
+          T u, v;
+          term(i + r * kLanes + j, u, v);
+          b1[j] += u;
+          b2[j] += v;
+        }
+      for (int j = 0; j < kLanes; ++j) { a1[j] += b1[j]; a2[j] += b2[j]; }
+    }
+  } else {
+    double l1[8] = {}, l2[8] = {};
+    for (; i + 8 <= n; i += 8)
+      for (int j = 0; j < 8; ++j) {
+        T u, v;
+        term(i + j, u, v);
+        l1[j] += u;
+        l2[j] += v;
+      }
+    for (int j = 0; j < 8; ++j) { a1[j] += l1[j]; a2[j] += l2[j]; }
+  }
+  for (int j = 0; i < n; ++i, j = (j + 1) % 8) {
+    T u, v;
+    term(i, u, v);
+    a1[8 + j] += static_cast<double>(u);
+    a2[8 + j] += static_cast<double>(v);
+  }
+}
+
+// sum of (p - K) and of (p - K)**2, K exactly representable in T (a value of the data).
 template <class T>
 inline void shifted_sums(const T* p, int64_t n, double K, double* a1, double* a2) {
-  double l1[kLanes] = {}, l2[kLanes] = {};
-  int64_t i = 0;
-  for (; i + kLanes <= n; i += kLanes)
-    for (int j = 0; j < kLanes; ++j) {
-      const double d = static_cast<double>(p[i + j]) - K;
-      l1[j] += d;
-      l2[j] += d * d;
-    }
-  for (int j = 0; i < n; ++i, ++j) {
-    const double d = static_cast<double>(p[i]) - K;
-    l1[j] += d;
-    l2[j] += d * d;
-  }
-  for (int j = 0; j < kLanes; ++j) { a1[j] += l1[j]; a2[j] += l2[j]; }
+  const T k = static_cast<T>(K);
+  lane_sums<T>(n, [&](int64_t i, T& u, T& v) { u = p[i] - k; v = u * u; }, a1, a2);
 }
 
-// a1[j] += sum of g, a2[j] += sum of g * (x - m) (the backward's two sums).
+// sum of g and of g * (x - m) (the backward's two sums; m the saved mean, in T).
 template <class T>
 inline void grad_sums(const T* g, const T* x, int64_t n, double m, double* a1, double* a2) {
-  double l1[kLanes] = {}, l2[kLanes] = {};
-  int64_t i = 0;
-  for (; i + kLanes <= n; i += kLanes)
-    for (int j = 0; j < kLanes; ++j) {
-      const double gv = static_cast<double>(g[i + j]);
-      l1[j] += gv;
-      l2[j] += gv * (static_cast<double>(x[i + j]) - m);
-    }
-  for (int j = 0; i < n; ++i, ++j) {
-    const double gv = static_cast<double>(g[i]);
-    l1[j] += gv;
-    l2[j] += gv * (static_cast<double>(x[i]) - m);
-  }
-  for (int j = 0; j < kLanes; ++j) { a1[j] += l1[j]; a2[j] += l2[j]; }
+  const T mt = static_cast<T>(m);
+  lane_sums<T>(n, [&](int64_t i, T& u, T& v) { u = g[i]; v = g[i] * (x[i] - mt); }, a1, a2);
+}
+
+// grad_sums of g * w (w per element).
+template <class T>
+inline void weighted_grad_sums(const T* g, const T* x, const T* w, int64_t n, double m, double* a1, double* a2) {
+  const T mt = static_cast<T>(m);
+  lane_sums<T>(n, [&](int64_t i, T& u, T& v) { u = g[i] * w[i]; v = u * (x[i] - mt); }, a1, a2);
 }
 
 // Channels per task in the BatchNorm reductions: one channel when its planes are long,
@@ -276,11 +305,13 @@ void row_norm_backward(const T* g, const T* x, int64_t N, int64_t G, int64_t Cg,
   const bool partials = dweight || dbias;
   // Block b's partials: work[b * 2C + c] = sum g * xhat (weight), work[b * 2C + C + c] = sum g (bias).
   parallel_split(nblocks, stream_threads<T>(R * D, 4 * sizeof(T)), [&](int64_t b0, int64_t b1) {
+    // LayerNorm's per-element partials of one block, in T (kNormRowBlock terms each).
+    std::vector<T> tpart(partials && S == 1 ? 2 * C : 0);
     for (int64_t blk = b0; blk < b1; ++blk) {
       double* pw = partials ? work + blk * 2 * C : nullptr;
       double* pb = partials ? pw + C : nullptr;
       if (partials)
-        for (int64_t c = 0; c < 2 * C; ++c) pw[c] = 0;
+        for (int64_t c = 0; c < 2 * C; ++c) { pw[c] = 0; if (S == 1) tpart[c] = T(0); }
       const int64_t r1 = std::min(R, (blk + 1) * kNormRowBlock);
       for (int64_t r = blk * kNormRowBlock; r < r1; ++r) {
         const T* gr = g + r * D;
@@ -289,30 +320,24 @@ void row_norm_backward(const T* g, const T* x, int64_t N, int64_t G, int64_t Cg,
         const double m = static_cast<double>(mean[r]), rs = static_cast<double>(rstd[r]);
         // Pass 1: sum(g w), sum(g w (x - mean)); the weight / bias partials.
         double s1 = 0, s2 = 0;
-        if (S == 1) {  // LayerNorm / RMSNorm: a weight per element, sums in lanes
+        if (S == 1) {  // LayerNorm / RMSNorm: a weight per element
           double a1[kLanes] = {}, a2[kLanes] = {};
-          int64_t j = 0;
-          for (; j + kLanes <= D; j += kLanes)
-            for (int l = 0; l < kLanes; ++l) {
-              const double gv = static_cast<double>(gr[j + l]), d = static_cast<double>(xr[j + l]) - m;
-              const double gw = weight ? gv * static_cast<double>(weight[c0 + j + l]) : gv;
-              a1[l] += gw;
-              a2[l] += gw * d;
-            }
-          for (int l = 0; j < D; ++j, ++l) {
-            const double gv = static_cast<double>(gr[j]), d = static_cast<double>(xr[j]) - m;
-            const double gw = weight ? gv * static_cast<double>(weight[c0 + j]) : gv;
-            a1[l] += gw;
-            a2[l] += gw * d;
+          if (weight) {
+            weighted_grad_sums(gr, xr, weight + c0, D, m, a1, a2);
+          } else {
+            grad_sums(gr, xr, D, m, a1, a2);
           }
           s1 = lane_sum(a1);
           s2 = lane_sum(a2);
-          if (partials)
+          if (partials) {  // in T over the block's rows, added into the double partials at its end
+            const T mt = static_cast<T>(m), rt = static_cast<T>(rs);
+            T* tw = tpart.data() + c0;
+            T* tb = tpart.data() + C + c0;
             for (int64_t k = 0; k < D; ++k) {
-              const double gv = static_cast<double>(gr[k]);
-              pw[c0 + k] += gv * (static_cast<double>(xr[k]) - m) * rs;
-              pb[c0 + k] += gv;
+              tw[k] += gr[k] * ((xr[k] - mt) * rt);
+              tb[k] += gr[k];
             }
+          }
         }
         for (int64_t cg = 0; S != 1 && cg < Cg; ++cg) {
           const double w = weight ? static_cast<double>(weight[c0 + cg]) : 1.0;
@@ -347,6 +372,8 @@ void row_norm_backward(const T* g, const T* x, int64_t N, int64_t G, int64_t Cg,
           for (int64_t s = 0; s < S; ++s) dp[s] = (gp[s] * w - gm - (xp[s] - mt) * kv) * rt;
         }
       }
+      if (partials && S == 1)
+        for (int64_t c = 0; c < 2 * C; ++c) pw[c] += static_cast<double>(tpart[c]);
     }
   });
   if (!partials) return;
