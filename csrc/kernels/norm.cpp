@@ -377,15 +377,19 @@ void row_norm_backward(const T* g, const T* x, int64_t N, int64_t G, int64_t Cg,
     }
   });
   if (!partials) return;
+  // Blocks in order for every channel; channels contiguous in the inner loop.
   parallel_split(C, stream_threads<T>(nblocks * C, 2 * sizeof(double)), [&](int64_t c0, int64_t c1) {
-    for (int64_t c = c0; c < c1; ++c) {
-      double sw = 0, sb = 0;
-      for (int64_t blk = 0; blk < nblocks; ++blk) {
-        sw += work[blk * 2 * C + c];
-        sb += work[blk * 2 * C + C + c];
+    std::vector<double> sw(c1 - c0, 0.0), sb(c1 - c0, 0.0);
+    for (int64_t blk = 0; blk < nblocks; ++blk) {
+      const double* pw = work + blk * 2 * C;
+      for (int64_t c = c0; c < c1; ++c) {
+        sw[c - c0] += pw[c];
+        sb[c - c0] += pw[C + c];
       }
-      if (dweight) dweight[c] = static_cast<T>(sw);
-      if (dbias) dbias[c] = static_cast<T>(sb);
+    }
+    for (int64_t c = c0; c < c1; ++c) {
+      if (dweight) dweight[c] = static_cast<T>(sw[c - c0]);
+      if (dbias) dbias[c] = static_cast<T>(sb[c - c0]);
     }
   });
 }

@@ -22,7 +22,7 @@
 
 namespace gradcore::kernels {
 
-constexpr int64_t kNormRowBlock = 16;
+constexpr int64_t kNormRowBlock = 32;
 
 // Training (mean_in == null): per-channel batch statistics; batch_var (nullable, C doubles)
 // receives the biased variance (the caller updates the running statistics). Eval: mean_in
