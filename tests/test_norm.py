@@ -359,19 +359,26 @@ def test_forward_ad_matches_torch_jvp() -> None:
 
 def test_fused_kernels_bitwise_identical_for_any_thread_count() -> None:
     rng = np.random.default_rng(13)
-    x = rng.standard_normal((8, 16, 32, 32)).astype(np.float32)
+    x = rng.standard_normal((16, 16, 64, 64)).astype(np.float32)  # large enough to split
     up = rng.standard_normal(x.shape).astype(np.float32)
     w = rng.standard_normal(16).astype(np.float32)
 
     def run() -> List[np.ndarray]:
+        rng2 = np.random.default_rng(14)
         out = []
+        lw = gc.tensor(rng2.standard_normal(512).astype(np.float32), requires_grad=True)
         for fn in (lambda t, w: F.batch_norm(t, None, None, w, w, True),
-                   lambda t, w: F.layer_norm(t.reshape(256, 512), (512,)),
+                   lambda t, w: F.batch_norm(t.reshape(16384, 64), None, None, None, None, True),  # channel blocks
+                   lambda t, w: F.layer_norm(t.reshape(2048, 512), (512,), lw, lw),
+                   lambda t, w: F.rms_norm(t.reshape(2048, 512), (512,), lw),
                    lambda t, w: F.group_norm(t, 4, w, w)):
             t, ww = gc.tensor(x, requires_grad=True), gc.tensor(w, requires_grad=True)
             y = fn(t, ww)
             y.backward(gc.tensor(up).reshape(tuple(y.shape)))
             out += [_np(y).copy(), _np(t.grad).copy()] + ([_np(ww.grad).copy()] if ww.grad is not None else [])
+            if lw.grad is not None:
+                out.append(_np(lw.grad).copy())
+                lw.grad = None
         return out
 
     before = gc.get_num_threads()
