@@ -93,6 +93,37 @@ inline void weighted_grad_sums(const T* g, const T* x, const T* w, int64_t n, do
   lane_sums<T>(n, [&](int64_t i, T& u, T& v) { u = g[i] * w[i]; v = u * (x[i] - mt); }, a1, a2);
 }
 
+// LayerNorm's weight / bias partials of one row: tw += g * xhat, tb += g (restrict: the
+// loops vectorise without runtime overlap checks).
+template <class T>
+void ln_partials(const T* __restrict g, const T* __restrict x, int64_t D, T m, T r, T* __restrict tw,
+                 T* __restrict tb) {
+  for (int64_t j = 0; j < D; ++j) {
+    tw[j] += g[j] * ((x[j] - m) * r);
+    tb[j] += g[j];
+  }
+}
+// The same with pass 2's dx = (g w - gm - (x - m) kv) r in one sweep (w null: 1).
+template <class T>
+void ln_dx_partials(const T* __restrict g, const T* __restrict x, const T* __restrict w, int64_t D, T m, T r, T gm,
+                    T kv, T* __restrict dx, T* __restrict tw, T* __restrict tb) {
+  if (w) {
+    for (int64_t j = 0; j < D; ++j) {
+      const T xc = x[j] - m;
+      dx[j] = (g[j] * w[j] - gm - xc * kv) * r;
+      tw[j] += g[j] * (xc * r);
+      tb[j] += g[j];
+    }
+  } else {
+    for (int64_t j = 0; j < D; ++j) {
+      const T xc = x[j] - m;
+      dx[j] = (g[j] - gm - xc * kv) * r;
+      tw[j] += g[j] * (xc * r);
+      tb[j] += g[j];
+    }
+  }
+}
+
 // Channels per task in the BatchNorm reductions: one channel when its planes are long,
 // else a block of channels read row by row (a channel of S < 16 values per plane would
 // touch a cache line per value). Depends only on the shape (Note [Norm determinism]).
@@ -329,14 +360,9 @@ void row_norm_backward(const T* g, const T* x, int64_t N, int64_t G, int64_t Cg,
           }
           s1 = lane_sum(a1);
           s2 = lane_sum(a2);
-          if (partials) {  // in T over the block's rows, added into the double partials at its end
-            const T mt = static_cast<T>(m), rt = static_cast<T>(rs);
-            T* tw = tpart.data() + c0;
-            T* tb = tpart.data() + C + c0;
-            for (int64_t k = 0; k < D; ++k) {
-              tw[k] += gr[k] * ((xr[k] - mt) * rt);
-              tb[k] += gr[k];
-            }
+          if (partials && !dx) {  // in T over the block's rows, added into the double partials at its end
+                                  // (with dx: in pass 2, which reads g and x anyway)
+            ln_partials(gr, xr, D, static_cast<T>(m), static_cast<T>(rs), tpart.data() + c0, tpart.data() + C + c0);
           }
         }
         for (int64_t cg = 0; S != 1 && cg < Cg; ++cg) {
@@ -358,7 +384,10 @@ void row_norm_backward(const T* g, const T* x, int64_t N, int64_t G, int64_t Cg,
         const T kv = static_cast<T>(D ? rs * rs * s2 / static_cast<double>(D) : 0.0);
         T* dr = dx + r * D;
         if (S == 1) {
-          if (weight)
+          if (partials)
+            ln_dx_partials(gr, xr, weight ? weight + c0 : nullptr, D, mt, rt, gm, kv, dr, tpart.data() + c0,
+                           tpart.data() + C + c0);
+          else if (weight)
             for (int64_t j = 0; j < D; ++j) dr[j] = (gr[j] * weight[c0 + j] - gm - (xr[j] - mt) * kv) * rt;
           else
             for (int64_t j = 0; j < D; ++j) dr[j] = (gr[j] - gm - (xr[j] - mt) * kv) * rt;
