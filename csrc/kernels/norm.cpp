@@ -53,6 +53,13 @@ inline void lane_sums(int64_t n, Term&& term, double* a1, double* a2) {
         }
       for (int j = 0; j < kLanes; ++j) { a1[j] += b1[j]; a2[j] += b2[j]; }
     }
+    for (; i + kLanes <= n; i += kLanes)  // the rest of a short plane: one term per lane
+      for (int j = 0; j < kLanes; ++j) {
+        T u, v;
+        term(i + j, u, v);
+        a1[j] += static_cast<double>(u);
+        a2[j] += static_cast<double>(v);
+      }
   } else {
     double l1[8] = {}, l2[8] = {};
     for (; i + 8 <= n; i += 8)
