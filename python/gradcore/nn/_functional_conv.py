@@ -24,6 +24,11 @@ def _ntuple(value: Any, n: int, name: str) -> List[int]:
         raise TypeError(f"{name} must be an int or a tuple of ints, got bool")
     if isinstance(value, int):
         return [value] * n
+    if hasattr(value, "__index__") and not hasattr(value, "__len__"):  # a NumPy integer
+        return [int(value.__index__())] * n
+    if not isinstance(value, (tuple, list)) or len(value) > 8:
+        raise TypeError(f"{name} must be an int or a tuple of ints, got {type(value).__name__}"
+                        + (f" of length {len(value)}" if isinstance(value, (tuple, list)) else ""))
     try:
         out = [int(v) for v in value]
     except TypeError:

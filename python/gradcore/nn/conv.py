@@ -17,9 +17,7 @@ _PADDING_MODES = {"zeros", "reflect", "replicate", "circular"}
 
 
 def _tuple(value: Any, n: int) -> Tuple[int, ...]:
-    if isinstance(value, (tuple, list)):
-        return tuple(int(v) for v in value)
-    return (int(value),) * n
+    return tuple(FC._ntuple(value, n, "argument"))
 
 
 class _ConvNd(Module):
