@@ -405,3 +405,28 @@ def test_dtype_mismatch_and_layer_arguments() -> None:
         nn.Conv2d(4, 4, 3, padding="same", stride=2)
     with pytest.raises(ValueError, match='Only "zeros" padding mode is supported for ConvTranspose2d'):
         nn.ConvTranspose2d(3, 2, 3, padding_mode="reflect")
+
+
+def test_cnn_training_step_allocates_nothing_in_steady_state() -> None:
+    """A CNN step (conv, BatchNorm, pooling, depthwise and 1x1 convs, Linear, Adam): after
+    warm-up the caching allocator and the kernels' per-thread tiles serve every request."""
+    gc.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(1, 8, 5, padding=2), nn.BatchNorm2d(8), nn.ReLU(), nn.MaxPool2d(2),
+                          nn.Conv2d(8, 8, 3, padding=1, groups=8), nn.Conv2d(8, 16, 1), nn.ReLU(),
+                          nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(16, 10))
+    opt = gc.optim.Adam(model.parameters())
+    x, y = gc.randn(8, 1, 28, 28), np.arange(8) % 10
+
+    def step() -> None:
+        opt.zero_grad()
+        F.cross_entropy(model(x), y).backward()
+        opt.step()
+
+    for _ in range(5):
+        step()
+    before = gc._core._allocator_stats()
+    for _ in range(10):
+        step()
+    after = gc._core._allocator_stats()
+    assert after["system_allocs"] == before["system_allocs"]
+    assert after["live_bytes"] == before["live_bytes"]

@@ -43,6 +43,9 @@ from gradcore._core import (
 )
 from gradcore._random import normal, rand_like, randn_like, randint_like
 from gradcore._tensor import Size, device, finfo, iinfo
+from gradcore._tensor import (  # noqa: F401  (issue 15)
+    channels_last, channels_last_3d, contiguous_format, memory_format, preserve_format,
+)
 from gradcore import _tensor
 from gradcore.autograd import (
     no_grad, enable_grad, set_grad_enabled, inference_mode, is_inference_mode_enabled,
@@ -99,6 +102,7 @@ def allclose(input: Tensor, other: Any, rtol: Any = 1e-05, atol: Any = 1e-08, eq
 
 __all__ = [
     "Tensor", "dtype", "IntOverflowError", "ShapeError", "Size", "device", "finfo", "iinfo",
+    "memory_format", "channels_last", "channels_last_3d", "contiguous_format", "preserve_format",
     "float32", "float64", "float16", "bfloat16", "int64", "int32", "int16", "int8", "uint8", "bool",
     "float", "double", "half", "long", "int", "short",
     "get_default_dtype", "set_default_dtype", "promote_types", "can_cast", "result_type",

@@ -225,6 +225,12 @@ class Tensor:
         """
     def __rand__(self, arg0: typing.Any) -> typing.Any:
         ...
+    def __reduce_ex__(self, protocol: typing.Any = 2) -> typing.Any:
+        """
+        Tensors do not pickle, for any protocol (protocols 0 and 1 would otherwise reach
+            pybind11's instance allocation and abort the interpreter): save them with
+            ``gradcore.save`` (safetensors).
+        """
     def __repr__(self) -> str:
         ...
     def __rfloordiv__(self, arg0: typing.Any) -> typing.Any:
@@ -601,9 +607,9 @@ class Tensor:
         """
         A copy (same layout) that stays in the graph.
         """
-    def contiguous(self) -> Tensor:
+    def contiguous(self, memory_format: typing.Any = ...) -> Tensor:
         """
-        This tensor if contiguous, else a contiguous copy.
+        This tensor if already laid out in ``memory_format``, else a copy that is.
         """
     def copy_(self, src: typing.Any, non_blocking: builtins.bool = False) -> Tensor:
         """
@@ -958,9 +964,10 @@ class Tensor:
         """
         This tensor as int32 (itself when it already is).
         """
-    def is_contiguous(self) -> builtins.bool:
+    def is_contiguous(self, memory_format: typing.Any = ...) -> builtins.bool:
         """
-        Whether the strides are row-major.
+        Whether the strides are those of ``memory_format`` (row-major by default; size-1
+            dims are ignored, as in PyTorch).
         """
     def is_floating_point(self) -> builtins.bool:
         """

@@ -246,12 +246,87 @@ def _tensor_repr(self: Tensor) -> str:
 
 # ---- conversions ---------------------------------------------------------------------
 
+class memory_format:
+    """A memory format, as ``torch.memory_format``: ``gradcore.contiguous_format`` (row-major),
+    ``channels_last`` (4-D tensors stored N, H, W, C: strides of a permuted dense block),
+    ``channels_last_3d`` (5-D, N, D, H, W, C) and ``preserve_format``. The kernels take any
+    layout: convolutions read a channels-last input through one contiguous copy, so the
+    format changes strides and speed, never values."""
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    def __repr__(self) -> str:
+        return f"gradcore.{self._name}"
+
+    def __reduce__(self) -> str:
+        return self._name
+
+
+# The C++ methods the Python ones below wrap (install() replaces them on the class).
+_CORE_IS_CONTIGUOUS = Tensor.is_contiguous
+_CORE_CONTIGUOUS = Tensor.contiguous
+
+contiguous_format = memory_format("contiguous_format")
+channels_last = memory_format("channels_last")
+channels_last_3d = memory_format("channels_last_3d")
+preserve_format = memory_format("preserve_format")
+
+# dims order (outermost first) of each channels-last format
+_CHANNELS_LAST_ORDER = {4: (0, 2, 3, 1), 5: (0, 2, 3, 4, 1)}
+
+
+def _check_memory_format(fmt: Any) -> None:
+    if not isinstance(fmt, memory_format):
+        raise TypeError(f"memory_format must be a gradcore.memory_format, not {type(fmt).__name__}")
+
+
+def _with_memory_format(t: Tensor, fmt: Any) -> Tensor:
+    """``t`` laid out in ``fmt`` (itself when it already is)."""
+    _check_memory_format(fmt)
+    if fmt is preserve_format:
+        return t
+    if fmt is contiguous_format:
+        return t.contiguous()
+    rank = 4 if fmt is channels_last else 5
+    if t.dim() != rank:
+        raise RuntimeError(f"required rank {rank} tensor to use {fmt._name} format")
+    if _is_contiguous(t, fmt):
+        return t
+    order = _CHANNELS_LAST_ORDER[rank]
+    inverse = tuple(order.index(d) for d in range(rank))
+    return t.permute(*order).contiguous().permute(*inverse)
+
+
+def _is_contiguous(self: Tensor, memory_format: Any = contiguous_format) -> bool:
+    """Whether the strides are those of ``memory_format`` (row-major by default; size-1
+    dims are ignored, as in PyTorch)."""
+    _check_memory_format(memory_format)
+    if memory_format is contiguous_format or memory_format is preserve_format:
+        return bool(_CORE_IS_CONTIGUOUS(self))
+    rank = 4 if memory_format is channels_last else 5
+    if self.dim() != rank:
+        return False
+    expected = 1
+    for d in reversed(_CHANNELS_LAST_ORDER[rank]):
+        size = int(self.shape[d])
+        if size != 1 and int(self.stride(d)) != expected:
+            return False
+        expected *= size
+    return True
+
+
+def _contiguous(self: Tensor, memory_format: Any = contiguous_format) -> Tensor:
+    """This tensor if already laid out in ``memory_format``, else a copy that is."""
+    return _CORE_CONTIGUOUS(self) if memory_format is contiguous_format else _with_memory_format(self, memory_format)
+
+
 def _parse_to(self: Tensor, args: Tuple[Any, ...], kwargs: Any) -> Any:
     dtype = kwargs.pop("dtype", None)
     dev = kwargs.pop("device", None)
     copy = bool(kwargs.pop("copy", False))
     kwargs.pop("non_blocking", None)
-    kwargs.pop("memory_format", None)
+    fmt = kwargs.pop("memory_format", preserve_format)
     if kwargs:
         raise TypeError(f"to() got an unexpected keyword argument '{next(iter(kwargs))}'")
     for a in args:
@@ -268,6 +343,7 @@ def _parse_to(self: Tensor, args: Tuple[Any, ...], kwargs: Any) -> Any:
     if dev is not None:
         device(dev)  # validates: only the CPU
     out = self if dtype is None else self._to_dtype(dtype)
+    out = _with_memory_format(out, fmt)
     return out.clone() if copy and out is self else out
 
 
@@ -408,6 +484,14 @@ def _allclose(self: Tensor, other: Any, rtol: float = 1e-05, atol: float = 1e-08
     return bool(_isclose(self, other, rtol, atol, equal_nan).all())
 
 
+def _reduce_ex(self: Tensor, protocol: Any = 2) -> Any:
+    """Tensors do not pickle, for any protocol (protocols 0 and 1 would otherwise reach
+    pybind11's instance allocation and abort the interpreter): save them with
+    ``gradcore.save`` (safetensors)."""
+    raise TypeError("cannot pickle 'gradcore._core.Tensor' object: gradcore never pickles tensors; save them "
+                    "with gradcore.save (safetensors)")
+
+
 def _requires_grad_default(self: Tensor) -> Any:
     return self.requires_grad
 
@@ -417,7 +501,8 @@ PYTHON_METHODS = {
     "new_ones": _new_ones, "new_empty": _new_empty, "new_full": _new_full, "new_tensor": _new_tensor,
     "type_as": _type_as, "view_as": _view_as, "reshape_as": _reshape_as, "expand_as": _expand_as,
     "__iter__": _iter, "__contains__": _contains, "__format__": _format, "cpu": _cpu,
-    "isclose": _isclose, "allclose": _allclose,
+    "isclose": _isclose, "allclose": _allclose, "contiguous": _contiguous, "is_contiguous": _is_contiguous,
+    "__reduce_ex__": _reduce_ex,
 }
 PYTHON_PROPERTIES = {
     "device": property(lambda self: _CPU, doc="The device of the tensor (always cpu)."),

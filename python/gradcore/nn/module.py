@@ -486,6 +486,7 @@ class Module:
         dtype = kwargs.pop("dtype", None)
         device = kwargs.pop("device", None)
         kwargs.pop("non_blocking", None)
+        fmt = kwargs.pop("memory_format", None)
         if kwargs:
             raise TypeError(f"to() got an unexpected keyword argument '{next(iter(kwargs))}'")
         for a in args:
@@ -499,6 +500,12 @@ class Module:
                 device = a
         if device is not None and str(device) not in ("cpu", "cpu:0"):
             raise RuntimeError(f"gradcore runs on the CPU only, cannot move a module to {device!r}")
+        if fmt is not None:
+            # Accepted and checked, but parameters stay contiguous: gradcore's convolution
+            # kernels are NCHW and its fused optimizers update contiguous parameters, so a
+            # channels-last weight would only cost a copy per step (values are the same).
+            from gradcore._tensor import _check_memory_format
+            _check_memory_format(fmt)
         if dtype is None:
             return self
         if not _core.zeros(0, dtype=dtype).is_floating_point():
