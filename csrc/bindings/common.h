@@ -171,6 +171,7 @@ void bind_pool(py::module_& m);
 // ---- interop.cpp (issue 13): DLPack, __array_interface__ ----
 void bind_interop(py::module_& m, TensorClass& cls);
 void bind_conv(py::module_& m);  // conv.cpp: convolution, im2col / col2im (issue 15)
+void bind_norm(py::module_& m);  // norm.cpp: normalisation ops (issue 15)
 // A type's name for error messages: "Tensor" for gradcore's own, "torch.Tensor",
 // "numpy.ndarray" for other libraries' (so that a foreign Tensor is not mistaken for ours).
 std::string type_display_name(py::handle obj);

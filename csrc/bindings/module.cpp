@@ -88,4 +88,5 @@ PYBIND11_MODULE(_core, m) {
   bindings::bind_interop(m, cls);  // interop.cpp: DLPack, __array_interface__ (issue 13)
   bindings::bind_conv(m);  // conv.cpp: convolution, im2col / col2im (issue 15)
   bindings::bind_pool(m);  // pool.cpp: pooling, unpooling, interpolation (issue 15)
+  bindings::bind_norm(m);  // norm.cpp: normalisation ops (issue 15)
 }

@@ -10,7 +10,7 @@ import builtins
 import collections.abc
 import numpy
 import typing
-__all__: list[str] = ['DTypeError', 'Generator', 'IndexOutOfBoundsError', 'IntOverflowError', 'Node', 'RemovableHandle', 'ShapeError', 'Tensor', 'abs', 'absolute', 'acos', 'acosh', 'add', 'addcdiv', 'addcmul', 'all', 'amax', 'amin', 'any', 'arange', 'arccos', 'arccosh', 'arcsin', 'arcsinh', 'arctan', 'arctanh', 'argmax', 'argmin', 'argsort', 'argwhere', 'as_tensor', 'asin', 'asinh', 'atan', 'atan2', 'atanh', 'backend_info', 'backward', 'bernoulli', 'bfloat16', 'bincount', 'bitwise_and', 'bitwise_not', 'bitwise_or', 'bitwise_xor', 'bmm', 'bool', 'can_cast', 'cat', 'ceil', 'chunk', 'clamp', 'clamp_grads', 'clip', 'clone', 'col2im', 'concat', 'concatenate', 'convolution', 'copysign', 'cos', 'cosh', 'count_nonzero', 'cross_entropy', 'cummax', 'cummin', 'cumprod', 'cumsum', 'default_generator', 'deg2rad', 'detach', 'diag_embed', 'diagonal', 'div', 'divide', 'double', 'dropout', 'dtype', 'elu', 'empty', 'empty_like', 'eq', 'equal', 'erf', 'erfc', 'erfinv', 'exp', 'exp2', 'expm1', 'eye', 'fix', 'flatten', 'flip', 'float', 'float16', 'float32', 'float64', 'floor', 'floor_divide', 'fmod', 'frac', 'from_dlpack', 'from_numpy', 'full', 'full_like', 'gather', 'ge', 'gelu', 'gelu_tanh', 'get_default_dtype', 'get_num_threads', 'get_rng_state', 'grad', 'grad_norm', 'greater', 'greater_equal', 'gt', 'half', 'hardshrink', 'hardsigmoid', 'hardswish', 'hardtanh', 'histc', 'hypot', 'im2col', 'index_add', 'index_fill', 'index_put', 'index_put_', 'index_select', 'initial_seed', 'int', 'int16', 'int32', 'int64', 'int8', 'is_anomaly_enabled', 'is_grad_enabled', 'isfinite', 'isinf', 'isnan', 'isneginf', 'isposinf', 'kthvalue', 'le', 'leaky_relu', 'lerp', 'less', 'less_equal', 'linear', 'linspace', 'log', 'log10', 'log1p', 'log2', 'log_softmax', 'logaddexp', 'logaddexp2', 'logcumsumexp', 'logical_and', 'logical_not', 'logical_or', 'logical_xor', 'logit', 'logsigmoid', 'logspace', 'logsumexp', 'long', 'lt', 'manual_seed', 'masked_fill', 'masked_scatter', 'masked_select', 'matmul', 'max', 'maximum', 'mean', 'median', 'min', 'minimum', 'mish', 'mm', 'mode', 'mse_loss', 'mul', 'multinomial', 'multiply', 'nan_to_num', 'narrow', 'ne', 'neg', 'negative', 'nonzero', 'not_equal', 'ones', 'ones_like', 'optim_slots', 'optim_step', 'optimizer_specs', 'permute', 'poisson', 'pow', 'prod', 'promote_types', 'rad2deg', 'rand', 'randint', 'randn', 'randperm', 'reciprocal', 'relu', 'relu6', 'remainder', 'reshape', 'result_type', 'round', 'rsqrt', 'scale_grads', 'scatter', 'scatter_add', 'scatter_reduce', 'seed', 'select', 'selu', 'set_anomaly_enabled', 'set_default_dtype', 'set_grad_enabled', 'set_num_threads', 'set_rng_state', 'sgn', 'short', 'sigmoid', 'sign', 'silu', 'sin', 'sinc', 'sinh', 'softmax', 'softplus', 'softshrink', 'softsign', 'sort', 'split', 'sqrt', 'square', 'squeeze', 'std', 'std_mean', 'sub', 'subtract', 'sum', 'swapaxes', 'swapdims', 't', 'take_along_dim', 'tan', 'tanh', 'tensor', 'tensor_norms', 'threshold', 'topk', 'transpose', 'true_divide', 'trunc', 'uint8', 'unbind', 'unique', 'unsqueeze', 'var', 'var_mean', 'where', 'xlogy', 'zeros', 'zeros_like']
+__all__: list[str] = ['DTypeError', 'Generator', 'IndexOutOfBoundsError', 'IntOverflowError', 'Node', 'RemovableHandle', 'ShapeError', 'Tensor', 'abs', 'absolute', 'acos', 'acosh', 'add', 'addcdiv', 'addcmul', 'all', 'amax', 'amin', 'any', 'arange', 'arccos', 'arccosh', 'arcsin', 'arcsinh', 'arctan', 'arctanh', 'argmax', 'argmin', 'argsort', 'argwhere', 'as_tensor', 'asin', 'asinh', 'atan', 'atan2', 'atanh', 'backend_info', 'backward', 'batch_norm', 'bernoulli', 'bfloat16', 'bincount', 'bitwise_and', 'bitwise_not', 'bitwise_or', 'bitwise_xor', 'bmm', 'bool', 'can_cast', 'cat', 'ceil', 'chunk', 'clamp', 'clamp_grads', 'clip', 'clone', 'col2im', 'concat', 'concatenate', 'convolution', 'copysign', 'cos', 'cosh', 'count_nonzero', 'cross_entropy', 'cummax', 'cummin', 'cumprod', 'cumsum', 'default_generator', 'deg2rad', 'detach', 'diag_embed', 'diagonal', 'div', 'divide', 'double', 'dropout', 'dtype', 'elu', 'empty', 'empty_like', 'eq', 'equal', 'erf', 'erfc', 'erfinv', 'exp', 'exp2', 'expm1', 'eye', 'fix', 'flatten', 'flip', 'float', 'float16', 'float32', 'float64', 'floor', 'floor_divide', 'fmod', 'frac', 'from_dlpack', 'from_numpy', 'full', 'full_like', 'gather', 'ge', 'gelu', 'gelu_tanh', 'get_default_dtype', 'get_num_threads', 'get_rng_state', 'grad', 'grad_norm', 'greater', 'greater_equal', 'group_norm', 'gt', 'half', 'hardshrink', 'hardsigmoid', 'hardswish', 'hardtanh', 'histc', 'hypot', 'im2col', 'index_add', 'index_fill', 'index_put', 'index_put_', 'index_select', 'initial_seed', 'int', 'int16', 'int32', 'int64', 'int8', 'is_anomaly_enabled', 'is_grad_enabled', 'isfinite', 'isinf', 'isnan', 'isneginf', 'isposinf', 'kthvalue', 'layer_norm', 'le', 'leaky_relu', 'lerp', 'less', 'less_equal', 'linear', 'linspace', 'log', 'log10', 'log1p', 'log2', 'log_softmax', 'logaddexp', 'logaddexp2', 'logcumsumexp', 'logical_and', 'logical_not', 'logical_or', 'logical_xor', 'logit', 'logsigmoid', 'logspace', 'logsumexp', 'long', 'lt', 'manual_seed', 'masked_fill', 'masked_scatter', 'masked_select', 'matmul', 'max', 'maximum', 'mean', 'median', 'min', 'minimum', 'mish', 'mm', 'mode', 'mse_loss', 'mul', 'multinomial', 'multiply', 'nan_to_num', 'narrow', 'ne', 'neg', 'negative', 'nonzero', 'not_equal', 'ones', 'ones_like', 'optim_slots', 'optim_step', 'optimizer_specs', 'permute', 'poisson', 'pow', 'prod', 'promote_types', 'rad2deg', 'rand', 'randint', 'randn', 'randperm', 'reciprocal', 'relu', 'relu6', 'remainder', 'reshape', 'result_type', 'rms_norm', 'round', 'rsqrt', 'scale_grads', 'scatter', 'scatter_add', 'scatter_reduce', 'seed', 'select', 'selu', 'set_anomaly_enabled', 'set_default_dtype', 'set_grad_enabled', 'set_num_threads', 'set_rng_state', 'sgn', 'short', 'sigmoid', 'sign', 'silu', 'sin', 'sinc', 'sinh', 'softmax', 'softplus', 'softshrink', 'softsign', 'sort', 'split', 'sqrt', 'square', 'squeeze', 'std', 'std_mean', 'sub', 'subtract', 'sum', 'swapaxes', 'swapdims', 't', 'take_along_dim', 'tan', 'tanh', 'tensor', 'tensor_norms', 'threshold', 'topk', 'transpose', 'true_divide', 'trunc', 'uint8', 'unbind', 'unique', 'unsqueeze', 'var', 'var_mean', 'where', 'xlogy', 'zeros', 'zeros_like']
 _dtype: typing.TypeAlias = dtype  # the dtype class (inside Tensor `dtype` is a property)
 class DTypeError(TypeError, RuntimeError):
     """
@@ -2181,6 +2181,10 @@ def backward(tensors: typing.Any, grad_tensors: typing.Any = None, retain_graph:
     """
     Accumulate the gradients of tensors (with grad_tensors for non-scalars) into the leaves' .grad.
     """
+def batch_norm(input: Tensor, running_mean: typing.Any = None, running_var: typing.Any = None, weight: typing.Any = None, bias: typing.Any = None, training: builtins.bool = False, momentum: typing.SupportsFloat | typing.SupportsIndex = 0.1, eps: typing.SupportsFloat | typing.SupportsIndex = 1e-05) -> Tensor:
+    """
+    Batch normalisation of input (N, C, *) over N and the spatial dims, one fused kernel each way; in training the running statistics (when given) are updated in place.
+    """
 def bernoulli(input: Tensor, p: typing.Any = None, *, generator: typing.Any = None) -> Tensor:
     """
     1 with probability input (or p, when given), else 0; input's shape and dtype.
@@ -2457,6 +2461,10 @@ def greater_equal(input: typing.Any, other: typing.Any) -> typing.Any:
     """
     input >= other elementwise (a bool tensor).
     """
+def group_norm(input: Tensor, num_groups: builtins.int, weight: typing.Any = None, bias: typing.Any = None, eps: typing.SupportsFloat | typing.SupportsIndex = 1e-05) -> Tensor:
+    """
+    Group normalisation of input (N, C, *) over groups of C / num_groups channels.
+    """
 def gt(input: typing.Any, other: typing.Any) -> typing.Any:
     """
     input > other elementwise (a bool tensor).
@@ -2544,6 +2552,10 @@ def isposinf(input: Tensor) -> Tensor:
 def kthvalue(input: Tensor, k: builtins.int, dim: builtins.int = -1, keepdim: builtins.bool = False) -> typing.Any:
     """
     (values, indices) of the k-th smallest element along dim (k from 1; NaN counts as the largest).
+    """
+def layer_norm(input: Tensor, normalized_shape: typing.Any, weight: typing.Any = None, bias: typing.Any = None, eps: typing.SupportsFloat | typing.SupportsIndex = 1e-05) -> Tensor:
+    """
+    Layer normalisation over the last len(normalized_shape) dims (fused kernels).
     """
 def le(input: typing.Any, other: typing.Any) -> typing.Any:
     """
@@ -2824,6 +2836,10 @@ def reshape(input: Tensor, shape: typing.Any) -> Tensor:
 def result_type(tensor1: typing.Any, tensor2: typing.Any) -> _dtype:
     """
     The dtype an op on these operands gives (torch.result_type).
+    """
+def rms_norm(input: Tensor, normalized_shape: typing.Any, weight: typing.Any = None, eps: typing.SupportsFloat | typing.SupportsIndex = 1e-06) -> Tensor:
+    """
+    x / sqrt(mean(x**2) + eps) * weight over the last len(normalized_shape) dims (fused kernels).
     """
 def round(input: Tensor, *, decimals: builtins.int = 0) -> Tensor:
     """

@@ -22,6 +22,9 @@ from gradcore.nn.modules import (  # noqa: F401
 from gradcore.nn.conv import (  # noqa: F401
     Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d, ConvTranspose3d, Fold, Unfold,
 )
+# issue 15: normalisation and channel-dropout layers
+from gradcore.nn import normalization  # noqa: F401
+from gradcore.nn.normalization import *  # noqa: F401,F403
 
 __all__ = [
     "functional", "hooks", "init", "utils", "Module", "Parameter", "StateDictError",
@@ -46,3 +49,4 @@ from gradcore.nn import pooling  # noqa: E402
 from gradcore.nn.pooling import *  # noqa: E402,F401,F403
 
 __all__ += ["pooling"] + pooling.__all__
+__all__ += [n for n in normalization.__all__ if n not in __all__]

@@ -1115,3 +1115,10 @@ from gradcore.nn import _functional_pool  # noqa: E402
 from gradcore.nn._functional_pool import *  # noqa: E402,F401,F403
 
 __all__ += _functional_pool.__all__
+# issue 15: normalisation and channel-wise dropout (nn/_functional_norm.py)
+from gradcore.nn._functional_norm import (  # noqa: E402
+    alpha_dropout, batch_norm, dropout1d, dropout2d, dropout3d, feature_alpha_dropout, group_norm, instance_norm,
+    layer_norm, local_response_norm, rms_norm,
+)
+from gradcore.nn import _functional_norm as _fn  # noqa: E402
+__all__ += _fn.__all__

@@ -18,6 +18,11 @@ from gradcore._core import Tensor
 
 __all__ = ["clip_grad_norm_", "clip_grad_value_", "grad_stats", "ParamGradStats", "GradientMonitor",
            "GradientWarning", "ActivationStats"]
+# issue 15: BatchNorm folded into the layer before it (nn/_fusion.py)
+from gradcore.nn._fusion import (  # noqa: E402
+    fuse_conv_bn_eval, fuse_conv_bn_weights, fuse_linear_bn_eval, fuse_linear_bn_weights,
+)
+__all__ += ["fuse_conv_bn_eval", "fuse_conv_bn_weights", "fuse_linear_bn_eval", "fuse_linear_bn_weights"]
 
 
 def _params(parameters: Union[Tensor, Iterable[Tensor]]) -> List[Tensor]:
