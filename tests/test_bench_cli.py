@@ -134,3 +134,64 @@ def test_render_flags_two_threads_slower_beyond_noise() -> None:
     assert "| batch 128 | 1 | 4 ms | – | – | – | – | 8 ms (2.00×) | – |" in md  # jax.jit in its column
     assert "- torch.compile skipped (mlp-step batch 128, 2T): ImportError: torch not installed" in md
     assert "## 2 threads / 1 thread" not in render.markdown([t1])
+
+
+# ---- conv and cnn-step (peers eager and jax.jit; torch.compile is masked: it compiles for ~20 s) ---
+def _no_compile(monkeypatch: pytest.MonkeyPatch) -> None:
+    def skip(*args: Any) -> bench.Timer:
+        raise ImportError("torch.compile masked in tests")
+    monkeypatch.setattr(bench, "_torch_conv_compiled", skip)
+    monkeypatch.setattr(bench, "_torch_cnn_compiled", skip)
+
+
+def test_conv_flop_count() -> None:
+    assert bench.conv_flops(8, 64, 64, 3, 56, 56) == 2.0 * 8 * 64 * 64 * 9 * 56 * 56
+    assert bench.conv_flops(8, 64, 64, 3, 56, 56, groups=64) == 2.0 * 8 * 64 * 9 * 56 * 56
+    assert bench.LENET_FLOPS == 2.0 * (6 * 25 * 784 + 16 * 6 * 25 * 100 + 400 * 120 + 120 * 84 + 84 * 10)
+
+
+def test_bench_conv_quick(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+                          capsys: pytest.CaptureFixture[str]) -> None:
+    _no_compile(monkeypatch)
+    # the real cases take ~10 s here; small ones exercise the same code (the real names are in CONV_CASES)
+    monkeypatch.setattr(bench, "CONV_CASES", [("3x3 8->8 @14 b2", 2, 8, 8, 14, 3, 1), ("1x1 8->16 @14 b2", 2, 8, 16, 14, 1, 1),
+                                              ("dw3x3 8 @14 b2", 2, 8, 8, 14, 3, 8)])
+    out_json = tmp_path / "conv.json"
+    assert bench.main(["conv", "--quick", "--repeat", "1", "--json", str(out_json)]) == 0
+    out = capsys.readouterr().out
+    rows = json.loads(out_json.read_text())["rows"]
+    assert [r["case"] for r in rows] == [c[0] for c in bench.CONV_CASES]
+    for r in rows:
+        g = r["results"]["gradcore"]
+        assert g["gflops"] > 0 and 0 < g["fraction_of_peak"]
+        assert "torch.compile masked in tests" in r["skipped"]["torch.compile"]
+        if "torch" in r["results"]:
+            assert r["results"]["torch"]["ratio"] > 0
+    assert "conv         3x3 8->8 @14 b2" in out
+    assert bench.CONV_CASES[2][-1] == 8  # depthwise
+
+
+def test_bench_cnn_step_quick(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+                              capsys: pytest.CaptureFixture[str]) -> None:
+    _no_compile(monkeypatch)
+    out_json = tmp_path / "cnn.json"
+    assert bench.main(["cnn-step", "--quick", "--batch", "1", "--repeat", "1", "--json", str(out_json)]) == 0
+    rows = json.loads(out_json.read_text())["rows"]
+    assert [r["case"] for r in rows] == ["lenet5 batch 1", "resnet8 batch 32"]
+    lenet = rows[0]["results"]
+    assert lenet["gradcore"]["gflops"] > 0
+    if hasattr(gc.nn, "BatchNorm2d"):
+        assert rows[1]["results"]["gradcore"]["median"] > 0
+    else:
+        assert "BatchNorm2d" in rows[1]["skipped"]["gradcore"]
+    capsys.readouterr()
+
+
+def test_bench_cnn_models_match_their_torch_twins() -> None:
+    torch = pytest.importorskip("torch")
+    builds = [bench._lenet] + ([bench._resnet8] if hasattr(gc.nn, "BatchNorm2d") else [])
+    for build in builds:
+        g, t = build(gc.nn), build(torch.nn)
+        gs, ts = g.state_dict(), t.state_dict()
+        assert list(gs) == list(ts)
+        assert all(tuple(gs[k].shape) == tuple(ts[k].shape) for k in gs)

@@ -1,6 +1,6 @@
 """``gradcore-bench``: gradcore against its peers, side by side in one run, as ratios.
 
-    gradcore-bench peak|gemm|mlp-step|tiny-step|op-overhead|elementwise|unary|indexing|matmul-batched|epoch|all
+    gradcore-bench peak|gemm|mlp-step|tiny-step|op-overhead|elementwise|unary|indexing|matmul-batched|epoch|conv|cnn-step|all
                    [--threads N] [--batch B ...] [--repeat R] [--json PATH]
 
 Each workload is timed for gradcore and for every available peer (NumPy always; PyTorch,
@@ -785,6 +785,248 @@ def bench_epoch(args: argparse.Namespace) -> List[Dict[str, Any]]:
     return rows
 
 
+# ---- conv and cnn-step: convolutions fwd+bwd; LeNet-5 and ResNet-8 training steps ---------------
+# (name, batch, in channels, out channels, size, kernel, groups); stride 1, "same" padding.
+CONV_CASES: List[Tuple[str, int, int, int, int, int, int]] = [
+    ("3x3 64->64 @56 b8", 8, 64, 64, 56, 3, 1),
+    ("3x3 128->128 @28 b8", 8, 128, 128, 28, 3, 1),
+    ("1x1 64->256 @56 b8", 8, 64, 256, 56, 1, 1),
+    ("dw3x3 64 @56 b8", 8, 64, 64, 56, 3, 64),
+]
+
+
+def conv_flops(batch: int, cin: int, cout: int, k: int, h_out: int, w_out: int, groups: int = 1) -> float:
+    """FLOPs of one pass of a convolution: 2 K (C / groups) R S H' W' per image."""
+    return 2.0 * batch * cout * (cin // groups) * k * k * h_out * w_out
+
+
+def _torch_conv_fwd_bwd(torch: Any, X: np.ndarray, Wt: np.ndarray, G: np.ndarray, pad: int, groups: int) -> Timer:
+    tx = torch.from_numpy(X).requires_grad_()
+    tw = torch.from_numpy(Wt).requires_grad_()
+    tg = torch.from_numpy(G)
+
+    def run() -> None:
+        tx.grad = tw.grad = None
+        torch.nn.functional.conv2d(tx, tw, padding=pad, groups=groups).backward(tg)
+
+    return run
+
+
+def _torch_conv_compiled(X: np.ndarray, Wt: np.ndarray, G: np.ndarray, pad: int, groups: int) -> Timer:
+    """The eager peer's forward + backward under ``torch.compile`` (inductor)."""
+    torch = _torch()
+    if torch is None:
+        raise ImportError("torch not installed")
+    compiled: Timer = torch.compile(_torch_conv_fwd_bwd(torch, X, Wt, G, pad, groups))
+    return compiled
+
+
+def _jax_conv_fwd_bwd(X: np.ndarray, Wt: np.ndarray, G: np.ndarray, pad: int, groups: int) -> Timer:
+    """The forward and both gradients (``jax.vjp`` of ``lax.conv_general_dilated``) under jax.jit."""
+    jax = _jax()
+
+    def conv(x: Any, w: Any) -> Any:
+        return jax.lax.conv_general_dilated(x, w, (1, 1), [(pad, pad), (pad, pad)], feature_group_count=groups)
+
+    def fwd_bwd(x: Any, w: Any, g: Any) -> Any:
+        out, vjp = jax.vjp(conv, x, w)
+        return out, vjp(g)
+
+    jitted = jax.jit(fwd_bwd)
+
+    x, w, g = jax.device_put(X), jax.device_put(Wt), jax.device_put(G)
+    return lambda: jax.block_until_ready(jitted(x, w, g))
+
+
+def bench_conv(args: argparse.Namespace) -> List[Dict[str, Any]]:
+    """float32 2-D convolution forward + backward (input and weight gradients) at ResNet-like
+    shapes: 3x3 64->64 at 56x56 and 128->128 at 28x28, a 1x1 64->256 and a depthwise 3x3, batch
+    8; GFLOP/s from 3 passes of 2 K (C/groups) R S H' W' per image."""
+    torch = _torch()
+    rows = []
+    rng = np.random.default_rng(0)
+    F = gc.nn.functional
+    for name, n, cin, cout, size, k, groups in CONV_CASES:
+        _progress(f"conv {name}")
+        pad = k // 2
+        X = rng.standard_normal((n, cin, size, size)).astype(np.float32)
+        Wt = (rng.standard_normal((cout, cin // groups, k, k)) / np.sqrt(cin // groups * k * k)).astype(np.float32)
+        G = rng.standard_normal((n, cout, size, size)).astype(np.float32)
+        gx, gw, gg = gc.from_numpy(X).requires_grad_(), gc.from_numpy(Wt).requires_grad_(), gc.from_numpy(G)
+
+        def gc_run(gx: Any = gx, gw: Any = gw, gg: Any = gg, pad: int = pad, groups: int = groups) -> None:
+            gx.grad = gw.grad = None
+            F.conv2d(gx, gw, padding=pad, groups=groups).backward(gg)
+
+        fns: Dict[str, Timer] = {"gradcore": gc_run}
+        if torch is not None:
+            fns["torch"] = _torch_conv_fwd_bwd(torch, X, Wt, G, pad, groups)
+        skipped: Dict[str, str] = {}
+        _add_peer(fns, skipped, "torch.compile", lambda: _torch_conv_compiled(X, Wt, G, pad, groups))
+        _add_peer(fns, skipped, "jax.jit", lambda: _jax_conv_fwd_bwd(X, Wt, G, pad, groups))
+        flops = 3 * conv_flops(n, cin, cout, k, size, size, groups)
+        rows.append(_row("conv", name, _measure(fns, args.repeat), "ms", flops, skipped))
+    return rows
+
+
+def _lenet(mod: Any) -> Any:
+    """LeNet-5 for 28x28 (examples/train_lenet.py's): conv 6@5x5 pad 2, ReLU, max-pool,
+    conv 16@5x5, ReLU, max-pool, 400-120-84-10; ``mod`` is gradcore.nn or torch.nn."""
+    return mod.Sequential(mod.Conv2d(1, 6, 5, padding=2), mod.ReLU(), mod.MaxPool2d(2),
+                          mod.Conv2d(6, 16, 5), mod.ReLU(), mod.MaxPool2d(2), mod.Flatten(),
+                          mod.Linear(400, 120), mod.ReLU(), mod.Linear(120, 84), mod.ReLU(), mod.Linear(84, 10))
+
+
+LENET_FLOPS = conv_flops(1, 1, 6, 5, 28, 28) + conv_flops(1, 6, 16, 5, 10, 10) + 2.0 * (400 * 120 + 120 * 84 + 84 * 10)
+
+
+def _resnet8(mod: Any) -> Any:
+    """ResNet-8 for 28x28 (examples/train_resnet.py's): conv 3x3 16 + BatchNorm + ReLU, one
+    BasicBlock per stage at 16, 32 (stride 2), 64 (stride 2) channels (1x1 conv + BatchNorm
+    shortcuts where the shape changes), global average pooling, Linear(64, 10)."""
+    relu = mod.functional.relu
+
+    class BasicBlock(mod.Module):  # type: ignore[misc]
+        def __init__(self, cin: int, cout: int, stride: int) -> None:
+            super().__init__()
+            self.conv1 = mod.Conv2d(cin, cout, 3, stride, 1, bias=False)
+            self.bn1 = mod.BatchNorm2d(cout)
+            self.conv2 = mod.Conv2d(cout, cout, 3, 1, 1, bias=False)
+            self.bn2 = mod.BatchNorm2d(cout)
+            self.shortcut = mod.Identity() if stride == 1 and cin == cout else mod.Sequential(
+                mod.Conv2d(cin, cout, 1, stride, bias=False), mod.BatchNorm2d(cout))
+
+        def forward(self, x: Any) -> Any:
+            out = relu(self.bn1(self.conv1(x)))
+            return relu(self.bn2(self.conv2(out)) + self.shortcut(x))
+
+    return mod.Sequential(mod.Conv2d(1, 16, 3, 1, 1, bias=False), mod.BatchNorm2d(16), mod.ReLU(),
+                          BasicBlock(16, 16, 1), BasicBlock(16, 32, 2), BasicBlock(32, 64, 2),
+                          mod.AdaptiveAvgPool2d(1), mod.Flatten(), mod.Linear(64, 10))
+
+
+RESNET8_FLOPS = (conv_flops(1, 1, 16, 3, 28, 28) + 2 * conv_flops(1, 16, 16, 3, 28, 28)
+                 + conv_flops(1, 16, 32, 3, 14, 14) + conv_flops(1, 32, 32, 3, 14, 14) + conv_flops(1, 16, 32, 1, 14, 14)
+                 + conv_flops(1, 32, 64, 3, 7, 7) + conv_flops(1, 64, 64, 3, 7, 7) + conv_flops(1, 32, 64, 1, 7, 7)
+                 + 2.0 * 64 * 10)
+
+
+def _torch_cnn_step(torch: Any, build: Callable[[Any], Any], state: Dict[str, np.ndarray], fused: bool,
+                    X: np.ndarray, Y: np.ndarray) -> Timer:
+    """The PyTorch twin (gradcore's initial weights) and its eager Adam step."""
+    model = build(torch.nn)
+    model.load_state_dict({k: torch.from_numpy(v.copy()) for k, v in state.items()})
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3, fused=fused)
+    tx, ty = torch.from_numpy(X), torch.from_numpy(Y)
+
+    def step() -> None:
+        opt.zero_grad()
+        torch.nn.functional.cross_entropy(model(tx), ty).backward()
+        opt.step()
+
+    return step
+
+
+def _torch_cnn_compiled(build: Callable[[Any], Any], state: Dict[str, np.ndarray], X: np.ndarray,
+                        Y: np.ndarray) -> Timer:
+    torch = _torch()
+    if torch is None:
+        raise ImportError("torch not installed")
+    compiled: Timer = torch.compile(_torch_cnn_step(torch, build, state, False, X, Y))
+    return compiled
+
+
+def _jax_lenet_step(state: Dict[str, np.ndarray], X: np.ndarray, Y: np.ndarray, lr: float = 1e-3) -> Timer:
+    """LeNet-5's Adam step as a JAX user writes it (pure, jitted, donated params and state)."""
+    jax = _jax()
+    jnp, lax, tree_map = jax.numpy, jax.lax, jax.tree_util.tree_map
+
+    def pool(x: Any) -> Any:
+        return lax.reduce_window(x, -jnp.inf, lax.max, (1, 1, 2, 2), (1, 1, 2, 2), "VALID")
+
+    def loss_fn(p: Any, x: Any, y: Any) -> Any:
+        x = lax.conv_general_dilated(x, p["0.weight"], (1, 1), [(2, 2), (2, 2)]) + p["0.bias"][None, :, None, None]
+        x = pool(jax.nn.relu(x))
+        x = lax.conv_general_dilated(x, p["3.weight"], (1, 1), "VALID") + p["3.bias"][None, :, None, None]
+        x = pool(jax.nn.relu(x)).reshape(x.shape[0], -1)
+        x = jax.nn.relu(x @ p["7.weight"].T + p["7.bias"])
+        x = jax.nn.relu(x @ p["9.weight"].T + p["9.bias"])
+        x = x @ p["11.weight"].T + p["11.bias"]
+        return -jnp.mean(jnp.take_along_axis(jax.nn.log_softmax(x), y[:, None], axis=1))
+
+    @functools.partial(jax.jit, donate_argnums=(0, 1))
+    def step(p: Any, s: Any, x: Any, y: Any) -> Any:
+        value, g = jax.value_and_grad(loss_fn)(p, x, y)
+        t, m, v = s
+        t = t + 1
+        m = tree_map(lambda m, g: 0.9 * m + 0.1 * g, m, g)
+        v = tree_map(lambda v, g: 0.999 * v + 0.001 * g * g, v, g)
+        step_size, bc2 = lr / (1 - 0.9 ** t), 1 - 0.999 ** t
+        p = tree_map(lambda p, m, v: p - step_size * m / (jnp.sqrt(v / bc2) + 1e-8), p, m, v)
+        return p, (t, m, v), value
+
+    params = {k: jnp.asarray(v) for k, v in state.items()}
+    carry: List[Any] = [params, (jnp.zeros((), jnp.float32), tree_map(jnp.zeros_like, params),
+                                 tree_map(jnp.zeros_like, params))]
+    x, y = jax.device_put(X), jax.device_put(Y)
+
+    def run() -> None:
+        carry[0], carry[1], value = step(carry[0], carry[1], x, y)
+        value.block_until_ready()
+
+    return run
+
+
+def bench_cnn_step(args: argparse.Namespace) -> List[Dict[str, Any]]:
+    """One training step (zero_grad, forward, cross-entropy, backward, Adam(lr=1e-3)) of LeNet-5
+    on 28x28 at batch 1, 32, 128 and of ResNet-8 (16-32-64 channels, BatchNorm) at batch 32,
+    against PyTorch eager (default and fused Adam), torch.compile and (LeNet) jax.jit, all from
+    gradcore's initial weights; GFLOP/s from the conv and linear FLOPs x 3 (fwd + 2 bwd)."""
+    torch = _torch()
+    rows = []
+    cases: List[Tuple[str, Callable[[Any], Any], int, float]] = [
+        ("lenet5", _lenet, b, LENET_FLOPS) for b in (args.batch or [1, 32, 128])]
+    cases.append(("resnet8", _resnet8, 32, RESNET8_FLOPS))
+    for arch, build, batch, flops in cases:
+        case = f"{arch} batch {batch}"
+        if arch == "resnet8" and not hasattr(gc.nn, "BatchNorm2d"):
+            rows.append({"workload": "cnn-step", "case": case, "unit": "ms", "results": {},
+                         "skipped": {"gradcore": "gc.nn.BatchNorm2d not available"}})
+            continue
+        _progress(f"cnn-step {case}")
+        rng = np.random.default_rng(0)
+        pool = rng.standard_normal((4, batch, 1, 28, 28)).astype(np.float32)  # varied inputs
+        labels = rng.integers(0, 10, (4, batch))
+        X, Y = pool[0], labels[0]
+        gc.manual_seed(0)
+        model = build(gc.nn)
+        model.train()
+        state = {k: np.array(v.detach().numpy()) for k, v in model.state_dict().items()}
+        opt = gc.optim.Adam(model.parameters(), lr=1e-3)
+        gxs = [gc.from_numpy(p) for p in pool]
+        gys = [gc.from_numpy(lab) for lab in labels]
+        it = [0]
+
+        def gc_step(model: Any = model, opt: Any = opt, gxs: Any = gxs, gys: Any = gys, it: List[int] = it) -> None:
+            i = it[0] = (it[0] + 1) % len(gxs)
+            opt.zero_grad()
+            gc.nn.functional.cross_entropy(model(gxs[i]), gys[i]).backward()
+            opt.step()
+
+        fns: Dict[str, Timer] = {"gradcore": gc_step}
+        if torch is not None:
+            for name, fused in (("torch", False), ("torch-fused", True)):
+                fns[name] = _torch_cnn_step(torch, build, state, fused, X, Y)
+        skipped: Dict[str, str] = {}
+        _add_peer(fns, skipped, "torch.compile", lambda: _torch_cnn_compiled(build, state, X, Y))
+        if arch == "lenet5":
+            _add_peer(fns, skipped, "jax.jit", lambda: _jax_lenet_step(state, X, Y))
+        else:
+            skipped["jax.jit"] = "no JAX twin of ResNet-8 (BatchNorm running statistics) written"
+        rows.append(_row("cnn-step", case, _measure(fns, args.repeat), "ms", 3 * batch * flops, skipped))
+    return rows
+
+
 def bench_peak(args: argparse.Namespace) -> List[Dict[str, Any]]:
     """The machine's FMA peak per ISA (1 and N threads) and the STREAM triad: the yardsticks."""
     rows = []
@@ -806,7 +1048,8 @@ def bench_peak(args: argparse.Namespace) -> List[Dict[str, Any]]:
 
 WORKLOADS = {"peak": bench_peak, "gemm": bench_gemm, "mlp-step": bench_mlp_step, "tiny-step": bench_tiny_step,
              "op-overhead": bench_op_overhead, "elementwise": bench_elementwise, "indexing": bench_indexing,
-             "unary": bench_unary, "matmul-batched": bench_matmul_batched, "epoch": bench_epoch}
+             "unary": bench_unary, "matmul-batched": bench_matmul_batched, "epoch": bench_epoch,
+             "conv": bench_conv, "cnn-step": bench_cnn_step}
 
 
 def machine_info() -> Dict[str, Any]:
@@ -875,7 +1118,7 @@ def main(argv: Optional[List[str]] = None) -> int:
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("workload", choices=list(WORKLOADS) + ["all"])
     ap.add_argument("--threads", type=int, default=None, help="threads for gradcore and every peer")
-    ap.add_argument("--batch", type=int, nargs="*", default=None, help="batch sizes (mlp-step, tiny-step)")
+    ap.add_argument("--batch", type=int, nargs="*", default=None, help="batch sizes (mlp-step, tiny-step, cnn-step's LeNet)")
     ap.add_argument("--repeat", type=int, default=5, help="samples per contender (median reported)")
     ap.add_argument("--json", metavar="PATH", help="also write the results as JSON")
     ap.add_argument("--quick", action="store_true", help="skip the largest GEMM")
