@@ -20,6 +20,19 @@ __all__ = [
 ]
 
 
+
+def _affine_parameters(module: Module, affine: bool, bias: bool, shape: Any, dtype: Any) -> None:
+    """A norm layer's ``weight`` (ones) and ``bias`` (zeros) of ``shape``, or None for each
+    that ``affine`` / ``bias`` leave out (registered either way, as PyTorch's)."""
+    if affine:
+        module.weight = Parameter(_core.ones(shape, dtype=dtype))
+        if bias:
+            module.bias = Parameter(_core.zeros(shape, dtype=dtype))
+            return
+    else:
+        module.register_parameter("weight", None)
+    module.register_parameter("bias", None)
+
 class _NormBase(Module):
     """Parameters (``weight`` ones, ``bias`` zeros when ``affine``) and buffers
     (``running_mean`` zeros, ``running_var`` ones, ``num_batches_tracked`` int64 0 when
@@ -34,15 +47,7 @@ class _NormBase(Module):
         self.momentum = momentum
         self.affine = affine
         self.track_running_stats = track_running_stats
-        if affine:
-            self.weight = Parameter(_core.ones(num_features, dtype=dtype))
-            if bias:
-                self.bias = Parameter(_core.zeros(num_features, dtype=dtype))
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        _affine_parameters(self, affine, bias, num_features, dtype)
         if track_running_stats:
             self.register_buffer("running_mean", _core.zeros(num_features, dtype=dtype))
             self.register_buffer("running_var", _core.ones(num_features, dtype=dtype))
@@ -193,15 +198,7 @@ class LayerNorm(Module):
         self.normalized_shape = _as_shape(normalized_shape)
         self.eps = eps
         self.elementwise_affine = elementwise_affine
-        if elementwise_affine:
-            self.weight = Parameter(_core.ones(self.normalized_shape, dtype=dtype))
-            if bias:
-                self.bias = Parameter(_core.zeros(self.normalized_shape, dtype=dtype))
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        _affine_parameters(self, elementwise_affine, bias, self.normalized_shape, dtype)
 
     def reset_parameters(self) -> None:
         """weight = 1, bias = 0."""
@@ -230,15 +227,7 @@ class GroupNorm(Module):
         if num_channels % num_groups != 0:
             raise ValueError(f"num_channels ({num_channels}) must be divisible by num_groups ({num_groups})")
         self.num_groups, self.num_channels, self.eps, self.affine = num_groups, num_channels, eps, affine
-        if affine:
-            self.weight = Parameter(_core.ones(num_channels, dtype=dtype))
-            if bias:
-                self.bias = Parameter(_core.zeros(num_channels, dtype=dtype))
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        _affine_parameters(self, affine, bias, num_channels, dtype)
 
     def reset_parameters(self) -> None:
         """weight = 1, bias = 0."""
