@@ -84,6 +84,20 @@ bool Tensor::non_overlapping_and_dense() const {
   return true;
 }
 
+bool Tensor::non_overlapping() const {
+  if (is_contiguous) return true;
+  std::vector<size_t> order;
+  for (size_t i = 0; i < shape.size(); ++i)
+    if (shape[i] != 1) order.push_back(i);
+  std::sort(order.begin(), order.end(), [&](size_t x, size_t y) { return strides[x] < strides[y]; });
+  int64_t span = 1;  // one past the largest offset the inner dims reach
+  for (size_t i : order) {
+    if (strides[i] < span) return false;
+    span += strides[i] * (shape[i] - 1);
+  }
+  return true;
+}
+
 Storage::~Storage() {
   if (release) release(ctx);
   else cpu::free(data, nbytes);

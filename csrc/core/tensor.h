@@ -128,6 +128,9 @@ struct Tensor {
   void storage_extent(int64_t* lo, int64_t* hi) const;
   // True when no two indices map to the same element (expanded / overlapping views are not).
   bool non_overlapping_and_dense() const;
+  // No two indices reach the same element (a sufficient test: sorted by stride, each dim steps
+  // past the whole span of the dims inside it). Slices pass; expands and overlapping as_strided fail.
+  bool non_overlapping() const;
 };
 
 // Uninitialised contiguous tensor from the caching allocator.

@@ -227,7 +227,7 @@ TensorPtr view_scatter(const TensorPtr& g, const Shape& in_shape, const std::fun
     autograd::fw::DisableGuard no_tangent;
     region = replay(out);
   }
-  if (region->non_overlapping_and_dense() || region->numel <= 1) {
+  if (region->non_overlapping() || region->numel <= 1) {
     copy_values(region, g);
   } else {
     // The view reaches some elements several times (unfold with step < size, as_strided):
