@@ -12,6 +12,7 @@ import threading
 from pathlib import Path
 from typing import Any, Dict, List, Tuple
 
+import numpy as np
 import pytest
 
 import gradcore as gc
@@ -142,6 +143,7 @@ def _no_compile(monkeypatch: pytest.MonkeyPatch) -> None:
         raise ImportError("torch.compile masked in tests")
     monkeypatch.setattr(bench, "_torch_conv_compiled", skip)
     monkeypatch.setattr(bench, "_torch_cnn_compiled", skip)
+    monkeypatch.setattr(bench, "_torch_compiled", skip)
     measure = bench._measure  # short samples: the tests check the rows, not the timings
     monkeypatch.setattr(bench, "_measure", lambda fns, repeat, min_time=0.2: measure(fns, repeat, 0.01))
 
@@ -197,3 +199,33 @@ def test_bench_cnn_models_match_their_torch_twins() -> None:
         gs, ts = g.state_dict(), t.state_dict()
         assert list(gs) == list(ts)
         assert all(tuple(gs[k].shape) == tuple(ts[k].shape) for k in gs)
+
+
+def test_gpt_flop_count() -> None:
+    # qkv 3 d^2, projection d^2, MLP 8 d^2 per token, two (T x T x d) attention products, the head
+    n, d = 32 * 64, 128
+    per_layer = 2.0 * n * 12 * d * d + 2 * 2.0 * 32 * 64 * 64 * d
+    assert bench.gpt_gemm_flops(32, **bench.GPT_SHAPE) == 4 * per_layer + 2.0 * n * d * 96
+
+
+def test_bench_gpt_step_quick(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+                              capsys: pytest.CaptureFixture[str]) -> None:
+    _no_compile(monkeypatch)
+    out_json = tmp_path / "gpt.json"
+    assert bench.main(["gpt-step", "--quick", "--batch", "2", "--repeat", "1", "--json", str(out_json)]) == 0
+    rows = json.loads(out_json.read_text())["rows"]
+    assert [r["case"] for r in rows] == ["gpt 4x128 ctx 64 batch 2"]
+    g = rows[0]["results"]["gradcore"]
+    assert g["gflops"] > 0 and 0 < g["fraction_of_peak"]
+    assert "torch.compile masked in tests" in rows[0]["skipped"]["torch.compile"]
+    capsys.readouterr()
+
+
+def test_bench_gpt_matches_its_torch_twin() -> None:
+    torch = pytest.importorskip("torch")
+    gc.manual_seed(0)
+    g, t = bench._gpt(gc.nn, **bench.GPT_SHAPE), bench._gpt(torch.nn, **bench.GPT_SHAPE)
+    t.load_state_dict({k: torch.from_numpy(v.detach().numpy().copy()) for k, v in g.state_dict().items()})
+    x = np.random.default_rng(0).integers(0, 96, (2, 64))
+    with gc.no_grad(), torch.no_grad():
+        np.testing.assert_allclose(g(gc.from_numpy(x)).numpy(), t(torch.from_numpy(x)).numpy(), rtol=1e-4, atol=1e-4)

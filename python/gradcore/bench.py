@@ -1,6 +1,6 @@
 """``gradcore-bench``: gradcore against its peers, side by side in one run, as ratios.
 
-    gradcore-bench peak|gemm|mlp-step|tiny-step|op-overhead|elementwise|unary|indexing|matmul-batched|epoch|conv|cnn-step|all
+    gradcore-bench peak|gemm|mlp-step|tiny-step|op-overhead|elementwise|unary|indexing|matmul-batched|epoch|conv|cnn-step|gpt-step|all
                    [--threads N] [--batch B ...] [--repeat R] [--json PATH]
 
 Each workload is timed for gradcore and for every available peer (NumPy always; PyTorch,
@@ -932,8 +932,7 @@ def _torch_cnn_compiled(build: Callable[[Any], Any], state: Dict[str, np.ndarray
     torch = _torch()
     if torch is None:
         raise ImportError("torch not installed")
-    compiled: Timer = torch.compile(_torch_cnn_step(torch, build, state, False, X, Y))
-    return compiled
+    return _torch_compiled(_torch_cnn_step(torch, build, state, False, X, Y))
 
 
 def _jax_lenet_step(state: Dict[str, np.ndarray], X: np.ndarray, Y: np.ndarray, lr: float = 1e-3) -> Timer:
@@ -1027,6 +1026,111 @@ def bench_cnn_step(args: argparse.Namespace) -> List[Dict[str, Any]]:
     return rows
 
 
+# ---- gpt-step: a small GPT's AdamW training step --------------------------------------------
+
+GPT_SHAPE = dict(vocab=96, context=64, dim=128, heads=4, layers=4)
+
+
+def _gpt(mod: Any, vocab: int, context: int, dim: int, heads: int, layers: int) -> Any:
+    """examples/train_gpt.py's GPT: token + position embeddings, pre-norm blocks (causal
+    self-attention through F.scaled_dot_product_attention, a 4x GELU MLP), LayerNorm, head."""
+    F = mod.functional
+
+    class Block(mod.Module):  # type: ignore[misc]
+        def __init__(self) -> None:
+            super().__init__()
+            self.ln1, self.ln2 = mod.LayerNorm(dim), mod.LayerNorm(dim)
+            self.qkv, self.proj = mod.Linear(dim, 3 * dim), mod.Linear(dim, dim)
+            self.mlp = mod.Sequential(mod.Linear(dim, 4 * dim), mod.GELU(), mod.Linear(4 * dim, dim))
+
+        def forward(self, x: Any) -> Any:
+            B, T, C = x.shape
+            q, k, v = (t.reshape(B, T, heads, C // heads).transpose(1, 2) for t in self.qkv(self.ln1(x)).split(C, 2))
+            y = F.scaled_dot_product_attention(q, k, v, is_causal=True).transpose(1, 2).reshape(B, T, C)
+            x = x + self.proj(y)
+            return x + self.mlp(self.ln2(x))
+
+    class GPT(mod.Module):  # type: ignore[misc]
+        def __init__(self) -> None:
+            super().__init__()
+            self.tok, self.pos = mod.Embedding(vocab, dim), mod.Embedding(context, dim)
+            self.blocks = mod.Sequential(*[Block() for _ in range(layers)])
+            self.ln, self.head = mod.LayerNorm(dim), mod.Linear(dim, vocab)
+
+        def forward(self, idx: Any) -> Any:
+            return self.head(self.ln(self.blocks(self.tok(idx) + self.pos.weight[:idx.shape[1]])))
+
+    return GPT()
+
+
+def gpt_gemm_flops(batch: int, vocab: int, context: int, dim: int, heads: int, layers: int) -> float:
+    """The forward GEMM FLOPs of one batch: qkv, projection, MLP, q kT and p v (causal
+    attention counted in full, as the dense formula), the head."""
+    n = batch * context
+    per_layer = 2.0 * n * dim * (3 * dim + dim + 8 * dim) + 2 * 2.0 * batch * context * context * dim
+    return layers * per_layer + 2.0 * n * dim * vocab
+
+
+def bench_gpt_step(args: argparse.Namespace) -> List[Dict[str, Any]]:
+    """One AdamW step (zero_grad, forward, cross-entropy over (B T, V), backward, clip_grad_norm_
+    at 1.0, step) of examples/train_gpt.py's GPT (4 layers, 4 heads, 128 dims, context 64) at
+    batch 32, against PyTorch eager (default and fused AdamW) and torch.compile, all from
+    gradcore's initial weights; GFLOP/s from the GEMM FLOPs x 3 (fwd + 2 bwd)."""
+    torch = _torch()
+    rows = []
+    shape = GPT_SHAPE
+    for batch in args.batch or [32]:
+        case = f"gpt 4x128 ctx 64 batch {batch}"
+        if not (hasattr(gc.nn, "Embedding") and hasattr(gc.nn.functional, "scaled_dot_product_attention")):
+            rows.append({"workload": "gpt-step", "case": case, "unit": "ms", "results": {},
+                         "skipped": {"gradcore": "gc.nn.Embedding or F.scaled_dot_product_attention not available"}})
+            continue
+        _progress(f"gpt-step {case}")
+        rng = np.random.default_rng(0)
+        X = rng.integers(0, shape["vocab"], (batch, shape["context"]))
+        Y = rng.integers(0, shape["vocab"], (batch, shape["context"]))
+        gc.manual_seed(0)
+        model = _gpt(gc.nn, **shape)
+        state = {k: np.array(v.detach().numpy()) for k, v in model.state_dict().items()}
+
+        def make_step(lib: Any, model: Any, opt: Any, x: Any, y: Any) -> Timer:
+            def step() -> None:
+                opt.zero_grad()
+                logits = model(x)
+                lib.nn.functional.cross_entropy(logits.reshape(-1, shape["vocab"]), y.reshape(-1)).backward()
+                lib.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+                opt.step()
+            return step
+
+        fns: Dict[str, Timer] = {
+            "gradcore": make_step(gc, model, gc.optim.AdamW(model.parameters(), lr=1e-3), gc.from_numpy(X),
+                                  gc.from_numpy(Y))}
+        skipped: Dict[str, str] = {}
+
+        def torch_step(fused: bool) -> Timer:
+            assert torch is not None
+            tm = _gpt(torch.nn, **shape)
+            tm.load_state_dict({k: torch.from_numpy(v.copy()) for k, v in state.items()})
+            return make_step(torch, tm, torch.optim.AdamW(tm.parameters(), lr=1e-3, fused=fused),
+                             torch.from_numpy(X), torch.from_numpy(Y))
+
+        if torch is not None:
+            fns["torch"] = torch_step(False)
+            fns["torch-fused"] = torch_step(True)
+        _add_peer(fns, skipped, "torch.compile", lambda: _torch_compiled(torch_step(False)))
+        rows.append(_row("gpt-step", case, _measure(fns, args.repeat), "ms", 3 * gpt_gemm_flops(batch, **shape),
+                         skipped))
+    return rows
+
+
+def _torch_compiled(step: Timer) -> Timer:
+    torch = _torch()
+    if torch is None:
+        raise ImportError("torch not installed")
+    compiled: Timer = torch.compile(step)
+    return compiled
+
+
 def bench_peak(args: argparse.Namespace) -> List[Dict[str, Any]]:
     """The machine's FMA peak per ISA (1 and N threads) and the STREAM triad: the yardsticks."""
     rows = []
@@ -1049,7 +1153,8 @@ def bench_peak(args: argparse.Namespace) -> List[Dict[str, Any]]:
 WORKLOADS = {"peak": bench_peak, "gemm": bench_gemm, "mlp-step": bench_mlp_step, "tiny-step": bench_tiny_step,
              "op-overhead": bench_op_overhead, "elementwise": bench_elementwise, "indexing": bench_indexing,
              "unary": bench_unary, "matmul-batched": bench_matmul_batched, "epoch": bench_epoch,
-             "conv": bench_conv, "cnn-step": bench_cnn_step}
+             "conv": bench_conv, "cnn-step": bench_cnn_step,
+             "gpt-step": bench_gpt_step}
 
 
 def machine_info() -> Dict[str, Any]:
@@ -1118,7 +1223,7 @@ def main(argv: Optional[List[str]] = None) -> int:
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("workload", choices=list(WORKLOADS) + ["all"])
     ap.add_argument("--threads", type=int, default=None, help="threads for gradcore and every peer")
-    ap.add_argument("--batch", type=int, nargs="*", default=None, help="batch sizes (mlp-step, tiny-step, cnn-step's LeNet)")
+    ap.add_argument("--batch", type=int, nargs="*", default=None, help="batch sizes (mlp-step, tiny-step, cnn-step's LeNet, gpt-step)")
     ap.add_argument("--repeat", type=int, default=5, help="samples per contender (median reported)")
     ap.add_argument("--json", metavar="PATH", help="also write the results as JSON")
     ap.add_argument("--quick", action="store_true", help="skip the largest GEMM")
