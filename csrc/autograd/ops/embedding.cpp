@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <memory>
+#include <mutex>
 #include <sstream>
 #include <vector>
 
@@ -50,15 +51,18 @@ struct EmbeddingMap {
   TensorPtr idx;  // int64 [n]
   Shape idx_shape;
   kernels::EmbeddingGrad grad;
-  // Positions grouped by row, built on first use (kernels::embedding_row_index).
+  // Positions grouped by row, built once on first use (kernels::embedding_row_index); the
+  // nodes of a double backward share the map, and may run on several threads.
   TensorPtr start, order;
+  std::once_flag built;
   void build_index() {
-    if (start) return;
-    const int64_t n = idx->numel;
-    TensorPtr s = empty({grad.rows + 1}, DType::Int64), o = empty({n}, DType::Int64);
-    kernels::embedding_row_index<int64_t>(idx->data<int64_t>(), n, grad.rows, s->data<int64_t>(), o->data<int64_t>());
-    start = s;
-    order = o;
+    std::call_once(built, [this] {
+      const int64_t n = idx->numel;
+      start = empty({grad.rows + 1}, DType::Int64);
+      order = empty({n}, DType::Int64);
+      kernels::embedding_row_index<int64_t>(idx->data<int64_t>(), n, grad.rows, start->data<int64_t>(),
+                                            order->data<int64_t>());
+    });
   }
 };
 using MapPtr = std::shared_ptr<EmbeddingMap>;
@@ -80,7 +84,7 @@ struct EmbeddingGatherBackward final : Node {  // the backward of G: S
 
 // S: g [*idx_shape, dim] -> [rows, dim].
 TensorPtr apply_scatter(const TensorPtr& g, const MapPtr& m) {
-  const int64_t n = m->idx->numel, D = m->grad.dim;
+  const int64_t D = m->grad.dim;
   Shape want = m->idx_shape;
   want.push_back(D);
   GC_CHECK(g->shape == want, ShapeError, "embedding_dense_backward: expected a gradient of shape ", shape_str(want),
@@ -97,7 +101,6 @@ TensorPtr apply_scatter(const TensorPtr& g, const MapPtr& m) {
                                   m->order->data<int64_t>(), gw->data<T>(), m->grad);
     return 0;
   });
-  (void)n;
   if (needs_record({g.get()})) {
     auto node = make_node<EmbeddingDenseBackwardBackward>({g});
     node->map = m;
@@ -115,6 +118,7 @@ TensorPtr apply_gather(const TensorPtr& gg, const MapPtr& m) {
            shape_str(want), ", got ", shape_str(gg->shape));
   if (reduced_float(gg->dtype)) return to_dtype(apply_gather(to_dtype(gg, DType::Float32), m), gg->dtype);
   if (m->grad.scale_by_freq) m->build_index();
+  const TensorPtr start = m->grad.scale_by_freq ? m->start : nullptr;
   TensorPtr gd = dense(gg);
   Shape os = m->idx_shape;
   os.push_back(D);
@@ -122,7 +126,7 @@ TensorPtr apply_gather(const TensorPtr& gg, const MapPtr& m) {
   dispatch(gg->dtype, [&](auto z) {
     using T = decltype(z);
     kernels::embedding_gather_scaled<T>(gd->data<T>(), m->idx->data<int64_t>(), n, nullptr,
-                                        m->start ? m->start->data<int64_t>() : nullptr, out->data<T>(), m->grad);
+                                        start ? start->data<int64_t>() : nullptr, out->data<T>(), m->grad);
     return 0;
   });
   if (needs_record({gg.get()})) {
