@@ -391,3 +391,23 @@ def test_index_shapes_property() -> None:
         np.testing.assert_array_equal(gw.grad.numpy()[:, 0] if D else np.zeros(V),
                                       np.bincount(idx.ravel(), minlength=V).astype(float) if D else np.zeros(V))
     check()
+
+
+def test_embedding_bag_create_graph_as_torch() -> None:
+    # PyTorch has no derivative of a bag's gradients: differentiating them raises (its types
+    # and messages); the first-order values are unchanged.
+    res = []
+    for L in (gc, torch):
+        w = L.tensor(np.arange(15.0).reshape(5, 3), requires_grad=True)
+        p = L.tensor(np.linspace(0.5, 2, 6), requires_grad=True)
+        y = L.nn.functional.embedding_bag(L.tensor([0, 1, 4, 2, 2, 3]), w, L.tensor([0, 2, 2, 5]), mode="sum",
+                                          per_sample_weights=p)
+        gw, gp = L.autograd.grad((y * y).sum(), [w, p], create_graph=True)
+        res.append((gw.detach().numpy(), gp.detach().numpy(), gw.grad_fn.name()))
+        with pytest.raises(RuntimeError, match="_embedding_bag_per_sample_weights_backward is not implemented"):
+            L.autograd.grad(gp.sum(), [p], retain_graph=True)
+        with pytest.raises(NotImplementedError, match="the derivative for '_embedding_bag_backward' is not implemented"):
+            L.autograd.grad(gw.sum(), [w])
+    np.testing.assert_allclose(res[0][0], res[1][0], rtol=1e-12)
+    np.testing.assert_allclose(res[0][1], res[1][1], rtol=1e-12)
+    assert res[0][2] == res[1][2]

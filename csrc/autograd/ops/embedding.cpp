@@ -261,13 +261,29 @@ struct BagPlan {
 };
 using PlanPtr = std::shared_ptr<BagPlan>;
 
+// create_graph through a bag: the gradients get histories that raise when differentiated,
+// with PyTorch's types and messages (it has no derivative of either).
+struct EmbeddingBagBackwardBackward final : Node {
+  const char* name() const override { return "EmbeddingBagBackwardBackward0"; }
+  tensor_list apply(tensor_list&&) override {
+    throw NotImplementedError("the derivative for '_embedding_bag_backward' is not implemented.");
+  }
+};
+struct EmbeddingBagPswNotImplemented final : Node {
+  const char* name() const override { return "NotImplemented"; }
+  tensor_list apply(tensor_list&&) override {
+    throw RuntimeError("derivative for aten::_embedding_bag_per_sample_weights_backward is not implemented");
+  }
+};
+
 struct EmbeddingBagBackward final : Node {
   PlanPtr plan;
   SavedTensor weight_, psw_, argmax_;
   bool scale = false;
   const char* name() const override { return "EmbeddingBagBackward0"; }
   tensor_list apply(tensor_list&& g) override {
-    TensorPtr gy = dense(g[0]);
+    const TensorPtr g0 = g[0];
+    TensorPtr gy = dense(g0);
     const kernels::BagShape& s = plan->s;
     const DType dt = gy->dtype;
     tensor_list out(2);
@@ -315,6 +331,7 @@ struct EmbeddingBagBackward final : Node {
           return 0;
         });
       }
+      if (needs_record({g0.get()})) set_history(gw, make_node<EmbeddingBagBackwardBackward>({g0}));
       out[0] = gw;
     }
     if (wants(*this, 1)) {
@@ -328,6 +345,7 @@ struct EmbeddingBagBackward final : Node {
                                                plan->bag_of->data<int64_t>(), gp->data<T>(), su);
         return 0;
       });
+      if (needs_record({g0.get()})) set_history(gp, make_node<EmbeddingBagPswNotImplemented>({g0}));
       out[1] = gp;
     }
     return out;
