@@ -1985,6 +1985,22 @@ def _elementwise_ops() -> list[typing.Any]:
     """
     The elementwise registry ops (Note [One op, one row]).
     """
+def _embedding(weight: Tensor, indices: Tensor, padding_idx: builtins.int = -1, scale_grad_by_freq: builtins.bool = False, sparse: builtins.bool = False) -> Tensor:
+    """
+    torch.embedding: weight[indices] (padding_idx < 0: none).
+    """
+def _embedding_bag(weight: Tensor, indices: Tensor, offsets: Tensor, scale_grad_by_freq: builtins.bool, mode: typing.SupportsInt | typing.SupportsIndex, sparse: builtins.bool, per_sample_weights: typing.Any = None, include_last_offset: builtins.bool = False, padding_idx: builtins.int | None = None) -> Tensor:
+    """
+    torch.embedding_bag on 1-D indices and offsets (mode 0 sum, 1 mean, 2 max): the bags' values.
+    """
+def _embedding_dense_backward(grad_output: Tensor, indices: Tensor, num_weights: builtins.int, padding_idx: builtins.int, scale_grad_by_freq: builtins.bool) -> Tensor:
+    """
+    The weight gradient of embedding (differentiable).
+    """
+def _embedding_renorm_(weight: Tensor, indices: Tensor, max_norm: typing.SupportsFloat | typing.SupportsIndex, norm_type: typing.SupportsFloat | typing.SupportsIndex) -> Tensor:
+    """
+    max_norm: the indexed rows renormalised in place (no autograd).
+    """
 def _empty_cache() -> None:
     ...
 def _fma_peak(isa: str, threads: typing.SupportsInt | typing.SupportsIndex = 1, seconds: typing.SupportsFloat | typing.SupportsIndex = 0.3) -> builtins.float:

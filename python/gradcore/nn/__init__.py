@@ -50,3 +50,8 @@ from gradcore.nn.pooling import *  # noqa: E402,F401,F403
 
 __all__ += ["pooling"] + pooling.__all__
 __all__ += [n for n in normalization.__all__ if n not in __all__]
+# issue 16: embeddings
+from gradcore.nn import sparse  # noqa: E402
+from gradcore.nn.sparse import Embedding, EmbeddingBag  # noqa: E402,F401
+
+__all__ += ["sparse", "Embedding", "EmbeddingBag"]

@@ -1122,3 +1122,6 @@ from gradcore.nn._functional_norm import (  # noqa: E402
 )
 from gradcore.nn import _functional_norm as _fn  # noqa: E402
 __all__ += _fn.__all__
+# issue 16: embeddings (nn/_functional_sparse.py)
+from gradcore.nn._functional_sparse import embedding, embedding_bag  # noqa: E402
+__all__ += ["embedding", "embedding_bag"]
