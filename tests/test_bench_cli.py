@@ -143,7 +143,7 @@ def _no_compile(monkeypatch: pytest.MonkeyPatch) -> None:
         raise ImportError("torch.compile masked in tests")
     monkeypatch.setattr(bench, "_torch_conv_compiled", skip)
     monkeypatch.setattr(bench, "_torch_cnn_compiled", skip)
-    monkeypatch.setattr(bench, "_torch_compiled", skip)
+    monkeypatch.setattr(bench, "_compile_step", skip)
     measure = bench._measure  # short samples: the tests check the rows, not the timings
     monkeypatch.setattr(bench, "_measure", lambda fns, repeat, min_time=0.2: measure(fns, repeat, 0.01))
 

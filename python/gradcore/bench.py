@@ -278,11 +278,7 @@ def _torch_compiled(sizes: Sequence[int], act: str, loss: str, make_opt: Callabl
     Dynamo breaks the graph at ``zero_grad()`` and ``backward()`` (torch 2.13: two graphs):
     forward + loss (with its AOTAutograd backward) and the optimizer step each become inductor
     code. ImportError without torch."""
-    torch = _torch()
-    if torch is None:
-        raise ImportError("torch not installed")
-    compiled: Timer = torch.compile(_torch_step(torch, sizes, act, loss, make_opt, X, Y))
-    return compiled
+    return _compile_step(lambda: _torch_step(_torch(), sizes, act, loss, make_opt, X, Y))
 
 
 def _row(workload: str, case: str, samples: Dict[str, List[float]], unit: str = "ms",
@@ -814,11 +810,7 @@ def _torch_conv_fwd_bwd(torch: Any, X: np.ndarray, Wt: np.ndarray, G: np.ndarray
 
 def _torch_conv_compiled(X: np.ndarray, Wt: np.ndarray, G: np.ndarray, pad: int, groups: int) -> Timer:
     """The eager peer's forward + backward under ``torch.compile`` (inductor)."""
-    torch = _torch()
-    if torch is None:
-        raise ImportError("torch not installed")
-    compiled: Timer = torch.compile(_torch_conv_fwd_bwd(torch, X, Wt, G, pad, groups))
-    return compiled
+    return _compile_step(lambda: _torch_conv_fwd_bwd(_torch(), X, Wt, G, pad, groups))
 
 
 def _jax_conv_fwd_bwd(X: np.ndarray, Wt: np.ndarray, G: np.ndarray, pad: int, groups: int) -> Timer:
@@ -929,10 +921,7 @@ def _torch_cnn_step(torch: Any, build: Callable[[Any], Any], state: Dict[str, np
 
 def _torch_cnn_compiled(build: Callable[[Any], Any], state: Dict[str, np.ndarray], X: np.ndarray,
                         Y: np.ndarray) -> Timer:
-    torch = _torch()
-    if torch is None:
-        raise ImportError("torch not installed")
-    return _torch_compiled(_torch_cnn_step(torch, build, state, False, X, Y))
+    return _compile_step(lambda: _torch_cnn_step(_torch(), build, state, False, X, Y))
 
 
 def _jax_lenet_step(state: Dict[str, np.ndarray], X: np.ndarray, Y: np.ndarray, lr: float = 1e-3) -> Timer:
@@ -1117,17 +1106,18 @@ def bench_gpt_step(args: argparse.Namespace) -> List[Dict[str, Any]]:
         if torch is not None:
             fns["torch"] = torch_step(False)
             fns["torch-fused"] = torch_step(True)
-        _add_peer(fns, skipped, "torch.compile", lambda: _torch_compiled(torch_step(False)))
+        _add_peer(fns, skipped, "torch.compile", lambda: _compile_step(lambda: torch_step(False)))
         rows.append(_row("gpt-step", case, _measure(fns, args.repeat), "ms", 3 * gpt_gemm_flops(batch, **shape),
                          skipped))
     return rows
 
 
-def _torch_compiled(step: Timer) -> Timer:
+def _compile_step(make: Callable[[], Timer]) -> Timer:
+    """``torch.compile`` of the eager step that ``make`` builds (ImportError without torch)."""
     torch = _torch()
     if torch is None:
         raise ImportError("torch not installed")
-    compiled: Timer = torch.compile(step)
+    compiled: Timer = torch.compile(make())
     return compiled
 
 
