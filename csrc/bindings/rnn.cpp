@@ -8,7 +8,7 @@ namespace gradcore::bindings {
 void bind_rnn(py::module_& m) {
   m.def("rnn_layer", [](int mode, const TensorPtr& x, std::vector<int64_t> batch_sizes, const TensorPtr& hx,
                         py::object cx, const TensorPtr& w_ih, const TensorPtr& w_hh, py::object b_ih, py::object b_hh,
-                        py::object w_hr, bool reverse) {
+                        py::object w_hr, bool reverse) -> py::tuple {
         TensorPtr c0 = optional_tensor(cx, "rnn_layer: cx");
         TensorPtr bi = optional_tensor(b_ih, "rnn_layer: bias_ih");
         TensorPtr bh = optional_tensor(b_hh, "rnn_layer: bias_hh");

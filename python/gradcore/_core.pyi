@@ -2848,7 +2848,7 @@ def rms_norm(input: Tensor, normalized_shape: typing.Any, weight: typing.Any = N
     """
     x / sqrt(mean(x**2) + eps) * weight over the last len(normalized_shape) dims (fused kernels).
     """
-def rnn_layer(mode: typing.SupportsInt | typing.SupportsIndex, input: Tensor, batch_sizes: collections.abc.Sequence[builtins.int], hx: Tensor, cx: typing.Any, weight_ih: Tensor, weight_hh: Tensor, bias_ih: typing.Any, bias_hh: typing.Any, weight_hr: typing.Any, reverse: builtins.bool) -> tuple[Tensor, Tensor: typing.Any, typing.Any]:
+def rnn_layer(mode: typing.SupportsInt | typing.SupportsIndex, input: Tensor, batch_sizes: collections.abc.Sequence[builtins.int], hx: Tensor, cx: typing.Any, weight_ih: Tensor, weight_hh: Tensor, bias_ih: typing.Any, bias_hh: typing.Any, weight_hr: typing.Any, reverse: builtins.bool) -> tuple[typing.Any, ...]:
     """
     One recurrent layer in one direction over a whole sequence (mode 0 RNN tanh, 1 RNN relu, 2 LSTM, 3 GRU): input [N, I] holds step t's first batch_sizes[t] rows after one another; returns (output [N, P], h_n, c_n or None). Forward and backward through time are fused C++ kernels.
     """
