@@ -169,14 +169,19 @@ void rnn_layer_forward(const RnnLayer<T>& L, const T* x, T* out, T* h, T* c, con
   GemmEpilogue<T> eih{L.b_ih, -1}, ehh{L.b_hh, -1};
   // [N, G H] = x [N, I] W_ih^T (+ b_ih), into the saved gates (row stride SG)
   if (N > 0) gemm<T>(false, true, N, GH, L.I, T(1), x, L.I, L.w_ih, L.I, T(0), s.gates, SG, L.b_ih ? &eih : nullptr);
+  // Note: the per-step products are small; a transposed B would be re-transposed by the
+  // GEMM's direct path at every step, so W_hh^T is laid out once here.
+  T* whh_t = work + L.B * GH;
+  for (int64_t r = 0; r < GH; ++r)
+    for (int64_t j = 0; j < P; ++j) whh_t[j * GH + r] = L.w_hh[r * P + j];
   int64_t off = L.reverse ? N : 0;
   for (int64_t k = 0; k < L.steps; ++k) {
     const int64_t t = L.reverse ? L.steps - 1 - k : k;
     const int64_t bs = L.batch_sizes[t];
     if (L.reverse) off -= bs;
     std::memcpy(s.hprev + off * P, h, sizeof(T) * bs * P);
-    // [bs, G H] = h [bs, P] W_hh^T (+ b_hh)
-    gemm<T>(false, true, bs, GH, P, T(1), h, P, L.w_hh, P, T(0), work, GH, L.b_hh ? &ehh : nullptr);
+    // [bs, G H] = h [bs, P] W_hh^T (+ b_hh), W_hh^T stored [P, G H] once for all steps
+    gemm<T>(false, false, bs, GH, P, T(1), h, P, whh_t, GH, T(0), work, GH, L.b_hh ? &ehh : nullptr);
     T* g = s.gates + off * SG;
     T* o = out + off * P;
     T* cp = s.cprev ? s.cprev + off * H : nullptr;

@@ -60,7 +60,8 @@ struct RnnSaved {
 };
 
 // x[N, I] -> out[N, P]; h[B, P] holds h0 on entry and h_n on return, c[B, H] likewise
-// (LSTM). work: B * G * H values of scratch.
+// (LSTM). work: rnn_forward_work values of scratch.
+inline int64_t rnn_forward_work(int mode, int64_t B, int64_t H, int64_t P) { return (B + P) * rnn_gates(mode) * H; }
 template <class T>
 void rnn_layer_forward(const RnnLayer<T>& L, const T* x, T* out, T* h, T* c, const RnnSaved<T>& s, T* work);
 

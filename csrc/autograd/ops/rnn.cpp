@@ -182,7 +182,7 @@ RnnOutputs rnn_layer(int mode, const TensorPtr& x_in, const std::vector<int64_t>
   TensorPtr gates = empty({N, kernels::rnn_saved_gates(mode) * H}, d), hprev = empty({N, P}, d);
   TensorPtr cprev = lstm ? empty({N, H}, d) : nullptr, ctanh = lstm ? empty({N, H}, d) : nullptr;
   TensorPtr hp = w_hr ? empty({N, H}, d) : nullptr;
-  TensorPtr work = empty({B * G * H}, d);
+  TensorPtr work = empty({kernels::rnn_forward_work(mode, B, H, P)}, d);
   dispatch(d, [&](auto z) {
     using T = decltype(z);
     auto L = layer_desc<T>(mode, batch_sizes, B, I, H, P, reverse, w_ih, w_hh, b_ih, b_hh, w_hr);
