@@ -229,3 +229,15 @@ def test_bench_gpt_matches_its_torch_twin() -> None:
     x = np.random.default_rng(0).integers(0, 96, (2, 64))
     with gc.no_grad(), torch.no_grad():
         np.testing.assert_allclose(g(gc.from_numpy(x)).numpy(), t(torch.from_numpy(x)).numpy(), rtol=1e-4, atol=1e-4)
+def test_bench_lstm_step_quick(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+                               capsys: pytest.CaptureFixture[str]) -> None:
+    _no_compile(monkeypatch)
+    monkeypatch.setattr(bench, "LSTM_CASES", [("1x8 T4 b2 in4", 4, 2, 4, 8)])  # the real case: bench.LSTM_CASES
+    out_json = tmp_path / "lstm.json"
+    assert bench.main(["lstm-step", "--quick", "--repeat", "1", "--json", str(out_json)]) == 0
+    rows = json.loads(out_json.read_text())["rows"]
+    assert [r["case"] for r in rows] == ["1x8 T4 b2 in4"]
+    assert rows[0]["results"]["gradcore"]["gflops"] > 0
+    if "torch" in rows[0]["results"]:
+        assert rows[0]["results"]["torch"]["ratio"] > 0
+    capsys.readouterr()

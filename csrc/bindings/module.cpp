@@ -90,4 +90,5 @@ PYBIND11_MODULE(_core, m) {
   bindings::bind_pool(m);  // pool.cpp: pooling, unpooling, interpolation (issue 15)
   bindings::bind_norm(m);  // norm.cpp: normalisation ops (issue 15)
   bindings::bind_embedding(m);  // embedding.cpp: embedding, embedding_bag (issue 16)
+  bindings::bind_rnn(m);  // rnn.cpp: recurrent layers (issue 16)
 }

@@ -1,6 +1,6 @@
 """``gradcore-bench``: gradcore against its peers, side by side in one run, as ratios.
 
-    gradcore-bench peak|gemm|mlp-step|tiny-step|op-overhead|elementwise|unary|indexing|matmul-batched|epoch|conv|cnn-step|gpt-step|all
+    gradcore-bench peak|gemm|mlp-step|tiny-step|op-overhead|elementwise|unary|indexing|matmul-batched|epoch|conv|cnn-step|gpt-step|lstm-step|all
                    [--threads N] [--batch B ...] [--repeat R] [--json PATH]
 
 Each workload is timed for gradcore and for every available peer (NumPy always; PyTorch,
@@ -1140,11 +1140,61 @@ def bench_peak(args: argparse.Namespace) -> List[Dict[str, Any]]:
     return rows
 
 
+# ---- lstm-step: one nn.LSTM layer, forward + backward + Adam ---------------------------------
+# (case, T, batch, input_size, hidden_size)
+LSTM_CASES: List[Tuple[str, int, int, int, int]] = [("1x256 T50 b64 in256", 50, 64, 256, 256)]
+
+
+def _lstm_flops(T: int, B: int, I: int, H: int) -> float:
+    """GEMM FLOPs of one LSTM layer, forward and backward (x 3): the input and recurrent projections."""
+    return 3 * 2.0 * T * B * 4 * H * (I + H)
+
+
+def bench_lstm_step(args: argparse.Namespace) -> List[Dict[str, Any]]:
+    """One training step (zero_grad, nn.LSTM forward, mean of out**2 + c_n, backward,
+    Adam(lr=1e-3)) of a 1-layer LSTM over a padded batch, against PyTorch eager with the same
+    initial weights and input."""
+    torch = _torch()
+    rows = []
+    for case, T, B, I, H in LSTM_CASES:
+        _progress(f"lstm-step {case}")
+        rng = np.random.default_rng(0)
+        X = rng.standard_normal((T, B, I)).astype(np.float32)
+        gc.manual_seed(0)
+        model = gc.nn.LSTM(I, H)
+        state = {k: np.array(v.detach().numpy()) for k, v in model.state_dict().items()}
+        opt = gc.optim.Adam(model.parameters(), lr=1e-3)
+        gx = gc.from_numpy(X)
+
+        def gc_step(model: Any = model, opt: Any = opt, gx: Any = gx) -> None:
+            opt.zero_grad()
+            out, (h, c) = model(gx)
+            ((out * out).mean() + c.mean()).backward()
+            opt.step()
+
+        fns: Dict[str, Timer] = {"gradcore": gc_step}
+        if torch is not None:
+            tm = torch.nn.LSTM(I, H)
+            tm.load_state_dict({k: torch.from_numpy(v) for k, v in state.items()})
+            topt = torch.optim.Adam(tm.parameters(), lr=1e-3)
+            tx = torch.from_numpy(X)
+
+            def torch_step(tm: Any = tm, topt: Any = topt, tx: Any = tx) -> None:
+                topt.zero_grad()
+                out, (h, c) = tm(tx)
+                ((out * out).mean() + c.mean()).backward()
+                topt.step()
+
+            fns["torch"] = torch_step
+        rows.append(_row("lstm-step", case, _measure(fns, args.repeat), "ms", _lstm_flops(T, B, I, H)))
+    return rows
+
+
 WORKLOADS = {"peak": bench_peak, "gemm": bench_gemm, "mlp-step": bench_mlp_step, "tiny-step": bench_tiny_step,
              "op-overhead": bench_op_overhead, "elementwise": bench_elementwise, "indexing": bench_indexing,
              "unary": bench_unary, "matmul-batched": bench_matmul_batched, "epoch": bench_epoch,
-             "conv": bench_conv, "cnn-step": bench_cnn_step,
-             "gpt-step": bench_gpt_step}
+             "conv": bench_conv, "cnn-step": bench_cnn_step, "gpt-step": bench_gpt_step,
+             "lstm-step": bench_lstm_step}
 
 
 def machine_info() -> Dict[str, Any]:

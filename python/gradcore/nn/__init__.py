@@ -25,8 +25,12 @@ from gradcore.nn.conv import (  # noqa: F401
 # issue 15: normalisation and channel-dropout layers
 from gradcore.nn import normalization  # noqa: F401
 from gradcore.nn.normalization import *  # noqa: F401,F403
+from gradcore.nn import rnn as _rnn  # noqa: F401  (issue 16: recurrent layers)
+from gradcore.nn.rnn import RNN, GRU, LSTM, GRUCell, LSTMCell, RNNBase, RNNCell, RNNCellBase  # noqa: F401
+import gradcore.nn.utils.rnn  # noqa: F401,E402
 
 __all__ = [
+    "RNNBase", "RNN", "LSTM", "GRU", "RNNCellBase", "RNNCell", "LSTMCell", "GRUCell",
     "functional", "hooks", "init", "utils", "Module", "Parameter", "StateDictError",
     "Linear", "Sequential", "ReLU", "Sigmoid", "Tanh", "LeakyReLU", "GELU", "Softmax", "Dropout", "Flatten",
     "Identity", "CrossEntropyLoss", "MSELoss", "BCEWithLogitsLoss", "activation",
