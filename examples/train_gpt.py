@@ -27,6 +27,7 @@ import argparse
 import math
 import os
 import time
+from pathlib import Path
 from typing import Any, Dict, List, Tuple
 
 import numpy as np
@@ -104,9 +105,9 @@ def read_text(path: str) -> str:
                        and os.path.isfile(os.path.join(path, n)) and not os.path.islink(os.path.join(path, n)))
         if not names:
             raise FileNotFoundError(f"no fortune files in {path}")
-        raw = b"".join(open(os.path.join(path, n), "rb").read() for n in names)
+        raw = b"".join(Path(path, n).read_bytes() for n in names)
     elif os.path.isfile(path):
-        raw = open(path, "rb").read()
+        raw = Path(path).read_bytes()
     else:
         raise FileNotFoundError(f"{path} not found: apt-get install fortunes, or pass --data FILE")
     return "".join(c for c in raw.decode("latin-1") if c == "\n" or " " <= c <= "~")
