@@ -34,20 +34,12 @@ def read_text(data: str) -> str:
 class CharLSTM(nn.Module):
     def __init__(self, vocab: int, embed: int, hidden: int) -> None:
         super().__init__()
-        self.vocab = vocab
-        if hasattr(nn, "Embedding"):
-            self.embed: Any = nn.Embedding(vocab, embed)
-        else:  # one-hot rows times a weight matrix is an embedding lookup
-            self.embed = nn.Linear(vocab, embed, bias=False)
+        self.embed = nn.Embedding(vocab, embed)
         self.lstm = nn.LSTM(embed, hidden, batch_first=True)
         self.head = nn.Linear(hidden, vocab)
 
     def forward(self, ids: Any, state: Any = None) -> Any:
-        if isinstance(self.embed, nn.Linear):
-            x = self.embed(F.one_hot(ids, self.vocab).float())
-        else:
-            x = self.embed(ids)
-        out, state = self.lstm(x, state)
+        out, state = self.lstm(self.embed(ids), state)
         return self.head(out), state
 
 
