@@ -1125,6 +1125,3 @@ __all__ += _fn.__all__
 # issue 16: embeddings (nn/_functional_sparse.py)
 from gradcore.nn._functional_sparse import embedding, embedding_bag  # noqa: E402
 __all__ += ["embedding", "embedding_bag"]
-# issue 16: attention (nn/_attention_composed.py: the composed formula, until the fused kernel)
-from gradcore.nn._attention_composed import scaled_dot_product_attention  # noqa: E402
-__all__ += ["scaled_dot_product_attention"]
