@@ -89,4 +89,5 @@ PYBIND11_MODULE(_core, m) {
   bindings::bind_conv(m);  // conv.cpp: convolution, im2col / col2im (issue 15)
   bindings::bind_pool(m);  // pool.cpp: pooling, unpooling, interpolation (issue 15)
   bindings::bind_norm(m);  // norm.cpp: normalisation ops (issue 15)
+  bindings::bind_attention(m);  // attention.cpp: scaled_dot_product_attention (issue 16)
 }
