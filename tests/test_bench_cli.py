@@ -197,3 +197,13 @@ def test_bench_cnn_models_match_their_torch_twins() -> None:
         gs, ts = g.state_dict(), t.state_dict()
         assert list(gs) == list(ts)
         assert all(tuple(gs[k].shape) == tuple(ts[k].shape) for k in gs)
+
+
+def test_bench_attention_quick(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    _no_compile(monkeypatch)
+    monkeypatch.setattr(bench, "ATTN_CASES", [("b1 h2 t40 d8", 1, 2, 40, 8)])
+    out_json = tmp_path / "attn.json"
+    assert bench.main(["attention", "--quick", "--repeat", "1", "--json", str(out_json)]) == 0
+    rows = json.loads(out_json.read_text())["rows"]
+    assert [r["case"] for r in rows] == ["b1 h2 t40 d8"]
+    assert rows[0]["results"]["gradcore"]["gflops"] > 0
