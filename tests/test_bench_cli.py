@@ -241,3 +241,11 @@ def test_bench_lstm_step_quick(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
     if "torch" in rows[0]["results"]:
         assert rows[0]["results"]["torch"]["ratio"] > 0
     capsys.readouterr()
+def test_bench_attention_quick(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    _no_compile(monkeypatch)
+    monkeypatch.setattr(bench, "ATTN_CASES", [("b1 h2 t40 d8", 1, 2, 40, 8)])
+    out_json = tmp_path / "attn.json"
+    assert bench.main(["attention", "--quick", "--repeat", "1", "--json", str(out_json)]) == 0
+    rows = json.loads(out_json.read_text())["rows"]
+    assert [r["case"] for r in rows] == ["b1 h2 t40 d8"]
+    assert rows[0]["results"]["gradcore"]["gflops"] > 0

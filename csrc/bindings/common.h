@@ -174,6 +174,7 @@ void bind_conv(py::module_& m);  // conv.cpp: convolution, im2col / col2im (issu
 void bind_norm(py::module_& m);  // norm.cpp: normalisation ops (issue 15)
 void bind_embedding(py::module_& m);  // embedding.cpp: embedding, embedding_bag (issue 16)
 void bind_rnn(py::module_& m);  // rnn.cpp: recurrent layers (issue 16)
+void bind_attention(py::module_& m);  // attention.cpp: scaled_dot_product_attention (issue 16)
 // A type's name for error messages: "Tensor" for gradcore's own, "torch.Tensor",
 // "numpy.ndarray" for other libraries' (so that a foreign Tensor is not mistaken for ours).
 std::string type_display_name(py::handle obj);

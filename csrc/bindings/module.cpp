@@ -91,4 +91,5 @@ PYBIND11_MODULE(_core, m) {
   bindings::bind_norm(m);  // norm.cpp: normalisation ops (issue 15)
   bindings::bind_embedding(m);  // embedding.cpp: embedding, embedding_bag (issue 16)
   bindings::bind_rnn(m);  // rnn.cpp: recurrent layers (issue 16)
+  bindings::bind_attention(m);  // attention.cpp: scaled_dot_product_attention (issue 16)
 }

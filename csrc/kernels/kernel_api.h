@@ -165,6 +165,9 @@ double grad_norm_pow(int64_t count, const T* const* grads, const int64_t* sizes,
 int64_t rng_blocks(int64_t n);
 template <class T>
 void rng_uniform(T* y, int64_t n, uint64_t seed, uint64_t offset, T low, T high);
+// Values first .. first + n - 1 of rng_uniform(y, ., seed, offset, 0, 1)'s draw, on the caller.
+template <class T>
+void rng_uniform_at(T* y, int64_t first, int64_t n, uint64_t seed, uint64_t offset);
 template <class T>
 void rng_normal(T* y, int64_t n, uint64_t seed, uint64_t offset, T mean, T std);
 // Transforms of one uniform per value (same layout as rng_uniform: rng_blocks(n) blocks):

@@ -123,6 +123,17 @@ void rng_uniform(T* y, int64_t n, uint64_t seed, uint64_t offset, T low, T high)
   });
 }
 
+// Values first .. first + n - 1 of rng_uniform(low 0, high 1)'s draw at (seed, offset), on
+// the calling thread (attention's dropout regenerates one tile row at a time).
+template <class T>
+void rng_uniform_at(T* y, int64_t first, int64_t n, uint64_t seed, uint64_t offset) {
+  int64_t i = first, end = first + n;
+  while (i < end) {
+    Block blk = philox(offset + static_cast<uint64_t>(i / 2), seed);
+    for (int h = static_cast<int>(i % 2); h < 2 && i < end; ++h, ++i) *y++ = to_unit<T>(half(blk, h));
+  }
+}
+
 template <class T>
 void rng_normal(T* y, int64_t n, uint64_t seed, uint64_t offset, T mean, T std) {
   cpu::parallel_range(rng_blocks(n), kGrain, [&](int64_t b, int64_t e) {
@@ -254,6 +265,8 @@ template void rng_log_normal<float>(float*, int64_t, uint64_t, uint64_t, float, 
 template void rng_log_normal<double>(double*, int64_t, uint64_t, uint64_t, double, double);
 template void rng_uniform<float>(float*, int64_t, uint64_t, uint64_t, float, float);
 template void rng_uniform<double>(double*, int64_t, uint64_t, uint64_t, double, double);
+template void rng_uniform_at<float>(float*, int64_t, int64_t, uint64_t, uint64_t);
+template void rng_uniform_at<double>(double*, int64_t, int64_t, uint64_t, uint64_t);
 template void rng_normal<float>(float*, int64_t, uint64_t, uint64_t, float, float);
 template void rng_normal<double>(double*, int64_t, uint64_t, uint64_t, double, double);
 

@@ -10,7 +10,7 @@ import builtins
 import collections.abc
 import numpy
 import typing
-__all__: list[str] = ['DTypeError', 'Generator', 'IndexOutOfBoundsError', 'IntOverflowError', 'Node', 'RemovableHandle', 'ShapeError', 'Tensor', 'abs', 'absolute', 'acos', 'acosh', 'add', 'addcdiv', 'addcmul', 'all', 'amax', 'amin', 'any', 'arange', 'arccos', 'arccosh', 'arcsin', 'arcsinh', 'arctan', 'arctanh', 'argmax', 'argmin', 'argsort', 'argwhere', 'as_tensor', 'asin', 'asinh', 'atan', 'atan2', 'atanh', 'backend_info', 'backward', 'batch_norm', 'bernoulli', 'bfloat16', 'bincount', 'bitwise_and', 'bitwise_not', 'bitwise_or', 'bitwise_xor', 'bmm', 'bool', 'can_cast', 'cat', 'ceil', 'chunk', 'clamp', 'clamp_grads', 'clip', 'clone', 'col2im', 'concat', 'concatenate', 'convolution', 'copysign', 'cos', 'cosh', 'count_nonzero', 'cross_entropy', 'cummax', 'cummin', 'cumprod', 'cumsum', 'default_generator', 'deg2rad', 'detach', 'diag_embed', 'diagonal', 'div', 'divide', 'double', 'dropout', 'dtype', 'elu', 'empty', 'empty_like', 'eq', 'equal', 'erf', 'erfc', 'erfinv', 'exp', 'exp2', 'expm1', 'eye', 'fix', 'flatten', 'flip', 'float', 'float16', 'float32', 'float64', 'floor', 'floor_divide', 'fmod', 'frac', 'from_dlpack', 'from_numpy', 'full', 'full_like', 'gather', 'ge', 'gelu', 'gelu_tanh', 'get_default_dtype', 'get_num_threads', 'get_rng_state', 'grad', 'grad_norm', 'greater', 'greater_equal', 'group_norm', 'gt', 'half', 'hardshrink', 'hardsigmoid', 'hardswish', 'hardtanh', 'histc', 'hypot', 'im2col', 'index_add', 'index_fill', 'index_put', 'index_put_', 'index_select', 'initial_seed', 'int', 'int16', 'int32', 'int64', 'int8', 'is_anomaly_enabled', 'is_grad_enabled', 'isfinite', 'isinf', 'isnan', 'isneginf', 'isposinf', 'kthvalue', 'layer_norm', 'le', 'leaky_relu', 'lerp', 'less', 'less_equal', 'linear', 'linspace', 'log', 'log10', 'log1p', 'log2', 'log_softmax', 'logaddexp', 'logaddexp2', 'logcumsumexp', 'logical_and', 'logical_not', 'logical_or', 'logical_xor', 'logit', 'logsigmoid', 'logspace', 'logsumexp', 'long', 'lt', 'manual_seed', 'masked_fill', 'masked_scatter', 'masked_select', 'matmul', 'max', 'maximum', 'mean', 'median', 'min', 'minimum', 'mish', 'mm', 'mode', 'mse_loss', 'mul', 'multinomial', 'multiply', 'nan_to_num', 'narrow', 'ne', 'neg', 'negative', 'nonzero', 'not_equal', 'ones', 'ones_like', 'optim_slots', 'optim_step', 'optimizer_specs', 'permute', 'poisson', 'pow', 'prod', 'promote_types', 'rad2deg', 'rand', 'randint', 'randn', 'randperm', 'reciprocal', 'relu', 'relu6', 'remainder', 'reshape', 'result_type', 'rms_norm', 'rnn_layer', 'round', 'rsqrt', 'scale_grads', 'scatter', 'scatter_add', 'scatter_reduce', 'seed', 'select', 'selu', 'set_anomaly_enabled', 'set_default_dtype', 'set_grad_enabled', 'set_num_threads', 'set_rng_state', 'sgn', 'short', 'sigmoid', 'sign', 'silu', 'sin', 'sinc', 'sinh', 'softmax', 'softplus', 'softshrink', 'softsign', 'sort', 'split', 'sqrt', 'square', 'squeeze', 'std', 'std_mean', 'sub', 'subtract', 'sum', 'swapaxes', 'swapdims', 't', 'take_along_dim', 'tan', 'tanh', 'tensor', 'tensor_norms', 'threshold', 'topk', 'transpose', 'true_divide', 'trunc', 'uint8', 'unbind', 'unique', 'unsqueeze', 'var', 'var_mean', 'where', 'xlogy', 'zeros', 'zeros_like']
+__all__: list[str] = ['DTypeError', 'Generator', 'IndexOutOfBoundsError', 'IntOverflowError', 'Node', 'RemovableHandle', 'ShapeError', 'Tensor', 'abs', 'absolute', 'acos', 'acosh', 'add', 'addcdiv', 'addcmul', 'all', 'amax', 'amin', 'any', 'arange', 'arccos', 'arccosh', 'arcsin', 'arcsinh', 'arctan', 'arctanh', 'argmax', 'argmin', 'argsort', 'argwhere', 'as_tensor', 'asin', 'asinh', 'atan', 'atan2', 'atanh', 'backend_info', 'backward', 'batch_norm', 'bernoulli', 'bfloat16', 'bincount', 'bitwise_and', 'bitwise_not', 'bitwise_or', 'bitwise_xor', 'bmm', 'bool', 'can_cast', 'cat', 'ceil', 'chunk', 'clamp', 'clamp_grads', 'clip', 'clone', 'col2im', 'concat', 'concatenate', 'convolution', 'copysign', 'cos', 'cosh', 'count_nonzero', 'cross_entropy', 'cummax', 'cummin', 'cumprod', 'cumsum', 'default_generator', 'deg2rad', 'detach', 'diag_embed', 'diagonal', 'div', 'divide', 'double', 'dropout', 'dtype', 'elu', 'empty', 'empty_like', 'eq', 'equal', 'erf', 'erfc', 'erfinv', 'exp', 'exp2', 'expm1', 'eye', 'fix', 'flatten', 'flip', 'float', 'float16', 'float32', 'float64', 'floor', 'floor_divide', 'fmod', 'frac', 'from_dlpack', 'from_numpy', 'full', 'full_like', 'gather', 'ge', 'gelu', 'gelu_tanh', 'get_default_dtype', 'get_num_threads', 'get_rng_state', 'grad', 'grad_norm', 'greater', 'greater_equal', 'group_norm', 'gt', 'half', 'hardshrink', 'hardsigmoid', 'hardswish', 'hardtanh', 'histc', 'hypot', 'im2col', 'index_add', 'index_fill', 'index_put', 'index_put_', 'index_select', 'initial_seed', 'int', 'int16', 'int32', 'int64', 'int8', 'is_anomaly_enabled', 'is_grad_enabled', 'isfinite', 'isinf', 'isnan', 'isneginf', 'isposinf', 'kthvalue', 'layer_norm', 'le', 'leaky_relu', 'lerp', 'less', 'less_equal', 'linear', 'linspace', 'log', 'log10', 'log1p', 'log2', 'log_softmax', 'logaddexp', 'logaddexp2', 'logcumsumexp', 'logical_and', 'logical_not', 'logical_or', 'logical_xor', 'logit', 'logsigmoid', 'logspace', 'logsumexp', 'long', 'lt', 'manual_seed', 'masked_fill', 'masked_scatter', 'masked_select', 'matmul', 'max', 'maximum', 'mean', 'median', 'min', 'minimum', 'mish', 'mm', 'mode', 'mse_loss', 'mul', 'multinomial', 'multiply', 'nan_to_num', 'narrow', 'ne', 'neg', 'negative', 'nonzero', 'not_equal', 'ones', 'ones_like', 'optim_slots', 'optim_step', 'optimizer_specs', 'permute', 'poisson', 'pow', 'prod', 'promote_types', 'rad2deg', 'rand', 'randint', 'randn', 'randperm', 'reciprocal', 'relu', 'relu6', 'remainder', 'reshape', 'result_type', 'rms_norm', 'round', 'rsqrt', 'scale_grads', 'scaled_dot_product_attention', 'scatter', 'scatter_add', 'scatter_reduce', 'seed', 'select', 'selu', 'set_anomaly_enabled', 'set_default_dtype', 'set_grad_enabled', 'set_num_threads', 'set_rng_state', 'sgn', 'short', 'sigmoid', 'sign', 'silu', 'sin', 'sinc', 'sinh', 'softmax', 'softplus', 'softshrink', 'softsign', 'sort', 'split', 'sqrt', 'square', 'squeeze', 'std', 'std_mean', 'sub', 'subtract', 'sum', 'swapaxes', 'swapdims', 't', 'take_along_dim', 'tan', 'tanh', 'tensor', 'tensor_norms', 'threshold', 'topk', 'transpose', 'true_divide', 'trunc', 'uint8', 'unbind', 'unique', 'unsqueeze', 'var', 'var_mean', 'where', 'xlogy', 'zeros', 'zeros_like']
 _dtype: typing.TypeAlias = dtype  # the dtype class (inside Tensor `dtype` is a property)
 class DTypeError(TypeError, RuntimeError):
     """
@@ -1985,22 +1985,6 @@ def _elementwise_ops() -> list[typing.Any]:
     """
     The elementwise registry ops (Note [One op, one row]).
     """
-def _embedding(weight: Tensor, indices: Tensor, padding_idx: builtins.int = -1, scale_grad_by_freq: builtins.bool = False, sparse: builtins.bool = False) -> Tensor:
-    """
-    torch.embedding: weight[indices] (padding_idx < 0: none).
-    """
-def _embedding_bag(weight: Tensor, indices: Tensor, offsets: Tensor, scale_grad_by_freq: builtins.bool, mode: typing.SupportsInt | typing.SupportsIndex, sparse: builtins.bool, per_sample_weights: typing.Any = None, include_last_offset: builtins.bool = False, padding_idx: builtins.int | None = None) -> Tensor:
-    """
-    torch.embedding_bag on 1-D indices and offsets (mode 0 sum, 1 mean, 2 max): the bags' values.
-    """
-def _embedding_dense_backward(grad_output: Tensor, indices: Tensor, num_weights: builtins.int, padding_idx: builtins.int, scale_grad_by_freq: builtins.bool) -> Tensor:
-    """
-    The weight gradient of embedding (differentiable).
-    """
-def _embedding_renorm_(weight: Tensor, indices: Tensor, max_norm: typing.SupportsFloat | typing.SupportsIndex, norm_type: typing.SupportsFloat | typing.SupportsIndex) -> Tensor:
-    """
-    max_norm: the indexed rows renormalised in place (no autograd).
-    """
 def _empty_cache() -> None:
     ...
 def _fma_peak(isa: str, threads: typing.SupportsInt | typing.SupportsIndex = 1, seconds: typing.SupportsFloat | typing.SupportsIndex = 0.3) -> builtins.float:
@@ -2864,10 +2848,6 @@ def rms_norm(input: Tensor, normalized_shape: typing.Any, weight: typing.Any = N
     """
     x / sqrt(mean(x**2) + eps) * weight over the last len(normalized_shape) dims (fused kernels).
     """
-def rnn_layer(mode: typing.SupportsInt | typing.SupportsIndex, input: Tensor, batch_sizes: collections.abc.Sequence[builtins.int], hx: Tensor, cx: typing.Any, weight_ih: Tensor, weight_hh: Tensor, bias_ih: typing.Any, bias_hh: typing.Any, weight_hr: typing.Any, reverse: builtins.bool) -> tuple[typing.Any, ...]:
-    """
-    One recurrent layer in one direction over a whole sequence (mode 0 RNN tanh, 1 RNN relu, 2 LSTM, 3 GRU): input [N, I] holds step t's first batch_sizes[t] rows after one another; returns (output [N, P], h_n, c_n or None). Forward and backward through time are fused C++ kernels.
-    """
 def round(input: Tensor, *, decimals: builtins.int = 0) -> Tensor:
     """
     x rounded to `decimals` places (default: the nearest integer), halves to even.
@@ -2879,6 +2859,10 @@ def rsqrt(input: Tensor) -> Tensor:
 def scale_grads(params: collections.abc.Sequence[Tensor], factor: typing.SupportsFloat | typing.SupportsIndex) -> None:
     """
     Multiply every parameter's .grad by factor, in place.
+    """
+def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor, attn_mask: typing.Any = None, dropout_p: typing.SupportsFloat | typing.SupportsIndex = 0.0, is_causal: builtins.bool = False, scale: typing.SupportsFloat | typing.SupportsIndex | None = None, enable_gqa: builtins.bool = False) -> Tensor:
+    """
+    softmax(query @ key^T * scale + attn_mask) @ value as one fused tiled op (FlashAttention on the CPU); the backward recomputes the tiles from the saved output and logsumexp.
     """
 @typing.overload
 def scatter(input: Tensor, dim: builtins.int, index: Tensor, src: Tensor, *, reduce: typing.Any = None) -> Tensor:

@@ -1,6 +1,6 @@
 """``gradcore-bench``: gradcore against its peers, side by side in one run, as ratios.
 
-    gradcore-bench peak|gemm|mlp-step|tiny-step|op-overhead|elementwise|unary|indexing|matmul-batched|epoch|conv|cnn-step|gpt-step|lstm-step|all
+    gradcore-bench peak|gemm|mlp-step|tiny-step|op-overhead|elementwise|unary|indexing|matmul-batched|epoch|conv|cnn-step|gpt-step|lstm-step|attention|all
                    [--threads N] [--batch B ...] [--repeat R] [--json PATH]
 
 Each workload is timed for gradcore and for every available peer (NumPy always; PyTorch,
@@ -1187,6 +1187,39 @@ def bench_lstm_step(args: argparse.Namespace) -> List[Dict[str, Any]]:
 
             fns["torch"] = torch_step
         rows.append(_row("lstm-step", case, _measure(fns, args.repeat), "ms", _lstm_flops(T, B, I, H)))
+# ---- attention: fused scaled-dot-product attention fwd+bwd, causal -------------------------
+ATTN_CASES: List[Tuple[str, int, int, int, int]] = [("b8 h4 t256 d32", 8, 4, 256, 32), ("b1 h8 t1024 d64", 1, 8, 1024, 64)]
+
+
+def bench_attention(args: argparse.Namespace) -> List[Dict[str, Any]]:
+    """float32 causal F.scaled_dot_product_attention forward + backward (dq, dk, dv) against
+    torch eager; GFLOP/s from the causal half of 2 (fwd) + 4 (bwd) products of 2 T^2 D each."""
+    torch = _torch()
+    rows = []
+    rng = np.random.default_rng(0)
+    F = gc.nn.functional
+    for name, b, h, t, d in ATTN_CASES:
+        _progress(f"attention {name}")
+        Q, K, V, G = (rng.standard_normal((b, h, t, d)).astype(np.float32) for _ in range(4))
+        gq, gk, gv = (gc.from_numpy(a).requires_grad_() for a in (Q, K, V))
+        gg = gc.from_numpy(G)
+
+        def gc_run(gq: Any = gq, gk: Any = gk, gv: Any = gv, gg: Any = gg) -> None:
+            gq.grad = gk.grad = gv.grad = None
+            F.scaled_dot_product_attention(gq, gk, gv, is_causal=True).backward(gg)
+
+        fns: Dict[str, Timer] = {"gradcore": gc_run}
+        if torch is not None:
+            tq, tk, tv = (torch.from_numpy(a).requires_grad_() for a in (Q, K, V))
+            tg = torch.from_numpy(G)
+
+            def torch_run(tq: Any = tq, tk: Any = tk, tv: Any = tv, tg: Any = tg) -> None:
+                tq.grad = tk.grad = tv.grad = None
+                torch.nn.functional.scaled_dot_product_attention(tq, tk, tv, is_causal=True).backward(tg)
+
+            fns["torch"] = torch_run
+        flops = 6.0 * 2 * b * h * t * t * d / 2
+        rows.append(_row("attention", name, _measure(fns, args.repeat), "ms", flops, {}))
     return rows
 
 
@@ -1194,7 +1227,7 @@ WORKLOADS = {"peak": bench_peak, "gemm": bench_gemm, "mlp-step": bench_mlp_step,
              "op-overhead": bench_op_overhead, "elementwise": bench_elementwise, "indexing": bench_indexing,
              "unary": bench_unary, "matmul-batched": bench_matmul_batched, "epoch": bench_epoch,
              "conv": bench_conv, "cnn-step": bench_cnn_step, "gpt-step": bench_gpt_step,
-             "lstm-step": bench_lstm_step}
+             "lstm-step": bench_lstm_step, "attention": bench_attention}
 
 
 def machine_info() -> Dict[str, Any]:
