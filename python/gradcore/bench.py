@@ -1187,6 +1187,9 @@ def bench_lstm_step(args: argparse.Namespace) -> List[Dict[str, Any]]:
 
             fns["torch"] = torch_step
         rows.append(_row("lstm-step", case, _measure(fns, args.repeat), "ms", _lstm_flops(T, B, I, H)))
+    return rows
+
+
 # ---- attention: fused scaled-dot-product attention fwd+bwd, causal -------------------------
 ATTN_CASES: List[Tuple[str, int, int, int, int]] = [("b8 h4 t256 d32", 8, 4, 256, 32), ("b1 h8 t1024 d64", 1, 8, 1024, 64)]
 

@@ -59,3 +59,9 @@ from gradcore.nn import sparse  # noqa: E402
 from gradcore.nn.sparse import Embedding, EmbeddingBag  # noqa: E402,F401
 
 __all__ += ["sparse", "Embedding", "EmbeddingBag"]
+# issue 16: attention and the Transformer layers
+from gradcore.nn import transformer  # noqa: E402
+from gradcore.nn.transformer import (MultiheadAttention, Transformer, TransformerDecoder,  # noqa: E402,F401
+                                     TransformerDecoderLayer, TransformerEncoder, TransformerEncoderLayer)
+
+__all__ += ["transformer"] + transformer.__all__
