@@ -11,6 +11,8 @@
 #include "kernels/dispatch.h"
 #include "kernels/gemm_plan.h"
 #include "kernels/kernel_api.h"
+#include "kernels/table.h"
+#include "kernels/tasks.h"
 #include "kernels/workspace.h"
 
 namespace gradcore::kernels {
@@ -27,29 +29,6 @@ int64_t key_tile(int64_t E, int64_t Ev) {
   return w <= 128 ? kAttnCols : std::max<int64_t>(16, kAttnCols * 128 / w / 16 * 16);
 }
 
-template <class T>
-const TypedKernels<T>& typed(const KernelTable& t) {
-  if constexpr (sizeof(T) == 4) return t.f32;
-  else return t.f64;
-}
-
-// Threads worth waking for `fmas` multiply-adds over `tasks` independent tasks.
-template <class T>
-int task_threads(int64_t tasks, double fmas) {
-  if (tasks < 2 || cpu::get_num_threads() <= 1) return 1;
-  return static_cast<int>(std::min<int64_t>(tasks, gemm_threads(fmas, 0, gemm_machine_for<T>())));
-}
-
-template <class F>
-void run_tasks(int64_t tasks, int threads, F&& fn) {
-  if (threads > 1) {
-    cpu::parallel_range(tasks, 1, [&](int64_t b, int64_t e) {
-      for (int64_t t = b; t < e; ++t) fn(t);
-    }, threads);
-  } else {
-    for (int64_t t = 0; t < tasks; ++t) fn(t);
-  }
-}
 
 constexpr double kInf = std::numeric_limits<double>::infinity();
 
@@ -103,7 +82,7 @@ void attention_forward(const AttnProblem<T>& a, T* out, T* lse) {
   if (a.P == 0 || L == 0) return;
   const int64_t br = kAttnRows, bcmax = key_tile(E, Ev);
   const int64_t qtiles = (L + br - 1) / br, tasks = a.P * qtiles;
-  const auto& tk = typed<T>(active());
+  const auto& tk = table<T>();
   const auto vexp = tk.unary[UNARY_EXP];
   const bool drop = a.dropout_p > 0;
   const double fmas = double(a.P) * L * S * (E + Ev) * (a.causal ? 0.5 : 1.0);
@@ -179,7 +158,7 @@ void attention_backward(const AttnProblem<T>& a, const T* g, const T* out, const
   if (L == 0 || S == 0) return;
   const int64_t br = kAttnRows, bc = key_tile(E, Ev);
   const int64_t qtiles = (L + br - 1) / br, ktiles = (S + bc - 1) / bc;
-  const auto& tk = typed<T>(active());
+  const auto& tk = table<T>();
   const auto vexp = tk.unary[UNARY_EXP];
   const bool drop = a.dropout_p > 0;
   const T scale = static_cast<T>(a.scale);

@@ -8,6 +8,7 @@
 #include "cpu/parallel.h"
 #include "kernels/gemm_plan.h"
 #include "kernels/kernel_api.h"
+#include "kernels/tasks.h"
 #include "kernels/table.h"
 #include "kernels/work.h"
 #include "kernels/workspace.h"
@@ -123,26 +124,6 @@ int64_t tile_positions(int64_t rows, int64_t positions, size_t elem, int64_t l2)
 template <class T>
 int64_t conv_tile(const ConvGeom& g) {
   return tile_positions(g.cg() * g.taps(), g.out_size(), sizeof(T), gemm_machine_for<T>().caches.l2);
-}
-
-// Threads worth waking for `fmas` multiply-adds split over `tasks` independent tasks.
-template <class T>
-int task_threads(int64_t tasks, double fmas) {
-  if (tasks < 2 || cpu::get_num_threads() <= 1) return 1;
-  return std::min<int64_t>(tasks, gemm_threads(fmas, 0, gemm_machine_for<T>()));
-}
-
-// fn(t) for t in [0, tasks) on `threads` threads, or on the caller (whose GEMMs may then
-// split themselves).
-template <class F>
-void run_tasks(int64_t tasks, int threads, F&& fn) {
-  if (threads > 1) {
-    cpu::parallel_range(tasks, 1, [&](int64_t b, int64_t e) {
-      for (int64_t t = b; t < e; ++t) fn(t);
-    }, threads);
-  } else {
-    for (int64_t t = 0; t < tasks; ++t) fn(t);
-  }
 }
 
 template <class T>

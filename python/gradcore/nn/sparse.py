@@ -35,7 +35,25 @@ def _padding(padding_idx: Optional[int], num_embeddings: int, msg: str) -> Optio
     return padding_idx
 
 
-class Embedding(Module):
+class _EmbeddingRows(Module):
+    """What Embedding and EmbeddingBag share: a (num_embeddings, embedding_dim) weight drawn
+    N(0, 1), its padding row zeroed."""
+
+    weight: Parameter
+    padding_idx: Optional[int]
+
+    def reset_parameters(self) -> None:
+        """N(0, 1) rows, the padding row zeroed."""
+        init.normal_(self.weight)
+        self._fill_padding_idx_with_zero()
+
+    def _fill_padding_idx_with_zero(self) -> None:
+        if self.padding_idx is not None:
+            with no_grad():
+                self.weight[self.padding_idx].fill_(0)
+
+
+class Embedding(_EmbeddingRows):
     """A lookup table of ``num_embeddings`` rows of ``embedding_dim``: ``weight[input]``."""
 
     def __init__(self, num_embeddings: int, embedding_dim: int, padding_idx: Optional[int] = None,
@@ -59,16 +77,6 @@ class Embedding(Module):
                 raise AssertionError("Shape of weight does not match num_embeddings and embedding_dim")
             self.weight = Parameter(_weight, requires_grad=not _freeze)
         self.sparse = sparse
-
-    def reset_parameters(self) -> None:
-        """N(0, 1) rows, the padding row zeroed."""
-        init.normal_(self.weight)
-        self._fill_padding_idx_with_zero()
-
-    def _fill_padding_idx_with_zero(self) -> None:
-        if self.padding_idx is not None:
-            with no_grad():
-                self.weight[self.padding_idx].fill_(0)
 
     def forward(self, input: Tensor) -> Tensor:
         """``F.embedding`` with the layer's arguments."""
@@ -103,7 +111,7 @@ class Embedding(Module):
                    scale_grad_by_freq=scale_grad_by_freq, sparse=sparse)
 
 
-class EmbeddingBag(Module):
+class EmbeddingBag(_EmbeddingRows):
     """Sums, means or maxima of bags of embedding rows, without materialising the rows."""
 
     def __init__(self, num_embeddings: int, embedding_dim: int, max_norm: Optional[float] = None,
@@ -128,16 +136,6 @@ class EmbeddingBag(Module):
         self.mode = mode
         self.sparse = sparse
         self.include_last_offset = include_last_offset
-
-    def reset_parameters(self) -> None:
-        """N(0, 1) rows, the padding row zeroed."""
-        init.normal_(self.weight)
-        self._fill_padding_idx_with_zero()
-
-    def _fill_padding_idx_with_zero(self) -> None:
-        if self.padding_idx is not None:
-            with no_grad():
-                self.weight[self.padding_idx].fill_(0)
 
     def forward(self, input: Tensor, offsets: Optional[Tensor] = None,
                 per_sample_weights: Optional[Tensor] = None) -> Tensor:
