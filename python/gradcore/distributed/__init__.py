@@ -1,0 +1,1 @@
+"""``gradcore.distributed`` (PyTorch's ``torch.distributed``) on MPI through mpi4py."""
