@@ -241,6 +241,8 @@ def test_bench_lstm_step_quick(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
     if "torch" in rows[0]["results"]:
         assert rows[0]["results"]["torch"]["ratio"] > 0
     capsys.readouterr()
+
+
 def test_bench_attention_quick(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     _no_compile(monkeypatch)
     monkeypatch.setattr(bench, "ATTN_CASES", [("b1 h2 t40 d8", 1, 2, 40, 8)])
@@ -249,3 +251,15 @@ def test_bench_attention_quick(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) 
     rows = json.loads(out_json.read_text())["rows"]
     assert [r["case"] for r in rows] == ["b1 h2 t40 d8"]
     assert rows[0]["results"]["gradcore"]["gflops"] > 0
+
+
+def test_bench_ddp_quick(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    pytest.importorskip("mpi4py")
+    monkeypatch.setattr(bench, "DDP_STEPS", 2)
+    monkeypatch.setattr(bench, "_torch", lambda: None)  # the torchrun peers take ~10 s more
+    out_json = tmp_path / "ddp.json"
+    assert bench.main(["ddp", "--batch", "8", "--repeat", "1", "--json", str(out_json)]) == 0
+    row = json.loads(out_json.read_text())["rows"][0]
+    assert row["case"].startswith("batch 8/rank")
+    assert set(row["results"]) == {"gradcore", "gradcore 1 rank"}, row
+    assert "scaling" in row["results"]["gradcore"]["note"] and row["skipped"]["torch DDP"]

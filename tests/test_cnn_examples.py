@@ -4,10 +4,8 @@ script runs end to end on a tiny Fashion-MNIST stand-in (IDX files written here,
 the Debian data package nor a full training run is needed)."""
 from __future__ import annotations
 
-import gzip
 import importlib.util
 import os
-import struct
 import subprocess
 import sys
 from pathlib import Path
@@ -28,26 +26,6 @@ def _example(name: str) -> ModuleType:
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     return mod
-
-
-def _idx_bytes(arr: np.ndarray) -> bytes:
-    code = {np.dtype(np.uint8): 0x08}[arr.dtype]
-    header = bytes([0, 0, code, arr.ndim]) + b"".join(struct.pack(">I", d) for d in arr.shape)
-    return header + arr.tobytes()
-
-
-@pytest.fixture
-def tiny_fashion(tmp_path: Path) -> Path:
-    """Four IDX files shaped like Fashion-MNIST's: 64 train and 32 test images of 28x28."""
-    rng = np.random.default_rng(0)
-    root = tmp_path / "fashion"
-    root.mkdir()
-    for split, n in (("train", 64), ("t10k", 32)):
-        (root / f"{split}-images-idx3-ubyte.gz").write_bytes(
-            gzip.compress(_idx_bytes(rng.integers(0, 256, (n, 28, 28)).astype(np.uint8))))
-        (root / f"{split}-labels-idx1-ubyte.gz").write_bytes(
-            gzip.compress(_idx_bytes(rng.integers(0, 10, n).astype(np.uint8))))
-    return root
 
 
 def _train_steps(model: Any, x: np.ndarray, y: np.ndarray, steps: int = 2) -> None:

@@ -55,6 +55,7 @@ from gradcore import autograd, nn, optim, return_types, train
 # gradcore.utils.data (torch.utils.data) is also gradcore.data: the same module objects, so that
 # `from gradcore.data.distributed import DistributedSampler` and the utils spelling agree.
 from gradcore import utils
+from gradcore import distributed  # noqa: F401  (issue 17; mpi4py is imported on first use)
 from gradcore.utils import data
 import sys as _sys
 

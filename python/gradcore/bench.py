@@ -1,6 +1,6 @@
 """``gradcore-bench``: gradcore against its peers, side by side in one run, as ratios.
 
-    gradcore-bench peak|gemm|mlp-step|tiny-step|op-overhead|elementwise|unary|indexing|matmul-batched|epoch|conv|cnn-step|gpt-step|lstm-step|attention|all
+    gradcore-bench peak|gemm|mlp-step|tiny-step|op-overhead|elementwise|unary|indexing|matmul-batched|epoch|conv|cnn-step|gpt-step|lstm-step|attention|ddp|all
                    [--threads N] [--batch B ...] [--repeat R] [--json PATH]
 
 Each workload is timed for gradcore and for every available peer (NumPy always; PyTorch,
@@ -1226,11 +1226,77 @@ def bench_attention(args: argparse.Namespace) -> List[Dict[str, Any]]:
     return rows
 
 
+DDP_STEPS = 20  # timed steps per round of each job
+
+
+def _ddp_job(framework: str, mode: str, ranks: int, batch: int, steps: int, rounds: int) -> Dict[str, Any]:
+    """Runs gradcore.distributed._bench on `ranks` processes (gradcore-run for gradcore,
+    torchrun with gloo for torch; one plain process for mode "local"); its rank-0 JSON."""
+    import subprocess
+
+    worker = ["-m", "gradcore.distributed._bench", "--framework", framework, "--mode", mode, "--batch", str(batch),
+              "--steps", str(steps), "--rounds", str(rounds)]
+    env = dict(os.environ)
+    if mode == "local":
+        cmd = [sys.executable] + worker
+    elif framework == "gradcore":
+        from gradcore.distributed.run import build_command
+        cmd = build_command(["-n", str(ranks), "--"] + worker, environ=env).command
+    else:
+        env["GLOO_SOCKET_IFNAME"] = "lo"
+        cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", str(ranks), "--master_addr",
+               "127.0.0.1", "--master_port", str(29500 + os.getpid() % 1000)] + worker
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env)
+    lines = [ln for ln in done.stdout.splitlines() if ln.startswith("{")]
+    if done.returncode != 0 or not lines:
+        raise RuntimeError(f"{' '.join(cmd[:3])}... exited {done.returncode}: {done.stderr.strip()[-300:]}")
+    out: Dict[str, Any] = json.loads(lines[-1])
+    return out
+
+
+def bench_ddp(args: argparse.Namespace) -> List[Dict[str, Any]]:
+    """Data-parallel training steps of the mlp-step model (784-512-256-10, Adam) at a batch per
+    rank, one thread per rank: DistributedDataParallel on 2 ranks (gradcore on MPI, PyTorch
+    on gloo) against one rank without DDP. Notes: weak scaling (samples/s of the ranks over
+    one rank's), the DDP step over the local step, and how much of the allreduce time (timed
+    alone) is hidden behind backward."""
+    ranks = min(2, len(os.sched_getaffinity(0)))
+    rows = []
+    for batch in args.batch or [128]:
+        _progress(f"ddp batch {batch}")
+        steps, rounds = DDP_STEPS, max(3, args.repeat)
+        samples: Dict[str, List[float]] = {}
+        skipped: Dict[str, str] = {}
+        jobs = {"gradcore": ("gradcore", "ddp"), "gradcore 1 rank": ("gradcore", "local"),
+                "torch DDP": ("torch", "ddp"), "torch 1 rank": ("torch", "local")}
+        info: Dict[str, Dict[str, Any]] = {}
+        for name, (fw, mode) in jobs.items():
+            if fw == "torch" and _torch() is None:
+                skipped[name] = "torch is not installed"
+                continue
+            try:
+                info[name] = _ddp_job(fw, mode, ranks, batch, steps, rounds)
+            except Exception as e:  # no MPI, no torchrun, a failed job
+                skipped[name] = _skip_reason(e)
+                continue
+            samples[name] = [info[name]["step_ms"] / 1e3]
+        flops = 6.0 * batch * (784 * 512 + 512 * 256 + 256 * 10)
+        row = _row("ddp", f"batch {batch}/rank, {ranks} ranks x 1 thread", samples, "ms", flops, skipped)
+        for name, local in (("gradcore", "gradcore 1 rank"), ("torch DDP", "torch 1 rank")):
+            if name in info and local in info:
+                d, loc, ar = info[name]["step_ms"], info[local]["step_ms"], info[name]["allreduce_ms"] or 0.0
+                hidden = max(0.0, min(1.0, (loc + ar - d) / ar)) if ar > 0 else 0.0
+                row["results"][name]["note"] = (f"scaling {ranks * loc / d:.2f}x, step {d / loc:.2f}x local, "
+                                                f"allreduce {ar:.2f} ms {100 * hidden:.0f}% hidden")
+        rows.append(row)
+    return rows
+
+
 WORKLOADS = {"peak": bench_peak, "gemm": bench_gemm, "mlp-step": bench_mlp_step, "tiny-step": bench_tiny_step,
              "op-overhead": bench_op_overhead, "elementwise": bench_elementwise, "indexing": bench_indexing,
              "unary": bench_unary, "matmul-batched": bench_matmul_batched, "epoch": bench_epoch,
              "conv": bench_conv, "cnn-step": bench_cnn_step, "gpt-step": bench_gpt_step,
-             "lstm-step": bench_lstm_step, "attention": bench_attention}
+             "lstm-step": bench_lstm_step, "attention": bench_attention, "ddp": bench_ddp}
 
 
 def machine_info() -> Dict[str, Any]:

@@ -65,3 +65,7 @@ from gradcore.nn.transformer import (MultiheadAttention, Transformer, Transforme
                                      TransformerDecoderLayer, TransformerEncoder, TransformerEncoderLayer)
 
 __all__ += ["transformer"] + transformer.__all__
+# issue 17: data-parallel training
+from gradcore.nn import parallel  # noqa: E402,F401
+
+__all__ += ["parallel"]

@@ -4,8 +4,8 @@
 The index structure is PyTorch's: one order for all ranks (``range(len)``, or a permutation
 from a generator seeded with ``seed + epoch``), padded to a multiple of ``num_replicas`` by
 repeating its head (or truncated with ``drop_last``), then rank ``r`` takes every
-``num_replicas``-th index starting at ``r``. gradcore has no default process group, so
-``num_replicas`` and ``rank`` must be given.
+``num_replicas``-th index starting at ``r``. ``num_replicas`` and ``rank`` default to the
+default process group's (``gradcore.distributed.init_process_group``).
 """
 from __future__ import annotations
 
@@ -26,9 +26,11 @@ class DistributedSampler(Sampler[int]):
     def __init__(self, dataset: Any, num_replicas: Optional[int] = None, rank: Optional[int] = None,
                  shuffle: bool = True, seed: int = 0, drop_last: bool = False) -> None:
         if num_replicas is None or rank is None:
-            raise ValueError("Default process group has not been initialized, please make sure to call "
-                             "init_process_group. (gradcore has no default process group: pass num_replicas= and "
-                             "rank= explicitly.)")
+            from gradcore import distributed as dist
+            if num_replicas is None:
+                num_replicas = dist.get_world_size()
+            if rank is None:
+                rank = dist.get_rank()
         if rank >= num_replicas or rank < 0:
             raise ValueError(f"Invalid rank {rank}, rank should be in the interval [0, {num_replicas - 1}]")
         self.dataset = dataset
