@@ -8,6 +8,7 @@ installed.
 from __future__ import annotations
 
 import gc
+import threading
 import weakref
 from typing import Any, List
 
@@ -486,3 +487,258 @@ def test_hooked_graph_matches_torch(rng: np.random.Generator) -> None:
     assert set(ours) == set(theirs)
     for k in ours:
         np.testing.assert_allclose(ours[k], theirs[k], rtol=1e-12, atol=1e-12, err_msg=k)
+
+
+# ---- register_post_accumulate_grad_hook ------------------------------------------------------
+# Each scenario runs on gradcore and on PyTorch (when installed) and records plain values:
+# what the hooks saw (the tensor itself, its .grad), in which order and how often.
+
+def _libs() -> List[Any]:
+    try:
+        import torch
+    except ImportError:  # pragma: no cover
+        return [gcore]
+    return [gcore, torch]
+
+
+def _leaf(lib: Any, v: Any) -> Any:
+    return lib.tensor(v, dtype=lib.float64, requires_grad=True)
+
+
+def _g(t: Any) -> List[float]:
+    return [float(v) for v in t.detach().reshape(-1).tolist()]
+
+
+def _same_for_both(scenario: Any) -> Any:
+    results = [scenario(lib) for lib in _libs()]
+    for r in results[1:]:
+        assert r == results[0]
+    return results[0]
+
+
+def test_post_accumulate_hook_order_values_and_count() -> None:
+    def scenario(lib: Any) -> List[Any]:
+        log: List[Any] = []
+        x = _leaf(lib, [1.0, 2.0])
+        x.register_hook(lambda g: log.append(("pre", _g(g))))
+        x.register_post_accumulate_grad_hook(lambda t: log.append(("post1", t is x, _g(t.grad))))
+        x.register_post_accumulate_grad_hook(lambda t: log.append(("post2", _g(t.grad))))
+        # two paths into x: the hooks run once, after the summed accumulation
+        ((x * x).sum() + (x * 3.0).sum()).backward()
+        log.append("second")
+        (x * 2.0).sum().backward()
+        return log
+
+    log = _same_for_both(scenario)
+    assert log == [("pre", [5.0, 7.0]), ("post1", True, [5.0, 7.0]), ("post2", [5.0, 7.0]), "second",
+                   ("pre", [2.0, 2.0]), ("post1", True, [7.0, 9.0]), ("post2", [7.0, 9.0])]
+
+
+def test_post_accumulate_hook_sees_replaced_gradient_and_leaf_backward() -> None:
+    def scenario(lib: Any) -> List[Any]:
+        log: List[Any] = []
+        x = _leaf(lib, [1.0, 2.0])
+        x.register_hook(lambda g: g * 10.0)
+        x.register_post_accumulate_grad_hook(lambda t: log.append(_g(t.grad)))
+        (x * 1.0).sum().backward()
+        x.backward(lib.ones(2, dtype=lib.float64))  # the leaf itself as root
+        y = (x * x).sum()
+        y.backward(retain_graph=True)
+        y.backward()
+        return log
+
+    assert _same_for_both(scenario) == [[10.0, 10.0], [20.0, 20.0], [40.0, 60.0], [60.0, 100.0]]
+
+
+def test_post_accumulate_hook_not_called_by_grad_but_under_create_graph() -> None:
+    def scenario(lib: Any) -> List[Any]:
+        log: List[Any] = []
+        x = _leaf(lib, [1.0, 2.0])
+        x.register_post_accumulate_grad_hook(
+            lambda t: log.append((_g(t.grad), t.grad.requires_grad, lib.is_grad_enabled())))
+        lib.autograd.grad((x * x).sum(), x)
+        log.append("after grad")
+        (x * x).sum().backward(create_graph=True)
+        return log
+
+    assert _same_for_both(scenario) == ["after grad", ([2.0, 4.0], True, True)]
+
+
+def test_post_accumulate_hook_remove() -> None:
+    def scenario(lib: Any) -> List[Any]:
+        log: List[Any] = []
+        x = _leaf(lib, [1.0])
+        h1 = x.register_post_accumulate_grad_hook(lambda t: log.append(1))
+        x.register_post_accumulate_grad_hook(lambda t: log.append(2))
+        handles: List[Any] = []
+
+        def once(t: Any) -> None:
+            log.append(3)
+            handles[0].remove()
+
+        handles.append(x.register_post_accumulate_grad_hook(once))
+        (x * 1.0).sum().backward()
+        h1.remove()
+        h1.remove()  # idempotent
+        (x * 1.0).sum().backward()
+        return log
+
+    assert _same_for_both(scenario) == [1, 2, 3, 2]
+    x = leaf([1.0])
+    h = x.register_post_accumulate_grad_hook(lambda t: None)
+    del x
+    gc.collect()
+    h.remove()  # the tensor is gone: nothing to remove
+    h.remove()
+
+
+def test_post_accumulate_hook_on_parameters() -> None:
+    def scenario(lib: Any) -> List[Any]:
+        lib.manual_seed(0)
+        model = lib.nn.Linear(3, 2).double()
+        log: List[Any] = []
+        for name, p in model.named_parameters():
+            assert isinstance(p, lib.nn.Parameter)
+
+            def hook(t: Any, name: str = name, p: Any = p) -> None:
+                log.append((name, t is p, type(t).__name__))
+                t.grad.mul_(2.0)  # writing .grad from the hook: no lock is held
+
+            p.register_post_accumulate_grad_hook(hook)
+        inp = lib.ones(4, 3, dtype=lib.float64)
+        model(inp).sum().backward()
+        log.append(_g(model.bias.grad))
+        return sorted(log[:-1]) + log[-1:]
+
+    assert _same_for_both(scenario) == [("bias", True, "Parameter"), ("weight", True, "Parameter"), [8.0, 8.0]]
+
+
+def _error(fn: Any) -> Any:
+    try:
+        fn()
+    except Exception as e:  # noqa: BLE001 - the type and message are what is compared
+        return type(e).__name__, str(e)
+    return None
+
+
+def test_post_accumulate_hook_registration_errors() -> None:
+    def scenario(lib: Any) -> List[Any]:
+        x = _leaf(lib, [1.0])
+        return [_error(lambda: (x * 2.0).register_post_accumulate_grad_hook(lambda t: None)),
+                _error(lambda: lib.ones(1).register_post_accumulate_grad_hook(lambda t: None))]
+
+    assert _same_for_both(scenario) == [
+        ("RuntimeError", "post accumulate grad hooks cannot be registered on non-leaf tensors"),
+        ("RuntimeError", "cannot register a hook on a tensor that doesn't require gradient")]
+
+
+@pytest.mark.parametrize("ret", ["self", "other", "shape", "int", "tuple", "uncallable"])
+def test_post_accumulate_hook_return_values(ret: str) -> None:
+    def scenario(lib: Any) -> List[Any]:
+        log: List[Any] = []
+        x = _leaf(lib, [1.0, 2.0])
+        values = {"self": lambda t: t, "other": lambda t: t * 2.0, "shape": lambda t: lib.zeros(3, dtype=lib.float64),
+                  "int": lambda t: 5, "tuple": lambda t: (t,)}
+
+        def first(t: Any) -> Any:
+            log.append(1)
+            return values[ret](t)
+
+        x.register_post_accumulate_grad_hook(3 if ret == "uncallable" else first)
+        x.register_post_accumulate_grad_hook(lambda t: log.append(2))
+        return [_error(lambda: (x * 2.0).sum().backward()), log, _g(x.grad)]
+
+    expected = {
+        "self": None,
+        "other": ("RuntimeError", "Tensor post accumulate grad hooks should return None."),
+        "shape": ("RuntimeError", "hook 'first' has changed the size of value"),
+        "int": ("TypeError", "expected Variable, but hook returned 'int'"),
+        "tuple": ("TypeError", "expected Variable, but hook returned 'tuple'"),
+        "uncallable": ("TypeError", "'int' object is not callable"),
+    }[ret]
+    later_ran = ret in ("self", "other")
+    assert _same_for_both(scenario) == [expected, [1, 2] if later_ran else ([] if ret == "uncallable" else [1]),
+                                        [2.0, 2.0]]
+
+
+def test_post_accumulate_hook_returning_another_dtype() -> None:
+    x = leaf([1.0, 2.0])
+    x.register_post_accumulate_grad_hook(lambda t: t.float())
+    with pytest.raises(RuntimeError, match="hook '<lambda>' has changed the type of value"):
+        (x * 2.0).sum().backward()
+
+
+def test_exception_in_post_accumulate_hook_propagates() -> None:
+    class HookError(Exception):
+        pass
+
+    def bad(t: gcore.Tensor) -> None:
+        raise HookError("from post hook")
+
+    calls: List[int] = []
+    x = leaf([1.0])
+    h = x.register_post_accumulate_grad_hook(bad)
+    x.register_post_accumulate_grad_hook(lambda t: calls.append(1))
+    with pytest.raises(HookError, match="from post hook"):
+        (x * 2.0).sum().backward()
+    assert x.grad.item() == 2.0 and calls == []  # accumulated before the hook raised
+    h.remove()
+    (x * 2.0).sum().backward()
+    assert x.grad.item() == 4.0 and calls == [1]
+
+
+def test_post_accumulate_hook_runs_on_the_backward_thread_without_locks() -> None:
+    # The hook runs on the thread that calls backward, with the leaf's lock released: a
+    # backward from inside the hook that accumulates into the same leaf must not deadlock.
+    x = leaf([1.0, 2.0])
+    threads: List[int] = []
+
+    def hook(t: gcore.Tensor) -> None:
+        threads.append(threading.get_ident())
+        if len(threads) == 1:
+            with gcore.enable_grad():  # hooks run with grad mode = create_graph
+                (t * 3.0).sum().backward()  # re-enters AccumulateGrad of t (runs this hook again)
+        _ = t.grad.sum().item()
+
+    x.register_post_accumulate_grad_hook(hook)
+    worker = threading.Thread(target=lambda: (x * 2.0).sum().backward(), daemon=True)
+    worker.start()
+    worker.join(timeout=30)
+    assert not worker.is_alive(), "backward deadlocked in a post-accumulate-grad hook"
+    assert threads == [worker.ident, worker.ident]
+    np.testing.assert_array_equal(_np(x.grad), [5.0, 5.0])
+
+
+def test_post_accumulate_hook_closing_over_its_parameter_is_collected() -> None:
+    class Reducer:  # a DistributedDataParallel-like owner: hooks are its bound methods
+        def __init__(self, module: Any) -> None:
+            self.module = module
+            self.ready: List[str] = []
+            for name, p in module.named_parameters():
+                p.register_post_accumulate_grad_hook(lambda t, name=name: self.ready.append(name))
+
+    model = gcore.nn.Linear(2, 2)
+    reducer = Reducer(model)
+    model(gcore.ones(1, 2)).sum().backward()
+    assert sorted(reducer.ready) == ["bias", "weight"]
+    refs = [weakref.ref(reducer), weakref.ref(model), weakref.ref(model.weight)]
+    del reducer, model
+    gc.collect()
+    assert all(r() is None for r in refs)
+
+    p = gcore.nn.Parameter(gcore.ones(2))
+    p.register_post_accumulate_grad_hook(lambda t: None if t is p else None)
+    ref = weakref.ref(p)
+    del p
+    gc.collect()
+    assert ref() is None
+
+    class Big:
+        pass
+
+    big = Big()
+    big_ref = weakref.ref(big)
+    q = leaf([1.0])
+    q.register_post_accumulate_grad_hook(lambda t, big=big: None)
+    del big, q  # no cycle: freed by reference counting alone
+    assert big_ref() is None

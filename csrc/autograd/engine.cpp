@@ -173,7 +173,9 @@ void check_finite(const Node& n, const tensor_list& grads) {
 // Tensor hooks: a non-leaf's hooks sit on its grad_fn (by output slot), a leaf's on the
 // tensor (run where its AccumulateGrad would receive the gradient). A hook may return a
 // replacement, which must keep the shape and dtype. retain_grad() hooks run last and only
-// in backward(). The list is copied first: a hook may remove itself.
+// in backward(). The list is copied first: a hook may remove itself. A leaf's
+// post-accumulate-grad hooks run later, inside its AccumulateGrad::apply (so only in
+// backward(), once per pass, after the summed gradient landed in .grad; node.cpp).
 void run_pre_hooks(Node* n, tensor_list& grads, bool capturing) {
   const HookList* list = n->is_accumulator() ? static_cast<AccumulateGrad*>(n)->variable->hooks.get()
                                              : n->pre_hooks.get();

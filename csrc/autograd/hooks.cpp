@@ -32,6 +32,16 @@ HookHandle add_hook(const TensorPtr& t, GradHook fn, bool retain, void* gc_objec
   }};
 }
 
+HookHandle add_post_accumulate_hook(const TensorPtr& t, GradHook fn, void* gc_object) {
+  uint64_t id = next_hook_id();
+  if (!t->post_accumulate_hooks) t->post_accumulate_hooks = std::make_shared<HookList>();
+  t->post_accumulate_hooks->push_back(HookEntry{id, 0, std::move(fn), false, gc_object});
+  std::weak_ptr<Tensor> weak = t;
+  return HookHandle{[weak, id]() {
+    if (auto p = weak.lock()) erase_hook(p->post_accumulate_hooks.get(), id);
+  }};
+}
+
 // The retain_grad() hook: accumulates into self.grad (a graph of its own in grad mode,
 // i.e. backward(create_graph=True); a detached copy otherwise).
 GradHook retain_hook(const TensorPtr& t) {
@@ -57,6 +67,27 @@ HookHandle register_hook(const TensorPtr& t, GradHook fn, void* gc_object) {
   return add_hook(t, std::move(fn), false, gc_object);
 }
 
+HookHandle register_post_accumulate_grad_hook(const TensorPtr& t, GradHook fn, void* gc_object) {
+  GC_CHECK(t->needs_grad(), RuntimeError, "cannot register a hook on a tensor that doesn't require gradient");
+  GC_CHECK(!t->grad_fn, RuntimeError, "post accumulate grad hooks cannot be registered on non-leaf tensors");
+  return add_post_accumulate_hook(t, std::move(fn), gc_object);
+}
+
+void run_post_accumulate_hooks(const TensorPtr& leaf) {
+  const HookList* list = leaf->post_accumulate_hooks.get();
+  if (!list || list->empty()) return;
+  HookList hooks = *list;  // a hook may remove itself, or register more (they run next time)
+  TensorPtr arg = leaf;
+  bool returned = false;
+  for (const HookEntry& h : hooks) {
+    if (TensorPtr r = h.fn(arg)) {  // PyTorch hands a returned tensor on, then raises
+      arg = std::move(r);
+      returned = true;
+    }
+  }
+  GC_CHECK(!returned, RuntimeError, "Tensor post accumulate grad hooks should return None.");
+}
+
 void retain_grad(const TensorPtr& t) {
   GC_CHECK(t->needs_grad(), RuntimeError, "can't retain_grad on a tensor that has requires_grad=False");
   if (!t->grad_fn || t->retains_grad) return;  // leaves keep their .grad anyway
@@ -64,15 +95,22 @@ void retain_grad(const TensorPtr& t) {
   add_hook(t, retain_hook(t), true, nullptr);
 }
 
-const HookList* exclusive_hooks(const TensorPtr& t, bool node) {
+const HookList* exclusive_hooks(const TensorPtr& t, HookSite site) {
   if (!t || t.use_count() != 1) return nullptr;
-  if (!node) return t->hooks && t->hooks.use_count() == 1 ? t->hooks.get() : nullptr;
-  return t->grad_fn && t->grad_fn.use_count() == 1 ? t->grad_fn->pre_hooks.get() : nullptr;
+  switch (site) {
+    case HookSite::Leaf: return t->hooks && t->hooks.use_count() == 1 ? t->hooks.get() : nullptr;
+    case HookSite::Node: return t->grad_fn && t->grad_fn.use_count() == 1 ? t->grad_fn->pre_hooks.get() : nullptr;
+    case HookSite::PostAccumulate:
+      return t->post_accumulate_hooks && t->post_accumulate_hooks.use_count() == 1 ? t->post_accumulate_hooks.get()
+                                                                                    : nullptr;
+  }
+  return nullptr;
 }
 
 void clear_exclusive_hooks(const TensorPtr& t) {
-  if (exclusive_hooks(t, false)) t->hooks.reset();
-  if (exclusive_hooks(t, true)) t->grad_fn->pre_hooks.reset();
+  if (exclusive_hooks(t, HookSite::Leaf)) t->hooks.reset();
+  if (exclusive_hooks(t, HookSite::Node)) t->grad_fn->pre_hooks.reset();
+  if (exclusive_hooks(t, HookSite::PostAccumulate)) t->post_accumulate_hooks.reset();
 }
 
 }  // namespace gradcore::autograd

@@ -1,4 +1,5 @@
-// hooks.h — gradient hooks on tensors: Tensor.register_hook and retain_grad.
+// hooks.h — gradient hooks on tensors: Tensor.register_hook, retain_grad and
+// Tensor.register_post_accumulate_grad_hook.
 //
 //   HookHandle h = autograd::register_hook(t, [](const TensorPtr& g) { return ops::mul_scalar(g, 2); });
 //   h.remove();
@@ -28,14 +29,30 @@ struct HookHandle {
 // grad. gc_object: see HookEntry (core/tensor.h).
 HookHandle register_hook(const TensorPtr& t, GradHook fn, void* gc_object = nullptr);
 
+// Tensor.register_post_accumulate_grad_hook: runs fn(t) each time backward() has updated
+// t.grad (once per backward, after the gradients arriving by all paths were summed; never in
+// grad(), which accumulates nothing), after t's register_hook hooks, in registration order.
+// fn must return null (its tensor, or None, from Python); see run_post_accumulate_hooks.
+// RuntimeError when t does not require grad or is not a leaf (PyTorch's messages).
+HookHandle register_post_accumulate_grad_hook(const TensorPtr& t, GradHook fn, void* gc_object = nullptr);
+
+// Called by AccumulateGrad::apply after it released the leaf's lock (Note [Leaf locks]), on
+// the thread running backward: runs leaf's post-accumulate hooks on a copy of the list (a
+// hook may remove itself or register others). A hook that returns a tensor hands it on to
+// the next ones, as PyTorch does, and once all ran RuntimeError "Tensor post accumulate grad
+// hooks should return None." An exception from a hook propagates (the later hooks don't run).
+void run_post_accumulate_hooks(const TensorPtr& leaf);
+
 // Keep a non-leaf's gradient in .grad after backward() (a no-op for leaves and when already
 // retained). RuntimeError when t does not require grad.
 void retain_grad(const TensorPtr& t);
 
-// The hook list of t (node=false: the leaf's own; node=true: its grad_fn's) when nothing
-// but the caller's one reference owns the tensor and the list, else null. See Note
-// [Tensors in Python's GC] (bindings/function.cpp).
-const HookList* exclusive_hooks(const TensorPtr& t, bool node);
+// Where a tensor's hooks are kept: on the leaf (register_hook), on its grad_fn (register_hook
+// on a non-leaf), on the leaf's post-accumulate list.
+enum class HookSite { Leaf, Node, PostAccumulate };
+// The hook list of t at `site` when nothing but the caller's one reference owns the tensor
+// and the list, else null. See Note [Tensors in Python's GC] (bindings/function.cpp).
+const HookList* exclusive_hooks(const TensorPtr& t, HookSite site);
 // Drops the lists exclusive_hooks returns (and the callables they hold).
 void clear_exclusive_hooks(const TensorPtr& t);
 

@@ -6,6 +6,7 @@
 
 #include "autograd/function.h"
 #include "autograd/grad_mode.h"
+#include "autograd/hooks.h"
 #include "autograd/ops.h"
 #include "cpu/fork.h"
 #include "kernels/kernel_api.h"
@@ -169,6 +170,14 @@ tensor_list AccumulateGrad::apply(tensor_list&& grads) {
   if (!g) return {};
   GC_CHECK(g->shape == variable->shape, RuntimeError, "AccumulateGrad: gradient of shape ", shape_str(g->shape),
            " for a leaf of shape ", shape_str(variable->shape));
+  accumulate(std::move(g));
+  // Tensor.register_post_accumulate_grad_hook: with the leaf's lock released (a hook calls
+  // Python, and may read or write .grad), on this thread.
+  run_post_accumulate_hooks(variable);
+  return {};
+}
+
+void AccumulateGrad::accumulate(TensorPtr g) {
   std::mutex& mu = leaf_lock(variable.get());  // Note [Leaf locks]
   if (grad_enabled()) {
     // create_graph: keep the gradient's own history, accumulate out of place. The sum is
@@ -184,7 +193,7 @@ tensor_list AccumulateGrad::apply(tensor_list&& grads) {
       std::lock_guard<std::mutex> lock(mu);
       if (variable->grad == seen) {
         variable->grad = std::move(updated);  // `seen` keeps the old value alive past the lock
-        return {};
+        return;
       }
     }
   }
@@ -206,7 +215,6 @@ tensor_list AccumulateGrad::apply(tensor_list&& grads) {
   } else {
     ops::add_inplace(variable->grad, g, 1.0);
   }
-  return {};
 }
 
 std::shared_ptr<Node> grad_accumulator(const TensorPtr& t) {

@@ -123,12 +123,16 @@ class SavedTensor {
 
 // Accumulates into leaf.grad. Never released; shared by every graph that uses the leaf.
 // Concurrent backward passes sum into .grad under the leaf's lock (Note [Leaf locks]).
+// Then, with the lock released, apply() runs the leaf's post-accumulate-grad hooks (hooks.h).
 struct AccumulateGrad final : Node {
   TensorPtr variable;
   explicit AccumulateGrad(TensorPtr v) : variable(std::move(v)) {}
   const char* name() const override { return "AccumulateGrad"; }
   tensor_list apply(tensor_list&& grads) override;
   bool is_accumulator() const override { return true; }
+
+ private:
+  void accumulate(TensorPtr g);  // .grad += g, under the leaf's lock
 };
 
 // Raised by nodes whose saved values were freed. See engine.cpp.

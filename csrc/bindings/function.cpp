@@ -1,5 +1,5 @@
 // function.cpp — binds the autograd pieces that call back into Python: tensor hooks
-// (Tensor.register_hook, retain_grad: autograd/hooks.h) and the graph node of a
+// (Tensor.register_hook, retain_grad, register_post_accumulate_grad_hook: autograd/hooks.h) and the graph node of a
 // gc.autograd.Function (autograd/custom_function.h); the Tensor type's cycle-collector
 // support; and the forward-mode AD entry points (dual levels, make_dual / unpack_dual:
 // autograd/forward_ad.h). Here a Python callable becomes the callback the autograd layer
@@ -46,6 +46,40 @@ GradHook python_hook(py::function fn, void** gc_object) {
   };
 }
 
+// PyTorch's name for a hook in its errors: __name__ when it is a string.
+std::string hook_name(const py::object& fn) {
+  if (py::hasattr(fn, "__name__")) {
+    py::object name = fn.attr("__name__");
+    if (py::isinstance<py::str>(name)) return name.cast<std::string>();
+  }
+  return "<unknown>";
+}
+
+// A post-accumulate-grad hook: hook(tensor) with the leaf's own Python object (a Parameter
+// stays one). PyTorch's checks of what it returns: None or its argument is fine, a tensor of
+// the same size and type is handed on (and refused by run_post_accumulate_hooks once all
+// hooks ran), anything else raises now. fn need not be callable until it is called (as in
+// PyTorch, where calling it raises TypeError).
+GradHook python_post_accumulate_hook(py::object fn, void** gc_object) {
+  *gc_object = fn.ptr();
+  auto ref = std::make_shared<PyRef>(std::move(fn));
+  return [ref](const TensorPtr& t) -> TensorPtr {
+    py::gil_scoped_acquire gil;
+    py::object self = py::cast(t);
+    py::object r = ref->obj(self);
+    if (r.is_none() || r.is(self)) return nullptr;
+    GC_CHECK(py::isinstance<Tensor>(r), TypeError, "expected Variable, but hook returned '", Py_TYPE(r.ptr())->tp_name,
+             "'");
+    TensorPtr v = r.cast<TensorPtr>();
+    if (v == t) return nullptr;
+    GC_CHECK(v->shape == t->shape, RuntimeError, "hook '", hook_name(ref->obj), "' has changed the size of value");
+    GC_CHECK(v->dtype == t->dtype, RuntimeError, "hook '", hook_name(ref->obj), "' has changed the type of value (was ",
+             py::str(self.attr("type")()).cast<std::string>(), " got ", py::str(r.attr("type")()).cast<std::string>(),
+             ")");
+    return v;
+  };
+}
+
 // One Python object per entry, None for null.
 py::tuple tensors_or_none(const tensor_list& ts) {
   py::tuple t(ts.size());
@@ -78,10 +112,11 @@ struct PyFunctionBackward final : autograd::FunctionBackward {
 // cycle that runs through C++ (wrapper -> Tensor -> hook list -> closure -> wrapper), which
 // reference counting alone never frees. The Tensor type takes part in Python's cycle
 // collector: tp_traverse shows the collector the Python callables of the tensor's hooks
-// (on the tensor for leaves, on its grad_fn for non-leaves), and tp_clear drops them. As
-// in PyTorch, only references the wrapper owns exclusively are shown: the Tensor must be
-// held by this wrapper alone (a graph or another C++ owner keeps it, and its hooks, alive
-// for a reason the collector cannot see), and a grad_fn by this Tensor alone.
+// (on the tensor for leaves, register_hook's and register_post_accumulate_grad_hook's; on
+// its grad_fn for non-leaves), and tp_clear drops them. As in PyTorch, only references the
+// wrapper owns exclusively are shown: the Tensor must be held by this wrapper alone (a graph
+// or another C++ owner keeps it, and its hooks, alive for a reason the collector cannot
+// see), and a grad_fn by this Tensor alone.
 TensorPtr* tensor_holder(PyObject* self) {
   if (!py::detail::is_holder_constructed(self)) return nullptr;
   auto* inst = reinterpret_cast<py::detail::instance*>(self);
@@ -91,8 +126,9 @@ TensorPtr* tensor_holder(PyObject* self) {
 int tensor_traverse(PyObject* self, visitproc visit, void* arg) {
   Py_VISIT(Py_TYPE(self));  // heap types own a reference to their type
   if (TensorPtr* h = tensor_holder(self)) {
-    for (bool node : {false, true})
-      if (const HookList* list = autograd::exclusive_hooks(*h, node))
+    for (autograd::HookSite site :
+         {autograd::HookSite::Leaf, autograd::HookSite::Node, autograd::HookSite::PostAccumulate})
+      if (const HookList* list = autograd::exclusive_hooks(*h, site))
         for (const HookEntry& e : *list)
           if (e.gc_object) Py_VISIT(static_cast<PyObject*>(e.gc_object));
   }
@@ -125,6 +161,15 @@ void bind_function(py::module_& m, TensorClass& cls) {
       }, py::arg("hook"),
       "Call hook(grad) each time the gradient w.r.t. this tensor is computed (backward and gc.grad).\n"
       "A hook may return a Tensor of the same shape and dtype to replace the gradient, or None.\n"
+      "Returns a handle whose .remove() unregisters it.");
+  cls.def("register_post_accumulate_grad_hook", [](const TensorPtr& t, py::object fn) {
+        void* gc_object = nullptr;
+        GradHook h = python_post_accumulate_hook(std::move(fn), &gc_object);
+        return autograd::register_post_accumulate_grad_hook(t, std::move(h), gc_object);
+      }, py::arg("hook"),
+      "Call hook(tensor) with this leaf tensor each time backward() has accumulated its gradient\n"
+      "into .grad (once per backward, after the gradients of all paths were summed; not in gc.grad).\n"
+      "The hook must return None. Leaf tensors that require grad only (a Parameter is one).\n"
       "Returns a handle whose .remove() unregisters it.");
   cls.def("retain_grad", &autograd::retain_grad,
           "Keep this non-leaf tensor's gradient in .grad after backward() (leaves always do).");

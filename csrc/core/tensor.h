@@ -63,6 +63,8 @@ using tensor_list = std::vector<TensorPtr>;
 // Gradient hooks (Tensor.register_hook). A hook sees the gradient arriving for output
 // `slot` of a node (or for a leaf) before it is used; a non-null return replaces it.
 // `retain` marks the retain_grad() hook, which runs after the others and only in backward().
+// Post-accumulate-grad hooks (Tensor::post_accumulate_hooks) use the same entry: fn gets the
+// leaf itself, and a non-null return (a hook that returned another tensor) is an error.
 using GradHook = std::function<TensorPtr(const TensorPtr&)>;
 struct HookEntry {
   uint64_t id;
@@ -107,6 +109,9 @@ struct Tensor {
   std::weak_ptr<Node> grad_accumulator;  // leaves: their AccumulateGrad, while a graph holds it
   bool retains_grad = false;
   std::shared_ptr<HookList> hooks;       // leaves: hooks run on the gradient before accumulation
+  // Leaves: Tensor.register_post_accumulate_grad_hook. Each entry's fn is called with the
+  // leaf itself after backward() updated its .grad (autograd/hooks.h); slot and retain are unused.
+  std::shared_ptr<HookList> post_accumulate_hooks;
 
   // --- forward-mode AD (csrc/autograd/forward_ad.h) ---
   // The tangent of a dual tensor; it counts only while fw_level is the active dual level.

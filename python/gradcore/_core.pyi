@@ -1355,6 +1355,13 @@ class Tensor:
         A hook may return a Tensor of the same shape and dtype to replace the gradient, or None.
         Returns a handle whose .remove() unregisters it.
         """
+    def register_post_accumulate_grad_hook(self, hook: typing.Any) -> RemovableHandle:
+        """
+        Call hook(tensor) with this leaf tensor each time backward() has accumulated its gradient
+        into .grad (once per backward, after the gradients of all paths were summed; not in gc.grad).
+        The hook must return None. Leaf tensors that require grad only (a Parameter is one).
+        Returns a handle whose .remove() unregisters it.
+        """
     def relu(self) -> Tensor:
         """
         The activation of the same name.
