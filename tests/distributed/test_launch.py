@@ -16,7 +16,7 @@ from typing import Any, List
 
 import pytest
 
-from _mpi import REPO, mpiexec_or_skip, run_launcher, run_mpi
+from _mpi import REPO, WORLD_SIZES, mpiexec_or_skip, run_launcher, run_mpi
 
 from gradcore.distributed import _abort
 from gradcore.distributed import run as gcrun
@@ -332,7 +332,7 @@ def test_raise_aborts_plain_python(tmp_path: Path) -> None:
     _check_aborted(r, time.monotonic() - start, "ValueError: rank one fails")
 
 
-@pytest.mark.parametrize("n", [2, 3])
+@pytest.mark.parametrize("n", WORLD_SIZES)
 def test_raise_aborts_gradcore_run(tmp_path: Path, n: int) -> None:
     start = time.monotonic()
     r = _launcher(tmp_path, RAISES, n=n)
@@ -354,6 +354,12 @@ def test_harness_three_ranks_oversubscribed(mpi: Any) -> None:
     assert sorted(x for x in lines if x.startswith("rank")) == [
         f"rank {k} of 3 args ['x']" for k in range(3)]
     assert lines.count("env 7") == 3
+
+
+def test_harness_check_fails_with_output(mpi: Any) -> None:
+    mpiexec_or_skip()
+    with pytest.raises(pytest.fail.Exception, match="(?s)status 3.*stderr.*bad exit"):
+        mpi("import sys\nsys.stderr.write('bad exit\\n')\nsys.exit(3)\n", n=2, check=True)
 
 
 def test_harness_timeout_fails_not_hangs(tmp_path: Path) -> None:
