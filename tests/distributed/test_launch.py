@@ -337,6 +337,12 @@ def test_raise_aborts_gradcore_run(tmp_path: Path, n: int) -> None:
     start = time.monotonic()
     r = _launcher(tmp_path, RAISES, n=n)
     _check_aborted(r, time.monotonic() - start, "ValueError: rank one fails")
+    # python -m mpi4py's own frames (runpy, mpi4py/run.py) are left out of the traceback
+    # (mpiexec may put another process's output in front of a line: search within lines)
+    ours = [line[line.index("[rank 1]"):] for line in r.stderr.splitlines() if "[rank 1]" in line]
+    k = ours.index("[rank 1] Traceback (most recent call last):")
+    assert ours[k + 1].startswith('[rank 1]   File "') and "scenario.py" in ours[k + 1], ours
+    assert not any("runpy" in line or "mpi4py" in line for line in ours), ours
 
 
 def test_thread_raise_aborts(tmp_path: Path) -> None:
