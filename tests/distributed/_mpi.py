@@ -10,8 +10,7 @@
             dist.all_reduce(t)
             assert t.tolist() == [3.0] * 3, t
             print("ok", dist.get_rank())
-        ''', n=2, tmp_path=tmp_path)
-        assert r.returncode == 0, r.stderr
+        ''', n=2, tmp_path=tmp_path, check=True)
         assert r.stdout.count("ok") == 2
 
 or with the fixture from tests/distributed/conftest.py: ``def test_x(mpi): mpi(script, n=3)``
@@ -38,6 +37,11 @@ from typing import Mapping, Optional, Sequence, Union
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
+
+# The world sizes every scenario should pass at: @pytest.mark.parametrize("n", WORLD_SIZES).
+# 3 ranks on a 2-core machine run oversubscribed (gradcore-run adds --oversubscribe itself);
+# an odd size catches algorithms that only work for powers of two.
+WORLD_SIZES = (2, 3)
 
 
 def mpiexec_or_skip() -> str:
@@ -95,13 +99,13 @@ def run_mpi(script: Union[str, os.PathLike], n: int = 2, *, timeout: float = 60,
             oversubscribe: Optional[bool] = None, args: Sequence[str] = (),
             env: Optional[Mapping[str, str]] = None, threads: Optional[int] = None,
             tmp_path: Optional[Path] = None, mpiexec_options: Sequence[str] = (),
-            ) -> "subprocess.CompletedProcess[str]":
+            check: bool = False) -> "subprocess.CompletedProcess[str]":
     """Runs ``script`` on ``n`` ranks; returns the CompletedProcess (text stdout/stderr).
 
     ``oversubscribe``: None = as gradcore-run decides (when n exceeds the usable CPUs),
     True = always. ``threads``: pool threads per rank (default 1). ``env``: extra variables
     for the ranks. ``mpiexec_options``: extra mpiexec options (e.g. ``["--mca", "btl",
-    "self,tcp"]``).
+    "self,tcp"]``). ``check=True``: a non-zero exit fails the test, showing both streams.
     """
     exe = mpiexec_or_skip()
     from gradcore.distributed.run import build_command
@@ -117,4 +121,8 @@ def run_mpi(script: Union[str, os.PathLike], n: int = 2, *, timeout: float = 60,
     full_env.update(env or {})
     # Let the ranks' own flags come from the environment the job will see.
     plan = build_command(launch, mpiexec=exe, environ=full_env, python=sys.executable)
-    return run_launcher(plan.command, timeout=timeout, env=env, cwd=path.parent)
+    r = run_launcher(plan.command, timeout=timeout, env=env, cwd=path.parent)
+    if check and r.returncode != 0:
+        pytest.fail(f"MPI job failed with status {r.returncode} ({n} ranks, {path})\n"
+                    f"--- stdout ---\n{r.stdout}\n--- stderr ---\n{r.stderr}")
+    return r

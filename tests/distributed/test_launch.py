@@ -16,7 +16,7 @@ from typing import Any, List
 
 import pytest
 
-from _mpi import REPO, mpiexec_or_skip, run_launcher, run_mpi
+from _mpi import REPO, WORLD_SIZES, mpiexec_or_skip, run_launcher, run_mpi
 
 from gradcore.distributed import _abort
 from gradcore.distributed import run as gcrun
@@ -86,6 +86,11 @@ def test_threads_and_environment() -> None:
     assert xs == ["GRADCORE_NUM_THREADS=3", "OMP_NUM_THREADS", "PYTHONUNBUFFERED",
                   "GRADCORE_DISTRIBUTED_DEBUG", "PYTHONPATH"]
     assert "--bind-to" in cmd
+    # the user's own -x wins (and decides the binding)
+    cmd = plan(["-n", "2", "-x", "GRADCORE_NUM_THREADS=2", "-x", "PYTHONUNBUFFERED=0", "t.py"])
+    xs = [cmd[k + 1] for k, a in enumerate(cmd) if a == "-x"]
+    assert xs == ["OMP_NUM_THREADS=2", "GRADCORE_NUM_THREADS=2", "PYTHONUNBUFFERED=0"]
+    assert cmd[cmd.index("--bind-to") + 1] == "none"
 
 
 def test_passthrough_and_program_forms() -> None:
@@ -151,6 +156,15 @@ def test_no_mpiexec(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     assert "pip install 'gradcore[distributed]'" in capsys.readouterr().err
     with pytest.raises(gcrun.MpiexecNotFoundError):
         gcrun.build_command(["-n", "2", str(script)])
+
+
+def test_launcher_does_not_start_mpi() -> None:
+    """Importing the launcher (and gradcore.distributed) must not initialise MPI: the
+    launcher process is not a rank (a singleton MPI_Init there is slow and can misbehave)."""
+    code = ("import sys, gradcore.distributed.run, gradcore.distributed._abort\n"
+            "assert 'mpi4py.MPI' not in sys.modules, 'mpi4py.MPI imported at import time'\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
 
 
 def test_console_script_declared() -> None:
@@ -318,11 +332,17 @@ def test_raise_aborts_plain_python(tmp_path: Path) -> None:
     _check_aborted(r, time.monotonic() - start, "ValueError: rank one fails")
 
 
-@pytest.mark.parametrize("n", [2, 3])
+@pytest.mark.parametrize("n", WORLD_SIZES)
 def test_raise_aborts_gradcore_run(tmp_path: Path, n: int) -> None:
     start = time.monotonic()
     r = _launcher(tmp_path, RAISES, n=n)
     _check_aborted(r, time.monotonic() - start, "ValueError: rank one fails")
+    # python -m mpi4py's own frames (runpy, mpi4py/run.py) are left out of the traceback
+    # (mpiexec may put another process's output in front of a line: search within lines)
+    ours = [line[line.index("[rank 1]"):] for line in r.stderr.splitlines() if "[rank 1]" in line]
+    k = ours.index("[rank 1] Traceback (most recent call last):")
+    assert ours[k + 1].startswith('[rank 1]   File "') and "scenario.py" in ours[k + 1], ours
+    assert not any("runpy" in line or "mpi4py" in line for line in ours), ours
 
 
 def test_thread_raise_aborts(tmp_path: Path) -> None:
@@ -333,9 +353,19 @@ def test_thread_raise_aborts(tmp_path: Path) -> None:
 
 
 def test_harness_three_ranks_oversubscribed(mpi: Any) -> None:
-    r = mpi(RANKS, n=3, oversubscribe=True, args=["x"])
+    r = mpi(RANKS + "import os; print('env', os.environ['SCENARIO_VALUE'], flush=True)\n",
+            n=3, oversubscribe=True, args=["x"], env={"SCENARIO_VALUE": "7"})
     assert r.returncode == 0, r.stderr
-    assert sorted(r.stdout.split("\n"))[-3:] == [f"rank {k} of 3 args ['x']" for k in range(3)]
+    lines = r.stdout.splitlines()
+    assert sorted(x for x in lines if x.startswith("rank")) == [
+        f"rank {k} of 3 args ['x']" for k in range(3)]
+    assert lines.count("env 7") == 3
+
+
+def test_harness_check_fails_with_output(mpi: Any) -> None:
+    mpiexec_or_skip()
+    with pytest.raises(pytest.fail.Exception, match="(?s)status 3.*stderr.*bad exit"):
+        mpi("import sys\nsys.stderr.write('bad exit\\n')\nsys.exit(3)\n", n=2, check=True)
 
 
 def test_harness_timeout_fails_not_hangs(tmp_path: Path) -> None:

@@ -102,8 +102,23 @@ def _print(exc_type: Type[BaseException], exc: BaseException, tb: Optional[Trace
             _write_prefixed(traceback.format_exception(exc_type, exc, tb))
 
 
+def _is_launcher_frame(tb: TracebackType) -> bool:
+    name = tb.tb_frame.f_code.co_filename.replace("\\", "/")
+    return name == "<frozen runpy>" or name.endswith(("/runpy.py", "mpi4py/run.py", "mpi4py/__main__.py"))
+
+
+def _strip_launcher(tb: Optional[TracebackType]) -> Optional[TracebackType]:
+    """Drops the leading frames of ``python -m mpi4py`` / runpy, which say nothing about
+    the script (only when a frame of the script itself remains)."""
+    start = tb
+    while tb is not None and _is_launcher_frame(tb):
+        tb = tb.tb_next
+    return tb if tb is not None else start
+
+
 def _excepthook(exc_type: Type[BaseException], exc: BaseException,
                 tb: Optional[TracebackType]) -> None:
+    tb = _strip_launcher(tb)
     prev = _state.previous
     if _state.aborting:  # pragma: no cover - a second exception while aborting
         return

@@ -265,9 +265,11 @@ def build_command(argv: Sequence[str], *, mpiexec: Optional[str] = None,
     if oversubscribe and "mpi_yield_when_idle" not in mca_set:
         cmd += ["--mca", "mpi_yield_when_idle", "1"]
 
+    user_x = {passthrough[k + 1].partition("=")[0]: passthrough[k + 1].partition("=")[2]
+              for k, a in enumerate(passthrough[:-1]) if a == "-x"}
     explicit_threads = threads is not None
     if threads is None:
-        from_env = env.get("GRADCORE_NUM_THREADS", "")
+        from_env = user_x.get("GRADCORE_NUM_THREADS") or env.get("GRADCORE_NUM_THREADS", "")
         threads = int(from_env) if from_env.isdigit() and int(from_env) >= 1 else 1
     if threads > 1 and not user_options & {"--bind-to", "--map-by", "--rankfile"}:
         cmd += ["--bind-to", "none"]
@@ -281,7 +283,8 @@ def build_command(argv: Sequence[str], *, mpiexec: Optional[str] = None,
         if (key.startswith("GRADCORE_") or key == "PYTHONPATH") and key not in forwarded:
             forwarded[key] = None
     for key, val in forwarded.items():
-        cmd += ["-x", key if val is None else f"{key}={val}"]
+        if key not in user_x:  # the user's own -x NAME[=VALUE] wins
+            cmd += ["-x", key if val is None else f"{key}={val}"]
 
     cmd += passthrough
     cmd += [python or sys.executable, "-m", "mpi4py"] + program
