@@ -44,6 +44,7 @@ class Work:
         self._done = False
         self._exc: Optional[BaseException] = None
         self._source: Optional[int] = None
+        self._keep: List[Any] = []
 
     def _complete(self) -> None:
         self._done = True
@@ -221,8 +222,12 @@ def _begin(group: Any, op_name: str, tensors: Sequence[gc.Tensor], extra: str = 
 
 
 def _run(ctx: Tuple[ProcessGroup, int, str], reqs: List[Any], async_op: bool,
-         finish: Optional[Callable[[], None]] = None, result: Sequence[Any] = ()) -> Optional[Work]:
+         finish: Optional[Callable[[], None]] = None, result: Sequence[Any] = (),
+         keep: Sequence[Any] = ()) -> Optional[Work]:
+    """The Work of started requests (waited for unless async_op). `keep`: the buffers MPI
+    reads or writes until the requests complete (staged copies must outlive the call)."""
     work = Work(ctx[0], reqs, ctx[1], ctx[2], finish, result)
+    work._keep = list(keep)
     if async_op:
         return work
     work.wait()
@@ -301,7 +306,7 @@ def reduce(tensor: gc.Tensor, dst: Optional[int] = None, op: Any = ReduceOp.SUM,
         req = pg.comm.Ireduce(_mpi().IN_PLACE, buf.spec, mop, root)
         return _run(ctx, [req], async_op, _finish_all(_average(buf, pg, op), buf.write_back), [tensor])
     req = pg.comm.Ireduce(buf.spec, None, mop, root)
-    return _run(ctx, [req], async_op, None, [tensor])
+    return _run(ctx, [req], async_op, None, [tensor], [buf])
 
 
 def broadcast(tensor: gc.Tensor, src: Optional[int] = None, group: Any = None, async_op: bool = False,
@@ -349,8 +354,9 @@ def all_gather(tensor_list: List[gc.Tensor], tensor: gc.Tensor, group: Any = Non
                            f"got {len(tensor_list)})")
     _check_same("all_gather", "output", tensor_list, tensor)
     flat, spec = _flat(tensor.numel() * pg.size(), tensor.dtype)
-    req = pg.comm.Iallgather(_Buf(tensor).spec, spec)
-    return _run(ctx, [req], async_op, _unflatten_into(flat, tensor_list), tensor_list)
+    ib = _Buf(tensor)
+    req = pg.comm.Iallgather(ib.spec, spec)
+    return _run(ctx, [req], async_op, _unflatten_into(flat, tensor_list), tensor_list, [ib])
 
 
 def all_gather_into_tensor(output_tensor: gc.Tensor, input_tensor: gc.Tensor, group: Any = None,
@@ -369,8 +375,9 @@ def all_gather_into_tensor(output_tensor: gc.Tensor, input_tensor: gc.Tensor, gr
                            f"tensor size (output {list(output_tensor.shape)}, input {list(input_tensor.shape)}, "
                            f"world_size {pg.size()})")
     out = _Buf(output_tensor)
-    req = pg.comm.Iallgather(_Buf(input_tensor).spec, out.spec)
-    return _run(ctx, [req], async_op, out.write_back, [output_tensor])
+    ib = _Buf(input_tensor)
+    req = pg.comm.Iallgather(ib.spec, out.spec)
+    return _run(ctx, [req], async_op, out.write_back, [output_tensor], [ib])
 
 
 def reduce_scatter_tensor(output: gc.Tensor, input: gc.Tensor, op: Any = ReduceOp.SUM, group: Any = None,  # noqa: A002
@@ -389,8 +396,9 @@ def reduce_scatter_tensor(output: gc.Tensor, input: gc.Tensor, op: Any = ReduceO
         raise RuntimeError("reduce_scatter_tensor: input tensor must be the same size as output size times world "
                            f"size (input {list(input.shape)}, output {list(output.shape)}, world_size {pg.size()})")
     out = _Buf(output, reduce=True)
-    req = pg.comm.Ireduce_scatter_block(_Buf(input, reduce=True).spec, out.spec, mop)
-    return _run(ctx, [req], async_op, _finish_all(_average(out, pg, op), out.write_back), [output])
+    ib = _Buf(input, reduce=True)
+    req = pg.comm.Ireduce_scatter_block(ib.spec, out.spec, mop)
+    return _run(ctx, [req], async_op, _finish_all(_average(out, pg, op), out.write_back), [output], [ib])
 
 
 def all_to_all_single(output: gc.Tensor, input: gc.Tensor, output_split_sizes: Optional[List[int]] = None,  # noqa: A002
@@ -429,7 +437,7 @@ def all_to_all_single(output: gc.Tensor, input: gc.Tensor, output_split_sizes: O
                            "must have the same number of elements")
     ib, ob = _Buf(input), _Buf(output)
     req = pg.comm.Ialltoallv([ib.spec[0], (sc, sd), ib.spec[1]], [ob.spec[0], (rc, rd), ob.spec[1]])
-    return _run(ctx, [req], async_op, ob.write_back, [output])
+    return _run(ctx, [req], async_op, ob.write_back, [output], [ib])
 
 
 def gather(tensor: gc.Tensor, gather_list: Optional[List[gc.Tensor]] = None, dst: Optional[int] = None,
@@ -449,12 +457,14 @@ def gather(tensor: gc.Tensor, gather_list: Optional[List[gc.Tensor]] = None, dst
             raise RuntimeError(f"gather: invalid output tensor list (expected length {pg.size()}, got {len(gather_list)})")
         _check_same("gather", "output", gather_list, tensor)
         flat, spec = _flat(tensor.numel() * pg.size(), tensor.dtype)
-        req = pg.comm.Igather(_Buf(tensor).spec, spec, root)
-        return _run(ctx, [req], async_op, _unflatten_into(flat, gather_list), gather_list)
+        ib = _Buf(tensor)
+        req = pg.comm.Igather(ib.spec, spec, root)
+        return _run(ctx, [req], async_op, _unflatten_into(flat, gather_list), gather_list, [ib])
     if gather_list:
         raise ValueError("Argument ``gather_list`` must NOT be specified on non-destination ranks.")
-    req = pg.comm.Igather(_Buf(tensor).spec, None, root)
-    return _run(ctx, [req], async_op)
+    ib = _Buf(tensor)
+    req = pg.comm.Igather(ib.spec, None, root)
+    return _run(ctx, [req], async_op, keep=[ib])
 
 
 def scatter(tensor: gc.Tensor, scatter_list: Optional[List[gc.Tensor]] = None, src: Optional[int] = None,
@@ -475,8 +485,9 @@ def scatter(tensor: gc.Tensor, scatter_list: Optional[List[gc.Tensor]] = None, s
             raise RuntimeError(f"scatter: invalid input tensor list (expected length {pg.size()}, got {len(scatter_list)})")
         _check_same("scatter", "input", scatter_list, tensor)
         flat = gc.stack([t.detach().reshape(-1) for t in scatter_list]).reshape(-1)
-        req = pg.comm.Iscatter(_Buf(flat).spec, out.spec, root)
-        return _run(ctx, [req], async_op, out.write_back, [tensor])
+        ib = _Buf(flat)
+        req = pg.comm.Iscatter(ib.spec, out.spec, root)
+        return _run(ctx, [req], async_op, out.write_back, [tensor], [ib])
     if scatter_list:
         raise ValueError("Argument ``scatter_list`` must NOT be specified on non-source ranks.")
     req = pg.comm.Iscatter(None, out.spec, root)
@@ -542,12 +553,13 @@ def _gather_bytes(pg: ProcessGroup, obj: Any, root: Optional[int]) -> Optional[L
     assert ctx is not None
     flat, spec = _flat(sum(counts), gc.uint8)
     recv = [spec[0], (counts, [sum(counts[:i]) for i in range(n)]), spec[1]]
-    send = _Buf(_bytes_tensor(mine)).spec
+    sb = _Buf(_bytes_tensor(mine))
+    send = sb.spec
     if root is None:
         req = pg.comm.Iallgatherv(send, recv)
     else:
         req = pg.comm.Igatherv(send, recv if pg.rank() == root else None, root)
-    _run(ctx, [req], False)
+    _run(ctx, [req], False, keep=[sb])
     if root is not None and pg.rank() != root:
         return None
     raw = flat.numpy().tobytes()

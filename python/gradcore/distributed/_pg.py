@@ -243,6 +243,8 @@ def destroy_process_group(group: Optional[ProcessGroup] = None) -> None:
     if _state.monitor is not None:
         _state.monitor.stop()
         _state.monitor = None
+    from gradcore.distributed import _abort
+    _abort.uninstall_abort_handler()
     for pg in _state.groups.values():
         _free(pg)
     _state.groups = {}

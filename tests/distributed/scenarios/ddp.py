@@ -37,7 +37,7 @@ def same_on_every_rank(a):
 loss_fn = nn.CrossEntropyLoss()
 for opt_name, view in [("sgd", True), ("adam", True), ("sgd", False)]:
     ref = make(0)
-    model = make(100 + r)  # different on every rank: DDP broadcasts rank 0's
+    model = make(0 if r == 0 else 100 + r)  # different on the other ranks: DDP broadcasts rank 0's
     ddp = DDP(model, gradient_as_bucket_view=view)
     assert same_on_every_rank(flat_params(model))
     np.testing.assert_array_equal(flat_params(model), flat_params(ref))
@@ -60,7 +60,7 @@ for opt_name, view in [("sgd", True), ("adam", True), ("sgd", False)]:
     np.testing.assert_allclose(flat_params(model), flat_params(ref), rtol=2e-5, atol=2e-6)
 
 # no_sync: two local micro-batches, then one synchronised backward = the average over ranks
-ref, model = make(0), make(1 + r)
+ref, model = make(0), make(0 if r == 0 else 1 + r)
 ddp = DDP(model)
 half = PER_RANK // 2
 mine = [slice(r * PER_RANK, r * PER_RANK + half), slice(r * PER_RANK + half, (r + 1) * PER_RANK)]
@@ -90,6 +90,7 @@ for step in range(2):
     h = bn_model[0](xb).detach().numpy()
     np.testing.assert_allclose(bn.running_mean.numpy(), 0.9 * before[0][0] + 0.1 * h.mean(0), rtol=1e-5, atol=1e-6)
     assert bn.num_batches_tracked.item() == before[0][1] + 1
+ddp.eval()
 with gc.no_grad():  # no buffer broadcast outside grad mode (as PyTorch)
     bn.running_mean.fill_(float(r))
     ddp(X[0][:2])
