@@ -1,6 +1,7 @@
 // strided.cpp — copies and casts between tensors of any layout and element type.
 #include "kernels/strided.h"
 
+#include <algorithm>
 #include <cstring>
 
 namespace gradcore::kernels {
@@ -13,6 +14,13 @@ void copy_rows(int ndim, const int64_t* shape, const char* src, const int64_t* s
   for_each_row<2>(ndim, shape, ptrs, strides, [](char** p, const int64_t* s, int64_t n) {
     if (s[0] == int64_t(sizeof(U)) && s[1] == int64_t(sizeof(U))) {
       std::memcpy(p[0], p[1], static_cast<size_t>(n) * sizeof(U));
+      return;
+    }
+    if (s[0] == int64_t(sizeof(U)) && s[1] == 0) {  // a broadcast value (fill_, zero_, expand): a fill
+      U v;
+      std::memcpy(&v, p[1], sizeof(U));
+      if (v == U(0)) std::memset(p[0], 0, static_cast<size_t>(n) * sizeof(U));
+      else std::fill_n(reinterpret_cast<U*>(p[0]), n, v);
       return;
     }
     for (int64_t i = 0; i < n; ++i) std::memcpy(p[0] + i * s[0], p[1] + i * s[1], sizeof(U));

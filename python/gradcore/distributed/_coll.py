@@ -203,6 +203,21 @@ _TORCH_DTYPE_NAMES = {gc.float32: "Float", gc.float64: "Double", gc.float16: "Ha
                       gc.bool: "Bool"}
 
 
+def _describe(op_name: str, tensors: Sequence[gc.Tensor], extra: str = "") -> Tuple[str, str]:
+    """(description for timeout reports, fingerprint body for DETAIL mode) of a collective."""
+    shapes = [list(t.shape) for t in tensors]
+    dtypes = ",".join(sorted({_TORCH_DTYPE_NAMES[t.dtype] for t in tensors}))
+    return (f"{op_name}(shapes={shapes}, dtype={dtypes}{extra})",
+            f"OpType={op_name.upper()}, TensorShape={shapes}, TensorDtypes={dtypes}{extra})")
+
+
+def _next_seq(pg: ProcessGroup, fingerprint: str) -> int:
+    pg.seq += 1
+    if _debug_detail():
+        fingerprint_check(pg, f"CollectiveFingerPrint(SequenceNumber={pg.seq}, {fingerprint}")
+    return pg.seq
+
+
 def _begin(group: Any, op_name: str, tensors: Sequence[gc.Tensor], extra: str = "") -> Optional[Tuple[ProcessGroup, int, str]]:
     """The group, sequence number and description of a collective about to start; None on
     a rank outside the group (PyTorch warns and does nothing there)."""
@@ -211,14 +226,8 @@ def _begin(group: Any, op_name: str, tensors: Sequence[gc.Tensor], extra: str = 
         me = _state.world.rank() if _state.world is not None else -1
         warnings.warn(f"Running {op_name} on global rank {me} which does not belong to the given group.", stacklevel=3)
         return None
-    pg.seq += 1
-    shapes = [list(t.shape) for t in tensors]
-    dtypes = sorted({_TORCH_DTYPE_NAMES[t.dtype] for t in tensors})
-    desc = f"{op_name}(shapes={shapes}, dtype={','.join(dtypes)}{extra})"
-    if _debug_detail():
-        fingerprint_check(pg, f"CollectiveFingerPrint(SequenceNumber={pg.seq}, OpType={op_name.upper()}, "
-                              f"TensorShape={shapes}, TensorDtypes={','.join(dtypes)}{extra})")
-    return pg, pg.seq, desc
+    desc, fp = _describe(op_name, tensors, extra)
+    return pg, _next_seq(pg, fp), desc
 
 
 def _run(ctx: Tuple[ProcessGroup, int, str], reqs: List[Any], async_op: bool,
@@ -289,6 +298,27 @@ def all_reduce(tensor: gc.Tensor, op: Any = ReduceOp.SUM, group: Any = None, asy
     buf = _Buf(tensor, reduce=True)
     req = ctx[0].comm.Iallreduce(_mpi().IN_PLACE, buf.spec, mop)
     return _run(ctx, [req], async_op, _finish_all(_average(buf, ctx[0], op), buf.write_back), [tensor])
+
+
+class PreparedAllReduce:
+    """``all_reduce(tensor, SUM, group, async_op=True)`` with the checks, MPI buffer and
+    description made once (DDP's buckets start one per bucket per iteration)."""
+
+    def __init__(self, tensor: gc.Tensor, group: ProcessGroup) -> None:
+        _check_tensor(tensor)
+        self.tensor, self.pg = tensor, group
+        self.mop = _red_op(ReduceOp.SUM, tensor.dtype)
+        self.buf = _Buf(tensor, reduce=True)
+        self.desc, self.fp = _describe("all_reduce", [tensor], ", op=SUM")
+
+    def start(self) -> Work:
+        if self.buf.staged:  # a half-precision bucket: staged through float32 each time
+            w = all_reduce(self.tensor, group=self.pg, async_op=True)
+            assert w is not None
+            return w
+        seq = _next_seq(self.pg, self.fp)
+        req = self.pg.comm.Iallreduce(_mpi().IN_PLACE, self.buf.spec, self.mop)
+        return Work(self.pg, [req], seq, self.desc, None, [self.tensor])
 
 
 def reduce(tensor: gc.Tensor, dst: Optional[int] = None, op: Any = ReduceOp.SUM, group: Any = None,

@@ -22,6 +22,7 @@ from typing import Any, Dict, Iterator, List, Optional, Set, Tuple
 
 import gradcore as gc
 from gradcore import distributed as dist
+from gradcore.distributed._coll import PreparedAllReduce
 from gradcore.nn.module import Module
 
 __all__ = ["DistributedDataParallel"]
@@ -41,6 +42,7 @@ class _Bucket:
             off += p.numel()
         self.pending = len(params)
         self.work: Optional[dist.Work] = None
+        self.allreduce: Any = None
 
 
 class DistributedDataParallel(Module):
@@ -88,6 +90,8 @@ class DistributedDataParallel(Module):
         if init_sync:
             self._broadcast([p.detach() for p in self._params] + [b for _, b in module.named_buffers()])
         self._build_buckets()
+        for b in self.buckets:
+            b.allreduce = PreparedAllReduce(b.buffer, self.process_group)
         self._where: Dict[int, Tuple[int, int]] = {}
         for bi, b in enumerate(self.buckets):
             for k, p in enumerate(b.params):
@@ -249,8 +253,9 @@ class DistributedDataParallel(Module):
         world = self.process_group.size()
         while self._next_bucket < len(self.buckets) and self.buckets[self._next_bucket].pending == 0:
             b = self.buckets[self._next_bucket]
-            b.buffer.div_(world)
-            b.work = dist.all_reduce(b.buffer, group=self.process_group, async_op=True)
+            if world > 1:
+                b.buffer.div_(world)
+            b.work = b.allreduce.start()
             self._next_bucket += 1
         for b in self.buckets[:self._next_bucket]:
             if b.work is not None:
