@@ -261,5 +261,5 @@ def test_bench_ddp_quick(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Non
     assert bench.main(["ddp", "--batch", "8", "--repeat", "1", "--json", str(out_json)]) == 0
     row = json.loads(out_json.read_text())["rows"][0]
     assert row["case"].startswith("batch 8/rank")
-    assert set(row["results"]) == {"gradcore", "gradcore 1 rank"}, row
+    assert set(row["results"]) == {"gradcore", "gradcore 1 rank", "gradcore 2 ranks alone"}, row
     assert "scaling" in row["results"]["gradcore"]["note"] and row["skipped"]["torch DDP"]

@@ -1237,7 +1237,7 @@ def _ddp_job(framework: str, mode: str, ranks: int, batch: int, steps: int, roun
     worker = ["-m", "gradcore.distributed._bench", "--framework", framework, "--mode", mode, "--batch", str(batch),
               "--steps", str(steps), "--rounds", str(rounds)]
     env = dict(os.environ)
-    if mode == "local":
+    if mode == "local" and ranks == 1:
         cmd = [sys.executable] + worker
     elif framework == "gradcore":
         from gradcore.distributed.run import build_command
@@ -1267,15 +1267,18 @@ def bench_ddp(args: argparse.Namespace) -> List[Dict[str, Any]]:
         steps, rounds = DDP_STEPS, max(3, args.repeat)
         samples: Dict[str, List[float]] = {}
         skipped: Dict[str, str] = {}
-        jobs = {"gradcore": ("gradcore", "ddp"), "gradcore 1 rank": ("gradcore", "local"),
-                "torch DDP": ("torch", "ddp"), "torch 1 rank": ("torch", "local")}
+        # (framework, mode, ranks); "2 ranks alone": the same local step on every rank at
+        # once with no communication, i.e. how far the machine itself scales.
+        jobs = {"gradcore": ("gradcore", "ddp", ranks), "gradcore 1 rank": ("gradcore", "local", 1),
+                f"gradcore {ranks} ranks alone": ("gradcore", "local", ranks),
+                "torch DDP": ("torch", "ddp", ranks), "torch 1 rank": ("torch", "local", 1)}
         info: Dict[str, Dict[str, Any]] = {}
-        for name, (fw, mode) in jobs.items():
+        for name, (fw, mode, n) in jobs.items():
             if fw == "torch" and _torch() is None:
                 skipped[name] = "torch is not installed"
                 continue
             try:
-                info[name] = _ddp_job(fw, mode, ranks, batch, steps, rounds)
+                info[name] = _ddp_job(fw, mode, n, batch, steps, rounds)
             except Exception as e:  # no MPI, no torchrun, a failed job
                 skipped[name] = _skip_reason(e)
                 continue
