@@ -11,13 +11,13 @@ MPI calls. Every op is started as a non-blocking MPI call and waited for by poll
 from __future__ import annotations
 
 import datetime
-import pickle
 import warnings
 from typing import Any, Callable, List, Optional, Sequence, Tuple
 
 import numpy as np
 
 import gradcore as gc
+from gradcore.distributed._codec import decode, encode
 from gradcore.distributed._pg import (GroupMember, ProcessGroup, ReduceOp, _debug_detail, _mpi, _resolve,
                                       _state, fingerprint_check, test_all, wait_requests)
 
@@ -544,7 +544,7 @@ def monitored_barrier(group: Any = None, timeout: Optional[datetime.timedelta] =
 
 
 # ---------------------------------------------------------------------------------------------
-# Objects (pickled, like PyTorch's; these are messages between the job's own processes)
+# Objects (encoded by _codec.py: basic values, arrays and tensors; PyTorch pickles them)
 
 
 def _bytes_tensor(data: bytes) -> gc.Tensor:
@@ -553,13 +553,13 @@ def _bytes_tensor(data: bytes) -> gc.Tensor:
 
 def broadcast_object_list(object_list: List[Any], src: Optional[int] = None, group: Any = None, device: Any = None,
                           group_src: Optional[int] = None) -> None:
-    """Replaces object_list's items on every rank by rank src's (pickled)."""
+    """Replaces object_list's items on every rank by rank src's (see _codec.py for the types)."""
     pg = _resolve(group)
     if pg is GroupMember.NON_GROUP_MEMBER:
         return
     root = _group_rank(pg, "src", src, group_src, "broadcast_object_list")
     me = pg.rank() == root
-    payload = [pickle.dumps(o) for o in object_list] if me else []
+    payload = [encode(o) for o in object_list] if me else []
     sizes = gc.tensor([len(p) for p in payload] if me else [0] * len(object_list), dtype=gc.int64)
     broadcast(sizes, group=pg, group_src=root)
     data = _bytes_tensor(b"".join(payload)) if me else gc.empty(int(sizes.sum().item()), dtype=gc.uint8)
@@ -568,13 +568,13 @@ def broadcast_object_list(object_list: List[Any], src: Optional[int] = None, gro
         raw = data.numpy().tobytes()
         off = 0
         for i, n in enumerate(sizes.tolist()):
-            object_list[i] = pickle.loads(raw[off:off + n])
+            object_list[i] = decode(raw[off:off + n])
             off += n
 
 
 def _gather_bytes(pg: ProcessGroup, obj: Any, root: Optional[int]) -> Optional[List[bytes]]:
-    """Every rank's pickled obj, on every rank (root None) or on root only."""
-    mine = pickle.dumps(obj)
+    """Every rank's encoded obj, on every rank (root None) or on root only."""
+    mine = encode(obj)
     n = pg.size()
     sizes = gc.zeros(n, dtype=gc.int64)
     all_gather_into_tensor(sizes, gc.tensor([len(mine)], dtype=gc.int64), group=pg)
@@ -597,14 +597,14 @@ def _gather_bytes(pg: ProcessGroup, obj: Any, root: Optional[int]) -> Optional[L
 
 
 def all_gather_object(object_list: List[Any], obj: Any, group: Any = None) -> None:
-    """object_list[r] = rank r's obj (pickled), on every rank; object_list has the group's size."""
+    """object_list[r] = rank r's obj (see _codec.py), on every rank; object_list has the group's size."""
     pg = _resolve(group)
     if pg is GroupMember.NON_GROUP_MEMBER:
         return
     got = _gather_bytes(pg, obj, None)
     assert got is not None
     for i, b in enumerate(got):
-        object_list[i] = pickle.loads(b)
+        object_list[i] = decode(b)
 
 
 def gather_object(obj: Any, object_gather_list: Optional[List[Any]] = None, dst: Optional[int] = None,
@@ -619,7 +619,7 @@ def gather_object(obj: Any, object_gather_list: Optional[List[Any]] = None, dst:
     got = _gather_bytes(pg, obj, root)
     if got is not None and object_gather_list is not None:
         for i, b in enumerate(got):
-            object_gather_list[i] = pickle.loads(b)
+            object_gather_list[i] = decode(b)
 
 
 def scatter_object_list(scatter_object_output_list: List[Any], scatter_object_input_list: Optional[List[Any]] = None,
