@@ -766,3 +766,27 @@ def test_post_accumulate_hook_optimizer_in_backward() -> None:
         return [model.weight.grad is None, [round(v, 12) for v in _g(model.weight) + _g(model.bias)]]
 
     _same_for_both(scenario)
+
+
+def test_post_accumulate_hooks_registered_while_another_thread_runs_backward() -> None:
+    # Registration and removal (with the GIL) publish a new list; a backward on another
+    # thread (without the GIL) runs a snapshot of it.
+    x = leaf([1.0, 2.0])
+    calls: List[int] = []
+    x.register_post_accumulate_grad_hook(lambda t: calls.append(1))
+    stop = threading.Event()
+
+    def train() -> None:
+        while not stop.is_set():
+            (x * 2.0).sum().backward()
+
+    worker = threading.Thread(target=train, daemon=True)
+    worker.start()
+    try:
+        for _ in range(300):
+            x.register_post_accumulate_grad_hook(lambda t: None).remove()
+    finally:
+        stop.set()
+        worker.join(timeout=30)
+    assert not worker.is_alive()
+    assert len(calls) > 0 and x.grad is not None
