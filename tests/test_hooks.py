@@ -742,3 +742,51 @@ def test_post_accumulate_hook_closing_over_its_parameter_is_collected() -> None:
     q.register_post_accumulate_grad_hook(lambda t, big=big: None)
     del big, q  # no cycle: freed by reference counting alone
     assert big_ref() is None
+
+
+def test_post_accumulate_hook_optimizer_in_backward() -> None:
+    # PyTorch's documented use: step each parameter's optimizer from its hook, free .grad.
+    def scenario(lib: Any) -> List[Any]:
+        lib.manual_seed(0)
+        model = lib.nn.Linear(3, 2).double()
+        with lib.no_grad():
+            model.weight.copy_(lib.tensor([[0.1, -0.2, 0.3], [0.4, 0.5, -0.6]], dtype=lib.float64))
+            model.bias.copy_(lib.tensor([0.01, -0.02], dtype=lib.float64))
+        opts = {p: lib.optim.SGD([p], lr=0.1, momentum=0.9) for p in model.parameters()}
+
+        def step(p: Any) -> None:
+            opts[p].step()
+            opts[p].zero_grad()
+
+        for p in model.parameters():
+            p.register_post_accumulate_grad_hook(step)
+        x = lib.tensor([[1.0, 2.0, 3.0], [-1.0, 0.5, 2.0]], dtype=lib.float64)
+        for _ in range(3):
+            (model(x) ** 2).sum().backward()
+        return [model.weight.grad is None, [round(v, 12) for v in _g(model.weight) + _g(model.bias)]]
+
+    _same_for_both(scenario)
+
+
+def test_post_accumulate_hooks_registered_while_another_thread_runs_backward() -> None:
+    # Registration and removal (with the GIL) publish a new list; a backward on another
+    # thread (without the GIL) runs a snapshot of it.
+    x = leaf([1.0, 2.0])
+    calls: List[int] = []
+    x.register_post_accumulate_grad_hook(lambda t: calls.append(1))
+    stop = threading.Event()
+
+    def train() -> None:
+        while not stop.is_set():
+            (x * 2.0).sum().backward()
+
+    worker = threading.Thread(target=train, daemon=True)
+    worker.start()
+    try:
+        for _ in range(300):
+            x.register_post_accumulate_grad_hook(lambda t: None).remove()
+    finally:
+        stop.set()
+        worker.join(timeout=30)
+    assert not worker.is_alive()
+    assert len(calls) > 0 and x.grad is not None

@@ -1,5 +1,7 @@
 #include "autograd/hooks.h"
 
+#include <memory>
+
 #include "autograd/grad_mode.h"
 #include "autograd/node.h"
 #include "autograd/ops.h"
@@ -32,13 +34,27 @@ HookHandle add_hook(const TensorPtr& t, GradHook fn, bool retain, void* gc_objec
   }};
 }
 
+// Note [Post-accumulate hook lists]: backward() runs a leaf's post-accumulate hooks without
+// the GIL, maybe on another thread than one registering or removing hooks (which holds the
+// GIL). So the list is never changed in place: registration and removal publish a new list
+// (std::atomic_store), and AccumulateGrad takes a snapshot (std::atomic_load) that stays
+// valid while its hooks run (and lets them remove themselves). Writers are serialised by
+// the GIL.
+void publish_post_accumulate_hooks(Tensor& t, uint64_t remove_id, HookEntry* add) {
+  std::shared_ptr<HookList> old = std::atomic_load(&t.post_accumulate_hooks);
+  auto list = old ? std::make_shared<HookList>(*old) : std::make_shared<HookList>();
+  erase_hook(list.get(), remove_id);
+  if (add) list->push_back(std::move(*add));
+  std::atomic_store(&t.post_accumulate_hooks, std::move(list));
+}
+
 HookHandle add_post_accumulate_hook(const TensorPtr& t, GradHook fn, void* gc_object) {
   uint64_t id = next_hook_id();
-  if (!t->post_accumulate_hooks) t->post_accumulate_hooks = std::make_shared<HookList>();
-  t->post_accumulate_hooks->push_back(HookEntry{id, 0, std::move(fn), false, gc_object});
+  HookEntry entry{id, 0, std::move(fn), false, gc_object};
+  publish_post_accumulate_hooks(*t, 0, &entry);
   std::weak_ptr<Tensor> weak = t;
   return HookHandle{[weak, id]() {
-    if (auto p = weak.lock()) erase_hook(p->post_accumulate_hooks.get(), id);
+    if (auto p = weak.lock()) publish_post_accumulate_hooks(*p, id, nullptr);
   }};
 }
 
@@ -74,12 +90,12 @@ HookHandle register_post_accumulate_grad_hook(const TensorPtr& t, GradHook fn, v
 }
 
 void run_post_accumulate_hooks(const TensorPtr& leaf) {
-  const HookList* list = leaf->post_accumulate_hooks.get();
-  if (!list || list->empty()) return;
-  HookList hooks = *list;  // a hook may remove itself, or register more (they run next time)
+  // A snapshot (Note [Post-accumulate hook lists]): hooks registered meanwhile run next time.
+  std::shared_ptr<HookList> hooks = std::atomic_load(&leaf->post_accumulate_hooks);
+  if (!hooks || hooks->empty()) return;
   TensorPtr arg = leaf;
   bool returned = false;
-  for (const HookEntry& h : hooks) {
+  for (const HookEntry& h : *hooks) {
     if (TensorPtr r = h.fn(arg)) {  // PyTorch hands a returned tensor on, then raises
       arg = std::move(r);
       returned = true;
@@ -110,7 +126,7 @@ const HookList* exclusive_hooks(const TensorPtr& t, HookSite site) {
 void clear_exclusive_hooks(const TensorPtr& t) {
   if (exclusive_hooks(t, HookSite::Leaf)) t->hooks.reset();
   if (exclusive_hooks(t, HookSite::Node)) t->grad_fn->pre_hooks.reset();
-  if (exclusive_hooks(t, HookSite::PostAccumulate)) t->post_accumulate_hooks.reset();
+  if (exclusive_hooks(t, HookSite::PostAccumulate)) std::atomic_store(&t->post_accumulate_hooks, {});
 }
 
 }  // namespace gradcore::autograd

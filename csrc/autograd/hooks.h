@@ -37,8 +37,8 @@ HookHandle register_hook(const TensorPtr& t, GradHook fn, void* gc_object = null
 HookHandle register_post_accumulate_grad_hook(const TensorPtr& t, GradHook fn, void* gc_object = nullptr);
 
 // Called by AccumulateGrad::apply after it released the leaf's lock (Note [Leaf locks]), on
-// the thread running backward: runs leaf's post-accumulate hooks on a copy of the list (a
-// hook may remove itself or register others). A hook that returns a tensor hands it on to
+// the thread running backward: runs leaf's post-accumulate hooks on a snapshot of the list
+// (a hook may remove itself or register others; Note [Post-accumulate hook lists], hooks.cpp). A hook that returns a tensor hands it on to
 // the next ones, as PyTorch does, and once all ran RuntimeError "Tensor post accumulate grad
 // hooks should return None." An exception from a hook propagates (the later hooks don't run).
 void run_post_accumulate_hooks(const TensorPtr& leaf);
