@@ -256,6 +256,7 @@ def test_bench_attention_quick(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) 
 def test_bench_ddp_quick(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     pytest.importorskip("mpi4py")
     monkeypatch.setattr(bench, "DDP_STEPS", 2)
+    monkeypatch.setattr(bench, "DDP_JOB_REPEATS", 1)
     monkeypatch.setattr(bench, "_torch", lambda: None)  # the torchrun peers take ~10 s more
     out_json = tmp_path / "ddp.json"
     assert bench.main(["ddp", "--batch", "8", "--repeat", "1", "--json", str(out_json)]) == 0

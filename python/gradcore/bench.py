@@ -1227,6 +1227,7 @@ def bench_attention(args: argparse.Namespace) -> List[Dict[str, Any]]:
 
 
 DDP_STEPS = 20  # timed steps per round of each job
+DDP_JOB_REPEATS = 3  # runs of each job (interleaved); the median is reported
 
 
 def _ddp_job(framework: str, mode: str, ranks: int, batch: int, steps: int, rounds: int) -> Dict[str, Any]:
@@ -1243,9 +1244,14 @@ def _ddp_job(framework: str, mode: str, ranks: int, batch: int, steps: int, roun
         from gradcore.distributed.run import build_command
         cmd = build_command(["-n", str(ranks), "--"] + worker, environ=env).command
     else:
+        import socket
+
         env["GLOO_SOCKET_IFNAME"] = "lo"
+        with socket.socket() as sock:  # a free port for each job (a reused one may linger in TIME_WAIT)
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
         cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", str(ranks), "--master_addr",
-               "127.0.0.1", "--master_port", str(29500 + os.getpid() % 1000)] + worker
+               "127.0.0.1", "--master_port", str(port)] + worker
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env)
     lines = [ln for ln in done.stdout.splitlines() if ln.startswith("{")]
     if done.returncode != 0 or not lines:
@@ -1264,7 +1270,7 @@ def bench_ddp(args: argparse.Namespace) -> List[Dict[str, Any]]:
     rows = []
     for batch in args.batch or [128]:
         _progress(f"ddp batch {batch}")
-        steps, rounds = DDP_STEPS, max(3, args.repeat)
+        steps, rounds = DDP_STEPS, 3
         samples: Dict[str, List[float]] = {}
         skipped: Dict[str, str] = {}
         # (framework, mode, ranks); "2 ranks alone": the same local step on every rank at
@@ -1272,17 +1278,25 @@ def bench_ddp(args: argparse.Namespace) -> List[Dict[str, Any]]:
         jobs = {"gradcore": ("gradcore", "ddp", ranks), "gradcore 1 rank": ("gradcore", "local", 1),
                 f"gradcore {ranks} ranks alone": ("gradcore", "local", ranks),
                 "torch DDP": ("torch", "ddp", ranks), "torch 1 rank": ("torch", "local", 1)}
+        runs: Dict[str, List[Dict[str, Any]]] = {}
+        for _ in range(DDP_JOB_REPEATS):  # the jobs interleaved: this machine's speed drifts
+            for name, (fw, mode, n) in jobs.items():
+                if name in skipped:
+                    continue
+                if fw == "torch" and _torch() is None:
+                    skipped[name] = "torch is not installed"
+                    continue
+                try:
+                    runs.setdefault(name, []).append(_ddp_job(fw, mode, n, batch, steps, rounds))
+                except Exception as e:  # no MPI, no torchrun, a failed job
+                    skipped[name] = _skip_reason(e)
+                    runs.pop(name, None)
         info: Dict[str, Dict[str, Any]] = {}
-        for name, (fw, mode, n) in jobs.items():
-            if fw == "torch" and _torch() is None:
-                skipped[name] = "torch is not installed"
-                continue
-            try:
-                info[name] = _ddp_job(fw, mode, n, batch, steps, rounds)
-            except Exception as e:  # no MPI, no torchrun, a failed job
-                skipped[name] = _skip_reason(e)
-                continue
-            samples[name] = [info[name]["step_ms"] / 1e3]
+        for name, rs in runs.items():
+            samples[name] = [r["step_ms"] / 1e3 for r in rs]
+            ar = [r["allreduce_ms"] for r in rs if r["allreduce_ms"] is not None]
+            info[name] = {"step_ms": statistics.median(r["step_ms"] for r in rs),
+                          "allreduce_ms": statistics.median(ar) if ar else None}
         flops = 6.0 * batch * (784 * 512 + 512 * 256 + 256 * 10)
         row = _row("ddp", f"batch {batch}/rank, {ranks} ranks x 1 thread", samples, "ms", flops, skipped)
         for name, local in (("gradcore", "gradcore 1 rank"), ("torch DDP", "torch 1 rank")):
