@@ -1294,9 +1294,9 @@ def bench_ddp(args: argparse.Namespace) -> List[Dict[str, Any]]:
         info: Dict[str, Dict[str, Any]] = {}
         for name, rs in runs.items():
             samples[name] = [r["step_ms"] / 1e3 for r in rs]
-            ar = [r["allreduce_ms"] for r in rs if r["allreduce_ms"] is not None]
+            ars = [r["allreduce_ms"] for r in rs if r["allreduce_ms"] is not None]
             info[name] = {"step_ms": statistics.median(r["step_ms"] for r in rs),
-                          "allreduce_ms": statistics.median(ar) if ar else None}
+                          "allreduce_ms": statistics.median(ars) if ars else None}
         flops = 6.0 * batch * (784 * 512 + 512 * 256 + 256 * 10)
         row = _row("ddp", f"batch {batch}/rank, {ranks} ranks x 1 thread", samples, "ms", flops, skipped)
         for name, local in (("gradcore", "gradcore 1 rank"), ("torch DDP", "torch 1 rank")):

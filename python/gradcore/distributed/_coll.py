@@ -218,19 +218,28 @@ def _next_seq(pg: ProcessGroup, fingerprint: str) -> int:
     return pg.seq
 
 
-def _begin(group: Any, op_name: str, tensors: Sequence[gc.Tensor], extra: str = "") -> Optional[Tuple[ProcessGroup, int, str]]:
-    """The group, sequence number and description of a collective about to start; None on
-    a rank outside the group (PyTorch warns and does nothing there)."""
+def _begin(group: Any, op_name: str, tensors: Sequence[gc.Tensor], extra: str = "") -> Optional[List[Any]]:
+    """[group, sequence number (0 until _go), description, fingerprint] of a collective
+    about to start; None on a rank outside the group (PyTorch warns and does nothing there).
+    The caller checks its arguments, then calls _go right before the MPI call, so that a
+    rank's bad input raises before it takes a sequence number (ranks' counts stay equal)."""
     pg = _resolve(group)
     if pg is GroupMember.NON_GROUP_MEMBER:
         me = _state.world.rank() if _state.world is not None else -1
         warnings.warn(f"Running {op_name} on global rank {me} which does not belong to the given group.", stacklevel=3)
         return None
     desc, fp = _describe(op_name, tensors, extra)
-    return pg, _next_seq(pg, fp), desc
+    return [pg, 0, desc, fp]
 
 
-def _run(ctx: Tuple[ProcessGroup, int, str], reqs: List[Any], async_op: bool,
+def _go(ctx: List[Any]) -> ProcessGroup:
+    """Takes the collective's sequence number (DETAIL mode: compares fingerprints)."""
+    ctx[1] = _next_seq(ctx[0], ctx[3])
+    pg: ProcessGroup = ctx[0]
+    return pg
+
+
+def _run(ctx: List[Any], reqs: List[Any], async_op: bool,
          finish: Optional[Callable[[], None]] = None, result: Sequence[Any] = (),
          keep: Sequence[Any] = ()) -> Optional[Work]:
     """The Work of started requests (waited for unless async_op). `keep`: the buffers MPI
@@ -296,6 +305,7 @@ def all_reduce(tensor: gc.Tensor, op: Any = ReduceOp.SUM, group: Any = None, asy
     if ctx is None:
         return None
     buf = _Buf(tensor, reduce=True)
+    _go(ctx)
     req = ctx[0].comm.Iallreduce(_mpi().IN_PLACE, buf.spec, mop)
     return _run(ctx, [req], async_op, _finish_all(_average(buf, ctx[0], op), buf.write_back), [tensor])
 
@@ -333,8 +343,10 @@ def reduce(tensor: gc.Tensor, dst: Optional[int] = None, op: Any = ReduceOp.SUM,
     root = _group_rank(pg, "dst", dst, group_dst, "reduce")
     buf = _Buf(tensor, reduce=True)
     if pg.rank() == root:
+        _go(ctx)
         req = pg.comm.Ireduce(_mpi().IN_PLACE, buf.spec, mop, root)
         return _run(ctx, [req], async_op, _finish_all(_average(buf, pg, op), buf.write_back), [tensor])
+    _go(ctx)
     req = pg.comm.Ireduce(buf.spec, None, mop, root)
     return _run(ctx, [req], async_op, None, [tensor], [buf])
 
@@ -348,6 +360,7 @@ def broadcast(tensor: gc.Tensor, src: Optional[int] = None, group: Any = None, a
         return None
     root = _group_rank(ctx[0], "src", src, group_src, "broadcast")
     buf = _Buf(tensor)
+    _go(ctx)
     req = ctx[0].comm.Ibcast(buf.spec, root)
     return _run(ctx, [req], async_op, buf.write_back, [tensor])
 
@@ -359,6 +372,18 @@ def _check_same(op_name: str, what: str, ts: Sequence[gc.Tensor], like: gc.Tenso
         if tuple(t.shape) != tuple(like.shape):
             raise RuntimeError(f"{op_name}: invalid tensor size at index {i} (expected "
                                f"({', '.join(map(str, like.shape))}), got ({', '.join(map(str, t.shape))}))")
+
+
+def _check_root_list(pg: ProcessGroup, op_name: str, arg: str, role: str, ts: Optional[List[gc.Tensor]],
+                     like: gc.Tensor) -> List[gc.Tensor]:
+    """gather's gather_list / scatter's scatter_list on the root: one tensor like `like` per rank."""
+    if not ts:
+        raise ValueError(f"Argument ``{arg}`` must be specified on {role} rank.")
+    _check_tensor_list(ts, arg)
+    if len(ts) != pg.size():
+        raise RuntimeError(f"{op_name}: invalid tensor list (expected length {pg.size()}, got {len(ts)})")
+    _check_same(op_name, arg, ts, like)
+    return ts
 
 
 def _unflatten_into(flat: gc.Tensor, outs: Sequence[gc.Tensor]) -> Callable[[], None]:
@@ -385,6 +410,7 @@ def all_gather(tensor_list: List[gc.Tensor], tensor: gc.Tensor, group: Any = Non
     _check_same("all_gather", "output", tensor_list, tensor)
     flat, spec = _flat(tensor.numel() * pg.size(), tensor.dtype)
     ib = _Buf(tensor)
+    _go(ctx)
     req = pg.comm.Iallgather(ib.spec, spec)
     return _run(ctx, [req], async_op, _unflatten_into(flat, tensor_list), tensor_list, [ib])
 
@@ -406,6 +432,7 @@ def all_gather_into_tensor(output_tensor: gc.Tensor, input_tensor: gc.Tensor, gr
                            f"world_size {pg.size()})")
     out = _Buf(output_tensor)
     ib = _Buf(input_tensor)
+    _go(ctx)
     req = pg.comm.Iallgather(ib.spec, out.spec)
     return _run(ctx, [req], async_op, out.write_back, [output_tensor], [ib])
 
@@ -427,6 +454,7 @@ def reduce_scatter_tensor(output: gc.Tensor, input: gc.Tensor, op: Any = ReduceO
                            f"size (input {list(input.shape)}, output {list(output.shape)}, world_size {pg.size()})")
     out = _Buf(output, reduce=True)
     ib = _Buf(input, reduce=True)
+    _go(ctx)
     req = pg.comm.Ireduce_scatter_block(ib.spec, out.spec, mop)
     return _run(ctx, [req], async_op, _finish_all(_average(out, pg, op), out.write_back), [output], [ib])
 
@@ -466,6 +494,7 @@ def all_to_all_single(output: gc.Tensor, input: gc.Tensor, output_split_sizes: O
         raise RuntimeError(f"all_to_all_single: input ({list(input.shape)}) and output ({list(output.shape)}) "
                            "must have the same number of elements")
     ib, ob = _Buf(input), _Buf(output)
+    _go(ctx)
     req = pg.comm.Ialltoallv([ib.spec[0], (sc, sd), ib.spec[1]], [ob.spec[0], (rc, rd), ob.spec[1]])
     return _run(ctx, [req], async_op, ob.write_back, [output], [ib])
 
@@ -480,19 +509,16 @@ def gather(tensor: gc.Tensor, gather_list: Optional[List[gc.Tensor]] = None, dst
     pg = ctx[0]
     root = _group_rank(pg, "dst", dst, group_dst, "gather")
     if pg.rank() == root:
-        if not gather_list:
-            raise ValueError("Argument ``gather_list`` must be specified on destination rank.")
-        _check_tensor_list(gather_list, "gather_list")
-        if len(gather_list) != pg.size():
-            raise RuntimeError(f"gather: invalid output tensor list (expected length {pg.size()}, got {len(gather_list)})")
-        _check_same("gather", "output", gather_list, tensor)
+        gather_list = _check_root_list(pg, "gather", "gather_list", "destination", gather_list, tensor)
         flat, spec = _flat(tensor.numel() * pg.size(), tensor.dtype)
         ib = _Buf(tensor)
+        _go(ctx)
         req = pg.comm.Igather(ib.spec, spec, root)
         return _run(ctx, [req], async_op, _unflatten_into(flat, gather_list), gather_list, [ib])
     if gather_list:
         raise ValueError("Argument ``gather_list`` must NOT be specified on non-destination ranks.")
     ib = _Buf(tensor)
+    _go(ctx)
     req = pg.comm.Igather(ib.spec, None, root)
     return _run(ctx, [req], async_op, keep=[ib])
 
@@ -508,18 +534,15 @@ def scatter(tensor: gc.Tensor, scatter_list: Optional[List[gc.Tensor]] = None, s
     root = _group_rank(pg, "src", src, group_src, "scatter")
     out = _Buf(tensor)
     if pg.rank() == root:
-        if not scatter_list:
-            raise ValueError("Argument ``scatter_list`` must be specified on source rank.")
-        _check_tensor_list(scatter_list, "scatter_list")
-        if len(scatter_list) != pg.size():
-            raise RuntimeError(f"scatter: invalid input tensor list (expected length {pg.size()}, got {len(scatter_list)})")
-        _check_same("scatter", "input", scatter_list, tensor)
+        scatter_list = _check_root_list(pg, "scatter", "scatter_list", "source", scatter_list, tensor)
         flat = gc.stack([t.detach().reshape(-1) for t in scatter_list]).reshape(-1)
         ib = _Buf(flat)
+        _go(ctx)
         req = pg.comm.Iscatter(ib.spec, out.spec, root)
         return _run(ctx, [req], async_op, out.write_back, [tensor], [ib])
     if scatter_list:
         raise ValueError("Argument ``scatter_list`` must NOT be specified on non-source ranks.")
+    _go(ctx)
     req = pg.comm.Iscatter(None, out.spec, root)
     return _run(ctx, [req], async_op, out.write_back, [tensor])
 
@@ -530,6 +553,7 @@ def barrier(group: Any = None, async_op: bool = False, device_ids: Any = None,
     ctx = _begin(group, "barrier", [])
     if ctx is None:
         return None
+    _go(ctx)
     work = Work(ctx[0], [ctx[0].comm.Ibarrier()], ctx[1], ctx[2])
     if async_op:
         return work
@@ -585,6 +609,7 @@ def _gather_bytes(pg: ProcessGroup, obj: Any, root: Optional[int]) -> Optional[L
     recv = [spec[0], (counts, [sum(counts[:i]) for i in range(n)]), spec[1]]
     sb = _Buf(_bytes_tensor(mine))
     send = sb.spec
+    _go(ctx)
     if root is None:
         req = pg.comm.Iallgatherv(send, recv)
     else:

@@ -29,6 +29,11 @@ else:
         dist.all_reduce(gc.ones(3 + (r == 1)))
     except RuntimeError as e:
         print(f"MISMATCH rank {r}: {e}", flush=True)
+    if r == 0:  # a bad argument on one rank raises before it takes a sequence number
+        try:
+            dist.broadcast(gc.ones(2), src=99)
+        except RuntimeError:
+            pass
     dist.all_reduce(gc.ones(2))  # the group still works: the mismatched op never started
     dist.destroy_process_group()
     print(f"OK rank {r}", flush=True)
