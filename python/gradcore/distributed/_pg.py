@@ -39,6 +39,15 @@ default_pg_timeout = datetime.timedelta(minutes=30)
 if "mpi4py.MPI" not in sys.modules:
     os.environ.setdefault("OMPI_MCA_coll_libnbc_iallreduce_algorithm", "3")
 
+# torchrun's variables, for scripts that read them before init_process_group (a torchrun
+# script commonly starts with `local_rank = int(os.environ["LOCAL_RANK"])`): under mpiexec
+# (gradcore-run) each rank gets RANK, WORLD_SIZE, LOCAL_RANK and LOCAL_WORLD_SIZE from Open
+# MPI's own per-rank variables (which win over any inherited from the launching shell).
+for _ours, _ompi in (("RANK", "OMPI_COMM_WORLD_RANK"), ("WORLD_SIZE", "OMPI_COMM_WORLD_SIZE"),
+                     ("LOCAL_RANK", "OMPI_COMM_WORLD_LOCAL_RANK"), ("LOCAL_WORLD_SIZE", "OMPI_COMM_WORLD_LOCAL_SIZE")):
+    if _ompi in os.environ and "OMPI_COMM_WORLD_RANK" in os.environ:
+        os.environ[_ours] = os.environ[_ompi]
+
 
 def _mpi() -> Any:
     try:

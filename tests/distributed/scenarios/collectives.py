@@ -1,6 +1,7 @@
 """Every collective against NumPy, on however many ranks the job has (run by
 tests/distributed/test_collectives.py under mpiexec -n 2 and -n 3)."""
 import datetime
+import os
 
 import numpy as np
 
@@ -10,6 +11,11 @@ import gradcore.distributed as dist
 dist.init_process_group("mpi", timeout=datetime.timedelta(seconds=60))
 r, n = dist.get_rank(), dist.get_world_size()
 assert dist.is_initialized() and dist.get_backend() == "mpi" and dist.group.WORLD is not None
+# torchrun's per-rank variables, for scripts that read them (set at `import gradcore`)
+assert [int(os.environ[k]) for k in ("RANK", "WORLD_SIZE", "LOCAL_WORLD_SIZE")] == [r, n, n]
+local_ranks = [None] * n
+dist.all_gather_object(local_ranks, int(os.environ["LOCAL_RANK"]))  # Open MPI's numbering: a permutation
+assert sorted(local_ranks) == list(range(n)), local_ranks
 
 
 def values(rank, shape, dtype):
