@@ -1,5 +1,6 @@
 """gradcore.distributed's collectives on 2 and 3 ranks (scenarios/collectives.py checks every
 result against NumPy), timeouts naming the missing rank, and the DETAIL-mode mismatch check."""
+import sys
 from pathlib import Path
 
 import pytest
@@ -45,3 +46,15 @@ def test_not_initialised_and_bad_backend_raise_like_pytorch():
         dist.init_process_group("nccl")
     assert dist.ReduceOp.SUM == 0 and repr(dist.ReduceOp.MAX) == "<RedOpType.MAX: 4>"
     assert dist.Backend("MPI") == dist.Backend.MPI == "mpi"
+
+
+def test_a_torchrun_style_launch_raises_instead_of_training_alone(monkeypatch):
+    pytest.importorskip("mpi4py")
+    import gradcore.distributed as dist
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("RANK", "1")
+    monkeypatch.delenv("OMPI_COMM_WORLD_SIZE", raising=False)
+    with pytest.raises(ValueError, match="gradcore-run -n 2"):
+        dist.init_process_group("gloo")
+    assert not dist.is_initialized()
+    assert "mpi4py.MPI" not in sys.modules  # raised before MPI started in this (pytest's) process

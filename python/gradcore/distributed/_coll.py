@@ -173,6 +173,7 @@ def _flat(n: int, dtype: Any) -> Tuple[gc.Tensor, List[Any]]:
 
 
 def _red_op(op: Any, dtype: Any) -> Any:
+    _resolve(None)  # not initialised: PyTorch's ValueError, before MPI starts in this process
     MPI = _mpi()
     try:
         op = ReduceOp.RedOpType(int(op))

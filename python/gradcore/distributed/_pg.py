@@ -204,30 +204,37 @@ def init_process_group(backend: Optional[str] = None, init_method: Optional[str]
     with ``gradcore-run -n N script.py``); ``world_size``/``rank``, when given, must agree.
     ``backend`` may be None, "mpi" or "gloo" (both run on MPI: gradcore has one CPU
     transport); "nccl" raises. ``init_method`` and ``store`` are not needed by MPI and are
-    ignored except for a ``file://``/``tcp://``/``env://`` check of their form."""
+    ignored. Started by torchrun (or any launcher that sets WORLD_SIZE/RANK) rather than
+    mpiexec, every process would be an MPI job of its own: that raises ValueError."""
     if _state.world is not None:
         raise ValueError("trying to initialize the default process group twice!")
     name = Backend(backend) if backend is not None else Backend.MPI
     for part in str(name).replace(",", " ").split():
-        dev, _, b = part.rpartition(":")
+        b = part.rpartition(":")[2]
         if b not in ("mpi", "gloo"):
             raise RuntimeError(f"gradcore.distributed has only the MPI backend (CPU); backend {backend!r} "
                                "is not available (use 'mpi', or 'gloo', which also runs on MPI)")
     if timeout is not None and not isinstance(timeout, datetime.timedelta):
         raise TypeError(f"Expected timeout argument to be of type datetime.timedelta, got {timeout!r}")
+    env_size, env_rank = os.environ.get("WORLD_SIZE"), os.environ.get("RANK")
+    launched = os.environ.get("OMPI_COMM_WORLD_SIZE") or os.environ.get("PMI_SIZE")  # set by mpiexec
+    if not launched and env_size not in (None, "1"):  # checked before MPI starts in this process
+        raise ValueError(f"init_process_group: WORLD_SIZE={env_size} in the environment, but this process was "
+                         f"not started by mpiexec: gradcore takes its ranks from MPI, launch with "
+                         f"`gradcore-run -n {env_size} script.py` (not torchrun)")
     MPI = _mpi()
     world = MPI.COMM_WORLD
     size, me = world.Get_size(), world.Get_rank()
-    env_size, env_rank = os.environ.get("WORLD_SIZE"), os.environ.get("RANK")
     if world_size not in (-1, None) and world_size != size:
         raise ValueError(f"init_process_group: world_size={world_size} but MPI started {size} process(es); "
                          f"launch with `gradcore-run -n {world_size} script.py` (rank and size come from MPI)")
     if rank not in (-1, None) and rank != me:
         raise ValueError(f"init_process_group: rank={rank} but this process is MPI rank {me}; "
                          "rank and size come from MPI (gradcore-run)")
-    if size > 1 and env_size is not None and env_rank is not None and (int(env_size), int(env_rank)) != (size, me):
+    if env_size is not None and env_rank is not None and (int(env_size), int(env_rank)) != (size, me):
         raise ValueError(f"init_process_group: WORLD_SIZE={env_size}, RANK={env_rank} in the environment, "
-                         f"but MPI says size {size}, rank {me}")
+                         f"but MPI says size {size}, rank {me}: gradcore takes its ranks from MPI, launch with "
+                         f"`gradcore-run -n {env_size} script.py` (not torchrun)")
     pg = ProcessGroup(world.Dup(), list(range(size)), timeout or default_pg_timeout, group_name or "0")
     _state.world = pg
     _state.groups = {pg.group_name: pg}
