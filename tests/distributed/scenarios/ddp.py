@@ -106,11 +106,19 @@ class Branchy(nn.Module):
         return self.b(x) if use_b else self.a(x)
 
 
-gc.manual_seed(0)
-ddp = DDP(Branchy(), find_unused_parameters=True)
-ddp(X[0][:4]).sum().backward()
-assert ddp.module.a.weight.grad is not None
-ddp(X[0][:4], use_b=True).sum().backward()
+for view in (True, False):
+    gc.manual_seed(0)
+    ddp = DDP(Branchy(), find_unused_parameters=True, gradient_as_bucket_view=view)
+    ddp(X[0][:4]).sum().backward()  # b unused on every rank: its grad stays None (as PyTorch)
+    assert ddp.module.a.weight.grad is not None and ddp.module.b.weight.grad is None
+    ddp.zero_grad()
+    ddp(X[0][:4], use_b=(r == 0)).sum().backward()  # b used on rank 0 only: averaged everywhere
+    g = ddp.module.b.weight.grad
+    assert g is not None and same_on_every_rank(g.numpy())
+    ref = Branchy()
+    ref.load_state_dict(ddp.module.state_dict())
+    ref.b(X[0][:4]).sum().backward()
+    np.testing.assert_allclose(g.numpy(), ref.b.weight.grad.numpy() / n, rtol=1e-5, atol=1e-6)
 gc.manual_seed(0)
 ddp = DDP(Branchy())
 ddp(X[0][:4]).sum().backward()

@@ -96,11 +96,11 @@ class DistributedDataParallel(Module):
         for bi, b in enumerate(self.buckets):
             for k, p in enumerate(b.params):
                 self._where[id(p)] = (bi, k)
-        self._next_bucket = 0
-        self._started = False   # a gradient of this iteration has arrived
-        self._finished = True
-        self._ready: Set[int] = set()
-        self._grad_was_none: Set[int] = set()
+        self._next_bucket = 0   # the buckets before it have their allreduce started
+        self._finished = True   # no reduction of an iteration is half done
+        self._ready: Set[int] = set()  # ids of this iteration's parameters marked ready
+        self._unused: Set[int] = set()  # find_unused_parameters: ids not reached on this rank
+        self._grad_was_none: Set[int] = set()  # ids whose .grad was None before the forward
         self._hooks = [p.register_post_accumulate_grad_hook(self._grad_ready) for p in self._params]
 
     # -- construction ---------------------------------------------------------------------
@@ -178,9 +178,9 @@ class DistributedDataParallel(Module):
 
     def _prepare_iteration(self) -> None:
         self._next_bucket = 0
-        self._started = False
         self._ready = set()
-        self._grad_was_none = set()
+        self._unused = set()
+        self._grad_was_none = {id(p) for p in self._params if p.grad is None}
         for b in self.buckets:
             b.pending = len(b.params)
             b.work = None
@@ -188,7 +188,6 @@ class DistributedDataParallel(Module):
                 continue
             for p, v in zip(b.params, b.views):
                 if p.grad is None:
-                    self._grad_was_none.add(id(p))
                     v.zero_()
                     p.grad = v
                 elif p.grad.data_ptr() != v.data_ptr():
@@ -215,6 +214,7 @@ class DistributedDataParallel(Module):
                 reached.add(id(t))
         for p in self._params:
             if id(p) not in reached:
+                self._unused.add(id(p))
                 bi, k = self._where[id(p)]
                 b = self.buckets[bi]
                 if p.grad is None or p.grad.data_ptr() != b.views[k].data_ptr():
@@ -245,7 +245,6 @@ class DistributedDataParallel(Module):
                 "1) Use of a module parameter outside the `forward` function, or the parameter is used in several "
                 "backward passes of one iteration; 2) Reused parameters in multiple reentrant backward passes. "
                 f"Parameter: {self._param_names[self._params.index(p)]}")
-        self._started = True
         self._finished = False
         self._ready.add(id(p))
         bi, _ = self._where[id(p)]
@@ -267,10 +266,23 @@ class DistributedDataParallel(Module):
         for b in self.buckets:
             if b.work is not None:
                 b.work.wait()
-            if not self.gradient_as_bucket_view:
-                for p, v in zip(b.params, b.views):
-                    if p.grad is not None:
-                        p.grad.copy_(v)
+        unused_everywhere: Set[int] = set()
+        if self.find_unused_parameters:
+            # As PyTorch: a parameter no rank used keeps its .grad as it was (None stays None);
+            # one used on some ranks gets the average like the others.
+            used = gc.tensor([0 if id(p) in self._unused else 1 for p in self._params], dtype=gc.int32)
+            dist.all_reduce(used, group=self.process_group)
+            unused_everywhere = {id(p) for p, u in zip(self._params, used.tolist()) if u == 0}
+        for b in self.buckets:
+            for p, v in zip(b.params, b.views):
+                if id(p) in unused_everywhere and id(p) in self._grad_was_none:
+                    p.grad = None
+                elif self.gradient_as_bucket_view:
+                    continue
+                elif p.grad is None:
+                    p.grad = v.clone()
+                else:
+                    p.grad.copy_(v)
         self._finished = True
 
     # -- public helpers -------------------------------------------------------------------
