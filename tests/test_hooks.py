@@ -790,3 +790,19 @@ def test_post_accumulate_hooks_registered_while_another_thread_runs_backward() -
         worker.join(timeout=30)
     assert not worker.is_alive()
     assert len(calls) > 0 and x.grad is not None
+
+
+def test_removable_handle_has_an_id_and_is_a_context_manager():
+    torch = pytest.importorskip("torch")
+    for lib in (gcore, torch):
+        t = lib.ones(2, requires_grad=True)
+        h = t.register_hook(lambda g: g * 2)
+        assert isinstance(h.id, int)
+        with t.register_hook(lambda g: g * 3) as h3:
+            assert h3 is not None
+            (t * 1).sum().backward()
+        assert t.grad.tolist() == [6.0, 6.0]
+        t.grad = None
+        (t * 1).sum().backward()  # the with-block removed its hook
+        assert t.grad.tolist() == [2.0, 2.0]
+        h.remove()

@@ -24,14 +24,14 @@ HookHandle add_hook(const TensorPtr& t, GradHook fn, bool retain, void* gc_objec
     std::weak_ptr<Node> weak = node;
     return HookHandle{[weak, id]() {
       if (auto n = weak.lock()) erase_hook(n->pre_hooks.get(), id);
-    }};
+    }, id};
   }
   if (!t->hooks) t->hooks = std::make_shared<HookList>();
   t->hooks->push_back(HookEntry{id, 0, std::move(fn), retain, gc_object});
   std::weak_ptr<Tensor> weak = t;
   return HookHandle{[weak, id]() {
     if (auto p = weak.lock()) erase_hook(p->hooks.get(), id);
-  }};
+  }, id};
 }
 
 // Note [Post-accumulate hook lists]: backward() runs a leaf's post-accumulate hooks without
@@ -55,7 +55,7 @@ HookHandle add_post_accumulate_hook(const TensorPtr& t, GradHook fn, void* gc_ob
   std::weak_ptr<Tensor> weak = t;
   return HookHandle{[weak, id]() {
     if (auto p = weak.lock()) publish_post_accumulate_hooks(*p, id, nullptr);
-  }};
+  }, id};
 }
 
 // The retain_grad() hook: accumulates into self.grad (a graph of its own in grad mode,

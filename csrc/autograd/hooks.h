@@ -21,6 +21,7 @@ namespace gradcore::autograd {
 // remove() is idempotent.
 struct HookHandle {
   std::function<void()> remover;
+  uint64_t id = 0;  // the hook's id (Python: handle.id)
   void remove();
 };
 

@@ -152,7 +152,10 @@ void tensor_type_setup(PyHeapTypeObject* heap_type) {
 
 void bind_function(py::module_& m, TensorClass& cls) {
   py::class_<autograd::HookHandle>(m, "RemovableHandle", "Returned by register_hook; .remove() unregisters the hook.")
-      .def("remove", &autograd::HookHandle::remove, "Unregister the hook (a second call does nothing).");
+      .def("remove", &autograd::HookHandle::remove, "Unregister the hook (a second call does nothing).")
+      .def_readonly("id", &autograd::HookHandle::id, "The hook's id.")
+      .def("__enter__", [](py::object self) { return self; })
+      .def("__exit__", [](autograd::HookHandle& h, py::args) { h.remove(); }, "Unregister the hook.");
 
   cls.def("register_hook", [](const TensorPtr& t, py::function fn) {
         void* gc_object = nullptr;

@@ -1927,9 +1927,20 @@ class RemovableHandle:
     """
     Returned by register_hook; .remove() unregisters the hook.
     """
+    def __enter__(self) -> typing.Any:
+        ...
+    def __exit__(self, *args: typing.Any) -> None:
+        """
+        Unregister the hook.
+        """
     def remove(self) -> None:
         """
         Unregister the hook (a second call does nothing).
+        """
+    @property
+    def id(self) -> builtins.int:
+        """
+        The hook's id.
         """
 class Generator:
     """
