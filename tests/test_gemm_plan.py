@@ -41,8 +41,9 @@ AVX512_F32 = [
     ((128, 10, 256, True, False, ZEN4), "direct"),            # A^T: the narrow tile reads rows only
     ((4, 16, 256, False, False, ZEN4), "direct"),             # too few rows for the narrow tile
     ((2048, 2048, 2048, False, False, ZEN4), "packed"),       # operands far beyond L2
-    ((256, 1024, 1024, False, False, ZEN4), "direct"),        # re-read operand (1 MiB) within 2 L2
-    ((256, 1024, 1024, False, False, SMALL), "packed"),       # ... but not within 2 x 256 KiB
+    ((256, 1024, 1024, False, False, ZEN4), "direct"),        # re-read operand (1 MiB) within L2
+    ((256, 1024, 1024, False, False, SMALL), "packed"),       # ... but not within 256 KiB
+    ((512, 1024, 1024, False, False, ZEN4), "packed"),        # 2 MiB: beyond one L2
     ((1024, 1024, 1024, False, True, ZEN4), "packed"),
     ((2048, 10, 2048, True, False, ZEN4), "direct"),          # dW of a skinny layer
     ((512, 784, 512, False, False, ZEN4), "direct"),          # K <= 512: direct whatever the size

@@ -24,9 +24,13 @@ constexpr int64_t kDirectKC = 512;
 // streams the rest). Measured on a 1 MiB-L2 Zen 5, float32, 1 thread: direct is 1.6x
 // faster at 64^3, 1.3x at 128^3, 1.07x at 512^3 and (512, 784, 512), 1.45x for A^T
 // (784, 128, 512), 1.12x at (256, 1024, 1024); at 1024^3 (4 MiB operands) packing is 5 %
-// faster, at 2048^3 15 %.
+// faster, at 2048^3 15 %. On an AVX-512 Intel core (2 MiB L2), with the tile prefetching
+// B's rows (its hardware prefetcher does not follow a 4 KiB row stride), direct is 1.03x
+// faster than packing at 512^3 and 1.09x at (128, 784, 512), but 1.2x slower at 1000^3
+// (4 MB operands, within 2 of its L2s) and 2.3x slower at 1024^3 (B's rows alias in L2):
+// hence one L2, not two.
 constexpr int64_t kDirectMaxK = 512;
-constexpr int64_t kDirectRereadL2 = 2;
+constexpr int64_t kDirectRereadL2 = 1;
 // The row-dot tile (K along the lanes) for N <= its max, A not transposed, from this K up
 // (below, its K lanes would be mostly masked off). Measured on Zen 4, float32, 1 thread:
 // (128, 10, 256) 8.7 us against 13.5 us with the 12x16 narrow tile; (128, 1, 256) 3.2 us

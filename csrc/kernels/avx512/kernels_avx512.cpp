@@ -266,6 +266,7 @@ struct Vec<double> {
 
 // TA: A is stored transposed (K x M), so the tile's six A values at step p are
 // contiguous: a[p * lda + i] (the packed layout, with stride lda).
+constexpr int64_t kDirectPrefetch = 8;
 template <class T, bool TA>
 void gemm_ukr_direct_6x4v(int64_t m, int64_t n, int64_t k, const T* __restrict a, int64_t lda,
                           const T* __restrict b, int64_t ldb, T* __restrict c, int64_t ldc, T alpha, T beta) {
@@ -288,6 +289,14 @@ void gemm_ukr_direct_6x4v(int64_t m, int64_t n, int64_t k, const T* __restrict a
   V c50 = c00, c51 = c00, c52 = c00, c53 = c00;
   for (int64_t p = 0; p < k; ++p) {
     const T* bp = b + p * ldb;
+    if (p + kDirectPrefetch < k) {
+      const char* q = reinterpret_cast<const char*>(bp + kDirectPrefetch * ldb);
+      _mm_prefetch(q, _MM_HINT_T0);
+      _mm_prefetch(q + 64, _MM_HINT_T0);
+      _mm_prefetch(q + 128, _MM_HINT_T0);
+      _mm_prefetch(q + 192, _MM_HINT_T0);
+      if (TA) _mm_prefetch(reinterpret_cast<const char*>(r[0] + (p + kDirectPrefetch) * lda), _MM_HINT_T0);
+    }
     const V b0 = W::load(mask[0], bp), b1 = W::load(mask[1], bp + L);
     const V b2 = W::load(mask[2], bp + 2 * L), b3 = W::load(mask[3], bp + 3 * L);
     V ai;
