@@ -1106,3 +1106,30 @@ def test_core_step_rejects_undeclared_or_non_numeric_hyper():
     np.testing.assert_array_equal(p.detach().numpy(), [1.0, 1.0, 1.0])
     _core.optim_step("sgd", [p], [], steps, lr=np.float32(0.5))  # anything with __float__
     np.testing.assert_allclose(p.detach().numpy(), [0.5, 0.5, 0.5])
+
+
+@pytest.mark.parametrize("dtype", [gc.float32, gc.float64])
+def test_optimizer_state_flushes_denormals_and_leaves_ieee_elsewhere(dtype, each_isa):
+    # Note [Optimizer state flushes denormals]: a moment that decays into the denormal range
+    # becomes 0 (PyTorch keeps it; the difference is below the smallest normal number) and
+    # the parameter is what PyTorch computes; ops outside the optimizer keep denormals.
+    np_dt = NP_DTYPE[dtype]
+    tiny = np.finfo(np_dt).tiny
+    p = nn.Parameter(gc.tensor([1.0, -2.0, 0.5], dtype=dtype))
+    opt = optim.Adam([p], lr=1e-3)
+    p.grad = gc.tensor([0.1, -0.2, 0.3], dtype=dtype)
+    opt.step()
+    state = opt.state[p]
+    state["exp_avg"].copy_(gc.tensor([tiny * 0.25, tiny * 4, 0.0], dtype=dtype))  # denormal, normal, zero
+    before = p.detach().numpy().copy()
+    p.grad = gc.zeros(3, dtype=dtype)
+    opt.step()
+    m = state["exp_avg"].numpy()
+    assert m[0] == 0.0                                    # 0.9 * denormal: flushed
+    # a normal moment: within the smallest normal number of IEEE's (PyTorch's lerp form
+    # m + 0.1 (g - m) has a denormal increment here, which is flushed)
+    assert abs(float(m[1]) - 0.9 * float(np_dt(tiny * 4))) < tiny
+    np.testing.assert_array_equal(p.detach().numpy()[[0, 2]], before[[0, 2]])
+    # the control register is restored: denormal arithmetic outside the step is IEEE
+    x = gc.tensor([tiny], dtype=dtype) * 0.25
+    assert x.numpy()[0] == np_dt(tiny) * np_dt(0.25) and x.numpy()[0] > 0

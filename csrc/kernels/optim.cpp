@@ -10,6 +10,10 @@
 // (coef: kOptimCoefs doubles per tensor, computed by the op layer from the step counts).
 #include <cmath>
 #include <vector>
+#if defined(__x86_64__) || defined(_M_X64) || defined(__i386__)
+#include <xmmintrin.h>
+#define GC_HAVE_MXCSR 1
+#endif
 
 #include "cpu/parallel.h"
 #include "kernels/kernel_api.h"
@@ -36,6 +40,38 @@ int64_t total_size(int64_t count, const int64_t* sizes) {
   return n;
 }
 
+// Note [Optimizer state flushes denormals]
+// Moments of a parameter whose gradient stays zero (a dead ReLU unit, a class never seen)
+// decay geometrically (Adam's m by beta1 = 0.9 per step) and reach the denormal range
+// (|x| < 1.2e-38 in float32) after some 800 steps. On Intel cores every instruction with
+// a denormal operand or result takes a microcode assist of ~100 cycles: measured on a
+// Sapphire-Rapids-class Xeon, Adam over 536k elements took 0.37 ms with normal state and
+// 3.1-4.4 ms with denormal moments, so a 784-512-256-10 MLP's step at batch 1 slowed from
+// 0.64 to 2.0 ms within 1000 steps. The update loops therefore run with the SSE control
+// register's flush-to-zero and denormals-are-zero bits set (and restored after each work
+// item; other ops and other code keep IEEE denormals): a denormal state value becomes 0.
+// What that changes is below float32's smallest normal number: a moment differs from
+// PyTorch's by less than 1.2e-38, and the parameter not at all (an update of that size
+// is far below half an ulp of any normal parameter). PyTorch (which keeps denormals
+// unless torch.set_flush_denormal(True)) pays the assists instead.
+class FlushDenormals {
+ public:
+#ifdef GC_HAVE_MXCSR
+  FlushDenormals() : saved_(_mm_getcsr()) { _mm_setcsr(saved_ | kFtz | kDaz); }
+  ~FlushDenormals() { _mm_setcsr(saved_); }
+#else
+  FlushDenormals() = default;  // no control register to set: IEEE denormals stay
+#endif
+  FlushDenormals(const FlushDenormals&) = delete;
+  FlushDenormals& operator=(const FlushDenormals&) = delete;
+#ifdef GC_HAVE_MXCSR
+
+ private:
+  static constexpr unsigned kFtz = 0x8000, kDaz = 0x0040;
+  unsigned saved_;
+#endif
+};
+
 }  // namespace
 
 template <class T>
@@ -48,6 +84,7 @@ void optim_step(OptimKind kind, const OptimHyper& h, int64_t count, T* const* pa
   const int states = (state0 != nullptr) + (state1 != nullptr) + (state2 != nullptr);
   const int threads = stream_threads<T>(total_size(count, sizes), (3 + 2 * states) * sizeof(T));
   cpu::parallel_for(static_cast<int64_t>(items.size()), [&](int64_t w) {
+    const FlushDenormals ftz;  // Note [Optimizer state flushes denormals]
     const Item& it = items[w];
     const int64_t t = it.tensor, b = it.begin, n = it.end - it.begin;
     T* p = params[t] + b;
