@@ -110,8 +110,6 @@ def test_mha_parameters_and_repr_match_torch() -> None:
 def test_mha_errors() -> None:
     with pytest.raises(AssertionError, match="embed_dim must be divisible by num_heads"):
         gc.nn.MultiheadAttention(10, 3)
-    with pytest.raises(NotImplementedError, match="add_bias_kv"):
-        gc.nn.MultiheadAttention(8, 2, add_bias_kv=True)
     m = gc.nn.MultiheadAttention(8, 2)
     x = gc.randn(4, 2, 8)
     with pytest.raises(RuntimeError, match="Need attn_mask if specifying the is_causal hint"):
@@ -120,7 +118,7 @@ def test_mha_errors() -> None:
         m(x, x, x, attn_mask=gc.zeros(3, 4))
     with pytest.raises(AssertionError, match="was expecting embedding dimension of 8, but got 6"):
         m(gc.randn(4, 2, 6), x, x)
-    with pytest.raises(AssertionError, match="expecting key_padding_mask shape of"):
+    with pytest.raises(AssertionError, match=r"Expected key_padded_mask.shape\[0\] to be 2, but got 3"):
         m(x, x, x, key_padding_mask=gc.zeros(3, 4, dtype=gc.bool))
 
 
@@ -176,3 +174,120 @@ def test_transformer_state_dict_keys_and_errors() -> None:
         g(gc.randn(3, 2, 6), gc.randn(3, 2, 6))
     with pytest.raises(RuntimeError, match="activation should be relu/gelu, not tanh"):
         gc.nn.TransformerEncoderLayer(8, 2, activation="tanh")
+
+
+def test_mha_add_bias_kv_matches_torch() -> None:
+    for kw in ({"add_bias_kv": True}, {"add_bias_kv": True, "add_zero_attn": True, "kdim": 5, "vdim": 3}):
+        torch.manual_seed(2)
+        t, g = torch.nn.MultiheadAttention(8, 2, **kw), gc.nn.MultiheadAttention(8, 2, **kw)
+        assert [(n, tuple(p.shape)) for n, p in t.named_parameters()] == \
+            [(n, tuple(p.shape)) for n, p in g.named_parameters()]
+        kd, vd = kw.get("kdim", 8), kw.get("vdim", 8)
+        arrays = [rng.standard_normal((4, 2, 8)), rng.standard_normal((6, 2, kd)), rng.standard_normal((6, 2, vd))]
+        kpm = np.zeros((2, 6), dtype=bool)
+        kpm[1, 2] = True
+        for need in (True, False):
+            _compare(t, g, [a.astype(np.float32) for a in arrays],
+                     {"key_padding_mask": kpm, "attn_mask": rng.random((4, 6)) < 0.2, "need_weights": need},
+                     lambda m, q, k, v, **a: m(q, k, v, **a))
+    g = gc.nn.MultiheadAttention(8, 2, add_bias_kv=True)
+    assert float(g.bias_k.abs().sum()) > 0 and tuple(g.bias_v.shape) == (1, 1, 8)  # xavier_normal_
+
+
+def _mha_functional_args(lib: Any, arrs: Dict[str, np.ndarray]) -> Dict[str, Any]:
+    to = torch.from_numpy if lib is torch else gc.from_numpy
+    return {k: to(v.copy()).requires_grad_() if v.dtype != bool else to(v.copy()) for k, v in arrs.items()}
+
+
+@pytest.mark.parametrize("case", ["packed", "separate_static", "bias_kv_unbatched", "causal_sdpa", "dropout_eval"])
+def test_multi_head_attention_forward_matches_torch(case: str) -> None:
+    E, H, L, S, N = 8, 2, 3, 5, 2
+    r = np.random.default_rng(4)
+    f32 = lambda *s: r.standard_normal(s).astype(np.float32)  # noqa: E731
+    a: Dict[str, np.ndarray] = {"q": f32(L, N, E), "k": f32(S, N, E), "v": f32(S, N, E), "w_in": f32(3 * E, E),
+                                "b_in": f32(3 * E), "w_out": f32(E, E), "b_out": f32(E)}
+    kw: Dict[str, Any] = {}
+    if case == "separate_static":
+        a.update(wq=f32(E, E), wk=f32(E, E), wv=f32(E, E), sk=f32(N * H, S + 1, E // H), sv=f32(N * H, S + 1, E // H))
+    if case == "bias_kv_unbatched":
+        a = {k: (v[:, 0] if k in ("q", "k", "v") else v) for k, v in a.items()}
+        a.update(bk=f32(1, 1, E), bv=f32(1, 1, E), kpm=np.array([0, 1, 0, 0, 0], bool))
+    if case == "causal_sdpa":
+        L = S
+        a["q"] = f32(L, N, E)
+        a["mask"] = np.triu(np.ones((L, S), bool), 1)
+        kw.update(need_weights=False, is_causal=True)
+
+    def run(lib: Any) -> Tuple[List[np.ndarray], List[np.ndarray]]:
+        F = lib.nn.functional
+        t = _mha_functional_args(lib, a)
+        extra: Dict[str, Any] = dict(kw)
+        if case == "separate_static":
+            extra.update(use_separate_proj_weight=True, q_proj_weight=t["wq"], k_proj_weight=t["wk"],
+                         v_proj_weight=t["wv"], static_k=t["sk"], static_v=t["sv"], average_attn_weights=False)
+        if "kpm" in t:
+            extra["key_padding_mask"] = t["kpm"]
+        if "mask" in t:
+            extra["attn_mask"] = t["mask"]
+        out, w = F.multi_head_attention_forward(
+            t["q"], t["k"], t["v"], E, H, None if case == "separate_static" else t["w_in"], t["b_in"],
+            t.get("bk"), t.get("bv"), case == "bias_kv_unbatched", 0.5 if case == "dropout_eval" else 0.0,
+            t["w_out"], t["b_out"], training=case != "dropout_eval", **extra)
+        out.sum().backward()
+        vals = [out.detach().numpy()] + ([] if w is None else [w.detach().numpy()])
+        return vals, [t[k].grad.numpy() for k in sorted(t) if t[k].grad is not None]
+
+    (tv, tg), (gv, gg) = run(torch), run(gc)
+    assert len(tv) == len(gv) and len(tg) == len(gg)
+    for x, y in zip(gv + gg, tv + tg):
+        np.testing.assert_allclose(x, y, rtol=2e-5, atol=2e-5 * max(1.0, float(np.abs(y).max())))
+
+
+def test_multi_head_attention_forward_errors_match_torch() -> None:
+    x = np.zeros((3, 2, 8), np.float32)
+    w_in, w_out = np.zeros((24, 8), np.float32), np.zeros((8, 8), np.float32)
+    cases = [
+        lambda lib, q, w, o: lib.nn.functional.multi_head_attention_forward(
+            q[0, 0], q, q, 8, 2, w, None, None, None, False, 0.0, o, None),           # 1-D query
+        lambda lib, q, w, o: lib.nn.functional.multi_head_attention_forward(
+            q, q, q, 8, 3, w, None, None, None, False, 0.0, o, None),                 # 8 heads of 8 / 3
+        lambda lib, q, w, o: lib.nn.functional.multi_head_attention_forward(
+            q, q, q, 8, 2, None, None, None, None, False, 0.0, o, None),              # no in_proj_weight
+        lambda lib, q, w, o: lib.nn.functional.multi_head_attention_forward(
+            q, q, q, 8, 2, w, None, q[:1, :1], None, False, 0.0, o, None),            # bias_k without bias_v
+        lambda lib, q, w, o: lib.nn.functional.multi_head_attention_forward(
+            q, q, q, 8, 2, w, None, None, None, False, 0.0, o, None,
+            attn_mask=lib.zeros(3, 3, dtype=lib.int64)),                             # integer mask
+    ]
+    for case in cases:
+        with pytest.raises(Exception) as te:
+            case(torch, torch.from_numpy(x), torch.from_numpy(w_in), torch.from_numpy(w_out))
+        with pytest.raises(type(te.value)) as ge:
+            case(gc, gc.from_numpy(x), gc.from_numpy(w_in), gc.from_numpy(w_out))
+        assert str(ge.value) == str(te.value)
+
+
+def test_encoder_enable_nested_tensor_warns_as_torch() -> None:
+    import warnings
+
+    def nested_warnings(lib: Any, nhead: int, kw: Dict[str, Any]) -> Tuple[List[str], Any]:
+        with warnings.catch_warnings(record=True) as rec:
+            warnings.simplefilter("always")
+            enc = lib.nn.TransformerEncoder(lib.nn.TransformerEncoderLayer(8, nhead, 16, **kw), 1)
+        return [str(w.message) for w in rec if "nested" in str(w.message)], enc
+
+    for nhead, kw in ((2, {"norm_first": True}), (2, {}), (2, {"batch_first": True}),
+                      (2, {"batch_first": True, "activation": lambda t: t}), (1, {"batch_first": True}),
+                      (2, {"batch_first": True, "activation": "gelu"})):
+        (msgs_t, _), (msgs_g, enc) = nested_warnings(torch, nhead, kw), nested_warnings(gc, nhead, kw)
+        assert msgs_g == msgs_t
+        assert enc.use_nested_tensor == (not msgs_t)
+
+
+def test_mha_mismatched_mask_types_warn_as_torch() -> None:
+    x = np.random.default_rng(0).standard_normal((3, 2, 8)).astype(np.float32)
+    kpm, am = np.zeros((2, 3), bool), np.zeros((3, 3), np.float32)
+    for lib, to in ((torch, torch.from_numpy), (gc, gc.from_numpy)):
+        m = lib.nn.MultiheadAttention(8, 2)
+        with pytest.warns(UserWarning, match="Support for mismatched key_padding_mask and attn_mask is deprecated"):
+            m(to(x), to(x), to(x), key_padding_mask=to(kpm), attn_mask=to(am))

@@ -1126,6 +1126,9 @@ __all__ += _fn.__all__
 from gradcore.nn._functional_sparse import embedding, embedding_bag  # noqa: E402
 __all__ += ["embedding", "embedding_bag"]
 # issue 16: attention (nn/_functional_attention.py)
-from gradcore.nn._functional_attention import scaled_dot_product_attention as scaled_dot_product_attention  # noqa: E402,F401,E501
+from gradcore.nn._functional_attention import (  # noqa: E402,F401
+    multi_head_attention_forward as multi_head_attention_forward,
+    scaled_dot_product_attention as scaled_dot_product_attention,
+)
 from gradcore.nn import _functional_attention as _fa  # noqa: E402
 __all__ += _fa.__all__

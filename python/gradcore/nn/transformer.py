@@ -7,12 +7,13 @@ weights are not asked for (``need_weights=False``: what the Transformer layers p
 ``need_weights=True`` the (L x S) weights are computed from the composed formula, as they must
 be returned. Masks follow MultiheadAttention's convention (a boolean ``True`` means "do not
 attend", the opposite of scaled_dot_product_attention's); both kinds are turned into one
-additive float mask. ``add_bias_kv`` is out of scope: it raises NotImplementedError.
+additive float mask. The computation is ``F.multi_head_attention_forward``
+(nn/_functional_attention.py), as in PyTorch, including ``add_bias_kv`` and ``static_k/v``.
 """
 from __future__ import annotations
 
 import copy
-import math
+import warnings
 from typing import Any, Callable, Optional, Tuple, Union, cast
 
 import gradcore as gc
@@ -31,17 +32,6 @@ class NonDynamicallyQuantizableLinear(Linear):
     """PyTorch's name for MultiheadAttention's output projection (a plain Linear)."""
 
 
-def _float_mask(mask: Optional[Tensor], name: str, dtype: Any) -> Optional[Tensor]:
-    """A MultiheadAttention mask as an additive float mask (boolean True: -inf)."""
-    if mask is None:
-        return None
-    if mask.dtype == gc.bool:
-        return gc.zeros(mask.shape, dtype=dtype).masked_fill(mask, float("-inf"))
-    if not mask.is_floating_point():
-        raise AssertionError(f"only bool and floating types of {name} are supported")
-    return mask.to(dtype)
-
-
 class MultiheadAttention(Module):
     """Multi-head attention (Vaswani et al. 2017), PyTorch's ``nn.MultiheadAttention``."""
 
@@ -51,9 +41,6 @@ class MultiheadAttention(Module):
         if embed_dim <= 0 or num_heads <= 0:
             raise ValueError(f"embed_dim and num_heads must be greater than 0, got embed_dim={embed_dim} and "
                              f"num_heads={num_heads} instead")
-        if add_bias_kv:
-            raise NotImplementedError("gradcore: MultiheadAttention(add_bias_kv=True) is not supported "
-                                      "(out of scope; add the bias rows to key and value yourself)")
         super().__init__()
         self.embed_dim = embed_dim
         self.kdim = kdim if kdim is not None else embed_dim
@@ -81,7 +68,8 @@ class MultiheadAttention(Module):
         else:
             self.register_parameter("in_proj_bias", None)
         self.out_proj = NonDynamicallyQuantizableLinear(embed_dim, embed_dim, bias=bias, dtype=dtype)
-        self.bias_k = self.bias_v = None
+        self.bias_k: Optional[Parameter] = Parameter(gc.empty(1, 1, embed_dim, **kw)) if add_bias_kv else None
+        self.bias_v: Optional[Parameter] = Parameter(gc.empty(1, 1, embed_dim, **kw)) if add_bias_kv else None
         self.add_zero_attn = add_zero_attn
         self._reset_parameters()
 
@@ -95,20 +83,10 @@ class MultiheadAttention(Module):
         if self.in_proj_bias is not None:
             init.constant_(self.in_proj_bias, 0.0)
             init.constant_(self.out_proj.bias, 0.0)
-
-    def _project(self, query: Tensor, key: Tensor, value: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
-        E = self.embed_dim
-        b = self.in_proj_bias
-        bq, bk, bv = (None, None, None) if b is None else (b[:E], b[E:2 * E], b[2 * E:])
-        if self._qkv_same_embed_dim:
-            w = self.in_proj_weight
-            if query is key and key is value:  # self-attention: one GEMM
-                q, k, v = F.linear(query, w, b).split(E, dim=-1)
-                return q, k, v
-            wq, wk, wv = w[:E], w[E:2 * E], w[2 * E:]
-        else:
-            wq, wk, wv = self.q_proj_weight, self.k_proj_weight, self.v_proj_weight
-        return F.linear(query, wq, bq), F.linear(key, wk, bk), F.linear(value, wv, bv)
+        if self.bias_k is not None:
+            init.xavier_normal_(self.bias_k)
+        if self.bias_v is not None:
+            init.xavier_normal_(self.bias_v)
 
     def forward(self, query: Tensor, key: Tensor, value: Tensor, key_padding_mask: Optional[Tensor] = None,
                 need_weights: bool = True, attn_mask: Optional[Tensor] = None, average_attn_weights: bool = True,
@@ -117,86 +95,21 @@ class MultiheadAttention(Module):
         ``value`` (S, N, kdim / vdim). Returns (output like query, weights (N, L, S) averaged
         over heads, (N, H, L, S) if not ``average_attn_weights``, or None if not ``need_weights``)."""
         batched = query.dim() == 3
-        if query.dim() not in (2, 3):
-            raise AssertionError(f"query should be unbatched 2D or batched 3D tensor but received {query.dim()}-D "
-                                 f"query tensor")
-        if key.dim() != query.dim() or value.dim() != query.dim():
-            raise AssertionError(f"For {'batched (3-D)' if batched else 'unbatched (2-D)'} `query`, expected `key` "
-                                 f"and `value` to be {query.dim()}-D but found {key.dim()}-D and {value.dim()}-D "
-                                 f"tensors respectively")
-        if is_causal and attn_mask is None:
-            raise RuntimeError("Need attn_mask if specifying the is_causal hint. You may use the Transformer "
-                               "module method `generate_square_subsequent_mask` to create this mask.")
-        def relayout(f: Callable[[Tensor], Tensor], q: Tensor, k: Tensor, v: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
-            # f on each, keeping q is k is v (self-attention projects with one GEMM)
-            q2 = f(q)
-            k2 = q2 if k is q else f(k)
-            return q2, k2, (k2 if v is k else f(v))
-
-        if self.batch_first and batched:  # to (L, N, E), PyTorch's internal layout
-            query, key, value = relayout(lambda t: t.transpose(0, 1), query, key, value)
-        if not batched:
-            query, key, value = relayout(lambda t: t.unsqueeze(1), query, key, value)
-            if key_padding_mask is not None:
-                key_padding_mask = key_padding_mask.unsqueeze(0)
-        L, N, E = query.shape
-        S = key.shape[0]
-        if E != self.embed_dim:
-            raise AssertionError(f"was expecting embedding dimension of {self.embed_dim}, but got {E}")
-        if key.shape[:2] != value.shape[:2]:
-            raise AssertionError(f"key shape {tuple(key.shape)} does not match value shape {tuple(value.shape)}")
-        H, hd = self.num_heads, self.head_dim
-        q, k, v = self._project(query, key, value)
-        # (L, N, E) -> (N, H, L, hd)
-        q = q.reshape(L, N, H, hd).permute(1, 2, 0, 3)
-        k = k.reshape(S, N, H, hd).permute(1, 2, 0, 3)
-        v = v.reshape(S, N, H, hd).permute(1, 2, 0, 3)
-        mask = _float_mask(attn_mask, "attn_mask", q.dtype)
-        if mask is not None:
-            if mask.dim() == 2:
-                if tuple(mask.shape) != (L, S):
-                    raise RuntimeError(f"The shape of the 2D attn_mask is {tuple(mask.shape)}, but should be {(L, S)}.")
-                mask = mask.reshape(1, 1, L, S)
-            elif mask.dim() == 3:
-                if tuple(mask.shape) != (N * H, L, S):
-                    raise RuntimeError(f"The shape of the 3D attn_mask is {tuple(mask.shape)}, but should be "
-                                       f"{(N * H, L, S)}.")
-                mask = mask.reshape(N, H, L, S)
-            else:
-                raise RuntimeError(f"attn_mask's dimension {mask.dim()} is not supported")
-        kpm = _float_mask(key_padding_mask, "key_padding_mask", q.dtype)
-        if kpm is not None:
-            if tuple(kpm.shape) != (N, S):
-                raise AssertionError(f"expecting key_padding_mask shape of {(N, S)}, but got {tuple(kpm.shape)}")
-            kpm = kpm.reshape(N, 1, 1, S)
-            mask = kpm if mask is None else mask + kpm
-        if self.add_zero_attn:
-            k = gc.cat([k, gc.zeros((N, H, 1, hd), dtype=k.dtype)], dim=2)
-            v = gc.cat([v, gc.zeros((N, H, 1, hd), dtype=v.dtype)], dim=2)
-            if mask is not None:
-                mask = F.pad(mask, (0, 1))
-            S += 1
-        p = self.dropout if self.training else 0.0
-        weights: Optional[Tensor] = None
-        if need_weights:
-            scores = gc.matmul(q * (1.0 / math.sqrt(hd)), k.transpose(-2, -1))
-            if mask is not None:
-                scores = scores + mask
-            w = F.softmax(scores, dim=-1)
-            if p > 0.0:
-                w = F.dropout(w, p)
-            out = gc.matmul(w, v)
-            weights = w.mean(dim=1) if average_attn_weights else w
-            if not batched:
-                weights = weights.squeeze(0)
-        else:
-            if mask is not None:
-                mask = mask.expand(N, H, L, S)
-            out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=p)
-        out = self.out_proj(out.permute(2, 0, 1, 3).reshape(L, N, E))   # (L, N, E)
-        if not batched:
-            out = out.squeeze(1)
-        elif self.batch_first:
+        if self.batch_first and batched:  # to (L, N, E), keeping q is k is v (one projection GEMM)
+            q2 = query.transpose(0, 1)
+            k2 = q2 if key is query else key.transpose(0, 1)
+            query, key, value = q2, k2, (k2 if value is key else value.transpose(0, 1))
+        separate = not self._qkv_same_embed_dim
+        out, weights = F.multi_head_attention_forward(
+            query, key, value, self.embed_dim, self.num_heads, self.in_proj_weight, self.in_proj_bias,
+            self.bias_k, self.bias_v, self.add_zero_attn, self.dropout, self.out_proj.weight, self.out_proj.bias,
+            training=self.training, key_padding_mask=key_padding_mask, need_weights=need_weights,
+            attn_mask=attn_mask, use_separate_proj_weight=separate,
+            q_proj_weight=self.q_proj_weight if separate else None,
+            k_proj_weight=self.k_proj_weight if separate else None,
+            v_proj_weight=self.v_proj_weight if separate else None,
+            average_attn_weights=average_attn_weights, is_causal=is_causal)
+        if self.batch_first and batched:
             out = out.transpose(0, 1)
         return out, weights
 
@@ -249,6 +162,12 @@ class TransformerEncoderLayer(Module):
         self.self_attn = MultiheadAttention(d_model, nhead, dropout=dropout, bias=bias, batch_first=batch_first,
                                             dtype=dtype)
         _add_feedforward(self, d_model, dim_feedforward, dropout, activation, layer_norm_eps, norm_first, bias, dtype, 2)
+        # PyTorch's flag for its inference fast path (1: relu, 2: gelu, 0: other); read by
+        # TransformerEncoder's enable_nested_tensor check
+        from gradcore.nn.activation import GELU, ReLU
+        self.activation_relu_or_gelu = (1 if activation == "relu" or activation is F.relu or isinstance(activation, ReLU)
+                                        else 2 if activation == "gelu" or activation is F.gelu
+                                        or isinstance(activation, GELU) else 0)
 
     def forward(self, src: Tensor, src_mask: Optional[Tensor] = None, src_key_padding_mask: Optional[Tensor] = None,
                 is_causal: bool = False) -> Tensor:
@@ -313,6 +232,30 @@ class TransformerDecoderLayer(Module):
         return cast(Tensor, self.dropout3(self.linear2(self.dropout(self.activation(self.linear1(x))))))
 
 
+def _why_not_sparsity_fast_path(layer: Module) -> str:
+    """PyTorch's reason (TransformerEncoder.__init__) why an encoder layer cannot take its
+    nested-tensor fast path; empty when it could."""
+    name = "encoder_layer"
+    if not isinstance(layer, TransformerEncoderLayer):
+        return f"{name} was not TransformerEncoderLayer"
+    attn = layer.self_attn
+    if layer.norm_first:
+        return f"{name}.norm_first was True"
+    if not attn.batch_first:
+        return f"{name}.self_attn.batch_first was not True(use batch_first for better inference performance)"
+    if not attn._qkv_same_embed_dim:
+        return f"{name}.self_attn._qkv_same_embed_dim was not True"
+    if attn.in_proj_bias is None:
+        return f"{name}.self_attn was passed bias=False"
+    if not layer.activation_relu_or_gelu:
+        return f"{name}.activation_relu_or_gelu was not True"
+    if layer.norm1.eps != layer.norm2.eps:
+        return f"{name}.norm1.eps was not equal to {name}.norm2.eps"
+    if attn.num_heads % 2 == 1:
+        return f"{name}.self_attn.num_heads is odd"
+    return ""
+
+
 class TransformerEncoder(Module):
     """``num_layers`` copies of ``encoder_layer`` (deep copies, as PyTorch's), then ``norm``."""
 
@@ -323,7 +266,14 @@ class TransformerEncoder(Module):
         self.num_layers = num_layers
         self.norm = norm
         self.enable_nested_tensor = enable_nested_tensor
+        self.use_nested_tensor = enable_nested_tensor
         self.mask_check = mask_check
+        why_not = _why_not_sparsity_fast_path(encoder_layer)
+        if enable_nested_tensor and why_not:
+            # PyTorch's warning, word for word (gradcore has no nested tensors either way)
+            warnings.warn(f"enable_nested_tensor is True, but self.use_nested_tensor is False because {why_not}",
+                          stacklevel=2)
+            self.use_nested_tensor = False
 
     def forward(self, src: Tensor, mask: Optional[Tensor] = None, src_key_padding_mask: Optional[Tensor] = None,
                 is_causal: Optional[bool] = None) -> Tensor:
