@@ -56,6 +56,7 @@ from gradcore import autograd, nn, optim, return_types, train
 # `from gradcore.data.distributed import DistributedSampler` and the utils spelling agree.
 from gradcore import utils
 from gradcore import distributed  # noqa: F401  (issue 17; mpi4py is imported on first use)
+from gradcore import multiprocessing  # noqa: F401,E402  (spawn on MPI ranks; torch.multiprocessing)
 from gradcore.utils import data
 import sys as _sys
 
