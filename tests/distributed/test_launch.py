@@ -134,6 +134,8 @@ def test_main_dry_run(fake_mpiexec: str, tmp_path: Path, capsys: pytest.CaptureF
     (["-n", "0", "t.py"], "positive integer"),
     (["-n", "2", "--threads"], "expects a value"),
     (["-n", "2", "does_not_exist.py"], "can't open file"),
+    (["--nnodes", "2", "--nproc_per_node", "2", "t.py"], "--hostfile"),
+    (["--nproc-per-node", "2", "--node_rank=1", "t.py"], "--hostfile"),
 ])
 def test_usage_errors(fake_mpiexec: str, argv: List[str], message: str,
                       capsys: pytest.CaptureFixture[str]) -> None:
@@ -308,6 +310,40 @@ def test_run_end_to_end(tmp_path: Path) -> None:
     assert r.returncode == 0, r.stderr
     lines = sorted(line for line in r.stdout.splitlines() if line.startswith("rank"))
     assert lines == ["rank 0 of 2 args ['--lr', '0.1']", "rank 1 of 2 args ['--lr', '0.1']"]
+
+
+def test_torchrun_options() -> None:
+    """A torchrun command line with torch renamed: --nproc_per_node is -n, the rendezvous ignored."""
+    expected = plan(["-n", "2", "train.py", "--lr", "1"])
+    for argv in (["--standalone", "--nproc_per_node", "2", "train.py", "--lr", "1"],
+                 ["--nnodes=1", "--nproc-per-node=2", "--master_addr", "127.0.0.1", "--master-port=29500",
+                  "--rdzv_backend", "c10d", "--rdzv-endpoint", "localhost:0", "train.py", "--lr", "1"]):
+        assert plan(argv) == expected
+    assert plan(["--nproc_per_node", "auto", "t.py"], cpus=3)[1:3] == ["-n", "3"]
+    assert "--max-restarts" in plan(["-n", "2", "--max-restarts", "1", "t.py"])  # mpiexec's own option
+
+
+TORCHRUN_SCRIPT = """
+import os
+import gradcore as gc
+import gradcore.distributed as dist
+dist.init_process_group("gloo")   # env:// as under torchrun
+t = gc.tensor([1.0])
+dist.all_reduce(t)
+print(f"local {os.environ['LOCAL_RANK']} rank {os.environ['RANK']} of {os.environ['WORLD_SIZE']} sum {t.item()}")
+dist.destroy_process_group()
+"""
+
+
+def test_torchrun_style_launch_end_to_end(tmp_path: Path) -> None:
+    mpiexec_or_skip()
+    script = tmp_path / "torchrun_style.py"
+    script.write_text(TORCHRUN_SCRIPT)
+    r = run_launcher([sys.executable, "-m", "gradcore.distributed.run", "--standalone", "--nproc_per_node=2",
+                      str(script)], timeout=60, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert sorted(line for line in r.stdout.splitlines() if line.startswith("local")) == [
+        "local 0 rank 0 of 2 sum 2.0", "local 1 rank 1 of 2 sum 2.0"]
 
 
 def _check_aborted(r: "subprocess.CompletedProcess[str]", elapsed: float, message: str) -> None:

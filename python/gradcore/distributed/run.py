@@ -78,6 +78,8 @@ Run a gradcore training script on N MPI ranks (mpiexec -n N python -m mpi4py ...
   -m MODULE          run a module (python -m MODULE) instead of a script file
   -c COMMAND         run a program passed as a string
   -h, --help         this message
+torchrun's options also work: --nproc_per_node N (= -n N), --standalone, --nnodes 1; its
+rendezvous settings (--master_addr, --master_port, --rdzv_*) are ignored (MPI starts the ranks).
 Other options before the script go to mpiexec (e.g. --mca btl self,tcp, -x VAR, --output tag).
 """
 
@@ -134,6 +136,31 @@ def find_mpiexec() -> Optional[str]:
     if _is_executable(beside):
         return beside
     return shutil.which("mpiexec")
+
+
+# torchrun's options taking a value (either spelling, - or _), and what gradcore-run does
+# with them: --nproc_per_node is -n; --nnodes must be 1 (several machines: --hostfile);
+# the rendezvous and restart settings have no meaning on MPI and are ignored.
+_TORCHRUN_WITH_VALUE = frozenset({
+    "nproc_per_node", "nnodes", "node_rank", "master_addr", "master_port", "rdzv_backend", "rdzv_endpoint",
+    "rdzv_id", "rdzv_conf", "max_restarts", "monitor_interval", "log_dir", "redirects", "tee", "local_addr",
+    "role", "start_method", "local_ranks_filter"})
+
+
+def _torchrun_option(name: str) -> str:
+    """``--nproc-per-node`` / ``--nproc_per_node`` -> ``nproc_per_node``; "" for anything else.
+    (``--max-restarts`` with a dash is mpiexec's own option and passes through.)"""
+    if not name.startswith("--") or name == "--max-restarts":
+        return ""
+    key = name[2:].replace("-", "_")
+    return key if key in _TORCHRUN_WITH_VALUE or key == "standalone" else ""
+
+
+def _ncpus_if_auto(value: str, cpus: Optional[int]) -> int:
+    """torchrun's --nproc_per_node: a count, or "auto"/"cpu" for the CPUs this process may use."""
+    if value in ("auto", "cpu"):
+        return _usable_cpus() if cpus is None else cpus
+    return _positive_int("--nproc_per_node", value)
 
 
 def _positive_int(option: str, value: str) -> int:
@@ -211,6 +238,21 @@ def build_command(argv: Sequence[str], *, mpiexec: Optional[str] = None,
             i += 1
         elif arg == "--dry-run":
             dry_run = True
+        elif _torchrun_option(name) in _TORCHRUN_WITH_VALUE:
+            # torchrun's options, so `python -m gradcore.distributed.run` takes a torchrun
+            # command line with torch renamed (one machine; the rendezvous is MPI's)
+            option = _torchrun_option(name)
+            setting = inline if eq else value(arg)
+            i += 0 if eq else 1
+            if option == "nproc_per_node":
+                ranks = _ncpus_if_auto(setting, cpus)
+            elif option == "nnodes" and setting not in ("1", "1:1"):
+                raise _UsageError(f"--nnodes {setting}: several machines run from one command with --hostfile "
+                                  f"(gradcore-run -n N --hostfile FILE script.py)")
+            elif option == "node_rank" and setting != "0":
+                raise _UsageError(f"--node_rank {setting}: start the job once, from one machine, with --hostfile")
+        elif _torchrun_option(arg) == "standalone":
+            pass
         elif arg in ("-m", "-c"):
             program = [arg, value(arg)] + args[i + 2:]
             break
