@@ -57,6 +57,11 @@ from gradcore import autograd, nn, optim, return_types, train
 from gradcore import utils
 from gradcore import distributed  # noqa: F401  (issue 17; mpi4py is imported on first use)
 from gradcore import multiprocessing  # noqa: F401,E402  (spawn on MPI ranks; torch.multiprocessing)
+from gradcore import backends, cuda  # noqa: F401,E402  (what a CPU-only PyTorch answers)
+from gradcore._compat import (  # noqa: F401,E402
+    are_deterministic_algorithms_enabled, compile, get_float32_matmul_precision,
+    is_deterministic_algorithms_warn_only_enabled, set_float32_matmul_precision, use_deterministic_algorithms,
+)
 from gradcore.utils import data
 import sys as _sys
 
