@@ -29,8 +29,47 @@ int64_t key_tile(int64_t E, int64_t Ev) {
   return w <= 128 ? kAttnCols : std::max<int64_t>(16, kAttnCols * 128 / w / 16 * 16);
 }
 
-
 constexpr double kInf = std::numeric_limits<double>::infinity();
+
+// Row reductions in one partial per vector lane, combined in lane order (a single float
+// accumulator is a scalar dependency chain: the compiler may not reassociate it). The max
+// ignores NaN, as the scalar form did; the sum's order is fixed, so results stay the same
+// for any thread count.
+constexpr int64_t kLanes = 16;
+template <class T>
+T row_max(const T* x, int64_t n) {
+  T part[kLanes];
+  for (int64_t l = 0; l < kLanes; ++l) part[l] = T(-kInf);
+  int64_t c = 0;
+  for (; c + kLanes <= n; c += kLanes)
+    for (int64_t l = 0; l < kLanes; ++l) part[l] = x[c + l] > part[l] ? x[c + l] : part[l];
+  T mx = T(-kInf);
+  for (; c < n; ++c) mx = x[c] > mx ? x[c] : mx;
+  for (int64_t l = 0; l < kLanes; ++l) mx = part[l] > mx ? part[l] : mx;
+  return mx;
+}
+template <class T>
+T row_sum(const T* x, int64_t n) {
+  T part[kLanes] = {};
+  int64_t c = 0;
+  for (; c + kLanes <= n; c += kLanes)
+    for (int64_t l = 0; l < kLanes; ++l) part[l] += x[c + l];
+  T sum = T(0);
+  for (; c < n; ++c) sum += x[c];
+  for (int64_t l = 0; l < kLanes; ++l) sum += part[l];
+  return sum;
+}
+template <class T>
+T row_dot(const T* x, const T* y, int64_t n) {
+  T part[kLanes] = {};
+  int64_t c = 0;
+  for (; c + kLanes <= n; c += kLanes)
+    for (int64_t l = 0; l < kLanes; ++l) part[l] += x[c + l] * y[c + l];
+  T sum = T(0);
+  for (; c < n; ++c) sum += x[c] * y[c];
+  for (int64_t l = 0; l < kLanes; ++l) sum += part[l];
+  return sum;
+}
 
 // The score tile s [br, bc] of problem p, queries i0.., keys j0..: scale * Q K^T + mask,
 // -inf above the causal diagonal.
@@ -106,8 +145,7 @@ void attention_forward(const AttnProblem<T>& a, T* out, T* lse) {
       if (drop) dropout_tile(a, p, i0, rows, j0, bc, z);
       for (int64_t r = 0; r < rows; ++r) {
         T* sr = s + r * bc;
-        T mx = ninf;
-        for (int64_t c = 0; c < bc; ++c) mx = sr[c] > mx ? sr[c] : mx;
+        const T mx = row_max(sr, bc);
         const T mn = std::max(m[r], mx);
         if (mn == ninf) {  // every key so far masked: no weight
           std::fill(sr, sr + bc, T(0));
@@ -115,8 +153,7 @@ void attention_forward(const AttnProblem<T>& a, T* out, T* lse) {
         }
         for (int64_t c = 0; c < bc; ++c) sr[c] -= mn;
         vexp(sr, sr, bc);
-        T sum = T(0);
-        for (int64_t c = 0; c < bc; ++c) sum += sr[c];
+        const T sum = row_sum(sr, bc);
         const T alpha = std::exp(m[r] - mn);  // 0 when m was -inf
         l[r] = l[r] * alpha + sum;
         m[r] = mn;
@@ -176,9 +213,7 @@ void attention_backward(const AttnProblem<T>& a, const T* g, const T* out, const
   for (int64_t i = 0; i < a.P * L; ++i) {
     const T* gr = g + i * Ev;
     const T* orow = out + i * Ev;
-    T acc = T(0);
-    for (int64_t c = 0; c < Ev; ++c) acc += gr[c] * orow[c];
-    D[i] = acc;
+    D[i] = row_dot(gr, orow, Ev);
   }
 
   // The tile (i0, j0) of problem p: ds = P o (dP - D) in s; pd = P o Z in z (for dV).
