@@ -5,6 +5,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
+#include <cstring>
 #include <limits>
 #include <type_traits>
 #include <vector>
@@ -25,6 +27,29 @@ template <class T>
 inline T lowest_value() {
   if constexpr (std::is_floating_point_v<T>) return -std::numeric_limits<T>::infinity();
   else return std::numeric_limits<T>::lowest();
+}
+
+// take ? a : b without a branch (GCC turns the ternary into a jump, which mispredicts on
+// half the compares of a max over random data): masks over the values' bits.
+template <class T>
+inline T select_bits(bool take, T a, T b) {
+  if constexpr (std::is_floating_point_v<T>) {
+    using U = std::conditional_t<sizeof(T) == 4, uint32_t, uint64_t>;
+    U ua, ub;
+    std::memcpy(&ua, &a, sizeof(T));
+    std::memcpy(&ub, &b, sizeof(T));
+    const U m = U(0) - U(take);
+    const U r = (ua & m) | (ub & ~m);
+    T out;
+    std::memcpy(&out, &r, sizeof(T));
+    return out;
+  } else {
+    return take ? a : b;
+  }
+}
+inline int32_t select_i32(bool take, int32_t a, int32_t b) {
+  const int32_t m = -int32_t(take);
+  return (a & m) | (b & ~m);
 }
 
 // Threads for `planes` planes, `work` element visits in all (streaming rate).
@@ -58,11 +83,71 @@ void max_pool_forward(const T* x, T* y, int64_t* idx, const PoolShape& g) {
   if (g.planes <= 0 || g.out_plane() == 0) return;  // nothing to write (and no empty loops over huge dims)
   const int64_t ip = g.in_plane(), op = g.out_plane(), H = g.in[1], W = g.in[2];
   const int64_t win = g.k[0] * g.k[1] * g.k[2];
+  // Tiling windows (the common MaxPool2d(k), stride = kernel, no padding or dilation, every
+  // window inside the plane): the same scan in the same order, without the per-output
+  // window arithmetic, which was most of LeNet's pooling time.
+  const bool tiling = g.k[0] == 1 && g.in[0] == 1 && g.p[1] == 0 && g.p[2] == 0 && g.d[1] == 1 && g.d[2] == 1 &&
+                      g.s[1] == g.k[1] && g.s[2] == g.k[2] && g.out[1] * g.k[1] <= H && g.out[2] * g.k[2] <= W &&
+                      ip < (int64_t(1) << 31);
   for_planes(g.planes, g.planes * op * win, sizeof(T), [&](int64_t plane) {
     const T* xp = x + plane * ip;
     T* yp = y + plane * op;
     int64_t* ix = idx + plane * op;
     int64_t o = 0;
+    if (tiling && g.k[1] == 2 && g.k[2] == 2) {
+      // 2 x 2: the four candidates unrolled into selects (a branch per compare mispredicted
+      // on half of them with real data), positions in the plane as int32 (planes < 2^31)
+      const int64_t Wo = g.out[2];
+      for (int64_t oh = 0; oh < g.out[1]; ++oh) {
+        const T* r0 = xp + 2 * oh * W;
+        const T* r1 = r0 + W;
+        T* yo = yp + oh * Wo;
+        int64_t* io = ix + oh * Wo;
+        const int64_t row0 = 2 * oh * W;
+        for (int64_t ow = 0; ow < Wo; ++ow) {
+          const int32_t c = static_cast<int32_t>(2 * ow), w = static_cast<int32_t>(W);
+          T best = r0[c];
+          int32_t at = c;
+          T v = r0[c + 1];
+          bool take = (v > best) | is_nan(v);
+          best = select_bits(take, v, best);
+          at = select_i32(take, c + 1, at);
+          v = r1[c];
+          take = (v > best) | is_nan(v);
+          best = select_bits(take, v, best);
+          at = select_i32(take, w + c, at);
+          v = r1[c + 1];
+          take = (v > best) | is_nan(v);
+          best = select_bits(take, v, best);
+          at = select_i32(take, w + c + 1, at);
+          yo[ow] = best;
+          io[ow] = row0 + at;
+        }
+      }
+      return;
+    }
+    if (tiling) {
+      const int64_t kh = g.k[1], kw = g.k[2];
+      for (int64_t oh = 0; oh < g.out[1]; ++oh)
+        for (int64_t ow = 0; ow < g.out[2]; ++ow, ++o) {
+          const int64_t base = oh * kh * W + ow * kw;
+          T best = lowest_value<T>();
+          int64_t at = base;
+          for (int64_t ih = 0; ih < kh; ++ih)
+            for (int64_t iw = 0; iw < kw; ++iw) {
+              const int64_t pos = base + ih * W + iw;
+              const T v = xp[pos];
+              // selects, not branches (random data mispredicted half the compares): | keeps
+              // both tests unconditional so the compiler emits conditional moves
+              const bool take = (v > best) | is_nan(v);
+              best = take ? v : best;
+              at = take ? pos : at;
+            }
+          yp[o] = best;
+          ix[o] = at;
+        }
+      return;
+    }
     for (int64_t od = 0; od < g.out[0]; ++od) {
       int64_t d0, d1;
       max_window(od, g, 0, d0, d1);
