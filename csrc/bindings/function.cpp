@@ -117,9 +117,15 @@ struct PyFunctionBackward final : autograd::FunctionBackward {
 // wrapper owns exclusively are shown: the Tensor must be held by this wrapper alone (a graph
 // or another C++ owner keeps it, and its hooks, alive for a reason the collector cannot
 // see), and a grad_fn by this Tensor alone.
+// The collector can also visit a wrapper that is still being built: the allocation tracks
+// it before pybind11 lays out its value and holder (tp_alloc zero-fills, so the layout is
+// not yet "simple" and has no values_and_holders array), and laying it out may itself
+// allocate (the type cache of a new Python subclass such as Parameter), which can start a
+// collection. Such a wrapper owns nothing yet.
 TensorPtr* tensor_holder(PyObject* self) {
-  if (!py::detail::is_holder_constructed(self)) return nullptr;
   auto* inst = reinterpret_cast<py::detail::instance*>(self);
+  if (!inst->simple_layout && inst->nonsimple.values_and_holders == nullptr) return nullptr;
+  if (!py::detail::is_holder_constructed(self)) return nullptr;
   return &inst->get_value_and_holder().holder<TensorPtr>();
 }
 
