@@ -436,14 +436,28 @@ def test_linalg_top_level_aliases_and_methods() -> None:
     _close(gc.pinverse(gA), torch.pinverse(tA), 1e-8, 1e-8)
 
 
-def test_det_gradient_at_a_singular_matrix_is_torchs() -> None:
-    """det's gradient where det is exactly 0 (rank deficient): 0, as PyTorch's, not a LinAlgError;
-    next to it in the batch a regular matrix keeps det A^{-T}."""
+def test_det_gradient_at_a_singular_matrix_is_the_cofactor_matrix() -> None:
+    """det's gradient where det is exactly 0: the cofactor matrix adj(A)^T (nonzero at rank
+    n - 1, 0 at rank n - 2), not a LinAlgError and not 0. PyTorch 2.13 gives the same or 0,
+    depending on whether its LAPACK's LU rounds det to exactly 0, so the oracle is the
+    cofactor formula; next to it in the batch a regular matrix keeps det A^{-T} (PyTorch's)."""
     torch = pytest.importorskip("torch")
-    m = np.array([[[1.0, 2.0, 3.0], [2.0, 4.0, 6.0], [1.0, 0.0, 1.0]], [[2.0, 1.0, 0.0], [0.0, 3.0, 1.0], [1.0, 0.0, 4.0]]])
-    t = torch.tensor(m, requires_grad=True)
-    torch.linalg.det(t).sum().backward()
+    m = np.array([[[1.0, 2.0, 3.0], [2.0, 4.0, 6.0], [1.0, 0.0, 1.0]], [[2.0, 1.0, 0.0], [0.0, 3.0, 1.0], [1.0, 0.0, 4.0]],
+                  [[1.0, 2.0, 3.0], [2.0, 4.0, 6.0], [3.0, 6.0, 9.0]]])
     g = gc.tensor(m, requires_grad=True)
     gc.linalg.det(g).sum().backward()
-    np.testing.assert_allclose(g.grad.numpy(), t.grad.numpy(), rtol=1e-12, atol=1e-12)
-    assert np.all(g.grad.numpy()[0] == 0) and np.any(g.grad.numpy()[1] != 0)
+
+    def cofactors(a: np.ndarray) -> np.ndarray:
+        c = np.empty_like(a)
+        for i in range(3):
+            for j in range(3):
+                c[i, j] = (-1) ** (i + j) * np.linalg.det(np.delete(np.delete(a, i, 0), j, 1))
+        return c
+
+    assert float(gc.linalg.det(gc.tensor(m[0]))) == 0.0
+    np.testing.assert_allclose(g.grad.numpy()[0], cofactors(m[0]), rtol=1e-12, atol=1e-12)
+    assert np.abs(g.grad.numpy()[0]).max() == pytest.approx(4.0)
+    np.testing.assert_allclose(g.grad.numpy()[2], 0.0, atol=1e-12)   # rank 1: every cofactor is 0
+    t = torch.tensor(m[1:2], requires_grad=True)
+    torch.linalg.det(t).sum().backward()
+    np.testing.assert_allclose(g.grad.numpy()[1], t.grad.numpy()[0], rtol=1e-12, atol=1e-12)

@@ -344,12 +344,30 @@ def solve(A: Tensor, B: Tensor, *, left: bool = True, out: Any = None) -> Any:
 
 # ---- det, slogdet ----
 def _where_singular_identity(A: Tensor, d: Tensor) -> Any:
-    """A with every matrix whose determinant is exactly 0 replaced by the identity: det's
-    gradient d A^{-T} is then 0 there, as PyTorch's (its LU solve gives 0 for det = 0), where
-    inverting A itself would raise."""
+    """A with every matrix whose determinant is exactly 0 replaced by the identity, so that
+    d A^{-T} can be formed (it is 0 there) where inverting A itself would raise."""
     n = A.shape[-1]
     eye = _wrap(np.eye(n), A)
     return _core.where((d == 0).unsqueeze(-1).unsqueeze(-1), eye, A)
+
+
+def _singular_cofactors(A: Tensor, d: Tensor) -> Any:
+    """The cofactor matrix (adj(A)^T, det's gradient) of each matrix whose determinant is
+    exactly 0, from the SVD A = U S V^T: det(U) det(V) U diag(prod_{j != i} s_j) V^T (nonzero
+    for rank n - 1, zero below); 0 for the other matrices. None when no matrix is singular.
+    PyTorch 2.13 gives this or 0 depending on whether its LAPACK's LU rounds det to exactly 0."""
+    sing = _np(d) == 0
+    if not np.any(sing):
+        return None
+    a = np.asarray(_np(A))
+    out = np.zeros_like(a)
+    idx = np.nonzero(sing)
+    u, s, vt = np.linalg.svd(a[idx])
+    n = a.shape[-1]
+    p = np.stack([np.prod(np.delete(s, i, axis=-1), axis=-1) for i in range(n)], axis=-1)
+    sign = np.linalg.det(u) * np.linalg.det(vt)
+    out[idx] = (u * p[..., None, :]) @ vt * sign[..., None, None]
+    return _wrap(out, A)
 
 
 class _Det(Function):
@@ -363,7 +381,9 @@ class _Det(Function):
     def backward(ctx: Any, g: Tensor) -> Any:
         A, d = ctx.saved_tensors
         assert A is not None and d is not None
-        return (g * d).unsqueeze(-1).unsqueeze(-1) * _mT(_Inv.apply(_where_singular_identity(A, d)))
+        gA = (g * d).unsqueeze(-1).unsqueeze(-1) * _mT(_Inv.apply(_where_singular_identity(A, d)))
+        cof = _singular_cofactors(A, d)
+        return gA if cof is None else gA + g.unsqueeze(-1).unsqueeze(-1) * cof
 
     @staticmethod
     def jvp(ctx: Any, dA: Tensor) -> Any:
@@ -375,8 +395,8 @@ class _Det(Function):
 
 
 def det(A: Tensor, *, out: Any = None) -> Any:
-    """The determinant of square matrices (batched). The gradient is det A^{-T}; it is 0 where
-    det is exactly 0, as PyTorch's."""
+    """The determinant of square matrices (batched). The gradient is det A^{-T}, and the
+    cofactor matrix adj(A)^T where det is exactly 0 (see _singular_cofactors)."""
     _no_out(out, "linalg.det")
     _check(A, "linalg.det")
     return _Det.apply(A)
