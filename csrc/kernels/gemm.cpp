@@ -41,24 +41,33 @@ inline T at_a(bool ta, const T* A, int64_t lda, int64_t i, int64_t p) { return t
 
 template <class T>
 void pack_a(bool ta, const T* A, int64_t lda, int64_t i0, int64_t mc, int64_t p0, int64_t kc, int mr, T* Ap) {
+  if (ta) {
+    // A^T stored K x M: each stored row p holds the block's mc values contiguously. Read it
+    // once, left to right, dealing its mr-wide pieces to the micro-panels (panel-by-panel
+    // reading took 24 bytes of every line per panel and re-read each line mc / mr times;
+    // with a 4 KiB row stride the lines were gone by the next panel: 1024 x 256 x 3200
+    // dW-shaped products ran 12 % slower than the same product without the transpose).
+    for (int64_t p = 0; p < kc; ++p) {
+      const T* src = A + (p0 + p) * lda + i0;
+      for (int64_t r = 0; r < mc; r += mr) {
+        const int64_t rows = mc - r < mr ? mc - r : mr;
+        T* dst = Ap + r * kc + p * mr;
+        for (int64_t i = 0; i < rows; ++i) dst[i] = src[r + i];
+        for (int64_t i = rows; i < mr; ++i) dst[i] = T(0);
+      }
+    }
+    return;
+  }
   for (int64_t r = 0; r < mc; r += mr) {
     int64_t rows = mc - r < mr ? mc - r : mr;
     T* dst = Ap + r * kc;
-    if (!ta) {
-      for (int64_t i = 0; i < rows; ++i) {
-        const T* src = A + (i0 + r + i) * lda + p0;
-        for (int64_t p = 0; p < kc; ++p) dst[p * mr + i] = src[p];
-      }
-      if (rows < mr)
-        for (int64_t p = 0; p < kc; ++p)
-          for (int64_t i = rows; i < mr; ++i) dst[p * mr + i] = T(0);
-    } else {
-      for (int64_t p = 0; p < kc; ++p) {
-        const T* src = A + (p0 + p) * lda + i0 + r;
-        for (int64_t i = 0; i < rows; ++i) dst[p * mr + i] = src[i];
-        for (int64_t i = rows; i < mr; ++i) dst[p * mr + i] = T(0);
-      }
+    for (int64_t i = 0; i < rows; ++i) {
+      const T* src = A + (i0 + r + i) * lda + p0;
+      for (int64_t p = 0; p < kc; ++p) dst[p * mr + i] = src[p];
     }
+    if (rows < mr)
+      for (int64_t p = 0; p < kc; ++p)
+        for (int64_t i = rows; i < mr; ++i) dst[p * mr + i] = T(0);
   }
 }
 
