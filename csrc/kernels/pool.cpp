@@ -104,24 +104,38 @@ void max_pool_forward(const T* x, T* y, int64_t* idx, const PoolShape& g) {
         T* yo = yp + oh * Wo;
         int64_t* io = ix + oh * Wo;
         const int64_t row0 = 2 * oh * W;
-        for (int64_t ow = 0; ow < Wo; ++ow) {
-          const int32_t c = static_cast<int32_t>(2 * ow), w = static_cast<int32_t>(W);
-          T best = r0[c];
-          int32_t at = c;
-          T v = r0[c + 1];
-          bool take = (v > best) | is_nan(v);
-          best = select_bits(take, v, best);
-          at = select_i32(take, c + 1, at);
-          v = r1[c];
-          take = (v > best) | is_nan(v);
-          best = select_bits(take, v, best);
-          at = select_i32(take, w + c, at);
-          v = r1[c + 1];
-          take = (v > best) | is_nan(v);
-          best = select_bits(take, v, best);
-          at = select_i32(take, w + c + 1, at);
-          yo[ow] = best;
-          io[ow] = row0 + at;
+        // De-interleaved into contiguous runs first, so the compare-and-select chain below
+        // runs over plain arrays, which the compiler vectorises (bit-mask selects on floats
+        // and int32 positions alike).
+        constexpr int64_t kRun = 256;
+        T e0[kRun], o0[kRun], e1[kRun], o1[kRun];
+        int32_t at[kRun];
+        const int32_t w = static_cast<int32_t>(W);
+        for (int64_t s0 = 0; s0 < Wo; s0 += kRun) {
+          const int64_t n = Wo - s0 < kRun ? Wo - s0 : kRun;
+          for (int64_t j = 0; j < n; ++j) {
+            e0[j] = r0[2 * (s0 + j)];
+            o0[j] = r0[2 * (s0 + j) + 1];
+            e1[j] = r1[2 * (s0 + j)];
+            o1[j] = r1[2 * (s0 + j) + 1];
+          }
+          for (int64_t j = 0; j < n; ++j) {
+            const int32_t c = static_cast<int32_t>(2 * (s0 + j));
+            T best = e0[j];
+            int32_t pos = c;
+            bool take = (o0[j] > best) | is_nan(o0[j]);
+            best = select_bits(take, o0[j], best);
+            pos = select_i32(take, c + 1, pos);
+            take = (e1[j] > best) | is_nan(e1[j]);
+            best = select_bits(take, e1[j], best);
+            pos = select_i32(take, w + c, pos);
+            take = (o1[j] > best) | is_nan(o1[j]);
+            best = select_bits(take, o1[j], best);
+            pos = select_i32(take, w + c + 1, pos);
+            yo[s0 + j] = best;
+            at[j] = pos;
+          }
+          for (int64_t j = 0; j < n; ++j) io[s0 + j] = row0 + at[j];
         }
       }
       return;
