@@ -507,3 +507,25 @@ def test_bad_input_raises_torch_type(case: Any) -> None:
         fn(gc)
     assert isinstance(ge.value, type(te.value)), (type(ge.value), te.value, ge.value)
     assert str(ge.value), "the message must say what is wrong"
+
+
+@pytest.mark.parametrize("shape, pad, mode", [
+    ((1, 2), (-1, -1), "replicate"), ((1, 2), (-1, -1), "reflect"), ((1, 1, 2), (-2, 0), "replicate"),
+    ((1, 2, 2), (-1, -1, -1, -1), "replicate"), ((1, 2, 2), (-1, -1, -1, -1), "reflect"),
+    ((1, 2, 2), (0, 0, -1, -1), "replicate"), ((1, 2, 2, 2), (-1, -1, -1, -1, -1, -1), "replicate"),
+    ((1, 2, 2, 2), (-1, -1, -1, -1, -1, -1), "reflect"), ((1, 2, 2, 2), (0, 0, 0, 0, -1, -1), "replicate"),
+    ((2, 3), (-1, -1), "circular"),
+])
+def test_pad_crop_to_empty_matches_torch(shape: Tuple[int, ...], pad: Tuple[int, ...], mode: str) -> None:
+    # reflect/replicate refuse an output empty in every padded dim, with PyTorch's message
+    # (found by test_pad_hypothesis); empty in some padded dims only is allowed, as there
+    TF = pytest.importorskip("torch").nn.functional
+    import torch
+    try:
+        expected = tuple(TF.pad(torch.zeros(*shape), pad, mode=mode).shape)
+    except RuntimeError as e:
+        with pytest.raises(RuntimeError) as got:
+            gc.nn.functional.pad(gc.zeros(*shape), pad, mode=mode)
+        assert str(got.value) == str(e)
+        return
+    assert tuple(gc.nn.functional.pad(gc.zeros(*shape), pad, mode=mode).shape) == expected

@@ -1056,6 +1056,21 @@ def pad(input: Tensor, pad: Any, mode: str = "constant", value: Optional[float] 
         if any(s == 0 for s in shape[first:]):
             raise RuntimeError(f"Expected {npad + 1}D or {npad + 2}D (batch mode) tensor with possibly 0 batch size "
                                f"and other non-zero dimensions for input, but got: {shape}")
+    if mode in ("reflect", "replicate"):
+        # PyTorch's kernels refuse an output that is empty in every padded dim
+        sizes = [shape[nd - npad + i] for i in range(npad)]                       # D, H, W order
+        outs = [sizes[i] + pad[2 * (npad - 1 - i)] + pad[2 * (npad - 1 - i) + 1] for i in range(npad)]
+        if all(0 <= o < 1 for o in outs):
+            if npad == 1:
+                got = f"input (W: {sizes[0]}) is too small. Calculated output W: {outs[0]}"
+            elif npad == 2:
+                gap = " " if mode == "replicate" else ""
+                got = (f"input (H: {sizes[0]}, W: {sizes[1]}{gap}) is too small. Calculated output H: {outs[0]} "
+                       f"W: {outs[1]}")
+            else:
+                got = (f"input (D: {sizes[0]} H: {sizes[1]}, W: {sizes[2]}) is too small. Calculated output "
+                       f"D: {outs[0]} H: {outs[1]} W: {outs[2]}")
+            raise RuntimeError(got)
     for k in range(npad):
         d = nd - 1 - k
         left, right = pad[2 * k], pad[2 * k + 1]
