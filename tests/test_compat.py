@@ -73,3 +73,25 @@ def test_compile_returns_the_model() -> None:
         return x + 1
 
     assert f(gc.ones(2)).tolist() == [2.0, 2.0] and g(gc.ones(1)).tolist() == [2.0]
+
+
+def test_parameters_to_vector_and_back_match_torch() -> None:
+    tm, gm = torch.nn.Linear(3, 2), gc.nn.Linear(3, 2)
+    gm.load_state_dict({k: gc.from_numpy(v.detach().numpy().copy()) for k, v in tm.state_dict().items()})
+    tv, gv = torch.nn.utils.parameters_to_vector(tm.parameters()), gc.nn.utils.parameters_to_vector(gm.parameters())
+    assert gv.tolist() == tv.tolist() and tuple(gv.shape) == (8,)
+    new = [float(i) for i in range(9)]  # one more than needed: the rest is ignored, as in torch
+    torch.nn.utils.vector_to_parameters(torch.tensor(new), tm.parameters())
+    gc.nn.utils.vector_to_parameters(gc.tensor(new), gm.parameters())
+    assert gm.weight.tolist() == tm.weight.tolist() and gm.bias.tolist() == tm.bias.tolist()
+    assert gm.weight.requires_grad and gm.weight.grad_fn is None
+    with pytest.raises(TypeError, match="expected torch.Tensor, but got: list"):
+        gc.nn.utils.vector_to_parameters([1.0], gm.parameters())
+    with pytest.raises(RuntimeError):
+        gc.nn.utils.vector_to_parameters(gc.zeros(3), gm.parameters())
+
+
+def test_parameter_prints_as_torch() -> None:
+    g, t = gc.nn.Parameter(gc.zeros(2)), torch.nn.Parameter(torch.zeros(2))
+    assert str(g) == str(t) == repr(t) == repr(g)
+    assert str(g).startswith("Parameter containing:\n")

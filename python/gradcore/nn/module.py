@@ -29,6 +29,8 @@ class Parameter(Tensor):
     def __repr__(self) -> str:
         return "Parameter containing:\n" + super().__repr__()
 
+    __str__ = __repr__  # print(p) shows it too, as PyTorch's
+
     def __deepcopy__(self, memo: Dict[int, Any]) -> "Parameter":
         return Parameter(self.detach().clone(), requires_grad=self.requires_grad)
 

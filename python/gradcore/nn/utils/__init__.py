@@ -16,7 +16,7 @@ import numpy as np
 from gradcore import _core
 from gradcore._core import Tensor
 
-__all__ = ["clip_grad_norm_", "clip_grad_value_", "grad_stats", "ParamGradStats", "GradientMonitor",
+__all__ = ["clip_grad_norm_", "clip_grad_value_", "parameters_to_vector", "vector_to_parameters", "grad_stats", "ParamGradStats", "GradientMonitor",
            "GradientWarning", "ActivationStats"]
 # issue 15: BatchNorm folded into the layer before it (nn/_fusion.py)
 from gradcore.nn._fusion import (  # noqa: E402
@@ -326,3 +326,21 @@ class GradientMonitor:
 
     def __exit__(self, *exc: object) -> None:
         self.remove()
+
+
+def parameters_to_vector(parameters: Iterable[Tensor]) -> Tensor:
+    """The parameters flattened and concatenated into one new 1-D tensor (PyTorch's
+    ``torch.nn.utils.parameters_to_vector``)."""
+    return _core.cat([p.reshape(-1) for p in parameters], 0)
+
+
+def vector_to_parameters(vec: Tensor, parameters: Iterable[Tensor]) -> None:
+    """Copy consecutive slices of the 1-D ``vec`` into the parameters' data, in order
+    (PyTorch's ``torch.nn.utils.vector_to_parameters``: through ``.data``, not recorded)."""
+    if not isinstance(vec, Tensor):
+        raise TypeError(f"expected torch.Tensor, but got: {type(vec).__name__}")
+    pointer = 0
+    for p in parameters:
+        n = p.numel()
+        p.data = vec[pointer:pointer + n].view_as(p).data
+        pointer += n
