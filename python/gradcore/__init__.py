@@ -275,6 +275,17 @@ from gradcore._more_ops import (  # noqa: E402
 for _name, _fn in _more_ops.METHODS.items():
     setattr(Tensor, _name, _fn)
 
+# --- small functions of torch's namespace found missing in stop 29 (python/gradcore/_torch_extras.py) ---
+from gradcore import _torch_extras  # noqa: E402
+from gradcore._torch_extras import (  # noqa: E402
+    ravel, msort, diff, tril_indices, triu_indices, searchsorted, bucketize, isin, fmax, fmin, heaviside, take,
+    trapezoid,
+)
+for _name in ("ravel", "msort", "diff", "fmax", "fmin", "heaviside", "take"):
+    if not hasattr(Tensor, _name):
+        setattr(Tensor, _name, getattr(_torch_extras, _name))
+__all__ += list(_torch_extras.__all__)
+
 __all__ += [
     "diagflat", "block_diag", "cartesian_prod", "combinations", "unravel_index", "addbmm", "slice_scatter",
     "select_scatter", "diagonal_scatter",

@@ -57,9 +57,30 @@ class Tensor:
         Alias of gradcore.linalg.det.
         """
     @staticmethod
+    def diff(input: Tensor, n: builtins.int = 1, dim: builtins.int = -1, prepend: Tensor | None = None, append: Tensor | None = None) -> Tensor:
+        """
+        The n-th forward difference along ``dim`` (``!=`` of neighbours for bool), after
+            concatenating ``prepend`` and ``append`` along ``dim``.
+        """
+    @staticmethod
     def dist(input: Tensor, other: Tensor, p: typing.Any = 2) -> Tensor:
         """
         The p-norm of input - other (broadcast).
+        """
+    @staticmethod
+    def fmax(input: Tensor, other: Tensor) -> Tensor:
+        """
+        Elementwise maximum where a NaN loses to a number (NaN only where both are).
+        """
+    @staticmethod
+    def fmin(input: Tensor, other: Tensor) -> Tensor:
+        """
+        Elementwise minimum where a NaN loses to a number (NaN only where both are).
+        """
+    @staticmethod
+    def heaviside(input: Tensor, values: Tensor) -> Tensor:
+        """
+        0 where input < 0, ``values`` where input == 0, 1 where input > 0.
         """
     @staticmethod
     def inverse(input: Tensor) -> typing.Any:
@@ -70,6 +91,11 @@ class Tensor:
     def logdet(input: Tensor) -> typing.Any:
         """
         log(det(input)): NaN where the determinant is negative, -inf where it is 0.
+        """
+    @staticmethod
+    def msort(input: Tensor) -> Tensor:
+        """
+        ``sort`` along dim 0, values only.
         """
     @staticmethod
     def nanmean(input: Tensor, dim: typing.Any = None, keepdim: builtins.bool = False, *, dtype: typing.Any = None) -> Tensor:
@@ -105,9 +131,19 @@ class Tensor:
             leading dim. Gradients flow to the selected (sorted) elements.
         """
     @staticmethod
+    def ravel(input: Tensor) -> Tensor:
+        """
+        The elements as a 1-D tensor (a view when the layout allows).
+        """
+    @staticmethod
     def slogdet(input: Tensor) -> typing.Any:
         """
         (sign, logabsdet) as gradcore.return_types.slogdet.
+        """
+    @staticmethod
+    def take(input: Tensor, index: Tensor) -> Tensor:
+        """
+        ``input`` read as 1-D at ``index`` (the result has index's shape).
         """
     def __abs__(self) -> Tensor:
         ...
