@@ -84,3 +84,11 @@ def test_searchsorted_bucketize_isin() -> None:
     e, te = np.array([[1, 2], [3, 4]]), np.array([2, 3, 9])
     for kw in ({}, {"invert": True}):
         _check(gc.isin(gc.tensor(e), gc.tensor(te), **kw), torch.isin(torch.tensor(e), torch.tensor(te), **kw))
+
+
+def test_heaviside_dtype_mismatch_message_is_torchs() -> None:
+    with pytest.raises(RuntimeError) as t:
+        torch.heaviside(torch.tensor([1.0]), torch.tensor([1]))
+    with pytest.raises(RuntimeError) as g:
+        gc.heaviside(gc.tensor([1.0]), gc.tensor([1]))
+    assert str(g.value) == str(t.value)

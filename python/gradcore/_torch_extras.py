@@ -128,7 +128,7 @@ def fmin(input: Tensor, other: Tensor) -> Tensor:
 def heaviside(input: Tensor, values: Tensor) -> Tensor:
     """0 where input < 0, ``values`` where input == 0, 1 where input > 0."""
     if input.dtype != values.dtype:
-        raise RuntimeError("heaviside is not yet implemented for tensors with different dtypes")
+        raise RuntimeError("heaviside is not yet implemented for tensors with different dtypes.")
     one, zero = _core.ones_like(input), _core.zeros_like(input)
     return cast(Tensor, _core.where(input == 0, values, _core.where(input > 0, one, zero)))
 
